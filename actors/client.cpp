@@ -1,0 +1,90 @@
+#include "slacker/actors/client.hpp"
+
+#include <caf/send.hpp>
+
+#include "slacker/actors/client_actor.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+
+namespace slacker {
+
+namespace detail {
+
+int64_t deadline_after(std::chrono::milliseconds timeout) {
+  auto at = std::chrono::system_clock::now() + timeout;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch())
+    .count();
+}
+
+} // namespace detail
+
+namespace {
+
+bool parse_address(const std::string& address, std::string& host, uint16_t& port) {
+  auto pos = address.rfind(':');
+  if (pos == std::string::npos || pos == 0 || pos + 1 == address.size())
+    return false;
+  try {
+    size_t used = 0;
+    auto value = std::stoul(address.substr(pos + 1), &used);
+    if (used != address.size() - pos - 1 || value == 0 || value > 65535)
+      return false;
+    host = address.substr(0, pos);
+    port = static_cast<uint16_t>(value);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+} // namespace
+
+client::client(caf::actor_system& sys, const std::string& address)
+  : sys_(sys), address_(address) {
+  configure_logging(sys.config());
+  std::string host;
+  uint16_t port = 0;
+  if (!parse_address(address, host, port)) {
+    invalid_ = make_error(sc::invalid_request,
+                          "'" + address + "' is not a server address (host:port)");
+    return;
+  }
+  actor_ = sys.spawn(client_actor, std::move(host), port);
+}
+
+client::client(caf::actor_system& sys, std::string host, uint16_t port)
+  : client(sys, host + ":" + std::to_string(port)) {
+  // nop
+}
+
+client::~client() {
+  if (actor_)
+    caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+caf::expected<call_reply> client::invoke(call_request req,
+                                         std::chrono::milliseconds timeout) {
+  if (invalid_)
+    return invalid_;
+  caf::scoped_actor self{sys_};
+  caf::expected<call_reply> result{caf::error{}};
+  // The client actor enforces the deadline; the margin only guards against a
+  // client actor that is itself gone.
+  self->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
+    .receive([&](call_reply& rep) { result = std::move(rep); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+caf::expected<caf::actor> client::lookup(const std::string& ns) {
+  if (invalid_)
+    return invalid_;
+  caf::scoped_actor self{sys_};
+  caf::expected<caf::actor> result{caf::error{}};
+  self->request(actor_, std::chrono::seconds{10}, lookup_atom::value, ns)
+    .receive([&](caf::actor& handler) { result = std::move(handler); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace slacker

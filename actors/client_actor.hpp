@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "slacker/messages/call.hpp"
+
+namespace slacker {
+
+/// What the client actor of one server remembers.
+struct client_state {
+  using clock = std::chrono::steady_clock;
+
+  struct pending {
+    std::string what; // ns/fn, for error messages
+    caf::typed_response_promise<call_reply> rp;
+    clock::time_point deadline;
+    clock::duration timeout;
+    caf::actor target; // the namespace actor, once the request went out
+  };
+
+  using connect_callback = std::function<void(const caf::error&)>;
+  using handler_callback = std::function<void(caf::expected<caf::actor>)>;
+
+  std::string host;
+  uint16_t port = 0;
+
+  caf::actor front;  // valid while connected
+  uint64_t generation = 0; // bumped when a connection ends
+  bool connecting = false;
+  std::vector<connect_callback> on_connect;
+  std::unordered_map<std::string, caf::actor> handlers; // namespace -> actor
+  std::unordered_map<std::string, std::vector<handler_callback>> on_handler;
+
+  std::unordered_map<uint64_t, pending> calls;
+  std::set<std::pair<clock::time_point, uint64_t>> deadlines;
+  std::optional<clock::time_point> timer_at; // the earliest armed wake-up
+  uint64_t next_id = 1;
+
+  std::string address() const { return host + ":" + std::to_string(port); }
+
+  static inline const char* name = "slacker.client";
+};
+
+/// The client actor of one server at `host:port`. Callers send it:
+/// - a `call_request` (its `id` is ignored, `deadline_ns` must be set) and get a
+///   `call_reply` or an error; a call in flight when the server goes away fails
+///   at once with `connection_broken`; one past its deadline with `timeout`;
+/// - `(lookup_atom, ns)` and get the actor serving `ns` on that server, for
+///   plain CAF messages to user actors.
+/// It connects on the first call, and again on the next call after a loss.
+caf::behavior client_actor(caf::stateful_actor<client_state>* self,
+                           std::string host, uint16_t port);
+
+} // namespace slacker

@@ -1,0 +1,94 @@
+#include "slacker/actors/server.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/settings.hpp>
+
+#include "slacker/actors/namespace_actor.hpp"
+#include "slacker/actors/server_front.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+
+namespace slacker {
+
+namespace {
+
+std::shared_ptr<worker_pool> pool_from_config(caf::actor_system& sys) {
+  auto& cfg = sys.config();
+  return make_thread_pool(caf::get_or(cfg, "slacker.worker-threads", size_t{4}),
+                          caf::get_or(cfg, "slacker.worker-queue", size_t{1024}));
+}
+
+} // namespace
+
+server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
+  // nop
+}
+
+server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
+  : sys_(sys), pool_(std::move(pool)) {
+  configure_logging(sys.config());
+  front_ = sys.spawn(server_front);
+}
+
+server::~server() {
+  stop();
+}
+
+bool server::update(const std::string& name, caf::actor handler,
+                    std::vector<function_info> functions) {
+  caf::scoped_actor self{sys_};
+  bool ok = false;
+  self->request(front_, caf::infinite, publish_atom::value, name,
+                std::move(handler), std::move(functions))
+    .receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
+  return ok;
+}
+
+server& server::add(ns functions) {
+  auto name = functions.name();
+  auto infos = functions.infos();
+  auto handler = sys_.spawn(namespace_actor,
+                            std::make_shared<const ns>(std::move(functions)), pool_);
+  spawned_.push_back(handler);
+  update(name, handler, std::move(infos));
+  return *this;
+}
+
+server& server::expose(const std::string& name, caf::actor handler,
+                       std::vector<function_info> functions) {
+  update(name, std::move(handler), std::move(functions));
+  return *this;
+}
+
+bool server::remove(const std::string& name) {
+  caf::scoped_actor self{sys_};
+  bool removed = false;
+  self->request(front_, caf::infinite, unpublish_atom::value, name)
+    .receive([&](bool x) { removed = x; }, [&](caf::error&) {});
+  return removed;
+}
+
+caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
+  auto res = sys_.middleman().publish(front_, port,
+                                      bind.empty() ? nullptr : bind.c_str(), true);
+  if (res)
+    port_ = *res;
+  return res;
+}
+
+void server::stop() {
+  if (!front_)
+    return;
+  if (port_ != 0)
+    sys_.middleman().unpublish(front_, port_);
+  for (auto& a : spawned_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(front_, caf::exit_reason::user_shutdown);
+  spawned_.clear();
+  front_ = nullptr;
+  port_ = 0;
+}
+
+} // namespace slacker

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "slacker/actors/namespace.hpp"
+#include "slacker/actors/worker_pool.hpp"
+
+namespace slacker {
+
+/// A server: namespaces of functions (and plain actors) behind one published
+/// front actor. Stopping (or destroying) it unpublishes the port and ends
+/// every actor it spawned.
+///
+/// ```
+/// slacker::server srv{sys};
+/// srv.add(slacker::ns("slacker.example.api").def("echo", [](std::string s) { return s; }));
+/// auto port = srv.publish(2104);
+/// ```
+class server {
+public:
+  /// The worker pool's size and queue bound come from `slacker.worker-threads`
+  /// and `slacker.worker-queue` (see `slacker::config`).
+  explicit server(caf::actor_system& sys);
+
+  /// Uses `pool` for blocking functions (tests pass a pool they drive).
+  server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool);
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  ~server();
+
+  /// Serves a namespace of functions; replaces one of the same name.
+  server& add(ns functions);
+
+  /// Serves a plain actor as namespace `name`: messages sent to it through a
+  /// client arrive unchanged.
+  server& expose(const std::string& name, caf::actor handler,
+                 std::vector<function_info> functions = {});
+
+  /// Stops serving namespace `name`; false if it was not served.
+  bool remove(const std::string& name);
+
+  /// Publishes the front on `port` (0 picks a free one) at address `bind`
+  /// (empty: every interface). Returns the port.
+  caf::expected<uint16_t> publish(uint16_t port = 0, const std::string& bind = {});
+
+  /// The published port, 0 before `publish`.
+  uint16_t port() const noexcept { return port_; }
+
+  /// The front actor (see server_front.hpp).
+  const caf::actor& front() const noexcept { return front_; }
+
+  /// Unpublishes and ends every actor this server spawned. Idempotent.
+  void stop();
+
+private:
+  bool update(const std::string& name, caf::actor handler,
+              std::vector<function_info> functions);
+
+  caf::actor_system& sys_;
+  std::shared_ptr<worker_pool> pool_;
+  caf::actor front_;
+  std::vector<caf::actor> spawned_;
+  uint16_t port_ = 0;
+};
+
+} // namespace slacker

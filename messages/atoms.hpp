@@ -1,0 +1,22 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace slacker {
+
+/// Asks a server front for the actor that serves a namespace.
+using lookup_atom = caf::atom_constant<caf::atom("sl_lookup")>;
+/// Asks a server front for its namespaces, or for a namespace's functions.
+using inspect_atom = caf::atom_constant<caf::atom("sl_inspect")>;
+/// Adds or replaces a namespace on a server front.
+using publish_atom = caf::atom_constant<caf::atom("sl_publish")>;
+/// Removes a namespace from a server front.
+using unpublish_atom = caf::atom_constant<caf::atom("sl_unpub")>;
+/// A blocking function finished on the worker pool.
+using job_done_atom = caf::atom_constant<caf::atom("sl_jobdone")>;
+/// The earliest pending deadline of a client may have passed.
+using deadline_atom = caf::atom_constant<caf::atom("sl_dline")>;
+/// Sends a plain CAF message to a namespace served by a user actor.
+using forward_atom = caf::atom_constant<caf::atom("sl_forward")>;
+
+} // namespace slacker

@@ -1,0 +1,341 @@
+#pragma once
+
+// Encoding of arguments and results in the three codecs. A type works with a
+// codec when it has what that codec needs, detected at compile time:
+// - caf_binary: CAF's `inspect` (or a type CAF knows), plus std::optional at top level;
+// - json: nlohmann `to_json`/`from_json` (or a type nlohmann knows);
+// - boost_binary: Boost.Serialization `serialize` (member or free), or a
+//   standard container/optional of such types.
+// Arguments travel as a sequence: one value after the other (CAF, Boost) or a
+// JSON array. Decoding never trusts its input: any failure is a codec_error.
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/map.hpp>
+#include <boost/serialization/set.hpp>
+#include <boost/serialization/split_free.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/utility.hpp>
+#include <boost/serialization/vector.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/detail/type_traits.hpp>
+#include <caf/expected.hpp>
+#include <nlohmann/json.hpp>
+
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/error.hpp"
+
+// std::optional for the two libraries that predate it here (Boost 1.74, nlohmann 3.11.2).
+namespace boost::serialization {
+
+template <class Archive, class T>
+void save(Archive& ar, const std::optional<T>& x, unsigned) {
+  bool has = x.has_value();
+  ar << has;
+  if (has)
+    ar << *x;
+}
+
+template <class Archive, class T>
+void load(Archive& ar, std::optional<T>& x, unsigned) {
+  bool has = false;
+  ar >> has;
+  if (has) {
+    T value{};
+    ar >> value;
+    x = std::move(value);
+  } else {
+    x.reset();
+  }
+}
+
+template <class Archive, class T>
+void serialize(Archive& ar, std::optional<T>& x, unsigned version) {
+  split_free(ar, x, version);
+}
+
+} // namespace boost::serialization
+
+namespace nlohmann {
+
+template <class T>
+struct adl_serializer<std::optional<T>> {
+  static void to_json(json& j, const std::optional<T>& x) {
+    if (x)
+      j = *x;
+    else
+      j = nullptr;
+  }
+  static void from_json(const json& j, std::optional<T>& x) {
+    if (j.is_null())
+      x.reset();
+    else
+      x = j.get<T>();
+  }
+};
+
+} // namespace nlohmann
+
+namespace slacker {
+
+namespace detail {
+
+template <class T>
+struct is_std_optional : std::false_type {};
+template <class T>
+struct is_std_optional<std::optional<T>> : std::true_type {};
+
+// -- detection ------------------------------------------------------------
+
+template <class T>
+struct caf_codec_ok
+  : std::bool_constant<caf::detail::is_serializable<T>::value> {};
+template <class T>
+struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
+
+template <class T>
+constexpr bool json_codec_ok
+  = requires(nlohmann::json& j, const T& in, T& out) {
+      nlohmann::adl_serializer<T>::to_json(j, in);
+      nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
+    };
+
+template <class T>
+struct boost_codec_ok
+  : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T>
+                       || requires(T& x, boost::archive::binary_oarchive& ar) {
+                            x.serialize(ar, 0u);
+                          }
+                       || requires(T& x, boost::archive::binary_oarchive& ar) {
+                            serialize(ar, x, 0u);
+                          }> {};
+template <>
+struct boost_codec_ok<std::string> : std::true_type {};
+template <class T, class A>
+struct boost_codec_ok<std::vector<T, A>> : boost_codec_ok<T> {};
+template <class T>
+struct boost_codec_ok<std::set<T>> : boost_codec_ok<T> {};
+template <class K, class V>
+struct boost_codec_ok<std::map<K, V>>
+  : std::bool_constant<boost_codec_ok<K>::value && boost_codec_ok<V>::value> {};
+template <class A, class B>
+struct boost_codec_ok<std::pair<A, B>>
+  : std::bool_constant<boost_codec_ok<A>::value && boost_codec_ok<B>::value> {};
+template <class T>
+struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {};
+
+// -- CAF binary -------------------------------------------------------------
+
+template <class T>
+caf::error caf_save(caf::binary_serializer& sink, const T& x) {
+  if constexpr (is_std_optional<T>::value) {
+    bool has = x.has_value();
+    if (auto err = sink(has))
+      return err;
+    return has ? caf_save(sink, *x) : caf::error{};
+  } else {
+    return sink(const_cast<T&>(x));
+  }
+}
+
+template <class T>
+caf::error caf_load(caf::binary_deserializer& source, T& x) {
+  if constexpr (is_std_optional<T>::value) {
+    bool has = false;
+    if (auto err = source(has))
+      return err;
+    if (!has) {
+      x.reset();
+      return {};
+    }
+    typename T::value_type value{};
+    if (auto err = caf_load(source, value))
+      return err;
+    x = std::move(value);
+    return {};
+  } else {
+    return source(x);
+  }
+}
+
+// -- Boost ----------------------------------------------------------------
+
+// With the archive header: bytes that are not a Boost archive fail at once,
+// before any length read from them can ask for a huge allocation.
+constexpr unsigned boost_flags = 0;
+
+} // namespace detail
+
+/// True when `T` can travel in codec `C`.
+template <class T>
+constexpr bool supports(codec_id c) {
+  using U = std::decay_t<T>;
+  switch (c) {
+    case codec_id::caf_binary: return detail::caf_codec_ok<U>::value;
+    case codec_id::json: return detail::json_codec_ok<U>;
+    case codec_id::boost_binary: return detail::boost_codec_ok<U>::value;
+  }
+  return false;
+}
+
+/// True when every one of `Ts` can travel in codec `c`.
+template <class... Ts>
+constexpr bool supports_all(codec_id c) {
+  return (supports<Ts>(c) && ...);
+}
+
+/// Encodes `xs...` as a sequence in codec `c`.
+template <class... Ts>
+caf::expected<bytes> encode(codec_id c, const Ts&... xs) {
+  bytes out;
+  try {
+    switch (c) {
+      case codec_id::caf_binary:
+        if constexpr ((detail::caf_codec_ok<Ts>::value && ...)) {
+          caf::binary_serializer sink{nullptr, out};
+          caf::error err;
+          ((err = err ? std::move(err) : detail::caf_save(sink, xs)), ...);
+          if (err)
+            return make_error(sc::codec_error,
+                              "cannot encode as caf: " + caf::to_string(err));
+          return out;
+        }
+        break;
+      case codec_id::json:
+        if constexpr ((detail::json_codec_ok<Ts> && ...)) {
+          auto doc = nlohmann::json::array({nlohmann::json(xs)...});
+          auto text = doc.dump();
+          return bytes(text.begin(), text.end());
+        }
+        break;
+      case codec_id::boost_binary:
+        if constexpr ((detail::boost_codec_ok<Ts>::value && ...)) {
+          std::ostringstream os;
+          {
+            boost::archive::binary_oarchive ar{os, detail::boost_flags};
+            (ar << ... << xs);
+          }
+          auto text = os.str();
+          return bytes(text.begin(), text.end());
+        }
+        break;
+    }
+  } catch (const std::exception& e) {
+    return make_error(sc::codec_error,
+                      std::string{"cannot encode as "} + to_string(c) + ": " + e.what());
+  }
+  return make_error(sc::codec_error,
+                    std::string{"codec "} + to_string(c)
+                      + " is not supported by these types");
+}
+
+/// Decodes a sequence of `Ts...` in codec `c`; all input must be consumed.
+template <class... Ts>
+caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
+  std::tuple<Ts...> out;
+  auto fail = [c](const std::string& why) {
+    return make_error(sc::codec_error,
+                      std::string{"cannot decode "} + to_string(c) + ": " + why);
+  };
+  try {
+    switch (c) {
+      case codec_id::caf_binary:
+        if constexpr ((detail::caf_codec_ok<Ts>::value && ...)) {
+          caf::binary_deserializer source{nullptr, in};
+          caf::error err;
+          std::apply(
+            [&](auto&... xs) {
+              ((err = err ? std::move(err) : detail::caf_load(source, xs)), ...);
+            },
+            out);
+          if (err)
+            return fail(caf::to_string(err));
+          if (source.remaining() != 0)
+            return fail(std::to_string(source.remaining()) + " trailing bytes");
+          return out;
+        }
+        break;
+      case codec_id::json:
+        if constexpr ((detail::json_codec_ok<Ts> && ...)) {
+          auto doc = nlohmann::json::parse(in.begin(), in.end(), nullptr, false);
+          if (doc.is_discarded())
+            return fail("not valid JSON");
+          if (!doc.is_array() || doc.size() != sizeof...(Ts))
+            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts))
+                        + " values, got " + doc.dump());
+          size_t i = 0;
+          std::apply([&](auto&... xs) { ((doc.at(i++).get_to(xs)), ...); }, out);
+          return out;
+        }
+        break;
+      case codec_id::boost_binary:
+        if constexpr ((detail::boost_codec_ok<Ts>::value && ...)) {
+          std::istringstream is{std::string{in.begin(), in.end()}};
+          {
+            boost::archive::binary_iarchive ar{is, detail::boost_flags};
+            std::apply([&](auto&... xs) { (ar >> ... >> xs); }, out);
+          }
+          if (is.peek() != std::char_traits<char>::eof())
+            return fail("trailing bytes");
+          return out;
+        }
+        break;
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  return make_error(sc::codec_error,
+                    std::string{"codec "} + to_string(c)
+                      + " is not supported by these types");
+}
+
+/// Encodes one value (a function's result).
+template <class T>
+caf::expected<bytes> encode_value(codec_id c, const T& x) {
+  if (c == codec_id::json) {
+    if constexpr (detail::json_codec_ok<T>) {
+      try {
+        auto text = nlohmann::json(x).dump();
+        return bytes(text.begin(), text.end());
+      } catch (const std::exception& e) {
+        return make_error(sc::codec_error, std::string{"cannot encode json: "} + e.what());
+      }
+    }
+  }
+  return encode(c, x);
+}
+
+/// Decodes one value (a function's result).
+template <class T>
+caf::expected<T> decode_value(codec_id c, const bytes& in) {
+  if (c == codec_id::json) {
+    if constexpr (detail::json_codec_ok<T>) {
+      try {
+        auto doc = nlohmann::json::parse(in.begin(), in.end(), nullptr, false);
+        if (doc.is_discarded())
+          return make_error(sc::codec_error, "cannot decode json: not valid JSON");
+        return doc.get<T>();
+      } catch (const std::exception& e) {
+        return make_error(sc::codec_error, std::string{"cannot decode json: "} + e.what());
+      }
+    }
+  }
+  auto res = decode<T>(c, in);
+  if (!res)
+    return std::move(res.error());
+  return std::move(std::get<0>(*res));
+}
+
+} // namespace slacker

@@ -1,0 +1,58 @@
+#include "slacker/messages/error.hpp"
+
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace slacker {
+
+const char* to_string(sc code) {
+  switch (code) {
+    case sc::none: return "none";
+    case sc::not_found: return "not_found";
+    case sc::exception: return "exception";
+    case sc::codec_error: return "codec_error";
+    case sc::timeout: return "timeout";
+    case sc::canceled: return "canceled";
+    case sc::connection_broken: return "connection_broken";
+    case sc::overloaded: return "overloaded";
+    case sc::unavailable: return "unavailable";
+    case sc::invalid_request: return "invalid_request";
+  }
+  return "unknown";
+}
+
+caf::error make_error(sc code, std::string what) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(what))};
+}
+
+sc code_of(const caf::error& err) {
+  if (!err || err.category() != error_category)
+    return sc::none;
+  return static_cast<sc>(err.code());
+}
+
+std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx) {
+  std::string result = to_string(static_cast<sc>(code));
+  if (ctx.match_elements<std::string>()) {
+    result += ": ";
+    result += ctx.get_as<std::string>(0);
+  } else if (!ctx.empty()) {
+    result += ": ";
+    result += caf::to_string(ctx);
+  }
+  return result;
+}
+
+std::string describe(const caf::error& err) {
+  if (!err)
+    return "no error";
+  if (err.category() == error_category)
+    return render_error(err.code(), err.category(), err.context());
+  if (err.category() == caf::atom("system"))
+    return caf::to_string(static_cast<caf::sec>(err.code()))
+           + (err.context().empty() ? "" : ": " + caf::to_string(err.context()));
+  return caf::to_string(err);
+}
+
+} // namespace slacker

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace slacker {
+
+/// The error category of slacker, registered with CAF as `slacker`.
+enum class sc : uint8_t {
+  none = 0,
+  not_found,         // namespace or function unknown to the server
+  exception,         // the function threw; the context holds its text
+  codec_error,       // arguments or result could not be (de)coded
+  timeout,           // no reply before the call's deadline
+  canceled,          // the deadline passed before the function started
+  connection_broken, // the server went away while the call was in flight
+  overloaded,        // the worker pool's bounded queue was full
+  unavailable,       // no server provides the function
+  invalid_request,   // a request that makes no sense (bad name, bad option)
+};
+
+/// The atom CAF uses to tell slacker's errors apart from others.
+constexpr caf::atom_value error_category = caf::atom("slacker");
+
+/// Short name of a code, e.g. `not_found`.
+const char* to_string(sc code);
+
+/// An error of slacker's category whose context is one readable sentence.
+caf::error make_error(sc code, std::string what);
+
+/// The code of a slacker error, or `sc::none` for errors of other categories.
+sc code_of(const caf::error& err);
+
+/// A readable sentence for any error, without needing an actor system:
+/// `not_found: no function f in namespace ns on 127.0.0.1:2104`.
+std::string describe(const caf::error& err);
+
+/// Renders slacker errors for `actor_system::render`.
+std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx);
+
+} // namespace slacker
