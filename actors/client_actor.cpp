@@ -15,6 +15,8 @@ namespace {
 using self_ptr = caf::stateful_actor<client_state>*;
 using clock = client_state::clock;
 
+constexpr auto timeout_grace = std::chrono::milliseconds{100};
+
 /// Adds where an error happened to slacker errors from the server.
 caf::error with_origin(const caf::error& err, const std::string& addr) {
   auto code = code_of(err);
@@ -196,7 +198,9 @@ caf::behavior client_actor(caf::stateful_actor<client_state>* self,
         left = std::chrono::seconds{10};
         req.deadline_ns = now_ns() + left.count();
       }
-      auto deadline = now + left;
+      // The server answers `canceled` for a call whose deadline passed before
+      // it ran; the grace lets that answer arrive before the local timeout.
+      auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
       req.id = id;
       auto what = req.ns + "/" + req.fn;
       st.calls.emplace(id, client_state::pending{what, rp, deadline, left, {}});

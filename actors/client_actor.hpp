@@ -57,9 +57,10 @@ struct client_state {
 };
 
 /// The client actor of one server at `host:port`. Callers send it:
-/// - a `call_request` (its `id` is ignored, `deadline_ns` must be set) and get a
-///   `call_reply` or an error; a call in flight when the server goes away fails
-///   at once with `connection_broken`; one past its deadline with `timeout`;
+/// - a `call_request` (its `id` is ignored; `deadline_ns` 0 means 10 s) and get
+///   a `call_reply` or an error; a call in flight when the server goes away
+///   fails at once with `connection_broken`; one without an answer 100 ms past
+///   its deadline with `timeout` (the grace lets a server's `canceled` arrive);
 /// - `(lookup_atom, ns)` and get the actor serving `ns` on that server, for
 ///   plain CAF messages to user actors.
 /// It connects on the first call, and again on the next call after a loss.

@@ -225,7 +225,7 @@ caf::expected<bytes> encode(codec_id c, const Ts&... xs) {
           std::ostringstream os;
           {
             boost::archive::binary_oarchive ar{os, detail::boost_flags};
-            (ar << ... << xs);
+            (static_cast<void>(ar << xs), ...);
           }
           auto text = os.str();
           return bytes(text.begin(), text.end());
@@ -285,7 +285,7 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
           std::istringstream is{std::string{in.begin(), in.end()}};
           {
             boost::archive::binary_iarchive ar{is, detail::boost_flags};
-            std::apply([&](auto&... xs) { (ar >> ... >> xs); }, out);
+            std::apply([&](auto&... xs) { (static_cast<void>(ar >> xs), ...); }, out);
           }
           if (is.peek() != std::char_traits<char>::eof())
             return fail("trailing bytes");

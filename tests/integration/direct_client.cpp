@@ -1,0 +1,287 @@
+#define CAF_SUITE direct_client
+#include <caf/test/unit_test.hpp>
+
+#include <chrono>
+#include <future>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "process.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+#include "require.hpp"
+#include "test_types.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using slacker_test::point;
+
+namespace {
+
+struct test_config : slacker::config {
+  test_config() {
+    add_message_type<point>("slacker_test::point");
+  }
+};
+
+/// A test-server process, serving once `port` is known.
+struct server_process {
+  slacker_test::process proc;
+  uint16_t port = 0;
+
+  explicit server_process(uint16_t fixed_port = 0)
+    : proc({slacker_test::binary_path("test-server"),
+            "--port=" + std::to_string(fixed_port), "--slacker.worker-threads=2"}) {
+    auto line = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(line, "test-server did not start");
+    port = static_cast<uint16_t>(std::stoi(*line));
+  }
+
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port);
+  }
+};
+
+struct fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  server_process server;
+  slacker::client client{sys, server.address()};
+};
+
+constexpr codec_id all_codecs[] = {codec_id::caf_binary, codec_id::json,
+                                   codec_id::boost_binary};
+
+call_options with(codec_id c) {
+  call_options opts;
+  opts.codec = c;
+  return opts;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(direct_client_tests, fixture)
+
+CAF_TEST(every codec carries every kind of value across processes) {
+  for (auto c : all_codecs) {
+    CAF_MESSAGE("codec " << to_string(c));
+    auto echo = client.call<std::string>(with(c), "test.api/echo", "hi");
+    SLACKER_REQUIRE(echo, describe(echo.error()));
+    CAF_CHECK_EQUAL(*echo, "hi");
+    auto sum = client.call<int64_t>(with(c), "test.api/add", int64_t{40}, int64_t{2});
+    CAF_REQUIRE(sum);
+    CAF_CHECK_EQUAL(*sum, 42);
+    auto moved = client.call<point>(with(c), "test.api/move", point{1, 2, "p"}, int32_t{10});
+    SLACKER_REQUIRE(moved, describe(moved.error()));
+    CAF_CHECK(*moved == (point{11, 2, "p"}));
+    auto doubled = client.call<std::vector<double>>(with(c), "test.api/doubles",
+                                                    std::vector<double>{1.5, -2});
+    CAF_REQUIRE(doubled);
+    CAF_CHECK(*doubled == (std::vector<double>{3, -4}));
+    std::map<std::string, int32_t> m{{"a", 1}};
+    auto found = client.call<std::optional<int32_t>>(with(c), "test.api/lookup", m, "a");
+    CAF_REQUIRE(found);
+    CAF_CHECK(*found == std::optional<int32_t>{1});
+    auto missing = client.call<std::optional<int32_t>>(with(c), "test.api/lookup", m, "b");
+    CAF_REQUIRE(missing);
+    CAF_CHECK(!missing->has_value());
+    auto negated = client.call<bool>(with(c), "test.api/negate", true);
+    CAF_REQUIRE(negated);
+    CAF_CHECK_EQUAL(*negated, false);
+    auto nothing = client.call<void>(with(c), "test.api/nothing");
+    CAF_CHECK(nothing);
+  }
+}
+
+CAF_TEST(every error comes back with its code and a sentence) {
+  auto no_ns = client.call<int64_t>("no.such/fn");
+  CAF_REQUIRE(!no_ns);
+  CAF_CHECK_EQUAL(code_of(no_ns.error()), sc::not_found);
+  CAF_CHECK_EQUAL(describe(no_ns.error()),
+                  "not_found: no namespace no.such (on " + server.address() + ")");
+  auto no_fn = client.call<int64_t>("test.api/nope");
+  CAF_CHECK_EQUAL(code_of(no_fn.error()), sc::not_found);
+  auto thrown = client.call<int32_t>("test.api/fail", "bad input");
+  CAF_CHECK_EQUAL(code_of(thrown.error()), sc::exception);
+  CAF_CHECK_EQUAL(describe(thrown.error()),
+                  "exception: test.api/fail threw: bad input (on " + server.address() + ")");
+  auto wrong_codec = client.call<slacker_test::caf_only>(with(codec_id::json), "test.api/caf_only",
+                                                          int64_t{1});
+  CAF_CHECK_EQUAL(code_of(wrong_codec.error()), sc::codec_error);
+  auto wrong_args = client.call<int64_t>("test.api/add", "not a number");
+  CAF_CHECK_EQUAL(code_of(wrong_args.error()), sc::codec_error);
+  auto bad_name = client.call<int64_t>("no-slash");
+  CAF_CHECK_EQUAL(code_of(bad_name.error()), sc::invalid_request);
+  call_options short_timeout;
+  short_timeout.timeout = 200ms;
+  auto late = client.call<int64_t>(short_timeout, "test.api/slow", int64_t{2000});
+  CAF_CHECK_EQUAL(code_of(late.error()), sc::timeout);
+  // A deadline that passed before the call ran: the server answers canceled.
+  auto expired = make_call(call_options{}, "test.api/add", int64_t{1}, int64_t{2});
+  CAF_REQUIRE(expired);
+  expired->deadline_ns = detail::deadline_after(-1s);
+  auto canceled = client.invoke(std::move(*expired), 5s);
+  CAF_REQUIRE(!canceled);
+  CAF_CHECK_EQUAL(code_of(canceled.error()), sc::canceled);
+  auto down = slacker::client{sys, "127.0.0.1:1"}.call<int64_t>("test.api/add", int64_t{1},
+                                                               int64_t{2});
+  CAF_CHECK_EQUAL(code_of(down.error()), sc::connection_broken);
+  auto nonsense = slacker::client{sys, "nonsense"}.call<int64_t>("a/b");
+  CAF_CHECK_EQUAL(code_of(nonsense.error()), sc::invalid_request);
+}
+
+CAF_TEST(extensions travel to the server and back) {
+  call_options opts;
+  opts.ext["trace-id"] = slacker::bytes{'4', '2'};
+  auto req = make_call(opts, "test.api/echo", "x");
+  CAF_REQUIRE(req);
+  auto rep = client.invoke(std::move(*req), 5s);
+  CAF_REQUIRE(rep);
+  CAF_CHECK(rep->ext.at("trace-id") == (slacker::bytes{'4', '2'}));
+}
+
+CAF_TEST(every registered type crosses a real connection intact) {
+  // The reflector on the server sends every message back as it came.
+  auto check = [&](auto value) {
+    using T = decltype(value);
+    auto back = client.ask<T>("test.reflect", value);
+    SLACKER_REQUIRE(back, describe(back.error()));
+    return *back;
+  };
+  call_request req;
+  req.id = 3;
+  req.ns = "n";
+  req.fn = "f";
+  req.codec = codec_id::json;
+  req.args = {'[', ']'};
+  req.deadline_ns = 99;
+  req.ext["k"] = {'v'};
+  auto req2 = check(req);
+  CAF_CHECK(req2.id == 3 && req2.ns == "n" && req2.fn == "f" && req2.codec == codec_id::json
+            && req2.args == req.args && req2.deadline_ns == 99 && req2.ext == req.ext);
+  call_reply rep;
+  rep.id = 4;
+  rep.result = {'1'};
+  rep.err = make_error(sc::overloaded, "full");
+  rep.ext["k"] = {'w'};
+  auto rep2 = check(rep);
+  CAF_CHECK(rep2.id == 4 && rep2.result == rep.result && rep2.ext == rep.ext);
+  CAF_CHECK_EQUAL(describe(rep2.err), "overloaded: full");
+  std::vector<function_info> infos{{"f", "doc", {"int64"}, "string", {"caf"}, true}};
+  auto infos2 = check(infos);
+  CAF_REQUIRE_EQUAL(infos2.size(), 1u);
+  CAF_CHECK(infos2[0].name == "f" && infos2[0].doc == "doc" && infos2[0].blocking
+            && infos2[0].arg_types == infos[0].arg_types && infos2[0].codecs == infos[0].codecs);
+  auto p = check(point{1, 2, "user type"});
+  CAF_CHECK(p == (point{1, 2, "user type"}));
+  // A plain actor namespace answers typed messages unchanged.
+  auto doubled = client.ask<int32_t>("test.reflect", int32_t{21});
+  CAF_REQUIRE(doubled);
+  CAF_CHECK_EQUAL(*doubled, 42);
+}
+
+CAF_TEST(the front lists namespaces and function metadata) {
+  auto front = client.lookup("test.api");
+  CAF_REQUIRE(front);
+  caf::scoped_actor self{sys};
+  auto fe = sys.middleman().remote_actor("127.0.0.1", server.port);
+  CAF_REQUIRE(fe);
+  std::vector<std::string> names;
+  self->request(*fe, 5s, inspect_atom::value)
+    .receive([&](std::vector<std::string>& xs) { names = xs; },
+             [&](caf::error& err) { CAF_FAIL(describe(err)); });
+  CAF_CHECK(names == (std::vector<std::string>{"test.api", "test.reflect"}));
+  std::vector<function_info> fns;
+  self->request(*fe, 5s, inspect_atom::value, std::string{"test.api"})
+    .receive([&](std::vector<function_info>& xs) { fns = xs; },
+             [&](caf::error& err) { CAF_FAIL(describe(err)); });
+  auto add = std::find_if(fns.begin(), fns.end(), [](auto& f) { return f.name == "add"; });
+  CAF_REQUIRE(add != fns.end());
+  CAF_CHECK_EQUAL(add->doc, "a + b");
+  CAF_CHECK(add->arg_types == (std::vector<std::string>{"int64", "int64"}));
+  CAF_CHECK_EQUAL(add->result_type, "int64");
+  CAF_CHECK(add->codecs == (std::vector<std::string>{"caf", "json", "boost"}));
+  // A remote node may not change the server's namespaces.
+  self->request(*fe, 5s, unpublish_atom::value, std::string{"test.api"})
+    .receive([&](bool) { CAF_FAIL("a remote unpublish was accepted"); },
+             [&](caf::error& err) { CAF_CHECK_EQUAL(code_of(err), sc::invalid_request); });
+}
+
+CAF_TEST(a server killed mid call fails the call at once with connection_broken) {
+  CAF_REQUIRE(client.call<int64_t>("test.api/add", int64_t{1}, int64_t{1}));
+  auto slow = make_call(call_options{}, "test.api/slow", int64_t{30000});
+  auto echo = make_call(call_options{}, "test.api/echo", "after");
+  CAF_REQUIRE(slow && echo);
+  // Both go out from one sender, in order: once the echo is answered, the
+  // slow call is running on the server.
+  caf::scoped_actor self{sys};
+  auto pending = self->request(client.actor(), caf::infinite, std::move(*slow));
+  self->request(client.actor(), 5s, std::move(*echo))
+    .receive([](call_reply&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
+  auto start = std::chrono::steady_clock::now();
+  server.proc.kill();
+  caf::expected<call_reply> res{caf::error{}};
+  pending.receive([&](call_reply& rep) { res = std::move(rep); },
+                  [&](caf::error& err) { res = std::move(err); });
+  auto took = std::chrono::steady_clock::now() - start;
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(code_of(res.error()), sc::connection_broken);
+  CAF_CHECK(took < 1s);
+}
+
+CAF_TEST(a restarted server is reconnected by the next call) {
+  auto port = server.port;
+  CAF_REQUIRE(client.call<int64_t>("test.api/add", int64_t{1}, int64_t{1}));
+  server.proc.kill();
+  auto during = client.call<int64_t>("test.api/add", int64_t{1}, int64_t{1});
+  CAF_CHECK(!during);
+  server_process again{port};
+  auto after = client.call<int64_t>("test.api/add", int64_t{2}, int64_t{3});
+  SLACKER_REQUIRE(after, describe(after.error()));
+  CAF_CHECK_EQUAL(*after, 5);
+}
+
+CAF_TEST(ten thousand sequential calls lose nothing) {
+  int64_t ok = 0;
+  for (int64_t i = 0; i < 10000; ++i) {
+    auto r = client.call<int64_t>("test.api/add", i, int64_t{1});
+    if (r && *r == i + 1)
+      ++ok;
+  }
+  CAF_CHECK_EQUAL(ok, 10000);
+}
+
+CAF_TEST(garbage arguments in every codec give codec_error and the server keeps serving) {
+  for (auto c : all_codecs) {
+    call_request req;
+    req.ns = "test.api";
+    req.fn = "move";
+    req.codec = c;
+    req.args = {'\xde', '\xad', '\xbe', '\xef', '\xff', '\xff', '\xff', '\x7f', 'x'};
+    req.deadline_ns = detail::deadline_after(5s);
+    auto rep = client.invoke(std::move(req), 5s);
+    CAF_REQUIRE(!rep);
+    CAF_CHECK_EQUAL(code_of(rep.error()), sc::codec_error);
+  }
+  auto still = client.call<std::string>("test.api/echo", "alive");
+  CAF_REQUIRE(still);
+  CAF_CHECK_EQUAL(*still, "alive");
+}
+
+CAF_TEST(actors call asynchronously through the client actor) {
+  auto req = make_call(call_options{}, "test.api/add", int64_t{20}, int64_t{22});
+  CAF_REQUIRE(req);
+  std::promise<caf::expected<int64_t>> done;
+  sys.spawn([&, r = *req](caf::event_based_actor* self) {
+    self->request(client.actor(), caf::infinite, r)
+      .then([&](call_reply& rep) { done.set_value(result_of<int64_t>(rep)); },
+            [&](caf::error& err) { done.set_value(err); });
+  });
+  auto res = done.get_future().get();
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(*res, 42);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
