@@ -13,7 +13,7 @@ namespace detail {
 int64_t deadline_after(std::chrono::milliseconds timeout) {
   auto at = std::chrono::system_clock::now() + timeout;
   return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch())
-    .count();
+      .count();
 }
 
 } // namespace detail
@@ -71,8 +71,8 @@ caf::expected<call_reply> client::invoke(call_request req,
   // The client actor enforces the deadline; the margin only guards against a
   // client actor that is itself gone.
   self->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
-    .receive([&](call_reply& rep) { result = std::move(rep); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](call_reply& rep) { result = std::move(rep); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -82,8 +82,8 @@ caf::expected<caf::actor> client::lookup(const std::string& ns) {
   caf::scoped_actor self{sys_};
   caf::expected<caf::actor> result{caf::error{}};
   self->request(actor_, std::chrono::seconds{10}, lookup_atom::value, ns)
-    .receive([&](caf::actor& handler) { result = std::move(handler); },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive([&](caf::actor& handler) { result = std::move(handler); },
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 

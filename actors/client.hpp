@@ -28,8 +28,8 @@ namespace detail {
 
 /// String literals travel as std::string.
 template <class T>
-using wire_t = std::conditional_t<std::is_same_v<std::decay_t<T>, const char*>
-                                    || std::is_same_v<std::decay_t<T>, char*>,
+using wire_t = std::conditional_t<std::is_same_v<std::decay_t<T>, const char*> ||
+                                      std::is_same_v<std::decay_t<T>, char*>,
                                   std::string, std::decay_t<T>>;
 
 int64_t deadline_after(std::chrono::milliseconds timeout);
@@ -46,8 +46,8 @@ caf::expected<call_request> make_call(const call_options& opts,
                       "'" + qualified + "' is not of the form namespace/function");
   auto args = encode<detail::wire_t<Ts>...>(opts.codec, detail::wire_t<Ts>(xs)...);
   if (!args)
-    return make_error(sc::codec_error, "arguments of " + qualified + ": "
-                                         + describe(args.error()));
+    return make_error(sc::codec_error,
+                      "arguments of " + qualified + ": " + describe(args.error()));
   req.codec = opts.codec;
   req.args = std::move(*args);
   req.deadline_ns = detail::deadline_after(opts.timeout);
@@ -56,8 +56,7 @@ caf::expected<call_request> make_call(const call_options& opts,
 }
 
 /// Decodes the result of a reply as a `R` (`void` ignores it).
-template <class R>
-caf::expected<R> result_of(const call_reply& rep) {
+template <class R> caf::expected<R> result_of(const call_reply& rep) {
   if (rep.err)
     return rep.err;
   if constexpr (std::is_void_v<R>)
@@ -87,7 +86,9 @@ public:
   ~client();
 
   /// The client actor: send it `call_request`s or `(lookup_atom, ns)`.
-  const caf::actor& actor() const noexcept { return actor_; }
+  const caf::actor& actor() const noexcept {
+    return actor_;
+  }
 
   /// Calls `ns/fn` with `xs...` and decodes the result as `R`.
   template <class R, class... Ts>
@@ -132,33 +133,35 @@ public:
     // A plain send: the handler's answer comes back as an ordinary message,
     // so the server's death (down_msg) can end the wait at once.
     self->send(*handler, xs...);
-    caf::expected<R> result{make_error(sc::timeout, ns + ": no reply within "
-                                                      + std::to_string(timeout.count())
-                                                      + " ms")};
+    caf::expected<R> result{
+        make_error(sc::timeout,
+                   ns + ": no reply within " + std::to_string(timeout.count()) + " ms")};
     bool done = false;
     while (!done)
       self->receive(
-        [&](R& x) {
-          result = std::move(x);
-          done = true;
-        },
-        [&](caf::error& err) {
-          result = std::move(err);
-          done = true;
-        },
-        [&](caf::down_msg& msg) {
-          if (msg.source == handler->address()) {
-            result = make_error(sc::connection_broken, ns + ": connection to "
-                                                         + address_ + " lost");
+          [&](R& x) {
+            result = std::move(x);
             done = true;
-          }
-        },
-        caf::after(timeout) >> [&] { done = true; });
+          },
+          [&](caf::error& err) {
+            result = std::move(err);
+            done = true;
+          },
+          [&](caf::down_msg& msg) {
+            if (msg.source == handler->address()) {
+              result = make_error(sc::connection_broken,
+                                  ns + ": connection to " + address_ + " lost");
+              done = true;
+            }
+          },
+          caf::after(timeout) >> [&] { done = true; });
     self->demonitor(*handler);
     return result;
   }
 
-  const std::string& address() const noexcept { return address_; }
+  const std::string& address() const noexcept {
+    return address_;
+  }
 
 private:
   caf::actor_system& sys_;

@@ -4,6 +4,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <spdlog/spdlog.h>
 
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
@@ -30,8 +31,8 @@ caf::error with_origin(const caf::error& err, const std::string& addr) {
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void forget(self_ptr self, uint64_t id) {
@@ -80,22 +81,25 @@ void connect(self_ptr self, client_state::connect_callback cb) {
   };
   auto mm = self->home_system().middleman().actor_handle();
   self->request(mm, caf::infinite, caf::connect_atom::value, st.host, st.port)
-    .then(
-      [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
-        if (!ptr) {
-          flush(make_error(sc::connection_broken,
-                           "no slacker server published at " + self->state.address()));
-          return;
-        }
-        self->state.front = caf::actor_cast<caf::actor>(ptr);
-        self->monitor(self->state.front);
-        flush(caf::error{});
-      },
-      [=](caf::error& err) {
-        flush(make_error(sc::connection_broken, "cannot connect to "
-                                                  + self->state.address() + ": "
-                                                  + describe(err)));
-      });
+      .then(
+          [=](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+            if (!ptr) {
+              flush(make_error(sc::connection_broken, "no slacker server published at " +
+                                                          self->state.address()));
+              return;
+            }
+            self->state.front = caf::actor_cast<caf::actor>(ptr);
+            self->monitor(self->state.front);
+            spdlog::debug("slacker client: connected to {}", self->state.address());
+            flush(caf::error{});
+          },
+          [=](caf::error& err) {
+            spdlog::warn("slacker client: cannot connect to {}: {}",
+                         self->state.address(), describe(err));
+            flush(make_error(sc::connection_broken, "cannot connect to " +
+                                                        self->state.address() + ": " +
+                                                        describe(err)));
+          });
 }
 
 void with_handler(self_ptr self, const std::string& name,
@@ -125,19 +129,19 @@ void with_handler(self_ptr self, const std::string& name,
     }
     auto gen = self->state.generation;
     self->request(self->state.front, caf::infinite, lookup_atom::value, name)
-      .then(
-        [=](caf::actor& handler) {
-          if (gen != self->state.generation)
-            return; // the connection ended meanwhile; its loss flushed the callbacks
-          self->monitor(handler);
-          self->state.handlers[name] = handler;
-          flush(handler);
-        },
-        [=](caf::error& err) {
-          if (gen != self->state.generation)
-            return;
-          flush(with_origin(err, self->state.address()));
-        });
+        .then(
+            [=](caf::actor& handler) {
+              if (gen != self->state.generation)
+                return; // the connection ended meanwhile; its loss flushed the callbacks
+              self->monitor(handler);
+              self->state.handlers[name] = handler;
+              flush(handler);
+            },
+            [=](caf::error& err) {
+              if (gen != self->state.generation)
+                return;
+              flush(with_origin(err, self->state.address()));
+            });
   });
 }
 
@@ -149,6 +153,8 @@ void lost(self_ptr self, const caf::actor_addr& who) {
                       what + ": connection to " + st.address() + " lost");
   };
   if (who == st.front.address()) {
+    spdlog::warn("slacker client: connection to {} lost, {} call(s) in flight fail",
+                 st.address(), st.calls.size());
     st.front = nullptr;
     st.handlers.clear();
     ++st.generation;
@@ -182,82 +188,84 @@ void lost(self_ptr self, const caf::actor_addr& who) {
 
 } // namespace
 
-caf::behavior client_actor(caf::stateful_actor<client_state>* self,
-                           std::string host, uint16_t port) {
+caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string host,
+                           uint16_t port) {
   self->state.host = std::move(host);
   self->state.port = port;
   self->set_down_handler([=](caf::down_msg& msg) { lost(self, msg.source); });
   return {
-    [=](call_request& req) -> caf::result<call_reply> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<call_reply>();
-      auto id = st.next_id++;
-      auto now = clock::now();
-      auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
-      if (req.deadline_ns == 0) {
-        left = std::chrono::seconds{10};
-        req.deadline_ns = now_ns() + left.count();
-      }
-      // The server answers `canceled` for a call whose deadline passed before
-      // it ran; the grace lets that answer arrive before the local timeout.
-      auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
-      req.id = id;
-      auto what = req.ns + "/" + req.fn;
-      st.calls.emplace(id, client_state::pending{what, rp, deadline, left, {}});
-      st.deadlines.emplace(deadline, id);
-      arm_timer(self, deadline);
-      auto name = req.ns;
-      with_handler(self, name,
-                   [self, id, req = std::move(req)](caf::expected<caf::actor> h) mutable {
-                     auto i = self->state.calls.find(id);
-                     if (i == self->state.calls.end())
-                       return; // timed out meanwhile
-                     if (!h) {
-                       fail(self, id, std::move(h.error()));
-                       return;
-                     }
-                     i->second.target = *h;
-                     self->send(*h, std::move(req));
-                   });
-      return rp;
-    },
-    [=](call_reply& rep) {
-      auto i = self->state.calls.find(rep.id);
-      if (i == self->state.calls.end())
-        return; // already failed or timed out
-      if (rep.err) {
-        fail(self, rep.id, with_origin(rep.err, self->state.address()));
-        return;
-      }
-      auto rp = i->second.rp;
-      forget(self, rep.id);
-      rp.deliver(std::move(rep));
-    },
-    [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise<caf::actor>();
-      with_handler(self, name, [rp](caf::expected<caf::actor> h) mutable {
-        if (h)
-          rp.deliver(std::move(*h));
-        else
-          rp.deliver(std::move(h.error()));
-      });
-      return rp;
-    },
-    [=](deadline_atom) {
-      auto& st = self->state;
-      auto now = clock::now();
-      st.timer_at.reset(); // a wake-up that came early re-arms below
-      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
-        auto id = st.deadlines.begin()->second;
-        auto& call = st.calls[id];
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
-        fail(self, id, make_error(sc::timeout, call.what + " on " + st.address()
-                                                 + ": no reply within "
-                                                 + std::to_string(ms.count()) + " ms"));
-      }
-      if (!st.deadlines.empty())
-        arm_timer(self, st.deadlines.begin()->first);
-    },
+      [=](call_request& req) -> caf::result<call_reply> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<call_reply>();
+        auto id = st.next_id++;
+        auto now = clock::now();
+        auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
+        if (req.deadline_ns == 0) {
+          left = std::chrono::seconds{10};
+          req.deadline_ns = now_ns() + left.count();
+        }
+        // The server answers `canceled` for a call whose deadline passed before
+        // it ran; the grace lets that answer arrive before the local timeout.
+        auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
+        req.id = id;
+        auto what = req.ns + "/" + req.fn;
+        st.calls.emplace(id, client_state::pending{what, rp, deadline, left, {}});
+        st.deadlines.emplace(deadline, id);
+        arm_timer(self, deadline);
+        auto name = req.ns;
+        with_handler(
+            self, name,
+            [self, id, req = std::move(req)](caf::expected<caf::actor> h) mutable {
+              auto i = self->state.calls.find(id);
+              if (i == self->state.calls.end())
+                return; // timed out meanwhile
+              if (!h) {
+                fail(self, id, std::move(h.error()));
+                return;
+              }
+              i->second.target = *h;
+              self->send(*h, std::move(req));
+            });
+        return rp;
+      },
+      [=](call_reply& rep) {
+        auto i = self->state.calls.find(rep.id);
+        if (i == self->state.calls.end())
+          return; // already failed or timed out
+        if (rep.err) {
+          fail(self, rep.id, with_origin(rep.err, self->state.address()));
+          return;
+        }
+        auto rp = i->second.rp;
+        forget(self, rep.id);
+        rp.deliver(std::move(rep));
+      },
+      [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+        auto rp = self->make_response_promise<caf::actor>();
+        with_handler(self, name, [rp](caf::expected<caf::actor> h) mutable {
+          if (h)
+            rp.deliver(std::move(*h));
+          else
+            rp.deliver(std::move(h.error()));
+        });
+        return rp;
+      },
+      [=](deadline_atom) {
+        auto& st = self->state;
+        auto now = clock::now();
+        st.timer_at.reset(); // a wake-up that came early re-arms below
+        while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+          auto id = st.deadlines.begin()->second;
+          auto& call = st.calls[id];
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
+          fail(self, id,
+               make_error(sc::timeout, call.what + " on " + st.address() +
+                                           ": no reply within " +
+                                           std::to_string(ms.count()) + " ms"));
+        }
+        if (!st.deadlines.empty())
+          arm_timer(self, st.deadlines.begin()->first);
+      },
   };
 }
 

@@ -39,7 +39,7 @@ struct client_state {
   std::string host;
   uint16_t port = 0;
 
-  caf::actor front;  // valid while connected
+  caf::actor front;        // valid while connected
   uint64_t generation = 0; // bumped when a connection ends
   bool connecting = false;
   std::vector<connect_callback> on_connect;
@@ -51,7 +51,9 @@ struct client_state {
   std::optional<clock::time_point> timer_at; // the earliest armed wake-up
   uint64_t next_id = 1;
 
-  std::string address() const { return host + ":" + std::to_string(port); }
+  std::string address() const {
+    return host + ":" + std::to_string(port);
+  }
 
   static inline const char* name = "slacker.client";
 };
@@ -64,7 +66,7 @@ struct client_state {
 /// - `(lookup_atom, ns)` and get the actor serving `ns` on that server, for
 ///   plain CAF messages to user actors.
 /// It connects on the first call, and again on the next call after a loss.
-caf::behavior client_actor(caf::stateful_actor<client_state>* self,
-                           std::string host, uint16_t port);
+caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string host,
+                           uint16_t port);
 
 } // namespace slacker

@@ -31,11 +31,9 @@ struct function_entry {
 
 namespace detail {
 
-template <class F>
-struct signature : signature<decltype(&F::operator())> {};
+template <class F> struct signature : signature<decltype(&F::operator())> {};
 
-template <class R, class... Args>
-struct signature<R (*)(Args...)> {
+template <class R, class... Args> struct signature<R (*)(Args...)> {
   using result = R;
   using args = std::tuple<std::decay_t<Args>...>;
 };
@@ -49,8 +47,7 @@ struct signature<R (C::*)(Args...) const> : signature<R (*)(Args...)> {};
 template <class C, class R, class... Args>
 struct signature<R (C::*)(Args...)> : signature<R (*)(Args...)> {};
 
-template <class... Ts>
-std::vector<std::string> codecs_of() {
+template <class... Ts> std::vector<std::string> codecs_of() {
   std::vector<std::string> result;
   for (auto c : {codec_id::caf_binary, codec_id::json, codec_id::boost_binary})
     if (supports_all<Ts...>(c))
@@ -59,8 +56,8 @@ std::vector<std::string> codecs_of() {
 }
 
 template <class R, class... Args, class F>
-function_entry make_entry(const std::string& qualified, std::string doc,
-                          bool is_blocking, F fn, std::tuple<Args...>*) {
+function_entry make_entry(const std::string& qualified, std::string doc, bool is_blocking,
+                          F fn, std::tuple<Args...>*) {
   using result_type = std::conditional_t<std::is_void_v<R>, bool, R>;
   function_entry entry;
   auto pos = qualified.rfind('/');
@@ -70,12 +67,11 @@ function_entry make_entry(const std::string& qualified, std::string doc,
   entry.info.result_type = type_name<R>();
   entry.info.codecs = codecs_of<Args..., result_type>();
   entry.info.blocking = is_blocking;
-  entry.invoke = [qualified, fn = std::move(fn)](codec_id c,
-                                                 const bytes& in) mutable
-    -> caf::expected<bytes> {
+  entry.invoke = [qualified, fn = std::move(fn)](
+                     codec_id c, const bytes& in) mutable -> caf::expected<bytes> {
     if (!supports_all<Args..., result_type>(c))
-      return make_error(sc::codec_error, qualified + " does not support codec "
-                                           + to_string(c));
+      return make_error(sc::codec_error,
+                        qualified + " does not support codec " + to_string(c));
     auto args = decode<Args...>(c, in);
     if (!args)
       return make_error(sc::codec_error,
@@ -101,8 +97,9 @@ function_entry make_entry(const std::string& qualified, std::string doc,
 /// A namespace of functions, built with `def`:
 /// ```
 /// auto api = slacker::ns("slacker.example.api")
-///              .def("timestamp", [] { return now_ms(); }, "milliseconds since the epoch")
-///              .def("slow", [](int64_t ms) { sleep(ms); return ms; }, "sleeps", slacker::blocking);
+///              .def("timestamp", [] { return now_ms(); }, "milliseconds since the
+///              epoch") .def("slow", [](int64_t ms) { sleep(ms); return ms; }, "sleeps",
+///              slacker::blocking);
 /// ```
 /// Argument and result types decide the codecs a function supports; a function
 /// returning `void` answers `true`.
@@ -110,17 +107,17 @@ class ns {
 public:
   explicit ns(std::string name) : name_(std::move(name)) {}
 
-  template <class F>
-  ns& def(const std::string& fn, F f, std::string doc = {}) {
+  template <class F> ns& def(const std::string& fn, F f, std::string doc = {}) {
     return add<F>(fn, std::move(f), std::move(doc), false);
   }
 
-  template <class F>
-  ns& def(const std::string& fn, F f, std::string doc, blocking_t) {
+  template <class F> ns& def(const std::string& fn, F f, std::string doc, blocking_t) {
     return add<F>(fn, std::move(f), std::move(doc), true);
   }
 
-  const std::string& name() const noexcept { return name_; }
+  const std::string& name() const noexcept {
+    return name_;
+  }
 
   const std::map<std::string, function_entry>& functions() const noexcept {
     return functions_;
@@ -134,8 +131,8 @@ private:
     using sig = detail::signature<std::decay_t<F>>;
     using args = typename sig::args;
     functions_[fn] = detail::make_entry<typename sig::result>(
-      name_ + "/" + fn, std::move(doc), is_blocking, std::move(f),
-      static_cast<args*>(nullptr));
+        name_ + "/" + fn, std::move(doc), is_blocking, std::move(f),
+        static_cast<args*>(nullptr));
     return *this;
   }
 

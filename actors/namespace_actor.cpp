@@ -13,8 +13,8 @@ namespace {
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 call_reply reply_to(const call_request& req) {
@@ -36,13 +36,13 @@ call_reply error_reply(const call_request& req, caf::error err) {
 call_reply run_call(const ns& functions, call_request& req) {
   auto i = functions.functions().find(req.fn);
   if (i == functions.functions().end())
-    return error_reply(req, make_error(sc::not_found, "no function " + req.fn
-                                                         + " in namespace "
-                                                         + functions.name()));
+    return error_reply(
+        req, make_error(sc::not_found,
+                        "no function " + req.fn + " in namespace " + functions.name()));
   if (req.deadline_ns != 0 && now_ns() > req.deadline_ns)
-    return error_reply(req, make_error(sc::canceled,
-                                       functions.name() + "/" + req.fn
-                                         + ": deadline passed before the call ran"));
+    return error_reply(
+        req, make_error(sc::canceled, functions.name() + "/" + req.fn +
+                                          ": deadline passed before the call ran"));
   auto result = i->second.invoke(req.codec, req.args);
   if (!result)
     return error_reply(req, std::move(result.error()));
@@ -57,32 +57,32 @@ caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
   self->state.functions = std::move(functions);
   self->state.pool = std::move(pool);
   return {
-    [=](call_request& req) -> caf::result<call_reply> {
-      auto& st = self->state;
-      auto i = st.functions->functions().find(req.fn);
-      if (i == st.functions->functions().end() || !i->second.info.blocking)
-        return run_call(*st.functions, req);
-      auto key = st.next_job++;
-      auto busy = error_reply(req, make_error(sc::overloaded,
-                                              st.functions->name() + "/" + req.fn
-                                                + ": worker queue is full"));
-      auto job = [fns = st.functions, req = std::move(req), key,
-                  me = caf::actor_cast<caf::actor>(self)]() mutable {
-        caf::anon_send(me, job_done_atom::value, key, run_call(*fns, req));
-      };
-      if (!st.pool->try_submit(std::move(job)))
-        return busy;
-      auto rp = self->make_response_promise<call_reply>();
-      st.running.emplace(key, rp);
-      return rp;
-    },
-    [=](job_done_atom, uint64_t key, call_reply& rep) {
-      auto i = self->state.running.find(key);
-      if (i == self->state.running.end())
-        return;
-      i->second.deliver(std::move(rep));
-      self->state.running.erase(i);
-    },
+      [=](call_request& req) -> caf::result<call_reply> {
+        auto& st = self->state;
+        auto i = st.functions->functions().find(req.fn);
+        if (i == st.functions->functions().end() || !i->second.info.blocking)
+          return run_call(*st.functions, req);
+        auto key = st.next_job++;
+        auto busy = error_reply(
+            req, make_error(sc::overloaded, st.functions->name() + "/" + req.fn +
+                                                ": worker queue is full"));
+        auto job = [fns = st.functions, req = std::move(req), key,
+                    me = caf::actor_cast<caf::actor>(self)]() mutable {
+          caf::anon_send(me, job_done_atom::value, key, run_call(*fns, req));
+        };
+        if (!st.pool->try_submit(std::move(job)))
+          return busy;
+        auto rp = self->make_response_promise<call_reply>();
+        st.running.emplace(key, rp);
+        return rp;
+      },
+      [=](job_done_atom, uint64_t key, call_reply& rep) {
+        auto i = self->state.running.find(key);
+        if (i == self->state.running.end())
+          return;
+        i->second.deliver(std::move(rep));
+        self->state.running.erase(i);
+      },
   };
 }
 

@@ -6,8 +6,8 @@
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "slacker/actors/namespace.hpp"
 #include "slacker/actors/worker_pool.hpp"

@@ -4,6 +4,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
+#include <spdlog/spdlog.h>
 
 #include "slacker/actors/namespace_actor.hpp"
 #include "slacker/actors/server_front.hpp"
@@ -40,9 +41,9 @@ bool server::update(const std::string& name, caf::actor handler,
                     std::vector<function_info> functions) {
   caf::scoped_actor self{sys_};
   bool ok = false;
-  self->request(front_, caf::infinite, publish_atom::value, name,
-                std::move(handler), std::move(functions))
-    .receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
+  self->request(front_, caf::infinite, publish_atom::value, name, std::move(handler),
+                std::move(functions))
+      .receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
   return ok;
 }
 
@@ -66,23 +67,30 @@ bool server::remove(const std::string& name) {
   caf::scoped_actor self{sys_};
   bool removed = false;
   self->request(front_, caf::infinite, unpublish_atom::value, name)
-    .receive([&](bool x) { removed = x; }, [&](caf::error&) {});
+      .receive([&](bool x) { removed = x; }, [&](caf::error&) {});
   return removed;
 }
 
 caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
-  auto res = sys_.middleman().publish(front_, port,
-                                      bind.empty() ? nullptr : bind.c_str(), true);
-  if (res)
+  auto res =
+      sys_.middleman().publish(front_, port, bind.empty() ? nullptr : bind.c_str(), true);
+  if (res) {
     port_ = *res;
+    spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
+  } else {
+    spdlog::error("slacker server: cannot serve on port {}: {}", port,
+                  describe(res.error()));
+  }
   return res;
 }
 
 void server::stop() {
   if (!front_)
     return;
-  if (port_ != 0)
+  if (port_ != 0) {
     sys_.middleman().unpublish(front_, port_);
+    spdlog::info("slacker server: stopped serving on port {}", port_);
+  }
   for (auto& a : spawned_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(front_, caf::exit_reason::user_shutdown);

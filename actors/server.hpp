@@ -20,8 +20,8 @@ namespace slacker {
 ///
 /// ```
 /// slacker::server srv{sys};
-/// srv.add(slacker::ns("slacker.example.api").def("echo", [](std::string s) { return s; }));
-/// auto port = srv.publish(2104);
+/// srv.add(slacker::ns("slacker.example.api").def("echo", [](std::string s) { return s;
+/// })); auto port = srv.publish(2104);
 /// ```
 class server {
 public:
@@ -53,10 +53,14 @@ public:
   caf::expected<uint16_t> publish(uint16_t port = 0, const std::string& bind = {});
 
   /// The published port, 0 before `publish`.
-  uint16_t port() const noexcept { return port_; }
+  uint16_t port() const noexcept {
+    return port_;
+  }
 
   /// The front actor (see server_front.hpp).
-  const caf::actor& front() const noexcept { return front_; }
+  const caf::actor& front() const noexcept {
+    return front_;
+  }
 
   /// Unpublishes and ends every actor this server spawned. Idempotent.
   void stop();

@@ -16,7 +16,7 @@ namespace slacker {
 /// What the front of a server remembers: its namespaces and who serves them.
 struct server_front_state {
   struct entry {
-    caf::actor handler;                  // a namespace actor or a user actor
+    caf::actor handler;                   // a namespace actor or a user actor
     std::vector<function_info> functions; // empty for a user actor without metadata
   };
   std::map<std::string, entry> namespaces;

@@ -32,9 +32,9 @@ struct bench_config : slacker::config {
   std::string json;
   bench_config() {
     opt_group{custom_options_, "global"}
-      .add(role, "role", "client (default) or server")
-      .add(seconds, "seconds", "duration of each measurement")
-      .add(json, "json", "also write the results as JSON to this file");
+        .add(role, "role", "client (default) or server")
+        .add(seconds, "seconds", "duration of each measurement")
+        .add(json, "json", "also write the results as JSON to this file");
   }
 };
 
@@ -46,7 +46,9 @@ struct result {
   double seconds = 0;
   std::vector<int64_t> lat_ns;
 
-  double rate() const { return calls / seconds; }
+  double rate() const {
+    return calls / seconds;
+  }
   double pct(double p) {
     if (lat_ns.empty())
       return 0;
@@ -98,7 +100,11 @@ result measure(caf::actor_system& sys, std::string name, size_t in_flight,
 }
 
 void serve(caf::actor_system& sys) {
-  auto echo = sys.spawn([] { return caf::behavior{[](int64_t x) { return x; }}; });
+  auto echo = sys.spawn([] {
+    return caf::behavior{[](int64_t x) {
+      return x;
+    }};
+  });
   auto raw_port = sys.middleman().publish(echo, 0, "127.0.0.1");
   slacker::server srv{sys};
   srv.add(slacker::ns("bench").def("echo", [](int64_t x) { return x; }));
@@ -153,19 +159,24 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
   auto duration = std::chrono::seconds{cfg.seconds};
   issue_fn raw_call = [&](caf::event_based_actor* self, std::function<void(bool)> done) {
     self->request(*raw, caf::infinite, int64_t{42})
-      .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
+        .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
   };
   issue_fn slacker_call = [&](caf::event_based_actor* self,
                               std::function<void(bool)> done) {
     auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
     self->request(direct.actor(), caf::infinite, std::move(*req))
-      .then([done](slacker::call_reply& rep) { done(slacker::result_of<int64_t>(rep).engaged()); },
+        .then(
+            [done](slacker::call_reply& rep) {
+              done(slacker::result_of<int64_t>(rep).engaged());
+            },
             [done](caf::error&) { done(false); });
   };
   std::vector<result> results;
   for (size_t in_flight : {size_t{1}, size_t{64}}) {
-    results.push_back(measure(sys, "raw CAF request/response", in_flight, duration, raw_call));
-    results.push_back(measure(sys, "slacker direct client", in_flight, duration, slacker_call));
+    results.push_back(
+        measure(sys, "raw CAF request/response", in_flight, duration, raw_call));
+    results.push_back(
+        measure(sys, "slacker direct client", in_flight, duration, slacker_call));
   }
   std::printf("%-28s %9s %12s %9s %9s %9s %7s\n", "system", "in flight", "calls/s",
               "p50 us", "p99 us", "p99.9 us", "errors");

@@ -21,8 +21,7 @@ struct client_config : slacker::config {
 
 int failures = 0;
 
-template <class T>
-void show(const char* what, const caf::expected<T>& res) {
+template <class T> void show(const char* what, const caf::expected<T>& res) {
   if (res)
     std::printf("%-40s -> %s\n", what, caf::deep_to_string(*res).c_str());
   else {
@@ -36,10 +35,12 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
   std::printf("calling %s\n", cfg.server.c_str());
   show("timestamp", c.call<int64_t>("slacker.example.api/timestamp"));
   show("inc-m 10", c.call<int64_t>("slacker.example.api/inc-m", int64_t{10}));
-  show("rand-ints 5", c.call<std::vector<int32_t>>("slacker.example.api/rand-ints", int32_t{5}));
+  show("rand-ints 5",
+       c.call<std::vector<int32_t>>("slacker.example.api/rand-ints", int32_t{5}));
   slacker::call_options json;
   json.codec = slacker::codec_id::json;
-  show("echo (json codec)", c.call<std::string>(json, "slacker.example.api/echo", "hello"));
+  show("echo (json codec)",
+       c.call<std::string>(json, "slacker.example.api/echo", "hello"));
   show("whoami", c.call<std::string>("slacker.example.api/whoami"));
   show("api2/echo2", c.call<std::string>("slacker.example.api2/echo2", "world"));
   int ok = 0;

@@ -4,9 +4,12 @@ namespace slacker {
 
 const char* to_string(codec_id id) {
   switch (id) {
-    case codec_id::caf_binary: return "caf";
-    case codec_id::json: return "json";
-    case codec_id::boost_binary: return "boost";
+    case codec_id::caf_binary:
+      return "caf";
+    case codec_id::json:
+      return "json";
+    case codec_id::boost_binary:
+      return "boost";
   }
   return "unknown";
 }
@@ -20,8 +23,7 @@ bool from_string(const std::string& name, codec_id& out) {
   return false;
 }
 
-bool split_function_name(const std::string& qualified, std::string& ns,
-                         std::string& fn) {
+bool split_function_name(const std::string& qualified, std::string& ns, std::string& fn) {
   auto pos = qualified.rfind('/');
   if (pos == std::string::npos || pos == 0 || pos + 1 == qualified.size())
     return false;
@@ -44,7 +46,7 @@ namespace slacker {
 std::string demangle(const std::type_info& ti) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name{
-    abi::__cxa_demangle(ti.name(), nullptr, nullptr, &status), std::free};
+      abi::__cxa_demangle(ti.name(), nullptr, nullptr, &status), std::free};
   return status == 0 && name ? std::string{name.get()} : std::string{ti.name()};
 }
 

@@ -18,8 +18,8 @@ using extensions = std::map<std::string, bytes>;
 
 /// How arguments and results are encoded.
 enum class codec_id : uint8_t {
-  caf_binary = 0, // CAF's binary serializer (`inspect`), the default
-  json = 1,       // nlohmann JSON (`to_json` / `from_json`); arguments are an array
+  caf_binary = 0,   // CAF's binary serializer (`inspect`), the default
+  json = 1,         // nlohmann JSON (`to_json` / `from_json`); arguments are an array
   boost_binary = 2, // Boost.Serialization binary archive (`serialize`)
 };
 
@@ -42,8 +42,8 @@ struct call_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_request& x) {
-  return f(caf::meta::type_name("slacker::call_request"), x.id, x.ns, x.fn,
-           x.codec, x.args, x.deadline_ns, x.ext);
+  return f(caf::meta::type_name("slacker::call_request"), x.id, x.ns, x.fn, x.codec,
+           x.args, x.deadline_ns, x.ext);
 }
 
 /// The answer to a `call_request`: a result or an error, never both.
@@ -57,8 +57,8 @@ struct call_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_reply& x) {
-  return f(caf::meta::type_name("slacker::call_reply"), x.id, x.codec,
-           x.result, x.err, x.ext);
+  return f(caf::meta::type_name("slacker::call_reply"), x.id, x.codec, x.result, x.err,
+           x.ext);
 }
 
 /// What a server tells about one of its functions.
@@ -73,12 +73,11 @@ struct function_info {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, function_info& x) {
-  return f(caf::meta::type_name("slacker::function_info"), x.name, x.doc,
-           x.arg_types, x.result_type, x.codecs, x.blocking);
+  return f(caf::meta::type_name("slacker::function_info"), x.name, x.doc, x.arg_types,
+           x.result_type, x.codecs, x.blocking);
 }
 
 /// Splits `ns/fn` at its last slash; false when either part is empty.
-bool split_function_name(const std::string& qualified, std::string& ns,
-                         std::string& fn);
+bool split_function_name(const std::string& qualified, std::string& ns, std::string& fn);
 
 } // namespace slacker

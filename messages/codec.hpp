@@ -48,8 +48,7 @@ void save(Archive& ar, const std::optional<T>& x, unsigned) {
     ar << *x;
 }
 
-template <class Archive, class T>
-void load(Archive& ar, std::optional<T>& x, unsigned) {
+template <class Archive, class T> void load(Archive& ar, std::optional<T>& x, unsigned) {
   bool has = false;
   ar >> has;
   if (has) {
@@ -70,8 +69,7 @@ void serialize(Archive& ar, std::optional<T>& x, unsigned version) {
 
 namespace nlohmann {
 
-template <class T>
-struct adl_serializer<std::optional<T>> {
+template <class T> struct adl_serializer<std::optional<T>> {
   static void to_json(json& j, const std::optional<T>& x) {
     if (x)
       j = *x;
@@ -92,54 +90,44 @@ namespace slacker {
 
 namespace detail {
 
-template <class T>
-struct is_std_optional : std::false_type {};
-template <class T>
-struct is_std_optional<std::optional<T>> : std::true_type {};
+template <class T> struct is_std_optional : std::false_type {};
+template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
 
 // -- detection ------------------------------------------------------------
 
 template <class T>
-struct caf_codec_ok
-  : std::bool_constant<caf::detail::is_serializable<T>::value> {};
-template <class T>
-struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
+struct caf_codec_ok : std::bool_constant<caf::detail::is_serializable<T>::value> {};
+template <class T> struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
 
 template <class T>
-constexpr bool json_codec_ok
-  = requires(nlohmann::json& j, const T& in, T& out) {
-      nlohmann::adl_serializer<T>::to_json(j, in);
-      nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
-    };
+constexpr bool json_codec_ok = requires(nlohmann::json& j, const T& in, T& out) {
+  nlohmann::adl_serializer<T>::to_json(j, in);
+  nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
+};
 
 template <class T>
-struct boost_codec_ok
-  : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T>
-                       || requires(T& x, boost::archive::binary_oarchive& ar) {
-                            x.serialize(ar, 0u);
-                          }
-                       || requires(T& x, boost::archive::binary_oarchive& ar) {
-                            serialize(ar, x, 0u);
-                          }> {};
-template <>
-struct boost_codec_ok<std::string> : std::true_type {};
+        struct boost_codec_ok : std::bool_constant < std::is_arithmetic_v<T> ||
+    std::is_enum_v<T> || requires(T& x, boost::archive::binary_oarchive& ar) {
+  x.serialize(ar, 0u);
+} || requires(T& x, boost::archive::binary_oarchive& ar) {
+  serialize(ar, x, 0u);
+}
+> {};
+template <> struct boost_codec_ok<std::string> : std::true_type {};
 template <class T, class A>
 struct boost_codec_ok<std::vector<T, A>> : boost_codec_ok<T> {};
-template <class T>
-struct boost_codec_ok<std::set<T>> : boost_codec_ok<T> {};
+template <class T> struct boost_codec_ok<std::set<T>> : boost_codec_ok<T> {};
 template <class K, class V>
 struct boost_codec_ok<std::map<K, V>>
   : std::bool_constant<boost_codec_ok<K>::value && boost_codec_ok<V>::value> {};
 template <class A, class B>
 struct boost_codec_ok<std::pair<A, B>>
   : std::bool_constant<boost_codec_ok<A>::value && boost_codec_ok<B>::value> {};
-template <class T>
-struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {};
+template <class T> struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {};
 
 // -- CAF binary -------------------------------------------------------------
 
-template <class T>
-caf::error caf_save(caf::binary_serializer& sink, const T& x) {
+template <class T> caf::error caf_save(caf::binary_serializer& sink, const T& x) {
   if constexpr (is_std_optional<T>::value) {
     bool has = x.has_value();
     if (auto err = sink(has))
@@ -150,8 +138,7 @@ caf::error caf_save(caf::binary_serializer& sink, const T& x) {
   }
 }
 
-template <class T>
-caf::error caf_load(caf::binary_deserializer& source, T& x) {
+template <class T> caf::error caf_load(caf::binary_deserializer& source, T& x) {
   if constexpr (is_std_optional<T>::value) {
     bool has = false;
     if (auto err = source(has))
@@ -179,26 +166,26 @@ constexpr unsigned boost_flags = 0;
 } // namespace detail
 
 /// True when `T` can travel in codec `C`.
-template <class T>
-constexpr bool supports(codec_id c) {
+template <class T> constexpr bool supports(codec_id c) {
   using U = std::decay_t<T>;
   switch (c) {
-    case codec_id::caf_binary: return detail::caf_codec_ok<U>::value;
-    case codec_id::json: return detail::json_codec_ok<U>;
-    case codec_id::boost_binary: return detail::boost_codec_ok<U>::value;
+    case codec_id::caf_binary:
+      return detail::caf_codec_ok<U>::value;
+    case codec_id::json:
+      return detail::json_codec_ok<U>;
+    case codec_id::boost_binary:
+      return detail::boost_codec_ok<U>::value;
   }
   return false;
 }
 
 /// True when every one of `Ts` can travel in codec `c`.
-template <class... Ts>
-constexpr bool supports_all(codec_id c) {
+template <class... Ts> constexpr bool supports_all(codec_id c) {
   return (supports<Ts>(c) && ...);
 }
 
 /// Encodes `xs...` as a sequence in codec `c`.
-template <class... Ts>
-caf::expected<bytes> encode(codec_id c, const Ts&... xs) {
+template <class... Ts> caf::expected<bytes> encode(codec_id c, const Ts&... xs) {
   bytes out;
   try {
     switch (c) {
@@ -236,9 +223,8 @@ caf::expected<bytes> encode(codec_id c, const Ts&... xs) {
     return make_error(sc::codec_error,
                       std::string{"cannot encode as "} + to_string(c) + ": " + e.what());
   }
-  return make_error(sc::codec_error,
-                    std::string{"codec "} + to_string(c)
-                      + " is not supported by these types");
+  return make_error(sc::codec_error, std::string{"codec "} + to_string(c) +
+                                         " is not supported by these types");
 }
 
 /// Decodes a sequence of `Ts...` in codec `c`; all input must be consumed.
@@ -256,10 +242,10 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
           caf::binary_deserializer source{nullptr, in};
           caf::error err;
           std::apply(
-            [&](auto&... xs) {
-              ((err = err ? std::move(err) : detail::caf_load(source, xs)), ...);
-            },
-            out);
+              [&](auto&... xs) {
+                ((err = err ? std::move(err) : detail::caf_load(source, xs)), ...);
+              },
+              out);
           if (err)
             return fail(caf::to_string(err));
           if (source.remaining() != 0)
@@ -273,8 +259,8 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
           if (doc.is_discarded())
             return fail("not valid JSON");
           if (!doc.is_array() || doc.size() != sizeof...(Ts))
-            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts))
-                        + " values, got " + doc.dump());
+            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts)) +
+                        " values, got " + doc.dump());
           size_t i = 0;
           std::apply([&](auto&... xs) { ((doc.at(i++).get_to(xs)), ...); }, out);
           return out;
@@ -296,21 +282,20 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
   } catch (const std::exception& e) {
     return fail(e.what());
   }
-  return make_error(sc::codec_error,
-                    std::string{"codec "} + to_string(c)
-                      + " is not supported by these types");
+  return make_error(sc::codec_error, std::string{"codec "} + to_string(c) +
+                                         " is not supported by these types");
 }
 
 /// Encodes one value (a function's result).
-template <class T>
-caf::expected<bytes> encode_value(codec_id c, const T& x) {
+template <class T> caf::expected<bytes> encode_value(codec_id c, const T& x) {
   if (c == codec_id::json) {
     if constexpr (detail::json_codec_ok<T>) {
       try {
         auto text = nlohmann::json(x).dump();
         return bytes(text.begin(), text.end());
       } catch (const std::exception& e) {
-        return make_error(sc::codec_error, std::string{"cannot encode json: "} + e.what());
+        return make_error(sc::codec_error,
+                          std::string{"cannot encode json: "} + e.what());
       }
     }
   }
@@ -318,8 +303,7 @@ caf::expected<bytes> encode_value(codec_id c, const T& x) {
 }
 
 /// Decodes one value (a function's result).
-template <class T>
-caf::expected<T> decode_value(codec_id c, const bytes& in) {
+template <class T> caf::expected<T> decode_value(codec_id c, const bytes& in) {
   if (c == codec_id::json) {
     if constexpr (detail::json_codec_ok<T>) {
       try {
@@ -328,7 +312,8 @@ caf::expected<T> decode_value(codec_id c, const bytes& in) {
           return make_error(sc::codec_error, "cannot decode json: not valid JSON");
         return doc.get<T>();
       } catch (const std::exception& e) {
-        return make_error(sc::codec_error, std::string{"cannot decode json: "} + e.what());
+        return make_error(sc::codec_error,
+                          std::string{"cannot decode json: "} + e.what());
       }
     }
   }

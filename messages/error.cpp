@@ -7,16 +7,26 @@ namespace slacker {
 
 const char* to_string(sc code) {
   switch (code) {
-    case sc::none: return "none";
-    case sc::not_found: return "not_found";
-    case sc::exception: return "exception";
-    case sc::codec_error: return "codec_error";
-    case sc::timeout: return "timeout";
-    case sc::canceled: return "canceled";
-    case sc::connection_broken: return "connection_broken";
-    case sc::overloaded: return "overloaded";
-    case sc::unavailable: return "unavailable";
-    case sc::invalid_request: return "invalid_request";
+    case sc::none:
+      return "none";
+    case sc::not_found:
+      return "not_found";
+    case sc::exception:
+      return "exception";
+    case sc::codec_error:
+      return "codec_error";
+    case sc::timeout:
+      return "timeout";
+    case sc::canceled:
+      return "canceled";
+    case sc::connection_broken:
+      return "connection_broken";
+    case sc::overloaded:
+      return "overloaded";
+    case sc::unavailable:
+      return "unavailable";
+    case sc::invalid_request:
+      return "invalid_request";
   }
   return "unknown";
 }
@@ -50,8 +60,8 @@ std::string describe(const caf::error& err) {
   if (err.category() == error_category)
     return render_error(err.code(), err.category(), err.context());
   if (err.category() == caf::atom("system"))
-    return caf::to_string(static_cast<caf::sec>(err.code()))
-           + (err.context().empty() ? "" : ": " + caf::to_string(err.context()));
+    return caf::to_string(static_cast<caf::sec>(err.code())) +
+           (err.context().empty() ? "" : ": " + caf::to_string(err.context()));
   return caf::to_string(err);
 }
 

@@ -14,8 +14,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<call_request>("slacker::call_request");
   cfg.add_message_type<call_reply>("slacker::call_reply");
   cfg.add_message_type<function_info>("slacker::function_info");
-  cfg.add_message_type<std::vector<function_info>>(
-    "std::vector<slacker::function_info>");
+  cfg.add_message_type<std::vector<function_info>>("std::vector<slacker::function_info>");
   cfg.add_error_category(error_category, render_error);
 }
 
@@ -23,9 +22,9 @@ config::config() {
   load<caf::io::middleman>();
   slacker::add_message_types(*this);
   opt_group{custom_options_, "slacker"}
-    .add(log_level, "log-level", "trace|debug|info|warn|error|critical|off")
-    .add(worker_threads, "worker-threads", "threads running blocking functions")
-    .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread");
+      .add(log_level, "log-level", "trace|debug|info|warn|error|critical|off")
+      .add(worker_threads, "worker-threads", "threads running blocking functions")
+      .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

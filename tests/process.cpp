@@ -51,8 +51,8 @@ std::optional<std::string> process::read_line(int timeout_ms) {
       return line;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  until - std::chrono::steady_clock::now())
-                  .count();
+                    until - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0)
       return std::nullopt;
     pollfd pfd{out_, POLLIN, 0};
@@ -70,8 +70,8 @@ std::optional<std::string> process::wait_for(const std::string& prefix, int time
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  until - std::chrono::steady_clock::now())
-                  .count();
+                    until - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0)
       return std::nullopt;
     auto line = read_line(static_cast<int>(left));

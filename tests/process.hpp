@@ -37,7 +37,9 @@ public:
   /// Closes the child's stdin and waits for it to exit; its exit status.
   int stop();
 
-  pid_t pid() const noexcept { return pid_; }
+  pid_t pid() const noexcept {
+    return pid_;
+  }
 
 private:
   pid_t pid_ = -1;

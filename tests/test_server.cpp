@@ -26,45 +26,55 @@ struct test_server_config : slacker::config {
 
 caf::behavior reflector(caf::event_based_actor* self) {
   self->set_default_handler(caf::reflect);
-  return {[](int32_t x) { return x * 2; }};
+  return {[](int32_t x) {
+    return x * 2;
+  }};
 }
 
 void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   slacker::server srv{sys};
   srv.add(slacker::ns("test.api")
-            .def("echo", [](std::string s) { return s; }, "returns its argument")
-            .def("add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
-            .def("fail", [](std::string what) -> int32_t { throw std::runtime_error(what); },
-                 "throws its argument")
-            .def("slow",
-                 [](int64_t ms) {
-                   std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-                   return ms;
-                 },
-                 "sleeps ms milliseconds on the worker pool", slacker::blocking)
-            .def("move", [](point p, int32_t dx) {
-              p.x += dx;
-              return p;
-            })
-            .def("doubles", [](std::vector<double> xs) {
-              for (auto& x : xs)
-                x *= 2;
-              return xs;
-            })
-            .def("lookup",
-                 [](std::map<std::string, int32_t> m, std::string key)
-                   -> std::optional<int32_t> {
-                   auto i = m.find(key);
-                   if (i == m.end())
-                     return std::nullopt;
-                   return i->second;
-                 })
-            .def("negate", [](bool b) { return !b; })
-            .def("caf_only", [](caf_only x) {
-              x.value += 1;
-              return x;
-            })
-            .def("nothing", [] {}));
+              .def(
+                  "echo", [](std::string s) { return s; }, "returns its argument")
+              .def(
+                  "add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
+              .def(
+                  "fail",
+                  [](std::string what) -> int32_t { throw std::runtime_error(what); },
+                  "throws its argument")
+              .def(
+                  "slow",
+                  [](int64_t ms) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                    return ms;
+                  },
+                  "sleeps ms milliseconds on the worker pool", slacker::blocking)
+              .def("move",
+                   [](point p, int32_t dx) {
+                     p.x += dx;
+                     return p;
+                   })
+              .def("doubles",
+                   [](std::vector<double> xs) {
+                     for (auto& x : xs)
+                       x *= 2;
+                     return xs;
+                   })
+              .def("lookup",
+                   [](std::map<std::string, int32_t> m,
+                      std::string key) -> std::optional<int32_t> {
+                     auto i = m.find(key);
+                     if (i == m.end())
+                       return std::nullopt;
+                     return i->second;
+                   })
+              .def("negate", [](bool b) { return !b; })
+              .def("caf_only",
+                   [](caf_only x) {
+                     x.value += 1;
+                     return x;
+                   })
+              .def("nothing", [] {}));
   auto reflect = sys.spawn(reflector);
   srv.expose("test.reflect", reflect);
   auto port = srv.publish(cfg.port, "127.0.0.1");

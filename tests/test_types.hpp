@@ -18,9 +18,8 @@ struct point {
 
   friend bool operator==(const point&, const point&) = default;
 
-  template <class Archive>
-  void serialize(Archive& ar, unsigned) {
-    ar & x & y & label;
+  template <class Archive> void serialize(Archive& ar, unsigned) {
+    ar& x& y& label;
   }
 };
 

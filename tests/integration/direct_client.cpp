@@ -8,10 +8,10 @@
 #include <caf/io/all.hpp>
 
 #include "process.hpp"
+#include "require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
-#include "require.hpp"
 #include "test_types.hpp"
 
 using namespace slacker;
@@ -73,7 +73,8 @@ CAF_TEST(every codec carries every kind of value across processes) {
     auto sum = client.call<int64_t>(with(c), "test.api/add", int64_t{40}, int64_t{2});
     CAF_REQUIRE(sum);
     CAF_CHECK_EQUAL(*sum, 42);
-    auto moved = client.call<point>(with(c), "test.api/move", point{1, 2, "p"}, int32_t{10});
+    auto moved =
+        client.call<point>(with(c), "test.api/move", point{1, 2, "p"}, int32_t{10});
     SLACKER_REQUIRE(moved, describe(moved.error()));
     CAF_CHECK(*moved == (point{11, 2, "p"}));
     auto doubled = client.call<std::vector<double>>(with(c), "test.api/doubles",
@@ -84,7 +85,8 @@ CAF_TEST(every codec carries every kind of value across processes) {
     auto found = client.call<std::optional<int32_t>>(with(c), "test.api/lookup", m, "a");
     CAF_REQUIRE(found);
     CAF_CHECK(*found == std::optional<int32_t>{1});
-    auto missing = client.call<std::optional<int32_t>>(with(c), "test.api/lookup", m, "b");
+    auto missing =
+        client.call<std::optional<int32_t>>(with(c), "test.api/lookup", m, "b");
     CAF_REQUIRE(missing);
     CAF_CHECK(!missing->has_value());
     auto negated = client.call<bool>(with(c), "test.api/negate", true);
@@ -106,9 +108,10 @@ CAF_TEST(every error comes back with its code and a sentence) {
   auto thrown = client.call<int32_t>("test.api/fail", "bad input");
   CAF_CHECK_EQUAL(code_of(thrown.error()), sc::exception);
   CAF_CHECK_EQUAL(describe(thrown.error()),
-                  "exception: test.api/fail threw: bad input (on " + server.address() + ")");
-  auto wrong_codec = client.call<slacker_test::caf_only>(with(codec_id::json), "test.api/caf_only",
-                                                          int64_t{1});
+                  "exception: test.api/fail threw: bad input (on " + server.address() +
+                      ")");
+  auto wrong_codec = client.call<slacker_test::caf_only>(with(codec_id::json),
+                                                         "test.api/caf_only", int64_t{1});
   CAF_CHECK_EQUAL(code_of(wrong_codec.error()), sc::codec_error);
   auto wrong_args = client.call<int64_t>("test.api/add", "not a number");
   CAF_CHECK_EQUAL(code_of(wrong_args.error()), sc::codec_error);
@@ -125,8 +128,8 @@ CAF_TEST(every error comes back with its code and a sentence) {
   auto canceled = client.invoke(std::move(*expired), 5s);
   CAF_REQUIRE(!canceled);
   CAF_CHECK_EQUAL(code_of(canceled.error()), sc::canceled);
-  auto down = slacker::client{sys, "127.0.0.1:1"}.call<int64_t>("test.api/add", int64_t{1},
-                                                               int64_t{2});
+  auto down = slacker::client{sys, "127.0.0.1:1"}.call<int64_t>("test.api/add",
+                                                                int64_t{1}, int64_t{2});
   CAF_CHECK_EQUAL(code_of(down.error()), sc::connection_broken);
   auto nonsense = slacker::client{sys, "nonsense"}.call<int64_t>("a/b");
   CAF_CHECK_EQUAL(code_of(nonsense.error()), sc::invalid_request);
@@ -159,8 +162,9 @@ CAF_TEST(every registered type crosses a real connection intact) {
   req.deadline_ns = 99;
   req.ext["k"] = {'v'};
   auto req2 = check(req);
-  CAF_CHECK(req2.id == 3 && req2.ns == "n" && req2.fn == "f" && req2.codec == codec_id::json
-            && req2.args == req.args && req2.deadline_ns == 99 && req2.ext == req.ext);
+  CAF_CHECK(req2.id == 3 && req2.ns == "n" && req2.fn == "f" &&
+            req2.codec == codec_id::json && req2.args == req.args &&
+            req2.deadline_ns == 99 && req2.ext == req.ext);
   call_reply rep;
   rep.id = 4;
   rep.result = {'1'};
@@ -172,8 +176,9 @@ CAF_TEST(every registered type crosses a real connection intact) {
   std::vector<function_info> infos{{"f", "doc", {"int64"}, "string", {"caf"}, true}};
   auto infos2 = check(infos);
   CAF_REQUIRE_EQUAL(infos2.size(), 1u);
-  CAF_CHECK(infos2[0].name == "f" && infos2[0].doc == "doc" && infos2[0].blocking
-            && infos2[0].arg_types == infos[0].arg_types && infos2[0].codecs == infos[0].codecs);
+  CAF_CHECK(infos2[0].name == "f" && infos2[0].doc == "doc" && infos2[0].blocking &&
+            infos2[0].arg_types == infos[0].arg_types &&
+            infos2[0].codecs == infos[0].codecs);
   auto p = check(point{1, 2, "user type"});
   CAF_CHECK(p == (point{1, 2, "user type"}));
   // A plain actor namespace answers typed messages unchanged.
@@ -190,14 +195,15 @@ CAF_TEST(the front lists namespaces and function metadata) {
   CAF_REQUIRE(fe);
   std::vector<std::string> names;
   self->request(*fe, 5s, inspect_atom::value)
-    .receive([&](std::vector<std::string>& xs) { names = xs; },
-             [&](caf::error& err) { CAF_FAIL(describe(err)); });
+      .receive([&](std::vector<std::string>& xs) { names = xs; },
+               [&](caf::error& err) { CAF_FAIL(describe(err)); });
   CAF_CHECK(names == (std::vector<std::string>{"test.api", "test.reflect"}));
   std::vector<function_info> fns;
   self->request(*fe, 5s, inspect_atom::value, std::string{"test.api"})
-    .receive([&](std::vector<function_info>& xs) { fns = xs; },
-             [&](caf::error& err) { CAF_FAIL(describe(err)); });
-  auto add = std::find_if(fns.begin(), fns.end(), [](auto& f) { return f.name == "add"; });
+      .receive([&](std::vector<function_info>& xs) { fns = xs; },
+               [&](caf::error& err) { CAF_FAIL(describe(err)); });
+  auto add =
+      std::find_if(fns.begin(), fns.end(), [](auto& f) { return f.name == "add"; });
   CAF_REQUIRE(add != fns.end());
   CAF_CHECK_EQUAL(add->doc, "a + b");
   CAF_CHECK(add->arg_types == (std::vector<std::string>{"int64", "int64"}));
@@ -205,8 +211,9 @@ CAF_TEST(the front lists namespaces and function metadata) {
   CAF_CHECK(add->codecs == (std::vector<std::string>{"caf", "json", "boost"}));
   // A remote node may not change the server's namespaces.
   self->request(*fe, 5s, unpublish_atom::value, std::string{"test.api"})
-    .receive([&](bool) { CAF_FAIL("a remote unpublish was accepted"); },
-             [&](caf::error& err) { CAF_CHECK_EQUAL(code_of(err), sc::invalid_request); });
+      .receive(
+          [&](bool) { CAF_FAIL("a remote unpublish was accepted"); },
+          [&](caf::error& err) { CAF_CHECK_EQUAL(code_of(err), sc::invalid_request); });
 }
 
 CAF_TEST(a server killed mid call fails the call at once with connection_broken) {
@@ -219,7 +226,7 @@ CAF_TEST(a server killed mid call fails the call at once with connection_broken)
   caf::scoped_actor self{sys};
   auto pending = self->request(client.actor(), caf::infinite, std::move(*slow));
   self->request(client.actor(), 5s, std::move(*echo))
-    .receive([](call_reply&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
+      .receive([](call_reply&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
   auto start = std::chrono::steady_clock::now();
   server.proc.kill();
   caf::expected<call_reply> res{caf::error{}};
@@ -276,8 +283,8 @@ CAF_TEST(actors call asynchronously through the client actor) {
   std::promise<caf::expected<int64_t>> done;
   sys.spawn([&, r = *req](caf::event_based_actor* self) {
     self->request(client.actor(), caf::infinite, r)
-      .then([&](call_reply& rep) { done.set_value(result_of<int64_t>(rep)); },
-            [&](caf::error& err) { done.set_value(err); });
+        .then([&](call_reply& rep) { done.set_value(result_of<int64_t>(rep)); },
+              [&](caf::error& err) { done.set_value(err); });
   });
   auto res = done.get_future().get();
   CAF_REQUIRE(res);

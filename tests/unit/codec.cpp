@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "slacker/messages/codec.hpp"
 #include "require.hpp"
+#include "slacker/messages/codec.hpp"
 #include "test_types.hpp"
 
 using namespace slacker;
@@ -19,13 +19,14 @@ namespace {
 constexpr codec_id all_codecs[] = {codec_id::caf_binary, codec_id::json,
                                    codec_id::boost_binary};
 
-template <class T>
-void check_roundtrip(const T& value) {
+template <class T> void check_roundtrip(const T& value) {
   for (auto c : all_codecs) {
     auto bytes = encode_value(c, value);
-    SLACKER_REQUIRE(bytes, "encode in " << std::string{to_string(c)} << ": " << describe(bytes.error()));
+    SLACKER_REQUIRE(bytes, "encode in " << std::string{to_string(c)} << ": "
+                                        << describe(bytes.error()));
     auto back = decode_value<T>(c, *bytes);
-    SLACKER_REQUIRE(back, "decode in " << std::string{to_string(c)} << ": " << describe(back.error()));
+    SLACKER_REQUIRE(back, "decode in " << std::string{to_string(c)} << ": "
+                                       << describe(back.error()));
     CAF_CHECK(*back == value);
   }
 }
@@ -102,8 +103,9 @@ CAF_TEST(a type a codec cannot carry gives codec_error not a crash) {
 }
 
 CAF_TEST(garbage bytes give codec_error in every codec) {
-  const slacker::bytes garbage{'\xff', '\x13', '\x00', '\x7f', 'z', '\x80', '\x01', '\xfe',
-                               '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\x7f'};
+  const slacker::bytes garbage{'\xff', '\x13', '\x00', '\x7f', 'z',    '\x80',
+                               '\x01', '\xfe', '\xff', '\xff', '\xff', '\xff',
+                               '\xff', '\xff', '\xff', '\x7f'};
   for (auto c : all_codecs) {
     auto a = decode<std::string, int64_t>(c, garbage);
     CAF_CHECK(!a);

@@ -4,10 +4,10 @@
 #include <deque>
 #include <stdexcept>
 
+#include "require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/namespace_actor.hpp"
 #include "slacker/runtime/config.hpp"
-#include "require.hpp"
 #include "test_types.hpp"
 
 using namespace slacker;
@@ -44,11 +44,13 @@ struct fixture : test_coordinator_fixture<unit_config> {
 
   fixture() {
     auto fns = std::make_shared<const ns>(
-      ns("test.api")
-        .def("add", [](int64_t a, int64_t b) { return a + b; })
-        .def("fail", [](std::string what) -> int64_t { throw std::runtime_error(what); })
-        .def("wait", [](int64_t x) { return x; }, "runs on the pool", blocking)
-        .def("caf_only", [](slacker_test::caf_only x) { return x; }));
+        ns("test.api")
+            .def("add", [](int64_t a, int64_t b) { return a + b; })
+            .def("fail",
+                 [](std::string what) -> int64_t { throw std::runtime_error(what); })
+            .def(
+                "wait", [](int64_t x) { return x; }, "runs on the pool", blocking)
+            .def("caf_only", [](slacker_test::caf_only x) { return x; }));
     api = sys.spawn(namespace_actor, fns, pool);
     run();
   }
@@ -59,7 +61,8 @@ struct fixture : test_coordinator_fixture<unit_config> {
 
   template <class... Ts>
   call_request make(codec_id codec, const std::string& fn, const Ts&... xs) {
-    auto req = make_call(call_options{std::chrono::seconds{10}, codec, {}}, "test.api/" + fn, xs...);
+    auto req = make_call(call_options{std::chrono::seconds{10}, codec, {}},
+                         "test.api/" + fn, xs...);
     CAF_REQUIRE(req);
     req->id = 7;
     return std::move(*req);
@@ -68,10 +71,12 @@ struct fixture : test_coordinator_fixture<unit_config> {
   call_reply reply() {
     call_reply out;
     bool got = false;
-    self->receive([&](call_reply& rep) {
-      out = std::move(rep);
-      got = true;
-    }, caf::after(std::chrono::seconds{0}) >> [] {});
+    self->receive(
+        [&](call_reply& rep) {
+          out = std::move(rep);
+          got = true;
+        },
+        caf::after(std::chrono::seconds{0}) >> [] {});
     SLACKER_REQUIRE(got, "no reply");
     return out;
   }
