@@ -62,15 +62,30 @@ client::~client() {
     caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
 }
 
+client::borrowed_self::borrowed_self(client& owner) : owner_(owner) {
+  std::lock_guard<std::mutex> guard{owner.idle_mtx_};
+  if (!owner.idle_.empty()) {
+    self_ = std::move(owner.idle_.back());
+    owner.idle_.pop_back();
+  } else {
+    self_ = std::make_unique<caf::scoped_actor>(owner.sys_);
+  }
+}
+
+client::borrowed_self::~borrowed_self() {
+  std::lock_guard<std::mutex> guard{owner_.idle_mtx_};
+  owner_.idle_.push_back(std::move(self_));
+}
+
 caf::expected<call_reply> client::invoke(call_request req,
                                          std::chrono::milliseconds timeout) {
   if (invalid_)
     return invalid_;
-  caf::scoped_actor self{sys_};
+  borrowed_self self{*this};
   caf::expected<call_reply> result{caf::error{}};
   // The client actor enforces the deadline; the margin only guards against a
   // client actor that is itself gone.
-  self->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
+  (*self)->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
       .receive([&](call_reply& rep) { result = std::move(rep); },
                [&](caf::error& err) { result = std::move(err); });
   return result;

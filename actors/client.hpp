@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -164,10 +167,26 @@ public:
   }
 
 private:
+  /// A scoped actor for one blocking call, reused: creating one per call
+  /// costs more than the call's round trip.
+  class borrowed_self {
+  public:
+    explicit borrowed_self(client& owner);
+    ~borrowed_self();
+    caf::scoped_actor& operator*() { return *self_; }
+    caf::scoped_actor& operator->() { return *self_; }
+
+  private:
+    client& owner_;
+    std::unique_ptr<caf::scoped_actor> self_;
+  };
+
   caf::actor_system& sys_;
   std::string address_;
   caf::error invalid_; // set when the address does not parse
   caf::actor actor_;
+  std::mutex idle_mtx_;
+  std::vector<std::unique_ptr<caf::scoped_actor>> idle_;
 };
 
 } // namespace slacker

@@ -172,6 +172,23 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
             [done](caf::error&) { done(false); });
   };
   std::vector<result> results;
+  {
+    // The blocking facade from plain code, one call after the other.
+    result r;
+    r.name = "slacker direct, blocking call";
+    r.in_flight = 1;
+    auto start = clock_type::now();
+    auto end = start + duration;
+    for (auto t0 = start; t0 < end;) {
+      auto ok = direct.call<int64_t>("bench/echo", int64_t{42}).engaged();
+      auto t1 = clock_type::now();
+      ++(ok ? r.calls : r.errors);
+      r.lat_ns.push_back((t1 - t0).count());
+      t0 = t1;
+    }
+    r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    results.push_back(std::move(r));
+  }
   for (size_t in_flight : {size_t{1}, size_t{64}}) {
     results.push_back(
         measure(sys, "raw CAF request/response", in_flight, duration, raw_call));

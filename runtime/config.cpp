@@ -3,7 +3,10 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
 
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
@@ -32,6 +35,9 @@ config::config() {
 }
 
 void configure_logging(const caf::actor_system_config& cfg) {
+  // Logs go to stderr: stdout belongs to the program (results, JSON).
+  static std::once_flag once;
+  std::call_once(once, [] { spdlog::set_default_logger(spdlog::stderr_color_mt("slacker")); });
   auto level = caf::get_or(cfg, "slacker.log-level", std::string{"info"});
   spdlog::set_level(spdlog::level::from_str(level));
 }
