@@ -19,4 +19,16 @@ using deadline_atom = caf::atom_constant<caf::atom("sl_dline")>;
 /// Sends a plain CAF message to a namespace served by a user actor.
 using forward_atom = caf::atom_constant<caf::atom("sl_forward")>;
 
+/// Subscribes an actor to membership events; unsubscribes it.
+using subscribe_atom = caf::atom_constant<caf::atom("sl_sub")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("sl_unsub")>;
+/// Asks the registry for its current view.
+using view_atom = caf::atom_constant<caf::atom("sl_view")>;
+/// Sets a server's server-data.
+using server_data_atom = caf::atom_constant<caf::atom("sl_sdata")>;
+/// An event of the ZooKeeper client, posted from its thread.
+using zk_event_atom = caf::atom_constant<caf::atom("sl_zkev")>;
+/// Time to try again (connect, register).
+using retry_atom = caf::atom_constant<caf::atom("sl_retry")>;
+
 } // namespace slacker

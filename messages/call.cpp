@@ -1,4 +1,5 @@
 #include "slacker/messages/call.hpp"
+#include "slacker/messages/membership.hpp"
 
 namespace slacker {
 
@@ -10,6 +11,16 @@ const char* to_string(codec_id id) {
       return "json";
     case codec_id::boost_binary:
       return "boost";
+  }
+  return "unknown";
+}
+
+const char* to_string(registry_status x) {
+  switch (x) {
+    case registry_status::connecting: return "connecting";
+    case registry_status::connected: return "connected";
+    case registry_status::suspended: return "suspended";
+    case registry_status::expired: return "expired";
   }
   return "unknown";
 }

@@ -10,6 +10,7 @@
 
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/messages/membership.hpp"
 
 namespace slacker {
 
@@ -18,6 +19,14 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<call_reply>("slacker::call_reply");
   cfg.add_message_type<function_info>("slacker::function_info");
   cfg.add_message_type<std::vector<function_info>>("std::vector<slacker::function_info>");
+  cfg.add_message_type<member_up>("slacker::member_up");
+  cfg.add_message_type<member_down>("slacker::member_down");
+  cfg.add_message_type<server_data_changed>("slacker::server_data_changed");
+  cfg.add_message_type<namespace_up>("slacker::namespace_up");
+  cfg.add_message_type<namespace_down>("slacker::namespace_down");
+  cfg.add_message_type<leader_changed>("slacker::leader_changed");
+  cfg.add_message_type<registry_state>("slacker::registry_state");
+  cfg.add_message_type<membership_view>("slacker::membership_view");
   cfg.add_error_category(error_category, render_error);
 }
 

@@ -1,0 +1,109 @@
+#pragma once
+
+// What the registry tells its subscribers: a snapshot first, then events.
+// Addresses are "host:port"; server-data is the JSON text the server set.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+namespace slacker {
+
+/// The registry's link to ZooKeeper.
+enum class registry_status : uint8_t {
+  connecting, // never connected yet
+  connected,  // the view is current
+  suspended,  // connection lost, session alive: the view is kept and may be old
+  expired,    // the session ended: a new one is being opened, the view re-read
+};
+
+const char* to_string(registry_status x);
+
+struct member_up {
+  std::string addr;
+  std::string data;
+};
+
+struct member_down {
+  std::string addr;
+};
+
+struct server_data_changed {
+  std::string addr;
+  std::string data;
+};
+
+struct namespace_up {
+  std::string ns;
+  std::string addr;
+};
+
+struct namespace_down {
+  std::string ns;
+  std::string addr;
+};
+
+/// `addr` is empty when the namespace has no leader.
+struct leader_changed {
+  std::string ns;
+  std::string addr;
+};
+
+struct registry_state {
+  registry_status status = registry_status::connecting;
+  int64_t view_age_ms = 0; // time since the view was last known current
+};
+
+/// The whole view, sent to a new subscriber before any event.
+struct membership_view {
+  std::map<std::string, std::string> servers;              // addr -> server-data
+  std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
+  std::map<std::string, std::string> leaders;              // ns -> addr
+  registry_state state;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_up& x) {
+  return f(caf::meta::type_name("slacker::member_up"), x.addr, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_down& x) {
+  return f(caf::meta::type_name("slacker::member_down"), x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, server_data_changed& x) {
+  return f(caf::meta::type_name("slacker::server_data_changed"), x.addr, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, namespace_up& x) {
+  return f(caf::meta::type_name("slacker::namespace_up"), x.ns, x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, namespace_down& x) {
+  return f(caf::meta::type_name("slacker::namespace_down"), x.ns, x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leader_changed& x) {
+  return f(caf::meta::type_name("slacker::leader_changed"), x.ns, x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_state& x) {
+  return f(caf::meta::type_name("slacker::registry_state"), x.status, x.view_age_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
+  return f(caf::meta::type_name("slacker::membership_view"), x.servers, x.namespaces,
+           x.leaders, x.state);
+}
+
+} // namespace slacker

@@ -1,0 +1,269 @@
+#include "slacker/registry/registrar.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<registrar_state>*;
+
+constexpr auto retry_delay = std::chrono::seconds{1};
+
+std::string base(self_ptr self) {
+  return self->state.link.opts.base();
+}
+
+bool connected(self_ptr self) {
+  return self->state.link.zk && self->state.link.status == registry_status::connected;
+}
+
+/// Makes `path` an ephemeral node of this session holding `data`, replacing a
+/// node left at the same path by an older session.
+bool claim(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  zk::node_stat st;
+  auto res = zk.exists(path, false, &st);
+  if (res && st.ephemeral_owner != zk.id()) {
+    spdlog::info("registry: replacing {} left by an expired session", path);
+    auto gone = zk.remove(path);
+    if (!gone && gone.code != zk::rc::no_node)
+      return false;
+    res = zk::status{zk::rc::no_node, {}};
+  }
+  if (res)
+    return static_cast<bool>(zk.set(path, data));
+  if (res.code != zk::rc::no_node)
+    return false;
+  auto made = zk.create(path, data, zk::node_kind::ephemeral, true);
+  return made || made.code == zk::rc::node_exists;
+}
+
+bool write_persistent(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  auto res = zk.create(path, data, zk::node_kind::persistent, true);
+  if (res.code == zk::rc::node_exists)
+    res = zk.set(path, data);
+  return static_cast<bool>(res);
+}
+
+std::string sequence_of(const std::string& name) {
+  return name.size() >= 10 ? name.substr(name.size() - 10) : name;
+}
+
+void check_election(self_ptr self, const std::string& ns);
+
+bool join_election(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  auto& zk = *st.link.zk;
+  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  if (auto i = st.candidates.find(ns); i != st.candidates.end()) {
+    zk::node_stat stat;
+    if (zk.exists(i->second, false, &stat) && stat.ephemeral_owner == zk.id())
+      return true; // still in the running
+    st.candidates.erase(i);
+  }
+  std::string created;
+  auto res = zk.create(dir + "/c_", st.addr, zk::node_kind::ephemeral_sequential, true,
+                       &created);
+  if (!res)
+    return false;
+  st.candidates[ns] = created;
+  return true;
+}
+
+void check_election(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  if (!connected(self) || st.candidates.count(ns) == 0)
+    return;
+  auto& zk = *st.link.zk;
+  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  auto mine = st.candidates[ns].substr(dir.size() + 1);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::vector<std::string> names;
+    if (!zk.children(dir, false, names))
+      return;
+    std::sort(names.begin(), names.end(),
+              [](auto& a, auto& b) { return sequence_of(a) < sequence_of(b); });
+    auto me = std::find(names.begin(), names.end(), mine);
+    if (me == names.end()) { // our node vanished: run again
+      st.candidates.erase(ns);
+      if (join_election(self, ns))
+        check_election(self, ns);
+      return;
+    }
+    if (me == names.begin()) {
+      if (st.leading.insert(ns).second)
+        spdlog::info("registry: {} leads {}", st.addr, ns);
+      write_persistent(self, base(self) + "/namespaces/" + ns + "/_leader", st.addr);
+      return;
+    }
+    // Watch only the predecessor: when it goes, only we re-check (no herd).
+    if (st.leading.erase(ns) > 0)
+      spdlog::info("registry: {} no longer leads {}", st.addr, ns);
+    auto watched = zk.exists(dir + "/" + *(me - 1), true);
+    if (watched.code != zk::rc::no_node)
+      return;
+    // The predecessor left between the two reads: look again.
+  }
+}
+
+bool publish_namespace(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  if (!claim(self, base(self) + "/namespaces/" + ns + "/" + st.addr, ""))
+    return false;
+  for (auto& fn : st.namespaces[ns])
+    if (!write_persistent(self, base(self) + "/functions/" + ns + "/" + fn.name,
+                          to_json(fn)))
+      return false;
+  if (!join_election(self, ns))
+    return false;
+  check_election(self, ns);
+  return true;
+}
+
+/// Registers everything; on failure tries again a second later.
+void register_all(self_ptr self) {
+  auto& st = self->state;
+  if (!connected(self))
+    return;
+  if (st.addr.empty()) {
+    auto host = zk::local_address_towards(st.link.opts.zk);
+    if (!host) {
+      spdlog::error("registry: {}", describe(host.error()));
+      self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+      return;
+    }
+    st.addr = *host + ":" + std::to_string(st.port);
+  }
+  bool ok = claim(self, base(self) + "/servers/" + st.addr, st.server_data);
+  for (auto& kvp : st.namespaces)
+    ok = ok && publish_namespace(self, kvp.first);
+  if (ok) {
+    spdlog::info("registry: {} registered in {}", st.addr, base(self));
+  } else {
+    spdlog::warn("registry: registering {} failed; trying again", st.addr);
+    self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+  }
+}
+
+} // namespace
+
+std::string to_json(const function_info& info) {
+  return nlohmann::json{{"name", info.name},
+                        {"doc", info.doc},
+                        {"arglists", {info.arg_types}},
+                        {"args", info.arg_types},
+                        {"result", info.result_type},
+                        {"codecs", info.codecs},
+                        {"blocking", info.blocking}}
+    .dump();
+}
+
+caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
+                              std::string host, uint16_t port, std::string server_data,
+                              std::map<std::string, std::vector<function_info>> namespaces) {
+  auto& st = self->state;
+  st.link.opts = std::move(opts);
+  st.port = port;
+  if (!host.empty())
+    st.addr = host + ":" + std::to_string(port);
+  st.server_data = std::move(server_data);
+  st.namespaces = std::move(namespaces);
+  st.link.open(self);
+  return {
+    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+      auto& st = self->state;
+      auto& link = st.link;
+      if (gen != link.generation || !link.zk)
+        return;
+      if (!zk_link::session_event(type)) {
+        // A predecessor in an election went away (or another watch fired).
+        for (auto& kvp : std::map<std::string, std::string>{st.candidates})
+          if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)
+            check_election(self, kvp.first);
+        return;
+      }
+      switch (static_cast<zk::session_state>(state)) {
+        case zk::session_state::connected:
+          if (link.status != registry_status::connected) {
+            link.status = registry_status::connected;
+            link.backoff = {};
+            register_all(self); // idempotent: also right after a mere reconnect
+          }
+          break;
+        case zk::session_state::connecting:
+          if (link.status == registry_status::connected) {
+            spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
+                         st.addr);
+            link.status = registry_status::suspended;
+          }
+          break;
+        case zk::session_state::expired:
+          spdlog::warn("registry: session of {} expired; stepping down and registering again",
+                       st.addr);
+          link.status = registry_status::expired;
+          st.leading.clear();
+          st.candidates.clear();
+          link.open(self);
+          break;
+        default:
+          spdlog::error("registry: ZooKeeper refused the session (authentication)");
+          break;
+      }
+    },
+    [=](retry_atom, uint64_t gen) {
+      auto& link = self->state.link;
+      if (gen == 0) { // a registration to try again
+        register_all(self);
+        return;
+      }
+      if (gen != link.generation)
+        return;
+      if (!link.zk)
+        link.open(self);
+      else if (link.status == registry_status::connecting)
+        spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying",
+                     link.opts.zk, link.opts.connect_timeout.count());
+    },
+    [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
+      self->state.namespaces[ns] = std::move(fns);
+      if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
+        self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+      return true;
+    },
+    [=](unpublish_atom, const std::string& ns) {
+      auto& st = self->state;
+      if (st.namespaces.erase(ns) == 0)
+        return false;
+      if (connected(self)) {
+        st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
+        if (auto i = st.candidates.find(ns); i != st.candidates.end())
+          st.link.zk->remove(i->second);
+      }
+      st.candidates.erase(ns);
+      st.leading.erase(ns);
+      return true;
+    },
+    [=](server_data_atom, std::string& json) {
+      auto& st = self->state;
+      st.server_data = std::move(json);
+      if (connected(self) && !st.addr.empty()
+          && !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
+        self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+      return true;
+    },
+    [=](view_atom) {
+      auto& leading = self->state.leading;
+      return std::vector<std::string>(leading.begin(), leading.end());
+    },
+  };
+}
+
+} // namespace slacker

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "slacker/messages/call.hpp"
+#include "slacker/registry/zk_link.hpp"
+
+namespace slacker {
+
+/// What the server-side registry remembers: what it must keep registered.
+struct registrar_state {
+  zk_link link;
+  std::string addr;        // host:port; the host is detected when not given
+  uint16_t port = 0;
+  std::string server_data; // JSON text
+  std::map<std::string, std::vector<function_info>> namespaces;
+  std::map<std::string, std::string> candidates; // ns -> our election node
+  std::set<std::string> leading;                 // namespaces we lead
+  static inline const char* name = "slacker.registrar";
+};
+
+/// Registers one server under `<root>/<cluster>`:
+/// - `servers/<addr>` (ephemeral, server-data), `namespaces/<ns>/<addr>`
+///   (ephemeral), `functions/<ns>/<fn>` (metadata as JSON);
+/// - one election per namespace: ephemeral-sequential candidates under
+///   `namespaces/<ns>/_election`, each watching its predecessor; the leader
+///   writes its address to `namespaces/<ns>/_leader`.
+/// Nodes left by an expired session of its own are replaced. After an
+/// expiry it steps down and registers everything again in a new session.
+/// Messages: `(publish_atom, ns, vector<function_info>)`, `(unpublish_atom, ns)`,
+/// `(server_data_atom, json)`; `(view_atom)` answers `vector<string>` of the
+/// namespaces it leads. Spawn it detached: it calls ZooKeeper synchronously.
+caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
+                              std::string host, uint16_t port, std::string server_data,
+                              std::map<std::string, std::vector<function_info>> namespaces);
+
+/// Function metadata as the JSON stored in `functions/<ns>/<fn>`.
+std::string to_json(const function_info& info);
+
+} // namespace slacker

@@ -1,0 +1,93 @@
+#include "slacker/registry/registry.hpp"
+
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/registry/registrar.hpp"
+#include "slacker/registry/registry_actor.hpp"
+#include "slacker/runtime/config.hpp"
+
+namespace slacker {
+
+namespace {
+
+/// Asks `who` and waits; the registry actors answer at once unless a
+/// ZooKeeper call is under way.
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, const caf::actor& who, Ts&&... xs) {
+  caf::scoped_actor self{sys};
+  caf::expected<T> result{caf::error{}};
+  self->request(who, std::chrono::seconds{30}, std::forward<Ts>(xs)...)
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+std::map<std::string, std::vector<function_info>> namespaces_of(caf::actor_system& sys,
+                                                                 const server& srv) {
+  std::map<std::string, std::vector<function_info>> result;
+  auto names = ask<std::vector<std::string>>(sys, srv.front(), inspect_atom::value);
+  if (!names)
+    return result;
+  for (auto& ns : *names) {
+    auto fns = ask<std::vector<function_info>>(sys, srv.front(), inspect_atom::value, ns);
+    result[ns] = fns ? std::move(*fns) : std::vector<function_info>{};
+  }
+  return result;
+}
+
+} // namespace
+
+registry::registry(caf::actor_system& sys, zk_options opts) : sys_(sys) {
+  configure_logging(sys.config());
+  zk::set_client_log_level(caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  actor_ = sys.spawn<caf::detached>(registry_actor, std::move(opts));
+}
+
+registry::~registry() {
+  caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+caf::expected<membership_view> registry::view() {
+  return ask<membership_view>(sys_, actor_, view_atom::value);
+}
+
+registration::registration(caf::actor_system& sys, const server& srv,
+                           registration_options opts)
+  : sys_(sys), srv_(srv) {
+  configure_logging(sys.config());
+  zk::set_client_log_level(caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  actor_ = sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node,
+                                    srv.port(), std::move(opts.server_data),
+                                    namespaces_of(sys, srv));
+}
+
+registration::~registration() {
+  caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+void registration::set_server_data(const std::string& json) {
+  ask<bool>(sys_, actor_, server_data_atom::value, json);
+}
+
+bool registration::publish(const std::string& ns) {
+  auto fns = ask<std::vector<function_info>>(sys_, srv_.front(), inspect_atom::value, ns);
+  if (!fns)
+    return false;
+  auto res = ask<bool>(sys_, actor_, publish_atom::value, ns, std::move(*fns));
+  return res && *res;
+}
+
+bool registration::unpublish(const std::string& ns) {
+  auto res = ask<bool>(sys_, actor_, unpublish_atom::value, ns);
+  return res && *res;
+}
+
+std::vector<std::string> registration::leading() {
+  auto res = ask<std::vector<std::string>>(sys_, actor_, view_atom::value);
+  return res ? std::move(*res) : std::vector<std::string>{};
+}
+
+} // namespace slacker

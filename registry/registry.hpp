@@ -1,0 +1,87 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "slacker/actors/server.hpp"
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/options.hpp"
+
+namespace slacker {
+
+/// The client side: a mirror of a cluster's membership that any actor can
+/// subscribe to (see registry_actor.hpp for the messages).
+///
+/// ```
+/// slacker::registry reg{sys, {.zk = "127.0.0.1:2181", .cluster = "example-cluster"}};
+/// self->send(reg.actor(), slacker::subscribe_atom::value, self);
+/// ```
+class registry {
+public:
+  registry(caf::actor_system& sys, zk_options opts);
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  const caf::actor& actor() const noexcept {
+    return actor_;
+  }
+
+  /// The current view (blocking).
+  caf::expected<membership_view> view();
+
+private:
+  caf::actor_system& sys_;
+  caf::actor actor_;
+};
+
+/// What a server registers besides its ZooKeeper options.
+struct registration_options {
+  zk_options zk;
+  std::string node;               // this server's IP; empty: detected
+  std::string server_data = "{}"; // JSON text
+};
+
+/// The server side: registers a published `server` and its namespaces in a
+/// cluster, keeps them registered across session loss, and unregisters when
+/// destroyed.
+///
+/// ```
+/// slacker::registration reg{sys, srv, {.zk = {.zk = "127.0.0.1:2181", .cluster = "c"}}};
+/// reg.set_server_data(R"({"weight": 2})");
+/// ```
+class registration {
+public:
+  /// `srv` must be published already (its port is registered).
+  registration(caf::actor_system& sys, const server& srv, registration_options opts);
+  ~registration();
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+
+  /// Replaces the server-data (JSON text); clients see `server_data_changed`.
+  void set_server_data(const std::string& json);
+
+  /// Registers namespace `ns` of the server (after `server::add`).
+  bool publish(const std::string& ns);
+
+  /// Takes namespace `ns` out of the cluster; the server still serves it.
+  bool unpublish(const std::string& ns);
+
+  /// The namespaces this server currently leads.
+  std::vector<std::string> leading();
+
+  const caf::actor& actor() const noexcept {
+    return actor_;
+  }
+
+private:
+  caf::actor_system& sys_;
+  const server& srv_;
+  caf::actor actor_;
+};
+
+} // namespace slacker

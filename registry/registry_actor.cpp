@@ -1,0 +1,271 @@
+#include "slacker/registry/registry_actor.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+
+namespace slacker {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<mirror_state>*;
+
+template <class T>
+void emit(self_ptr self, const T& event) {
+  for (auto& sub : self->state.subscribers)
+    self->send(sub, event);
+}
+
+bool is_meta(const std::string& name) {
+  return !name.empty() && name[0] == '_';
+}
+
+std::string servers_path(self_ptr self) {
+  return self->state.link.opts.base() + "/servers";
+}
+
+std::string namespaces_path(self_ptr self) {
+  return self->state.link.opts.base() + "/namespaces";
+}
+
+/// Lists children with a watch; a missing parent is watched for creation.
+bool watched_children(self_ptr self, const std::string& path,
+                      std::vector<std::string>& out) {
+  auto& zk = *self->state.link.zk;
+  auto res = zk.children(path, true, out);
+  if (res.code == zk::rc::no_node) {
+    out.clear();
+    auto again = zk.exists(path, true);
+    if (again.code == zk::rc::ok) // created meanwhile
+      return watched_children(self, path, out);
+    return again.code == zk::rc::no_node;
+  }
+  return static_cast<bool>(res);
+}
+
+void refresh_server(self_ptr self, const std::string& addr) {
+  std::string data;
+  auto res = self->state.link.zk->get(servers_path(self) + "/" + addr, true, data);
+  if (!res)
+    return; // gone: the children watch reports it
+  auto& servers = self->state.view.servers;
+  auto i = servers.find(addr);
+  if (i == servers.end()) {
+    servers.emplace(addr, data);
+    emit(self, member_up{addr, data});
+  } else if (i->second != data) {
+    i->second = data;
+    emit(self, server_data_changed{addr, data});
+  }
+}
+
+void refresh_servers(self_ptr self) {
+  std::vector<std::string> names;
+  if (!watched_children(self, servers_path(self), names))
+    return;
+  std::set<std::string> now(names.begin(), names.end());
+  auto& servers = self->state.view.servers;
+  for (auto i = servers.begin(); i != servers.end();) {
+    if (now.count(i->first) == 0) {
+      auto addr = i->first;
+      i = servers.erase(i);
+      emit(self, member_down{addr});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& addr : now)
+    refresh_server(self, addr);
+}
+
+void refresh_leader(self_ptr self, const std::string& ns) {
+  auto path = namespaces_path(self) + "/" + ns + "/_election";
+  std::vector<std::string> candidates;
+  std::string leader;
+  if (watched_children(self, path, candidates) && !candidates.empty()) {
+    // Sequence numbers are the last ten digits of each name.
+    std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) {
+      return a.substr(a.size() - 10) < b.substr(b.size() - 10);
+    });
+    std::string data;
+    for (auto& c : candidates)
+      if (self->state.link.zk->get(path + "/" + c, false, data)) {
+        leader = data;
+        break;
+      }
+  }
+  auto& leaders = self->state.view.leaders;
+  auto old = leaders.count(ns) ? leaders[ns] : std::string{};
+  if (leader == old)
+    return;
+  if (leader.empty())
+    leaders.erase(ns);
+  else
+    leaders[ns] = leader;
+  emit(self, leader_changed{ns, leader});
+}
+
+void refresh_namespace(self_ptr self, const std::string& ns) {
+  std::vector<std::string> names;
+  if (!watched_children(self, namespaces_path(self) + "/" + ns, names))
+    return;
+  std::set<std::string> now;
+  for (auto& n : names)
+    if (!is_meta(n))
+      now.insert(n);
+  auto& addrs = self->state.view.namespaces[ns];
+  for (auto i = addrs.begin(); i != addrs.end();) {
+    if (now.count(*i) == 0) {
+      auto addr = *i;
+      i = addrs.erase(i);
+      emit(self, namespace_down{ns, addr});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& addr : now)
+    if (addrs.insert(addr).second)
+      emit(self, namespace_up{ns, addr});
+  refresh_leader(self, ns);
+}
+
+void refresh_namespaces(self_ptr self) {
+  std::vector<std::string> names;
+  if (!watched_children(self, namespaces_path(self), names))
+    return;
+  std::set<std::string> now;
+  for (auto& n : names)
+    if (!is_meta(n))
+      now.insert(n);
+  auto& view = self->state.view;
+  for (auto i = view.namespaces.begin(); i != view.namespaces.end();) {
+    if (now.count(i->first) == 0) {
+      auto ns = i->first;
+      auto addrs = std::move(i->second);
+      i = view.namespaces.erase(i);
+      for (auto& addr : addrs)
+        emit(self, namespace_down{ns, addr});
+      if (view.leaders.erase(ns) > 0)
+        emit(self, leader_changed{ns, {}});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& ns : now)
+    refresh_namespace(self, ns);
+}
+
+void refresh_all(self_ptr self) {
+  refresh_servers(self);
+  refresh_namespaces(self);
+}
+
+/// Re-reads what a watch event says has changed.
+void on_node_event(self_ptr self, const std::string& path) {
+  auto servers = servers_path(self);
+  auto namespaces = namespaces_path(self);
+  if (path == servers) {
+    refresh_servers(self);
+  } else if (path.rfind(servers + "/", 0) == 0) {
+    refresh_server(self, path.substr(servers.size() + 1));
+  } else if (path == namespaces) {
+    refresh_namespaces(self);
+  } else if (path.rfind(namespaces + "/", 0) == 0) {
+    auto rest = path.substr(namespaces.size() + 1);
+    auto slash = rest.find('/');
+    auto ns = rest.substr(0, slash);
+    if (slash == std::string::npos)
+      refresh_namespace(self, ns);
+    else
+      refresh_leader(self, ns);
+  } else if (path == self->state.link.opts.base() || path.empty()) {
+    refresh_all(self);
+  }
+}
+
+void set_status(self_ptr self, registry_status status) {
+  auto& link = self->state.link;
+  if (link.status == registry_status::connected)
+    link.last_current = zk_link::clock::now();
+  link.status = status;
+  self->state.view.state = link.state();
+  emit(self, link.state());
+}
+
+} // namespace
+
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts) {
+  self->state.link.opts = std::move(opts);
+  self->state.link.open(self);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    for (auto i = subs.begin(); i != subs.end(); ++i)
+      if (i->address() == msg.source) {
+        subs.erase(i);
+        return;
+      }
+  });
+  return {
+    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+      auto& link = self->state.link;
+      if (gen != link.generation || !link.zk)
+        return;
+      if (!zk_link::session_event(type)) {
+        on_node_event(self, path);
+        return;
+      }
+      switch (static_cast<zk::session_state>(state)) {
+        case zk::session_state::connected:
+          if (link.status != registry_status::connected) {
+            spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+            set_status(self, registry_status::connected);
+            refresh_all(self); // after a reconnect or a new session: read everything
+          }
+          break;
+        case zk::session_state::connecting:
+          if (link.status == registry_status::connected) {
+            spdlog::warn("registry: connection to ZooKeeper lost; serving the last view");
+            set_status(self, registry_status::suspended);
+          }
+          break;
+        case zk::session_state::expired:
+          spdlog::warn("registry: ZooKeeper session expired; opening a new one");
+          set_status(self, registry_status::expired);
+          link.open(self);
+          break;
+        default:
+          spdlog::error("registry: ZooKeeper refused the session (authentication)");
+          break;
+      }
+    },
+    [=](retry_atom, uint64_t gen) {
+      auto& link = self->state.link;
+      if (gen != link.generation)
+        return;
+      if (!link.zk)
+        link.open(self);
+      else if (link.status == registry_status::connecting)
+        spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying",
+                     link.opts.zk, link.opts.connect_timeout.count());
+    },
+    [=](subscribe_atom, caf::actor& who) {
+      if (!who || !self->state.subscribers.insert(who).second)
+        return;
+      self->monitor(who);
+      self->state.view.state = self->state.link.state();
+      self->send(who, self->state.view);
+    },
+    [=](unsubscribe_atom, caf::actor& who) {
+      if (self->state.subscribers.erase(who) > 0)
+        self->demonitor(who);
+    },
+    [=](view_atom) {
+      self->state.view.state = self->state.link.state();
+      return self->state.view;
+    },
+  };
+}
+
+} // namespace slacker

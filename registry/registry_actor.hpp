@@ -1,0 +1,37 @@
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/zk_link.hpp"
+
+namespace slacker {
+
+/// What the client-side registry remembers: a mirror of the cluster.
+struct mirror_state {
+  zk_link link;
+  membership_view view;
+  std::set<caf::actor> subscribers;
+  static inline const char* name = "slacker.registry";
+};
+
+/// Mirrors `<root>/<cluster>` from ZooKeeper and tells subscribers about it.
+/// Spawn it detached: it calls ZooKeeper synchronously.
+/// - `(subscribe_atom, actor)`: the actor gets a `membership_view`, then
+///   `member_up`, `member_down`, `server_data_changed`, `namespace_up`,
+///   `namespace_down`, `leader_changed` and `registry_state` events. Dead
+///   subscribers are dropped.
+/// - `(unsubscribe_atom, actor)`.
+/// - `(view_atom) -> membership_view`.
+/// The leader of a namespace is the candidate with the lowest sequence number
+/// of its election, so a dead leader is never reported once its node is gone.
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts);
+
+} // namespace slacker

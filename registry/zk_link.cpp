@@ -1,0 +1,50 @@
+#include "slacker/registry/zk_link.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+void zk_link::open(caf::event_based_actor* self) {
+  zk.reset();
+  auto gen = ++generation;
+  // Runs on the C client's thread: only posts a message.
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto cb = [me, gen](const zk::event& ev) {
+    caf::anon_send(me, zk_event_atom::value, gen, static_cast<uint8_t>(ev.type),
+                   static_cast<uint8_t>(ev.state), ev.path);
+  };
+  auto res = zk::session::open(opts.zk, opts.session_timeout, cb, opts.auth);
+  if (!res) {
+    backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
+                       std::chrono::milliseconds{30000});
+    spdlog::error("registry: {}; retrying in {} ms", describe(res.error()), backoff.count());
+    self->delayed_send(self, backoff, retry_atom::value, gen);
+    return;
+  }
+  zk = std::move(*res);
+  // One clear line if the ensemble does not answer in time; the client keeps trying.
+  self->delayed_send(self, opts.connect_timeout, retry_atom::value, gen);
+}
+
+void zk_link::close() {
+  zk.reset();
+  ++generation;
+}
+
+int64_t zk_link::view_age_ms() const {
+  if (status == registry_status::connected)
+    return 0;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - last_current)
+    .count();
+}
+
+bool zk_link::session_event(uint8_t type) {
+  return static_cast<zk::event_type>(type) == zk::event_type::session;
+}
+
+} // namespace slacker

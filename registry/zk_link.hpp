@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/options.hpp"
+#include "slacker/registry/zk_session.hpp"
+
+namespace slacker {
+
+/// The ZooKeeper session of a registry actor, with what both sides need:
+/// opening (and reopening after expiry), the status, and events posted to
+/// the actor as `(zk_event_atom, generation, type, state, path)`. Events of
+/// an older session carry an older generation and are ignored.
+struct zk_link {
+  using clock = std::chrono::steady_clock;
+
+  zk_options opts;
+  std::unique_ptr<zk::session> zk;
+  uint64_t generation = 0;
+  registry_status status = registry_status::connecting;
+  clock::time_point last_current = clock::now(); // when the view was last known current
+  std::chrono::milliseconds backoff{0};
+
+  /// Opens a new session; on failure, schedules `retry_atom` with backoff.
+  void open(caf::event_based_actor* self);
+
+  /// Closes the session (its ephemeral nodes vanish at once).
+  void close();
+
+  /// Age of the view in milliseconds (0 while connected).
+  int64_t view_age_ms() const;
+
+  registry_state state() const {
+    return {status, view_age_ms()};
+  }
+
+  /// Turns a posted event into the new status; true when it is a session event.
+  static bool session_event(uint8_t type);
+};
+
+} // namespace slacker
