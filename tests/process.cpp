@@ -87,6 +87,13 @@ void process::signal(int sig) {
     ::kill(pid_, sig);
 }
 
+void process::write_line(const std::string& line) {
+  auto text = line + "\n";
+  auto n = ::write(in_, text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size()))
+    throw std::runtime_error("cannot write to the child");
+}
+
 void process::kill() {
   if (pid_ <= 0)
     return;

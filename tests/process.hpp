@@ -31,6 +31,9 @@ public:
 
   void signal(int sig);
 
+  /// Writes `line` and a newline to the child's stdin.
+  void write_line(const std::string& line);
+
   /// Sends SIGKILL and waits until the child is gone.
   void kill();
 

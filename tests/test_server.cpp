@@ -3,12 +3,15 @@
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <iostream>
+#include <memory>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "slacker/actors/server.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 
@@ -18,8 +21,19 @@ namespace {
 
 struct test_server_config : slacker::config {
   uint16_t port = 0;
+  std::string zk;
+  std::string cluster = "test-cluster";
+  std::string server_data = "{}";
+  std::string node = "127.0.0.1";
+  size_t session_timeout = 2000;
   test_server_config() {
-    opt_group{custom_options_, "global"}.add(port, "port", "port to publish on (0: any)");
+    opt_group{custom_options_, "global"}
+      .add(port, "port", "port to publish on (0: any)")
+      .add(zk, "zk", "register in this ZooKeeper (none: do not register)")
+      .add(cluster, "cluster", "cluster name")
+      .add(server_data, "server-data", "server-data JSON")
+      .add(node, "node", "address to register (empty: detect)")
+      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -82,12 +96,37 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
     std::fprintf(stderr, "cannot publish: %s\n", slacker::describe(port.error()).c_str());
     return;
   }
+  std::unique_ptr<slacker::registration> reg;
+  if (!cfg.zk.empty()) {
+    slacker::registration_options opts;
+    opts.zk.zk = cfg.zk;
+    opts.zk.cluster = cfg.cluster;
+    opts.zk.session_timeout = std::chrono::milliseconds{cfg.session_timeout};
+    opts.node = cfg.node;
+    opts.server_data = cfg.server_data;
+    reg = std::make_unique<slacker::registration>(sys, srv, opts);
+  }
   std::printf("port %u\n", *port);
   std::fflush(stdout);
-  // Serve until stdin closes (the test ends) or the process is killed.
-  char buf[64];
-  while (std::fread(buf, 1, sizeof(buf), stdin) > 0) {
+  // Commands on stdin, one per line, each answered on stdout; EOF stops.
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    auto space = line.find(' ');
+    auto cmd = line.substr(0, space);
+    auto arg = space == std::string::npos ? std::string{} : line.substr(space + 1);
+    if (cmd == "data" && reg) {
+      reg->set_server_data(arg);
+      std::printf("ok\n");
+    } else if (cmd == "unpublish" && reg) {
+      std::printf(reg->unpublish(arg) ? "ok\n" : "failed\n");
+    } else if (cmd == "publish" && reg) {
+      std::printf(reg->publish(arg) ? "ok\n" : "failed\n");
+    } else {
+      std::printf("unknown command: %s\n", line.c_str());
+    }
+    std::fflush(stdout);
   }
+  reg.reset();
   caf::anon_send_exit(reflect, caf::exit_reason::user_shutdown);
 }
 

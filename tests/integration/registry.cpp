@@ -1,0 +1,257 @@
+#define CAF_SUITE registry
+#include <caf/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "event_log.hpp"
+#include "process.hpp"
+#include "require.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/registry/registry.hpp"
+#include "slacker/registry/zk_session.hpp"
+#include "slacker/runtime/config.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using slacker_test::event_log;
+
+namespace {
+
+std::string zk_dir() {
+  auto dir = std::getenv("SLACKER_TEST_ZK_DIR");
+  return dir ? dir : "";
+}
+
+std::string zk_address() {
+  std::ifstream in{zk_dir() + "/address"};
+  std::string addr;
+  in >> addr;
+  return addr;
+}
+
+/// A test-server process registered in `cluster`.
+struct member {
+  slacker_test::process proc;
+  std::string addr;
+
+  member(const std::string& cluster, const std::string& data = "{}",
+         int session_timeout_ms = 2000)
+    : proc({slacker_test::binary_path("test-server"), "--zk=" + zk_address(),
+            "--cluster=" + cluster, "--server-data=" + data,
+            "--session-timeout=" + std::to_string(session_timeout_ms)}) {
+    auto port = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(port, "test-server did not start");
+    addr = "127.0.0.1:" + *port;
+  }
+
+  void command(const std::string& line) {
+    proc.write_line(line);
+    auto answer = proc.wait_for("", 10000);
+    SLACKER_REQUIRE(answer && *answer == "ok", line << " -> " << answer.value_or("nothing"));
+  }
+};
+
+struct fixture {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  std::string cluster;
+  std::unique_ptr<slacker::registry> reg;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor sub;
+
+  fixture() {
+    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+    static int counter = 0;
+    cluster = "test-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    zk_options opts;
+    opts.zk = zk_address();
+    opts.cluster = cluster;
+    opts.session_timeout = 10s;
+    reg = std::make_unique<slacker::registry>(sys, opts);
+    sub = sys.spawn(slacker_test::collector, log);
+    caf::anon_send(reg->actor(), subscribe_atom::value, sub);
+  }
+
+  ~fixture() {
+    reg.reset();
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  }
+
+  bool wait_member_up(const std::string& addr, std::chrono::milliseconds t = 15s) {
+    return log
+      ->next<member_up>([&](const member_up& x) { return x.addr == addr; }, t)
+      .has_value();
+  }
+
+  std::optional<std::string> wait_leader(const std::string& ns,
+                                         std::function<bool(const std::string&)> pred,
+                                         std::chrono::milliseconds t = 15s) {
+    auto ev = log->next<leader_changed>(
+      [&](const leader_changed& x) { return x.ns == ns && pred(x.addr); }, t);
+    if (!ev)
+      return std::nullopt;
+    return ev->addr;
+  }
+};
+
+/// Reads a node directly, to check the layout.
+std::optional<std::string> read_node(const std::string& path) {
+  auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
+  if (!zk)
+    return std::nullopt;
+  std::string data;
+  for (int i = 0; i < 100; ++i) { // the session connects in the background
+    auto res = (*zk)->get(path, false, data);
+    if (res)
+      return data;
+    if (res.code == zk::rc::no_node)
+      return std::nullopt;
+    std::this_thread::sleep_for(50ms);
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(registry_tests, fixture)
+
+CAF_TEST(a server registers itself in the documented layout) {
+  member m{cluster, R"({"label":"example"})"};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up for " << m.addr);
+  SLACKER_REQUIRE(wait_leader("test.api", [&](auto& a) { return a == m.addr; }),
+                  "no leader");
+  auto base = "/slacker/cluster/" + cluster;
+  CAF_CHECK_EQUAL(read_node(base + "/servers/" + m.addr).value_or("missing"),
+                  R"({"label":"example"})");
+  CAF_CHECK(read_node(base + "/namespaces/test.api/" + m.addr).has_value());
+  CAF_CHECK_EQUAL(read_node(base + "/namespaces/test.api/_leader").value_or("missing"),
+                  m.addr);
+  auto fn = read_node(base + "/functions/test.api/add");
+  SLACKER_REQUIRE(fn, "no function metadata");
+  CAF_CHECK(fn->find(R"("name":"add")") != std::string::npos);
+  CAF_CHECK(fn->find(R"("doc":"a + b")") != std::string::npos);
+  auto view = reg->view();
+  SLACKER_REQUIRE(view, describe(view.error()));
+  CAF_CHECK_EQUAL(view->servers[m.addr], R"({"label":"example"})");
+  CAF_CHECK(view->namespaces["test.api"] == (std::set<std::string>{m.addr}));
+  CAF_CHECK_EQUAL(view->leaders["test.api"], m.addr);
+  CAF_CHECK(view->state.status == registry_status::connected);
+}
+
+CAF_TEST(a server data update reaches subscribers) {
+  member m{cluster};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  m.command(R"(data {"weight":2})");
+  auto ev = log->next<server_data_changed>(
+    [&](auto& x) { return x.addr == m.addr && x.data == R"({"weight":2})"; }, 10s);
+  CAF_CHECK(ev.has_value());
+}
+
+CAF_TEST(a namespace unpublished and published again is seen both ways) {
+  member m{cluster};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  SLACKER_REQUIRE(log->next<namespace_up>(
+                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s),
+                  "no namespace_up");
+  m.command("unpublish test.api");
+  CAF_CHECK(log->next<namespace_down>(
+    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
+  m.command("publish test.api");
+  CAF_CHECK(log->next<namespace_up>(
+    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
+}
+
+CAF_TEST(killing the leader elects the next candidate) {
+  std::map<std::string, std::unique_ptr<member>> members;
+  for (int i = 0; i < 3; ++i) {
+    auto m = std::make_unique<member>(cluster);
+    auto addr = m->addr;
+    members.emplace(addr, std::move(m));
+  }
+  for (auto& kvp : members)
+    SLACKER_REQUIRE(log->next<namespace_up>(
+                      [&](auto& x) { return x.ns == "test.api" && x.addr == kvp.first; },
+                      15s),
+                    "no namespace_up for " << kvp.first);
+  auto elected = wait_leader("test.api", [](auto& a) { return !a.empty(); });
+  SLACKER_REQUIRE(elected, "no leader");
+  auto leader = *elected;
+  SLACKER_REQUIRE(members.count(leader) == 1, "the leader " << leader << " is no member");
+  auto start = std::chrono::steady_clock::now();
+  members[leader]->proc.kill();
+  auto next = wait_leader("test.api", [&](auto& a) { return !a.empty() && a != leader; });
+  SLACKER_REQUIRE(next, "no new leader");
+  CAF_CHECK(members.count(*next) == 1);
+  CAF_CHECK(std::chrono::steady_clock::now() - start < 2s + 2s); // session timeout + margin
+  // The new leader also wrote _leader.
+  auto path = "/slacker/cluster/" + cluster + "/namespaces/test.api/_leader";
+  for (int i = 0; i < 100 && read_node(path) != next; ++i)
+    std::this_thread::sleep_for(20ms);
+  CAF_CHECK_EQUAL(read_node(path).value_or("missing"), *next);
+}
+
+CAF_TEST(a killed server is reported down within the session timeout plus one second) {
+  member m{cluster};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  auto start = std::chrono::steady_clock::now();
+  m.proc.kill();
+  auto down = log->next<member_down>([&](auto& x) { return x.addr == m.addr; }, 10s);
+  auto took = std::chrono::steady_clock::now() - start;
+  SLACKER_REQUIRE(down, "no member_down");
+  CAF_CHECK(took < 2s + 1s);
+}
+
+CAF_TEST(a server whose session expired registers again) {
+  member m{cluster};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  // Freeze it longer than its session timeout: ZooKeeper expires the session
+  // and drops its nodes (member_down); thawed, it registers again.
+  m.proc.signal(SIGSTOP);
+  auto down = log->next<member_down>([&](auto& x) { return x.addr == m.addr; }, 10s);
+  m.proc.signal(SIGCONT);
+  SLACKER_REQUIRE(down, "the frozen server's session did not expire");
+  CAF_CHECK(wait_member_up(m.addr, 15s));
+  CAF_CHECK(log->next<namespace_up>([&](auto& x) { return x.addr == m.addr; }, 15s));
+}
+
+CAF_TEST(after a ZooKeeper restart the views recover) {
+  member m{cluster, "{}", 15000};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  auto before = log->mark();
+  auto rc = std::system(("'" + std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper' restart '"
+                         + zk_dir() + "' > /dev/null")
+                          .c_str());
+  SLACKER_REQUIRE(rc == 0, "restarting ZooKeeper failed");
+  CAF_CHECK(log->next<registry_state>(
+    [](auto& x) { return x.status == registry_status::suspended; }, 20s, before));
+  CAF_CHECK(log->next<registry_state>(
+    [](auto& x) { return x.status == registry_status::connected; }, 30s, before));
+  // Watches work again: a change after the restart is seen.
+  m.command(R"(data {"after":"restart"})");
+  CAF_CHECK(log->next<server_data_changed>(
+    [&](auto& x) { return x.addr == m.addr && x.data == R"({"after":"restart"})"; }, 20s));
+  auto view = reg->view();
+  SLACKER_REQUIRE(view, "no view");
+  CAF_CHECK_EQUAL(view->servers.count(m.addr), 1u);
+}
+
+CAF_TEST(an unreachable ZooKeeper neither crashes nor blocks the registry) {
+  zk_options opts;
+  opts.zk = "127.0.0.1:1";
+  opts.cluster = cluster;
+  opts.connect_timeout = 200ms;
+  slacker::registry nowhere{sys, opts};
+  auto view = nowhere.view();
+  SLACKER_REQUIRE(view, describe(view.error()));
+  CAF_CHECK(view->state.status == registry_status::connecting);
+  CAF_CHECK(view->servers.empty());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
