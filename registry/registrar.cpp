@@ -32,9 +32,9 @@ bool claim(self_ptr self, const std::string& path, const std::string& data) {
   auto res = zk.exists(path, false, &st);
   if (res && st.ephemeral_owner != zk.id()) {
     spdlog::info("registry: replacing {} left by an expired session", path);
-    auto gone = zk.remove(path);
-    if (!gone && gone.code != zk::rc::no_node)
-      return false;
+    auto replaced = zk.replace_ephemeral(path, data);
+    if (replaced.code != zk::rc::no_node) // gone meanwhile: create it below
+      return static_cast<bool>(replaced);
     res = zk::status{zk::rc::no_node, {}};
   }
   if (res)

@@ -205,6 +205,17 @@ status session::exists(const std::string& path, bool watch, node_stat* st) {
   return make_status(res);
 }
 
+status session::replace_ephemeral(const std::string& path, const std::string& data) {
+  zoo_op_t ops[2];
+  zoo_op_result_t results[2];
+  std::vector<char> buf(path.size() + 32);
+  zoo_delete_op_init(&ops[0], path.c_str(), -1);
+  zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()),
+                     impl_->acl_ptr(), ZOO_EPHEMERAL, buf.data(),
+                     static_cast<int>(buf.size()));
+  return make_status(zoo_multi(impl_->zh, 2, ops, results));
+}
+
 status session::remove(const std::string& path) {
   return make_status(zoo_delete(impl_->zh, path.c_str(), -1));
 }

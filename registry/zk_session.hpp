@@ -88,6 +88,10 @@ public:
 
   status exists(const std::string& path, bool watch, node_stat* st = nullptr);
 
+  /// Deletes `path` and creates it again as an ephemeral node with `data`, in
+  /// one transaction: watchers never see it missing.
+  status replace_ephemeral(const std::string& path, const std::string& data);
+
   /// Deletes `path` regardless of its version; `no_node` when it is gone already.
   status remove(const std::string& path);
 

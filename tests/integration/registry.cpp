@@ -42,13 +42,14 @@ struct member {
   std::string addr;
 
   member(const std::string& cluster, const std::string& data = "{}",
-         int session_timeout_ms = 2000)
+         int session_timeout_ms = 2000, uint16_t port = 0)
     : proc({slacker_test::binary_path("test-server"), "--zk=" + zk_address(),
             "--cluster=" + cluster, "--server-data=" + data,
-            "--session-timeout=" + std::to_string(session_timeout_ms)}) {
-    auto port = proc.wait_for("port ", 15000);
-    SLACKER_REQUIRE(port, "test-server did not start");
-    addr = "127.0.0.1:" + *port;
+            "--session-timeout=" + std::to_string(session_timeout_ms),
+            "--port=" + std::to_string(port)}) {
+    auto serving = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(serving, "test-server did not start");
+    addr = "127.0.0.1:" + *serving;
   }
 
   void command(const std::string& line) {
@@ -219,6 +220,23 @@ CAF_TEST(a server whose session expired registers again) {
   SLACKER_REQUIRE(down, "the frozen server's session did not expire");
   CAF_CHECK(wait_member_up(m.addr, 15s));
   CAF_CHECK(log->next<namespace_up>([&](auto& x) { return x.addr == m.addr; }, 15s));
+}
+
+CAF_TEST(a quickly restarted server replaces the node of its old session) {
+  auto first = std::make_unique<member>(cluster, R"({"run":1})");
+  SLACKER_REQUIRE(wait_member_up(first->addr), "no member_up");
+  auto addr = first->addr;
+  auto port = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+  first->proc.kill(); // its ephemeral nodes stay until its session expires
+  member second{cluster, R"({"run":2})", 2000, port};
+  CAF_CHECK(log->next<server_data_changed>(
+    [&](auto& x) { return x.addr == addr && x.data == R"({"run":2})"; }, 10s));
+  // The old session's expiry (2 s) must not take the new registration away.
+  auto down = log->next<member_down>([&](auto& x) { return x.addr == addr; }, 4s);
+  CAF_CHECK(!down.has_value());
+  CAF_CHECK_EQUAL(read_node("/slacker/cluster/" + cluster + "/servers/" + addr)
+                    .value_or("missing"),
+                  R"({"run":2})");
 }
 
 CAF_TEST(after a ZooKeeper restart the views recover) {
