@@ -2,21 +2,20 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/expected.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "slacker/actors/server_link.hpp"
 #include "slacker/messages/call.hpp"
 
 namespace slacker {
@@ -33,27 +32,11 @@ struct client_state {
     caf::actor target; // the namespace actor, once the request went out
   };
 
-  using connect_callback = std::function<void(const caf::error&)>;
-  using handler_callback = std::function<void(caf::expected<caf::actor>)>;
-
-  std::string host;
-  uint16_t port = 0;
-
-  caf::actor front;        // valid while connected
-  uint64_t generation = 0; // bumped when a connection ends
-  bool connecting = false;
-  std::vector<connect_callback> on_connect;
-  std::unordered_map<std::string, caf::actor> handlers; // namespace -> actor
-  std::unordered_map<std::string, std::vector<handler_callback>> on_handler;
-
+  std::shared_ptr<server_link> link;
   std::unordered_map<uint64_t, pending> calls;
   std::set<std::pair<clock::time_point, uint64_t>> deadlines;
   std::optional<clock::time_point> timer_at; // the earliest armed wake-up
   uint64_t next_id = 1;
-
-  std::string address() const {
-    return host + ":" + std::to_string(port);
-  }
 
   static inline const char* name = "slacker.client";
 };
@@ -68,5 +51,8 @@ struct client_state {
 /// It connects on the first call, and again on the next call after a loss.
 caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string host,
                            uint16_t port);
+
+/// How long after its deadline a call without an answer fails with `timeout`.
+constexpr std::chrono::milliseconds timeout_grace{100};
 
 } // namespace slacker

@@ -54,6 +54,16 @@ std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx)
   return result;
 }
 
+caf::error with_origin(const caf::error& err, const std::string& addr) {
+  auto code = code_of(err);
+  if (code == sc::none)
+    return make_error(sc::connection_broken, addr + ": " + describe(err));
+  std::string text;
+  if (err.context().match_elements<std::string>())
+    text = err.context().get_as<std::string>(0);
+  return make_error(code, text + " (on " + addr + ")");
+}
+
 std::string describe(const caf::error& err) {
   if (!err)
     return "no error";

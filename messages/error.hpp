@@ -39,6 +39,10 @@ sc code_of(const caf::error& err);
 /// `not_found: no function f in namespace ns on 127.0.0.1:2104`.
 std::string describe(const caf::error& err);
 
+/// The same error with " (on addr)" added to its sentence; errors of other
+/// categories (CAF's own) become `connection_broken` naming `addr`.
+caf::error with_origin(const caf::error& err, const std::string& addr);
+
 /// Renders slacker errors for `actor_system::render`.
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx);
 
