@@ -31,4 +31,9 @@ using zk_event_atom = caf::atom_constant<caf::atom("sl_zkev")>;
 /// Time to try again (connect, register).
 using retry_atom = caf::atom_constant<caf::atom("sl_retry")>;
 
+/// Starts a gather (the caller's request, delegated to it).
+using gather_atom = caf::atom_constant<caf::atom("sl_gather")>;
+/// Periodic housekeeping of a dispatcher.
+using sweep_atom = caf::atom_constant<caf::atom("sl_sweep")>;
+
 } // namespace slacker

@@ -220,8 +220,10 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
         case zk::session_state::connected:
           if (link.status != registry_status::connected) {
             spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+            // After a reconnect or a new session: read everything, then say
+            // connected, so that the view is complete when subscribers hear it.
+            refresh_all(self);
             set_status(self, registry_status::connected);
-            refresh_all(self); // after a reconnect or a new session: read everything
           }
           break;
         case zk::session_state::connecting:

@@ -8,6 +8,7 @@
 
 #include <mutex>
 
+#include "slacker/actors/cluster_call.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/messages/membership.hpp"
@@ -27,6 +28,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<leader_changed>("slacker::leader_changed");
   cfg.add_message_type<registry_state>("slacker::registry_state");
   cfg.add_message_type<membership_view>("slacker::membership_view");
+  cfg.add_message_type<cluster_reply>("slacker::cluster_reply");
   cfg.add_error_category(error_category, render_error);
 }
 

@@ -1,0 +1,57 @@
+#include "slacker/actors/cluster_call.hpp"
+
+namespace slacker {
+
+const char* to_string(results_kind x) {
+  switch (x) {
+    case results_kind::single: return "single";
+    case results_kind::vector: return "vector";
+    case results_kind::map: return "map";
+    case results_kind::nil: return "nil";
+  }
+  return "unknown";
+}
+
+bool from_string(const std::string& name, results_kind& out) {
+  for (auto k : {results_kind::single, results_kind::vector, results_kind::map,
+                 results_kind::nil})
+    if (name == to_string(k)) {
+      out = k;
+      return true;
+    }
+  return false;
+}
+
+namespace {
+
+template <class T>
+void pick(T& out, const std::optional<T>& a, const std::optional<T>& b,
+          const std::optional<T>& c) {
+  if (a)
+    out = *a;
+  else if (b)
+    out = *b;
+  else if (c)
+    out = *c;
+}
+
+} // namespace
+
+call_policies resolve(const cluster_options& per_call, const cluster_options& per_fn,
+                      const cluster_options& client) {
+  call_policies result;
+  pick(result.grouping, per_call.grouping, per_fn.grouping, client.grouping);
+  pick(result.results, per_call.results, per_fn.results, client.results);
+  pick(result.exceptions, per_call.exceptions, per_fn.exceptions, client.exceptions);
+  pick(result.timeout, per_call.timeout, per_fn.timeout, client.timeout);
+  pick(result.codec, per_call.codec, per_fn.codec, client.codec);
+  pick(result.unavailable, per_call.unavailable, per_fn.unavailable, client.unavailable);
+  result.ext = client.ext;
+  for (auto& kvp : per_fn.ext)
+    result.ext[kvp.first] = kvp.second;
+  for (auto& kvp : per_call.ext)
+    result.ext[kvp.first] = kvp.second;
+  return result;
+}
+
+} // namespace slacker

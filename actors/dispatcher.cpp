@@ -1,0 +1,341 @@
+#include "slacker/actors/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "slacker/actors/client_actor.hpp"
+#include "slacker/actors/gather.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<dispatcher_state>*;
+using clock = dispatcher_state::clock;
+
+constexpr auto sweep_interval = std::chrono::milliseconds{500};
+
+std::shared_ptr<server_link> link_of(self_ptr self, const std::string& addr) {
+  auto& links = self->state.links;
+  if (auto i = links.find(addr); i != links.end())
+    return i->second;
+  auto link = server_link::make(addr);
+  if (link)
+    links.emplace(addr, link);
+  return link;
+}
+
+/// The servers a call to `ns` may go to: members providing `ns` whose
+/// connection is not known to be broken.
+grouping_view view_of(self_ptr self, const std::string& ns, const std::string& fn) {
+  auto& st = self->state;
+  grouping_view view;
+  view.ns = ns;
+  view.fn = fn;
+  if (auto i = st.leaders.find(ns); i != st.leaders.end())
+    view.leader = i->second;
+  auto i = st.namespaces.find(ns);
+  if (i == st.namespaces.end())
+    return view;
+  for (auto& addr : i->second) {
+    auto s = st.servers.find(addr);
+    if (s == st.servers.end() || st.broken.count(addr) > 0)
+      continue;
+    auto n = st.in_flight.find(addr);
+    view.servers.push_back({addr, s->second, n == st.in_flight.end() ? 0 : n->second});
+  }
+  return view;
+}
+
+void done_with(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.calls.find(id);
+  if (i == st.calls.end())
+    return;
+  auto n = st.in_flight.find(i->second.addr);
+  if (n != st.in_flight.end() && n->second > 0 && --n->second == 0)
+    st.in_flight.erase(n);
+  st.calls.erase(i);
+}
+
+/// Fails calls in flight to `addr` (for namespace `ns`, or all when empty).
+void fail_calls_to(self_ptr self, const std::string& addr, const std::string& ns) {
+  auto& st = self->state;
+  std::vector<uint64_t> ids;
+  for (auto& kvp : st.calls)
+    if (kvp.second.addr == addr && (ns.empty() || kvp.second.ns == ns))
+      ids.push_back(kvp.first);
+  for (auto id : ids) {
+    auto p = st.calls[id];
+    done_with(self, id);
+    self->send(p.gather, addr,
+               make_error(sc::connection_broken, p.ns + ": connection to " + addr + " lost"));
+  }
+}
+
+/// Either the gather that will answer, or the answer itself.
+struct started {
+  caf::actor gather;
+  caf::expected<cluster_reply> now{caf::error{}};
+};
+
+started start(self_ptr self, cluster_call& call) {
+  auto& st = self->state;
+  auto& req = call.req;
+  auto& policies = *call.policies;
+  auto what = req.ns + "/" + req.fn;
+  st.used.insert(req.ns);
+  auto view = view_of(self, req.ns, req.fn);
+  grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
+  auto chosen = choose(policies.grouping, gc, st.rng, st.turn);
+  if (chosen.empty()) {
+    if (policies.unavailable) {
+      auto value = policies.unavailable(req.codec);
+      if (!value)
+        return {nullptr, std::move(value.error())};
+      call_reply rep;
+      rep.codec = req.codec;
+      rep.result = std::move(*value);
+      rep.ext = req.ext;
+      return {nullptr, cluster_reply{{}, {std::move(rep)}, true}};
+    }
+    return {nullptr, make_error(sc::unavailable, "no server provides " + what
+                                                   + " in cluster " + st.cluster)};
+  }
+  auto now = clock::now();
+  auto left = std::chrono::nanoseconds{req.deadline_ns}
+              - std::chrono::system_clock::now().time_since_epoch();
+  auto until = std::max(std::chrono::duration_cast<clock::duration>(left),
+                        clock::duration::zero())
+               + timeout_grace;
+  auto gather = self->spawn(gather_actor, what, call.policies, chosen, until);
+  for (auto& addr : chosen) {
+    auto link = link_of(self, addr);
+    if (!link) {
+      self->send(gather, addr, make_error(sc::invalid_request, "bad address " + addr));
+      continue;
+    }
+    auto id = st.next_id++;
+    st.calls.emplace(id, dispatcher_state::pending{gather, addr, req.ns, now + until});
+    ++st.in_flight[addr];
+    auto copy = req;
+    copy.id = id;
+    link->with_handler(self, req.ns,
+                       [self, id, addr, copy = std::move(copy)](
+                         caf::expected<caf::actor> h) mutable {
+                         auto& st = self->state;
+                         auto i = st.calls.find(id);
+                         if (i == st.calls.end())
+                           return;
+                         if (!h) {
+                           auto g = i->second.gather;
+                           done_with(self, id);
+                           self->send(g, addr, std::move(h.error()));
+                           return;
+                         }
+                         self->send(*h, std::move(copy));
+                       });
+  }
+  return {gather, caf::error{}};
+}
+
+void release_waiting(self_ptr self) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& q : waiting) {
+    auto res = start(self, q.call);
+    if (!res.gather) {
+      if (res.now)
+        q.rp.deliver(std::move(*res.now));
+      else
+        q.rp.deliver(std::move(res.now.error()));
+      continue;
+    }
+    auto rp = q.rp;
+    self->request(res.gather, caf::infinite, gather_atom::value)
+      .then([rp](cluster_reply& r) mutable { rp.deliver(std::move(r)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  }
+}
+
+void set_ready(self_ptr self, registry_status status) {
+  auto& st = self->state;
+  st.status = status;
+  if (status == registry_status::connected && !st.ready) {
+    st.ready = true;
+    release_waiting(self);
+  }
+}
+
+/// Warms up the connection to a server of a namespace this client uses.
+void warm_up(self_ptr self, const std::string& ns, const std::string& addr) {
+  if (self->state.used.count(ns) == 0)
+    return;
+  if (auto link = link_of(self, addr))
+    link->with_handler(self, ns, [](caf::expected<caf::actor>) {});
+}
+
+void sweep(self_ptr self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  std::vector<uint64_t> expired;
+  for (auto& kvp : st.calls)
+    if (kvp.second.expires < now)
+      expired.push_back(kvp.first);
+  for (auto id : expired)
+    done_with(self, id);
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    if (i->deadline < now) {
+      i->rp.deliver(make_error(sc::unavailable,
+                               "cluster " + st.cluster + " not reachable: ZooKeeper is "
+                                 + to_string(st.status)));
+      i = st.waiting.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  // Servers whose connection broke come back once they accept one again.
+  for (auto& addr : std::set<std::string>{st.broken}) {
+    if (st.servers.count(addr) == 0) {
+      st.broken.erase(addr);
+      continue;
+    }
+    if (auto link = link_of(self, addr))
+      link->connect(self, [self, addr](const caf::error& err) {
+        if (!err && self->state.broken.erase(addr) > 0)
+          spdlog::info("slacker: {} is reachable again", addr);
+      });
+  }
+}
+
+} // namespace
+
+caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
+                               std::string cluster, caf::actor registry) {
+  auto& st = self->state;
+  st.cluster = std::move(cluster);
+  st.registry = std::move(registry);
+  self->send(st.registry, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->delayed_send(self, sweep_interval, sweep_atom::value);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (auto& kvp : st.links) {
+      caf::actor gone;
+      auto loss = kvp.second->on_down(msg.source, &gone);
+      if (loss == server_link::loss::none)
+        continue;
+      auto addr = kvp.first;
+      if (loss == server_link::loss::connection) {
+        st.broken.insert(addr);
+        fail_calls_to(self, addr, {});
+      } else {
+        // One namespace actor went away: fail the calls of its namespace.
+        for (auto& ns : st.used)
+          if (!kvp.second->cached_handler(ns))
+            fail_calls_to(self, addr, ns);
+      }
+      return;
+    }
+  });
+  return {
+    [=](cluster_call& call) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      if (!st.ready) {
+        auto rp = self->make_response_promise<cluster_reply>();
+        auto left = std::chrono::nanoseconds{call.req.deadline_ns}
+                    - std::chrono::system_clock::now().time_since_epoch();
+        auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
+        st.waiting.push_back({std::move(call), rp, deadline});
+        return rp;
+      }
+      auto res = start(self, call);
+      if (!res.gather) {
+        if (res.now)
+          return std::move(*res.now);
+        return std::move(res.now.error());
+      }
+      self->delegate(res.gather, gather_atom::value);
+      return caf::delegated<cluster_reply>{};
+    },
+    [=](call_reply& rep) {
+      auto& st = self->state;
+      auto i = st.calls.find(rep.id);
+      if (i == st.calls.end())
+        return; // its gather has decided, or it expired
+      auto gather = i->second.gather;
+      auto addr = i->second.addr;
+      done_with(self, rep.id);
+      if (rep.err)
+        rep.err = with_origin(rep.err, addr);
+      self->send(gather, addr, std::move(rep));
+    },
+    [=](membership_view& view) {
+      auto& st = self->state;
+      st.servers = std::move(view.servers);
+      st.namespaces = std::move(view.namespaces);
+      st.leaders = std::move(view.leaders);
+      set_ready(self, view.state.status);
+    },
+    [=](registry_state& x) { set_ready(self, x.status); },
+    [=](member_up& x) {
+      auto& st = self->state;
+      st.servers[x.addr] = x.data;
+      st.broken.erase(x.addr); // registered again: worth a try
+    },
+    [=](member_down& x) {
+      auto& st = self->state;
+      st.servers.erase(x.addr);
+      st.broken.erase(x.addr);
+      st.links.erase(x.addr);
+    },
+    [=](server_data_changed& x) {
+      auto& st = self->state;
+      st.servers[x.addr] = x.data;
+      for (auto& h : st.data_handlers)
+        h.fn(x.addr, x.data);
+    },
+    [=](namespace_up& x) {
+      self->state.namespaces[x.ns].insert(x.addr);
+      warm_up(self, x.ns, x.addr);
+    },
+    [=](namespace_down& x) {
+      auto& st = self->state;
+      if (auto i = st.namespaces.find(x.ns); i != st.namespaces.end()) {
+        i->second.erase(x.addr);
+        if (i->second.empty())
+          st.namespaces.erase(i);
+      }
+    },
+    [=](leader_changed& x) {
+      auto& st = self->state;
+      if (x.addr.empty())
+        st.leaders.erase(x.ns);
+      else
+        st.leaders[x.ns] = x.addr;
+    },
+    [=](sweep_atom) {
+      sweep(self);
+      self->delayed_send(self, sweep_interval, sweep_atom::value);
+    },
+    [=](server_data_atom, const std::string& addr) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = st.servers.find(addr);
+      if (i == st.servers.end())
+        return make_error(sc::not_found, "no server " + addr + " in cluster " + st.cluster);
+      return i->second;
+    },
+    [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
+    [=](view_atom) {
+      auto& st = self->state;
+      membership_view view;
+      view.servers = st.servers;
+      view.namespaces = st.namespaces;
+      view.leaders = st.leaders;
+      view.state.status = st.status;
+      return view;
+    },
+  };
+}
+
+} // namespace slacker

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/server_link.hpp"
+#include "slacker/messages/membership.hpp"
+
+namespace slacker {
+
+/// Called (on the dispatcher's thread) with `(addr, data)` when a server's
+/// server-data changes. Keep it short.
+struct server_data_handler {
+  std::function<void(const std::string& addr, const std::string& data)> fn;
+};
+
+/// What the dispatcher of one cluster client remembers.
+struct dispatcher_state {
+  using clock = std::chrono::steady_clock;
+
+  struct pending {
+    caf::actor gather;
+    std::string addr;
+    std::string ns;
+    clock::time_point expires;
+  };
+
+  struct queued {
+    cluster_call call;
+    caf::typed_response_promise<cluster_reply> rp;
+    clock::time_point deadline;
+  };
+
+  std::string cluster;
+  caf::actor registry;
+  bool ready = false; // the registry has read the cluster at least once
+  registry_status status = registry_status::connecting;
+  std::map<std::string, std::string> servers;              // addr -> server-data
+  std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
+  std::map<std::string, std::string> leaders;              // ns -> addr
+  std::map<std::string, std::shared_ptr<server_link>> links;
+  std::map<std::string, size_t> in_flight;
+  std::set<std::string> broken; // connection lost: not chosen until it reconnects
+  std::set<std::string> used;   // namespaces this client called
+  std::unordered_map<uint64_t, pending> calls;
+  std::vector<queued> waiting; // calls that came before the first view
+  std::vector<server_data_handler> data_handlers;
+  uint64_t next_id = 1;
+  std::mt19937_64 rng{std::random_device{}()};
+  uint64_t turn = 0;
+
+  static inline const char* name = "slacker.dispatcher";
+};
+
+/// The dispatcher of a cluster client: follows membership through the
+/// registry actor, connects to servers, and runs each `cluster_call` by
+/// choosing servers (grouping), sending them the request itself (so that each
+/// server sees one long-lived sender per client), and spawning one gather
+/// that collects the answers under the call's policies and replies.
+/// Messages:
+/// - `cluster_call -> cluster_reply` (or an error);
+/// - `(server_data_atom, addr) -> string`: a server's data, or `not_found`;
+/// - `server_data_handler`: adds a handler of server-data changes;
+/// - `(view_atom) -> membership_view`: what it knows of the cluster.
+caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
+                               std::string cluster, caf::actor registry);
+
+} // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::server_data_handler)
