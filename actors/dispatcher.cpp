@@ -227,7 +227,9 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
         continue;
       auto addr = kvp.first;
       if (loss == server_link::loss::connection) {
-        st.broken.insert(addr);
+        if (st.broken.insert(addr).second && st.servers.count(addr) > 0)
+          spdlog::warn("slacker: {} unreachable; routing around it until it answers again",
+                       addr);
         fail_calls_to(self, addr, {});
       } else {
         // One namespace actor went away: fail the calls of its namespace.

@@ -72,7 +72,7 @@ void server_link::connect(caf::event_based_actor* self, connect_callback cb) {
         auto link = weak.lock();
         if (!link)
           return;
-        spdlog::warn("slacker: cannot connect to {}: {}", link->address_, describe(err));
+        spdlog::debug("slacker: cannot connect to {}: {}", link->address_, describe(err));
         flush(make_error(sc::connection_broken,
                          "cannot connect to " + link->address_ + ": " + describe(err)));
       });

@@ -47,7 +47,10 @@ caf::behavior reflector(caf::event_based_actor* self) {
 
 void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   slacker::server srv{sys};
+  // whoami answers this server's registered address once it is published.
+  auto self_addr = std::make_shared<std::string>();
   srv.add(slacker::ns("test.api")
+            .def("whoami", [self_addr] { return *self_addr; }, "this server's host:port")
               .def(
                   "echo", [](std::string s) { return s; }, "returns its argument")
               .def(
@@ -96,6 +99,7 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
     std::fprintf(stderr, "cannot publish: %s\n", slacker::describe(port.error()).c_str());
     return;
   }
+  *self_addr = cfg.node + ":" + std::to_string(*port);
   std::unique_ptr<slacker::registration> reg;
   if (!cfg.zk.empty()) {
     slacker::registration_options opts;

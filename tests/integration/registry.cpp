@@ -13,6 +13,7 @@
 #include "event_log.hpp"
 #include "process.hpp"
 #include "require.hpp"
+#include "zk_support.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/registry/zk_session.hpp"
@@ -21,43 +22,11 @@
 using namespace slacker;
 using namespace std::chrono_literals;
 using slacker_test::event_log;
+using slacker_test::member;
+using slacker_test::zk_address;
+using slacker_test::zk_dir;
 
 namespace {
-
-std::string zk_dir() {
-  auto dir = std::getenv("SLACKER_TEST_ZK_DIR");
-  return dir ? dir : "";
-}
-
-std::string zk_address() {
-  std::ifstream in{zk_dir() + "/address"};
-  std::string addr;
-  in >> addr;
-  return addr;
-}
-
-/// A test-server process registered in `cluster`.
-struct member {
-  slacker_test::process proc;
-  std::string addr;
-
-  member(const std::string& cluster, const std::string& data = "{}",
-         int session_timeout_ms = 2000, uint16_t port = 0)
-    : proc({slacker_test::binary_path("test-server"), "--zk=" + zk_address(),
-            "--cluster=" + cluster, "--server-data=" + data,
-            "--session-timeout=" + std::to_string(session_timeout_ms),
-            "--port=" + std::to_string(port)}) {
-    auto serving = proc.wait_for("port ", 15000);
-    SLACKER_REQUIRE(serving, "test-server did not start");
-    addr = "127.0.0.1:" + *serving;
-  }
-
-  void command(const std::string& line) {
-    proc.write_line(line);
-    auto answer = proc.wait_for("", 10000);
-    SLACKER_REQUIRE(answer && *answer == "ok", line << " -> " << answer.value_or("nothing"));
-  }
-};
 
 struct fixture {
   slacker::config cfg;

@@ -1,0 +1,339 @@
+#define CAF_SUITE cluster
+#include <caf/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "event_log.hpp"
+#include "require.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+#include "zk_support.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using slacker_test::event_log;
+using slacker_test::member;
+using slacker_test::zk_address;
+
+namespace {
+
+struct fixture {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  std::string cluster;
+  std::unique_ptr<cluster_client> client;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor sub;
+  std::vector<std::unique_ptr<member>> members;
+
+  fixture() {
+    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+    static int counter = 0;
+    cluster = "cluster-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    zk_options zk;
+    zk.zk = zk_address();
+    zk.cluster = cluster;
+    client = std::make_unique<cluster_client>(sys, zk);
+    sub = sys.spawn(slacker_test::collector, log);
+    caf::anon_send(client->registry_actor(), subscribe_atom::value, sub);
+  }
+
+  ~fixture() {
+    client.reset();
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  }
+
+  /// Starts a server and waits until this client can route to it.
+  member& start(const std::string& data = "{}") {
+    members.push_back(std::make_unique<member>(cluster, data));
+    auto& m = *members.back();
+    SLACKER_REQUIRE(log->next<namespace_up>(
+                      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 15s),
+                    "no namespace_up for " << m.addr);
+    return m;
+  }
+
+  std::set<std::string> addrs() const {
+    std::set<std::string> result;
+    for (auto& m : members)
+      result.insert(m->addr);
+    return result;
+  }
+};
+
+cluster_options with_grouping(grouping_policy g) {
+  cluster_options opts;
+  opts.grouping = std::move(g);
+  return opts;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(cluster_tests, fixture)
+
+CAF_TEST(all with map has one entry per server keyed host port) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  auto res = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(res, describe(res.error()));
+  std::set<std::string> keys;
+  for (auto& kvp : *res) {
+    keys.insert(kvp.first);
+    CAF_CHECK_EQUAL(kvp.first, kvp.second); // each server answered for itself
+  }
+  CAF_CHECK(keys == addrs());
+  opts.results = results_kind::vector;
+  auto each = client->call<std::vector<std::string>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(each, describe(each.error()));
+  CAF_CHECK_EQUAL(each->size(), 3u);
+}
+
+CAF_TEST(random spreads calls over every server) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 90; ++i) {
+    auto who = client->call<std::string>("test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    ++seen[*who];
+  }
+  CAF_CHECK_EQUAL(seen.size(), 3u);
+}
+
+CAF_TEST(least in flight avoids the server that is busy) {
+  auto& busy = start();
+  start();
+  start();
+  // One slow call pinned to `busy` by a user grouping.
+  std::promise<caf::expected<int64_t>> slow_done;
+  auto pin = with_grouping(grouping_fn{[&](const grouping_call&) -> grouping_choice {
+    return busy.addr;
+  }});
+  client->call_async<int64_t>(pin, "test.api/slow",
+                          [&](caf::expected<int64_t> r) { slow_done.set_value(r); },
+                          int64_t{1500});
+  // The slow call is pending once the dispatcher reports it in flight.
+  auto lif = with_grouping(grouping_kind::least_in_flight);
+  for (int i = 0; i < 20; ++i) {
+    auto who = client->call<std::string>(lif, "test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    CAF_CHECK_NOT_EQUAL(*who, busy.addr);
+  }
+  auto slow = slow_done.get_future().get();
+  CAF_CHECK(slow && *slow == 1500);
+}
+
+CAF_TEST(weighted never picks a server of weight zero) {
+  auto& zero = start(R"({"weight":0})");
+  auto& one = start(R"({"weight":1})");
+  auto opts = with_grouping(grouping_kind::weighted);
+  for (int i = 0; i < 40; ++i) {
+    auto who = client->call<std::string>(opts, "test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    CAF_CHECK_EQUAL(*who, one.addr);
+  }
+  auto data = client->server_data(zero.addr);
+  SLACKER_REQUIRE(data, describe(data.error()));
+  CAF_CHECK_EQUAL(*data, R"({"weight":0})");
+}
+
+CAF_TEST(leader goes to the elected leader and follows a change) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  auto elected = log->next<leader_changed>(
+    [](auto& x) { return x.ns == "test.api" && !x.addr.empty(); }, 15s);
+  SLACKER_REQUIRE(elected, "no leader");
+  auto opts = with_grouping(grouping_kind::leader);
+  for (int i = 0; i < 5; ++i) {
+    auto who = client->call<std::string>(opts, "test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    CAF_CHECK_EQUAL(*who, elected->addr);
+  }
+  for (auto& m : members)
+    if (m->addr == elected->addr)
+      m->proc.kill();
+  auto next = log->next<leader_changed>(
+    [&](auto& x) { return x.ns == "test.api" && !x.addr.empty() && x.addr != elected->addr; },
+    15s);
+  SLACKER_REQUIRE(next, "no new leader");
+  auto who = client->call<std::string>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(who, describe(who.error()));
+  CAF_CHECK_EQUAL(*who, next->addr);
+}
+
+CAF_TEST(a server killed under load fails only its in flight calls) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  using clock = std::chrono::steady_clock;
+  struct outcome {
+    clock::time_point start;
+    clock::duration took;
+    sc code;
+  };
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<outcome> outcomes;
+  std::atomic<clock::time_point> killed_at{clock::time_point::max()};
+  cluster_options opts;
+  opts.timeout = 2000ms;
+  auto worker = [&] {
+    for (int i = 0; i < 40; ++i) {
+      auto t0 = clock::now();
+      auto r = client->call<int64_t>(opts, "test.api/slow", int64_t{20});
+      auto took = clock::now() - t0;
+      std::lock_guard<std::mutex> guard{mtx};
+      outcomes.push_back({t0, took, r ? sc::none : code_of(r.error())});
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i)
+    workers.emplace_back(worker);
+  {
+    // Kill one server once the loop is well under way.
+    std::unique_lock<std::mutex> guard{mtx};
+    cv.wait(guard, [&] { return outcomes.size() >= 40; });
+  }
+  killed_at = clock::now();
+  members[1]->proc.kill();
+  for (auto& w : workers)
+    w.join();
+  size_t failures = 0;
+  for (auto& o : outcomes) {
+    CAF_CHECK(o.took < 2000ms + 1s); // nothing hangs past its timeout
+    if (o.code != sc::none) {
+      ++failures;
+      CAF_CHECK_EQUAL(o.code, sc::connection_broken);
+      CAF_CHECK(o.start + o.took >= killed_at.load());
+    }
+    // Once the death is known (well within 500 ms), calls avoid the server.
+    if (o.start > killed_at.load() + 500ms)
+      CAF_CHECK_EQUAL(o.code, sc::none);
+  }
+  CAF_CHECK_EQUAL(outcomes.size(), 160u);
+  CAF_CHECK(failures <= 8u); // at most the calls in flight on it, per worker
+}
+
+CAF_TEST(a server that joins is used within two seconds) {
+  start();
+  auto before = client->call<std::string>("test.api/whoami");
+  SLACKER_REQUIRE(before, describe(before.error()));
+  members.push_back(std::make_unique<member>(cluster));
+  auto& fresh = *members.back();
+  auto start_time = std::chrono::steady_clock::now();
+  SLACKER_REQUIRE(log->next<namespace_up>([&](auto& x) { return x.addr == fresh.addr; }, 15s),
+                  "no namespace_up");
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  auto res = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(res, describe(res.error()));
+  CAF_CHECK_EQUAL(res->count(fresh.addr), 1u);
+  CAF_CHECK(std::chrono::steady_clock::now() - start_time < 2s);
+}
+
+CAF_TEST(unavailable value or a clear unavailable error) {
+  start();
+  cluster_options opts;
+  opts.unavailable = fallback(int64_t{-1});
+  auto value = client->call<int64_t>(opts, "no.such.ns/fn");
+  SLACKER_REQUIRE(value, describe(value.error()));
+  CAF_CHECK_EQUAL(*value, -1);
+  auto err = client->call<int64_t>("no.such.ns/fn");
+  SLACKER_REQUIRE(!err, "a call without servers succeeded");
+  CAF_CHECK_EQUAL(code_of(err.error()), sc::unavailable);
+  CAF_CHECK_EQUAL(describe(err.error()),
+                  "unavailable: no server provides no.such.ns/fn in cluster " + cluster);
+}
+
+CAF_TEST(remote functions and per call options resolve in order) {
+  start();
+  start();
+  cluster_options client_default;
+  client_default.grouping = grouping_kind::first;
+  zk_options zk;
+  zk.zk = zk_address();
+  zk.cluster = cluster;
+  cluster_client first_client{sys, zk, client_default};
+  cluster_options all_vector;
+  all_vector.grouping = grouping_kind::all;
+  all_vector.results = results_kind::vector;
+  remote_fn<std::vector<std::string>()> everyone{first_client, "test.api/whoami", all_vector};
+  auto many = everyone();
+  SLACKER_REQUIRE(many, describe(many.error()));
+  CAF_CHECK_EQUAL(many->size(), 2u);
+  // Per call wins over the function's options.
+  cluster_options single;
+  single.grouping = grouping_kind::first;
+  single.results = results_kind::vector;
+  auto one = everyone.with(single);
+  SLACKER_REQUIRE(one, describe(one.error()));
+  CAF_CHECK_EQUAL(one->size(), 1u);
+  // The client's default (first) applies when nothing else is set.
+  remote_fn<std::string()> whoami{first_client, "test.api/whoami"};
+  auto a = whoami();
+  auto b = whoami();
+  SLACKER_REQUIRE(a && b, "whoami failed");
+  CAF_CHECK_EQUAL(*a, *b);
+  CAF_CHECK_EQUAL(*a, *addrs().begin());
+}
+
+CAF_TEST(exceptions all keeps successes and any fails on one failure) {
+  start();
+  start();
+  // fail throws on every server: all fails, naming both causes.
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::vector;
+  auto both = client->call<std::vector<int32_t>>(opts, "test.api/fail", "boom");
+  SLACKER_REQUIRE(!both, "fail succeeded");
+  CAF_CHECK_EQUAL(code_of(both.error()), sc::exception);
+  auto text = describe(both.error());
+  CAF_CHECK(text.find("test.api/fail failed on 2 of 2 server(s)") != std::string::npos);
+  for (auto& addr : addrs())
+    CAF_CHECK(text.find(addr) != std::string::npos);
+  // A user grouping sends one copy to a server and one to an unknown address:
+  // the unknown one is dropped, the call succeeds.
+  auto one_known = with_grouping(grouping_fn{[&](const grouping_call& c) -> grouping_choice {
+    return addresses{c.view.servers.front().addr, "10.255.255.1:1"};
+  }});
+  auto res = client->call<std::string>(one_known, "test.api/echo", "x");
+  CAF_CHECK(res && *res == "x");
+}
+
+CAF_TEST(async calls callbacks fire and forget and server data handlers) {
+  auto& m = start();
+  std::promise<caf::expected<std::string>> done;
+  client->call_async<std::string>(cluster_options{}, "test.api/echo",
+                              [&](caf::expected<std::string> r) { done.set_value(r); }, "cb");
+  auto r = done.get_future().get();
+  CAF_CHECK(r && *r == "cb");
+  CAF_CHECK(!client->send("test.api/echo", "dropped"));
+  std::promise<std::pair<std::string, std::string>> changed;
+  std::atomic<bool> once{false};
+  client->on_server_data_change([&](const std::string& addr, const std::string& data) {
+    if (!once.exchange(true))
+      changed.set_value({addr, data});
+  });
+  m.command(R"(data {"weight":3})");
+  auto fut = changed.get_future();
+  SLACKER_REQUIRE(fut.wait_for(10s) == std::future_status::ready, "no change seen");
+  auto got = fut.get();
+  CAF_CHECK_EQUAL(got.first, m.addr);
+  CAF_CHECK_EQUAL(got.second, R"({"weight":3})");
+  auto data = client->server_data(m.addr);
+  CAF_CHECK(data && *data == R"({"weight":3})");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

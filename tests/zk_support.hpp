@@ -1,0 +1,53 @@
+#pragma once
+
+// For tests against the ZooKeeper the ctest fixture started: its address,
+// and test-server processes registered in a cluster.
+
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <caf/test/unit_test.hpp>
+
+#include "process.hpp"
+#include "require.hpp"
+
+namespace slacker_test {
+
+inline std::string zk_dir() {
+  auto dir = std::getenv("SLACKER_TEST_ZK_DIR");
+  return dir ? dir : "";
+}
+
+inline std::string zk_address() {
+  std::ifstream in{zk_dir() + "/address"};
+  std::string addr;
+  in >> addr;
+  return addr;
+}
+
+/// A test-server process registered in `cluster`.
+struct member {
+  slacker_test::process proc;
+  std::string addr;
+
+  member(const std::string& cluster, const std::string& data = "{}",
+         int session_timeout_ms = 2000, uint16_t port = 0)
+    : proc({slacker_test::binary_path("test-server"), "--zk=" + zk_address(),
+            "--cluster=" + cluster, "--server-data=" + data,
+            "--session-timeout=" + std::to_string(session_timeout_ms),
+            "--port=" + std::to_string(port)}) {
+    auto serving = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(serving, "test-server did not start");
+    addr = "127.0.0.1:" + *serving;
+  }
+
+  void command(const std::string& line) {
+    proc.write_line(line);
+    auto answer = proc.wait_for("", 10000);
+    SLACKER_REQUIRE(answer && *answer == "ok", line << " -> " << answer.value_or("nothing"));
+  }
+};
+
+} // namespace slacker_test
