@@ -19,6 +19,7 @@
 
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/dispatcher.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/options.hpp"
 
@@ -37,6 +38,16 @@ template <class T>
 struct is_string_map : std::false_type {};
 template <class T>
 struct is_string_map<std::map<std::string, T>> : std::true_type {};
+
+template <class T>
+struct identity {
+  using value_type = T;
+};
+
+template <class M>
+struct mapped_of {
+  using value_type = typename M::mapped_type;
+};
 
 } // namespace detail
 
@@ -190,6 +201,15 @@ public:
     return {};
   }
 
+  /// Sends the plain CAF message `xs...` to the user actors serving namespace
+  /// `ns` on the servers the grouping picks, and collects their one-element
+  /// answers of type `E` as the results policy says: `R` is `E` (single),
+  /// `std::vector<E>` (vector), `std::map<std::string, E>` (map). Exceptions:
+  /// `all` or `any` (a user function applies to function calls only). A server
+  /// that dies mid-call counts at once as `connection_broken`.
+  template <class R, class... Ts>
+  caf::expected<R> ask(const cluster_options& opts, const std::string& ns, const Ts&... xs);
+
   /// Builds a call: resolves the options and encodes the arguments.
   template <class... Ts>
   caf::expected<cluster_call> prepare(const cluster_options& per_call,
@@ -238,6 +258,100 @@ private:
   std::unique_ptr<registry> registry_;
   caf::actor dispatcher_;
 };
+
+template <class R, class... Ts>
+caf::expected<R> cluster_client::ask(const cluster_options& opts, const std::string& ns,
+                                     const Ts&... xs) {
+  auto p = resolve(opts, cluster_options{}, defaults_);
+  auto kind = std::get_if<results_kind>(&p.results);
+  auto k = kind ? *kind : results_kind::single;
+  using element = typename std::conditional_t<
+    detail::is_std_vector<R>::value, R,
+    std::conditional_t<detail::is_string_map<R>::value, detail::mapped_of<R>,
+                       detail::identity<R>>>::value_type;
+  caf::scoped_actor self{sys_};
+  picked_actors picked;
+  caf::error err;
+  self->request(dispatcher_, p.timeout, actor_pick{ns, p.grouping})
+    .receive([&](picked_actors& x) { picked = std::move(x); },
+             [&](caf::error& e) { err = std::move(e); });
+  if (err)
+    return err;
+  std::vector<std::pair<std::string, element>> oks;
+  auto failures = picked.failures;
+  std::map<caf::actor_addr, std::string> waiting;
+  for (size_t i = 0; i < picked.handlers.size(); ++i) {
+    waiting.emplace(picked.handlers[i].address(), picked.addrs[i]);
+    self->monitor(picked.handlers[i]);
+    // A plain send: the answer comes back as an ordinary message, so a
+    // down_msg can end the wait for that server at once.
+    self->send(picked.handlers[i], xs...);
+  }
+  auto deadline = std::chrono::steady_clock::now() + p.timeout;
+  auto any = std::get_if<exceptions_kind>(&p.exceptions);
+  auto fail_fast = any && *any == exceptions_kind::any;
+  while (!waiting.empty() && !(fail_fast && !failures.empty())
+         && !(k == results_kind::single && !oks.empty())) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= decltype(left)::zero())
+      break;
+    auto from = [&]() -> std::optional<std::string> {
+      auto i = waiting.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (i == waiting.end())
+        return std::nullopt;
+      auto addr = i->second;
+      waiting.erase(i);
+      return addr;
+    };
+    self->receive(
+      [&](element& x) {
+        if (auto addr = from())
+          oks.emplace_back(*addr, std::move(x));
+      },
+      [&](caf::error& e) {
+        if (auto addr = from())
+          failures.push_back({*addr, with_origin(e, *addr)});
+      },
+      [&](caf::down_msg& msg) {
+        auto i = waiting.find(msg.source);
+        if (i != waiting.end()) {
+          failures.push_back({i->second, make_error(sc::connection_broken,
+                                                    ns + ": connection to " + i->second
+                                                      + " lost")});
+          waiting.erase(i);
+        }
+      },
+      caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left)) >> [] {});
+  }
+  for (auto& kvp : waiting)
+    failures.push_back({kvp.second, make_error(sc::timeout, ns + " on " + kvp.second
+                                                              + ": no reply in time")});
+  for (auto& h : picked.handlers)
+    self->demonitor(h);
+  std::vector<server_result> ok_marks(oks.size());
+  for (size_t i = 0; i < oks.size(); ++i)
+    ok_marks[i].addr = oks[i].first;
+  if (auto e = fail_fast ? exceptions::any(ns, ok_marks, failures)
+                         : exceptions::all(ns, ok_marks, failures))
+    return *e;
+  if constexpr (detail::is_std_vector<R>::value) {
+    if (k == results_kind::vector)
+      return results::vector(std::move(oks));
+  } else if constexpr (detail::is_string_map<R>::value) {
+    if (k == results_kind::map)
+      return results::map(std::move(oks));
+  } else {
+    if (k == results_kind::nil)
+      return R{};
+    if (k == results_kind::single) {
+      if (oks.empty())
+        return make_error(sc::unavailable, ns + ": no server answered");
+      return results::single(std::move(oks));
+    }
+  }
+  return make_error(sc::invalid_request, ns + ": results " + to_string(k)
+                                           + " does not fit the requested result type");
+}
 
 /// The equivalent of slacker's `defn-remote`: a typed remote function with
 /// its own options (per call > these > the client's defaults).

@@ -328,6 +328,37 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
       return i->second;
     },
     [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
+    [=](actor_pick& pick) -> caf::result<picked_actors> {
+      auto& st = self->state;
+      st.used.insert(pick.ns);
+      auto view = view_of(self, pick.ns, {});
+      std::vector<char> no_args;
+      grouping_call gc{pick.ns, view.fn, 0, no_args, view};
+      auto chosen = choose(pick.grouping, gc, st.rng, st.turn);
+      if (chosen.empty())
+        return make_error(sc::unavailable, "no server provides " + pick.ns + " in cluster "
+                                             + st.cluster);
+      auto rp = self->make_response_promise<picked_actors>();
+      auto out = std::make_shared<picked_actors>();
+      auto left = std::make_shared<size_t>(chosen.size());
+      for (auto& addr : chosen) {
+        auto done = [=](caf::expected<caf::actor> h) mutable {
+          if (h) {
+            out->addrs.push_back(addr);
+            out->handlers.push_back(std::move(*h));
+          } else {
+            out->failures.push_back({addr, std::move(h.error())});
+          }
+          if (--*left == 0)
+            rp.deliver(std::move(*out));
+        };
+        if (auto link = link_of(self, addr))
+          link->with_handler(self, pick.ns, done);
+        else
+          done(make_error(sc::invalid_request, "bad address " + addr));
+      }
+      return rp;
+    },
     [=](view_atom) {
       auto& st = self->state;
       membership_view view;

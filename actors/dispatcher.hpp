@@ -30,6 +30,21 @@ struct server_data_handler {
   std::function<void(const std::string& addr, const std::string& data)> fn;
 };
 
+/// Asks a dispatcher which actors serve `ns` under `grouping` (for plain CAF
+/// messages to namespaces served by user actors).
+struct actor_pick {
+  std::string ns;
+  grouping_policy grouping;
+};
+
+/// The answer to an `actor_pick`: the chosen servers and their actors, and
+/// the chosen servers whose actor could not be looked up.
+struct picked_actors {
+  std::vector<std::string> addrs;
+  std::vector<caf::actor> handlers;
+  std::vector<server_failure> failures;
+};
+
 /// What the dispatcher of one cluster client remembers.
 struct dispatcher_state {
   using clock = std::chrono::steady_clock;
@@ -77,10 +92,13 @@ struct dispatcher_state {
 /// - `cluster_call -> cluster_reply` (or an error);
 /// - `(server_data_atom, addr) -> string`: a server's data, or `not_found`;
 /// - `server_data_handler`: adds a handler of server-data changes;
-/// - `(view_atom) -> membership_view`: what it knows of the cluster.
+/// - `(view_atom) -> membership_view`: what it knows of the cluster;
+/// - `actor_pick -> picked_actors`: the actors a plain message should go to.
 caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
                                std::string cluster, caf::actor registry);
 
 } // namespace slacker
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::server_data_handler)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::actor_pick)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::picked_actors)

@@ -58,9 +58,10 @@ struct fixture {
   member& start(const std::string& data = "{}") {
     members.push_back(std::make_unique<member>(cluster, data));
     auto& m = *members.back();
-    SLACKER_REQUIRE(log->next<namespace_up>(
-                      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 15s),
-                    "no namespace_up for " << m.addr);
+    for (auto ns : {"test.api", "test.reflect"})
+      SLACKER_REQUIRE(log->next<namespace_up>(
+                        [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
+                      "no namespace_up of " << ns << " for " << m.addr);
     return m;
   }
 
@@ -334,6 +335,31 @@ CAF_TEST(async calls callbacks fire and forget and server data handlers) {
   CAF_CHECK_EQUAL(got.second, R"({"weight":3})");
   auto data = client->server_data(m.addr);
   CAF_CHECK(data && *data == R"({"weight":3})");
+}
+
+CAF_TEST(typed messages to user actors go through the same policies) {
+  start();
+  start();
+  start();
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  auto by_addr = client->ask<std::map<std::string, int32_t>>(opts, "test.reflect", int32_t{21});
+  SLACKER_REQUIRE(by_addr, describe(by_addr.error()));
+  std::set<std::string> keys;
+  for (auto& kvp : *by_addr) {
+    keys.insert(kvp.first);
+    CAF_CHECK_EQUAL(kvp.second, 42);
+  }
+  CAF_CHECK(keys == addrs());
+  opts.results = results_kind::vector;
+  auto each = client->ask<std::vector<int32_t>>(opts, "test.reflect", int32_t{1});
+  SLACKER_REQUIRE(each, describe(each.error()));
+  CAF_CHECK(*each == (std::vector<int32_t>{2, 2, 2}));
+  auto one = client->ask<int32_t>(cluster_options{}, "test.reflect", int32_t{5});
+  SLACKER_REQUIRE(one, describe(one.error()));
+  CAF_CHECK_EQUAL(*one, 10);
+  auto none = client->ask<int32_t>(cluster_options{}, "no.such.actor", int32_t{5});
+  CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
