@@ -1,0 +1,31 @@
+# Checks that every code block of GUIDE preceded by a line
+# `<!-- example: PATH -->` appears verbatim in PATH (relative to ROOT).
+# Semicolons and brackets are masked first: CMake lists split on the former
+# and group on the latter.
+function(mask var text)
+  string(REPLACE ";" "<semi>" text "${text}")
+  string(REPLACE "[" "<open>" text "${text}")
+  string(REPLACE "]" "<close>" text "${text}")
+  set(${var} "${text}" PARENT_SCOPE)
+endfunction()
+
+file(READ "${GUIDE}" guide)
+mask(guide "${guide}")
+string(REGEX MATCHALL "<!-- example: [^ ]+ -->\n```cpp\n[^`]*```" blocks "${guide}")
+list(LENGTH blocks count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no example blocks found in ${GUIDE}")
+endif()
+foreach(block IN LISTS blocks)
+  string(REGEX MATCH "<!-- example: ([^ ]+) -->" _ "${block}")
+  set(path "${CMAKE_MATCH_1}")
+  string(REGEX REPLACE "^<!-- example: [^ ]+ -->\n```cpp\n" "" code "${block}")
+  string(REGEX REPLACE "```$" "" code "${code}")
+  file(READ "${ROOT}/${path}" source)
+  mask(source "${source}")
+  string(FIND "${source}" "${code}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "a block of ${GUIDE} is not in ${path}:\n${code}")
+  endif()
+endforeach()
+message(STATUS "${count} example block(s) of ${GUIDE} match their sources")
