@@ -253,15 +253,21 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
                      link.opts.zk, link.opts.connect_timeout.count());
     },
     [=](subscribe_atom, caf::actor& who) {
-      if (!who || !self->state.subscribers.insert(who).second)
+      auto& subs = self->state.subscribers;
+      if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())
         return;
+      subs.push_back(who);
       self->monitor(who);
       self->state.view.state = self->state.link.state();
       self->send(who, self->state.view);
     },
     [=](unsubscribe_atom, caf::actor& who) {
-      if (self->state.subscribers.erase(who) > 0)
-        self->demonitor(who);
+      auto& subs = self->state.subscribers;
+      auto i = std::find(subs.begin(), subs.end(), who);
+      if (i == subs.end())
+        return;
+      subs.erase(i);
+      self->demonitor(who);
     },
     [=](view_atom) {
       self->state.view.state = self->state.link.state();

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -18,7 +19,8 @@ namespace slacker {
 struct mirror_state {
   zk_link link;
   membership_view view;
-  std::set<caf::actor> subscribers;
+  /// In the order they subscribed: each event reaches them in that order.
+  std::vector<caf::actor> subscribers;
   static inline const char* name = "slacker.registry";
 };
 
@@ -26,8 +28,9 @@ struct mirror_state {
 /// Spawn it detached: it calls ZooKeeper synchronously.
 /// - `(subscribe_atom, actor)`: the actor gets a `membership_view`, then
 ///   `member_up`, `member_down`, `server_data_changed`, `namespace_up`,
-///   `namespace_down`, `leader_changed` and `registry_state` events. Dead
-///   subscribers are dropped.
+///   `namespace_down`, `leader_changed` and `registry_state` events, each
+///   sent to the subscribers in the order they subscribed. Dead subscribers
+///   are dropped.
 /// - `(unsubscribe_atom, actor)`.
 /// - `(view_atom) -> membership_view`.
 /// The leader of a namespace is the candidate with the lowest sequence number

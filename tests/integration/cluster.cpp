@@ -118,23 +118,26 @@ CAF_TEST(least in flight avoids the server that is busy) {
   auto& busy = start();
   start();
   start();
-  // One slow call pinned to `busy` by a user grouping.
-  std::promise<caf::expected<int64_t>> slow_done;
+  // One slow call pinned to `busy` by a user grouping, then a second request
+  // from the same sender: its answer proves the dispatcher has the slow call
+  // in flight (one sender's messages arrive in order).
   auto pin = with_grouping(grouping_fn{[&](const grouping_call&) -> grouping_choice {
     return busy.addr;
   }});
-  client->call_async<int64_t>(pin, "test.api/slow",
-                          [&](caf::expected<int64_t> r) { slow_done.set_value(r); },
-                          int64_t{1500});
-  // The slow call is pending once the dispatcher reports it in flight.
+  auto slow_call = client->prepare(pin, cluster_options{}, "test.api/slow", int64_t{1500});
+  SLACKER_REQUIRE(slow_call, describe(slow_call.error()));
+  caf::scoped_actor self{sys};
+  auto slow = self->request(client->dispatcher(), caf::infinite, std::move(*slow_call));
+  self->request(client->dispatcher(), 5s, server_data_atom::value, busy.addr)
+    .receive([](std::string&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
   auto lif = with_grouping(grouping_kind::least_in_flight);
   for (int i = 0; i < 20; ++i) {
     auto who = client->call<std::string>(lif, "test.api/whoami");
     SLACKER_REQUIRE(who, describe(who.error()));
     CAF_CHECK_NOT_EQUAL(*who, busy.addr);
   }
-  auto slow = slow_done.get_future().get();
-  CAF_CHECK(slow && *slow == 1500);
+  slow.receive([&](cluster_reply& rep) { CAF_CHECK(rep.addrs == std::vector<std::string>{busy.addr}); },
+               [](caf::error& err) { CAF_FAIL(describe(err)); });
 }
 
 CAF_TEST(weighted never picks a server of weight zero) {
