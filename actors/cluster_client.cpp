@@ -30,6 +30,9 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   configure_logging(sys.config());
   registry_ = std::make_unique<registry>(sys, std::move(zk));
   dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor());
+  // Subscribed from here, so that it hears of changes before any subscriber
+  // that comes later (the registry tells subscribers in order).
+  caf::anon_send(registry_->actor(), subscribe_atom::value, dispatcher_);
 }
 
 cluster_client::~cluster_client() {

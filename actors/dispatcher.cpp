@@ -216,7 +216,6 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
   auto& st = self->state;
   st.cluster = std::move(cluster);
   st.registry = std::move(registry);
-  self->send(st.registry, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
   self->delayed_send(self, sweep_interval, sweep_atom::value);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;

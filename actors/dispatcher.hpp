@@ -84,7 +84,8 @@ struct dispatcher_state {
 };
 
 /// The dispatcher of a cluster client: follows membership through the
-/// registry actor, connects to servers, and runs each `cluster_call` by
+/// registry actor (subscribe it there: `(subscribe_atom, dispatcher)`; it
+/// answers calls once it has seen the cluster), connects to servers, and runs each `cluster_call` by
 /// choosing servers (grouping), sending them the request itself (so that each
 /// server sees one long-lived sender per client), and spawning one gather
 /// that collects the answers under the call's policies and replies.
