@@ -4,6 +4,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
+#include <spdlog/spdlog.h>
 
 #include "slacker/messages/atoms.hpp"
 
@@ -51,38 +52,87 @@ call_reply run_call(const ns& functions, call_request& req) {
   return rep;
 }
 
+namespace {
+
+/// Who sent the current message, shortly: the node's host hash prefix and pid.
+std::string caller_of(caf::local_actor* self) {
+  auto& sender = self->current_sender();
+  if (!sender)
+    return "anonymous";
+  auto text = caf::to_string(sender->node());
+  auto hash = text.find('#');
+  return hash != std::string::npos && hash > 8 ? text.substr(0, 8) + text.substr(hash)
+                                                : text;
+}
+
+void log_call(const std::string& ns, const call_request& req, const std::string& caller,
+              std::chrono::steady_clock::time_point start, const call_reply& rep) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start)
+              .count();
+  spdlog::info("call {}/{} from {} took {} us: {}", ns, req.fn, caller, us,
+               rep.err ? describe(rep.err) : std::string{"ok"});
+}
+
+} // namespace
+
 caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
                               std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool) {
+                              std::shared_ptr<worker_pool> pool, bool log_calls) {
   self->state.functions = std::move(functions);
   self->state.pool = std::move(pool);
+  self->state.log_calls = log_calls;
   return {
-      [=](call_request& req) -> caf::result<call_reply> {
-        auto& st = self->state;
-        auto i = st.functions->functions().find(req.fn);
-        if (i == st.functions->functions().end() || !i->second.info.blocking)
+    [=](call_request& req) -> caf::result<call_reply> {
+      auto& st = self->state;
+      auto i = st.functions->functions().find(req.fn);
+      if (i == st.functions->functions().end() || !i->second.info.blocking) {
+        if (!st.log_calls)
           return run_call(*st.functions, req);
-        auto key = st.next_job++;
-        auto busy = error_reply(
-            req, make_error(sc::overloaded, st.functions->name() + "/" + req.fn +
-                                                ": worker queue is full"));
-        auto job = [fns = st.functions, req = std::move(req), key,
-                    me = caf::actor_cast<caf::actor>(self)]() mutable {
-          caf::anon_send(me, job_done_atom::value, key, run_call(*fns, req));
-        };
-        if (!st.pool->try_submit(std::move(job)))
-          return busy;
-        auto rp = self->make_response_promise<call_reply>();
-        st.running.emplace(key, rp);
-        return rp;
-      },
-      [=](job_done_atom, uint64_t key, call_reply& rep) {
-        auto i = self->state.running.find(key);
-        if (i == self->state.running.end())
-          return;
-        i->second.deliver(std::move(rep));
-        self->state.running.erase(i);
-      },
+        auto start = std::chrono::steady_clock::now();
+        auto rep = run_call(*st.functions, req);
+        log_call(st.functions->name(), req, caller_of(self), start, rep);
+        return rep;
+      }
+      auto key = st.next_job++;
+      auto busy = error_reply(req, make_error(sc::overloaded, st.functions->name() + "/"
+                                                                + req.fn
+                                                                + ": worker queue is full"));
+      auto caller = st.log_calls ? caller_of(self) : std::string{};
+      auto job = [fns = st.functions, req = std::move(req), key, caller,
+                  start = std::chrono::steady_clock::now(),
+                  me = caf::actor_cast<caf::actor>(self)]() mutable {
+        auto rep = run_call(*fns, req);
+        if (!caller.empty())
+          log_call(fns->name(), req, caller, start, rep);
+        caf::anon_send(me, job_done_atom::value, key, std::move(rep));
+      };
+      if (!st.pool->try_submit(std::move(job)))
+        return busy;
+      auto rp = self->make_response_promise<call_reply>();
+      st.running.emplace(key, rp);
+      return rp;
+    },
+    [=](job_done_atom, uint64_t key, call_reply& rep) {
+      auto& st = self->state;
+      auto i = st.running.find(key);
+      if (i == st.running.end())
+        return;
+      i->second.deliver(std::move(rep));
+      st.running.erase(i);
+      if (st.running.empty()) {
+        for (auto& d : st.drains)
+          d.deliver(true);
+        st.drains.clear();
+      }
+    },
+    [=](drain_atom) -> caf::result<bool> {
+      if (self->state.running.empty())
+        return true;
+      auto rp = self->make_response_promise<bool>();
+      self->state.drains.push_back(rp);
+      return rp;
+    },
   };
 }
 

@@ -30,6 +30,7 @@ server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
 server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   : sys_(sys), pool_(std::move(pool)) {
   configure_logging(sys.config());
+  log_calls_ = caf::get_or(sys.config(), "slacker.log-calls", false);
   front_ = sys.spawn(server_front);
 }
 
@@ -51,8 +52,10 @@ server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
   auto handler = sys_.spawn(namespace_actor,
-                            std::make_shared<const ns>(std::move(functions)), pool_);
+                            std::make_shared<const ns>(std::move(functions)), pool_,
+                            log_calls_);
   spawned_.push_back(handler);
+  names_.push_back(name);
   update(name, handler, std::move(infos));
   return *this;
 }
@@ -82,6 +85,26 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
                   describe(res.error()));
   }
   return res;
+}
+
+bool server::drain(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{sys_};
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (auto& a : spawned_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+    bool done = false;
+    if (left.count() > 0)
+      self->request(a, left, drain_atom::value)
+        .receive([&](bool) { done = true; }, [&](caf::error&) {});
+    if (!done)
+      return false;
+  }
+  return true;
+}
+
+std::vector<std::string> server::namespaces() const {
+  return names_;
 }
 
 void server::stop() {

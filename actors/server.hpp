@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,7 +27,8 @@ namespace slacker {
 class server {
 public:
   /// The worker pool's size and queue bound come from `slacker.worker-threads`
-  /// and `slacker.worker-queue` (see `slacker::config`).
+  /// and `slacker.worker-queue`; `slacker.log-calls` logs one line per call
+  /// (see `slacker::config`).
   explicit server(caf::actor_system& sys);
 
   /// Uses `pool` for blocking functions (tests pass a pool they drive).
@@ -62,6 +64,12 @@ public:
     return front_;
   }
 
+  /// Waits (up to `timeout`) until no blocking call is running; false on timeout.
+  bool drain(std::chrono::milliseconds timeout);
+
+  /// The namespaces served, by name.
+  std::vector<std::string> namespaces() const;
+
   /// Unpublishes and ends every actor this server spawned. Idempotent.
   void stop();
 
@@ -73,6 +81,8 @@ private:
   std::shared_ptr<worker_pool> pool_;
   caf::actor front_;
   std::vector<caf::actor> spawned_;
+  std::vector<std::string> names_;
+  bool log_calls_ = false;
   uint16_t port_ = 0;
 };
 

@@ -36,4 +36,7 @@ using gather_atom = caf::atom_constant<caf::atom("sl_gather")>;
 /// Periodic housekeeping of a dispatcher.
 using sweep_atom = caf::atom_constant<caf::atom("sl_sweep")>;
 
+/// Answers once every call a namespace actor is running has finished.
+using drain_atom = caf::atom_constant<caf::atom("sl_drain")>;
+
 } // namespace slacker

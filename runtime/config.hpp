@@ -18,6 +18,7 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.log-level`: trace, debug, info, warn, error, critical or off.
 /// - `slacker.worker-threads`: threads of the pool running blocking functions.
 /// - `slacker.worker-queue`: how many blocking calls may wait for a thread.
+/// - `slacker.log-calls`: servers log one line per call (ns/fn, caller, duration).
 class config : public caf::actor_system_config {
 public:
   config();
@@ -25,6 +26,7 @@ public:
   std::string log_level = "info";
   size_t worker_threads = 4;
   size_t worker_queue = 1024;
+  bool log_calls = false;
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

@@ -7,6 +7,7 @@
 #include "require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/namespace_actor.hpp"
+#include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 
@@ -51,7 +52,7 @@ struct fixture : test_coordinator_fixture<unit_config> {
             .def(
                 "wait", [](int64_t x) { return x; }, "runs on the pool", blocking)
             .def("caf_only", [](slacker_test::caf_only x) { return x; }));
-    api = sys.spawn(namespace_actor, fns, pool);
+    api = sys.spawn(namespace_actor, fns, pool, false);
     run();
   }
 
@@ -152,6 +153,21 @@ CAF_TEST(blocking calls run on the pool and a full queue gives overloaded) {
   auto value = result_of<int64_t>(done);
   CAF_REQUIRE(value);
   CAF_CHECK_EQUAL(*value, 5);
+}
+
+CAF_TEST(drain answers once the running blocking calls finished) {
+  self->send(api, make(codec_id::caf_binary, "wait", int64_t{5}));
+  run();
+  self->send(api, drain_atom::value);
+  run();
+  bool drained = false;
+  self->receive([&](bool) { drained = true; }, caf::after(std::chrono::seconds{0}) >> [] {});
+  CAF_CHECK(!drained); // the call still runs
+  pool->run_one();
+  run();
+  CAF_CHECK(!reply().err);
+  self->receive([&](bool) { drained = true; }, caf::after(std::chrono::seconds{0}) >> [] {});
+  CAF_CHECK(drained);
 }
 
 CAF_TEST(undecodable arguments give codec_error) {
