@@ -1,60 +1,97 @@
-// The example client, direct to one server: calls each example function and
-// says what it does.
-//   example-client [--server=HOST:PORT]
+// The example client of slacker-cluster: the original's scenario against the
+// example cluster, saying what it does at each step.
+//   example-client [--cluster=NAME] [--zk=HOST:PORT[,...]] [--servers=N]
+// --servers=N waits (up to 30 s) until N servers provide slacker.example.api.
+#include <chrono>
 #include <cstdio>
+#include <future>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "slacker/actors/client.hpp"
+#include "slacker/actors/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
 
 namespace {
 
 struct client_config : slacker::config {
-  std::string server = "127.0.0.1:2104";
+  std::string cluster = "example-cluster";
+  std::string zk = "127.0.0.1:2181";
+  size_t servers = 1;
   client_config() {
-    opt_group{custom_options_, "global"}.add(server, "server", "HOST:PORT of the server");
+    opt_group{custom_options_, "global"}
+      .add(cluster, "cluster", "cluster name (default example-cluster)")
+      .add(zk, "zk", "ZooKeeper ensemble, HOST:PORT[,HOST:PORT...]")
+      .add(servers, "servers", "servers to wait for before starting (default 1)");
   }
 };
 
 int failures = 0;
 
-template <class T> void show(const char* what, const caf::expected<T>& res) {
-  if (res)
-    std::printf("%-40s -> %s\n", what, caf::deep_to_string(*res).c_str());
-  else {
-    std::printf("%-40s -> error: %s\n", what, slacker::describe(res.error()).c_str());
+template <class T>
+void show(const char* what, const caf::expected<T>& res) {
+  if (res) {
+    std::printf("%-48s -> %s\n", what, caf::deep_to_string(*res).c_str());
+  } else {
+    std::printf("%-48s -> error: %s\n", what, slacker::describe(res.error()).c_str());
     ++failures;
   }
+  std::fflush(stdout);
 }
 
 void caf_main(caf::actor_system& sys, const client_config& cfg) {
-  slacker::client c{sys, cfg.server};
-  std::printf("calling %s\n", cfg.server.c_str());
-  show("timestamp", c.call<int64_t>("slacker.example.api/timestamp"));
-  show("inc-m 10", c.call<int64_t>("slacker.example.api/inc-m", int64_t{10}));
-  show("rand-ints 5",
-       c.call<std::vector<int32_t>>("slacker.example.api/rand-ints", int32_t{5}));
-  slacker::call_options json;
-  json.codec = slacker::codec_id::json;
-  show("echo (json codec)",
-       c.call<std::string>(json, "slacker.example.api/echo", "hello"));
-  show("whoami", c.call<std::string>("slacker.example.api/whoami"));
-  show("api2/echo2", c.call<std::string>("slacker.example.api2/echo2", "world"));
+  slacker::cluster_client sc{sys, cfg.cluster, cfg.zk};
+  std::printf("cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
+  // Wait for the servers to register (bounded).
+  for (int i = 0; i < 300; ++i) {
+    auto view = sc.members();
+    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  show("timestamp (default: random, single)",
+       sc.call<int64_t>("slacker.example.api/timestamp"));
+
+  slacker::cluster_options all_vector;
+  all_vector.grouping = slacker::grouping_kind::all;
+  all_vector.results = slacker::results_kind::vector;
+  show("timestamp with all + vector",
+       sc.call<std::vector<int64_t>>(all_vector, "slacker.example.api/timestamp"));
+
+  slacker::cluster_options lif_map;
+  lif_map.grouping = slacker::grouping_kind::least_in_flight;
+  lif_map.results = slacker::results_kind::map;
+  std::promise<caf::expected<std::map<std::string, std::string>>> done;
+  sc.call_async<std::map<std::string, std::string>>(
+    lif_map, "slacker.example.api/whoami",
+    [&](caf::expected<std::map<std::string, std::string>> r) {
+      std::printf("(callback ran)\n");
+      done.set_value(std::move(r));
+    });
+  show("whoami with least-in-flight + map, async", done.get_future().get());
+
+  slacker::cluster_options random;
+  random.grouping = slacker::grouping_kind::random;
+  show("api2/echo2 with random",
+       sc.call<std::string>(random, "slacker.example.api2/echo2", "hello cluster"));
+
+  slacker::remote_fn<int64_t()> timestamp{sc, "slacker.example.api/timestamp"};
   int ok = 0;
   for (int i = 0; i < 100; ++i)
-    if (c.call<int64_t>("slacker.example.api/timestamp"))
+    if (timestamp())
       ++ok;
-  std::printf("%-40s -> %d of 100 succeeded\n", "100 timestamp calls", ok);
+  std::printf("%-48s -> %d of 100 succeeded\n", "100 timestamp calls (remote_fn)", ok);
   if (ok != 100)
     ++failures;
-  auto err = c.call<int64_t>("slacker.example.api/make-error");
-  if (!err && slacker::code_of(err.error()) == slacker::sc::exception)
-    std::printf("%-40s -> caught as expected: %s\n", "make-error",
-                slacker::describe(err.error()).c_str());
-  else {
+
+  auto err = sc.call<int64_t>("slacker.example.api/make-error");
+  if (!err && slacker::code_of(err.error()) == slacker::sc::exception) {
+    std::printf("%-48s -> caught: %s\n", "make-error", slacker::describe(err.error()).c_str());
+  } else {
     std::printf("make-error did not fail as expected\n");
     ++failures;
   }

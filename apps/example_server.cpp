@@ -1,5 +1,9 @@
-// The example server: namespaces slacker.example.api and slacker.example.api2.
-//   example-server [PORT] [--port=N] [--bind=ADDR]
+// The example server of slacker-cluster: registers in a cluster and serves
+// slacker.example.api, slacker.example.api2 and the manager namespace.
+//   example-server [PORT] [--port=N] [--cluster=NAME] [--zk=HOST:PORT[,...]]
+//                  [--server-data=JSON] [--node=IP] [--session-timeout=MS]
+// Ctrl-C (or the manager's shutdown) stops it gracefully: it leaves the
+// cluster, lets clients notice, finishes running calls, then exits.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,94 +16,138 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "slacker/actors/server.hpp"
+#include "slacker/registry/manager.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 
 namespace {
 
 struct server_config : slacker::config {
   uint16_t port = 2104;
-  std::string bind = "127.0.0.1";
+  std::string cluster = "example-cluster";
+  std::string zk = "127.0.0.1:2181";
+  std::string server_data = R"({"label":"example"})";
+  std::string node;
+  size_t session_timeout = 5000;
+  size_t grace = 1000;
   server_config() {
     opt_group{custom_options_, "global"}
-        .add(port, "port", "port to serve on (default 2104)")
-        .add(bind, "bind", "address to bind (default 127.0.0.1, empty: all)");
+      .add(port, "port", "port to serve on (default 2104; also the first argument)")
+      .add(cluster, "cluster", "cluster name (default example-cluster)")
+      .add(zk, "zk", "ZooKeeper ensemble, HOST:PORT[,HOST:PORT...]")
+      .add(server_data, "server-data", "server-data JSON (default {\"label\":\"example\"})")
+      .add(node, "node", "this server's IP in the cluster (default: detected)")
+      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms (5000)")
+      .add(grace, "grace", "ms between leaving the cluster and stopping (1000)");
+    set("slacker.log-calls", true);
   }
 };
 
-slacker::ns example_api(const std::string& whoami) {
+slacker::ns example_api(std::shared_ptr<std::string> whoami) {
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
   return slacker::ns("slacker.example.api")
-      .def(
-          "timestamp",
-          [] {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                .count();
-          },
-          "milliseconds since the epoch")
-      .def(
-          "inc-m", [counter](int64_t by) { return *counter += by; },
-          "adds to a counter kept by the server, returns the new value")
-      .def(
-          "rand-ints",
-          [](int32_t n) {
-            thread_local std::mt19937_64 gen{std::random_device{}()};
-            std::vector<int32_t> xs(static_cast<size_t>(std::max(n, 0)));
-            for (auto& x : xs)
-              x = static_cast<int32_t>(gen() % 1000);
-            return xs;
-          },
-          "n random integers below 1000")
-      .def(
-          "make-error",
-          []() -> int64_t { throw std::runtime_error("expected exception"); },
-          "always throws")
-      .def(
-          "echo", [](std::string s) { return s; }, "returns its argument")
-      .def(
-          "whoami", [whoami] { return whoami; }, "this server's host:port")
-      .def(
-          "slow",
-          [](int64_t ms) {
-            std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-            return ms;
-          },
-          "sleeps ms milliseconds on the worker pool", slacker::blocking);
+    .def(
+      "timestamp",
+      [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+      },
+      "milliseconds since the epoch")
+    .def(
+      "inc-m", [counter](int64_t by) { return *counter += by; },
+      "adds to a counter kept by the server, returns the new value")
+    .def(
+      "rand-ints",
+      [](int32_t n) {
+        thread_local std::mt19937_64 gen{std::random_device{}()};
+        std::vector<int32_t> xs(static_cast<size_t>(std::max(n, 0)));
+        for (auto& x : xs)
+          x = static_cast<int32_t>(gen() % 1000);
+        return xs;
+      },
+      "n random integers below 1000")
+    .def(
+      "make-error", []() -> int64_t { throw std::runtime_error("expected exception"); },
+      "always throws")
+    .def("echo", [](std::string s) { return s; }, "returns its argument")
+    .def("whoami", [whoami] { return *whoami; }, "this server's host:port")
+    .def(
+      "slow",
+      [](int64_t ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+        return ms;
+      },
+      "sleeps ms milliseconds on the worker pool", slacker::blocking);
 }
 
 void caf_main(caf::actor_system& sys, const server_config& cfg) {
   auto port = cfg.port;
-  // The port may also come as the one positional argument: example-server 2104.
-  if (!cfg.remainder.empty())
-    port = static_cast<uint16_t>(std::stoi(cfg.remainder.front()));
-  auto host = cfg.bind.empty() ? std::string{"0.0.0.0"} : cfg.bind;
-  slacker::server srv{sys};
-  srv.add(example_api(host + ":" + std::to_string(port)));
-  srv.add(slacker::ns("slacker.example.api2")
-              .def(
-                  "echo2", [](std::string s) { return s; }, "returns its argument"));
-  auto published = srv.publish(port, cfg.bind);
-  if (!published) {
-    std::fprintf(stderr, "error: cannot serve on port %u: %s\n", port,
-                 slacker::describe(published.error()).c_str());
-    std::exit(1);
+  if (!cfg.remainder.empty()) {
+    std::fprintf(stderr, "usage: example-server [PORT] [--port=N] [--cluster=NAME] "
+                         "[--zk=HOST:PORT[,...]] [--server-data=JSON] [--node=IP] "
+                         "[--session-timeout=MS]\n");
+    std::exit(2);
   }
-  std::printf("serving slacker.example.api and slacker.example.api2 on %s:%u\n",
-              host.c_str(), *published);
-  std::fflush(stdout);
-  // Serve until SIGINT or SIGTERM.
+  if (!nlohmann::json::accept(cfg.server_data)) {
+    std::fprintf(stderr, "error: --server-data is not JSON: %s\n", cfg.server_data.c_str());
+    std::exit(2);
+  }
+  // Signals are taken by this thread only (sigwait below).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto whoami = std::make_shared<std::string>();
+  slacker::server srv{sys};
+  srv.add(example_api(whoami));
+  srv.add(slacker::ns("slacker.example.api2")
+            .def("echo2", [](std::string s) { return s; }, "returns its argument"));
+  auto published = srv.publish(port);
+  if (!published) {
+    std::fprintf(stderr, "error: cannot serve on port %u: %s\n", port,
+                 slacker::describe(published.error()).c_str());
+    std::exit(1);
+  }
+  slacker::registration_options opts;
+  opts.zk.zk = cfg.zk;
+  opts.zk.cluster = cfg.cluster;
+  opts.zk.session_timeout = std::chrono::milliseconds{cfg.session_timeout};
+  opts.node = cfg.node;
+  opts.server_data = cfg.server_data;
+  slacker::registration reg{sys, srv, opts};
+  srv.add(slacker::manager_namespace(reg, [] { kill(getpid(), SIGTERM); }));
+  reg.publish(slacker::manager_ns);
+  *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":"
+            + std::to_string(*published);
+  std::printf("serving slacker.example.api, slacker.example.api2 and %s on port %u, "
+              "cluster %s at %s\n",
+              slacker::manager_ns, *published, cfg.cluster.c_str(), cfg.zk.c_str());
+  std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::printf("stopping\n");
+  std::fflush(stdout);
+  slacker::graceful_stop(srv, reg, std::chrono::milliseconds{cfg.grace},
+                         std::chrono::seconds{30});
 }
 
 } // namespace
 
-CAF_MAIN()
+// `example-server 2104 --zk=...`: the port may come first, as in the original;
+// it becomes --port=2104 so that the options after it still count.
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i)
+    if (!args[i].empty() && args[i].find_first_not_of("0123456789") == std::string::npos)
+      args[i] = "--port=" + args[i];
+  std::vector<char*> ptrs;
+  for (auto& a : args)
+    ptrs.push_back(a.data());
+  ptrs.push_back(nullptr);
+  return caf::exec_main<>(caf_main, argc, ptrs.data());
+}

@@ -56,7 +56,7 @@ caf::expected<membership_view> registry::view() {
 
 registration::registration(caf::actor_system& sys, const server& srv,
                            registration_options opts)
-  : sys_(sys), srv_(srv) {
+  : sys_(sys), srv_(srv), server_data_(opts.server_data) {
   configure_logging(sys.config());
   zk::set_client_log_level(caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
   actor_ = sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node,
@@ -65,14 +65,47 @@ registration::registration(caf::actor_system& sys, const server& srv,
 }
 
 registration::~registration() {
+  leave();
+}
+
+void registration::leave() {
+  if (!actor_)
+    return;
+  // Wait until the actor is gone: its session (and every node) with it.
+  caf::scoped_actor self{sys_};
+  self->monitor(actor_);
   caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {});
+  actor_ = nullptr;
+}
+
+std::string registration::server_data() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return server_data_;
 }
 
 void registration::set_server_data(const std::string& json) {
-  ask<bool>(sys_, actor_, server_data_atom::value, json);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    server_data_ = json;
+  }
+  if (actor_)
+    ask<bool>(sys_, actor_, server_data_atom::value, json);
+}
+
+void registration::offline() {
+  for (auto& ns : srv_.namespaces())
+    unpublish(ns);
+}
+
+void registration::online() {
+  for (auto& ns : srv_.namespaces())
+    publish(ns);
 }
 
 bool registration::publish(const std::string& ns) {
+  if (!actor_)
+    return false;
   auto fns = ask<std::vector<function_info>>(sys_, srv_.front(), inspect_atom::value, ns);
   if (!fns)
     return false;
@@ -81,11 +114,15 @@ bool registration::publish(const std::string& ns) {
 }
 
 bool registration::unpublish(const std::string& ns) {
+  if (!actor_)
+    return false;
   auto res = ask<bool>(sys_, actor_, unpublish_atom::value, ns);
   return res && *res;
 }
 
 std::vector<std::string> registration::leading() {
+  if (!actor_)
+    return {};
   auto res = ask<std::vector<std::string>>(sys_, actor_, view_atom::value);
   return res ? std::move(*res) : std::vector<std::string>{};
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,18 @@ public:
   /// Takes namespace `ns` out of the cluster; the server still serves it.
   bool unpublish(const std::string& ns);
 
+  /// The server-data last set (JSON text).
+  std::string server_data() const;
+
+  /// Takes every namespace of the server out of routing (the server stays a
+  /// member and keeps serving direct calls); `online` puts them back.
+  void offline();
+  void online();
+
+  /// Leaves the cluster now: every node of this server vanishes (its session
+  /// ends). Later calls of this object do nothing.
+  void leave();
+
   /// The namespaces this server currently leads.
   std::vector<std::string> leading();
 
@@ -82,6 +95,8 @@ private:
   caf::actor_system& sys_;
   const server& srv_;
   caf::actor actor_;
+  mutable std::mutex mtx_;
+  std::string server_data_;
 };
 
 } // namespace slacker

@@ -22,6 +22,8 @@ namespace exceptions {
 
 caf::error combine(const std::string& what, const std::vector<server_failure>& failures,
                    size_t servers) {
+  if (servers == 1 && failures.size() == 1)
+    return failures.front().err; // already names the function and the server
   std::string text = what + " failed on " + std::to_string(failures.size()) + " of "
                      + std::to_string(servers) + " server(s): ";
   for (size_t i = 0; i < failures.size(); ++i) {

@@ -1,0 +1,67 @@
+#include "slacker/registry/manager.hpp"
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace slacker {
+
+ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
+  auto* r = &reg;
+  return ns(manager_ns)
+    .def(
+      "offline",
+      [r] {
+        r->offline();
+        return true;
+      },
+      "takes this server out of routing; it keeps serving direct calls", blocking)
+    .def(
+      "online",
+      [r] {
+        r->online();
+        return true;
+      },
+      "puts this server back into routing", blocking)
+    .def(
+      "offline-ns", [r](std::string name) { return r->unpublish(name); },
+      "takes one namespace of this server out of routing", blocking)
+    .def(
+      "online-ns", [r](std::string name) { return r->publish(name); },
+      "puts one namespace of this server back into routing", blocking)
+    .def(
+      "set-server-data",
+      [r](std::string json) {
+        if (!nlohmann::json::accept(json))
+          throw std::invalid_argument("server-data must be JSON, got: " + json);
+        r->set_server_data(json);
+        return true;
+      },
+      "replaces this server's server-data (JSON text)", blocking)
+    .def(
+      "server-data", [r] { return r->server_data(); }, "this server's server-data",
+      blocking)
+    .def(
+      "shutdown",
+      [on_shutdown] {
+        // Answer first: the stop (graceful_stop) begins by leaving the
+        // cluster and waiting its grace, long after this answer went out.
+        std::thread{on_shutdown}.detach();
+        return true;
+      },
+      "leaves the cluster, drains running calls, then stops the server", blocking);
+}
+
+void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds grace,
+                   std::chrono::milliseconds drain_timeout) {
+  spdlog::info("stopping: leaving the cluster");
+  reg.leave();
+  std::this_thread::sleep_for(grace);
+  spdlog::info("stopping: waiting for running calls");
+  if (!srv.drain(drain_timeout))
+    spdlog::warn("stopping: calls still running after {} ms", drain_timeout.count());
+  srv.stop();
+}
+
+} // namespace slacker
