@@ -11,6 +11,7 @@
 #include <caf/io/all.hpp>
 
 #include "slacker/actors/server.hpp"
+#include "slacker/registry/manager.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
@@ -26,6 +27,7 @@ struct test_server_config : slacker::config {
   std::string server_data = "{}";
   std::string node = "127.0.0.1";
   size_t session_timeout = 2000;
+  bool manager = false;
   test_server_config() {
     opt_group{custom_options_, "global"}
       .add(port, "port", "port to publish on (0: any)")
@@ -33,7 +35,8 @@ struct test_server_config : slacker::config {
       .add(cluster, "cluster", "cluster name")
       .add(server_data, "server-data", "server-data JSON")
       .add(node, "node", "address to register (empty: detect)")
-      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms");
+      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms")
+      .add(manager, "manager", "serve the manager namespace");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -109,6 +112,10 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
     opts.node = cfg.node;
     opts.server_data = cfg.server_data;
     reg = std::make_unique<slacker::registration>(sys, srv, opts);
+    if (cfg.manager) {
+      srv.add(slacker::manager_namespace(*reg, [] {}));
+      reg->publish(slacker::manager_ns);
+    }
   }
   std::printf("port %u\n", *port);
   std::fflush(stdout);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <caf/test/unit_test.hpp>
 
@@ -33,14 +34,24 @@ struct member {
   std::string addr;
 
   member(const std::string& cluster, const std::string& data = "{}",
-         int session_timeout_ms = 2000, uint16_t port = 0)
-    : proc({slacker_test::binary_path("test-server"), "--zk=" + zk_address(),
-            "--cluster=" + cluster, "--server-data=" + data,
-            "--session-timeout=" + std::to_string(session_timeout_ms),
-            "--port=" + std::to_string(port)}) {
+         int session_timeout_ms = 2000, uint16_t port = 0, bool manager = false)
+    : proc(args(cluster, data, session_timeout_ms, port, manager)) {
     auto serving = proc.wait_for("port ", 15000);
     SLACKER_REQUIRE(serving, "test-server did not start");
     addr = "127.0.0.1:" + *serving;
+  }
+
+  static std::vector<std::string> args(const std::string& cluster, const std::string& data,
+                                       int session_timeout_ms, uint16_t port, bool manager) {
+    std::vector<std::string> result{slacker_test::binary_path("test-server"),
+                                    "--zk=" + zk_address(),
+                                    "--cluster=" + cluster,
+                                    "--server-data=" + data,
+                                    "--session-timeout=" + std::to_string(session_timeout_ms),
+                                    "--port=" + std::to_string(port)};
+    if (manager)
+      result.emplace_back("--manager"); // CAF's flags take no value
+    return result;
   }
 
   void command(const std::string& line) {

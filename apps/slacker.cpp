@@ -1,0 +1,418 @@
+// slacker: call and operate a cluster from the shell. JSON in, JSON out.
+//   slacker call --zk=HOST:PORT --cluster=NAME [--grouping=G] [--results=R]
+//                [--exceptions=E] [--timeout=MS] [--unavailable-value=JSON] NS/FN [JSON-ARG ...]
+//   slacker call --server=HOST:PORT NS/FN [JSON-ARG ...]
+//   slacker inspect --zk=.. --cluster=.. [NS]
+//   slacker members --zk=.. --cluster=..
+//   slacker watch --zk=.. --cluster=.. [--count=N]
+//   slacker server-data --zk=.. --cluster=.. ADDR [JSON]
+//   slacker offline|online --zk=.. --cluster=.. ADDR [NS]
+// Errors: `error: <code>: <message>` on stderr, exit 1. Bad usage: exit 2.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "slacker/actors/client.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/registry/manager.hpp"
+#include "slacker/registry/registry.hpp"
+#include "slacker/registry/zk_session.hpp"
+#include "slacker/runtime/config.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<std::string> positional; // the command and its arguments
+int exit_code = 0;
+
+constexpr const char* usage_text =
+  "usage: slacker call|inspect|members|watch|server-data|offline|online [--zk=HOST:PORT] "
+  "[--cluster=NAME] [--server=HOST:PORT] [options] ARGS (see docs/cli.md)";
+
+struct cli_config : slacker::config {
+  std::string zk = "127.0.0.1:2181";
+  std::string cluster = "example-cluster";
+  std::string server;
+  std::string grouping = "random";
+  std::string results = "single";
+  std::string exceptions = "all";
+  size_t timeout = 10000;
+  std::string unavailable_value;
+  size_t count = 0;
+  cli_config() {
+    opt_group{custom_options_, "global"}
+      .add(zk, "zk", "ZooKeeper ensemble (default 127.0.0.1:2181)")
+      .add(cluster, "cluster", "cluster name (default example-cluster)")
+      .add(server, "server", "call this server directly instead of the cluster")
+      .add(grouping, "grouping",
+           "random|all|first|leader|least-in-flight|weighted|round-robin")
+      .add(results, "results", "single|vector|map|nil")
+      .add(exceptions, "exceptions", "all|any")
+      .add(timeout, "timeout", "call timeout in ms (default 10000)")
+      .add(unavailable_value, "unavailable-value", "JSON returned when no server provides it")
+      .add(count, "count", "watch: stop after this many events (0: until Ctrl-C)");
+    set("slacker.log-level", "warn");
+  }
+};
+
+void usage(const std::string& why) {
+  std::cerr << "slacker: " << why << "\n" << usage_text << "\n";
+  exit_code = 2;
+}
+
+void fail(const caf::error& err) {
+  std::cerr << "error: " << slacker::describe(err) << "\n";
+  exit_code = 1;
+}
+
+slacker::zk_options zk_of(const cli_config& cfg) {
+  slacker::zk_options opts;
+  opts.zk = cfg.zk;
+  opts.cluster = cfg.cluster;
+  opts.connect_timeout = std::chrono::seconds{5};
+  return opts;
+}
+
+/// Arguments as one JSON array; false (after usage) when one is not JSON.
+bool json_args(size_t from, slacker::bytes& out) {
+  auto arr = json::array();
+  for (size_t i = from; i < positional.size(); ++i) {
+    auto v = json::parse(positional[i], nullptr, false);
+    if (v.is_discarded()) {
+      usage("argument " + std::to_string(i - from + 1) + " is not JSON: " + positional[i]);
+      return false;
+    }
+    arr.push_back(std::move(v));
+  }
+  auto text = arr.dump();
+  out.assign(text.begin(), text.end());
+  return true;
+}
+
+json parse_result(const slacker::bytes& bytes) {
+  auto v = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  return v.is_discarded() ? json(std::string(bytes.begin(), bytes.end())) : v;
+}
+
+/// A direct call to one server, JSON in and out.
+caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
+                                const std::string& fn, const slacker::bytes& args,
+                                std::chrono::milliseconds timeout) {
+  slacker::call_request req;
+  if (!slacker::split_function_name(fn, req.ns, req.fn))
+    return slacker::make_error(slacker::sc::invalid_request,
+                               "'" + fn + "' is not of the form namespace/function");
+  req.codec = slacker::codec_id::json;
+  req.args = args;
+  req.deadline_ns = slacker::detail::deadline_after(timeout);
+  slacker::client c{sys, addr};
+  auto rep = c.invoke(std::move(req), timeout);
+  if (!rep)
+    return std::move(rep.error());
+  return parse_result(rep->result);
+}
+
+void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
+  if (positional.size() < 2)
+    return usage("call needs NS/FN");
+  slacker::bytes args;
+  if (!json_args(2, args))
+    return;
+  auto timeout = std::chrono::milliseconds{cfg.timeout};
+  if (!cfg.server.empty()) {
+    auto res = call_server(sys, cfg.server, positional[1], args, timeout);
+    if (!res)
+      return fail(res.error());
+    std::cout << res->dump() << "\n";
+    return;
+  }
+  auto policies = std::make_shared<slacker::call_policies>();
+  slacker::grouping_kind g;
+  slacker::results_kind r;
+  slacker::exceptions_kind e;
+  if (!slacker::from_string(cfg.grouping, g))
+    return usage("unknown grouping " + cfg.grouping);
+  if (!slacker::from_string(cfg.results, r))
+    return usage("unknown results " + cfg.results);
+  if (!slacker::from_string(cfg.exceptions, e))
+    return usage("unknown exceptions " + cfg.exceptions);
+  policies->grouping = g;
+  policies->results = r;
+  policies->exceptions = e;
+  policies->timeout = timeout;
+  policies->codec = slacker::codec_id::json;
+  if (!cfg.unavailable_value.empty()) {
+    if (!json::accept(cfg.unavailable_value))
+      return usage("--unavailable-value is not JSON");
+    auto text = cfg.unavailable_value;
+    policies->unavailable = [text](slacker::codec_id) -> caf::expected<slacker::bytes> {
+      return slacker::bytes(text.begin(), text.end());
+    };
+  }
+  slacker::call_request req;
+  if (!slacker::split_function_name(positional[1], req.ns, req.fn))
+    return usage("'" + positional[1] + "' is not of the form namespace/function");
+  req.codec = slacker::codec_id::json;
+  req.args = std::move(args);
+  req.deadline_ns = slacker::detail::deadline_after(timeout);
+  slacker::cluster_client sc{sys, zk_of(cfg)};
+  auto rep = sc.invoke(slacker::cluster_call{std::move(req), policies});
+  if (!rep)
+    return fail(rep.error());
+  json out;
+  if (rep->whole || r == slacker::results_kind::single)
+    out = rep->replies.empty() ? json(nullptr) : parse_result(rep->replies.front().result);
+  else if (r == slacker::results_kind::vector) {
+    out = json::array();
+    for (auto& x : rep->replies)
+      out.push_back(parse_result(x.result));
+  } else if (r == slacker::results_kind::map) {
+    out = json::object();
+    for (size_t i = 0; i < rep->replies.size(); ++i)
+      out[rep->addrs[i]] = parse_result(rep->replies[i].result);
+  }
+  std::cout << out.dump() << "\n";
+}
+
+/// The registry's view once it has read the cluster (or an error after 10 s).
+caf::expected<slacker::membership_view> current_view(slacker::registry& reg) {
+  for (int i = 0; i < 100; ++i) {
+    auto v = reg.view();
+    if (!v)
+      return v;
+    if (v->state.status == slacker::registry_status::connected)
+      return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  return slacker::make_error(slacker::sc::unavailable, "cannot reach ZooKeeper");
+}
+
+json data_json(const std::string& data) {
+  return parse_result(slacker::bytes(data.begin(), data.end()));
+}
+
+json members_json(const slacker::membership_view& v) {
+  json out{{"servers", json::object()}, {"namespaces", json::object()}};
+  for (auto& [addr, data] : v.servers)
+    out["servers"][addr] = data_json(data);
+  for (auto& [ns, addrs] : v.namespaces) {
+    auto leader = v.leaders.find(ns);
+    out["namespaces"][ns] = {{"servers", addrs},
+                             {"leader", leader == v.leaders.end() ? json(nullptr)
+                                                                  : json(leader->second)}};
+  }
+  return out;
+}
+
+void cmd_members(caf::actor_system& sys, const cli_config& cfg) {
+  slacker::registry reg{sys, zk_of(cfg)};
+  auto v = current_view(reg);
+  if (!v)
+    return fail(v.error());
+  std::cout << members_json(*v).dump() << "\n";
+}
+
+void cmd_inspect(const cli_config& cfg) {
+  auto zk = slacker::zk::session::open(cfg.zk, std::chrono::seconds{10},
+                                       [](const slacker::zk::event&) {});
+  if (!zk)
+    return fail(zk.error());
+  auto base = zk_of(cfg).base() + "/functions";
+  // The session connects in the background: retry while it does.
+  auto with_retry = [&](auto op) {
+    slacker::zk::status st;
+    for (int i = 0; i < 100; ++i) {
+      st = op();
+      if (st.code != slacker::zk::rc::connection_loss)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+    return st;
+  };
+  std::vector<std::string> namespaces;
+  if (positional.size() > 1) {
+    namespaces.push_back(positional[1]);
+  } else {
+    auto st = with_retry([&] { return (*zk)->children(base, false, namespaces); });
+    if (!st && st.code != slacker::zk::rc::no_node)
+      return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
+  }
+  json out = json::object();
+  for (auto& ns : namespaces) {
+    std::vector<std::string> fns;
+    auto st = with_retry([&] { return (*zk)->children(base + "/" + ns, false, fns); });
+    if (!st) {
+      if (st.code == slacker::zk::rc::no_node)
+        return fail(slacker::make_error(slacker::sc::not_found,
+                                        "no namespace " + ns + " in cluster " + cfg.cluster));
+      return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
+    }
+    out[ns] = json::object();
+    for (auto& fn : fns) {
+      std::string data;
+      with_retry([&] { return (*zk)->get(base + "/" + ns + "/" + fn, false, data); });
+      out[ns][fn] = parse_result(slacker::bytes(data.begin(), data.end()));
+    }
+  }
+  std::cout << out.dump() << "\n";
+}
+
+void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
+  slacker::registry reg{sys, zk_of(cfg)};
+  // Subscribe once the registry has read the cluster: the snapshot is whole.
+  if (auto v = current_view(reg); !v)
+    return fail(v.error());
+  std::promise<void> done;
+  auto left = std::make_shared<size_t>(cfg.count);
+  auto print = [left, &done](json line) {
+    std::cout << line.dump() << std::endl;
+    if (*left > 0 && --*left == 0)
+      done.set_value();
+  };
+  auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
+    using namespace slacker;
+    return {
+      [=](membership_view& v) {
+        auto j = members_json(v);
+        j["event"] = "snapshot";
+        print(j);
+      },
+      [=](member_up& x) {
+        print({{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}});
+      },
+      [=](member_down& x) { print({{"event", "member_down"}, {"addr", x.addr}}); },
+      [=](server_data_changed& x) {
+        print({{"event", "server_data_changed"}, {"addr", x.addr}, {"data", data_json(x.data)}});
+      },
+      [=](namespace_up& x) {
+        print({{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}});
+      },
+      [=](namespace_down& x) {
+        print({{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}});
+      },
+      [=](leader_changed& x) {
+        print({{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}});
+      },
+      [=](registry_state& x) {
+        print({{"event", "registry_state"},
+               {"status", to_string(x.status)},
+               {"view_age_ms", x.view_age_ms}});
+      },
+    };
+  });
+  caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
+  if (cfg.count > 0) {
+    done.get_future().wait();
+  } else {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+  }
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+}
+
+void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
+  if (positional.size() < 2)
+    return usage("server-data needs ADDR");
+  auto addr = positional[1];
+  if (positional.size() > 2) {
+    if (!json::accept(positional[2]))
+      return usage("server-data must be JSON: " + positional[2]);
+    auto args = json::array({positional[2]}).dump();
+    auto res = call_server(sys, addr, std::string{slacker::manager_ns} + "/set-server-data",
+                           slacker::bytes(args.begin(), args.end()),
+                           std::chrono::milliseconds{cfg.timeout});
+    if (!res)
+      return fail(res.error());
+    std::cout << res->dump() << "\n";
+    return;
+  }
+  slacker::registry reg{sys, zk_of(cfg)};
+  auto v = current_view(reg);
+  if (!v)
+    return fail(v.error());
+  auto i = v->servers.find(addr);
+  if (i == v->servers.end())
+    return fail(slacker::make_error(slacker::sc::not_found,
+                                    "no server " + addr + " in cluster " + cfg.cluster));
+  std::cout << parse_result(slacker::bytes(i->second.begin(), i->second.end())).dump() << "\n";
+}
+
+void cmd_offline_online(caf::actor_system& sys, const cli_config& cfg, bool offline) {
+  if (positional.size() < 2)
+    return usage(positional[0] + " needs ADDR");
+  std::string fn = offline ? "offline" : "online";
+  auto args = json::array();
+  if (positional.size() > 2) {
+    fn += "-ns";
+    args.push_back(positional[2]);
+  }
+  auto text = args.dump();
+  auto res = call_server(sys, positional[1], std::string{slacker::manager_ns} + "/" + fn,
+                         slacker::bytes(text.begin(), text.end()),
+                         std::chrono::milliseconds{cfg.timeout});
+  if (!res)
+    return fail(res.error());
+  std::cout << res->dump() << "\n";
+}
+
+void caf_main(caf::actor_system& sys, const cli_config& cfg) {
+  if (positional.empty())
+    return usage("no command");
+  auto& cmd = positional[0];
+  if (cmd == "call")
+    cmd_call(sys, cfg);
+  else if (cmd == "inspect")
+    cmd_inspect(cfg);
+  else if (cmd == "members")
+    cmd_members(sys, cfg);
+  else if (cmd == "watch")
+    cmd_watch(sys, cfg);
+  else if (cmd == "server-data")
+    cmd_server_data(sys, cfg);
+  else if (cmd == "offline" || cmd == "online")
+    cmd_offline_online(sys, cfg, cmd == "offline");
+  else
+    usage("unknown command " + cmd);
+}
+
+} // namespace
+
+// Options (--name=value) go to CAF wherever they stand; everything else is
+// the command and its arguments. After `--`, everything is an argument.
+int main(int argc, char** argv) {
+  std::vector<char*> options{argv[0]};
+  bool rest = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!rest && arg == "--")
+      rest = true;
+    else if (!rest && arg.rfind("--", 0) == 0)
+      options.push_back(argv[i]);
+    else
+      positional.push_back(arg);
+  }
+  // `watch` waits for signals in its own thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (!positional.empty() && positional[0] == "watch")
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  options.push_back(nullptr);
+  auto rc = caf::exec_main<>(caf_main, static_cast<int>(options.size() - 1), options.data());
+  return rc != 0 ? 2 : exit_code;
+}
