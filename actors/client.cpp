@@ -18,33 +18,13 @@ int64_t deadline_after(std::chrono::milliseconds timeout) {
 
 } // namespace detail
 
-namespace {
-
-bool parse_address(const std::string& address, std::string& host, uint16_t& port) {
-  auto pos = address.rfind(':');
-  if (pos == std::string::npos || pos == 0 || pos + 1 == address.size())
-    return false;
-  try {
-    size_t used = 0;
-    auto value = std::stoul(address.substr(pos + 1), &used);
-    if (used != address.size() - pos - 1 || value == 0 || value > 65535)
-      return false;
-    host = address.substr(0, pos);
-    port = static_cast<uint16_t>(value);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-} // namespace
 
 client::client(caf::actor_system& sys, const std::string& address)
   : sys_(sys), address_(address) {
   configure_logging(sys.config());
   std::string host;
   uint16_t port = 0;
-  if (!parse_address(address, host, port)) {
+  if (!split_address(address, host, port)) {
     invalid_ = make_error(sc::invalid_request,
                           "'" + address + "' is not a server address (host:port)");
     return;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/messages/atoms.hpp"
+#include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
 
 namespace slacker {
@@ -16,19 +17,11 @@ server_link::server_link(std::string host, uint16_t port)
 }
 
 std::shared_ptr<server_link> server_link::make(const std::string& address) {
-  auto pos = address.rfind(':');
-  if (pos == std::string::npos || pos == 0 || pos + 1 == address.size())
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(address, host, port))
     return nullptr;
-  try {
-    size_t used = 0;
-    auto value = std::stoul(address.substr(pos + 1), &used);
-    if (used != address.size() - pos - 1 || value == 0 || value > 65535)
-      return nullptr;
-    return std::make_shared<server_link>(address.substr(0, pos),
-                                         static_cast<uint16_t>(value));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  return std::make_shared<server_link>(std::move(host), port);
 }
 
 void server_link::connect(caf::event_based_actor* self, connect_callback cb) {

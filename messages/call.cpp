@@ -34,6 +34,21 @@ bool from_string(const std::string& name, codec_id& out) {
   return false;
 }
 
+bool split_address(const std::string& address, std::string& host, uint16_t& port) {
+  auto pos = address.rfind(':');
+  if (pos == std::string::npos || pos == 0 || pos + 1 == address.size())
+    return false;
+  auto digits = address.substr(pos + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto value = std::stoul(digits);
+  if (value == 0 || value > 65535)
+    return false;
+  host = address.substr(0, pos);
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
 bool split_function_name(const std::string& qualified, std::string& ns, std::string& fn) {
   auto pos = qualified.rfind('/');
   if (pos == std::string::npos || pos == 0 || pos + 1 == qualified.size())

@@ -80,4 +80,7 @@ typename Inspector::result_type inspect(Inspector& f, function_info& x) {
 /// Splits `ns/fn` at its last slash; false when either part is empty.
 bool split_function_name(const std::string& qualified, std::string& ns, std::string& fn);
 
+/// Splits `host:port`; false when it is not of that form (port 1..65535).
+bool split_address(const std::string& address, std::string& host, uint16_t& port);
+
 } // namespace slacker

@@ -224,13 +224,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
         register_all(self);
         return;
       }
-      if (gen != link.generation)
-        return;
-      if (!link.zk)
-        link.open(self);
-      else if (link.status == registry_status::connecting)
-        spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying",
-                     link.opts.zk, link.opts.connect_timeout.count());
+      link.on_retry(self, gen);
     },
     [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
       self->state.namespaces[ns] = std::move(fns);

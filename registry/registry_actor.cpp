@@ -242,16 +242,7 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
           break;
       }
     },
-    [=](retry_atom, uint64_t gen) {
-      auto& link = self->state.link;
-      if (gen != link.generation)
-        return;
-      if (!link.zk)
-        link.open(self);
-      else if (link.status == registry_status::connecting)
-        spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying",
-                     link.opts.zk, link.opts.connect_timeout.count());
-    },
+    [=](retry_atom, uint64_t gen) { self->state.link.on_retry(self, gen); },
     [=](subscribe_atom, caf::actor& who) {
       auto& subs = self->state.subscribers;
       if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())

@@ -31,6 +31,16 @@ void zk_link::open(caf::event_based_actor* self) {
   self->delayed_send(self, opts.connect_timeout, retry_atom::value, gen);
 }
 
+void zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
+  if (gen != generation)
+    return;
+  if (!zk)
+    open(self);
+  else if (status == registry_status::connecting)
+    spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying", opts.zk,
+                 opts.connect_timeout.count());
+}
+
 void zk_link::close() {
   zk.reset();
   ++generation;

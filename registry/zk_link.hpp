@@ -30,6 +30,10 @@ struct zk_link {
   /// Opens a new session; on failure, schedules `retry_atom` with backoff.
   void open(caf::event_based_actor* self);
 
+  /// Handles `(retry_atom, gen)` scheduled by `open`: opens again after a
+  /// failed open, or says once that the ensemble does not answer.
+  void on_retry(caf::event_based_actor* self, uint64_t gen);
+
   /// Closes the session (its ephemeral nodes vanish at once).
   void close();
 
