@@ -1,7 +1,11 @@
-// Round-trip benchmark on 127.0.0.1, one int64 in and out: raw CAF
-// request/response next to the slacker direct client, in one run.
-//   bench [--seconds=N] [--json=FILE]
-// It starts itself as the server process (`--role=server`).
+// Round-trip benchmark on 127.0.0.1, all systems in one run, same duration:
+// the TCP floor, raw CAF request/response, the slacker direct client (async
+// and blocking), and the slacker cluster client (random over 2 servers, all
+// over 3), each with 1 call in flight (latency) and 64 (throughput), for an
+// int64 and for a 1 KiB string.
+//   bench [--seconds=N] [--json=FILE] [--cluster=false]
+// It starts its own servers (itself, `--role=server`) and, for the cluster
+// rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,16 +14,21 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <signal.h>
-#include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "process.hpp"
 #include "slacker/actors/client.hpp"
+#include "slacker/actors/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 
 namespace {
@@ -29,17 +38,26 @@ using clock_type = std::chrono::steady_clock;
 struct bench_config : slacker::config {
   std::string role = "client";
   size_t seconds = 3;
+  size_t millis = 0; // overrides seconds (the smoke test runs tiny measurements)
   std::string json;
+  bool cluster = true;
+  std::string zk;
+  std::string clusters; // server role: comma-separated clusters to join
   bench_config() {
     opt_group{custom_options_, "global"}
-        .add(role, "role", "client (default) or server")
-        .add(seconds, "seconds", "duration of each measurement")
-        .add(json, "json", "also write the results as JSON to this file");
+      .add(role, "role", "client (default) or server")
+      .add(seconds, "seconds", "duration of each measurement")
+      .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
+      .add(json, "json", "also write the results as JSON to this file")
+      .add(cluster, "cluster", "measure the cluster client too (needs example-zk)")
+      .add(zk, "zk", "server role: ZooKeeper to register in")
+      .add(clusters, "clusters", "server role: clusters to join");
   }
 };
 
 struct result {
   std::string name;
+  std::string payload;
   size_t in_flight = 0;
   size_t calls = 0;
   size_t errors = 0;
@@ -47,7 +65,7 @@ struct result {
   std::vector<int64_t> lat_ns;
 
   double rate() const {
-    return calls / seconds;
+    return seconds > 0 ? calls / seconds : 0;
   }
   double pct(double p) {
     if (lat_ns.empty())
@@ -58,13 +76,89 @@ struct result {
   }
 };
 
+// -- server role ---------------------------------------------------------------
+
+/// A plain blocking TCP echo of fixed-size messages: the floor.
+uint16_t tcp_echo(size_t size) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(fd, 16);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread{[fd, size] {
+    for (;;) {
+      int c = accept(fd, nullptr, nullptr);
+      if (c < 0)
+        return;
+      std::thread{[c, size] {
+        int one = 1;
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        std::vector<char> buf(size);
+        for (;;) {
+          size_t got = 0;
+          while (got < size) {
+            auto n = read(c, buf.data() + got, size - got);
+            if (n <= 0) {
+              close(c);
+              return;
+            }
+            got += static_cast<size_t>(n);
+          }
+          if (write(c, buf.data(), size) != static_cast<ssize_t>(size)) {
+            close(c);
+            return;
+          }
+        }
+      }}.detach();
+    }
+  }}.detach();
+  return ntohs(addr.sin_port);
+}
+
+void serve(caf::actor_system& sys, const bench_config& cfg) {
+  auto echo = sys.spawn([] {
+    return caf::behavior{[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+  });
+  auto raw_port = sys.middleman().publish(echo, 0, "127.0.0.1");
+  slacker::server srv{sys};
+  srv.add(slacker::ns("bench")
+            .def("echo", [](int64_t x) { return x; })
+            .def("echo-string", [](std::string s) { return s; }));
+  auto port = srv.publish(0, "127.0.0.1");
+  if (!raw_port || !port)
+    return;
+  std::vector<std::unique_ptr<slacker::registration>> regs;
+  std::string rest = cfg.clusters;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    slacker::registration_options opts;
+    opts.zk.zk = cfg.zk;
+    opts.zk.cluster = rest.substr(0, comma);
+    opts.node = "127.0.0.1";
+    regs.push_back(std::make_unique<slacker::registration>(sys, srv, opts));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  std::printf("ports %u %u %u\n", *raw_port, *port, tcp_echo(8));
+  std::fflush(stdout);
+  char buf[16];
+  while (read(0, buf, sizeof(buf)) > 0) {
+  }
+  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+}
+
+// -- measuring -------------------------------------------------------------------
+
 /// Issues one call and invokes `done(ok)` when it completes.
 using issue_fn = std::function<void(caf::event_based_actor*, std::function<void(bool)>)>;
 
-result measure(caf::actor_system& sys, std::string name, size_t in_flight,
-               std::chrono::seconds duration, issue_fn issue) {
+result measure(caf::actor_system& sys, std::string name, std::string payload,
+               size_t in_flight, std::chrono::milliseconds duration, issue_fn issue) {
   auto res = std::make_shared<result>();
   res->name = std::move(name);
+  res->payload = std::move(payload);
   res->in_flight = in_flight;
   std::promise<void> finished;
   sys.spawn([&, res](caf::event_based_actor* self) {
@@ -76,13 +170,9 @@ result measure(caf::actor_system& sys, std::string name, size_t in_flight,
       auto t0 = clock_type::now();
       issue(self, [=, &finished](bool ok) {
         auto t1 = clock_type::now();
-        if (ok) {
-          ++res->calls;
-          if (in_flight == 1)
-            res->lat_ns.push_back((t1 - t0).count());
-        } else {
-          ++res->errors;
-        }
+        ++(ok ? res->calls : res->errors);
+        if (in_flight == 1)
+          res->lat_ns.push_back((t1 - t0).count());
         if (t1 < end) {
           (*launch)();
         } else if (--*active == 0) {
@@ -99,87 +189,136 @@ result measure(caf::actor_system& sys, std::string name, size_t in_flight,
   return *res;
 }
 
-void serve(caf::actor_system& sys) {
-  auto echo = sys.spawn([] {
-    return caf::behavior{[](int64_t x) {
-      return x;
-    }};
-  });
-  auto raw_port = sys.middleman().publish(echo, 0, "127.0.0.1");
-  slacker::server srv{sys};
-  srv.add(slacker::ns("bench").def("echo", [](int64_t x) { return x; }));
-  auto port = srv.publish(0, "127.0.0.1");
-  if (!raw_port || !port)
-    return;
-  std::printf("%u %u\n", *raw_port, *port);
-  std::fflush(stdout);
-  char buf[16];
-  while (read(0, buf, sizeof(buf)) > 0) {
+/// The TCP floor: 1 in flight is ping-pong; 64 in flight are pipelined on one
+/// connection (the same number of calls in the pipe as for the others).
+result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds duration) {
+  result r;
+  r.name = "TCP floor (blocking sockets)";
+  r.payload = "int64";
+  r.in_flight = in_flight;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return r;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  char buf[8] = {};
+  auto send_one = [&] { return write(fd, buf, 8) == 8; };
+  auto recv_one = [&] {
+    size_t got = 0;
+    while (got < 8) {
+      auto n = read(fd, buf + got, 8 - got);
+      if (n <= 0)
+        return false;
+      got += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  std::vector<clock_type::time_point> sent;
+  auto start = clock_type::now();
+  auto end = start + duration;
+  for (size_t i = 0; i < in_flight; ++i) {
+    sent.push_back(clock_type::now());
+    send_one();
   }
-  caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  size_t outstanding = in_flight;
+  size_t next = 0;
+  while (outstanding > 0) {
+    if (!recv_one())
+      break;
+    auto now = clock_type::now();
+    ++r.calls;
+    if (in_flight == 1)
+      r.lat_ns.push_back((now - sent[next]).count());
+    if (now < end) {
+      sent[next] = clock_type::now();
+      send_one();
+    } else {
+      --outstanding;
+    }
+    next = (next + 1) % in_flight;
+  }
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  close(fd);
+  return r;
 }
 
-void caf_main(caf::actor_system& sys, const bench_config& cfg) {
-  if (cfg.role == "server") {
-    serve(sys);
-    return;
+std::string dir_of_self() {
+  char path[1024];
+  auto n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  path[n > 0 ? n : 0] = '\0';
+  std::string p{path};
+  return p.substr(0, p.rfind('/'));
+}
+
+void run(caf::actor_system& sys, const bench_config& cfg) {
+  auto self_path = dir_of_self() + "/bench";
+  auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
+  std::unique_ptr<slacker_test::process> zk;
+  std::string zk_addr;
+  if (cfg.cluster) {
+    auto zk_port = std::to_string(20000 + getpid() % 20000);
+    zk = std::make_unique<slacker_test::process>(
+      std::vector<std::string>{dir_of_self() + "/example-zk", "--port=" + zk_port});
+    if (zk->wait_for("ZooKeeper serving", 30000))
+      zk_addr = "127.0.0.1:" + zk_port;
+    else
+      std::fprintf(stderr, "bench: no ZooKeeper; skipping the cluster rows\n");
   }
-  // Start the server as a child process, talking through two pipes.
-  int to_child[2], from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0)
-    return;
-  auto pid = fork();
-  if (pid == 0) {
-    dup2(to_child[0], 0);
-    dup2(from_child[1], 1);
-    close(to_child[1]);
-    close(from_child[0]);
-    char self_path[512];
-    auto n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-    self_path[n > 0 ? n : 0] = '\0';
-    execl(self_path, self_path, "--role=server", nullptr);
-    _exit(127);
+  // Three servers: the first two in both clusters, the third in bench-3 only.
+  std::vector<std::unique_ptr<slacker_test::process>> servers;
+  std::vector<std::array<uint16_t, 3>> ports;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> args{self_path, "--role=server"};
+    if (!zk_addr.empty()) {
+      args.push_back("--zk=" + zk_addr);
+      args.push_back(i < 2 ? "--clusters=bench-2,bench-3" : "--clusters=bench-3");
+    }
+    servers.push_back(std::make_unique<slacker_test::process>(args));
+    auto line = servers.back()->wait_for("ports ", 15000);
+    if (!line) {
+      std::fprintf(stderr, "error: a bench server did not start\n");
+      return;
+    }
+    std::array<uint16_t, 3> p{};
+    std::sscanf(line->c_str(), "%hu %hu %hu", &p[0], &p[1], &p[2]);
+    ports.push_back(p);
   }
-  close(to_child[0]);
-  close(from_child[1]);
-  unsigned raw_port = 0, port = 0;
-  auto in = fdopen(from_child[0], "r");
-  if (std::fscanf(in, "%u %u", &raw_port, &port) != 2) {
-    std::fprintf(stderr, "error: the bench server did not start\n");
-    return;
-  }
-  auto raw = sys.middleman().remote_actor("127.0.0.1", static_cast<uint16_t>(raw_port));
+  auto raw = sys.middleman().remote_actor("127.0.0.1", ports[0][0]);
   if (!raw) {
     std::fprintf(stderr, "error: %s\n", slacker::describe(raw.error()).c_str());
     return;
   }
-  slacker::client direct{sys, "127.0.0.1", static_cast<uint16_t>(port)};
-  // Warm up: connect and look up the namespace.
-  direct.call<int64_t>("bench/echo", int64_t{1});
-  auto duration = std::chrono::seconds{cfg.seconds};
-  issue_fn raw_call = [&](caf::event_based_actor* self, std::function<void(bool)> done) {
-    self->request(*raw, caf::infinite, int64_t{42})
-        .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
-  };
-  issue_fn slacker_call = [&](caf::event_based_actor* self,
-                              std::function<void(bool)> done) {
-    auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
-    self->request(direct.actor(), caf::infinite, std::move(*req))
-        .then(
-            [done](slacker::call_reply& rep) {
-              done(slacker::result_of<int64_t>(rep).engaged());
-            },
-            [done](caf::error&) { done(false); });
-  };
+  slacker::client direct{sys, "127.0.0.1", ports[0][1]};
+  direct.call<int64_t>("bench/echo", int64_t{1}); // connect and look up
+  const std::string kib(1024, 'x');
   std::vector<result> results;
+  for (size_t n : {size_t{1}, size_t{64}})
+    results.push_back(tcp_floor(ports[0][2], n, duration));
+  auto raw_call = [&](auto value) -> issue_fn {
+    return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+      self->request(*raw, caf::infinite, value)
+        .then([done](decltype(value)&) { done(true); }, [done](caf::error&) { done(false); });
+    };
+  };
+  auto direct_call = [&](std::string fn, auto value) -> issue_fn {
+    return [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+      auto req = slacker::make_call(slacker::call_options{}, fn, value);
+      self->request(direct.actor(), caf::infinite, std::move(*req))
+        .then([done](slacker::call_reply& rep) { done(!rep.err); },
+              [done](caf::error&) { done(false); });
+    };
+  };
   {
-    // The blocking facade from plain code, one call after the other.
-    result r;
+    result r; // the blocking facade from plain code, one call after the other
     r.name = "slacker direct, blocking call";
+    r.payload = "int64";
     r.in_flight = 1;
     auto start = clock_type::now();
-    auto end = start + duration;
-    for (auto t0 = start; t0 < end;) {
+    for (auto t0 = start; t0 < start + duration;) {
       auto ok = direct.call<int64_t>("bench/echo", int64_t{42}).engaged();
       auto t1 = clock_type::now();
       ++(ok ? r.calls : r.errors);
@@ -189,32 +328,93 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
     r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
     results.push_back(std::move(r));
   }
-  for (size_t in_flight : {size_t{1}, size_t{64}}) {
-    results.push_back(
-        measure(sys, "raw CAF request/response", in_flight, duration, raw_call));
-    results.push_back(
-        measure(sys, "slacker direct client", in_flight, duration, slacker_call));
+  for (size_t n : {size_t{1}, size_t{64}}) {
+    results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
+                              raw_call(int64_t{42})));
+    results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
+                              direct_call("bench/echo", int64_t{42})));
   }
-  std::printf("%-28s %9s %12s %9s %9s %9s %7s\n", "system", "in flight", "calls/s",
-              "p50 us", "p99 us", "p99.9 us", "errors");
+  for (size_t n : {size_t{1}, size_t{64}}) {
+    results.push_back(
+      measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
+    results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
+                              direct_call("bench/echo-string", kib)));
+  }
+  std::vector<std::unique_ptr<slacker::cluster_client>> clients;
+  if (!zk_addr.empty()) {
+    struct cluster_row {
+      std::string cluster;
+      slacker::grouping_kind grouping;
+      std::string name;
+      size_t servers;
+    };
+    for (auto& row : {cluster_row{"bench-2", slacker::grouping_kind::random,
+                                  "slacker cluster, random over 2", 2},
+                      cluster_row{"bench-3", slacker::grouping_kind::all,
+                                  "slacker cluster, all over 3", 3}}) {
+      slacker::cluster_options opts;
+      opts.grouping = row.grouping;
+      opts.results = slacker::results_kind::vector;
+      clients.push_back(
+        std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
+      auto& sc = *clients.back();
+      for (int i = 0; i < 300; ++i) { // until every server is known (bounded)
+        auto v = sc.members();
+        if (v && v->namespaces["bench"].size() >= row.servers)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+      sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); // warm up connections
+      auto cluster_call = [&sc](std::string fn, auto value) -> issue_fn {
+        return [&sc, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+          auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{}, fn,
+                                 value);
+          self->request(sc.dispatcher(), caf::infinite, std::move(*call))
+            .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
+                  [done](caf::error&) { done(false); });
+        };
+      };
+      for (size_t n : {size_t{1}, size_t{64}})
+        results.push_back(measure(sys, row.name, "int64", n, duration,
+                                  cluster_call("bench/echo", int64_t{42})));
+      for (size_t n : {size_t{1}, size_t{64}})
+        results.push_back(measure(sys, row.name, "1 KiB", n, duration,
+                                  cluster_call("bench/echo-string", kib)));
+    }
+  }
+  std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s\n", "system", "payload", "in flight",
+              "calls/s", "p50 us", "p99 us", "p99.9 us", "errors");
   for (auto& r : results)
-    std::printf("%-28s %9zu %12.0f %9.1f %9.1f %9.1f %7zu\n", r.name.c_str(), r.in_flight,
-                r.rate(), r.pct(0.5), r.pct(0.99), r.pct(0.999), r.errors);
+    std::printf("%-32s %-7s %9zu %12.0f %9.1f %9.1f %9.1f %7zu\n", r.name.c_str(),
+                r.payload.c_str(), r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99),
+                r.pct(0.999), r.errors);
   if (!cfg.json.empty()) {
     std::ofstream out{cfg.json};
     out << "[\n";
     for (size_t i = 0; i < results.size(); ++i) {
       auto& r = results[i];
-      out << "  {\"system\": \"" << r.name << "\", \"in_flight\": " << r.in_flight
-          << ", \"calls_per_s\": " << r.rate() << ", \"p50_us\": " << r.pct(0.5)
-          << ", \"p99_us\": " << r.pct(0.99) << ", \"p999_us\": " << r.pct(0.999)
-          << ", \"errors\": " << r.errors << "}" << (i + 1 < results.size() ? "," : "")
+      out << "  {\"system\": \"" << r.name << "\", \"payload\": \"" << r.payload
+          << "\", \"in_flight\": " << r.in_flight << ", \"calls_per_s\": " << r.rate();
+      if (r.in_flight == 1)
+        out << ", \"p50_us\": " << r.pct(0.5) << ", \"p99_us\": " << r.pct(0.99)
+            << ", \"p999_us\": " << r.pct(0.999);
+      out << ", \"errors\": " << r.errors << "}" << (i + 1 < results.size() ? "," : "")
           << "\n";
     }
     out << "]\n";
   }
-  close(to_child[1]);
-  waitpid(pid, nullptr, 0);
+  clients.clear();
+  for (auto& s : servers)
+    s->stop();
+  if (zk)
+    zk->signal(SIGTERM);
+}
+
+void caf_main(caf::actor_system& sys, const bench_config& cfg) {
+  if (cfg.role == "server")
+    serve(sys, cfg);
+  else
+    run(sys, cfg);
 }
 
 } // namespace
