@@ -259,15 +259,16 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
   std::unique_ptr<slacker_test::process> zk;
   std::string zk_addr;
-  if (cfg.cluster) {
-    auto zk_port = std::to_string(20000 + getpid() % 20000);
+  // A ZooKeeper for the cluster rows; a taken port makes it exit: try another.
+  for (int attempt = 0; cfg.cluster && attempt < 5 && zk_addr.empty(); ++attempt) {
+    auto zk_port = std::to_string(20000 + (getpid() * 7 + attempt * 4099) % 20000);
     zk = std::make_unique<slacker_test::process>(
       std::vector<std::string>{dir_of_self() + "/example-zk", "--port=" + zk_port});
     if (zk->wait_for("ZooKeeper serving", 30000))
       zk_addr = "127.0.0.1:" + zk_port;
-    else
-      std::fprintf(stderr, "bench: no ZooKeeper; skipping the cluster rows\n");
   }
+  if (cfg.cluster && zk_addr.empty())
+    std::fprintf(stderr, "bench: no ZooKeeper; skipping the cluster rows\n");
   // Three servers: the first two in both clusters, the third in bench-3 only.
   std::vector<std::unique_ptr<slacker_test::process>> servers;
   std::vector<std::array<uint16_t, 3>> ports;
