@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <functional>
 #include <future>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <caf/io/broker.hpp>
 #include <unistd.h>
 
 #include "process.hpp"
@@ -127,12 +129,17 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
     return caf::behavior{[](int64_t x) { return x; }, [](std::string& s) { return s; }};
   });
   auto raw_port = sys.middleman().publish(echo, 0, "127.0.0.1");
+  // The same echo as a broker: it runs on the network thread.
+  auto broker_echo = sys.middleman().spawn_broker([](caf::io::broker*) -> caf::behavior {
+    return {[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+  });
+  auto broker_port = sys.middleman().publish(broker_echo, 0, "127.0.0.1");
   slacker::server srv{sys};
   srv.add(slacker::ns("bench")
             .def("echo", [](int64_t x) { return x; })
             .def("echo-string", [](std::string s) { return s; }));
   auto port = srv.publish(0, "127.0.0.1");
-  if (!raw_port || !port)
+  if (!raw_port || !port || !broker_port)
     return;
   std::vector<std::unique_ptr<slacker::registration>> regs;
   std::string rest = cfg.clusters;
@@ -145,27 +152,33 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
     regs.push_back(std::make_unique<slacker::registration>(sys, srv, opts));
     rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
   }
-  std::printf("ports %u %u %u\n", *raw_port, *port, tcp_echo(8));
+  std::printf("ports %u %u %u %u\n", *raw_port, *port, tcp_echo(8), *broker_port);
   std::fflush(stdout);
   char buf[16];
   while (read(0, buf, sizeof(buf)) > 0) {
   }
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(broker_echo, caf::exit_reason::user_shutdown);
 }
 
 // -- measuring -------------------------------------------------------------------
 
-/// Issues one call and invokes `done(ok)` when it completes.
-using issue_fn = std::function<void(caf::event_based_actor*, std::function<void(bool)>)>;
+/// Issues one call from actor `Self` and invokes `done(ok)` when it completes.
+template <class Self>
+using issue_on = std::function<void(Self*, std::function<void(bool)>)>;
+using issue_fn = issue_on<caf::event_based_actor>;
 
-result measure(caf::actor_system& sys, std::string name, std::string payload,
-               size_t in_flight, std::chrono::milliseconds duration, issue_fn issue) {
+/// Keeps `in_flight` calls going for `duration` from one actor that `spawn`
+/// starts (a scheduled actor, or a broker on the network thread).
+template <class Self, class Spawn>
+result measure_on(Spawn spawn, std::string name, std::string payload, size_t in_flight,
+                  std::chrono::milliseconds duration, issue_on<Self> issue) {
   auto res = std::make_shared<result>();
   res->name = std::move(name);
   res->payload = std::move(payload);
   res->in_flight = in_flight;
   std::promise<void> finished;
-  sys.spawn([&, res](caf::event_based_actor* self) {
+  spawn([&, res](Self* self) {
     auto start = clock_type::now();
     auto end = start + duration;
     auto active = std::make_shared<size_t>(in_flight);
@@ -191,6 +204,54 @@ result measure(caf::actor_system& sys, std::string name, std::string payload,
   });
   finished.get_future().wait();
   return *res;
+}
+
+result measure(caf::actor_system& sys, std::string name, std::string payload,
+               size_t in_flight, std::chrono::milliseconds duration, issue_fn issue) {
+  return measure_on<caf::event_based_actor>([&](auto f) { sys.spawn(f); }, std::move(name),
+                                            std::move(payload), in_flight, duration,
+                                            std::move(issue));
+}
+
+/// One measurement as a line (`row NAME|PAYLOAD|N|CALLS/S|P50|P99|P99.9|ERRORS`),
+/// the format child processes report in.
+void print_row(result& r) {
+  std::printf("row %s|%s|%zu|%.0f|%.1f|%.1f|%.1f|%zu\n", r.name.c_str(), r.payload.c_str(),
+              r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99), r.pct(0.999), r.errors);
+  std::fflush(stdout);
+}
+
+std::optional<result> parse_row(const std::string& line) {
+  result r;
+  char name[64] = {0}, payload[16] = {0};
+  double rate = 0, p50 = 0, p99 = 0, p999 = 0;
+  if (std::sscanf(line.c_str(), "%63[^|]|%15[^|]|%zu|%lf|%lf|%lf|%lf|%zu", name, payload,
+                  &r.in_flight, &rate, &p50, &p99, &p999, &r.errors)
+      != 8)
+    return std::nullopt;
+  r.name = name;
+  r.payload = payload;
+  r.seconds = 1;
+  r.calls = static_cast<size_t>(rate);
+  if (r.in_flight == 1)
+    r.reported_us = {{0.5, p50}, {0.99, p99}, {0.999, p999}};
+  return r;
+}
+
+/// Runs a server process and a client process of a peer setup, collecting
+/// the client's rows; nothing when it does not start.
+void run_peer(std::vector<result>& results, std::vector<std::string> server,
+              std::vector<std::string> client, std::chrono::milliseconds duration) {
+  slacker_test::process srv{server};
+  auto port = srv.wait_for("port ", 15000);
+  if (!port)
+    return;
+  client.push_back("--port=" + *port);
+  client.push_back("--millis=" + std::to_string(duration.count()));
+  slacker_test::process cli{client};
+  while (auto line = cli.wait_for("row ", 60000 + 10 * duration.count()))
+    if (auto r = parse_row(*line))
+      results.push_back(std::move(*r));
 }
 
 /// The TCP floor: 1 in flight is ping-pong; 64 in flight are pipelined on one
@@ -275,7 +336,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     std::fprintf(stderr, "bench: no ZooKeeper; skipping the cluster rows\n");
   // Three servers: the first two in both clusters, the third in bench-3 only.
   std::vector<std::unique_ptr<slacker_test::process>> servers;
-  std::vector<std::array<uint16_t, 3>> ports;
+  std::vector<std::array<uint16_t, 4>> ports;
   for (int i = 0; i < 3; ++i) {
     std::vector<std::string> args{self_path, "--role=server"};
     if (!zk_addr.empty()) {
@@ -288,8 +349,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       std::fprintf(stderr, "error: a bench server did not start\n");
       return;
     }
-    std::array<uint16_t, 3> p{};
-    std::sscanf(line->c_str(), "%hu %hu %hu", &p[0], &p[1], &p[2]);
+    std::array<uint16_t, 4> p{};
+    std::sscanf(line->c_str(), "%hu %hu %hu %hu", &p[0], &p[1], &p[2], &p[3]);
     ports.push_back(p);
   }
   auto raw = sys.middleman().remote_actor("127.0.0.1", ports[0][0]);
@@ -339,6 +400,19 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
                               direct_call("bench/echo", int64_t{42})));
   }
+  // Raw CAF at its best: both endpoints are brokers (the network thread).
+  auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
+  if (broker) {
+    for (size_t n : {size_t{1}, size_t{64}}) {
+      issue_on<caf::io::broker> call = [&](caf::io::broker* self, std::function<void(bool)> done) {
+        self->request(*broker, caf::infinite, int64_t{42})
+          .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
+      };
+      results.push_back(measure_on<caf::io::broker>(
+        [&](auto f) { sys.middleman().spawn_broker(f); }, "raw CAF, broker endpoints",
+        "int64", n, duration, call));
+    }
+  }
   for (size_t n : {size_t{1}, size_t{64}}) {
     results.push_back(
       measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
@@ -387,32 +461,13 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                                   cluster_call("bench/echo-string", kib)));
     }
   }
+  // Raw CAF with CAF's defaults on both sides (processes of their own).
+  run_peer(results, {self_path, "--role=server", "--caf-defaults"},
+           {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
   // The peer: gRPC C++ (apps/bench_grpc), when it was built.
   auto grpc_path = dir_of_self() + "/bench-grpc";
-  if (access(grpc_path.c_str(), X_OK) == 0) {
-    slacker_test::process grpc_server{{grpc_path, "--role=server"}};
-    auto port = grpc_server.wait_for("port ", 15000);
-    if (port) {
-      slacker_test::process grpc_client{{grpc_path, "--role=client", "--port=" + *port,
-                                         "--millis=" + std::to_string(duration.count())}};
-      while (auto line = grpc_client.wait_for("row ", 60000 + 10 * duration.count())) {
-        result r;
-        char name[64] = {0}, payload[16] = {0};
-        double rate = 0, p50 = 0, p99 = 0, p999 = 0;
-        if (std::sscanf(line->c_str(), "%63[^|]|%15[^|]|%zu|%lf|%lf|%lf|%lf|%zu", name,
-                        payload, &r.in_flight, &rate, &p50, &p99, &p999, &r.errors)
-            != 8)
-          continue;
-        r.name = name;
-        r.payload = payload;
-        r.seconds = 1;
-        r.calls = static_cast<size_t>(rate);
-        if (r.in_flight == 1)
-          r.reported_us = {{0.5, p50}, {0.99, p99}, {0.999, p999}};
-        results.push_back(std::move(r));
-      }
-    }
-  }
+  if (access(grpc_path.c_str(), X_OK) == 0)
+    run_peer(results, {grpc_path, "--role=server"}, {grpc_path, "--role=client"}, duration);
   std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s\n", "system", "payload", "in flight",
               "calls/s", "p50 us", "p99 us", "p99.9 us", "errors");
   for (auto& r : results)
@@ -448,6 +503,65 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
     run(sys, cfg);
 }
 
+/// Raw CAF as it comes: CAF's own defaults (no slacker tuning), finite
+/// request timeouts as CAF's examples use them.
+struct defaults_config : caf::actor_system_config {
+  std::string role;
+  uint16_t port = 0;
+  size_t millis = 3000;
+  bool caf_defaults = true;
+  defaults_config() {
+    load<caf::io::middleman>();
+    opt_group{custom_options_, "global"}
+      .add(role, "role", "server or defaults-client")
+      .add(port, "port", "client: the server's port")
+      .add(millis, "millis", "duration of each measurement in ms")
+      .add(caf_defaults, "caf-defaults", "run with CAF's defaults");
+  }
+};
+
+void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
+  if (cfg.role == "server") {
+    auto echo = sys.spawn([] {
+      return caf::behavior{[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+    });
+    auto port = sys.middleman().publish(echo, 0, "127.0.0.1");
+    if (!port)
+      return;
+    std::printf("port %u\n", *port);
+    std::fflush(stdout);
+    char buf[16];
+    while (read(0, buf, sizeof(buf)) > 0) {
+    }
+    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+    return;
+  }
+  auto echo = sys.middleman().remote_actor("127.0.0.1", cfg.port);
+  if (!echo)
+    return;
+  std::chrono::milliseconds duration{cfg.millis};
+  auto call = [&](auto value) -> issue_fn {
+    return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+      self->request(*echo, std::chrono::seconds{10}, value)
+        .then([done](decltype(value)&) { done(true); }, [done](caf::error&) { done(false); });
+    };
+  };
+  for (size_t n : {size_t{1}, size_t{64}}) {
+    auto r = measure(sys, "raw CAF, CAF defaults", "int64", n, duration, call(int64_t{42}));
+    print_row(r);
+  }
+  for (size_t n : {size_t{1}, size_t{64}}) {
+    auto r = measure(sys, "raw CAF, CAF defaults", "1 KiB", n, duration,
+                     call(std::string(1024, 'x')));
+    print_row(r);
+  }
+}
+
 } // namespace
 
-CAF_MAIN()
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string{argv[i]} == "--caf-defaults")
+      return caf::exec_main<>(caf_main_defaults, argc, argv);
+  return caf::exec_main<>(caf_main, argc, argv);
+}
