@@ -23,6 +23,7 @@
 #include <caf/io/all.hpp>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <caf/io/broker.hpp>
 #include <unistd.h>
@@ -37,6 +38,10 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+/// CAF options given to the bench (scheduler, work stealing, middleman): the
+/// servers it starts get them too, so that a setting is measured on both ends.
+std::vector<std::string> forwarded;
 
 struct bench_config : slacker::config {
   std::string role = "client";
@@ -67,6 +72,8 @@ struct result {
   double seconds = 0;
   std::vector<int64_t> lat_ns;
   std::map<double, double> reported_us; // percentiles measured by another process
+  double switches_per_call = -1; // context switches of this process per call
+  double cpu_us_per_call = -1;   // CPU time of this process per call
 
   double rate() const {
     return seconds > 0 ? calls / seconds : 0;
@@ -163,6 +170,19 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
 
 // -- measuring -------------------------------------------------------------------
 
+/// Adds this process's context switches and CPU time per call since `before`.
+void account(result& r, const rusage& before) {
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto us = [](const timeval& tv) { return tv.tv_sec * 1e6 + tv.tv_usec; };
+  auto calls = static_cast<double>(std::max<size_t>(r.calls, 1));
+  r.switches_per_call = ((after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw))
+                        / calls;
+  r.cpu_us_per_call = ((us(after.ru_utime) + us(after.ru_stime))
+                       - (us(before.ru_utime) + us(before.ru_stime)))
+                      / calls;
+}
+
 /// Issues one call from actor `Self` and invokes `done(ok)` when it completes.
 template <class Self>
 using issue_on = std::function<void(Self*, std::function<void(bool)>)>;
@@ -178,6 +198,8 @@ result measure_on(Spawn spawn, std::string name, std::string payload, size_t in_
   res->payload = std::move(payload);
   res->in_flight = in_flight;
   std::promise<void> finished;
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
   spawn([&, res](Self* self) {
     auto start = clock_type::now();
     auto end = start + duration;
@@ -203,6 +225,7 @@ result measure_on(Spawn spawn, std::string name, std::string payload, size_t in_
       (*launch)();
   });
   finished.get_future().wait();
+  account(*res, before);
   return *res;
 }
 
@@ -283,6 +306,8 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
     return true;
   };
   std::vector<clock_type::time_point> sent;
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
   auto start = clock_type::now();
   auto end = start + duration;
   for (size_t i = 0; i < in_flight; ++i) {
@@ -307,6 +332,7 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
     next = (next + 1) % in_flight;
   }
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  account(r, before);
   close(fd);
   return r;
 }
@@ -339,6 +365,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   std::vector<std::array<uint16_t, 4>> ports;
   for (int i = 0; i < 3; ++i) {
     std::vector<std::string> args{self_path, "--role=server"};
+    args.insert(args.end(), forwarded.begin(), forwarded.end());
     if (!zk_addr.empty()) {
       args.push_back("--zk=" + zk_addr);
       args.push_back(i < 2 ? "--clusters=bench-2,bench-3" : "--clusters=bench-3");
@@ -383,6 +410,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     r.name = "slacker direct, blocking call";
     r.payload = "int64";
     r.in_flight = 1;
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
     auto start = clock_type::now();
     for (auto t0 = start; t0 < start + duration;) {
       auto ok = direct.call<int64_t>("bench/echo", int64_t{42}).engaged();
@@ -392,6 +421,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       t0 = t1;
     }
     r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    account(r, before);
     results.push_back(std::move(r));
   }
   for (size_t n : {size_t{1}, size_t{64}}) {
@@ -468,12 +498,17 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   auto grpc_path = dir_of_self() + "/bench-grpc";
   if (access(grpc_path.c_str(), X_OK) == 0)
     run_peer(results, {grpc_path, "--role=server"}, {grpc_path, "--role=client"}, duration);
-  std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s\n", "system", "payload", "in flight",
-              "calls/s", "p50 us", "p99 us", "p99.9 us", "errors");
-  for (auto& r : results)
-    std::printf("%-32s %-7s %9zu %12.0f %9.1f %9.1f %9.1f %7zu\n", r.name.c_str(),
+  std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
+              "in flight", "calls/s", "p50 us", "p99 us", "p99.9 us", "errors", "cs/call",
+              "cpu us");
+  for (auto& r : results) {
+    std::printf("%-32s %-7s %9zu %12.0f %9.1f %9.1f %9.1f %7zu", r.name.c_str(),
                 r.payload.c_str(), r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99),
                 r.pct(0.999), r.errors);
+    if (r.cpu_us_per_call >= 0)
+      std::printf(" %8.2f %8.1f", r.switches_per_call, r.cpu_us_per_call);
+    std::printf("\n");
+  }
   if (!cfg.json.empty()) {
     std::ofstream out{cfg.json};
     out << "[\n";
@@ -560,8 +595,13 @@ void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (std::string{argv[i]} == "--caf-defaults")
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--caf-defaults")
       return caf::exec_main<>(caf_main_defaults, argc, argv);
+    for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman."})
+      if (arg.rfind(prefix, 0) == 0)
+        forwarded.push_back(arg);
+  }
   return caf::exec_main<>(caf_main, argc, argv);
 }
