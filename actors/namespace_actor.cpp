@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include <caf/actor_cast.hpp>
+#include <caf/io/broker.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
@@ -76,15 +77,19 @@ void log_call(const std::string& ns, const call_request& req, const std::string&
 
 } // namespace
 
-caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
-                              std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool, bool log_calls) {
-  self->state.functions = std::move(functions);
-  self->state.pool = std::move(pool);
-  self->state.log_calls = log_calls;
+namespace {
+
+template <class Self>
+caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
+                                 std::shared_ptr<worker_pool> pool, bool log_calls) {
+  // The state lives as long as the behavior's handlers, which share it.
+  auto state = std::make_shared<namespace_state>();
+  state->functions = std::move(functions);
+  state->pool = std::move(pool);
+  state->log_calls = log_calls;
   return {
-    [=](call_request& req) -> caf::result<call_reply> {
-      auto& st = self->state;
+    [self, state](call_request& req) -> caf::result<call_reply> {
+      auto& st = *state;
       auto i = st.functions->functions().find(req.fn);
       if (i == st.functions->functions().end() || !i->second.info.blocking) {
         if (!st.log_calls)
@@ -109,12 +114,12 @@ caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
       };
       if (!st.pool->try_submit(std::move(job)))
         return busy;
-      auto rp = self->make_response_promise<call_reply>();
+      auto rp = self->template make_response_promise<call_reply>();
       st.running.emplace(key, rp);
       return rp;
     },
-    [=](job_done_atom, uint64_t key, call_reply& rep) {
-      auto& st = self->state;
+    [self, state](job_done_atom, uint64_t key, call_reply& rep) {
+      auto& st = *state;
       auto i = st.running.find(key);
       if (i == st.running.end())
         return;
@@ -126,14 +131,26 @@ caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
         st.drains.clear();
       }
     },
-    [=](drain_atom) -> caf::result<bool> {
-      if (self->state.running.empty())
+    [self, state](drain_atom) -> caf::result<bool> {
+      if (state->running.empty())
         return true;
-      auto rp = self->make_response_promise<bool>();
-      self->state.drains.push_back(rp);
+      auto rp = self->template make_response_promise<bool>();
+      state->drains.push_back(rp);
       return rp;
     },
   };
+}
+
+} // namespace
+
+caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
+                              std::shared_ptr<worker_pool> pool, bool log_calls) {
+  return namespace_behavior(self, std::move(functions), std::move(pool), log_calls);
+}
+
+caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
+                               std::shared_ptr<worker_pool> pool, bool log_calls) {
+  return namespace_behavior(self, std::move(functions), std::move(pool), log_calls);
 }
 
 } // namespace slacker

@@ -7,7 +7,7 @@
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/io/fwd.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "slacker/actors/namespace.hpp"
@@ -25,15 +25,19 @@ struct namespace_state {
   /// Callers waiting for `running` to become empty (graceful stop).
   std::vector<caf::typed_response_promise<bool>> drains;
   bool log_calls = false; // one line per call: ns/fn, caller, duration
-  static inline const char* name = "slacker.namespace";
 };
 
 /// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
 /// reply, so that a plain `send` gets its answer as well as a `request`).
 /// `(drain_atom) -> bool` answers once no blocking call is running.
-caf::behavior namespace_actor(caf::stateful_actor<namespace_state>* self,
-                              std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool, bool log_calls = false);
+caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
+                              std::shared_ptr<worker_pool> pool, bool log_calls);
+
+/// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
+/// network thread, which saves a scheduler hop per call. Functions marked
+/// blocking still run on the worker pool.
+caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
+                               std::shared_ptr<worker_pool> pool, bool log_calls);
 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.

@@ -1,5 +1,6 @@
 #include "slacker/actors/server.hpp"
 
+#include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -31,6 +32,8 @@ server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   : sys_(sys), pool_(std::move(pool)) {
   configure_logging(sys.config());
   log_calls_ = caf::get_or(sys.config(), "slacker.log-calls", false);
+  on_network_thread_ = caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"})
+                       == "network";
   front_ = sys.spawn(server_front);
 }
 
@@ -51,9 +54,10 @@ bool server::update(const std::string& name, caf::actor handler,
 server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
-  auto handler = sys_.spawn(namespace_actor,
-                            std::make_shared<const ns>(std::move(functions)), pool_,
-                            log_calls_);
+  auto fns = std::make_shared<const ns>(std::move(functions));
+  auto handler = on_network_thread_
+                   ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_, log_calls_)
+                   : sys_.spawn(namespace_actor, fns, pool_, log_calls_);
   spawned_.push_back(handler);
   names_.push_back(name);
   update(name, handler, std::move(infos));

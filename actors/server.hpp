@@ -83,6 +83,7 @@ private:
   std::vector<caf::actor> spawned_;
   std::vector<std::string> names_;
   bool log_calls_ = false;
+  bool on_network_thread_ = false; // slacker.hot-path=network
   uint16_t port_ = 0;
 };
 

@@ -599,7 +599,7 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--caf-defaults")
       return caf::exec_main<>(caf_main_defaults, argc, argv);
-    for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman."})
+    for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman.", "--slacker."})
       if (arg.rfind(prefix, 0) == 0)
         forwarded.push_back(arg);
   }

@@ -19,6 +19,10 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.worker-threads`: threads of the pool running blocking functions.
 /// - `slacker.worker-queue`: how many blocking calls may wait for a thread.
 /// - `slacker.log-calls`: servers log one line per call (ns/fn, caller, duration).
+/// - `slacker.hot-path`: `network` (default: namespace actors run on the
+///   network thread, as brokers: one scheduler hop less per call) or
+///   `scheduled` (on CAF's scheduler). Functions marked blocking run on the
+///   worker pool either way; others must not block.
 class config : public caf::actor_system_config {
 public:
   config();
@@ -27,6 +31,7 @@ public:
   size_t worker_threads = 4;
   size_t worker_queue = 1024;
   bool log_calls = false;
+  std::string hot_path = "network";
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.
