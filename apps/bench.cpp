@@ -3,7 +3,8 @@
 // and blocking), and the slacker cluster client (random over 2 servers, all
 // over 3), each with 1 call in flight (latency) and 64 (throughput), for an
 // int64 and for a 1 KiB string.
-//   bench [--seconds=N] [--json=FILE] [--cluster=false]
+//   bench [--seconds=N | --millis=N] [--json=FILE] [--no-cluster] [--only=TEXT]
+//         [--latency-only] [CAF or slacker options, passed on to the servers too]
 // It starts its own servers (itself, `--role=server`) and, for the cluster
 // rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
@@ -48,18 +49,22 @@ struct bench_config : slacker::config {
   size_t seconds = 3;
   size_t millis = 0; // overrides seconds (the smoke test runs tiny measurements)
   std::string json;
-  bool cluster = true;
+  bool no_cluster = false;
   std::string zk;
   std::string clusters; // server role: comma-separated clusters to join
+  std::string only;     // measure only the systems whose name contains this
+  bool latency_only = false;
   bench_config() {
     opt_group{custom_options_, "global"}
       .add(role, "role", "client (default) or server")
       .add(seconds, "seconds", "duration of each measurement")
       .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
       .add(json, "json", "also write the results as JSON to this file")
-      .add(cluster, "cluster", "measure the cluster client too (needs example-zk)")
+      .add(no_cluster, "no-cluster", "skip the cluster rows (and their ZooKeeper)")
       .add(zk, "zk", "server role: ZooKeeper to register in")
-      .add(clusters, "clusters", "server role: clusters to join");
+      .add(clusters, "clusters", "server role: clusters to join")
+      .add(only, "only", "measure only systems whose name contains this text")
+      .add(latency_only, "latency-only", "1 call in flight only");
   }
 };
 
@@ -348,17 +353,24 @@ std::string dir_of_self() {
 void run(caf::actor_system& sys, const bench_config& cfg) {
   auto self_path = dir_of_self() + "/bench";
   auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
+  // --latency-only: 1 in flight only (for profiling one call at a time).
+  std::vector<size_t> depths{1};
+  if (!cfg.latency_only)
+    depths.push_back(64);
+  auto want = [&](const std::string& system) {
+    return cfg.only.empty() || system.find(cfg.only) != std::string::npos;
+  };
   std::unique_ptr<slacker_test::process> zk;
   std::string zk_addr;
   // A ZooKeeper for the cluster rows; a taken port makes it exit: try another.
-  for (int attempt = 0; cfg.cluster && attempt < 5 && zk_addr.empty(); ++attempt) {
+  for (int attempt = 0; !cfg.no_cluster && attempt < 5 && zk_addr.empty(); ++attempt) {
     auto zk_port = std::to_string(20000 + (getpid() * 7 + attempt * 4099) % 20000);
     zk = std::make_unique<slacker_test::process>(
       std::vector<std::string>{dir_of_self() + "/example-zk", "--port=" + zk_port});
     if (zk->wait_for("ZooKeeper serving", 30000))
       zk_addr = "127.0.0.1:" + zk_port;
   }
-  if (cfg.cluster && zk_addr.empty())
+  if (!cfg.no_cluster && zk_addr.empty())
     std::fprintf(stderr, "bench: no ZooKeeper; skipping the cluster rows\n");
   // Three servers: the first two in both clusters, the third in bench-3 only.
   std::vector<std::unique_ptr<slacker_test::process>> servers;
@@ -389,8 +401,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   direct.call<int64_t>("bench/echo", int64_t{1}); // connect and look up
   const std::string kib(1024, 'x');
   std::vector<result> results;
-  for (size_t n : {size_t{1}, size_t{64}})
-    results.push_back(tcp_floor(ports[0][2], n, duration));
+  for (size_t n : depths)
+    if (want("TCP floor"))
+      results.push_back(tcp_floor(ports[0][2], n, duration));
   auto raw_call = [&](auto value) -> issue_fn {
     return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
       self->request(*raw, caf::infinite, value)
@@ -405,7 +418,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
               [done](caf::error&) { done(false); });
     };
   };
-  {
+  if (want("slacker direct, blocking call")) {
     result r; // the blocking facade from plain code, one call after the other
     r.name = "slacker direct, blocking call";
     r.payload = "int64";
@@ -424,16 +437,18 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     account(r, before);
     results.push_back(std::move(r));
   }
-  for (size_t n : {size_t{1}, size_t{64}}) {
-    results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
-                              raw_call(int64_t{42})));
-    results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
-                              direct_call("bench/echo", int64_t{42})));
+  for (size_t n : depths) {
+    if (want("raw CAF request/response"))
+      results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
+                                raw_call(int64_t{42})));
+    if (want("slacker direct client"))
+      results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
+                                direct_call("bench/echo", int64_t{42})));
   }
   // Raw CAF at its best: both endpoints are brokers (the network thread).
   auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
-  if (broker) {
-    for (size_t n : {size_t{1}, size_t{64}}) {
+  if (broker && want("raw CAF, broker endpoints")) {
+    for (size_t n : depths) {
       issue_on<caf::io::broker> call = [&](caf::io::broker* self, std::function<void(bool)> done) {
         self->request(*broker, caf::infinite, int64_t{42})
           .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
@@ -443,11 +458,13 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         "int64", n, duration, call));
     }
   }
-  for (size_t n : {size_t{1}, size_t{64}}) {
-    results.push_back(
-      measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
-    results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
-                              direct_call("bench/echo-string", kib)));
+  for (size_t n : depths) {
+    if (want("raw CAF request/response"))
+      results.push_back(
+        measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
+    if (want("slacker direct client"))
+      results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
+                                direct_call("bench/echo-string", kib)));
   }
   std::vector<std::unique_ptr<slacker::cluster_client>> clients;
   if (!zk_addr.empty()) {
@@ -461,6 +478,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                                   "slacker cluster, random over 2", 2},
                       cluster_row{"bench-3", slacker::grouping_kind::all,
                                   "slacker cluster, all over 3", 3}}) {
+      if (!want(row.name))
+        continue;
       slacker::cluster_options opts;
       opts.grouping = row.grouping;
       opts.results = slacker::results_kind::vector;
@@ -483,20 +502,21 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                   [done](caf::error&) { done(false); });
         };
       };
-      for (size_t n : {size_t{1}, size_t{64}})
+      for (size_t n : depths)
         results.push_back(measure(sys, row.name, "int64", n, duration,
                                   cluster_call("bench/echo", int64_t{42})));
-      for (size_t n : {size_t{1}, size_t{64}})
+      for (size_t n : depths)
         results.push_back(measure(sys, row.name, "1 KiB", n, duration,
                                   cluster_call("bench/echo-string", kib)));
     }
   }
   // Raw CAF with CAF's defaults on both sides (processes of their own).
-  run_peer(results, {self_path, "--role=server", "--caf-defaults"},
-           {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
+  if (want("raw CAF, CAF defaults"))
+    run_peer(results, {self_path, "--role=server", "--caf-defaults"},
+             {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
   // The peer: gRPC C++ (apps/bench_grpc), when it was built.
   auto grpc_path = dir_of_self() + "/bench-grpc";
-  if (access(grpc_path.c_str(), X_OK) == 0)
+  if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
     run_peer(results, {grpc_path, "--role=server"}, {grpc_path, "--role=client"}, duration);
   std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
               "in flight", "calls/s", "p50 us", "p99 us", "p99.9 us", "errors", "cs/call",
