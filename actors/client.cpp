@@ -1,6 +1,9 @@
 #include "slacker/actors/client.hpp"
 
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
+#include <caf/settings.hpp>
 
 #include "slacker/actors/client_actor.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -29,7 +32,11 @@ client::client(caf::actor_system& sys, const std::string& address)
                           "'" + address + "' is not a server address (host:port)");
     return;
   }
-  actor_ = sys.spawn(client_actor, std::move(host), port);
+  if (caf::get_or(sys.config(), "slacker.client-hot-path", std::string{"network"})
+      == "network")
+    actor_ = sys.middleman().spawn_broker(client_broker, std::move(host), port);
+  else
+    actor_ = sys.spawn(client_actor, std::move(host), port);
 }
 
 client::client(caf::actor_system& sys, std::string host, uint16_t port)

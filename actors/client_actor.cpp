@@ -1,5 +1,7 @@
 #include "slacker/actors/client_actor.hpp"
 
+#include <caf/io/broker.hpp>
+
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 
@@ -7,8 +9,8 @@ namespace slacker {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<client_state>*;
 using clock = client_state::clock;
+using state_ptr = std::shared_ptr<client_state>;
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -16,8 +18,7 @@ int64_t now_ns() {
     .count();
 }
 
-void forget(self_ptr self, uint64_t id) {
-  auto& st = self->state;
+void forget(client_state& st, uint64_t id) {
   auto i = st.calls.find(id);
   if (i == st.calls.end())
     return;
@@ -25,17 +26,17 @@ void forget(self_ptr self, uint64_t id) {
   st.calls.erase(i);
 }
 
-void fail(self_ptr self, uint64_t id, caf::error err) {
-  auto i = self->state.calls.find(id);
-  if (i == self->state.calls.end())
+void fail(client_state& st, uint64_t id, caf::error err) {
+  auto i = st.calls.find(id);
+  if (i == st.calls.end())
     return;
   auto rp = i->second.rp;
-  forget(self, id);
+  forget(st, id);
   rp.deliver(std::move(err));
 }
 
-void arm_timer(self_ptr self, clock::time_point at) {
-  auto& st = self->state;
+template <class Self>
+void arm_timer(Self* self, client_state& st, clock::time_point at) {
   if (st.timer_at && *st.timer_at <= at)
     return;
   st.timer_at = at;
@@ -44,30 +45,32 @@ void arm_timer(self_ptr self, clock::time_point at) {
 }
 
 /// Fails the calls sent to `target` (or to any actor, when null).
-void fail_in_flight(self_ptr self, const caf::actor& target) {
-  auto& st = self->state;
+void fail_in_flight(client_state& st, const caf::actor& target) {
   std::vector<uint64_t> ids;
   for (auto& kvp : st.calls)
     if (kvp.second.target && (!target || kvp.second.target == target))
       ids.push_back(kvp.first);
   for (auto id : ids)
-    fail(self, id, make_error(sc::connection_broken, st.calls[id].what + ": connection to "
-                                                       + st.link->address() + " lost"));
+    fail(st, id, make_error(sc::connection_broken, st.calls[id].what + ": connection to "
+                                                     + st.link->address() + " lost"));
 }
 
 } // namespace
 
-caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string host,
-                           uint16_t port) {
-  self->state.link = std::make_shared<server_link>(std::move(host), port);
+namespace {
+
+template <class Self>
+caf::behavior client_behavior(Self* self, std::string host, uint16_t port) {
+  auto state = std::make_shared<client_state>();
+  state->link = std::make_shared<server_link>(std::move(host), port);
   self->set_down_handler([=](caf::down_msg& msg) {
     caf::actor gone;
-    switch (self->state.link->on_down(msg.source, &gone)) {
+    switch (state->link->on_down(msg.source, &gone)) {
       case server_link::loss::connection:
-        fail_in_flight(self, nullptr);
+        fail_in_flight(*state, nullptr);
         break;
       case server_link::loss::handler:
-        fail_in_flight(self, gone);
+        fail_in_flight(*state, gone);
         break;
       case server_link::loss::none:
         break;
@@ -75,8 +78,8 @@ caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string 
   });
   return {
     [=](call_request& req) -> caf::result<call_reply> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<call_reply>();
+      auto& st = *state;
+      auto rp = self->template make_response_promise<call_reply>();
       auto id = st.next_id++;
       auto now = clock::now();
       auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
@@ -91,15 +94,15 @@ caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string 
       auto what = req.ns + "/" + req.fn;
       st.calls.emplace(id, client_state::pending{what, rp, deadline, left, {}});
       st.deadlines.emplace(deadline, id);
-      arm_timer(self, deadline);
+      arm_timer(self, st, deadline);
       auto name = req.ns;
       st.link->with_handler(
-        self, name, [self, id, req = std::move(req)](caf::expected<caf::actor> h) mutable {
-          auto i = self->state.calls.find(id);
-          if (i == self->state.calls.end())
+        self, name, [self, state, id, req = std::move(req)](caf::expected<caf::actor> h) mutable {
+          auto i = state->calls.find(id);
+          if (i == state->calls.end())
             return; // timed out meanwhile
           if (!h) {
-            fail(self, id, std::move(h.error()));
+            fail(*state, id, std::move(h.error()));
             return;
           }
           i->second.target = *h;
@@ -108,20 +111,20 @@ caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string 
       return rp;
     },
     [=](call_reply& rep) {
-      auto i = self->state.calls.find(rep.id);
-      if (i == self->state.calls.end())
+      auto i = state->calls.find(rep.id);
+      if (i == state->calls.end())
         return; // already failed or timed out
       if (rep.err) {
-        fail(self, rep.id, with_origin(rep.err, self->state.link->address()));
+        fail(*state, rep.id, with_origin(rep.err, state->link->address()));
         return;
       }
       auto rp = i->second.rp;
-      forget(self, rep.id);
+      forget(*state, rep.id);
       rp.deliver(std::move(rep));
     },
     [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise<caf::actor>();
-      self->state.link->with_handler(self, name, [rp](caf::expected<caf::actor> h) mutable {
+      auto rp = self->template make_response_promise<caf::actor>();
+      state->link->with_handler(self, name, [rp](caf::expected<caf::actor> h) mutable {
         if (h)
           rp.deliver(std::move(*h));
         else
@@ -130,22 +133,32 @@ caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string 
       return rp;
     },
     [=](deadline_atom) {
-      auto& st = self->state;
+      auto& st = *state;
       auto now = clock::now();
       st.timer_at.reset(); // a wake-up that came early re-arms below
       while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
         auto id = st.deadlines.begin()->second;
         auto& call = st.calls[id];
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
-        fail(self, id,
+        fail(st, id,
              make_error(sc::timeout, call.what + " on " + st.link->address()
                                        + ": no reply within " + std::to_string(ms.count())
                                        + " ms"));
       }
       if (!st.deadlines.empty())
-        arm_timer(self, st.deadlines.begin()->first);
+        arm_timer(self, st, st.deadlines.begin()->first);
     },
   };
+}
+
+} // namespace
+
+caf::behavior client_actor(caf::event_based_actor* self, std::string host, uint16_t port) {
+  return client_behavior(self, std::move(host), port);
+}
+
+caf::behavior client_broker(caf::io::broker* self, std::string host, uint16_t port) {
+  return client_behavior(self, std::move(host), port);
 }
 
 } // namespace slacker

@@ -12,7 +12,7 @@
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/io/fwd.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "slacker/actors/server_link.hpp"
@@ -37,8 +37,6 @@ struct client_state {
   std::set<std::pair<clock::time_point, uint64_t>> deadlines;
   std::optional<clock::time_point> timer_at; // the earliest armed wake-up
   uint64_t next_id = 1;
-
-  static inline const char* name = "slacker.client";
 };
 
 /// The client actor of one server at `host:port`. Callers send it:
@@ -49,8 +47,11 @@ struct client_state {
 /// - `(lookup_atom, ns)` and get the actor serving `ns` on that server, for
 ///   plain CAF messages to user actors.
 /// It connects on the first call, and again on the next call after a loss.
-caf::behavior client_actor(caf::stateful_actor<client_state>* self, std::string host,
-                           uint16_t port);
+caf::behavior client_actor(caf::event_based_actor* self, std::string host, uint16_t port);
+
+/// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
+/// network thread, where requests leave and replies arrive.
+caf::behavior client_broker(caf::io::broker* self, std::string host, uint16_t port);
 
 /// How long after its deadline a call without an answer fails with `timeout`.
 constexpr std::chrono::milliseconds timeout_grace{100};

@@ -1,5 +1,8 @@
 #include "slacker/actors/cluster_client.hpp"
 
+#include <caf/io/middleman.hpp>
+#include <caf/settings.hpp>
+
 #include "slacker/actors/dispatcher.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
@@ -29,7 +32,11 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   : sys_(sys), cluster_(zk.cluster), defaults_(std::move(defaults)) {
   configure_logging(sys.config());
   registry_ = std::make_unique<registry>(sys, std::move(zk));
-  dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor());
+  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path", std::string{"scheduled"})
+      == "network")
+    dispatcher_ = sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
+  else
+    dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor());
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
   caf::anon_send(registry_->actor(), subscribe_atom::value, dispatcher_);

@@ -1,5 +1,6 @@
 #include "slacker/actors/dispatcher.hpp"
 
+#include <caf/io/broker.hpp>
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/client_actor.hpp"
@@ -11,12 +12,18 @@ namespace slacker {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<dispatcher_state>*;
 using clock = dispatcher_state::clock;
+
+/// The actor type a dispatcher's links work with (scheduled or broker).
+template <class State, class Base>
+Base* base_of(caf::stateful_actor<State, Base>* self) {
+  return self;
+}
 
 constexpr auto sweep_interval = std::chrono::milliseconds{500};
 
-std::shared_ptr<server_link> link_of(self_ptr self, const std::string& addr) {
+template <class Self>
+std::shared_ptr<server_link> link_of(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end())
     return i->second;
@@ -28,7 +35,8 @@ std::shared_ptr<server_link> link_of(self_ptr self, const std::string& addr) {
 
 /// The servers a call to `ns` may go to: members providing `ns` whose
 /// connection is not known to be broken.
-grouping_view view_of(self_ptr self, const std::string& ns, const std::string& fn) {
+template <class Self>
+grouping_view view_of(Self* self, const std::string& ns, const std::string& fn) {
   auto& st = self->state;
   grouping_view view;
   view.ns = ns;
@@ -48,7 +56,8 @@ grouping_view view_of(self_ptr self, const std::string& ns, const std::string& f
   return view;
 }
 
-void done_with(self_ptr self, uint64_t id) {
+template <class Self>
+void done_with(Self* self, uint64_t id) {
   auto& st = self->state;
   auto i = st.calls.find(id);
   if (i == st.calls.end())
@@ -60,7 +69,8 @@ void done_with(self_ptr self, uint64_t id) {
 }
 
 /// Fails calls in flight to `addr` (for namespace `ns`, or all when empty).
-void fail_calls_to(self_ptr self, const std::string& addr, const std::string& ns) {
+template <class Self>
+void fail_calls_to(Self* self, const std::string& addr, const std::string& ns) {
   auto& st = self->state;
   std::vector<uint64_t> ids;
   for (auto& kvp : st.calls)
@@ -80,7 +90,8 @@ struct started {
   caf::expected<cluster_reply> now{caf::error{}};
 };
 
-started start(self_ptr self, cluster_call& call) {
+template <class Self>
+started start(Self* self, cluster_call& call) {
   auto& st = self->state;
   auto& req = call.req;
   auto& policies = *call.policies;
@@ -121,7 +132,7 @@ started start(self_ptr self, cluster_call& call) {
     ++st.in_flight[addr];
     auto copy = req;
     copy.id = id;
-    link->with_handler(self, req.ns,
+    link->with_handler(base_of(self), req.ns,
                        [self, id, addr, copy = std::move(copy)](
                          caf::expected<caf::actor> h) mutable {
                          auto& st = self->state;
@@ -140,7 +151,8 @@ started start(self_ptr self, cluster_call& call) {
   return {gather, caf::error{}};
 }
 
-void release_waiting(self_ptr self) {
+template <class Self>
+void release_waiting(Self* self) {
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
   for (auto& q : waiting) {
@@ -159,7 +171,8 @@ void release_waiting(self_ptr self) {
   }
 }
 
-void set_ready(self_ptr self, registry_status status) {
+template <class Self>
+void set_ready(Self* self, registry_status status) {
   auto& st = self->state;
   st.status = status;
   if (status == registry_status::connected && !st.ready) {
@@ -169,14 +182,16 @@ void set_ready(self_ptr self, registry_status status) {
 }
 
 /// Warms up the connection to a server of a namespace this client uses.
-void warm_up(self_ptr self, const std::string& ns, const std::string& addr) {
+template <class Self>
+void warm_up(Self* self, const std::string& ns, const std::string& addr) {
   if (self->state.used.count(ns) == 0)
     return;
   if (auto link = link_of(self, addr))
-    link->with_handler(self, ns, [](caf::expected<caf::actor>) {});
+    link->with_handler(base_of(self), ns, [](caf::expected<caf::actor>) {});
 }
 
-void sweep(self_ptr self) {
+template <class Self>
+void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
   std::vector<uint64_t> expired;
@@ -202,7 +217,7 @@ void sweep(self_ptr self) {
       continue;
     }
     if (auto link = link_of(self, addr))
-      link->connect(self, [self, addr](const caf::error& err) {
+      link->connect(base_of(self), [self, addr](const caf::error& err) {
         if (!err && self->state.broken.erase(addr) > 0)
           spdlog::info("slacker: {} is reachable again", addr);
       });
@@ -211,8 +226,10 @@ void sweep(self_ptr self) {
 
 } // namespace
 
-caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
-                               std::string cluster, caf::actor registry) {
+namespace {
+
+template <class Self>
+caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor registry) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
   st.registry = std::move(registry);
@@ -243,7 +260,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
     [=](cluster_call& call) -> caf::result<cluster_reply> {
       auto& st = self->state;
       if (!st.ready) {
-        auto rp = self->make_response_promise<cluster_reply>();
+        auto rp = self->template make_response_promise<cluster_reply>();
         auto left = std::chrono::nanoseconds{call.req.deadline_ns}
                     - std::chrono::system_clock::now().time_since_epoch();
         auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
@@ -337,7 +354,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
       if (chosen.empty())
         return make_error(sc::unavailable, "no server provides " + pick.ns + " in cluster "
                                              + st.cluster);
-      auto rp = self->make_response_promise<picked_actors>();
+      auto rp = self->template make_response_promise<picked_actors>();
       auto out = std::make_shared<picked_actors>();
       auto left = std::make_shared<size_t>(chosen.size());
       for (auto& addr : chosen) {
@@ -352,7 +369,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
             rp.deliver(std::move(*out));
         };
         if (auto link = link_of(self, addr))
-          link->with_handler(self, pick.ns, done);
+          link->with_handler(base_of(self), pick.ns, done);
         else
           done(make_error(sc::invalid_request, "bad address " + addr));
       }
@@ -368,6 +385,18 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
       return view;
     },
   };
+}
+
+} // namespace
+
+caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
+                               std::string cluster, caf::actor registry) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry));
+}
+
+caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                                std::string cluster, caf::actor registry) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry));
 }
 
 } // namespace slacker

@@ -15,6 +15,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -97,6 +98,11 @@ struct dispatcher_state {
 /// - `actor_pick -> picked_actors`: the actors a plain message should go to.
 caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
                                std::string cluster, caf::actor registry);
+
+/// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
+/// network thread, where its requests leave and the replies arrive.
+caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                                std::string cluster, caf::actor registry);
 
 } // namespace slacker
 

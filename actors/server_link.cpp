@@ -1,6 +1,7 @@
 #include "slacker/actors/server_link.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <spdlog/spdlog.h>
@@ -24,7 +25,8 @@ std::shared_ptr<server_link> server_link::make(const std::string& address) {
   return std::make_shared<server_link>(std::move(host), port);
 }
 
-void server_link::connect(caf::event_based_actor* self, connect_callback cb) {
+template <class Self>
+void server_link::connect(Self* self, connect_callback cb) {
   if (front_) {
     cb(caf::error{});
     return;
@@ -76,8 +78,8 @@ caf::actor server_link::cached_handler(const std::string& ns) const {
   return i == handlers_.end() ? caf::actor{} : i->second;
 }
 
-void server_link::with_handler(caf::event_based_actor* self, const std::string& ns,
-                               handler_callback cb) {
+template <class Self>
+void server_link::with_handler(Self* self, const std::string& ns, handler_callback cb) {
   if (auto i = handlers_.find(ns); i != handlers_.end()) {
     cb(i->second);
     return;
@@ -153,5 +155,14 @@ server_link::loss server_link::on_down(const caf::actor_addr& who, caf::actor* g
   }
   return loss::none;
 }
+
+// The two kinds of actors a link lives in: scheduled ones, and brokers on the
+// network thread.
+template void server_link::connect(caf::event_based_actor*, connect_callback);
+template void server_link::connect(caf::io::broker*, connect_callback);
+template void server_link::with_handler(caf::event_based_actor*, const std::string&,
+                                        handler_callback);
+template void server_link::with_handler(caf::io::broker*, const std::string&,
+                                        handler_callback);
 
 } // namespace slacker

@@ -42,12 +42,14 @@ public:
     return front_ != nullptr;
   }
 
-  /// Connects unless connected; `cb` gets an empty error on success.
-  void connect(caf::event_based_actor* self, connect_callback cb);
+  /// Connects unless connected; `cb` gets an empty error on success. `Self`
+  /// is `caf::event_based_actor` or `caf::io::broker` (instantiated for both).
+  template <class Self>
+  void connect(Self* self, connect_callback cb);
 
   /// The actor serving `ns` on this server (looked up once, then cached).
-  void with_handler(caf::event_based_actor* self, const std::string& ns,
-                    handler_callback cb);
+  template <class Self>
+  void with_handler(Self* self, const std::string& ns, handler_callback cb);
 
   /// The cached handler of `ns`, if any.
   caf::actor cached_handler(const std::string& ns) const;

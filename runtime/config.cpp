@@ -40,7 +40,10 @@ config::config() {
       .add(worker_threads, "worker-threads", "threads running blocking functions")
       .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread")
     .add(log_calls, "log-calls", "servers log one line per call")
-    .add(hot_path, "hot-path", "scheduled|network: where namespace actors run");
+    .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
+    .add(client_hot_path, "client-hot-path", "network|scheduled: where direct client actors run")
+    .add(dispatcher_hot_path, "dispatcher-hot-path",
+         "scheduled|network: where cluster dispatchers run");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

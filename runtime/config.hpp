@@ -23,6 +23,10 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   network thread, as brokers: one scheduler hop less per call) or
 ///   `scheduled` (on CAF's scheduler). Functions marked blocking run on the
 ///   worker pool either way; others must not block.
+/// - `slacker.client-hot-path`: `network` (default) or `scheduled`: where the
+///   direct client's actor runs.
+/// - `slacker.dispatcher-hot-path`: `scheduled` (default) or `network`: where
+///   the cluster client's dispatcher runs.
 class config : public caf::actor_system_config {
 public:
   config();
@@ -32,6 +36,8 @@ public:
   size_t worker_queue = 1024;
   bool log_calls = false;
   std::string hot_path = "network";
+  std::string client_hot_path = "network";
+  std::string dispatcher_hot_path = "scheduled";
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

@@ -365,4 +365,36 @@ CAF_TEST(typed messages to user actors go through the same policies) {
   CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
 }
 
+CAF_TEST(a dispatcher on the network thread routes the same way) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  slacker::config cfg2;
+  cfg2.set("slacker.dispatcher-hot-path", "network");
+  caf::actor_system sys2{cfg2};
+  zk_options zk;
+  zk.zk = zk_address();
+  zk.cluster = cluster;
+  cluster_client broker_client{sys2, zk};
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  caf::expected<std::map<std::string, std::string>> res{caf::error{}};
+  for (int i = 0; i < 100; ++i) { // until this new client has seen all three
+    res = broker_client.call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+    if (res && res->size() == 3)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  SLACKER_REQUIRE(res, describe(res.error()));
+  CAF_CHECK_EQUAL(res->size(), 3u);
+  std::set<std::string> seen;
+  for (int i = 0; i < 60; ++i) {
+    auto who = broker_client.call<std::string>("test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    seen.insert(*who);
+  }
+  CAF_CHECK(seen == addrs());
+  auto slow = broker_client.call<int64_t>("test.api/slow", int64_t{10});
+  CAF_CHECK(slow && *slow == 10);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

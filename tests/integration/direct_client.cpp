@@ -291,4 +291,22 @@ CAF_TEST(actors call asynchronously through the client actor) {
   CAF_CHECK_EQUAL(*res, 42);
 }
 
+CAF_TEST(a client actor on the scheduler behaves the same) {
+  test_config cfg2;
+  cfg2.set("slacker.client-hot-path", "scheduled");
+  caf::actor_system sys2{cfg2};
+  slacker::client scheduled{sys2, server.address()};
+  for (auto c : all_codecs) {
+    auto sum = scheduled.call<int64_t>(with(c), "test.api/add", int64_t{2}, int64_t{3});
+    SLACKER_REQUIRE(sum, describe(sum.error()));
+    CAF_CHECK_EQUAL(*sum, 5);
+  }
+  auto missing = scheduled.call<int64_t>("test.api/nope");
+  CAF_CHECK_EQUAL(code_of(missing.error()), sc::not_found);
+  call_options short_timeout;
+  short_timeout.timeout = 200ms;
+  auto late = scheduled.call<int64_t>(short_timeout, "test.api/slow", int64_t{1000});
+  CAF_CHECK_EQUAL(code_of(late.error()), sc::timeout);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
