@@ -1,6 +1,9 @@
 #include "slacker/actors/dispatcher.hpp"
 
 #include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/client_actor.hpp"
@@ -120,7 +123,10 @@ started start(Self* self, cluster_call& call) {
   auto until = std::max(std::chrono::duration_cast<clock::duration>(left),
                         clock::duration::zero())
                + timeout_grace;
-  auto gather = self->spawn(gather_actor, what, call.policies, chosen, until);
+  auto gather = st.gathers_on_network_thread
+                  ? self->home_system().middleman().spawn_broker(gather_broker, what,
+                                                                 call.policies, chosen, until)
+                  : self->spawn(gather_actor, what, call.policies, chosen, until);
   for (auto& addr : chosen) {
     auto link = link_of(self, addr);
     if (!link) {
@@ -233,6 +239,10 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   auto& st = self->state;
   st.cluster = std::move(cluster);
   st.registry = std::move(registry);
+  st.gathers_on_network_thread
+    = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
+                  std::string{"scheduled"})
+      == "network";
   self->delayed_send(self, sweep_interval, sweep_atom::value);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;

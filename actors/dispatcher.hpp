@@ -78,6 +78,7 @@ struct dispatcher_state {
   std::vector<queued> waiting; // calls that came before the first view
   std::vector<server_data_handler> data_handlers;
   uint64_t next_id = 1;
+  bool gathers_on_network_thread = false; // slacker.gather-hot-path=network
   std::mt19937_64 rng{std::random_device{}()};
   uint64_t turn = 0;
 

@@ -1,5 +1,7 @@
 #include "slacker/actors/gather.hpp"
 
+#include <caf/io/broker.hpp>
+
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 
@@ -7,9 +9,9 @@ namespace slacker {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<gather_state>*;
 
-cluster_reply shape(self_ptr self) {
+template <class Self>
+cluster_reply shape(Self* self) {
   auto& st = self->state;
   cluster_reply out;
   auto& policy = st.policies->results;
@@ -37,7 +39,8 @@ cluster_reply shape(self_ptr self) {
   return out;
 }
 
-void finish(self_ptr self) {
+template <class Self>
+void finish(Self* self) {
   auto& st = self->state;
   if (auto err = judge(st.policies->exceptions, st.what, st.successes, st.failures))
     st.rp.deliver(std::move(*err));
@@ -46,7 +49,8 @@ void finish(self_ptr self) {
   self->quit();
 }
 
-bool decided(self_ptr self) {
+template <class Self>
+bool decided(Self* self) {
   auto& st = self->state;
   if (st.waiting.empty())
     return true;
@@ -58,17 +62,21 @@ bool decided(self_ptr self) {
          && *results == results_kind::single && !st.successes.empty();
 }
 
-void settle(self_ptr self) {
+template <class Self>
+void settle(Self* self) {
   if (self->state.started && decided(self))
     finish(self);
 }
 
 } // namespace
 
-caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string what,
-                           std::shared_ptr<const call_policies> policies,
-                           std::vector<std::string> addrs,
-                           std::chrono::steady_clock::duration until_deadline) {
+namespace {
+
+template <class Self>
+caf::behavior gather_behavior(Self* self, std::string what,
+                              std::shared_ptr<const call_policies> policies,
+                              std::vector<std::string> addrs,
+                              std::chrono::steady_clock::duration until_deadline) {
   auto& st = self->state;
   st.what = std::move(what);
   st.policies = std::move(policies);
@@ -78,7 +86,7 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string 
   return {
     [=](gather_atom) -> caf::result<cluster_reply> {
       auto& st = self->state;
-      st.rp = self->make_response_promise<cluster_reply>();
+      st.rp = self->template make_response_promise<cluster_reply>();
       st.started = true;
       auto rp = st.rp;
       settle(self);
@@ -112,6 +120,24 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string 
       settle(self);
     },
   };
+}
+
+} // namespace
+
+caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string what,
+                           std::shared_ptr<const call_policies> policies,
+                           std::vector<std::string> addrs,
+                           std::chrono::steady_clock::duration until_deadline) {
+  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs),
+                         until_deadline);
+}
+
+caf::behavior gather_broker(caf::stateful_actor<gather_state, caf::io::broker>* self,
+                            std::string what, std::shared_ptr<const call_policies> policies,
+                            std::vector<std::string> addrs,
+                            std::chrono::steady_clock::duration until_deadline) {
+  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs),
+                         until_deadline);
 }
 
 } // namespace slacker

@@ -8,6 +8,7 @@
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -41,5 +42,11 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string 
                            std::shared_ptr<const call_policies> policies,
                            std::vector<std::string> addrs,
                            std::chrono::steady_clock::duration until_deadline);
+
+/// The same, spawned as a broker: it runs on the network thread.
+caf::behavior gather_broker(caf::stateful_actor<gather_state, caf::io::broker>* self,
+                            std::string what, std::shared_ptr<const call_policies> policies,
+                            std::vector<std::string> addrs,
+                            std::chrono::steady_clock::duration until_deadline);
 
 } // namespace slacker

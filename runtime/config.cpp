@@ -43,7 +43,8 @@ config::config() {
     .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
     .add(client_hot_path, "client-hot-path", "network|scheduled: where direct client actors run")
     .add(dispatcher_hot_path, "dispatcher-hot-path",
-         "scheduled|network: where cluster dispatchers run");
+         "scheduled|network: where cluster dispatchers run")
+    .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

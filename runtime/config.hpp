@@ -27,6 +27,8 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   direct client's actor runs.
 /// - `slacker.dispatcher-hot-path`: `scheduled` (default) or `network`: where
 ///   the cluster client's dispatcher runs.
+/// - `slacker.gather-hot-path`: `scheduled` (default) or `network`: where the
+///   per-call gather actors run.
 class config : public caf::actor_system_config {
 public:
   config();
@@ -38,6 +40,7 @@ public:
   std::string hot_path = "network";
   std::string client_hot_path = "network";
   std::string dispatcher_hot_path = "scheduled";
+  std::string gather_hot_path = "scheduled";
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

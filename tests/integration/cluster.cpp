@@ -365,11 +365,12 @@ CAF_TEST(typed messages to user actors go through the same policies) {
   CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
 }
 
-CAF_TEST(a dispatcher on the network thread routes the same way) {
+CAF_TEST(a dispatcher and gathers on the network thread route the same way) {
   for (int i = 0; i < 3; ++i)
     start();
   slacker::config cfg2;
   cfg2.set("slacker.dispatcher-hot-path", "network");
+  cfg2.set("slacker.gather-hot-path", "network");
   caf::actor_system sys2{cfg2};
   zk_options zk;
   zk.zk = zk_address();
