@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -227,6 +228,34 @@ CAF_TEST(after a ZooKeeper restart the views recover) {
   auto view = reg->view();
   SLACKER_REQUIRE(view, "no view");
   CAF_CHECK_EQUAL(view->servers.count(m.addr), 1u);
+}
+
+CAF_TEST(digest authentication makes nodes writable by their owner only) {
+  auto connected = [](zk::session& z) { // the session connects in the background
+    zk::status st;
+    for (int i = 0; i < 100; ++i) {
+      st = z.exists("/", false);
+      if (st.code != zk::rc::connection_loss)
+        break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return static_cast<bool>(st);
+  };
+  auto owner = zk::session::open(zk_address(), 5s, [](const zk::event&) {},
+                                 zk::auth_options{"slacker:secret"});
+  auto other = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
+  SLACKER_REQUIRE(owner && other, "cannot open sessions");
+  SLACKER_REQUIRE(connected(**owner) && connected(**other), "sessions did not connect");
+  auto path = "/slacker-auth-test/" + cluster;
+  SLACKER_REQUIRE((*owner)->create(path, "mine", zk::node_kind::persistent, true),
+                  "create failed");
+  std::string data;
+  CAF_CHECK((*other)->get(path, false, data)); // readable by anyone
+  CAF_CHECK_EQUAL(data, "mine");
+  auto denied = (*other)->set(path, "theirs");
+  CAF_CHECK(!denied);
+  CAF_CHECK((*owner)->set(path, "still mine"));
+  CAF_CHECK((*owner)->remove(path));
 }
 
 CAF_TEST(an unreachable ZooKeeper neither crashes nor blocks the registry) {
