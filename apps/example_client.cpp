@@ -1,7 +1,7 @@
 // The example client of slacker-cluster: the original's scenario against the
 // example cluster, saying what it does at each step.
 //   example-client [--cluster=NAME] [--zk=HOST:PORT[,...]] [--servers=N]
-// --servers=N waits (up to 30 s) until N servers provide slacker.example.api.
+// --servers=N waits (up to 30 s) until N servers provide both namespaces.
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -49,7 +49,8 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
   // Wait for the servers to register (bounded).
   for (int i = 0; i < 300; ++i) {
     auto view = sc.members();
-    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers)
+    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers
+        && view->namespaces["slacker.example.api2"].size() >= cfg.servers)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
