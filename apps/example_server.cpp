@@ -21,27 +21,19 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/registry/manager.hpp"
 #include "slacker/registry/registry.hpp"
+#include "slacker/registry/server_config.hpp"
 #include "slacker/runtime/config.hpp"
 
 namespace {
 
-struct server_config : slacker::config {
-  uint16_t port = 2104;
-  std::string cluster = "example-cluster";
-  std::string zk = "127.0.0.1:2181";
-  std::string server_data = R"({"label":"example"})";
-  std::string node;
-  size_t session_timeout = 5000;
+struct server_config : slacker::cluster_server_config {
   size_t grace = 1000;
   server_config() {
-    opt_group{custom_options_, "global"}
-      .add(port, "port", "port to serve on (default 2104; also the first argument)")
-      .add(cluster, "cluster", "cluster name (default example-cluster)")
-      .add(zk, "zk", "ZooKeeper ensemble, HOST:PORT[,HOST:PORT...]")
-      .add(server_data, "server-data", "server-data JSON (default {\"label\":\"example\"})")
-      .add(node, "node", "this server's IP in the cluster (default: detected)")
-      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms (5000)")
-      .add(grace, "grace", "ms between leaving the cluster and stopping (1000)");
+    port = 2104;
+    server_data = R"({"label":"example"})";
+    session_timeout = 5000;
+    opt_group{custom_options_, "global"}.add(
+        grace, "grace", "ms between leaving the cluster and stopping (1000)");
     set("slacker.log-calls", true);
   }
 };
@@ -49,39 +41,42 @@ struct server_config : slacker::config {
 slacker::ns example_api(std::shared_ptr<std::string> whoami) {
   auto counter = std::make_shared<std::atomic<int64_t>>(0);
   return slacker::ns("slacker.example.api")
-    .def(
-      "timestamp",
-      [] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-      },
-      "milliseconds since the epoch")
-    .def(
-      "inc-m", [counter](int64_t by) { return *counter += by; },
-      "adds to a counter kept by the server, returns the new value")
-    .def(
-      "rand-ints",
-      [](int32_t n) {
-        thread_local std::mt19937_64 gen{std::random_device{}()};
-        std::vector<int32_t> xs(static_cast<size_t>(std::max(n, 0)));
-        for (auto& x : xs)
-          x = static_cast<int32_t>(gen() % 1000);
-        return xs;
-      },
-      "n random integers below 1000")
-    .def(
-      "make-error", []() -> int64_t { throw std::runtime_error("expected exception"); },
-      "always throws")
-    .def("echo", [](std::string s) { return s; }, "returns its argument")
-    .def("whoami", [whoami] { return *whoami; }, "this server's host:port")
-    .def(
-      "slow",
-      [](int64_t ms) {
-        std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-        return ms;
-      },
-      "sleeps ms milliseconds on the worker pool", slacker::blocking);
+      .def(
+          "timestamp",
+          [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+          },
+          "milliseconds since the epoch")
+      .def(
+          "inc-m", [counter](int64_t by) { return *counter += by; },
+          "adds to a counter kept by the server, returns the new value")
+      .def(
+          "rand-ints",
+          [](int32_t n) {
+            thread_local std::mt19937_64 gen{std::random_device{}()};
+            std::vector<int32_t> xs(static_cast<size_t>(std::max(n, 0)));
+            for (auto& x : xs)
+              x = static_cast<int32_t>(gen() % 1000);
+            return xs;
+          },
+          "n random integers below 1000")
+      .def(
+          "make-error",
+          []() -> int64_t { throw std::runtime_error("expected exception"); },
+          "always throws")
+      .def(
+          "echo", [](std::string s) { return s; }, "returns its argument")
+      .def(
+          "whoami", [whoami] { return *whoami; }, "this server's host:port")
+      .def(
+          "slow",
+          [](int64_t ms) {
+            std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+            return ms;
+          },
+          "sleeps ms milliseconds on the worker pool", slacker::blocking);
 }
 
 void caf_main(caf::actor_system& sys, const server_config& cfg) {
@@ -93,7 +88,8 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
     std::exit(2);
   }
   if (!nlohmann::json::accept(cfg.server_data)) {
-    std::fprintf(stderr, "error: --server-data is not JSON: %s\n", cfg.server_data.c_str());
+    std::fprintf(stderr, "error: --server-data is not JSON: %s\n",
+                 cfg.server_data.c_str());
     std::exit(2);
   }
   // Signals are taken by this thread only (sigwait below).
@@ -106,24 +102,19 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
   slacker::server srv{sys};
   srv.add(example_api(whoami));
   srv.add(slacker::ns("slacker.example.api2")
-            .def("echo2", [](std::string s) { return s; }, "returns its argument"));
+              .def(
+                  "echo2", [](std::string s) { return s; }, "returns its argument"));
   auto published = srv.publish(port);
   if (!published) {
     std::fprintf(stderr, "error: cannot serve on port %u: %s\n", port,
                  slacker::describe(published.error()).c_str());
     std::exit(1);
   }
-  slacker::registration_options opts;
-  opts.zk.zk = cfg.zk;
-  opts.zk.cluster = cfg.cluster;
-  opts.zk.session_timeout = std::chrono::milliseconds{cfg.session_timeout};
-  opts.node = cfg.node;
-  opts.server_data = cfg.server_data;
-  slacker::registration reg{sys, srv, opts};
+  slacker::registration reg{sys, srv, cfg.registration()};
   srv.add(slacker::manager_namespace(reg, [] { kill(getpid(), SIGTERM); }));
   reg.publish(slacker::manager_ns);
-  *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":"
-            + std::to_string(*published);
+  *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":" +
+            std::to_string(*published);
   std::printf("serving slacker.example.api, slacker.example.api2 and %s on port %u, "
               "cluster %s at %s\n",
               slacker::manager_ns, *published, cfg.cluster.c_str(), cfg.zk.c_str());

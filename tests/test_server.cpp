@@ -2,9 +2,9 @@
 //   test-server [--port=N] [--slacker.worker-threads=N]
 #include <chrono>
 #include <cstdio>
-#include <stdexcept>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -13,6 +13,7 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/registry/manager.hpp"
 #include "slacker/registry/registry.hpp"
+#include "slacker/registry/server_config.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 
@@ -20,23 +21,15 @@ using namespace slacker_test;
 
 namespace {
 
-struct test_server_config : slacker::config {
-  uint16_t port = 0;
-  std::string zk;
-  std::string cluster = "test-cluster";
-  std::string server_data = "{}";
-  std::string node = "127.0.0.1";
-  size_t session_timeout = 2000;
+struct test_server_config : slacker::cluster_server_config {
   bool manager = false;
   test_server_config() {
-    opt_group{custom_options_, "global"}
-      .add(port, "port", "port to publish on (0: any)")
-      .add(zk, "zk", "register in this ZooKeeper (none: do not register)")
-      .add(cluster, "cluster", "cluster name")
-      .add(server_data, "server-data", "server-data JSON")
-      .add(node, "node", "address to register (empty: detect)")
-      .add(session_timeout, "session-timeout", "ZooKeeper session timeout in ms")
-      .add(manager, "manager", "serve the manager namespace");
+    zk.clear(); // none: do not register
+    cluster = "test-cluster";
+    node = "127.0.0.1";
+    session_timeout = 2000;
+    opt_group{custom_options_, "global"}.add(manager, "manager",
+                                             "serve the manager namespace");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -53,7 +46,8 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   // whoami answers this server's registered address once it is published.
   auto self_addr = std::make_shared<std::string>();
   srv.add(slacker::ns("test.api")
-            .def("whoami", [self_addr] { return *self_addr; }, "this server's host:port")
+              .def(
+                  "whoami", [self_addr] { return *self_addr; }, "this server's host:port")
               .def(
                   "echo", [](std::string s) { return s; }, "returns its argument")
               .def(
@@ -105,13 +99,7 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   *self_addr = cfg.node + ":" + std::to_string(*port);
   std::unique_ptr<slacker::registration> reg;
   if (!cfg.zk.empty()) {
-    slacker::registration_options opts;
-    opts.zk.zk = cfg.zk;
-    opts.zk.cluster = cfg.cluster;
-    opts.zk.session_timeout = std::chrono::milliseconds{cfg.session_timeout};
-    opts.node = cfg.node;
-    opts.server_data = cfg.server_data;
-    reg = std::make_unique<slacker::registration>(sys, srv, opts);
+    reg = std::make_unique<slacker::registration>(sys, srv, cfg.registration());
     if (cfg.manager) {
       srv.add(slacker::manager_namespace(*reg, [] {}));
       reg->publish(slacker::manager_ns);
