@@ -1,4 +1,5 @@
 #include "slacker/actors/client.hpp"
+#include "slacker/actors/blocking_request.hpp"
 
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -21,7 +22,6 @@ int64_t deadline_after(std::chrono::milliseconds timeout) {
 
 } // namespace detail
 
-
 client::client(caf::actor_system& sys, const std::string& address)
   : sys_(sys), address_(address) {
   configure_logging(sys.config());
@@ -32,8 +32,8 @@ client::client(caf::actor_system& sys, const std::string& address)
                           "'" + address + "' is not a server address (host:port)");
     return;
   }
-  if (caf::get_or(sys.config(), "slacker.client-hot-path", std::string{"network"})
-      == "network")
+  if (caf::get_or(sys.config(), "slacker.client-hot-path", std::string{"network"}) ==
+      "network")
     actor_ = sys.middleman().spawn_broker(client_broker, std::move(host), port);
   else
     actor_ = sys.spawn(client_actor, std::move(host), port);
@@ -72,7 +72,8 @@ caf::expected<call_reply> client::invoke(call_request req,
   caf::expected<call_reply> result{caf::error{}};
   // The client actor enforces the deadline; the margin only guards against a
   // client actor that is itself gone.
-  (*self)->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
+  (*self)
+      ->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
       .receive([&](call_reply& rep) { result = std::move(rep); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
@@ -81,12 +82,8 @@ caf::expected<call_reply> client::invoke(call_request req,
 caf::expected<caf::actor> client::lookup(const std::string& ns) {
   if (invalid_)
     return invalid_;
-  caf::scoped_actor self{sys_};
-  caf::expected<caf::actor> result{caf::error{}};
-  self->request(actor_, std::chrono::seconds{10}, lookup_atom::value, ns)
-      .receive([&](caf::actor& handler) { result = std::move(handler); },
-               [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return blocking_request<caf::actor>(sys_, actor_, std::chrono::seconds{10},
+                                      lookup_atom::value, ns);
 }
 
 } // namespace slacker

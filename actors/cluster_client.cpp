@@ -1,4 +1,5 @@
 #include "slacker/actors/cluster_client.hpp"
+#include "slacker/actors/blocking_request.hpp"
 
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
@@ -21,8 +22,8 @@ zk_options make_zk(std::string cluster, std::string zk) {
 
 } // namespace
 
-cluster_client::cluster_client(caf::actor_system& sys, std::string cluster, std::string zk,
-                               cluster_options defaults)
+cluster_client::cluster_client(caf::actor_system& sys, std::string cluster,
+                               std::string zk, cluster_options defaults)
   : cluster_client(sys, make_zk(std::move(cluster), std::move(zk)), std::move(defaults)) {
   // nop
 }
@@ -32,9 +33,10 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   : sys_(sys), cluster_(zk.cluster), defaults_(std::move(defaults)) {
   configure_logging(sys.config());
   registry_ = std::make_unique<registry>(sys, std::move(zk));
-  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path", std::string{"scheduled"})
-      == "network")
-    dispatcher_ = sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
+  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
+                  std::string{"scheduled"}) == "network")
+    dispatcher_ =
+        sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
   else
     dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor());
   // Subscribed from here, so that it hears of changes before any subscriber
@@ -51,38 +53,25 @@ const caf::actor& cluster_client::registry_actor() const {
 }
 
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
-  caf::scoped_actor self{sys_};
-  caf::expected<cluster_reply> result{caf::error{}};
   // The gather enforces the deadline; the margin only guards against a
   // dispatcher that is itself gone.
   auto timeout = call.policies->timeout + std::chrono::seconds{1};
-  self->request(dispatcher_, timeout, std::move(call))
-    .receive([&](cluster_reply& rep) { result = std::move(rep); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return blocking_request<cluster_reply>(sys_, dispatcher_, timeout, std::move(call));
 }
 
 caf::expected<std::string> cluster_client::server_data(const std::string& addr) {
-  caf::scoped_actor self{sys_};
-  caf::expected<std::string> result{caf::error{}};
-  self->request(dispatcher_, std::chrono::seconds{10}, server_data_atom::value, addr)
-    .receive([&](std::string& data) { result = std::move(data); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return blocking_request<std::string>(sys_, dispatcher_, std::chrono::seconds{10},
+                                       server_data_atom::value, addr);
 }
 
 void cluster_client::on_server_data_change(
-  std::function<void(const std::string&, const std::string&)> fn) {
+    std::function<void(const std::string&, const std::string&)> fn) {
   caf::anon_send(dispatcher_, server_data_handler{std::move(fn)});
 }
 
 caf::expected<membership_view> cluster_client::members() {
-  caf::scoped_actor self{sys_};
-  caf::expected<membership_view> result{caf::error{}};
-  self->request(dispatcher_, std::chrono::seconds{10}, view_atom::value)
-    .receive([&](membership_view& v) { result = std::move(v); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return blocking_request<membership_view>(sys_, dispatcher_, std::chrono::seconds{10},
+                                           view_atom::value);
 }
 
 } // namespace slacker

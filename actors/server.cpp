@@ -1,4 +1,5 @@
 #include "slacker/actors/server.hpp"
+#include "slacker/actors/blocking_request.hpp"
 
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -32,8 +33,8 @@ server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   : sys_(sys), pool_(std::move(pool)) {
   configure_logging(sys.config());
   log_calls_ = caf::get_or(sys.config(), "slacker.log-calls", false);
-  on_network_thread_ = caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"})
-                       == "network";
+  on_network_thread_ =
+      caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"}) == "network";
   front_ = sys.spawn(server_front);
 }
 
@@ -43,21 +44,18 @@ server::~server() {
 
 bool server::update(const std::string& name, caf::actor handler,
                     std::vector<function_info> functions) {
-  caf::scoped_actor self{sys_};
-  bool ok = false;
-  self->request(front_, caf::infinite, publish_atom::value, name, std::move(handler),
-                std::move(functions))
-      .receive([&](bool) { ok = true; }, [&](caf::error&) { ok = false; });
-  return ok;
+  return blocking_request<bool>(sys_, front_, caf::infinite, publish_atom::value, name,
+                                std::move(handler), std::move(functions))
+      .engaged();
 }
 
 server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
   auto fns = std::make_shared<const ns>(std::move(functions));
-  auto handler = on_network_thread_
-                   ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_, log_calls_)
-                   : sys_.spawn(namespace_actor, fns, pool_, log_calls_);
+  auto handler = on_network_thread_ ? sys_.middleman().spawn_broker(namespace_broker, fns,
+                                                                    pool_, log_calls_)
+                                    : sys_.spawn(namespace_actor, fns, pool_, log_calls_);
   spawned_.push_back(handler);
   names_.push_back(name);
   update(name, handler, std::move(infos));
@@ -71,11 +69,9 @@ server& server::expose(const std::string& name, caf::actor handler,
 }
 
 bool server::remove(const std::string& name) {
-  caf::scoped_actor self{sys_};
-  bool removed = false;
-  self->request(front_, caf::infinite, unpublish_atom::value, name)
-      .receive([&](bool x) { removed = x; }, [&](caf::error&) {});
-  return removed;
+  auto removed =
+      blocking_request<bool>(sys_, front_, caf::infinite, unpublish_atom::value, name);
+  return removed && *removed;
 }
 
 caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
@@ -96,11 +92,11 @@ bool server::drain(std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (auto& a : spawned_) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      until - std::chrono::steady_clock::now());
+        until - std::chrono::steady_clock::now());
     bool done = false;
     if (left.count() > 0)
       self->request(a, left, drain_atom::value)
-        .receive([&](bool) { done = true; }, [&](caf::error&) {});
+          .receive([&](bool) { done = true; }, [&](caf::error&) {});
     if (!done)
       return false;
   }

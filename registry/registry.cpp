@@ -1,5 +1,7 @@
 #include "slacker/registry/registry.hpp"
 
+#include "slacker/actors/blocking_request.hpp"
+
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -17,16 +19,11 @@ namespace {
 /// ZooKeeper call is under way.
 template <class T, class... Ts>
 caf::expected<T> ask(caf::actor_system& sys, const caf::actor& who, Ts&&... xs) {
-  caf::scoped_actor self{sys};
-  caf::expected<T> result{caf::error{}};
-  self->request(who, std::chrono::seconds{30}, std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return blocking_request<T>(sys, who, std::chrono::seconds{30}, std::forward<Ts>(xs)...);
 }
 
 std::map<std::string, std::vector<function_info>> namespaces_of(caf::actor_system& sys,
-                                                                 const server& srv) {
+                                                                const server& srv) {
   std::map<std::string, std::vector<function_info>> result;
   auto names = ask<std::vector<std::string>>(sys, srv.front(), inspect_atom::value);
   if (!names)
@@ -42,7 +39,8 @@ std::map<std::string, std::vector<function_info>> namespaces_of(caf::actor_syste
 
 registry::registry(caf::actor_system& sys, zk_options opts) : sys_(sys) {
   configure_logging(sys.config());
-  zk::set_client_log_level(caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  zk::set_client_log_level(
+      caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
   actor_ = sys.spawn<caf::detached>(registry_actor, std::move(opts));
 }
 
@@ -58,10 +56,11 @@ registration::registration(caf::actor_system& sys, const server& srv,
                            registration_options opts)
   : sys_(sys), srv_(srv), server_data_(opts.server_data) {
   configure_logging(sys.config());
-  zk::set_client_log_level(caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
-  actor_ = sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node,
-                                    srv.port(), std::move(opts.server_data),
-                                    namespaces_of(sys, srv));
+  zk::set_client_log_level(
+      caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  actor_ =
+      sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
+                               std::move(opts.server_data), namespaces_of(sys, srv));
 }
 
 registration::~registration() {
