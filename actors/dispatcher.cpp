@@ -247,8 +247,8 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     for (auto& kvp : st.links) {
-      caf::actor gone;
-      auto loss = kvp.second->on_down(msg.source, &gone);
+      std::string gone_ns;
+      auto loss = kvp.second->on_down(msg.source, nullptr, &gone_ns);
       if (loss == server_link::loss::none)
         continue;
       auto addr = kvp.first;
@@ -259,9 +259,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
         fail_calls_to(self, addr, {});
       } else {
         // One namespace actor went away: fail the calls of its namespace.
-        for (auto& ns : st.used)
-          if (!kvp.second->cached_handler(ns))
-            fail_calls_to(self, addr, ns);
+        fail_calls_to(self, addr, gone_ns);
       }
       return;
     }

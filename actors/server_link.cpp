@@ -73,11 +73,6 @@ void server_link::connect(Self* self, connect_callback cb) {
       });
 }
 
-caf::actor server_link::cached_handler(const std::string& ns) const {
-  auto i = handlers_.find(ns);
-  return i == handlers_.end() ? caf::actor{} : i->second;
-}
-
 template <class Self>
 void server_link::with_handler(Self* self, const std::string& ns, handler_callback cb) {
   if (auto i = handlers_.find(ns); i != handlers_.end()) {
@@ -129,7 +124,8 @@ void server_link::with_handler(Self* self, const std::string& ns, handler_callba
   });
 }
 
-server_link::loss server_link::on_down(const caf::actor_addr& who, caf::actor* gone) {
+server_link::loss server_link::on_down(const caf::actor_addr& who, caf::actor* gone,
+                                       std::string* gone_ns) {
   if (front_ && who == front_.address()) {
     spdlog::warn("slacker: connection to {} lost", address_);
     if (gone)
@@ -150,6 +146,8 @@ server_link::loss server_link::on_down(const caf::actor_addr& who, caf::actor* g
       continue;
     if (gone)
       *gone = i->second;
+    if (gone_ns)
+      *gone_ns = i->first;
     handlers_.erase(i);
     return loss::handler;
   }

@@ -51,12 +51,12 @@ public:
   template <class Self>
   void with_handler(Self* self, const std::string& ns, handler_callback cb);
 
-  /// The cached handler of `ns`, if any.
-  caf::actor cached_handler(const std::string& ns) const;
 
   /// Handles a `down_msg`. On `connection`, every lookup under way fails with
-  /// `connection_broken`; `gone` gets the actor that went down.
-  loss on_down(const caf::actor_addr& who, caf::actor* gone = nullptr);
+  /// `connection_broken`; `gone` gets the actor that went down, `gone_ns` the
+  /// namespace it served (for `handler`).
+  loss on_down(const caf::actor_addr& who, caf::actor* gone = nullptr,
+               std::string* gone_ns = nullptr);
 
 private:
   std::string host_;
