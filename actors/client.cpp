@@ -6,7 +6,7 @@
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
 
-#include "slacker/actors/client_actor.hpp"
+#include "slacker/actors/client_connection.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 
@@ -32,11 +32,8 @@ client::client(caf::actor_system& sys, const std::string& address)
                           "'" + address + "' is not a server address (host:port)");
     return;
   }
-  if (caf::get_or(sys.config(), "slacker.client-hot-path", std::string{"network"}) ==
-      "network")
-    actor_ = sys.middleman().spawn_broker(client_broker, std::move(host), port);
-  else
-    actor_ = sys.spawn(client_actor, std::move(host), port);
+  actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port,
+                                        wire_options::from(sys.config()), caf::actor{});
 }
 
 client::client(caf::actor_system& sys, std::string host, uint16_t port)
@@ -84,6 +81,20 @@ caf::expected<caf::actor> client::lookup(const std::string& ns) {
     return invalid_;
   return blocking_request<caf::actor>(sys_, actor_, std::chrono::seconds{10},
                                       lookup_atom::value, ns);
+}
+
+caf::expected<std::vector<std::string>> client::namespaces() {
+  if (invalid_)
+    return invalid_;
+  return blocking_request<std::vector<std::string>>(sys_, actor_, std::chrono::seconds{10},
+                                                    inspect_atom::value);
+}
+
+caf::expected<std::vector<function_info>> client::functions(const std::string& ns) {
+  if (invalid_)
+    return invalid_;
+  return blocking_request<std::vector<function_info>>(sys_, actor_, std::chrono::seconds{10},
+                                                      inspect_atom::value, ns);
 }
 
 } // namespace slacker

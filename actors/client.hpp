@@ -70,7 +70,7 @@ template <class R> caf::expected<R> result_of(const call_reply& rep) {
 
 /// A client of one server, for plain code: each call blocks until it has a
 /// result or an error. Actors use `actor()` asynchronously instead (see
-/// client_actor.hpp). Connects on the first call and again after a loss.
+/// client_connection.hpp). Connects on the first call and again after a loss.
 ///
 /// ```
 /// slacker::client c{sys, "127.0.0.1:2104"};
@@ -88,7 +88,8 @@ public:
 
   ~client();
 
-  /// The client actor: send it `call_request`s or `(lookup_atom, ns)`.
+  /// The connection broker: send it `call_request`s, `(lookup_atom, ns)` or
+  /// `(inspect_atom[, ns])` (see client_connection.hpp).
   const caf::actor& actor() const noexcept {
     return actor_;
   }
@@ -115,8 +116,16 @@ public:
   /// Sends a prepared request and waits for the raw reply (with extensions).
   caf::expected<call_reply> invoke(call_request req, std::chrono::milliseconds timeout);
 
-  /// The actor serving namespace `ns` on the server.
+  /// A local stand-in for the actor serving namespace `ns` on the server:
+  /// messages sent to it reach that actor, answers come back from it, and it
+  /// goes down when the connection does.
   caf::expected<caf::actor> lookup(const std::string& ns);
+
+  /// The namespaces the server serves.
+  caf::expected<std::vector<std::string>> namespaces();
+
+  /// The functions of namespace `ns` on the server, with their metadata.
+  caf::expected<std::vector<function_info>> functions(const std::string& ns);
 
   /// Sends the plain CAF message `xs...` to the user actor serving `ns` and
   /// waits for its one-element answer.

@@ -6,7 +6,7 @@
 #include <caf/settings.hpp>
 #include <spdlog/spdlog.h>
 
-#include "slacker/actors/client_actor.hpp"
+#include "slacker/actors/client_connection.hpp"
 #include "slacker/actors/gather.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
@@ -17,23 +17,35 @@ namespace {
 
 using clock = dispatcher_state::clock;
 
-/// The actor type a dispatcher's links work with (scheduled or broker).
-template <class State, class Base>
-Base* base_of(caf::stateful_actor<State, Base>* self) {
-  return self;
-}
-
 constexpr auto sweep_interval = std::chrono::milliseconds{500};
 
+/// The connection broker of server `addr`, spawned on first use; null when
+/// `addr` is not `host:port`.
 template <class Self>
-std::shared_ptr<server_link> link_of(Self* self, const std::string& addr) {
+caf::actor link_of(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end())
     return i->second;
-  auto link = server_link::make(addr);
-  if (link)
-    links.emplace(addr, link);
-  return link;
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(addr, host, port))
+    return nullptr;
+  auto& sys = self->home_system();
+  auto conn = sys.middleman().spawn_broker(client_connection, std::move(host), port,
+                                           wire_options::from(sys.config()),
+                                           caf::actor_cast<caf::actor>(self));
+  links.emplace(addr, conn);
+  return conn;
+}
+
+/// Ends the connection broker of a server that left.
+template <class Self>
+void drop_link(Self* self, const std::string& addr) {
+  auto& links = self->state.links;
+  if (auto i = links.find(addr); i != links.end()) {
+    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    links.erase(i);
+  }
 }
 
 /// The servers a call to `ns` may go to: members providing `ns` whose
@@ -128,8 +140,8 @@ started start(Self* self, cluster_call& call) {
                                                                  call.policies, chosen, until)
                   : self->spawn(gather_actor, what, call.policies, chosen, until);
   for (auto& addr : chosen) {
-    auto link = link_of(self, addr);
-    if (!link) {
+    auto conn = link_of(self, addr);
+    if (!conn) {
       self->send(gather, addr, make_error(sc::invalid_request, "bad address " + addr));
       continue;
     }
@@ -138,21 +150,9 @@ started start(Self* self, cluster_call& call) {
     ++st.in_flight[addr];
     auto copy = req;
     copy.id = id;
-    link->with_handler(base_of(self), req.ns,
-                       [self, id, addr, copy = std::move(copy)](
-                         caf::expected<caf::actor> h) mutable {
-                         auto& st = self->state;
-                         auto i = st.calls.find(id);
-                         if (i == st.calls.end())
-                           return;
-                         if (!h) {
-                           auto g = i->second.gather;
-                           done_with(self, id);
-                           self->send(g, addr, std::move(h.error()));
-                           return;
-                         }
-                         self->send(*h, std::move(copy));
-                       });
+    // A plain send: the broker's answer (a call_reply, errors inside) comes
+    // back as an ordinary message.
+    self->send(conn, std::move(copy));
   }
   return {gather, caf::error{}};
 }
@@ -187,13 +187,15 @@ void set_ready(Self* self, registry_status status) {
   }
 }
 
-/// Warms up the connection to a server of a namespace this client uses.
+/// Connects (ahead of the calls) to a server of a namespace this client uses;
+/// the broker says `conn_up` once it is connected.
 template <class Self>
 void warm_up(Self* self, const std::string& ns, const std::string& addr) {
   if (self->state.used.count(ns) == 0)
     return;
-  if (auto link = link_of(self, addr))
-    link->with_handler(base_of(self), ns, [](caf::expected<caf::actor>) {});
+  if (auto conn = link_of(self, addr))
+    self->request(conn, caf::infinite, caf::connect_atom::value)
+      .then([](bool) {}, [](caf::error&) {});
 }
 
 template <class Self>
@@ -222,11 +224,10 @@ void sweep(Self* self) {
       st.broken.erase(addr);
       continue;
     }
-    if (auto link = link_of(self, addr))
-      link->connect(base_of(self), [self, addr](const caf::error& err) {
-        if (!err && self->state.broken.erase(addr) > 0)
-          spdlog::info("slacker: {} is reachable again", addr);
-      });
+    if (auto conn = link_of(self, addr))
+      self->request(conn, caf::infinite, caf::connect_atom::value)
+        .then([](bool) {}, [](caf::error&) {}); // conn_up tells
+
   }
 }
 
@@ -244,25 +245,10 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
                   std::string{"scheduled"})
       == "network";
   self->delayed_send(self, sweep_interval, sweep_atom::value);
-  self->set_down_handler([=](caf::down_msg& msg) {
-    auto& st = self->state;
-    for (auto& kvp : st.links) {
-      std::string gone_ns;
-      auto loss = kvp.second->on_down(msg.source, nullptr, &gone_ns);
-      if (loss == server_link::loss::none)
-        continue;
-      auto addr = kvp.first;
-      if (loss == server_link::loss::connection) {
-        if (st.broken.insert(addr).second && st.servers.count(addr) > 0)
-          spdlog::warn("slacker: {} unreachable; routing around it until it answers again",
-                       addr);
-        fail_calls_to(self, addr, {});
-      } else {
-        // One namespace actor went away: fail the calls of its namespace.
-        fail_calls_to(self, addr, gone_ns);
-      }
-      return;
-    }
+  // Connection brokers end with their dispatcher.
+  self->attach_functor([self](const caf::error&) {
+    for (auto& kvp : self->state.links)
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
   });
   return {
     [=](cluster_call& call) -> caf::result<cluster_reply> {
@@ -313,7 +299,19 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       auto& st = self->state;
       st.servers.erase(x.addr);
       st.broken.erase(x.addr);
-      st.links.erase(x.addr);
+      drop_link(self, x.addr);
+    },
+    [=](conn_down_atom, const std::string& addr) {
+      // The broker has already failed the calls in flight on that connection.
+      auto& st = self->state;
+      if (st.broken.insert(addr).second && st.servers.count(addr) > 0)
+        spdlog::warn("slacker: {} unreachable; routing around it until it answers again",
+                     addr);
+      fail_calls_to(self, addr, {});
+    },
+    [=](conn_up_atom, const std::string& addr) {
+      if (self->state.broken.erase(addr) > 0)
+        spdlog::info("slacker: {} is reachable again", addr);
     },
     [=](server_data_changed& x) {
       auto& st = self->state;
@@ -376,8 +374,10 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
           if (--*left == 0)
             rp.deliver(std::move(*out));
         };
-        if (auto link = link_of(self, addr))
-          link->with_handler(base_of(self), pick.ns, done);
+        if (auto conn = link_of(self, addr))
+          self->request(conn, caf::infinite, lookup_atom::value, pick.ns)
+            .then([done](caf::actor& h) mutable { done(std::move(h)); },
+                  [done](caf::error& e) mutable { done(std::move(e)); });
         else
           done(make_error(sc::invalid_request, "bad address " + addr));
       }

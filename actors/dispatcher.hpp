@@ -20,7 +20,6 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "slacker/actors/cluster_call.hpp"
-#include "slacker/actors/server_link.hpp"
 #include "slacker/messages/membership.hpp"
 
 namespace slacker {
@@ -70,7 +69,7 @@ struct dispatcher_state {
   std::map<std::string, std::string> servers;              // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
-  std::map<std::string, std::shared_ptr<server_link>> links;
+  std::map<std::string, caf::actor> links; // addr -> its connection broker
   std::map<std::string, size_t> in_flight;
   std::set<std::string> broken; // connection lost: not chosen until it reconnects
   std::set<std::string> used;   // namespaces this client called
@@ -87,10 +86,11 @@ struct dispatcher_state {
 
 /// The dispatcher of a cluster client: follows membership through the
 /// registry actor (subscribe it there: `(subscribe_atom, dispatcher)`; it
-/// answers calls once it has seen the cluster), connects to servers, and runs each `cluster_call` by
-/// choosing servers (grouping), sending them the request itself (so that each
-/// server sees one long-lived sender per client), and spawning one gather
-/// that collects the answers under the call's policies and replies.
+/// answers calls once it has seen the cluster), keeps one connection broker
+/// per server (client_connection.hpp), and runs each `cluster_call` by
+/// choosing servers (grouping), sending the request to their connection
+/// brokers, and spawning one gather that collects the answers under the
+/// call's policies and replies.
 /// Messages:
 /// - `cluster_call -> cluster_reply` (or an error);
 /// - `(server_data_atom, addr) -> string`: a server's data, or `not_found`;

@@ -66,6 +66,8 @@ std::string caller_of(caf::local_actor* self) {
                                                 : text;
 }
 
+} // namespace
+
 void log_call(const std::string& ns, const call_request& req, const std::string& caller,
               std::chrono::steady_clock::time_point start, const call_reply& rep) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -74,8 +76,6 @@ void log_call(const std::string& ns, const call_request& req, const std::string&
   spdlog::info("call {}/{} from {} took {} us: {}", ns, req.fn, caller, us,
                rep.err ? describe(rep.err) : std::string{"ok"});
 }
-
-} // namespace
 
 namespace {
 

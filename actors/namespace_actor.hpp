@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -42,5 +43,9 @@ caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.
 call_reply run_call(const ns& functions, call_request& req);
+
+/// Logs one call (`slacker.log-calls`): ns/fn, caller, duration, outcome.
+void log_call(const std::string& ns, const call_request& req, const std::string& caller,
+              std::chrono::steady_clock::time_point start, const call_reply& rep);
 
 } // namespace slacker

@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/namespace_actor.hpp"
-#include "slacker/actors/server_front.hpp"
+#include "slacker/actors/server_connection.hpp"
+#include "slacker/actors/wire_options.hpp"
+#include <caf/io/network/default_multiplexer.hpp>
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 
@@ -30,23 +32,15 @@ server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
 }
 
 server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
-  : sys_(sys), pool_(std::move(pool)) {
+  : sys_(sys), pool_(std::move(pool)), catalog_(std::make_shared<catalog>()) {
   configure_logging(sys.config());
   log_calls_ = caf::get_or(sys.config(), "slacker.log-calls", false);
   on_network_thread_ =
       caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"}) == "network";
-  front_ = sys.spawn(server_front);
 }
 
 server::~server() {
   stop();
-}
-
-bool server::update(const std::string& name, caf::actor handler,
-                    std::vector<function_info> functions) {
-  return blocking_request<bool>(sys_, front_, caf::infinite, publish_atom::value, name,
-                                std::move(handler), std::move(functions))
-      .engaged();
 }
 
 server& server::add(ns functions) {
@@ -57,34 +51,45 @@ server& server::add(ns functions) {
                                                                     pool_, log_calls_)
                                     : sys_.spawn(namespace_actor, fns, pool_, log_calls_);
   spawned_.push_back(handler);
-  names_.push_back(name);
-  update(name, handler, std::move(infos));
+  catalog_->update([&](catalog::table& t) {
+    t[name] = catalog::entry{std::move(fns), std::move(handler), std::move(infos)};
+  });
   return *this;
 }
 
 server& server::expose(const std::string& name, caf::actor handler,
                        std::vector<function_info> functions) {
-  update(name, std::move(handler), std::move(functions));
+  catalog_->update([&](catalog::table& t) {
+    t[name] = catalog::entry{nullptr, std::move(handler), std::move(functions)};
+  });
   return *this;
 }
 
 bool server::remove(const std::string& name) {
-  auto removed =
-      blocking_request<bool>(sys_, front_, caf::infinite, unpublish_atom::value, name);
-  return removed && *removed;
+  bool removed = false;
+  catalog_->update([&](catalog::table& t) { removed = t.erase(name) > 0; });
+  return removed;
 }
 
 caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
-  auto res =
-      sys_.middleman().publish(front_, port, bind.empty() ? nullptr : bind.c_str(), true);
-  if (res) {
-    port_ = *res;
-    spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
-  } else {
+  auto door =
+      sys_.middleman().backend().new_tcp_doorman(port, bind.empty() ? nullptr : bind.c_str(),
+                                                 true);
+  if (!door) {
     spdlog::error("slacker server: cannot serve on port {}: {}", port,
-                  describe(res.error()));
+                  describe(door.error()));
+    return std::move(door.error());
   }
-  return res;
+  port_ = (*door)->port();
+  acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
+                                            wire_options::from(sys_.config()), log_calls_);
+  spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
+  return port_;
+}
+
+void server::going_away() {
+  if (acceptor_)
+    blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5}, going_away_atom::value);
 }
 
 bool server::drain(std::chrono::milliseconds timeout) {
@@ -104,21 +109,30 @@ bool server::drain(std::chrono::milliseconds timeout) {
 }
 
 std::vector<std::string> server::namespaces() const {
-  return names_;
+  std::vector<std::string> names;
+  for (auto& kvp : *catalog_->get())
+    names.push_back(kvp.first);
+  return names;
+}
+
+caf::expected<std::vector<function_info>> server::functions(const std::string& name) const {
+  auto table = catalog_->get();
+  auto i = table->find(name);
+  if (i == table->end())
+    return make_error(sc::not_found, "no namespace " + name);
+  return i->second.infos;
 }
 
 void server::stop() {
-  if (!front_)
-    return;
-  if (port_ != 0) {
-    sys_.middleman().unpublish(front_, port_);
+  if (acceptor_) {
+    caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
     spdlog::info("slacker server: stopped serving on port {}", port_);
+    acceptor_ = nullptr;
   }
   for (auto& a : spawned_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(front_, caf::exit_reason::user_shutdown);
   spawned_.clear();
-  front_ = nullptr;
+  catalog_->update([](catalog::table& t) { t.clear(); });
   port_ = 0;
 }
 

@@ -15,9 +15,11 @@
 
 namespace slacker {
 
-/// A server: namespaces of functions (and plain actors) behind one published
-/// front actor. Stopping (or destroying) it unpublishes the port and ends
-/// every actor it spawned.
+class catalog; // server_connection.hpp
+
+/// A server: namespaces of functions (and plain actors) served on one port in
+/// slacker's wire protocol (docs/protocol.md). Stopping (or destroying) it
+/// closes the port and every connection and ends every actor it spawned.
 ///
 /// ```
 /// slacker::server srv{sys};
@@ -50,38 +52,38 @@ public:
   /// Stops serving namespace `name`; false if it was not served.
   bool remove(const std::string& name);
 
-  /// Publishes the front on `port` (0 picks a free one) at address `bind`
-  /// (empty: every interface). Returns the port.
+  /// Serves on `port` (0 picks a free one) at address `bind` (empty: every
+  /// interface). Returns the port.
   caf::expected<uint16_t> publish(uint16_t port = 0, const std::string& bind = {});
+
+  /// Stops accepting connections and tells every connected client that this
+  /// server is going away (they route new calls elsewhere); calls already
+  /// under way are still answered.
+  void going_away();
 
   /// The published port, 0 before `publish`.
   uint16_t port() const noexcept {
     return port_;
   }
 
-  /// The front actor (see server_front.hpp).
-  const caf::actor& front() const noexcept {
-    return front_;
-  }
-
   /// Waits (up to `timeout`) until no blocking call is running; false on timeout.
   bool drain(std::chrono::milliseconds timeout);
 
-  /// The namespaces served, by name.
+  /// The namespaces served (functions and actors), by name.
   std::vector<std::string> namespaces() const;
+
+  /// The functions of namespace `name`; `not_found` when it is not served.
+  caf::expected<std::vector<function_info>> functions(const std::string& name) const;
 
   /// Unpublishes and ends every actor this server spawned. Idempotent.
   void stop();
 
 private:
-  bool update(const std::string& name, caf::actor handler,
-              std::vector<function_info> functions);
-
   caf::actor_system& sys_;
   std::shared_ptr<worker_pool> pool_;
-  caf::actor front_;
+  std::shared_ptr<catalog> catalog_;
+  caf::actor acceptor_;
   std::vector<caf::actor> spawned_;
-  std::vector<std::string> names_;
   bool log_calls_ = false;
   bool on_network_thread_ = false; // slacker.hot-path=network
   uint16_t port_ = 0;

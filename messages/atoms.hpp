@@ -39,4 +39,15 @@ using sweep_atom = caf::atom_constant<caf::atom("sl_sweep")>;
 /// Answers once every call a namespace actor is running has finished.
 using drain_atom = caf::atom_constant<caf::atom("sl_drain")>;
 
+/// Wire protocol housekeeping in connection brokers (docs/protocol.md):
+/// a server stops accepting and says so; a periodic check; the end of the
+/// time allowed for a hello; a connect attempt finished; a connection of a
+/// link went down or came up (to the link's observer).
+using going_away_atom = caf::atom_constant<caf::atom("sl_goaway")>;
+using tick_atom = caf::atom_constant<caf::atom("sl_tick")>;
+using handshake_atom = caf::atom_constant<caf::atom("sl_hshake")>;
+using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
+using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;
+using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;
+
 } // namespace slacker

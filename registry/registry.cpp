@@ -22,14 +22,10 @@ caf::expected<T> ask(caf::actor_system& sys, const caf::actor& who, Ts&&... xs) 
   return blocking_request<T>(sys, who, std::chrono::seconds{30}, std::forward<Ts>(xs)...);
 }
 
-std::map<std::string, std::vector<function_info>> namespaces_of(caf::actor_system& sys,
-                                                                const server& srv) {
+std::map<std::string, std::vector<function_info>> namespaces_of(const server& srv) {
   std::map<std::string, std::vector<function_info>> result;
-  auto names = ask<std::vector<std::string>>(sys, srv.front(), inspect_atom::value);
-  if (!names)
-    return result;
-  for (auto& ns : *names) {
-    auto fns = ask<std::vector<function_info>>(sys, srv.front(), inspect_atom::value, ns);
+  for (auto& ns : srv.namespaces()) {
+    auto fns = srv.functions(ns);
     result[ns] = fns ? std::move(*fns) : std::vector<function_info>{};
   }
   return result;
@@ -60,7 +56,7 @@ registration::registration(caf::actor_system& sys, const server& srv,
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
   actor_ =
       sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
-                               std::move(opts.server_data), namespaces_of(sys, srv));
+                               std::move(opts.server_data), namespaces_of(srv));
 }
 
 registration::~registration() {
@@ -105,7 +101,7 @@ void registration::online() {
 bool registration::publish(const std::string& ns) {
   if (!actor_)
     return false;
-  auto fns = ask<std::vector<function_info>>(sys_, srv_.front(), inspect_atom::value, ns);
+  auto fns = srv_.functions(ns);
   if (!fns)
     return false;
   auto res = ask<bool>(sys_, actor_, publish_atom::value, ns, std::move(*fns));

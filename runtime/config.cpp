@@ -41,10 +41,15 @@ config::config() {
       .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread")
     .add(log_calls, "log-calls", "servers log one line per call")
     .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
-    .add(client_hot_path, "client-hot-path", "network|scheduled: where direct client actors run")
     .add(dispatcher_hot_path, "dispatcher-hot-path",
          "scheduled|network: where cluster dispatchers run")
-    .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run");
+    .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run")
+    .add(max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
+    .add(handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
+    .add(idle_timeout, "idle-timeout", "a server closes connections silent for this long")
+    .add(ping_interval, "ping-interval", "how often clients ping their servers")
+    .add(peer_timeout, "peer-timeout", "a client drops a server silent for this long")
+    .add(connect_timeout, "connect-timeout", "time allowed for a TCP connect");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

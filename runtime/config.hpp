@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <string>
+
+#include <caf/timespan.hpp>
 
 #include <caf/actor_system_config.hpp>
 
@@ -23,12 +26,16 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   network thread, as brokers: one scheduler hop less per call) or
 ///   `scheduled` (on CAF's scheduler). Functions marked blocking run on the
 ///   worker pool either way; others must not block.
-/// - `slacker.client-hot-path`: `network` (default) or `scheduled`: where the
-///   direct client's actor runs.
 /// - `slacker.dispatcher-hot-path`: `scheduled` (default) or `network`: where
 ///   the cluster client's dispatcher runs.
 /// - `slacker.gather-hot-path`: `scheduled` (default) or `network`: where the
 ///   per-call gather actors run.
+/// - `slacker.max-message-size`: the largest frame a process takes from the
+///   network, in bytes (default 16 MiB); checked before anything is kept.
+/// - `slacker.handshake-timeout` (5s), `slacker.idle-timeout` (30s),
+///   `slacker.ping-interval` (1s), `slacker.peer-timeout` (5s),
+///   `slacker.connect-timeout` (5s): the timers of the wire protocol
+///   (docs/protocol.md).
 class config : public caf::actor_system_config {
 public:
   config();
@@ -38,9 +45,14 @@ public:
   size_t worker_queue = 1024;
   bool log_calls = false;
   std::string hot_path = "network";
-  std::string client_hot_path = "network";
   std::string dispatcher_hot_path = "scheduled";
   std::string gather_hot_path = "scheduled";
+  size_t max_message_size = 16u * 1024u * 1024u;
+  caf::timespan handshake_timeout = std::chrono::seconds{5};
+  caf::timespan idle_timeout = std::chrono::seconds{30};
+  caf::timespan ping_interval = std::chrono::seconds{1};
+  caf::timespan peer_timeout = std::chrono::seconds{5};
+  caf::timespan connect_timeout = std::chrono::seconds{5};
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

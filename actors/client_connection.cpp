@@ -1,0 +1,678 @@
+#include "slacker/actors/client_connection.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/message_view.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/messages/wire.hpp"
+
+namespace slacker {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr size_t read_chunk = 64 * 1024;
+constexpr auto default_timeout = std::chrono::seconds{10};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// A TCP connect that gives up after `timeout` (the kernel's own limit is
+/// minutes). Runs on a helper thread, never on the network thread.
+caf::expected<int> connect_within(const std::string& host, uint16_t port,
+                                  caf::timespan timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  auto service = std::to_string(port);
+  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
+    return make_error(sc::connection_broken, std::string{"cannot resolve "} + host + ": "
+                                               + ::gai_strerror(rc));
+  std::string why = "no address";
+  auto ms = static_cast<int>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  for (auto ai = found; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, ms);
+      if (rc == 0) {
+        why = "timed out after " + std::to_string(ms) + " ms";
+        ::close(fd);
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof(err);
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      errno = err;
+      rc = err == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ::freeaddrinfo(found);
+    return fd;
+  }
+  ::freeaddrinfo(found);
+  return make_error(sc::connection_broken, why);
+}
+
+struct conn_state {
+  enum class phase { idle, connecting, open };
+
+  struct call {
+    uint64_t caller_id;
+    std::string what; // ns/fn, for error messages
+    caf::typed_response_promise<call_reply> rp;
+    bool is_request; // errors as errors (request) or inside the reply (send)
+    codec_id codec;
+    clock::time_point deadline;
+    clock::duration timeout;
+  };
+
+  enum class query_kind { lookup, namespaces, functions };
+
+  struct query {
+    query_kind kind;
+    std::string ns;
+    caf::response_promise rp;
+  };
+
+  struct sent {
+    caf::actor proxy;
+    uint64_t pid;
+  };
+
+  std::string host;
+  uint16_t port = 0;
+  std::string addr;
+  wire_options opts;
+  caf::actor observer;
+
+  phase ph = phase::idle;
+  uint64_t generation = 0; // one per connection attempt: stale timers and connects
+  caf::io::connection_handle hdl;
+  bool greeted = false;
+  bool going_away = false;
+  std::vector<char> outbox; // frames written before the socket exists
+  wire::frame_buffer in;
+  clock::time_point last_heard;
+
+  std::unordered_map<uint64_t, call> calls;
+  std::set<std::pair<clock::time_point, uint64_t>> deadlines;
+  std::optional<clock::time_point> timer_at;
+  std::unordered_map<uint64_t, query> queries;
+  std::unordered_map<uint64_t, sent> sends;
+  std::map<std::string, caf::actor> proxies;
+  std::vector<caf::response_promise> connect_waiters;
+  uint64_t next_id = 1;
+  uint64_t next_nonce = 1;
+
+  explicit conn_state(wire_options o) : opts(o), in(o.max_message_size) {}
+
+  bool busy() const {
+    return !calls.empty() || !queries.empty() || !sends.empty();
+  }
+};
+
+using self_ptr = caf::io::broker*;
+
+/// Where a frame goes: the socket's buffer once connected, the outbox before.
+std::vector<char>& out_buf(self_ptr self, conn_state& st) {
+  if (st.ph == conn_state::phase::open)
+    return self->wr_buf(st.hdl);
+  return st.outbox;
+}
+
+void flush_out(self_ptr self, conn_state& st) {
+  if (st.ph == conn_state::phase::open)
+    self->flush(st.hdl);
+}
+
+void reply_error(conn_state::call& c, caf::error err) {
+  if (c.is_request) {
+    c.rp.deliver(std::move(err));
+    return;
+  }
+  call_reply rep;
+  rep.id = c.caller_id;
+  rep.codec = c.codec;
+  rep.err = std::move(err);
+  c.rp.deliver(std::move(rep));
+}
+
+void forget(conn_state& st, std::unordered_map<uint64_t, conn_state::call>::iterator i) {
+  st.deadlines.erase({i->second.deadline, i->first});
+  st.calls.erase(i);
+}
+
+void observe(self_ptr self, conn_state& st, bool up) {
+  if (!st.observer)
+    return;
+  if (up)
+    self->send(st.observer, conn_up_atom::value, st.addr);
+  else
+    self->send(st.observer, conn_down_atom::value, st.addr);
+}
+
+/// Ends the connection (or the attempt) and fails everything that waited on
+/// it, at once. `cause` says why, for the errors.
+void lose(self_ptr self, conn_state& st, const std::string& cause) {
+  if (st.ph == conn_state::phase::idle)
+    return;
+  auto was_up = st.greeted && !st.going_away;
+  if (st.ph == conn_state::phase::open && self->valid(st.hdl))
+    self->close(st.hdl);
+  st.ph = conn_state::phase::idle;
+  st.greeted = false;
+  st.going_away = false;
+  st.outbox.clear();
+  st.in = wire::frame_buffer{st.opts.max_message_size};
+  ++st.generation;
+  if (st.busy() || !st.connect_waiters.empty())
+    spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
+  auto calls = std::move(st.calls);
+  st.calls.clear();
+  st.deadlines.clear();
+  for (auto& kvp : calls)
+    reply_error(kvp.second, make_error(sc::connection_broken, kvp.second.what + ": "
+                                                                    + cause));
+  auto queries = std::move(st.queries);
+  st.queries.clear();
+  for (auto& kvp : queries)
+    kvp.second.rp.deliver(make_error(sc::connection_broken, kvp.second.ns + ": " + cause));
+  auto sends = std::move(st.sends);
+  st.sends.clear();
+  for (auto& kvp : sends)
+    self->send(kvp.second.proxy, forward_atom::value, kvp.second.pid,
+               make_error(sc::connection_broken, cause));
+  for (auto& kvp : st.proxies)
+    self->send_exit(kvp.second, caf::exit_reason::remote_link_unreachable);
+  st.proxies.clear();
+  auto waiters = std::move(st.connect_waiters);
+  st.connect_waiters.clear();
+  for (auto& rp : waiters)
+    rp.deliver(make_error(sc::connection_broken, cause));
+  if (was_up)
+    observe(self, st, false);
+}
+
+/// After `going_away`, the connection closes once nothing waits on it.
+void close_if_done(self_ptr self, conn_state& st) {
+  if (st.going_away && !st.busy())
+    lose(self, st, "connection to " + st.addr + " closed: the server is going away");
+}
+
+void arm_deadline(self_ptr self, conn_state& st, clock::time_point at) {
+  if (st.timer_at && *st.timer_at <= at)
+    return;
+  st.timer_at = at;
+  self->delayed_send(self, std::max(at - clock::now(), clock::duration::zero()),
+                     deadline_atom::value);
+}
+
+void ensure_connection(self_ptr self, conn_state& st) {
+  if (st.ph != conn_state::phase::idle)
+    return;
+  st.ph = conn_state::phase::connecting;
+  wire::write_hello(st.outbox, st.opts.max_message_size);
+  auto gen = st.generation;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto host = st.host;
+  auto port = st.port;
+  auto timeout = st.opts.connect_timeout;
+  // The connect blocks: a helper thread of its own, never the network thread.
+  self->home_system().spawn<caf::detached + caf::hidden>(
+    [=](caf::event_based_actor* helper) {
+      auto fd = connect_within(host, port, timeout);
+      if (fd)
+        helper->send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
+      else
+        helper->send(me, connected_atom::value, gen, std::move(fd.error()));
+    });
+}
+
+void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
+  if (gen != st.generation || st.ph != conn_state::phase::connecting) {
+    ::close(fd); // an attempt nobody waits for any more
+    return;
+  }
+  st.hdl = self->add_scribe(static_cast<caf::io::network::native_socket>(fd));
+  st.ph = conn_state::phase::open;
+  st.last_heard = clock::now();
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(read_chunk));
+  auto& buf = self->wr_buf(st.hdl);
+  buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
+  st.outbox.clear();
+  self->flush(st.hdl);
+  self->delayed_send(self, st.opts.handshake_timeout, handshake_atom::value, gen);
+  self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+}
+
+void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
+  auto i = st.calls.find(rep.id);
+  if (i == st.calls.end())
+    return; // timed out meanwhile
+  auto c = std::move(i->second);
+  forget(st, i);
+  rep.id = c.caller_id;
+  if (rep.err && c.is_request)
+    c.rp.deliver(with_origin(rep.err, st.addr));
+  else
+    c.rp.deliver(std::move(rep));
+  close_if_done(self, st);
+}
+
+void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
+                   const std::vector<char>& bytes, caf::error& err) {
+  auto i = st.sends.find(id);
+  if (i == st.sends.end())
+    return;
+  auto s = i->second;
+  st.sends.erase(i);
+  if (!ok) {
+    self->send(s.proxy, forward_atom::value, s.pid, std::move(err));
+  } else {
+    caf::message msg;
+    caf::binary_deserializer source{self->home_system(), bytes.data(), bytes.size()};
+    if (auto derr = source(msg))
+      self->send(s.proxy, forward_atom::value, s.pid,
+                 make_error(sc::codec_error,
+                            "the answer from " + st.addr
+                              + " cannot be deserialized: " + describe(derr)));
+    else
+      self->send(s.proxy, forward_atom::value, s.pid, std::move(msg));
+  }
+  close_if_done(self, st);
+}
+
+void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in,
+                    bool& malformed) {
+  uint64_t id = 0;
+  uint8_t ok = 0;
+  if (!(in.u64(id) && in.u8(ok))) {
+    malformed = true;
+    return;
+  }
+  auto i = st.queries.find(id);
+  if (i == st.queries.end())
+    return;
+  auto q = std::move(i->second);
+  st.queries.erase(i);
+  if (!ok) {
+    caf::error err;
+    if (!in.err(err)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(with_origin(err, st.addr));
+  } else if (type == wire::frame_type::lookup_reply) {
+    uint8_t kind = 0;
+    if (!in.u8(kind)) {
+      malformed = true;
+      return;
+    }
+    auto& proxy = st.proxies[q.ns];
+    if (!proxy)
+      proxy = self->spawn(remote_namespace, caf::actor_cast<caf::actor>(self), q.ns, st.addr);
+    q.rp.deliver(proxy);
+  } else if (q.kind == conn_state::query_kind::namespaces) {
+    std::vector<std::string> names;
+    if (!in.strings(names)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(std::move(names));
+  } else {
+    std::vector<function_info> fns;
+    if (!wire::read_function_infos(in, fns)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(std::move(fns));
+  }
+  close_if_done(self, st);
+}
+
+/// Handles one frame from the server; false when the connection ended.
+bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in) {
+  using wire::frame_type;
+  auto protocol_error = [&](wire::close_code code, const std::string& text) {
+    wire::write_close(self->wr_buf(st.hdl), code, text);
+    self->flush(st.hdl);
+    lose(self, st, "connection to " + st.addr + " closed: " + text);
+    return false;
+  };
+  if (!st.greeted) {
+    wire::hello h;
+    if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic
+        || h.version != wire::version)
+      return protocol_error(wire::close_code::bad_hello,
+                            st.addr + " does not speak slacker wire protocol version "
+                              + std::to_string(wire::version));
+    st.greeted = true;
+    observe(self, st, true);
+    auto waiters = std::move(st.connect_waiters);
+    st.connect_waiters.clear();
+    for (auto& rp : waiters)
+      rp.deliver(true);
+    return true;
+  }
+  bool malformed = false;
+  switch (type) {
+    case frame_type::reply: {
+      call_reply rep;
+      if (!wire::read_reply(in, rep)) {
+        malformed = true;
+        break;
+      }
+      on_reply(self, st, rep);
+      break;
+    }
+    case frame_type::send_reply: {
+      uint64_t id = 0;
+      uint8_t ok = 0;
+      std::vector<char> bytes;
+      caf::error err;
+      if (!(in.u64(id) && in.u8(ok) && (ok ? in.blob(bytes) : in.err(err)) && in.at_end())) {
+        malformed = true;
+        break;
+      }
+      on_send_reply(self, st, id, ok != 0, bytes, err);
+      break;
+    }
+    case frame_type::inspect_reply:
+    case frame_type::lookup_reply:
+      on_query_reply(self, st, type, in, malformed);
+      break;
+    case frame_type::ping: {
+      uint64_t nonce = 0;
+      if (!in.u64(nonce)) {
+        malformed = true;
+        break;
+      }
+      wire::write_u64(self->wr_buf(st.hdl), frame_type::pong, nonce);
+      break;
+    }
+    case frame_type::pong:
+      break;
+    case frame_type::going_away:
+      if (!st.going_away) {
+        spdlog::info("slacker: {} is going away", st.addr);
+        observe(self, st, false);
+        st.going_away = true;
+        close_if_done(self, st);
+      }
+      break;
+    case frame_type::error: {
+      uint8_t code = 0;
+      std::string text;
+      in.u8(code) && in.str(text);
+      lose(self, st, "connection to " + st.addr + " closed by the server: " + text);
+      return false;
+    }
+    default:
+      return protocol_error(wire::close_code::unexpected_frame,
+                            "frame type " + std::to_string(static_cast<int>(type))
+                              + " is not taken by a client");
+  }
+  if (malformed)
+    return protocol_error(wire::close_code::malformed, "a malformed frame from " + st.addr);
+  return st.ph == conn_state::phase::open;
+}
+
+} // namespace
+
+caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
+                                wire_options opts, caf::actor observer) {
+  auto sp = std::make_shared<conn_state>(opts);
+  sp->host = std::move(host);
+  sp->port = port;
+  sp->addr = sp->host + ":" + std::to_string(port);
+  sp->observer = std::move(observer);
+  // Stand-ins end with their connection broker, and nothing waits forever.
+  self->attach_functor([sp](const caf::error&) {
+    for (auto& kvp : sp->proxies)
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+  });
+  return {
+    [self, sp](call_request& req) -> caf::result<call_reply> {
+      auto& st = *sp;
+      auto rp = self->make_response_promise<call_reply>();
+      auto now = clock::now();
+      auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
+      if (req.deadline_ns == 0) {
+        left = default_timeout;
+        req.deadline_ns = now_ns() + left.count();
+      }
+      auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
+      auto id = st.next_id++;
+      auto is_request = self->current_message_id().is_request();
+      st.calls.emplace(id, conn_state::call{req.id, req.ns + "/" + req.fn, rp, is_request,
+                                            req.codec, deadline, left});
+      st.deadlines.emplace(deadline, id);
+      arm_deadline(self, st, deadline);
+      ensure_connection(self, st);
+      req.id = id;
+      wire::write_call(out_buf(self, st), req);
+      flush_out(self, st);
+      return rp;
+    },
+    [self, sp](lookup_atom, std::string& ns) -> caf::result<caf::actor> {
+      auto& st = *sp;
+      if (auto i = st.proxies.find(ns); i != st.proxies.end())
+        return i->second;
+      auto rp = self->make_response_promise();
+      auto id = st.next_id++;
+      st.queries.emplace(id, conn_state::query{conn_state::query_kind::lookup, ns, rp});
+      ensure_connection(self, st);
+      wire::write_id_str(out_buf(self, st), wire::frame_type::lookup, id, ns);
+      flush_out(self, st);
+      return caf::delegated<caf::actor>{};
+    },
+    [self, sp](inspect_atom) -> caf::result<std::vector<std::string>> {
+      auto& st = *sp;
+      auto rp = self->make_response_promise();
+      auto id = st.next_id++;
+      st.queries.emplace(id, conn_state::query{conn_state::query_kind::namespaces, {}, rp});
+      ensure_connection(self, st);
+      wire::write_id_str(out_buf(self, st), wire::frame_type::inspect, id, {});
+      flush_out(self, st);
+      return caf::delegated<std::vector<std::string>>{};
+    },
+    [self, sp](inspect_atom, std::string& ns) -> caf::result<std::vector<function_info>> {
+      auto& st = *sp;
+      auto rp = self->make_response_promise();
+      auto id = st.next_id++;
+      st.queries.emplace(id, conn_state::query{conn_state::query_kind::functions, ns, rp});
+      ensure_connection(self, st);
+      wire::write_id_str(out_buf(self, st), wire::frame_type::inspect, id, ns);
+      flush_out(self, st);
+      return caf::delegated<std::vector<function_info>>{};
+    },
+    [self, sp](caf::connect_atom) -> caf::result<bool> {
+      auto& st = *sp;
+      if (st.greeted && !st.going_away)
+        return true;
+      auto rp = self->make_response_promise();
+      st.connect_waiters.push_back(rp);
+      ensure_connection(self, st);
+      return caf::delegated<bool>{};
+    },
+    // A typed message from a stand-in.
+    [self, sp](forward_atom, std::string& ns, uint64_t pid, caf::message& msg) {
+      auto& st = *sp;
+      auto proxy = caf::actor_cast<caf::actor>(self->current_sender());
+      std::vector<char> bytes;
+      caf::binary_serializer sink{self->home_system(), bytes};
+      if (auto err = sink(msg)) {
+        self->send(proxy, forward_atom::value, pid,
+                   make_error(sc::codec_error, "a message to " + ns
+                                                 + " cannot be serialized: " + describe(err)));
+        return;
+      }
+      auto id = st.next_id++;
+      st.sends.emplace(id, conn_state::sent{proxy, pid});
+      ensure_connection(self, st);
+      wire::writer out{out_buf(self, st), wire::frame_type::send};
+      out.u64(id).str(ns).blob(bytes);
+      out.finish();
+      flush_out(self, st);
+    },
+    [self, sp](connected_atom, uint64_t gen, int64_t fd) {
+      on_connected(self, *sp, gen, static_cast<int>(fd));
+    },
+    [self, sp](connected_atom, uint64_t gen, caf::error& err) {
+      auto& st = *sp;
+      if (gen != st.generation)
+        return;
+      lose(self, st, "cannot connect to " + st.addr + ": " + describe(err));
+    },
+    [self, sp](caf::io::new_data_msg& msg) {
+      auto& st = *sp;
+      if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
+        return;
+      st.last_heard = clock::now();
+      auto res = st.in.feed(msg.buf.data(), msg.buf.size(),
+                            [&](wire::frame_type type, wire::reader& in) {
+                              return on_frame(self, st, type, in);
+                            });
+      if (res) {
+        wire::write_close(self->wr_buf(st.hdl), *res, "a frame beyond this client's limit");
+        self->flush(st.hdl);
+        lose(self, st,
+             "connection to " + st.addr + " closed: " + wire::to_string(*res) + " frame");
+      }
+    },
+    [self, sp](caf::io::connection_closed_msg& msg) {
+      auto& st = *sp;
+      if (st.ph == conn_state::phase::open && msg.handle == st.hdl)
+        lose(self, st, "connection to " + st.addr + " lost");
+    },
+    [self, sp](handshake_atom, uint64_t gen) {
+      auto& st = *sp;
+      if (gen == st.generation && !st.greeted)
+        lose(self, st, st.addr + " did not answer hello in time");
+    },
+    [self, sp](tick_atom, uint64_t gen) {
+      auto& st = *sp;
+      if (gen != st.generation || st.ph != conn_state::phase::open)
+        return;
+      auto silent = clock::now() - st.last_heard;
+      if (silent > st.opts.peer_timeout) {
+        lose(self, st,
+             "connection to " + st.addr + " dropped: nothing heard for "
+               + std::to_string(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(silent).count())
+               + " ms");
+        return;
+      }
+      wire::write_u64(self->wr_buf(st.hdl), wire::frame_type::ping, st.next_nonce++);
+      self->flush(st.hdl);
+      self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+    },
+    [self, sp](deadline_atom) {
+      auto& st = *sp;
+      auto now = clock::now();
+      st.timer_at.reset(); // a wake-up that came early re-arms below
+      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+        auto i = st.calls.find(st.deadlines.begin()->second);
+        if (i == st.calls.end()) {
+          st.deadlines.erase(st.deadlines.begin());
+          continue;
+        }
+        auto c = std::move(i->second);
+        forget(st, i);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
+        reply_error(c,
+                    make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
+                                              + std::to_string(ms.count()) + " ms"));
+      }
+      if (!st.deadlines.empty())
+        arm_deadline(self, st, st.deadlines.begin()->first);
+      close_if_done(self, st);
+    },
+  };
+}
+
+caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,
+                               std::string ns, std::string addr) {
+  struct state {
+    std::unordered_map<uint64_t, caf::response_promise> waiting;
+    uint64_t next = 1;
+  };
+  auto st = std::make_shared<state>();
+  self->set_default_handler(
+    [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+      auto pid = st->next++;
+      st->waiting.emplace(pid, self->make_response_promise());
+      self->send(conn, forward_atom::value, ns, pid, x.move_content_to_message());
+      return caf::delegated<caf::message>{};
+    });
+  self->set_exit_handler([=](caf::scheduled_actor*, caf::exit_msg& x) {
+    for (auto& kvp : st->waiting)
+      kvp.second.deliver(make_error(sc::connection_broken, ns + ": connection to " + addr
+                                                             + " lost"));
+    st->waiting.clear();
+    self->quit(x.reason);
+  });
+  return {
+    [=](forward_atom, uint64_t pid, caf::message& reply) {
+      auto i = st->waiting.find(pid);
+      if (i == st->waiting.end())
+        return;
+      i->second.deliver(std::move(reply));
+      st->waiting.erase(i);
+    },
+    [=](forward_atom, uint64_t pid, caf::error& err) {
+      auto i = st->waiting.find(pid);
+      if (i == st->waiting.end())
+        return;
+      i->second.deliver(std::move(err));
+      st->waiting.erase(i);
+    },
+  };
+}
+
+} // namespace slacker

@@ -1,0 +1,450 @@
+#include "slacker/actors/server_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <set>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/doorman.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/message_view.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/actors/namespace_actor.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/messages/wire.hpp"
+
+namespace slacker {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// Bytes asked of the socket per read: frames are reassembled in our own
+/// buffer, so one read can carry many small frames (measured: the biggest
+/// lever on throughput at 64 calls in flight, see docs/protocol.md).
+constexpr size_t read_chunk = 64 * 1024;
+
+struct connection_state {
+  caf::io::connection_handle hdl;
+  std::shared_ptr<catalog> cat;
+  std::shared_ptr<const catalog::table> table;
+  uint64_t table_version = 0;
+  wire_options opts;
+  bool log_calls = false;
+  std::string peer; // host:port of the client, for logs
+  wire::frame_buffer in;
+  bool greeted = false;
+  bool closing = false;
+  clock::time_point last_heard = clock::now();
+
+  connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
+                   bool log)
+    : hdl(h), cat(std::move(c)), opts(o), log_calls(log), in(o.max_message_size) {
+    // nop
+  }
+
+  const catalog::table& current() {
+    auto v = cat->version();
+    if (v != table_version) {
+      table = cat->get();
+      table_version = v;
+    }
+    return *table;
+  }
+};
+
+using state_ptr = std::shared_ptr<connection_state>;
+
+void close_with(caf::io::broker* self, connection_state& st, wire::close_code code,
+                const std::string& text) {
+  if (st.closing)
+    return;
+  st.closing = true;
+  spdlog::debug("slacker server: closing connection from {}: {}: {}", st.peer,
+                wire::to_string(code), text);
+  if (self->valid(st.hdl)) {
+    wire::write_close(self->wr_buf(st.hdl), code, text);
+    self->flush(st.hdl);
+    self->close(st.hdl); // unwritten data is still sent
+  }
+  self->quit();
+}
+
+/// Writes a frame produced outside the data handler, where CAF flushes by
+/// itself; writes to a closed handle would only grow a buffer nobody drains.
+template <class F> void write_now(caf::io::broker* self, connection_state& st, F f) {
+  if (st.closing || !self->valid(st.hdl))
+    return;
+  f(self->wr_buf(st.hdl));
+  self->flush(st.hdl);
+}
+
+void write_reply_frame(caf::io::broker* self, connection_state& st, const call_reply& rep) {
+  write_now(self, st, [&](std::vector<char>& buf) { wire::write_reply(buf, rep); });
+}
+
+void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
+                      const caf::message* msg, const caf::error& err) {
+  write_now(self, st, [&](std::vector<char>& buf) {
+    wire::writer out{buf, wire::frame_type::send_reply};
+    out.u64(id);
+    std::vector<char> bytes;
+    caf::error serr;
+    if (msg) {
+      caf::binary_serializer sink{self->home_system(), bytes};
+      serr = sink(const_cast<caf::message&>(*msg));
+    }
+    if (msg && !serr)
+      out.u8(1).blob(bytes);
+    else
+      out.u8(0).err(msg ? make_error(sc::codec_error, "the reply cannot be serialized: "
+                                                        + describe(serr))
+                        : err);
+    out.finish();
+  });
+}
+
+/// Delivers one typed message to the actor serving a namespace and carries
+/// what it answers back to the connection. A plain send, so the actor answers
+/// as it would to a remote sender; the answer is whatever arrives from it.
+caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf::message msg,
+                          caf::actor conn, uint64_t id, std::string ns) {
+  self->monitor(handler);
+  self->monitor(conn); // nobody waits for the answer once the connection is gone
+  self->send(handler, std::move(msg));
+  auto from_handler = [self, handler] {
+    return self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(handler);
+  };
+  self->set_default_handler(
+    [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+      if (from_handler()) {
+        self->send(conn, forward_atom::value, id, x.move_content_to_message());
+        self->quit();
+      }
+      return caf::delegated<caf::message>{};
+    });
+  self->set_error_handler([=](caf::scheduled_actor*, caf::error& err) {
+    self->send(conn, forward_atom::value, id, std::move(err));
+    self->quit();
+  });
+  self->set_down_handler([=](caf::scheduled_actor*, caf::down_msg& down) {
+    if (down.source == conn.address()) {
+      self->quit();
+      return;
+    }
+    self->send(conn, forward_atom::value, id,
+               make_error(sc::connection_broken, "the actor serving " + ns + " went down"));
+    self->quit();
+  });
+  return {
+    [](tick_atom) {
+      // never sent: a behavior keeps the helper alive until the answer
+    },
+  };
+}
+
+void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
+  auto& st = *sp;
+  auto& table = st.current();
+  auto i = table.find(req.ns);
+  if (i == table.end()) {
+    call_reply rep;
+    rep.id = req.id;
+    rep.codec = req.codec;
+    rep.ext = std::move(req.ext);
+    rep.err = make_error(sc::not_found, "no namespace " + req.ns);
+    wire::write_reply(self->wr_buf(st.hdl), rep);
+    return;
+  }
+  auto& entry = i->second;
+  if (entry.functions) {
+    auto f = entry.functions->functions().find(req.fn);
+    if (f == entry.functions->functions().end() || !f->second.info.blocking) {
+      // The fast path: run inline, reply from the data handler.
+      auto start = st.log_calls ? clock::now() : clock::time_point{};
+      auto rep = run_call(*entry.functions, req);
+      if (st.log_calls)
+        log_call(entry.functions->name(), req, st.peer, start, rep);
+      wire::write_reply(self->wr_buf(st.hdl), rep);
+      return;
+    }
+  }
+  // Blocking functions go to their namespace actor (worker pool, drain);
+  // namespaces served by user actors get the request as it is.
+  auto id = req.id;
+  auto codec = req.codec;
+  auto ext = req.ext;
+  self->request(entry.handler, caf::infinite, std::move(req))
+    .then([self, sp](call_reply& rep) { write_reply_frame(self, *sp, rep); },
+          [self, sp, id, codec, ext, ns = i->first](caf::error& err) {
+            call_reply rep;
+            rep.id = id;
+            rep.codec = codec;
+            rep.ext = ext;
+            rep.err = code_of(err) != sc::none
+                        ? err
+                        : make_error(sc::connection_broken,
+                                     "the actor serving " + ns + " failed: " + describe(err));
+            write_reply_frame(self, *sp, rep);
+          });
+}
+
+void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std::string& ns,
+             const std::vector<char>& bytes) {
+  auto& st = *sp;
+  auto& table = st.current();
+  auto i = table.find(ns);
+  if (i == table.end()) {
+    write_send_reply(self, st, id, nullptr, make_error(sc::not_found, "no namespace " + ns));
+    return;
+  }
+  caf::message msg;
+  caf::binary_deserializer source{self->home_system(), bytes.data(), bytes.size()};
+  if (auto err = source(msg)) {
+    write_send_reply(self, st, id, nullptr,
+                     make_error(sc::codec_error, "a message to " + ns
+                                                   + " cannot be deserialized: "
+                                                   + describe(err)));
+    return;
+  }
+  self->spawn(send_helper, i->second.handler, std::move(msg),
+              caf::actor_cast<caf::actor>(self), id, ns);
+}
+
+void on_inspect(caf::io::broker* self, connection_state& st, uint64_t id,
+                const std::string& ns) {
+  auto& table = st.current();
+  wire::writer out{self->wr_buf(st.hdl), wire::frame_type::inspect_reply};
+  out.u64(id);
+  if (ns.empty()) {
+    std::vector<std::string> names;
+    for (auto& kvp : table)
+      names.push_back(kvp.first);
+    out.u8(1).strings(names);
+  } else if (auto i = table.find(ns); i != table.end()) {
+    out.u8(1);
+    wire::write_function_infos(out, i->second.infos);
+  } else {
+    out.u8(0).err(make_error(sc::not_found, "no namespace " + ns));
+  }
+  out.finish();
+}
+
+void on_lookup(caf::io::broker* self, connection_state& st, uint64_t id,
+               const std::string& ns) {
+  auto& table = st.current();
+  wire::writer out{self->wr_buf(st.hdl), wire::frame_type::lookup_reply};
+  out.u64(id);
+  if (auto i = table.find(ns); i != table.end())
+    out.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
+                                                          : wire::ns_kind::actor));
+  else
+    out.u8(0).err(make_error(sc::not_found, "no namespace " + ns));
+  out.finish();
+}
+
+/// Handles one frame; false when the connection is being closed.
+bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
+              wire::reader& in) {
+  using wire::close_code;
+  using wire::frame_type;
+  auto& st = *sp;
+  auto malformed = [&](const char* what) {
+    close_with(self, st, close_code::malformed, std::string{"malformed "} + what + " frame");
+    return false;
+  };
+  if (!st.greeted) {
+    wire::hello h;
+    if (type != frame_type::hello) {
+      close_with(self, st, close_code::unexpected_frame, "expected hello first");
+      return false;
+    }
+    if (!wire::read_hello(in, h))
+      return malformed("hello");
+    if (h.magic != wire::magic || h.version != wire::version) {
+      close_with(self, st, close_code::bad_hello,
+                 "this server speaks slacker wire protocol version "
+                   + std::to_string(wire::version));
+      return false;
+    }
+    st.greeted = true;
+    wire::write_hello(self->wr_buf(st.hdl), st.opts.max_message_size);
+    return true;
+  }
+  switch (type) {
+    case frame_type::call: {
+      call_request req;
+      if (!wire::read_call(in, req))
+        return malformed("call");
+      on_call(self, sp, req);
+      return true;
+    }
+    case frame_type::send: {
+      uint64_t id = 0;
+      std::string ns;
+      std::vector<char> bytes;
+      if (!(in.u64(id) && in.str(ns) && in.blob(bytes) && in.at_end()))
+        return malformed("send");
+      on_send(self, sp, id, ns, bytes);
+      return true;
+    }
+    case frame_type::ping: {
+      uint64_t nonce = 0;
+      if (!(in.u64(nonce) && in.at_end()))
+        return malformed("ping");
+      wire::write_u64(self->wr_buf(st.hdl), frame_type::pong, nonce);
+      return true;
+    }
+    case frame_type::pong:
+      return true;
+    case frame_type::inspect:
+    case frame_type::lookup: {
+      uint64_t id = 0;
+      std::string ns;
+      if (!(in.u64(id) && in.str(ns) && in.at_end()))
+        return malformed(type == frame_type::inspect ? "inspect" : "lookup");
+      if (type == frame_type::inspect)
+        on_inspect(self, st, id, ns);
+      else
+        on_lookup(self, st, id, ns);
+      return true;
+    }
+    case frame_type::error: {
+      uint8_t code = 0;
+      std::string text;
+      in.u8(code) && in.str(text);
+      spdlog::debug("slacker server: {} closed the connection: {}", st.peer, text);
+      st.closing = true;
+      self->close(st.hdl);
+      self->quit();
+      return false;
+    }
+    default:
+      close_with(self, st, close_code::unexpected_frame,
+                 "frame type " + std::to_string(static_cast<int>(type))
+                   + " is not taken by a server");
+      return false;
+  }
+}
+
+void arm_idle_check(caf::io::broker* self, connection_state& st) {
+  auto due = st.last_heard + st.opts.idle_timeout - clock::now();
+  self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{1}}),
+                     tick_atom::value);
+}
+
+} // namespace
+
+caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handle hdl,
+                                std::shared_ptr<catalog> cat, wire_options opts,
+                                bool log_calls) {
+  auto sp = std::make_shared<connection_state>(hdl, std::move(cat), opts, log_calls);
+  sp->peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
+  int one = 1;
+  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
+  arm_idle_check(self, *sp);
+  return {
+    [self, sp](caf::io::new_data_msg& msg) {
+      auto& st = *sp;
+      if (st.closing)
+        return;
+      st.last_heard = clock::now();
+      auto res = st.in.feed(msg.buf.data(), msg.buf.size(),
+                            [&](wire::frame_type type, wire::reader& in) {
+                              return on_frame(self, sp, type, in);
+                            });
+      if (res)
+        close_with(self, st, *res,
+                   *res == wire::close_code::frame_too_large
+                     ? "a frame is larger than this server's limit of "
+                         + std::to_string(st.opts.max_message_size) + " bytes"
+                     : "a frame declared a length of 0");
+    },
+    [self, sp](caf::io::connection_closed_msg&) {
+      sp->closing = true;
+      self->quit();
+    },
+    [self, sp](handshake_atom) {
+      if (!sp->greeted)
+        close_with(self, *sp, wire::close_code::handshake_timeout, "no hello in time");
+    },
+    [self, sp](tick_atom) {
+      auto& st = *sp;
+      if (st.closing)
+        return;
+      if (clock::now() - st.last_heard >= st.opts.idle_timeout) {
+        close_with(self, st, wire::close_code::idle_timeout,
+                   "nothing received for "
+                     + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        st.opts.idle_timeout)
+                                        .count())
+                     + " ms");
+        return;
+      }
+      arm_idle_check(self, st);
+    },
+    // The answer of a typed message, from its helper.
+    [self, sp](forward_atom, uint64_t id, caf::message& msg) {
+      write_send_reply(self, *sp, id, &msg, caf::error{});
+    },
+    [self, sp](forward_atom, uint64_t id, caf::error& err) {
+      write_send_reply(self, *sp, id, nullptr, err);
+    },
+    // The server stops gracefully: tell the client.
+    [self, sp](going_away_atom) {
+      write_now(self, *sp, [](std::vector<char>& buf) {
+        wire::writer out{buf, wire::frame_type::going_away};
+        out.str("the server is stopping");
+        out.finish();
+      });
+    },
+  };
+}
+
+caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
+                              std::shared_ptr<catalog> cat, wire_options opts,
+                              bool log_calls) {
+  auto listening = door->hdl();
+  self->add_doorman(std::move(door));
+  auto conns = std::make_shared<std::set<caf::actor>>();
+  // Connections end with their acceptor (a link would also end the acceptor
+  // when a connection fails).
+  self->attach_functor([conns](const caf::error&) {
+    for (auto& c : *conns)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([conns](caf::scheduled_actor*, caf::down_msg& msg) {
+    for (auto i = conns->begin(); i != conns->end(); ++i)
+      if (i->address() == msg.source) {
+        conns->erase(i);
+        return;
+      }
+  });
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
+      self->monitor(conn);
+      conns->insert(conn);
+    },
+    [=](going_away_atom) {
+      self->close(listening);
+      for (auto& c : *conns)
+        self->send(c, going_away_atom::value);
+      return true;
+    },
+  };
+}
+
+} // namespace slacker

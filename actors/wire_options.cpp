@@ -1,0 +1,22 @@
+#include "slacker/actors/wire_options.hpp"
+
+#include <algorithm>
+
+#include <caf/settings.hpp>
+
+namespace slacker {
+
+wire_options wire_options::from(const caf::actor_system_config& cfg) {
+  wire_options x;
+  auto max = caf::get_or(cfg, "slacker.max-message-size", size_t{x.max_message_size});
+  // A frame needs its type byte; the length field cannot say more than 4 GiB.
+  x.max_message_size = static_cast<uint32_t>(std::clamp<size_t>(max, 64, UINT32_MAX));
+  x.handshake_timeout = caf::get_or(cfg, "slacker.handshake-timeout", x.handshake_timeout);
+  x.idle_timeout = caf::get_or(cfg, "slacker.idle-timeout", x.idle_timeout);
+  x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
+  x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
+  x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
+  return x;
+}
+
+} // namespace slacker

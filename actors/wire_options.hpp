@@ -1,0 +1,30 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
+
+namespace slacker {
+
+/// The limits and timers of slacker's wire protocol (docs/protocol.md), from
+/// `slacker.max-message-size`, `slacker.handshake-timeout`,
+/// `slacker.idle-timeout`, `slacker.ping-interval`, `slacker.peer-timeout`
+/// and `slacker.connect-timeout`.
+struct wire_options {
+  uint32_t max_message_size = 16u * 1024u * 1024u;
+  caf::timespan handshake_timeout = std::chrono::seconds{5};
+  caf::timespan idle_timeout = std::chrono::seconds{30};
+  caf::timespan ping_interval = std::chrono::seconds{1};
+  caf::timespan peer_timeout = std::chrono::seconds{5};
+  caf::timespan connect_timeout = std::chrono::seconds{5};
+
+  static wire_options from(const caf::actor_system_config& cfg);
+};
+
+/// How long after its deadline a call without an answer fails with `timeout`
+/// (the grace lets a server's `canceled` arrive first).
+constexpr std::chrono::milliseconds timeout_grace{100};
+
+} // namespace slacker

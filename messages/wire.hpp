@@ -1,0 +1,208 @@
+#pragma once
+
+// The frame layout of slacker's wire protocol (docs/protocol.md): how frames
+// are written, and a bounded reader that never trusts a declared length.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "slacker/messages/call.hpp"
+
+namespace slacker::wire {
+
+constexpr uint32_t magic = 0x534C4B52; // "SLKR"
+constexpr uint16_t version = 1;
+constexpr size_t header_size = 4;
+constexpr uint32_t default_max_message_size = 16u * 1024u * 1024u;
+
+enum class frame_type : uint8_t {
+  hello = 1,
+  call = 2,
+  reply = 3,
+  send = 4,
+  send_reply = 5,
+  ping = 6,
+  pong = 7,
+  going_away = 8,
+  inspect = 9,
+  inspect_reply = 10,
+  lookup = 11,
+  lookup_reply = 12,
+  error = 13,
+};
+
+/// Why a side closes a connection (the code of an `error` frame).
+enum class close_code : uint8_t {
+  frame_too_large = 1,
+  malformed = 2,
+  bad_hello = 3,
+  handshake_timeout = 4,
+  idle_timeout = 5,
+  unexpected_frame = 6,
+  shutting_down = 7,
+};
+
+const char* to_string(close_code code);
+
+/// What the server serves under a namespace (`lookup_reply`).
+enum class ns_kind : uint8_t { functions = 0, actor = 1 };
+
+/// Writes one frame at the end of `buf`: the constructor reserves the length
+/// and writes the type, `finish` patches the length in.
+class writer {
+public:
+  writer(std::vector<char>& buf, frame_type type);
+
+  writer& u8(uint8_t x) {
+    buf_.push_back(static_cast<char>(x));
+    return *this;
+  }
+  writer& u16(uint16_t x);
+  writer& u32(uint32_t x);
+  writer& u64(uint64_t x);
+  writer& i64(int64_t x) {
+    return u64(static_cast<uint64_t>(x));
+  }
+  writer& str(const std::string& x) {
+    return blob(x.data(), x.size());
+  }
+  writer& blob(const std::vector<char>& x) {
+    return blob(x.data(), x.size());
+  }
+  writer& blob(const char* data, size_t size);
+  writer& ext(const extensions& x);
+  writer& err(const caf::error& x);
+  writer& strings(const std::vector<std::string>& xs);
+
+  void finish();
+
+private:
+  std::vector<char>& buf_;
+  size_t start_;
+};
+
+/// Reads the payload of one frame. Every read checks the bytes left and fails
+/// (false) instead of reading past the frame; nothing is sized from a length
+/// before the bytes it claims are known to be there.
+class reader {
+public:
+  reader(const char* data, size_t size) : data_(data), size_(size) {}
+
+  bool u8(uint8_t& x);
+  bool u16(uint16_t& x);
+  bool u32(uint32_t& x);
+  bool u64(uint64_t& x);
+  bool i64(int64_t& x);
+  bool str(std::string& x);
+  bool blob(std::vector<char>& x);
+  bool ext(extensions& x);
+  bool err(caf::error& x);
+  bool strings(std::vector<std::string>& xs);
+
+  /// True when every byte of the frame was read, and nothing more.
+  bool at_end() const noexcept {
+    return pos_ == size_;
+  }
+
+private:
+  bool take(size_t n, const char*& out);
+
+  const char* data_;
+  size_t size_;
+  size_t pos_ = 0;
+};
+
+/// The fields of a `hello` frame.
+struct hello {
+  uint32_t magic = 0;
+  uint16_t version = 0;
+  uint32_t features = 0;
+  uint32_t max_message_size = 0;
+};
+
+void write_hello(std::vector<char>& buf, uint32_t max_message_size);
+bool read_hello(reader& in, hello& out);
+
+void write_call(std::vector<char>& buf, const call_request& req);
+bool read_call(reader& in, call_request& out);
+
+void write_reply(std::vector<char>& buf, const call_reply& rep);
+bool read_reply(reader& in, call_reply& out);
+
+void write_function_infos(writer& out, const std::vector<function_info>& xs);
+bool read_function_infos(reader& in, std::vector<function_info>& xs);
+
+/// An `error` frame.
+void write_close(std::vector<char>& buf, close_code code, const std::string& text);
+
+/// A frame with one `u64` (ping, pong) or an id and a name (inspect, lookup).
+void write_u64(std::vector<char>& buf, frame_type type, uint64_t x);
+void write_id_str(std::vector<char>& buf, frame_type type, uint64_t id,
+                  const std::string& s);
+
+/// Reassembles frames from a byte stream, never holding more than one frame
+/// cap of bytes (plus the bytes of one read).
+class frame_buffer {
+public:
+  explicit frame_buffer(uint32_t max_message_size) : max_(max_message_size) {}
+
+  /// Feeds the bytes that arrived and calls `on_frame(frame_type, reader&)`
+  /// for each complete frame; `on_frame` returns false to stop (the
+  /// connection is being closed). Returns why the stream must be closed, if
+  /// it must: a declared length of 0 or beyond the cap.
+  template <class F>
+  std::optional<close_code> feed(const char* data, size_t size, F&& on_frame) {
+    if (buf_.empty()) {
+      // Fast path: frames straight from the read buffer, keep only the rest.
+      size_t used = 0;
+      auto res = parse(data, size, used, on_frame);
+      if (!res && !stopped_)
+        buf_.insert(buf_.end(), data + used, data + size);
+      return res;
+    }
+    buf_.insert(buf_.end(), data, data + size);
+    size_t used = 0;
+    auto res = parse(buf_.data(), buf_.size(), used, on_frame);
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(used));
+    return res;
+  }
+
+  /// Bytes held of an incomplete frame.
+  size_t buffered() const noexcept {
+    return buf_.size();
+  }
+
+private:
+  template <class F>
+  std::optional<close_code> parse(const char* data, size_t size, size_t& used, F& on_frame) {
+    while (size - used >= header_size) {
+      auto b = reinterpret_cast<const unsigned char*>(data + used);
+      uint32_t len = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8)
+                     | uint32_t{b[3]};
+      if (len == 0)
+        return close_code::malformed;
+      if (len > max_)
+        return close_code::frame_too_large;
+      if (size - used - header_size < len)
+        break;
+      auto type = static_cast<frame_type>(static_cast<uint8_t>(data[used + header_size]));
+      reader in{data + used + header_size + 1, len - 1};
+      used += header_size + len;
+      if (!on_frame(type, in)) {
+        stopped_ = true;
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
+  uint32_t max_;
+  bool stopped_ = false;
+  std::vector<char> buf_;
+};
+
+} // namespace slacker::wire
