@@ -34,6 +34,7 @@ caf::actor link_of(Self* self, const std::string& addr) {
   auto conn = sys.middleman().spawn_broker(client_connection, std::move(host), port,
                                            wire_options::from(sys.config()),
                                            caf::actor_cast<caf::actor>(self));
+  self->link_to(conn); // connection brokers end with their dispatcher
   links.emplace(addr, conn);
   return conn;
 }
@@ -43,6 +44,7 @@ template <class Self>
 void drop_link(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end()) {
+    self->unlink_from(i->second);
     self->send_exit(i->second, caf::exit_reason::user_shutdown);
     links.erase(i);
   }
@@ -245,11 +247,6 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
                   std::string{"scheduled"})
       == "network";
   self->delayed_send(self, sweep_interval, sweep_atom::value);
-  // Connection brokers end with their dispatcher.
-  self->attach_functor([self](const caf::error&) {
-    for (auto& kvp : self->state.links)
-      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
-  });
   return {
     [=](cluster_call& call) -> caf::result<cluster_reply> {
       auto& st = self->state;
