@@ -8,6 +8,7 @@
 // It starts its own servers (itself, `--role=server`) and, for the cluster
 // rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -33,6 +34,7 @@
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
+#include "slacker/messages/wire.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 
@@ -342,6 +344,84 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
   return r;
 }
 
+/// slacker's wire protocol at its floor: a plain blocking socket client that
+/// speaks the protocol (hello, then call frames) to the slacker server, so
+/// that only the server side and the framing are measured.
+result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds duration) {
+  result r;
+  r.name = "slacker wire, socket client";
+  r.payload = "int64";
+  r.in_flight = in_flight;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return r;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
+  req->deadline_ns = 0;
+  std::vector<char> out;
+  slacker::wire::write_hello(out, slacker::wire::default_max_message_size);
+  std::vector<char> frame;
+  slacker::wire::write_call(frame, *req);
+  slacker::wire::frame_buffer in{slacker::wire::default_max_message_size};
+  std::vector<char> buf(64 * 1024);
+  size_t replies = 0;
+  bool broken = false;
+  // Reads until at least one reply arrived; counts the replies (the hello is not one).
+  auto recv_some = [&] {
+    replies = 0;
+    while (replies == 0) {
+      auto n = read(fd, buf.data(), buf.size());
+      if (n <= 0)
+        return false;
+      in.feed(buf.data(), static_cast<size_t>(n), [&](slacker::wire::frame_type t, auto&) {
+        replies += t == slacker::wire::frame_type::reply ? 1 : 0;
+        broken |= t == slacker::wire::frame_type::error;
+        return true;
+      });
+      if (broken)
+        return false;
+    }
+    return true;
+  };
+  std::deque<clock_type::time_point> sent;
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  auto start = clock_type::now();
+  auto end = start + duration;
+  for (size_t i = 0; i < in_flight; ++i) {
+    sent.push_back(clock_type::now());
+    out.insert(out.end(), frame.begin(), frame.end());
+  }
+  (void) !write(fd, out.data(), out.size());
+  while (!sent.empty()) {
+    if (!recv_some())
+      break;
+    auto now = clock_type::now();
+    out.clear();
+    for (size_t i = 0; i < replies && !sent.empty(); ++i) {
+      ++r.calls;
+      if (in_flight == 1)
+        r.lat_ns.push_back((now - sent.front()).count());
+      sent.pop_front();
+      if (now < end) {
+        sent.push_back(clock_type::now());
+        out.insert(out.end(), frame.begin(), frame.end());
+      }
+    }
+    if (!out.empty())
+      (void) !write(fd, out.data(), out.size());
+  }
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  account(r, before);
+  close(fd);
+  return r;
+}
+
 std::string dir_of_self() {
   char path[1024];
   auto n = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -404,6 +484,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   for (size_t n : depths)
     if (want("TCP floor"))
       results.push_back(tcp_floor(ports[0][2], n, duration));
+  for (size_t n : depths)
+    if (want("slacker wire"))
+      results.push_back(wire_floor(ports[0][1], n, duration));
   auto raw_call = [&](auto value) -> issue_fn {
     return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
       self->request(*raw, caf::infinite, value)
@@ -444,6 +527,21 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     if (want("slacker direct client"))
       results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
                                 direct_call("bench/echo", int64_t{42})));
+  }
+  // The direct client with its caller on the network thread too: no scheduler
+  // hop on the client (the counterpart of raw CAF's broker endpoints below).
+  if (want("slacker direct client, caller on network thread")) {
+    for (size_t n : depths) {
+      issue_on<caf::io::broker> call = [&](caf::io::broker* self, std::function<void(bool)> done) {
+        auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
+        self->request(direct.actor(), caf::infinite, std::move(*req))
+          .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                [done](caf::error&) { done(false); });
+      };
+      results.push_back(measure_on<caf::io::broker>(
+        [&](auto f) { sys.middleman().spawn_broker(f); },
+        "slacker direct client, caller on network thread", "int64", n, duration, call));
+    }
   }
   // Raw CAF at its best: both endpoints are brokers (the network thread).
   auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
@@ -518,11 +616,11 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   auto grpc_path = dir_of_self() + "/bench-grpc";
   if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
     run_peer(results, {grpc_path, "--role=server"}, {grpc_path, "--role=client"}, duration);
-  std::printf("%-32s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
+  std::printf("%-48s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
               "in flight", "calls/s", "p50 us", "p99 us", "p99.9 us", "errors", "cs/call",
               "cpu us");
   for (auto& r : results) {
-    std::printf("%-32s %-7s %9zu %12.0f %9.1f %9.1f %9.1f %7zu", r.name.c_str(),
+    std::printf("%-48s %-7s %9zu %12.0f %9.1f %9.1f %9.1f %7zu", r.name.c_str(),
                 r.payload.c_str(), r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99),
                 r.pct(0.999), r.errors);
     if (r.cpu_us_per_call >= 0)
