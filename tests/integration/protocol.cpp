@@ -1,0 +1,379 @@
+#define CAF_SUITE protocol
+#include <caf/test/unit_test.hpp>
+
+// A protocol probe: raw sockets against a real test-server process, sending
+// what a careless or hostile peer would (docs/protocol.md).
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "process.hpp"
+#include "require.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/messages/codec.hpp"
+#include "slacker/messages/wire.hpp"
+#include "slacker/runtime/config.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+/// A test-server with short protocol timers, so that the probe runs quickly.
+struct probed_server {
+  slacker_test::process proc;
+  uint16_t port = 0;
+
+  probed_server()
+    : proc({slacker_test::binary_path("test-server"), "--port=0",
+            "--slacker.handshake-timeout=500ms", "--slacker.idle-timeout=1s",
+            "--slacker.max-message-size=65536"}) {
+    auto line = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(line, "test-server did not start");
+    port = static_cast<uint16_t>(std::stoi(*line));
+  }
+
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port);
+  }
+
+  /// The server's resident memory in KiB.
+  long rss_kib() const {
+    std::ifstream status{"/proc/" + std::to_string(proc.pid()) + "/status"};
+    std::string key;
+    long value = 0;
+    while (status >> key) {
+      if (key == "VmRSS:") {
+        status >> value;
+        return value;
+      }
+      status.ignore(4096, '\n');
+    }
+    return -1;
+  }
+};
+
+/// One raw TCP connection; every receive gives up after `timeout`.
+class raw_conn {
+public:
+  explicit raw_conn(uint16_t port, std::chrono::milliseconds timeout = 5s) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+
+  raw_conn(const raw_conn&) = delete;
+  raw_conn& operator=(const raw_conn&) = delete;
+
+  ~raw_conn() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  bool connected() const {
+    return connected_;
+  }
+
+  bool send(const std::vector<char>& bytes) {
+    return send(bytes.data(), bytes.size());
+  }
+
+  bool send(const char* data, size_t size) {
+    while (size > 0) {
+      auto n = ::send(fd_, data, size, MSG_NOSIGNAL);
+      if (n <= 0)
+        return false;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  /// The frames that arrive until `count` are in, the peer closes, or the
+  /// receive timeout passes. `closed` says whether the peer closed.
+  std::vector<std::pair<wire::frame_type, std::vector<char>>> frames(size_t count) {
+    std::vector<std::pair<wire::frame_type, std::vector<char>>> out;
+    char buf[16384];
+    while (out.size() < count) {
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        closed = n == 0 || errno == ECONNRESET;
+        break;
+      }
+      in_.feed(buf, static_cast<size_t>(n), [&](wire::frame_type t, wire::reader& r) {
+        std::vector<char> payload;
+        uint8_t b = 0;
+        while (r.u8(b))
+          payload.push_back(static_cast<char>(b));
+        out.emplace_back(t, std::move(payload));
+        return true;
+      });
+    }
+    return out;
+  }
+
+  /// Reads until the peer closes (or the timeout): true if it closed.
+  bool wait_closed() {
+    frames(SIZE_MAX);
+    return closed;
+  }
+
+  bool closed = false;
+
+private:
+  int fd_ = -1;
+  bool connected_ = false;
+  wire::frame_buffer in_{wire::default_max_message_size};
+};
+
+std::vector<char> hello_frame() {
+  std::vector<char> buf;
+  wire::write_hello(buf, wire::default_max_message_size);
+  return buf;
+}
+
+std::vector<char> echo_call(uint64_t id, const std::string& text) {
+  call_request req;
+  req.id = id;
+  req.ns = "test.api";
+  req.fn = "echo";
+  req.args = *encode<std::string>(codec_id::caf_binary, text);
+  std::vector<char> buf;
+  wire::write_call(buf, req);
+  return buf;
+}
+
+/// The reply in a frame's payload (as collected by `raw_conn::frames`).
+call_reply reply_of(const std::vector<char>& payload) {
+  call_reply rep;
+  wire::reader r{payload.data(), payload.size()};
+  CAF_CHECK(wire::read_reply(r, rep));
+  return rep;
+}
+
+/// The close code of an error frame's payload.
+wire::close_code close_code_of(const std::vector<char>& payload) {
+  CAF_REQUIRE(!payload.empty());
+  return static_cast<wire::close_code>(static_cast<uint8_t>(payload[0]));
+}
+
+struct fixture {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  probed_server server;
+
+  /// The server still serves a well-behaved client.
+  void check_still_serving() {
+    slacker::client c{sys, server.address()};
+    auto r = c.call<std::string>("test.api/echo", "alive");
+    SLACKER_REQUIRE(r, describe(r.error()));
+    CAF_CHECK_EQUAL(*r, "alive");
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(protocol_tests, fixture)
+
+CAF_TEST(a hello and a call sent byte by byte are answered) {
+  raw_conn c{server.port};
+  CAF_REQUIRE(c.connected());
+  auto bytes = hello_frame();
+  auto call = echo_call(42, "one byte at a time");
+  bytes.insert(bytes.end(), call.begin(), call.end());
+  for (auto b : bytes)
+    CAF_REQUIRE(c.send(&b, 1));
+  auto got = c.frames(2);
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  CAF_CHECK(got[0].first == wire::frame_type::hello);
+  CAF_REQUIRE(got[1].first == wire::frame_type::reply);
+  auto rep = reply_of(got[1].second);
+  CAF_CHECK_EQUAL(rep.id, 42u);
+  auto text = decode_value<std::string>(rep.codec, rep.result);
+  CAF_REQUIRE(text);
+  CAF_CHECK_EQUAL(*text, "one byte at a time");
+}
+
+CAF_TEST(a hundred frames coalesced in one send get a hundred replies) {
+  raw_conn c{server.port};
+  auto bytes = hello_frame();
+  for (uint64_t i = 0; i < 100; ++i) {
+    auto call = echo_call(i, "call " + std::to_string(i));
+    bytes.insert(bytes.end(), call.begin(), call.end());
+  }
+  CAF_REQUIRE(c.send(bytes));
+  auto got = c.frames(101);
+  CAF_REQUIRE_EQUAL(got.size(), 101u);
+  for (uint64_t i = 0; i < 100; ++i) {
+    auto rep = reply_of(got[i + 1].second);
+    CAF_CHECK_EQUAL(rep.id, i);
+    auto text = decode_value<std::string>(rep.codec, rep.result);
+    SLACKER_REQUIRE(text, describe(text.error()));
+    CAF_CHECK_EQUAL(*text, "call " + std::to_string(i));
+  }
+}
+
+CAF_TEST(an oversized length is refused and closed without allocating it) {
+  auto before = server.rss_kib();
+  for (int i = 0; i < 20; ++i) {
+    // Before and after the hello: a header declaring 4 GiB, then some bytes.
+    raw_conn c{server.port};
+    std::vector<char> bytes = i % 2 == 0 ? std::vector<char>{} : hello_frame();
+    std::vector<char> huge{'\xff', '\xff', '\xff', '\xf0', 1, 2, 3, 4};
+    bytes.insert(bytes.end(), huge.begin(), huge.end());
+    CAF_REQUIRE(c.send(bytes));
+    auto got = c.frames(SIZE_MAX);
+    CAF_CHECK(c.closed);
+    CAF_REQUIRE(!got.empty());
+    CAF_CHECK(got.back().first == wire::frame_type::error);
+    CAF_CHECK(close_code_of(got.back().second) == wire::close_code::frame_too_large);
+  }
+  // One frame just above this server's cap of 64 KiB, sent in full.
+  raw_conn c{server.port};
+  auto bytes = hello_frame();
+  std::vector<char> big(4 + 65537, 'x');
+  big[0] = 0;
+  big[1] = 1;
+  big[2] = 0;
+  big[3] = 1; // 65537
+  bytes.insert(bytes.end(), big.begin(), big.end());
+  c.send(bytes); // the server may close before all of it is written
+  CAF_CHECK(c.wait_closed());
+  auto after = server.rss_kib();
+  CAF_MESSAGE("server RSS " << before << " KiB before, " << after << " KiB after");
+  CAF_CHECK(after - before < 4 * 1024);
+  check_still_serving();
+}
+
+CAF_TEST(a disconnect in the middle of a frame costs nothing) {
+  for (int i = 0; i < 10; ++i) {
+    raw_conn c{server.port};
+    auto bytes = hello_frame();
+    auto call = echo_call(1, "never finished");
+    bytes.insert(bytes.end(), call.begin(), call.begin() + call.size() / 2);
+    CAF_REQUIRE(c.send(bytes));
+  } // closed here, mid-frame
+  check_still_serving();
+}
+
+CAF_TEST(a handshake that never comes is closed at the timeout) {
+  raw_conn c{server.port};
+  auto start = clock_type::now();
+  auto got = c.frames(SIZE_MAX);
+  auto took = clock_type::now() - start;
+  CAF_CHECK(c.closed);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK(got[0].first == wire::frame_type::error);
+  CAF_CHECK(close_code_of(got[0].second) == wire::close_code::handshake_timeout);
+  CAF_CHECK(took >= 400ms); // the server's handshake timeout is 500 ms
+  CAF_CHECK(took < 3s);
+}
+
+CAF_TEST(a frame before the hello is refused) {
+  raw_conn c{server.port};
+  CAF_REQUIRE(c.send(echo_call(1, "too early")));
+  auto got = c.frames(SIZE_MAX);
+  CAF_CHECK(c.closed);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK(close_code_of(got[0].second) == wire::close_code::unexpected_frame);
+}
+
+CAF_TEST(random bytes close the connection and the server keeps serving) {
+  std::mt19937 rng{20261127};
+  for (int i = 0; i < 20; ++i) {
+    raw_conn c{server.port};
+    std::vector<char> junk(1 + rng() % 4096);
+    for (auto& b : junk)
+      b = static_cast<char>(rng());
+    c.send(junk); // the server may close before all of it is written
+    CAF_CHECK(c.wait_closed());
+  }
+  check_still_serving();
+}
+
+CAF_TEST(a thousand idle connections are closed by the idle limit) {
+  // The test process and the server both need more than 1024 descriptors;
+  // the server started before this raise, so it gets its own below.
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4096);
+  setrlimit(RLIMIT_NOFILE, &lim);
+  SLACKER_REQUIRE(lim.rlim_cur >= 2100, "descriptor limit too low: " << lim.rlim_cur);
+  probed_server many;
+  std::vector<std::unique_ptr<raw_conn>> conns;
+  for (int i = 0; i < 1000; ++i) {
+    conns.push_back(std::make_unique<raw_conn>(many.port));
+    CAF_REQUIRE(conns.back()->connected());
+    CAF_REQUIRE(conns.back()->send(hello_frame()));
+  }
+  auto start = clock_type::now();
+  size_t greeted = 0;
+  size_t closed_idle = 0;
+  for (auto& c : conns) {
+    auto got = c->frames(SIZE_MAX); // until closed (receive timeout 5 s)
+    if (!got.empty() && got.front().first == wire::frame_type::hello)
+      ++greeted;
+    if (c->closed && got.back().first == wire::frame_type::error
+        && close_code_of(got.back().second) == wire::close_code::idle_timeout)
+      ++closed_idle;
+  }
+  auto took = clock_type::now() - start;
+  CAF_CHECK_EQUAL(greeted, 1000u);
+  CAF_CHECK_EQUAL(closed_idle, 1000u);
+  CAF_CHECK(took < 5s); // idle limit 1 s
+  slacker::client c{sys, many.address()};
+  auto r = c.call<std::string>("test.api/echo", "after a thousand");
+  SLACKER_REQUIRE(r, describe(r.error()));
+}
+
+namespace {
+
+/// Whether a client pinging every `interval` loses its connection to a server
+/// with a 1 s idle limit within 2.5 s: the stand-in of a remote namespace
+/// goes down exactly when its connection does.
+bool loses_connection(const std::string& address, caf::timespan interval) {
+  slacker::config cfg;
+  cfg.set("slacker.ping-interval", interval);
+  caf::actor_system sys{cfg};
+  slacker::client c{sys, address};
+  auto proxy = c.lookup("test.reflect");
+  SLACKER_REQUIRE(proxy, describe(proxy.error()));
+  caf::scoped_actor self{sys};
+  self->monitor(*proxy);
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; }, caf::after(2500ms) >> [] {});
+  return down;
+}
+
+} // namespace
+
+CAF_TEST(a client that pings keeps its connection and one that does not loses it) {
+  CAF_CHECK(!loses_connection(server.address(), caf::timespan{200ms}));
+  CAF_CHECK(loses_connection(server.address(), caf::timespan{10s}));
+  check_still_serving();
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
