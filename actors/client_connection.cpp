@@ -238,12 +238,6 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
     observe(self, st, false);
 }
 
-/// After `going_away`, the connection closes once nothing waits on it.
-void close_if_done(self_ptr self, conn_state& st) {
-  if (st.going_away && !st.busy())
-    lose(self, st, "connection to " + st.addr + " closed: the server is going away");
-}
-
 void arm_deadline(self_ptr self, conn_state& st, clock::time_point at) {
   if (st.timer_at && *st.timer_at <= at)
     return;
@@ -290,7 +284,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
 }
 
-void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
+void on_reply(conn_state& st, call_reply& rep) {
   auto i = st.calls.find(rep.id);
   if (i == st.calls.end())
     return; // timed out meanwhile
@@ -301,7 +295,6 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
     c.rp.deliver(with_origin(rep.err, st.addr));
   else
     c.rp.deliver(std::move(rep));
-  close_if_done(self, st);
 }
 
 void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
@@ -324,7 +317,6 @@ void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
     else
       self->send(s.proxy, forward_atom::value, s.pid, std::move(msg));
   }
-  close_if_done(self, st);
 }
 
 void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in,
@@ -372,7 +364,6 @@ void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::
     }
     q.rp.deliver(std::move(fns));
   }
-  close_if_done(self, st);
 }
 
 /// Handles one frame from the server; false when the connection ended.
@@ -407,7 +398,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
         malformed = true;
         break;
       }
-      on_reply(self, st, rep);
+      on_reply(st, rep);
       break;
     }
     case frame_type::send_reply: {
@@ -442,8 +433,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
         spdlog::info("slacker: {} is going away", st.addr);
         observe(self, st, false);
         st.going_away = true;
-        close_if_done(self, st);
-      }
+            }
       break;
     case frame_type::error: {
       uint8_t code = 0;
@@ -533,7 +523,9 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
     },
     [self, sp](caf::connect_atom) -> caf::result<bool> {
       auto& st = *sp;
-      if (st.greeted && !st.going_away)
+      if (st.going_away)
+        return make_error(sc::connection_broken, st.addr + " is going away");
+      if (st.greeted)
         return true;
       auto rp = self->make_response_promise();
       st.connect_waiters.push_back(rp);
@@ -631,8 +623,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       }
       if (!st.deadlines.empty())
         arm_deadline(self, st, st.deadlines.begin()->first);
-      close_if_done(self, st);
-    },
+        },
   };
 }
 

@@ -85,22 +85,6 @@ void done_with(Self* self, uint64_t id) {
   st.calls.erase(i);
 }
 
-/// Fails calls in flight to `addr` (for namespace `ns`, or all when empty).
-template <class Self>
-void fail_calls_to(Self* self, const std::string& addr, const std::string& ns) {
-  auto& st = self->state;
-  std::vector<uint64_t> ids;
-  for (auto& kvp : st.calls)
-    if (kvp.second.addr == addr && (ns.empty() || kvp.second.ns == ns))
-      ids.push_back(kvp.first);
-  for (auto id : ids) {
-    auto p = st.calls[id];
-    done_with(self, id);
-    self->send(p.gather, addr,
-               make_error(sc::connection_broken, p.ns + ": connection to " + addr + " lost"));
-  }
-}
-
 /// Either the gather that will answer, or the answer itself.
 struct started {
   caf::actor gather;
@@ -299,12 +283,14 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       drop_link(self, x.addr);
     },
     [=](conn_down_atom, const std::string& addr) {
-      // The broker has already failed the calls in flight on that connection.
+      // Out of routing. The calls in flight there are the broker's: it
+      // answers each (a reply, or connection_broken when the connection
+      // dropped; a server going away still answers them).
       auto& st = self->state;
       if (st.broken.insert(addr).second && st.servers.count(addr) > 0)
-        spdlog::warn("slacker: {} unreachable; routing around it until it answers again",
+        spdlog::warn("slacker: {} unreachable or going away; routing around it until it "
+                     "answers again",
                      addr);
-      fail_calls_to(self, addr, {});
     },
     [=](conn_up_atom, const std::string& addr) {
       if (self->state.broken.erase(addr) > 0)

@@ -57,6 +57,9 @@ void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds gra
                    std::chrono::milliseconds drain_timeout) {
   spdlog::info("stopping: leaving the cluster");
   reg.leave();
+  // Clients connected to this server hear it at once, even when ZooKeeper is
+  // slow to tell them: they send new calls elsewhere.
+  srv.going_away();
   std::this_thread::sleep_for(grace);
   spdlog::info("stopping: waiting for running calls");
   if (!srv.drain(drain_timeout))

@@ -21,7 +21,8 @@ inline constexpr const char* manager_ns = "slacker.cluster.manager";
 /// Each runs on the worker pool (it waits for ZooKeeper).
 ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 
-/// Stops without losing a call: leaves the cluster, waits `grace` so that
+/// Stops without losing a call: leaves the cluster, tells the connected
+/// clients that it is going away (wire protocol), waits `grace` so that
 /// clients hear of it and stop routing here, waits up to `drain_timeout` for
 /// the calls still running, then stops the server.
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds grace,

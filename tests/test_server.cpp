@@ -113,7 +113,10 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
     auto space = line.find(' ');
     auto cmd = line.substr(0, space);
     auto arg = space == std::string::npos ? std::string{} : line.substr(space + 1);
-    if (cmd == "data" && reg) {
+    if (cmd == "going-away") {
+      srv.going_away();
+      std::printf("ok\n");
+    } else if (cmd == "data" && reg) {
       reg->set_server_data(arg);
       std::printf("ok\n");
     } else if (cmd == "unpublish" && reg) {

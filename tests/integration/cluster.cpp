@@ -15,6 +15,7 @@
 
 #include "event_log.hpp"
 #include "require.hpp"
+#include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
@@ -229,6 +230,40 @@ CAF_TEST(a server killed under load fails only its in flight calls) {
   }
   CAF_CHECK_EQUAL(outcomes.size(), 160u);
   CAF_CHECK(failures <= 8u); // at most the calls in flight on it, per worker
+}
+
+CAF_TEST(a server going away leaves routing at once without ZooKeeper and loses no call) {
+  auto& leaving = start();
+  auto& staying = start();
+  // Connections to both, so that the going-away reaches this client.
+  std::set<std::string> seen;
+  for (int i = 0; i < 200 && seen.size() < 2; ++i) {
+    auto who = client->call<std::string>("test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    seen.insert(*who);
+  }
+  CAF_REQUIRE_EQUAL(seen.size(), 2u);
+  // Still registered in ZooKeeper: only the wire says it is going away.
+  leaving.command("going-away");
+  int failures = 0;
+  int on_staying_in_a_row = 0;
+  auto until = std::chrono::steady_clock::now() + 2s;
+  while (on_staying_in_a_row < 50 && std::chrono::steady_clock::now() < until) {
+    auto who = client->call<std::string>("test.api/whoami");
+    if (!who) {
+      CAF_MESSAGE("failed: " << describe(who.error()));
+      ++failures;
+      continue;
+    }
+    on_staying_in_a_row = *who == staying.addr ? on_staying_in_a_row + 1 : 0;
+  }
+  CAF_CHECK_EQUAL(failures, 0);
+  CAF_CHECK_EQUAL(on_staying_in_a_row, 50);
+  // It accepts no new connection.
+  slacker::client direct{sys, leaving.addr};
+  auto refused = direct.call<std::string>("test.api/whoami");
+  CAF_REQUIRE(!refused);
+  CAF_CHECK_EQUAL(code_of(refused.error()), sc::connection_broken);
 }
 
 CAF_TEST(a server that joins is used within two seconds) {
