@@ -376,4 +376,26 @@ CAF_TEST(a client that pings keeps its connection and one that does not loses it
   check_still_serving();
 }
 
+CAF_TEST(a frozen server is dropped after the peer timeout and not at the call deadline) {
+  slacker::config cfg2;
+  cfg2.set("slacker.ping-interval", caf::timespan{200ms});
+  cfg2.set("slacker.peer-timeout", caf::timespan{1s});
+  caf::actor_system sys2{cfg2};
+  slacker::client c{sys2, server.address()};
+  CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
+  server.proc.signal(SIGSTOP);
+  auto start = clock_type::now();
+  auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
+  auto took = clock_type::now() - start;
+  server.proc.signal(SIGCONT);
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+  CAF_MESSAGE("failed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                              << " ms: " << describe(r.error()));
+  CAF_CHECK(took < 2500ms);
+  // Thawed, it is reconnected by the next call.
+  auto again = c.call<std::string>("test.api/echo", "thawed");
+  SLACKER_REQUIRE(again, describe(again.error()));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
