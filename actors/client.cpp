@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
 
+#include "slacker/actors/blocking_lane.hpp"
 #include "slacker/actors/client_connection.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
@@ -32,8 +33,11 @@ client::client(caf::actor_system& sys, const std::string& address)
                           "'" + address + "' is not a server address (host:port)");
     return;
   }
-  actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port,
-                                        wire_options::from(sys.config()), caf::actor{});
+  auto opts = wire_options::from(sys.config());
+  if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
+    lane_ = std::make_unique<blocking_lane>(host, port, opts);
+  actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
+                                        caf::actor{});
 }
 
 client::client(caf::actor_system& sys, std::string host, uint16_t port)
@@ -65,6 +69,10 @@ caf::expected<call_reply> client::invoke(call_request req,
                                          std::chrono::milliseconds timeout) {
   if (invalid_)
     return invalid_;
+  if (req.deadline_ns == 0)
+    req.deadline_ns = detail::deadline_after(timeout);
+  if (lane_)
+    return lane_->call(std::move(req));
   borrowed_self self{*this};
   caf::expected<call_reply> result{caf::error{}};
   // The client actor enforces the deadline; the margin only guards against a

@@ -20,6 +20,8 @@
 
 namespace slacker {
 
+class blocking_lane; // blocking_lane.hpp
+
 /// Per-call options of a direct call.
 struct call_options {
   std::chrono::milliseconds timeout{10000};
@@ -114,6 +116,10 @@ public:
   }
 
   /// Sends a prepared request and waits for the raw reply (with extensions).
+  /// With `slacker.blocking-calls=lane` (the default) the calling thread does
+  /// the I/O itself on a pooled connection of its own (blocking_lane.hpp);
+  /// with `broker` the call goes through the connection broker, like
+  /// `actor()`'s. Errors and their codes are the same either way.
   caf::expected<call_reply> invoke(call_request req, std::chrono::milliseconds timeout);
 
   /// A local stand-in for the actor serving namespace `ns` on the server:
@@ -194,6 +200,7 @@ private:
   std::string address_;
   caf::error invalid_; // set when the address does not parse
   caf::actor actor_;
+  std::unique_ptr<blocking_lane> lane_; // slacker.blocking-calls=lane
   std::mutex idle_mtx_;
   std::vector<std::unique_ptr<caf::scoped_actor>> idle_;
 };

@@ -27,6 +27,7 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "slacker/actors/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
@@ -38,64 +39,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr size_t read_chunk = 64 * 1024;
+constexpr size_t read_chunk = 8 * 1024;
 constexpr auto default_timeout = std::chrono::seconds{10};
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-/// A TCP connect that gives up after `timeout` (the kernel's own limit is
-/// minutes). Runs on a helper thread, never on the network thread.
-caf::expected<int> connect_within(const std::string& host, uint16_t port,
-                                  caf::timespan timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  auto service = std::to_string(port);
-  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
-    return make_error(sc::connection_broken, std::string{"cannot resolve "} + host + ": "
-                                               + ::gai_strerror(rc));
-  std::string why = "no address";
-  auto ms = static_cast<int>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
-  for (auto ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      ai->ai_protocol);
-    if (fd < 0) {
-      why = std::strerror(errno);
-      continue;
-    }
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, ms);
-      if (rc == 0) {
-        why = "timed out after " + std::to_string(ms) + " ms";
-        ::close(fd);
-        continue;
-      }
-      int err = 0;
-      socklen_t len = sizeof(err);
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      errno = err;
-      rc = err == 0 ? 0 : -1;
-    }
-    if (rc != 0) {
-      why = std::strerror(errno);
-      ::close(fd);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::freeaddrinfo(found);
-    return fd;
-  }
-  ::freeaddrinfo(found);
-  return make_error(sc::connection_broken, why);
 }
 
 struct conn_state {

@@ -32,7 +32,7 @@ using clock = std::chrono::steady_clock;
 /// Bytes asked of the socket per read: frames are reassembled in our own
 /// buffer, so one read can carry many small frames (measured: the biggest
 /// lever on throughput at 64 calls in flight, see docs/protocol.md).
-constexpr size_t read_chunk = 64 * 1024;
+constexpr size_t read_chunk = 8 * 1024;
 
 struct connection_state {
   caf::io::connection_handle hdl;

@@ -44,6 +44,7 @@ config::config() {
     .add(dispatcher_hot_path, "dispatcher-hot-path",
          "scheduled|network: where cluster dispatchers run")
     .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run")
+    .add(blocking_calls, "blocking-calls", "lane|broker: how blocking direct calls travel")
     .add(max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
     .add(handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
     .add(idle_timeout, "idle-timeout", "a server closes connections silent for this long")

@@ -30,6 +30,9 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   the cluster client's dispatcher runs.
 /// - `slacker.gather-hot-path`: `scheduled` (default) or `network`: where the
 ///   per-call gather actors run.
+/// - `slacker.blocking-calls`: `lane` (default: a blocking `client::call`
+///   does its I/O in the calling thread, on a pooled connection of its own)
+///   or `broker` (through the client's connection broker).
 /// - `slacker.max-message-size`: the largest frame a process takes from the
 ///   network, in bytes (default 16 MiB); checked before anything is kept.
 /// - `slacker.handshake-timeout` (5s), `slacker.idle-timeout` (30s),
@@ -47,6 +50,7 @@ public:
   std::string hot_path = "network";
   std::string dispatcher_hot_path = "scheduled";
   std::string gather_hot_path = "scheduled";
+  std::string blocking_calls = "lane";
   size_t max_message_size = 16u * 1024u * 1024u;
   caf::timespan handshake_timeout = std::chrono::seconds{5};
   caf::timespan idle_timeout = std::chrono::seconds{30};

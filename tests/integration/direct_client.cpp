@@ -287,4 +287,43 @@ CAF_TEST(actors call asynchronously through the client actor) {
   CAF_CHECK_EQUAL(*res, 42);
 }
 
+CAF_TEST(a blocking call whose server dies fails at once with connection_broken) {
+  CAF_REQUIRE(client.call<int64_t>("test.api/add", int64_t{1}, int64_t{1}));
+  call_options patient;
+  patient.timeout = 60s;
+  auto start = std::chrono::steady_clock::now();
+  auto pending = std::async(std::launch::async, [&] {
+    return client.call<int64_t>(patient, "test.api/slow", int64_t{30000});
+  });
+  // Whether the call is already waiting for its reply or still connecting,
+  // it must end with the server, not with its 60 s deadline.
+  server.proc.kill();
+  auto res = pending.get();
+  auto took = std::chrono::steady_clock::now() - start;
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(code_of(res.error()), sc::connection_broken);
+  CAF_CHECK(took < 2s);
+}
+
+CAF_TEST(blocking calls through the connection broker behave the same) {
+  test_config cfg2;
+  cfg2.set("slacker.blocking-calls", "broker");
+  caf::actor_system sys2{cfg2};
+  slacker::client brokered{sys2, server.address()};
+  for (auto c : all_codecs) {
+    auto sum = brokered.call<int64_t>(with(c), "test.api/add", int64_t{2}, int64_t{3});
+    SLACKER_REQUIRE(sum, describe(sum.error()));
+    CAF_CHECK_EQUAL(*sum, 5);
+  }
+  auto missing = brokered.call<int64_t>("test.api/nope");
+  CAF_CHECK_EQUAL(code_of(missing.error()), sc::not_found);
+  call_options short_timeout;
+  short_timeout.timeout = 200ms;
+  auto late = brokered.call<int64_t>(short_timeout, "test.api/slow", int64_t{1000});
+  CAF_CHECK_EQUAL(code_of(late.error()), sc::timeout);
+  auto after = brokered.call<std::string>("test.api/echo", "still here");
+  SLACKER_REQUIRE(after, describe(after.error()));
+  CAF_CHECK_EQUAL(*after, "still here");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

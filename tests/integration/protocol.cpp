@@ -398,4 +398,15 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   SLACKER_REQUIRE(again, describe(again.error()));
 }
 
+CAF_TEST(a blocking call after the server closed its idle connection connects again) {
+  // Blocking calls use pooled connections that nobody pings while idle.
+  slacker::client c{sys, server.address()};
+  CAF_REQUIRE(c.call<std::string>("test.api/echo", "first"));
+  caf::scoped_actor self{sys};
+  self->receive(caf::after(1500ms) >> [] {}); // past the server's 1 s idle limit
+  auto again = c.call<std::string>("test.api/echo", "second");
+  SLACKER_REQUIRE(again, describe(again.error()));
+  CAF_CHECK_EQUAL(*again, "second");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
