@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -50,6 +51,21 @@ struct probed_server {
 
   std::string address() const {
     return "127.0.0.1:" + std::to_string(port);
+  }
+
+  /// Waits (bounded) until the server's state in /proc/PID/stat is `state`.
+  bool wait_state(char state, std::chrono::milliseconds limit) const {
+    auto until = clock_type::now() + limit;
+    while (clock_type::now() < until) {
+      std::ifstream stat{"/proc/" + std::to_string(proc.pid()) + "/stat"};
+      std::string line;
+      std::getline(stat, line);
+      auto paren = line.rfind(')');
+      if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == state)
+        return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
   }
 
   /// The server's resident memory in KiB.
@@ -384,6 +400,9 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   slacker::client c{sys2, server.address()};
   CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
   server.proc.signal(SIGSTOP);
+  // The signal takes effect when the kernel next schedules the server: wait
+  // until /proc says it is stopped, or it could still answer.
+  SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
   auto start = clock_type::now();
   auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
   auto took = clock_type::now() - start;
