@@ -645,8 +645,12 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   clients.clear();
   for (auto& s : servers)
     s->stop();
-  if (zk)
+  if (zk) {
+    // Let example-zk stop its JVM and remove its folder: the process helper's
+    // destructor would SIGKILL it and orphan the JVM.
     zk->signal(SIGTERM);
+    zk->stop();
+  }
 }
 
 void caf_main(caf::actor_system& sys, const bench_config& cfg) {
