@@ -9,7 +9,7 @@
 
 #include <caf/expected.hpp>
 
-#include "slacker/actors/wire_options.hpp"
+#include "slacker/runtime/wire_options.hpp"
 #include "slacker/messages/call.hpp"
 
 namespace slacker {

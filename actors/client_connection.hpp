@@ -8,7 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/fwd.hpp>
 
-#include "slacker/actors/wire_options.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
 

@@ -10,7 +10,7 @@
 
 #include "slacker/actors/namespace_actor.hpp"
 #include "slacker/actors/server_connection.hpp"
-#include "slacker/actors/wire_options.hpp"
+#include "slacker/runtime/wire_options.hpp"
 #include <caf/io/network/default_multiplexer.hpp>
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"

@@ -13,7 +13,7 @@
 #include <caf/io/fwd.hpp>
 
 #include "slacker/actors/namespace.hpp"
-#include "slacker/actors/wire_options.hpp"
+#include "slacker/runtime/wire_options.hpp"
 #include "slacker/messages/call.hpp"
 
 namespace slacker {

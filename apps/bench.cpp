@@ -284,6 +284,22 @@ void run_peer(std::vector<result>& results, std::vector<std::string> server,
       results.push_back(std::move(*r));
 }
 
+/// A blocking TCP connection to 127.0.0.1:`port` with TCP_NODELAY; -1 on failure.
+int connect_loopback(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
 /// The TCP floor: 1 in flight is ping-pong; 64 in flight are pipelined on one
 /// connection (the same number of calls in the pipe as for the others).
 result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds duration) {
@@ -291,15 +307,9 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
   r.name = "TCP floor (blocking sockets)";
   r.payload = "int64";
   r.in_flight = in_flight;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  int fd = connect_loopback(port);
+  if (fd < 0)
     return r;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   char buf[8] = {};
   auto send_one = [&] { return write(fd, buf, 8) == 8; };
   auto recv_one = [&] {
@@ -352,15 +362,9 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
   r.name = "slacker wire, socket client";
   r.payload = "int64";
   r.in_flight = in_flight;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  int fd = connect_loopback(port);
+  if (fd < 0)
     return r;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
   req->deadline_ns = 0;
   std::vector<char> out;

@@ -45,12 +45,12 @@ config::config() {
          "scheduled|network: where cluster dispatchers run")
     .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run")
     .add(blocking_calls, "blocking-calls", "lane|broker: how blocking direct calls travel")
-    .add(max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
-    .add(handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
-    .add(idle_timeout, "idle-timeout", "a server closes connections silent for this long")
-    .add(ping_interval, "ping-interval", "how often clients ping their servers")
-    .add(peer_timeout, "peer-timeout", "a client drops a server silent for this long")
-    .add(connect_timeout, "connect-timeout", "time allowed for a TCP connect");
+    .add(wire.max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
+    .add(wire.handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
+    .add(wire.idle_timeout, "idle-timeout", "a server closes connections silent for this long")
+    .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
+    .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
+    .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

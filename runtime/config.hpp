@@ -1,11 +1,11 @@
 #pragma once
 
-#include <chrono>
 #include <string>
 
-#include <caf/timespan.hpp>
 
 #include <caf/actor_system_config.hpp>
+
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
 
@@ -51,12 +51,7 @@ public:
   std::string dispatcher_hot_path = "scheduled";
   std::string gather_hot_path = "scheduled";
   std::string blocking_calls = "lane";
-  size_t max_message_size = 16u * 1024u * 1024u;
-  caf::timespan handshake_timeout = std::chrono::seconds{5};
-  caf::timespan idle_timeout = std::chrono::seconds{30};
-  caf::timespan ping_interval = std::chrono::seconds{1};
-  caf::timespan peer_timeout = std::chrono::seconds{5};
-  caf::timespan connect_timeout = std::chrono::seconds{5};
+  wire_options wire; // the slacker.max-message-size ... connect-timeout options
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

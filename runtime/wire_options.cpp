@@ -1,4 +1,4 @@
-#include "slacker/actors/wire_options.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 #include <algorithm>
 
