@@ -158,6 +158,8 @@ struct blocking_lane::conn {
       });
       if (closed_as_idle)
         return outcome::idle_closed;
+      if (res)
+        why = std::string{wire::to_string(*res)} + " frame";
       if (bad || res)
         return outcome::protocol_error;
       if (!answers.empty() && !write_all(answers, deadline))

@@ -428,4 +428,83 @@ CAF_TEST(a blocking call after the server closed its idle connection connects ag
   CAF_CHECK_EQUAL(*again, "second");
 }
 
+namespace {
+
+long own_rss_kib() {
+  std::ifstream status{"/proc/self/status"};
+  std::string key;
+  long value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value;
+    }
+    status.ignore(4096, '\n');
+  }
+  return -1;
+}
+
+/// A fake server: accepts `n` connections and answers each with a header
+/// declaring an almost-4 GiB frame, then a few bytes, and keeps it open.
+struct hostile_server {
+  int listener = -1;
+  uint16_t port = 0;
+  std::vector<int> accepted;
+  std::thread runner;
+
+  explicit hostile_server(int n) {
+    listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(listener, 8);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    runner = std::thread{[this, n] {
+      for (int i = 0; i < n; ++i) {
+        int c = ::accept(listener, nullptr, nullptr);
+        if (c < 0)
+          return;
+        accepted.push_back(c);
+        const char evil[] = {'\xff', '\xff', '\xff', '\xf0', 1, 2, 3, 4};
+        ::send(c, evil, sizeof(evil), MSG_NOSIGNAL);
+      }
+    }};
+  }
+
+  ~hostile_server() {
+    ::shutdown(listener, SHUT_RDWR);
+    runner.join();
+    for (auto c : accepted)
+      ::close(c);
+    ::close(listener);
+  }
+};
+
+} // namespace
+
+CAF_TEST(a hostile server cannot make a client allocate what it declares) {
+  hostile_server evil{2};
+  auto before = own_rss_kib();
+  auto address = "127.0.0.1:" + std::to_string(evil.port);
+  for (auto mode : {"lane", "broker"}) {
+    slacker::config cfg2;
+    cfg2.set("slacker.blocking-calls", mode);
+    caf::actor_system sys2{cfg2};
+    slacker::client c{sys2, address};
+    auto start = clock_type::now();
+    auto r = c.call<std::string>("test.api/echo", "to a liar");
+    auto took = clock_type::now() - start;
+    CAF_REQUIRE(!r);
+    CAF_MESSAGE(mode << ": " << describe(r.error()));
+    CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+    CAF_CHECK(took < 2s); // closed at once, not at the call's 10 s deadline
+  }
+  auto after = own_rss_kib();
+  CAF_MESSAGE("client RSS " << before << " KiB before, " << after << " KiB after");
+  CAF_CHECK(after - before < 16 * 1024);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
