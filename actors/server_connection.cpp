@@ -45,6 +45,13 @@ struct connection_state {
   wire::frame_buffer in;
   bool greeted = false;
   bool closing = false;
+  // Backpressure: bytes handed to the socket and bytes it wrote. Past one
+  // frame cap still unwritten, the connection stops reading until the peer
+  // has read half of it: a peer that never reads its replies cannot make the
+  // server buffer more.
+  uint64_t queued = 0;
+  uint64_t written = 0;
+  bool halted = false;
   clock::time_point last_heard = clock::now();
 
   connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
@@ -80,12 +87,25 @@ void close_with(caf::io::broker* self, connection_state& st, wire::close_code co
   self->quit();
 }
 
+/// Counts the bytes written into the socket's buffer since it held `before`
+/// (CAF keeps unflushed bytes there while a write is under way) and stops
+/// reading when too many are still unwritten.
+void account_output(caf::io::broker* self, connection_state& st, size_t before) {
+  st.queued += self->wr_buf(st.hdl).size() - before;
+  if (!st.halted && st.queued - st.written > st.opts.max_message_size) {
+    st.halted = true;
+    self->halt(st.hdl);
+  }
+}
+
 /// Writes a frame produced outside the data handler, where CAF flushes by
 /// itself; writes to a closed handle would only grow a buffer nobody drains.
 template <class F> void write_now(caf::io::broker* self, connection_state& st, F f) {
   if (st.closing || !self->valid(st.hdl))
     return;
+  auto before = self->wr_buf(st.hdl).size();
   f(self->wr_buf(st.hdl));
+  account_output(self, st, before);
   self->flush(st.hdl);
 }
 
@@ -353,6 +373,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->ack_writes(hdl, true);
   self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
   arm_idle_check(self, *sp);
   return {
@@ -361,16 +382,29 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       if (st.closing)
         return;
       st.last_heard = clock::now();
+      auto before = self->wr_buf(st.hdl).size();
       auto res = st.in.feed(msg.buf.data(), msg.buf.size(),
                             [&](wire::frame_type type, wire::reader& in) {
                               return on_frame(self, sp, type, in);
                             });
-      if (res)
-        close_with(self, st, *res,
+      if (!res) {
+        if (!st.closing)
+          account_output(self, st, before); // CAF flushes when this handler returns
+        return;
+      }
+      close_with(self, st, *res,
                    *res == wire::close_code::frame_too_large
                      ? "a frame is larger than this server's limit of "
                          + std::to_string(st.opts.max_message_size) + " bytes"
                      : "a frame declared a length of 0");
+    },
+    [self, sp](caf::io::data_transferred_msg& msg) {
+      auto& st = *sp;
+      st.written += msg.written;
+      if (st.halted && st.queued - st.written <= st.opts.max_message_size / 2) {
+        st.halted = false;
+        self->trigger(st.hdl);
+      }
     },
     [self, sp](caf::io::connection_closed_msg&) {
       sp->closing = true;

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -111,6 +112,10 @@ public:
 
   bool connected() const {
     return connected_;
+  }
+
+  int fd() const {
+    return fd_;
   }
 
   bool send(const std::vector<char>& bytes) {
@@ -282,6 +287,71 @@ CAF_TEST(an oversized length is refused and closed without allocating it) {
   CAF_MESSAGE("server RSS " << before << " KiB before, " << after << " KiB after");
   CAF_CHECK(after - before < 4 * 1024);
   check_still_serving();
+}
+
+CAF_TEST(a peer that never reads its replies cannot make the server buffer them) {
+  // Calls with 32 KiB arguments, as fast as the sockets take them, and no
+  // read: without backpressure the server would read all 128 MiB and keep
+  // every reply. With it, it stops reading once one frame cap (64 KiB here)
+  // of replies is unwritten, and the kernel's buffers fill.
+  auto before = server.rss_kib();
+  raw_conn c{server.port};
+  CAF_REQUIRE(c.send(hello_frame()));
+  auto call = echo_call(1, std::string(32 * 1024, 'x'));
+  int fd = c.fd();
+  size_t sent = 0;
+  constexpr size_t budget = 128u * 1024u * 1024u;
+  std::vector<char> burst;
+  for (int i = 0; i < 32; ++i)
+    burst.insert(burst.end(), call.begin(), call.end());
+  size_t off = 0;
+  while (sent < budget) {
+    auto n = ::send(fd, burst.data() + off, burst.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      off = (off + static_cast<size_t>(n)) % burst.size();
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN)
+      break;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 1000) == 0)
+      break; // blocked for a second: the server stopped reading
+  }
+  auto after = server.rss_kib();
+  CAF_MESSAGE("sent " << sent / 1024 << " KiB before blocking; server RSS " << before
+                      << " KiB before, " << after << " KiB after");
+  CAF_CHECK(sent < budget / 2);
+  CAF_CHECK(after - before < 32 * 1024);
+  check_still_serving();
+}
+
+CAF_TEST(a peer that reads its replies is never throttled) {
+  // 2,000 calls of 1 KiB, 64 in flight: 30 times the 64 KiB cap of output in
+  // all, which must flow as long as the peer reads.
+  raw_conn c{server.port};
+  auto call = echo_call(1, std::string(1024, 'y'));
+  auto bytes = hello_frame();
+  for (int i = 0; i < 64; ++i)
+    bytes.insert(bytes.end(), call.begin(), call.end());
+  CAF_REQUIRE(c.send(bytes));
+  size_t sent = 64;
+  size_t replies = 0;
+  while (replies < 2000) {
+    auto got = c.frames(1); // at least one, all that arrived
+    if (got.empty())
+      break; // the 5 s receive timeout: throttled or closed
+    for (auto& frame : got) {
+      if (frame.first != wire::frame_type::reply)
+        continue;
+      ++replies;
+      if (sent < 2000) {
+        CAF_REQUIRE(c.send(call));
+        ++sent;
+      }
+    }
+  }
+  CAF_CHECK_EQUAL(replies, 2000u);
 }
 
 CAF_TEST(a disconnect in the middle of a frame costs nothing) {
