@@ -36,6 +36,21 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
+/// The resident memory in KiB of /proc/`pid` (a number or `self`).
+long rss_kib_of(const std::string& pid) {
+  std::ifstream status{"/proc/" + pid + "/status"};
+  std::string key;
+  long value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value;
+    }
+    status.ignore(4096, '\n');
+  }
+  return -1;
+}
+
 /// A test-server with short protocol timers, so that the probe runs quickly.
 struct probed_server {
   slacker_test::process proc;
@@ -71,17 +86,7 @@ struct probed_server {
 
   /// The server's resident memory in KiB.
   long rss_kib() const {
-    std::ifstream status{"/proc/" + std::to_string(proc.pid()) + "/status"};
-    std::string key;
-    long value = 0;
-    while (status >> key) {
-      if (key == "VmRSS:") {
-        status >> value;
-        return value;
-      }
-      status.ignore(4096, '\n');
-    }
-    return -1;
+    return rss_kib_of(std::to_string(proc.pid()));
   }
 };
 
@@ -501,17 +506,7 @@ CAF_TEST(a blocking call after the server closed its idle connection connects ag
 namespace {
 
 long own_rss_kib() {
-  std::ifstream status{"/proc/self/status"};
-  std::string key;
-  long value = 0;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(4096, '\n');
-  }
-  return -1;
+  return rss_kib_of("self");
 }
 
 /// A fake server: accepts `n` connections and answers each with a header
