@@ -17,14 +17,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr size_t read_chunk = 8 * 1024;
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 int millis_until(clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60'000));
@@ -81,7 +73,7 @@ struct blocking_lane::conn {
   /// Reads until the reply with wire id `id` arrives (into `out`) or the wait ends.
   outcome await(uint64_t id, call_reply& out, clock::time_point deadline,
                 const wire_options& opts) {
-    char buf[read_chunk];
+    char buf[wire::read_chunk];
     bool replied = false;
     for (;;) {
       auto now = clock::now();
@@ -223,7 +215,7 @@ void blocking_lane::give_back(std::unique_ptr<conn> c) {
 
 caf::expected<call_reply> blocking_lane::call(call_request req) {
   auto what = req.ns + "/" + req.fn;
-  auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
+  auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   auto caller_id = req.id;
   for (int attempt = 0;; ++attempt) {

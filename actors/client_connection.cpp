@@ -39,14 +39,7 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr size_t read_chunk = 8 * 1024;
 constexpr auto default_timeout = std::chrono::seconds{10};
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 struct conn_state {
   enum class phase { idle, connecting, open };
@@ -225,7 +218,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   st.hdl = self->add_scribe(static_cast<caf::io::network::native_socket>(fd));
   st.ph = conn_state::phase::open;
   st.last_heard = clock::now();
-  self->configure_read(st.hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
   auto& buf = self->wr_buf(st.hdl);
   buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
   st.outbox.clear();
@@ -314,6 +307,16 @@ void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::
     }
     q.rp.deliver(std::move(fns));
   }
+}
+
+/// Sends a `lookup` or `inspect` frame; `rp` gets the answer.
+void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
+                wire::frame_type type, const std::string& ns, caf::response_promise rp) {
+  auto id = st.next_id++;
+  st.queries.emplace(id, conn_state::query{kind, ns, std::move(rp)});
+  ensure_connection(self, st);
+  wire::write_id_str(out_buf(self, st), type, id, ns);
+  flush_out(self, st);
 }
 
 /// Handles one frame from the server; false when the connection ended.
@@ -421,11 +424,11 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       auto& st = *sp;
       auto rp = self->make_response_promise<call_reply>();
       auto now = clock::now();
-      auto left = std::chrono::nanoseconds{req.deadline_ns - now_ns()};
-      if (req.deadline_ns == 0) {
-        left = default_timeout;
-        req.deadline_ns = now_ns() + left.count();
-      }
+      if (req.deadline_ns == 0)
+        req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
+                            .time_since_epoch()
+                            / std::chrono::nanoseconds{1};
+      auto left = time_left(req.deadline_ns);
       auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
       auto id = st.next_id++;
       auto is_request = self->current_message_id().is_request();
@@ -443,32 +446,20 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       auto& st = *sp;
       if (auto i = st.proxies.find(ns); i != st.proxies.end())
         return i->second;
-      auto rp = self->make_response_promise();
-      auto id = st.next_id++;
-      st.queries.emplace(id, conn_state::query{conn_state::query_kind::lookup, ns, rp});
-      ensure_connection(self, st);
-      wire::write_id_str(out_buf(self, st), wire::frame_type::lookup, id, ns);
-      flush_out(self, st);
+      send_query(self, st, conn_state::query_kind::lookup, wire::frame_type::lookup, ns,
+                 self->make_response_promise());
       return caf::delegated<caf::actor>{};
     },
     [self, sp](inspect_atom) -> caf::result<std::vector<std::string>> {
       auto& st = *sp;
-      auto rp = self->make_response_promise();
-      auto id = st.next_id++;
-      st.queries.emplace(id, conn_state::query{conn_state::query_kind::namespaces, {}, rp});
-      ensure_connection(self, st);
-      wire::write_id_str(out_buf(self, st), wire::frame_type::inspect, id, {});
-      flush_out(self, st);
+      send_query(self, st, conn_state::query_kind::namespaces, wire::frame_type::inspect,
+                 std::string{}, self->make_response_promise());
       return caf::delegated<std::vector<std::string>>{};
     },
     [self, sp](inspect_atom, std::string& ns) -> caf::result<std::vector<function_info>> {
       auto& st = *sp;
-      auto rp = self->make_response_promise();
-      auto id = st.next_id++;
-      st.queries.emplace(id, conn_state::query{conn_state::query_kind::functions, ns, rp});
-      ensure_connection(self, st);
-      wire::write_id_str(out_buf(self, st), wire::frame_type::inspect, id, ns);
-      flush_out(self, st);
+      send_query(self, st, conn_state::query_kind::functions, wire::frame_type::inspect, ns,
+                 self->make_response_promise());
       return caf::delegated<std::vector<function_info>>{};
     },
     [self, sp](caf::connect_atom) -> caf::result<bool> {

@@ -116,8 +116,7 @@ started start(Self* self, cluster_call& call) {
                                                    + " in cluster " + st.cluster)};
   }
   auto now = clock::now();
-  auto left = std::chrono::nanoseconds{req.deadline_ns}
-              - std::chrono::system_clock::now().time_since_epoch();
+  auto left = time_left(req.deadline_ns);
   auto until = std::max(std::chrono::duration_cast<clock::duration>(left),
                         clock::duration::zero())
                + timeout_grace;
@@ -236,8 +235,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       auto& st = self->state;
       if (!st.ready) {
         auto rp = self->template make_response_promise<cluster_reply>();
-        auto left = std::chrono::nanoseconds{call.req.deadline_ns}
-                    - std::chrono::system_clock::now().time_since_epoch();
+        auto left = time_left(call.req.deadline_ns);
         auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
         st.waiting.push_back({std::move(call), rp, deadline});
         return rp;

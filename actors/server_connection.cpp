@@ -29,11 +29,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-/// Bytes asked of the socket per read: frames are reassembled in our own
-/// buffer, so one read can carry many small frames (measured: the biggest
-/// lever on throughput at 64 calls in flight, see docs/protocol.md).
-constexpr size_t read_chunk = 8 * 1024;
-
 struct connection_state {
   caf::io::connection_handle hdl;
   std::shared_ptr<catalog> cat;
@@ -372,7 +367,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   sp->peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  self->configure_read(hdl, caf::io::receive_policy::at_most(read_chunk));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
   self->ack_writes(hdl, true);
   self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
   arm_idle_check(self, *sp);

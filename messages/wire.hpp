@@ -19,6 +19,12 @@ constexpr uint16_t version = 1;
 constexpr size_t header_size = 4;
 constexpr uint32_t default_max_message_size = 16u * 1024u * 1024u;
 
+/// Bytes asked of the socket per read: frames are reassembled in our own
+/// buffer, so one read carries many small frames under load. Larger reads
+/// cost more: CAF zeroes its whole read buffer before each read (measured in
+/// docs/benchmarks.md).
+constexpr size_t read_chunk = 8 * 1024;
+
 enum class frame_type : uint8_t {
   hello = 1,
   call = 2,

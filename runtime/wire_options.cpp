@@ -19,4 +19,9 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   return x;
 }
 
+std::chrono::nanoseconds time_left(int64_t deadline_ns) {
+  return std::chrono::nanoseconds{deadline_ns}
+         - std::chrono::system_clock::now().time_since_epoch();
+}
+
 } // namespace slacker

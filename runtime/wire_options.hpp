@@ -27,4 +27,8 @@ struct wire_options {
 /// (the grace lets a server's `canceled` arrive first).
 constexpr std::chrono::milliseconds timeout_grace{100};
 
+/// Time left until `deadline_ns` (system-clock nanoseconds since the epoch,
+/// as calls carry it); negative once it passed.
+std::chrono::nanoseconds time_left(int64_t deadline_ns);
+
 } // namespace slacker
