@@ -29,15 +29,7 @@ class registry;
 
 namespace detail {
 
-template <class T>
-struct is_std_vector : std::false_type {};
-template <class T, class A>
-struct is_std_vector<std::vector<T, A>> : std::true_type {};
-
-template <class T>
-struct is_string_map : std::false_type {};
-template <class T>
-struct is_string_map<std::map<std::string, T>> : std::true_type {};
+// is_std_vector and is_string_map come from messages/codec.hpp.
 
 template <class T>
 struct identity {

@@ -40,7 +40,7 @@ call_reply run_call(const ns& functions, call_request& req) {
   if (i == functions.functions().end())
     return error_reply(
         req, make_error(sc::not_found,
-                        "no function " + req.fn + " in namespace " + functions.name()));
+                        "no function " + excerpt(req.fn) + " in namespace " + functions.name()));
   if (req.deadline_ns != 0 && now_ns() > req.deadline_ns)
     return error_reply(
         req, make_error(sc::canceled, functions.name() + "/" + req.fn +

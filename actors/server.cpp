@@ -119,7 +119,7 @@ caf::expected<std::vector<function_info>> server::functions(const std::string& n
   auto table = catalog_->get();
   auto i = table->find(name);
   if (i == table->end())
-    return make_error(sc::not_found, "no namespace " + name);
+    return make_error(sc::not_found, "no namespace " + excerpt(name));
   return i->second.infos;
 }
 

@@ -177,7 +177,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     rep.id = req.id;
     rep.codec = req.codec;
     rep.ext = std::move(req.ext);
-    rep.err = make_error(sc::not_found, "no namespace " + req.ns);
+    rep.err = make_error(sc::not_found, "no namespace " + excerpt(req.ns));
     wire::write_reply(self->wr_buf(st.hdl), rep);
     return;
   }
@@ -220,7 +220,7 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std:
   auto& table = st.current();
   auto i = table.find(ns);
   if (i == table.end()) {
-    write_send_reply(self, st, id, nullptr, make_error(sc::not_found, "no namespace " + ns));
+    write_send_reply(self, st, id, nullptr, make_error(sc::not_found, "no namespace " + excerpt(ns)));
     return;
   }
   caf::message msg;
@@ -250,7 +250,7 @@ void on_inspect(caf::io::broker* self, connection_state& st, uint64_t id,
     out.u8(1);
     wire::write_function_infos(out, i->second.infos);
   } else {
-    out.u8(0).err(make_error(sc::not_found, "no namespace " + ns));
+    out.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
   }
   out.finish();
 }
@@ -264,7 +264,7 @@ void on_lookup(caf::io::broker* self, connection_state& st, uint64_t id,
     out.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
                                                           : wire::ns_kind::actor));
   else
-    out.u8(0).err(make_error(sc::not_found, "no namespace " + ns));
+    out.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
   out.finish();
 }
 

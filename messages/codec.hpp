@@ -9,7 +9,9 @@
 // Arguments travel as a sequence: one value after the other (CAF, Boost) or a
 // JSON array. Decoding never trusts its input: any failure is a codec_error.
 
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,7 +22,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/set.hpp>
@@ -28,12 +29,12 @@
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
-#include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "slacker/messages/bounded.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/error.hpp"
 
@@ -88,10 +89,119 @@ template <class T> struct adl_serializer<std::optional<T>> {
 
 namespace slacker {
 
+/// The deepest JSON nesting a decoder accepts (`slacker.json.max-depth`,
+/// default 256): deeper input is a codec_error before it is parsed.
+size_t json_max_depth() noexcept;
+void set_json_max_depth(size_t depth) noexcept;
+
+/// Parses JSON text that came from outside: nesting deeper than
+/// `json_max_depth()` or text that is not JSON is a codec_error whose
+/// message quotes none of the input.
+caf::expected<nlohmann::json> parse_json(const char* data, size_t size);
+
 namespace detail {
 
 template <class T> struct is_std_optional : std::false_type {};
 template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
+
+/// The name of a JSON value's type, for error messages.
+const char* json_type_name(const nlohmann::json& j) noexcept;
+
+[[noreturn]] void throw_number_error(const nlohmann::json& j, const char* target);
+
+/// `j.get_to(out)`, except that numbers must fit their target: no wrapping,
+/// no truncation, no fraction for an integer (nlohmann converts silently).
+/// Containers of numbers are checked element by element; a user type's own
+/// `from_json` decides for itself.
+template <class T> void json_get(const nlohmann::json& j, T& out);
+
+template <class T> struct is_std_vector : std::false_type {};
+template <class T, class A> struct is_std_vector<std::vector<T, A>> : std::true_type {};
+template <class T> struct is_std_set : std::false_type {};
+template <class T> struct is_std_set<std::set<T>> : std::true_type {};
+template <class T> struct is_string_map : std::false_type {};
+template <class V> struct is_string_map<std::map<std::string, V>> : std::true_type {};
+
+template <class T> void json_get(const nlohmann::json& j, T& out) {
+  if constexpr (std::is_same_v<T, bool> || !std::is_arithmetic_v<T>) {
+    if constexpr (is_std_optional<T>::value) {
+      if (j.is_null()) {
+        out.reset();
+      } else {
+        typename T::value_type value{};
+        json_get(j, value);
+        out = std::move(value);
+      }
+    } else if constexpr (is_std_vector<T>::value || is_std_set<T>::value) {
+      if (!j.is_array()) {
+        j.get_to(out); // nlohmann's own error
+        return;
+      }
+      out.clear();
+      for (auto& x : j) {
+        typename T::value_type value{};
+        json_get(x, value);
+        out.insert(out.end(), std::move(value));
+      }
+    } else if constexpr (is_string_map<T>::value) {
+      if (!j.is_object()) {
+        j.get_to(out);
+        return;
+      }
+      out.clear();
+      for (auto& kvp : j.items()) {
+        typename T::mapped_type value{};
+        json_get(kvp.value(), value);
+        out.emplace(kvp.key(), std::move(value));
+      }
+    } else {
+      j.get_to(out);
+    }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number())
+      j.get_to(out);
+    else if (auto d = j.get<double>();
+             std::isfinite(d) && std::fabs(d) > double(std::numeric_limits<T>::max()))
+      throw_number_error(j, "this floating-point type");
+    else
+      out = static_cast<T>(d);
+  } else {
+    constexpr const char* target = std::is_signed_v<T>
+                                     ? (sizeof(T) == 8   ? "int64"
+                                        : sizeof(T) == 4 ? "int32"
+                                        : sizeof(T) == 2 ? "int16"
+                                                         : "int8")
+                                     : (sizeof(T) == 8   ? "uint64"
+                                        : sizeof(T) == 4 ? "uint32"
+                                        : sizeof(T) == 2 ? "uint16"
+                                                         : "uint8");
+    if (j.is_number_unsigned()) {
+      auto v = j.get<uint64_t>();
+      if (v > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+        throw_number_error(j, target);
+      out = static_cast<T>(v);
+    } else if (j.is_number_integer()) {
+      auto v = j.get<int64_t>();
+      if (v < static_cast<int64_t>(std::numeric_limits<T>::min())
+          || (v > 0 && static_cast<uint64_t>(v)
+                         > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+        throw_number_error(j, target);
+      out = static_cast<T>(v);
+    } else if (j.is_number_float()) {
+      auto d = j.get<double>();
+      // 2^63 and beyond are not representable in int64: the bounds are
+      // compared as doubles, exclusive at the top.
+      constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
+      constexpr double hi = static_cast<double>(std::numeric_limits<T>::max()) + 1.0;
+      if (!std::isfinite(d) || d != std::trunc(d) || d < lo || d >= hi)
+        throw_number_error(j, target);
+      out = static_cast<T>(d);
+    } else {
+      j.get_to(out);
+    }
+  }
+}
+
 
 // -- detection ------------------------------------------------------------
 
@@ -138,7 +248,7 @@ template <class T> caf::error caf_save(caf::binary_serializer& sink, const T& x)
   }
 }
 
-template <class T> caf::error caf_load(caf::binary_deserializer& source, T& x) {
+template <class T> caf::error caf_load(bounded_deserializer& source, T& x) {
   if constexpr (is_std_optional<T>::value) {
     bool has = false;
     if (auto err = source(has))
@@ -239,7 +349,7 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
     switch (c) {
       case codec_id::caf_binary:
         if constexpr ((detail::caf_codec_ok<Ts>::value && ...)) {
-          caf::binary_deserializer source{nullptr, in};
+          bounded_deserializer source{nullptr, in.data(), in.size()};
           caf::error err;
           std::apply(
               [&](auto&... xs) {
@@ -247,7 +357,7 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
               },
               out);
           if (err)
-            return fail(caf::to_string(err));
+            return fail(describe(err));
           if (source.remaining() != 0)
             return fail(std::to_string(source.remaining()) + " trailing bytes");
           return out;
@@ -255,26 +365,29 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
         break;
       case codec_id::json:
         if constexpr ((detail::json_codec_ok<Ts> && ...)) {
-          auto doc = nlohmann::json::parse(in.begin(), in.end(), nullptr, false);
-          if (doc.is_discarded())
-            return fail("not valid JSON");
-          if (!doc.is_array() || doc.size() != sizeof...(Ts))
-            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts)) +
-                        " values, got " + doc.dump());
+          auto doc = parse_json(in.data(), in.size());
+          if (!doc)
+            return std::move(doc.error());
+          if (!doc->is_array() || doc->size() != sizeof...(Ts))
+            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts))
+                        + " values, got " + detail::json_type_name(*doc)
+                        + (doc->is_array() ? " of " + std::to_string(doc->size()) + " values"
+                                           : std::string{}));
           size_t i = 0;
-          std::apply([&](auto&... xs) { ((doc.at(i++).get_to(xs)), ...); }, out);
+          std::apply([&](auto&... xs) { ((detail::json_get(doc->at(i++), xs)), ...); },
+                     out);
           return out;
         }
         break;
       case codec_id::boost_binary:
         if constexpr ((detail::boost_codec_ok<Ts>::value && ...)) {
-          std::istringstream is{std::string{in.begin(), in.end()}};
+          detail::memory_buf buf{in.data(), in.size()};
           {
-            boost::archive::binary_iarchive ar{is, detail::boost_flags};
+            bounded_iarchive ar{buf, detail::boost_flags};
             std::apply([&](auto&... xs) { (static_cast<void>(ar >> xs), ...); }, out);
           }
-          if (is.peek() != std::char_traits<char>::eof())
-            return fail("trailing bytes");
+          if (buf.left() != 0)
+            return fail(std::to_string(buf.left()) + " trailing bytes");
           return out;
         }
         break;
@@ -307,10 +420,12 @@ template <class T> caf::expected<T> decode_value(codec_id c, const bytes& in) {
   if (c == codec_id::json) {
     if constexpr (detail::json_codec_ok<T>) {
       try {
-        auto doc = nlohmann::json::parse(in.begin(), in.end(), nullptr, false);
-        if (doc.is_discarded())
-          return make_error(sc::codec_error, "cannot decode json: not valid JSON");
-        return doc.get<T>();
+        auto doc = parse_json(in.data(), in.size());
+        if (!doc)
+          return std::move(doc.error());
+        T value{};
+        detail::json_get(*doc, value);
+        return value;
       } catch (const std::exception& e) {
         return make_error(sc::codec_error,
                           std::string{"cannot decode json: "} + e.what());

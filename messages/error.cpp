@@ -27,8 +27,18 @@ const char* to_string(sc code) {
       return "unavailable";
     case sc::invalid_request:
       return "invalid_request";
+    case sc::forbidden:
+      return "forbidden";
+    case sc::too_large:
+      return "too_large";
   }
   return "unknown";
+}
+
+std::string excerpt(const std::string& text, size_t max) {
+  if (text.size() <= max)
+    return text;
+  return text.substr(0, max) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
 caf::error make_error(sc code, std::string what) {

@@ -21,6 +21,8 @@ enum class sc : uint8_t {
   overloaded,        // the worker pool's bounded queue was full
   unavailable,       // no server provides the function
   invalid_request,   // a request that makes no sense (bad name, bad option)
+  forbidden,         // the caller may not call this function (manager token, loopback)
+  too_large,         // an argument or result larger than slacker.max-message-size
 };
 
 /// The atom CAF uses to tell slacker's errors apart from others.
@@ -42,6 +44,10 @@ std::string describe(const caf::error& err);
 /// The same error with " (on addr)" added to its sentence; errors of other
 /// categories (CAF's own) become `connection_broken` naming `addr`.
 caf::error with_origin(const caf::error& err, const std::string& addr);
+
+/// At most `max` bytes of `text` for an error message, with how much was cut:
+/// an error never echoes a whole (possibly huge, possibly hostile) input.
+std::string excerpt(const std::string& text, size_t max = 200);
 
 /// Renders slacker errors for `actor_system::render`.
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx);

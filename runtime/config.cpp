@@ -51,6 +51,8 @@ config::config() {
     .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
     .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
     .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect");
+  opt_group{custom_options_, "slacker.json"}.add(json_max_depth, "max-depth",
+                                                 "deepest JSON nesting decoders accept");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});

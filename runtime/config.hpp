@@ -39,6 +39,8 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   `slacker.ping-interval` (1s), `slacker.peer-timeout` (5s),
 ///   `slacker.connect-timeout` (5s): the timers of the wire protocol
 ///   (docs/protocol.md).
+/// - `slacker.json.max-depth` (256): the deepest JSON nesting decoders accept
+///   (process-wide, applied when a server or client starts).
 class config : public caf::actor_system_config {
 public:
   config();
@@ -52,6 +54,7 @@ public:
   std::string gather_hot_path = "scheduled";
   std::string blocking_calls = "lane";
   wire_options wire; // the slacker.max-message-size ... connect-timeout options
+  size_t json_max_depth = 256; // slacker.json.max-depth
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

@@ -4,6 +4,8 @@
 
 #include <caf/settings.hpp>
 
+#include "slacker/messages/codec.hpp"
+
 namespace slacker {
 
 wire_options wire_options::from(const caf::actor_system_config& cfg) {
@@ -16,6 +18,9 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
   x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
+  // Decoders are free functions without a configuration: the depth limit is
+  // process-wide, taken from whichever server or client starts.
+  set_json_max_depth(caf::get_or(cfg, "slacker.json.max-depth", json_max_depth()));
   return x;
 }
 

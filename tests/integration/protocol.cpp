@@ -27,6 +27,7 @@
 #include "require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/codec.hpp"
+#include "proc_status.hpp"
 #include "slacker/messages/wire.hpp"
 #include "slacker/runtime/config.hpp"
 
@@ -38,17 +39,7 @@ namespace {
 
 /// The resident memory in KiB of /proc/`pid` (a number or `self`).
 long rss_kib_of(const std::string& pid) {
-  std::ifstream status{"/proc/" + pid + "/status"};
-  std::string key;
-  long value = 0;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(4096, '\n');
-  }
-  return -1;
+  return slacker_test::status_kib(pid, "VmRSS:");
 }
 
 /// A test-server with short protocol timers, so that the probe runs quickly.
