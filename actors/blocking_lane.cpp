@@ -105,6 +105,13 @@ struct blocking_lane::conn {
       auto res = in.feed(buf, static_cast<size_t>(n), [&](wire::frame_type type,
                                                           wire::reader& r) {
         using wire::frame_type;
+        if (!greeted && type == frame_type::error) {
+          uint8_t code = 0;
+          r.u8(code) && r.str(why); // e.g. "this server requires TLS"
+          why = "closed by the server: " + excerpt(why);
+          bad = true;
+          return false;
+        }
         if (!greeted) {
           wire::hello h;
           bad = type != frame_type::hello || !wire::read_hello(r, h) || h.magic != wire::magic
@@ -193,6 +200,8 @@ blocking_lane::borrow(const std::string& what) {
       return c;
     }
   }
+  if (opts_.problem)
+    return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
   auto fd = connect_within(host_, port_, opts_.connect_timeout);
   if (!fd)
     return make_error(sc::connection_broken,

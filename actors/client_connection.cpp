@@ -17,7 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include <caf/binary_deserializer.hpp>
+#include "slacker/messages/bounded.hpp"
+#include "slacker/runtime/tls.hpp"
 #include <caf/binary_serializer.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/receive_policy.hpp>
@@ -78,7 +79,10 @@ struct conn_state {
   caf::io::connection_handle hdl;
   bool greeted = false;
   bool going_away = false;
-  std::vector<char> outbox; // frames written before the socket exists
+  std::vector<char> outbox; // frames written before the socket exists (and, with
+                            // TLS, the plaintext not yet sealed)
+  std::unique_ptr<tls_session> tls;
+  std::vector<char> plain_in;
   wire::frame_buffer in;
   clock::time_point last_heard;
 
@@ -101,16 +105,28 @@ struct conn_state {
 
 using self_ptr = caf::io::broker*;
 
-/// Where a frame goes: the socket's buffer once connected, the outbox before.
+/// Where a frame goes: the socket's buffer once connected, the outbox before
+/// (and always with TLS, which seals the outbox into the socket's buffer).
 std::vector<char>& out_buf(self_ptr self, conn_state& st) {
-  if (st.ph == conn_state::phase::open)
+  if (st.ph == conn_state::phase::open && !st.tls)
     return self->wr_buf(st.hdl);
   return st.outbox;
 }
 
+void lose(self_ptr self, conn_state& st, const std::string& cause);
+
 void flush_out(self_ptr self, conn_state& st) {
-  if (st.ph == conn_state::phase::open)
-    self->flush(st.hdl);
+  if (st.ph != conn_state::phase::open)
+    return;
+  if (st.tls && !st.outbox.empty()) {
+    auto ok = st.tls->write(st.outbox.data(), st.outbox.size(), self->wr_buf(st.hdl));
+    st.outbox.clear();
+    if (!ok) {
+      lose(self, st, "TLS with " + st.addr + " failed: " + st.tls->error());
+      return;
+    }
+  }
+  self->flush(st.hdl);
 }
 
 void reply_error(conn_state::call& c, caf::error err) {
@@ -147,6 +163,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   auto was_up = st.greeted && !st.going_away;
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
     self->close(st.hdl);
+  st.tls.reset();
   st.ph = conn_state::phase::idle;
   st.greeted = false;
   st.going_away = false;
@@ -193,6 +210,12 @@ void ensure_connection(self_ptr self, conn_state& st) {
   if (st.ph != conn_state::phase::idle)
     return;
   st.ph = conn_state::phase::connecting;
+  if (st.opts.problem) {
+    // Never a plaintext fallback for a TLS setup that does not load.
+    auto me = caf::actor_cast<caf::actor>(self);
+    self->send(me, connected_atom::value, st.generation, st.opts.problem);
+    return;
+  }
   wire::write_hello(st.outbox, st.opts.max_message_size);
   auto gen = st.generation;
   auto me = caf::actor_cast<caf::actor>(self);
@@ -219,10 +242,20 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   st.ph = conn_state::phase::open;
   st.last_heard = clock::now();
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
-  auto& buf = self->wr_buf(st.hdl);
-  buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
-  st.outbox.clear();
-  self->flush(st.hdl);
+  if (st.opts.tls) {
+    // The outbox (hello first) is sealed once the handshake is done.
+    st.tls = std::make_unique<tls_session>(*st.opts.tls, false);
+    if (!st.tls->start(self->wr_buf(st.hdl))) {
+      lose(self, st, "TLS with " + st.addr + " failed: " + st.tls->error());
+      return;
+    }
+    flush_out(self, st);
+  } else {
+    auto& buf = self->wr_buf(st.hdl);
+    buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
+    st.outbox.clear();
+    self->flush(st.hdl);
+  }
   self->delayed_send(self, st.opts.handshake_timeout, handshake_atom::value, gen);
   self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
 }
@@ -251,7 +284,7 @@ void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
     self->send(s.proxy, forward_atom::value, s.pid, std::move(err));
   } else {
     caf::message msg;
-    caf::binary_deserializer source{self->home_system(), bytes.data(), bytes.size()};
+    bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
     if (auto derr = source(msg))
       self->send(s.proxy, forward_atom::value, s.pid,
                  make_error(sc::codec_error,
@@ -323,11 +356,18 @@ void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
 bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in) {
   using wire::frame_type;
   auto protocol_error = [&](wire::close_code code, const std::string& text) {
-    wire::write_close(self->wr_buf(st.hdl), code, text);
-    self->flush(st.hdl);
+    wire::write_close(out_buf(self, st), code, text);
+    flush_out(self, st);
     lose(self, st, "connection to " + st.addr + " closed: " + text);
     return false;
   };
+  if (!st.greeted && type == frame_type::error) {
+    uint8_t code = 0;
+    std::string text;
+    in.u8(code) && in.str(text); // e.g. "this server requires TLS"
+    lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
+    return false;
+  }
   if (!st.greeted) {
     wire::hello h;
     if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic
@@ -376,7 +416,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
         malformed = true;
         break;
       }
-      wire::write_u64(self->wr_buf(st.hdl), frame_type::pong, nonce);
+      wire::write_u64(out_buf(self, st), frame_type::pong, nonce);
       break;
     }
     case frame_type::pong:
@@ -392,7 +432,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
       uint8_t code = 0;
       std::string text;
       in.u8(code) && in.str(text);
-      lose(self, st, "connection to " + st.addr + " closed by the server: " + text);
+      lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
       return false;
     }
     default:
@@ -507,15 +547,36 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
         return;
       st.last_heard = clock::now();
-      auto res = st.in.feed(msg.buf.data(), msg.buf.size(),
-                            [&](wire::frame_type type, wire::reader& in) {
-                              return on_frame(self, st, type, in);
-                            });
+      const char* data = msg.buf.data();
+      size_t size = msg.buf.size();
+      if (st.tls) {
+        st.plain_in.clear();
+        auto was_established = st.tls->established();
+        if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+          self->flush(st.hdl);
+          lose(self, st,
+               "TLS with " + st.addr + " failed: " + st.tls->error()
+                 + (was_established ? "" : " (does the server use TLS with the same CA?)"));
+          return;
+        }
+        if (!was_established && st.tls->established()) {
+          flush_out(self, st); // the frames written meanwhile, hello first
+          if (st.ph != conn_state::phase::open)
+            return;
+        }
+        data = st.plain_in.data();
+        size = st.plain_in.size();
+      }
+      auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+        return on_frame(self, st, type, in);
+      });
       if (res) {
-        wire::write_close(self->wr_buf(st.hdl), *res, "a frame beyond this client's limit");
-        self->flush(st.hdl);
+        wire::write_close(out_buf(self, st), *res, "a frame beyond this client's limit");
+        flush_out(self, st);
         lose(self, st,
              "connection to " + st.addr + " closed: " + wire::to_string(*res) + " frame");
+      } else {
+        flush_out(self, st);
       }
     },
     [self, sp](caf::io::connection_closed_msg& msg) {
@@ -541,8 +602,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                + " ms");
         return;
       }
-      wire::write_u64(self->wr_buf(st.hdl), wire::frame_type::ping, st.next_nonce++);
-      self->flush(st.hdl);
+      wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
+      flush_out(self, st);
       self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
     },
     [self, sp](deadline_atom) {

@@ -31,8 +31,10 @@ caf::actor link_of(Self* self, const std::string& addr) {
   if (!split_address(addr, host, port))
     return nullptr;
   auto& sys = self->home_system();
+  if (!self->state.wire) // TLS files are loaded once, not per server
+    self->state.wire = std::make_shared<const wire_options>(wire_options::from(sys.config()));
   auto conn = sys.middleman().spawn_broker(client_connection, std::move(host), port,
-                                           wire_options::from(sys.config()),
+                                           *self->state.wire,
                                            caf::actor_cast<caf::actor>(self));
   self->link_to(conn); // connection brokers end with their dispatcher
   links.emplace(addr, conn);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+
+#include "slacker/runtime/wire_options.hpp"
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
@@ -70,6 +72,7 @@ struct dispatcher_state {
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
   std::map<std::string, caf::actor> links; // addr -> its connection broker
+  std::shared_ptr<const wire_options> wire; // read from the config once, on first use
   std::map<std::string, size_t> in_flight;
   std::set<std::string> broken; // connection lost: not chosen until it reconnects
   std::set<std::string> used;   // namespaces this client called

@@ -72,6 +72,11 @@ bool server::remove(const std::string& name) {
 }
 
 caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
+  auto opts = wire_options::from(sys_.config());
+  if (opts.problem) {
+    spdlog::error("slacker server: {}", describe(opts.problem));
+    return opts.problem;
+  }
   auto door =
       sys_.middleman().backend().new_tcp_doorman(port, bind.empty() ? nullptr : bind.c_str(),
                                                  true);
@@ -82,7 +87,7 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
   }
   port_ = (*door)->port();
   acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
-                                            wire_options::from(sys_.config()), log_calls_);
+                                            opts, log_calls_);
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
   return port_;
 }

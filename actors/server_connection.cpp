@@ -7,7 +7,7 @@
 #include <chrono>
 #include <set>
 
-#include <caf/binary_deserializer.hpp>
+#include "slacker/messages/bounded.hpp"
 #include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/broker.hpp>
@@ -22,6 +22,7 @@
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/messages/wire.hpp"
+#include "slacker/runtime/tls.hpp"
 
 namespace slacker {
 
@@ -48,6 +49,12 @@ struct connection_state {
   uint64_t written = 0;
   bool halted = false;
   clock::time_point last_heard = clock::now();
+  // TLS: frames are written to `plain_out` and sealed into the socket's
+  // buffer; what arrives is opened into `plain_in` before it is framed.
+  std::unique_ptr<tls_session> tls;
+  std::vector<char> plain_out;
+  std::vector<char> plain_in;
+  bool first_bytes = true;
 
   connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
                    bool log)
@@ -67,6 +74,21 @@ struct connection_state {
 
 using state_ptr = std::shared_ptr<connection_state>;
 
+/// Where frames are written: the socket's buffer, or the plaintext that TLS
+/// seals into it.
+std::vector<char>& out(caf::io::broker* self, connection_state& st) {
+  return st.tls ? st.plain_out : self->wr_buf(st.hdl);
+}
+
+/// Encrypts the frames written since the last call (TLS only).
+bool seal(caf::io::broker* self, connection_state& st) {
+  if (!st.tls || st.plain_out.empty())
+    return true;
+  auto ok = st.tls->write(st.plain_out.data(), st.plain_out.size(), self->wr_buf(st.hdl));
+  st.plain_out.clear();
+  return ok;
+}
+
 void close_with(caf::io::broker* self, connection_state& st, wire::close_code code,
                 const std::string& text) {
   if (st.closing)
@@ -75,7 +97,9 @@ void close_with(caf::io::broker* self, connection_state& st, wire::close_code co
   spdlog::debug("slacker server: closing connection from {}: {}: {}", st.peer,
                 wire::to_string(code), text);
   if (self->valid(st.hdl)) {
-    wire::write_close(self->wr_buf(st.hdl), code, text);
+    if (!st.tls || st.tls->established())
+      wire::write_close(out(self, st), code, text);
+    seal(self, st);
     self->flush(st.hdl);
     self->close(st.hdl); // unwritten data is still sent
   }
@@ -99,7 +123,8 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
   if (st.closing || !self->valid(st.hdl))
     return;
   auto before = self->wr_buf(st.hdl).size();
-  f(self->wr_buf(st.hdl));
+  f(out(self, st));
+  seal(self, st);
   account_output(self, st, before);
   self->flush(st.hdl);
 }
@@ -178,7 +203,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     rep.codec = req.codec;
     rep.ext = std::move(req.ext);
     rep.err = make_error(sc::not_found, "no namespace " + excerpt(req.ns));
-    wire::write_reply(self->wr_buf(st.hdl), rep);
+    wire::write_reply(out(self, st), rep);
     return;
   }
   auto& entry = i->second;
@@ -190,7 +215,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto rep = run_call(*entry.functions, req);
       if (st.log_calls)
         log_call(entry.functions->name(), req, st.peer, start, rep);
-      wire::write_reply(self->wr_buf(st.hdl), rep);
+      wire::write_reply(out(self, st), rep);
       return;
     }
   }
@@ -224,7 +249,7 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std:
     return;
   }
   caf::message msg;
-  caf::binary_deserializer source{self->home_system(), bytes.data(), bytes.size()};
+  bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
   if (auto err = source(msg)) {
     write_send_reply(self, st, id, nullptr,
                      make_error(sc::codec_error, "a message to " + ns
@@ -239,33 +264,33 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std:
 void on_inspect(caf::io::broker* self, connection_state& st, uint64_t id,
                 const std::string& ns) {
   auto& table = st.current();
-  wire::writer out{self->wr_buf(st.hdl), wire::frame_type::inspect_reply};
-  out.u64(id);
+  wire::writer w{out(self, st), wire::frame_type::inspect_reply};
+  w.u64(id);
   if (ns.empty()) {
     std::vector<std::string> names;
     for (auto& kvp : table)
       names.push_back(kvp.first);
-    out.u8(1).strings(names);
+    w.u8(1).strings(names);
   } else if (auto i = table.find(ns); i != table.end()) {
-    out.u8(1);
-    wire::write_function_infos(out, i->second.infos);
+    w.u8(1);
+    wire::write_function_infos(w, i->second.infos);
   } else {
-    out.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
+    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
   }
-  out.finish();
+  w.finish();
 }
 
 void on_lookup(caf::io::broker* self, connection_state& st, uint64_t id,
                const std::string& ns) {
   auto& table = st.current();
-  wire::writer out{self->wr_buf(st.hdl), wire::frame_type::lookup_reply};
-  out.u64(id);
+  wire::writer w{out(self, st), wire::frame_type::lookup_reply};
+  w.u64(id);
   if (auto i = table.find(ns); i != table.end())
-    out.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
-                                                          : wire::ns_kind::actor));
+    w.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
+                                                        : wire::ns_kind::actor));
   else
-    out.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
-  out.finish();
+    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
+  w.finish();
 }
 
 /// Handles one frame; false when the connection is being closed.
@@ -293,7 +318,7 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
       return false;
     }
     st.greeted = true;
-    wire::write_hello(self->wr_buf(st.hdl), st.opts.max_message_size);
+    wire::write_hello(out(self, st), st.opts.max_message_size);
     return true;
   }
   switch (type) {
@@ -317,7 +342,7 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
       uint64_t nonce = 0;
       if (!(in.u64(nonce) && in.at_end()))
         return malformed("ping");
-      wire::write_u64(self->wr_buf(st.hdl), frame_type::pong, nonce);
+      wire::write_u64(out(self, st), frame_type::pong, nonce);
       return true;
     }
     case frame_type::pong:
@@ -352,6 +377,16 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
   }
 }
 
+/// True when `data` begins like a plaintext `hello` frame.
+bool plaintext_hello(const char* data, size_t size) {
+  if (size < 9)
+    return false;
+  auto b = reinterpret_cast<const unsigned char*>(data);
+  uint32_t magic = (uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) | (uint32_t{b[7]} << 8)
+                   | uint32_t{b[8]};
+  return b[4] == static_cast<unsigned char>(wire::frame_type::hello) && magic == wire::magic;
+}
+
 void arm_idle_check(caf::io::broker* self, connection_state& st) {
   auto due = st.last_heard + st.opts.idle_timeout - clock::now();
   self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{1}}),
@@ -364,6 +399,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
                                 std::shared_ptr<catalog> cat, wire_options opts,
                                 bool log_calls) {
   auto sp = std::make_shared<connection_state>(hdl, std::move(cat), opts, log_calls);
+  if (opts.tls)
+    sp->tls = std::make_unique<tls_session>(*opts.tls, true);
   sp->peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -378,13 +415,42 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         return;
       st.last_heard = clock::now();
       auto before = self->wr_buf(st.hdl).size();
-      auto res = st.in.feed(msg.buf.data(), msg.buf.size(),
-                            [&](wire::frame_type type, wire::reader& in) {
-                              return on_frame(self, sp, type, in);
-                            });
+      const char* data = msg.buf.data();
+      size_t size = msg.buf.size();
+      if (st.tls) {
+        if (st.first_bytes && plaintext_hello(data, size)) {
+          // A client without TLS: tell it so, in words it can read.
+          wire::write_close(self->wr_buf(st.hdl), wire::close_code::bad_hello,
+                            "this server requires TLS (slacker.tls.*)");
+          st.closing = true;
+          self->flush(st.hdl);
+          self->close(st.hdl);
+          self->quit();
+          return;
+        }
+        st.first_bytes = false;
+        st.plain_in.clear();
+        if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+          // No frame of this peer was ever taken before its certificate
+          // was verified; the alert explaining why goes out first.
+          spdlog::debug("slacker server: refused {}: {}", st.peer, st.tls->error());
+          st.closing = true;
+          self->flush(st.hdl);
+          self->close(st.hdl);
+          self->quit();
+          return;
+        }
+        data = st.plain_in.data();
+        size = st.plain_in.size();
+      }
+      auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+        return on_frame(self, sp, type, in);
+      });
       if (!res) {
-        if (!st.closing)
+        if (!st.closing) {
+          seal(self, st);
           account_output(self, st, before); // CAF flushes when this handler returns
+        }
         return;
       }
       close_with(self, st, *res,
@@ -463,6 +529,14 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
+      if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
+        // Plaintext is for loopback only (docs/security.md).
+        spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
+                     "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
+                     self->remote_addr(msg.handle));
+        self->close(msg.handle);
+        return;
+      }
       auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
       self->monitor(conn);
       conns->insert(conn);

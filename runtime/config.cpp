@@ -50,7 +50,14 @@ config::config() {
     .add(wire.idle_timeout, "idle-timeout", "a server closes connections silent for this long")
     .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
     .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
-    .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect");
+    .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
+    .add(insecure, "insecure", "a plaintext server also takes peers not on loopback");
+  opt_group{custom_options_, "slacker.tls"}
+    .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
+    .add(tls_key, "key", "PEM private key of the certificate")
+    .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
+  opt_group{custom_options_, "slacker.manager"}.add(manager_token, "token",
+                                                    "secret manager writes must carry");
   opt_group{custom_options_, "slacker.json"}.add(json_max_depth, "max-depth",
                                                  "deepest JSON nesting decoders accept");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles

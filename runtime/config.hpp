@@ -41,6 +41,12 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   (docs/protocol.md).
 /// - `slacker.json.max-depth` (256): the deepest JSON nesting decoders accept
 ///   (process-wide, applied when a server or client starts).
+/// - `slacker.tls.certificate`, `slacker.tls.key`, `slacker.tls.ca`: PEM
+///   files; with all three, every connection is mutual TLS (docs/security.md).
+/// - `slacker.insecure`: a server without TLS also takes peers that are not
+///   on loopback (by default it refuses them).
+/// - `slacker.manager.token`: the secret manager writes must carry; without
+///   one, only callers on loopback may use them.
 class config : public caf::actor_system_config {
 public:
   config();
@@ -55,6 +61,11 @@ public:
   std::string blocking_calls = "lane";
   wire_options wire; // the slacker.max-message-size ... connect-timeout options
   size_t json_max_depth = 256; // slacker.json.max-depth
+  std::string tls_certificate;  // slacker.tls.certificate
+  std::string tls_key;          // slacker.tls.key
+  std::string tls_ca;           // slacker.tls.ca
+  bool insecure = false;        // slacker.insecure
+  std::string manager_token;    // slacker.manager.token
 };
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.

@@ -5,6 +5,7 @@
 #include <caf/settings.hpp>
 
 #include "slacker/messages/codec.hpp"
+#include "slacker/runtime/tls.hpp"
 
 namespace slacker {
 
@@ -18,10 +19,27 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
   x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
+  x.insecure = caf::get_or(cfg, "slacker.insecure", false);
+  x.manager_token = caf::get_or(cfg, "slacker.manager.token", std::string{});
+  tls_files files{caf::get_or(cfg, "slacker.tls.certificate", std::string{}),
+                  caf::get_or(cfg, "slacker.tls.key", std::string{}),
+                  caf::get_or(cfg, "slacker.tls.ca", std::string{})};
+  if (files.any()) {
+    auto ctx = tls_context::load(files);
+    if (ctx)
+      x.tls = std::move(*ctx);
+    else
+      x.problem = std::move(ctx.error());
+  }
   // Decoders are free functions without a configuration: the depth limit is
   // process-wide, taken from whichever server or client starts.
   set_json_max_depth(caf::get_or(cfg, "slacker.json.max-depth", json_max_depth()));
   return x;
+}
+
+bool is_loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host.rfind("::ffff:127.", 0) == 0
+         || host == "localhost";
 }
 
 std::chrono::nanoseconds time_left(int64_t deadline_ns) {

@@ -2,11 +2,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
 namespace slacker {
+
+class tls_context;
 
 /// The limits and timers of slacker's wire protocol (docs/protocol.md), from
 /// `slacker.max-message-size`, `slacker.handshake-timeout`,
@@ -19,9 +23,23 @@ struct wire_options {
   caf::timespan ping_interval = std::chrono::seconds{1};
   caf::timespan peer_timeout = std::chrono::seconds{5};
   caf::timespan connect_timeout = std::chrono::seconds{5};
+  /// Mutual TLS (`slacker.tls.*`), null for plaintext.
+  std::shared_ptr<const tls_context> tls;
+  /// `slacker.insecure`: a plaintext server also takes peers that are not on
+  /// loopback.
+  bool insecure = false;
+  /// `slacker.manager.token`: what manager writes must carry (empty: only
+  /// callers on loopback may write).
+  std::string manager_token;
+  /// Why these options cannot be used (a TLS file that does not load);
+  /// servers and clients refuse to start with it.
+  caf::error problem;
 
   static wire_options from(const caf::actor_system_config& cfg);
 };
+
+/// True for an address on 127.0.0.0/8 or ::1 (also IPv4-mapped).
+bool is_loopback(const std::string& host);
 
 /// How long after its deadline a call without an answer fails with `timeout`
 /// (the grace lets a server's `canceled` arrive first).

@@ -28,12 +28,14 @@
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/codec.hpp"
 #include "proc_status.hpp"
+#include "raw_conn.hpp"
 #include "slacker/messages/wire.hpp"
 #include "slacker/runtime/config.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using slacker_test::raw_conn;
 
 namespace {
 
@@ -79,91 +81,6 @@ struct probed_server {
   long rss_kib() const {
     return rss_kib_of(std::to_string(proc.pid()));
   }
-};
-
-/// One raw TCP connection; every receive gives up after `timeout`.
-class raw_conn {
-public:
-  explicit raw_conn(uint16_t port, std::chrono::milliseconds timeout = 5s) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    timeval tv{static_cast<time_t>(timeout.count() / 1000),
-               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  }
-
-  raw_conn(const raw_conn&) = delete;
-  raw_conn& operator=(const raw_conn&) = delete;
-
-  ~raw_conn() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  bool connected() const {
-    return connected_;
-  }
-
-  int fd() const {
-    return fd_;
-  }
-
-  bool send(const std::vector<char>& bytes) {
-    return send(bytes.data(), bytes.size());
-  }
-
-  bool send(const char* data, size_t size) {
-    while (size > 0) {
-      auto n = ::send(fd_, data, size, MSG_NOSIGNAL);
-      if (n <= 0)
-        return false;
-      data += n;
-      size -= static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  /// The frames that arrive until `count` are in, the peer closes, or the
-  /// receive timeout passes. `closed` says whether the peer closed.
-  std::vector<std::pair<wire::frame_type, std::vector<char>>> frames(size_t count) {
-    std::vector<std::pair<wire::frame_type, std::vector<char>>> out;
-    char buf[16384];
-    while (out.size() < count) {
-      auto n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        closed = n == 0 || errno == ECONNRESET;
-        break;
-      }
-      in_.feed(buf, static_cast<size_t>(n), [&](wire::frame_type t, wire::reader& r) {
-        std::vector<char> payload;
-        uint8_t b = 0;
-        while (r.u8(b))
-          payload.push_back(static_cast<char>(b));
-        out.emplace_back(t, std::move(payload));
-        return true;
-      });
-    }
-    return out;
-  }
-
-  /// Reads until the peer closes (or the timeout): true if it closed.
-  bool wait_closed() {
-    frames(SIZE_MAX);
-    return closed;
-  }
-
-  bool closed = false;
-
-private:
-  int fd_ = -1;
-  bool connected_ = false;
-  wire::frame_buffer in_{wire::default_max_message_size};
 };
 
 std::vector<char> hello_frame() {

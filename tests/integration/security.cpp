@@ -1,0 +1,183 @@
+#define CAF_SUITE security
+#include <caf/test/unit_test.hpp>
+
+// The trust boundary with real processes: mutual TLS with certificates made
+// here by `openssl`, plaintext only on loopback, the manager's authorization,
+// and hostile bytes against TLS and plaintext servers.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+
+#include "certs.hpp"
+#include "proc_status.hpp"
+#include "process.hpp"
+#include "raw_conn.hpp"
+#include "require.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/runtime/config.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using slacker_test::raw_conn;
+
+namespace {
+
+/// A test-server started with `extra` options; `port` once it serves.
+struct server_process {
+  slacker_test::process proc;
+  uint16_t port = 0;
+
+  explicit server_process(std::vector<std::string> extra)
+    : proc([&] {
+        std::vector<std::string> argv{slacker_test::binary_path("test-server"), "--port=0",
+                                      "--slacker.handshake-timeout=1s"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+      }()) {
+    auto line = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(line, "test-server did not start");
+    port = static_cast<uint16_t>(std::stoi(*line));
+  }
+
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port);
+  }
+
+  long rss_kib() const {
+    return slacker_test::status_kib(std::to_string(proc.pid()), "VmRSS:");
+  }
+};
+
+/// An actor system configured from command-line style options.
+struct client_system {
+  slacker::config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  explicit client_system(std::vector<std::string> args) {
+    args.insert(args.begin(), "client");
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    auto err = cfg.parse(static_cast<int>(argv.size()), argv.data());
+    SLACKER_REQUIRE(!err, "bad options");
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+caf::expected<int64_t> add_on(client_system& cs, const std::string& addr) {
+  slacker::client c{*cs.sys, addr};
+  return c.call<int64_t>("test.api/add", int64_t{2}, int64_t{3});
+}
+
+struct fixture {
+  slacker_test::test_certs certs;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(security_tests, fixture)
+
+CAF_TEST(a call works over mutual TLS with certificates from the CA) {
+  server_process srv{certs.options()};
+  client_system cs{certs.options()};
+  auto r = add_on(cs, srv.address());
+  SLACKER_REQUIRE(r, describe(r.error()));
+  CAF_CHECK_EQUAL(*r, 5);
+  // Many calls on one connection, and a second client.
+  slacker::client c{*cs.sys, srv.address()};
+  for (int64_t i = 0; i < 200; ++i) {
+    auto x = c.call<int64_t>("test.api/add", i, int64_t{1});
+    SLACKER_REQUIRE(x, describe(x.error()));
+    CAF_CHECK_EQUAL(*x, i + 1);
+  }
+  auto big = c.call<std::string>("test.api/echo", std::string(300 * 1024, 'z'));
+  SLACKER_REQUIRE(big, describe(big.error()));
+  CAF_CHECK_EQUAL(big->size(), 300u * 1024u);
+}
+
+CAF_TEST(a plaintext client is refused by a TLS server with a clear error) {
+  server_process srv{certs.options()};
+  client_system plain{{}};
+  auto r = add_on(plain, srv.address());
+  SLACKER_REQUIRE(!r, "a plaintext call was served");
+  CAF_MESSAGE(describe(r.error()));
+  CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+  CAF_CHECK(describe(r.error()).find("requires TLS") != std::string::npos);
+}
+
+CAF_TEST(a client with a certificate from another CA is refused) {
+  server_process srv{certs.options()};
+  // Its own certificate from another CA, trusting the server's CA.
+  client_system rogue{certs.options("rogue", "ca")};
+  auto r = add_on(rogue, srv.address());
+  SLACKER_REQUIRE(!r, "a rogue client was served");
+  CAF_MESSAGE(describe(r.error()));
+  CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+  CAF_CHECK(describe(r.error()).find("TLS") != std::string::npos);
+  // A client that does not trust the server's CA refuses the server.
+  client_system wary{certs.options("rogue", "other-ca")};
+  auto w = add_on(wary, srv.address());
+  SLACKER_REQUIRE(!w, "a client trusted a server its CA did not sign");
+  CAF_MESSAGE(describe(w.error()));
+  CAF_CHECK(describe(w.error()).find("certificate") != std::string::npos);
+  // The server keeps serving good clients.
+  client_system good{certs.options()};
+  auto g = add_on(good, srv.address());
+  SLACKER_REQUIRE(g, describe(g.error()));
+}
+
+CAF_TEST(a TLS client against a plaintext server fails clearly) {
+  server_process srv{{}};
+  client_system cs{certs.options()};
+  auto r = add_on(cs, srv.address());
+  SLACKER_REQUIRE(!r, "a TLS client was served in plaintext");
+  CAF_MESSAGE(describe(r.error()));
+  CAF_CHECK(describe(r.error()).find("TLS") != std::string::npos);
+}
+
+CAF_TEST(certificate files that do not load are a clear error and never plaintext) {
+  client_system cs{{"--slacker.tls.certificate=" + certs.path("missing.pem"),
+                    "--slacker.tls.key=" + certs.path("node.key"),
+                    "--slacker.tls.ca=" + certs.path("ca.pem")}};
+  server_process srv{{}};
+  auto r = add_on(cs, srv.address());
+  SLACKER_REQUIRE(!r, "a call went out in plaintext");
+  CAF_MESSAGE(describe(r.error()));
+  CAF_CHECK(describe(r.error()).find("missing.pem") != std::string::npos);
+}
+
+CAF_TEST(a header declaring 4 GiB costs a TLS and a plaintext server nothing) {
+  server_process tls_srv{certs.options()};
+  server_process plain_srv{{}};
+  std::vector<std::vector<char>> hostile;
+  // A BASP header (32 bytes) declaring a 4 GiB payload, and 32 bytes of 0xFF.
+  std::vector<char> basp(32, 0);
+  basp[8] = basp[9] = basp[10] = basp[11] = '\xff';
+  hostile.push_back(basp);
+  hostile.push_back(std::vector<char>(32, '\xff'));
+  for (auto* srv : {&tls_srv, &plain_srv}) {
+    auto before = srv->rss_kib();
+    for (auto& bytes : hostile) {
+      for (int i = 0; i < 10; ++i) {
+        raw_conn c{srv->port};
+        CAF_REQUIRE(c.connected());
+        CAF_REQUIRE(c.send(bytes));
+        CAF_CHECK(c.wait_closed());
+      }
+    }
+    auto after = srv->rss_kib();
+    CAF_MESSAGE("RSS " << before << " KiB before, " << after << " KiB after");
+    CAF_CHECK_LESS(after - before, 16 * 1024);
+  }
+  client_system good{certs.options()};
+  auto g = add_on(good, tls_srv.address());
+  SLACKER_REQUIRE(g, describe(g.error()));
+  client_system plain{{}};
+  auto p = add_on(plain, plain_srv.address());
+  SLACKER_REQUIRE(p, describe(p.error()));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
