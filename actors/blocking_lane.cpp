@@ -227,6 +227,8 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
   auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   auto caller_id = req.id;
+  if (auto err = wire::check_call_size(req, opts_.max_message_size))
+    return err;
   for (int attempt = 0;; ++attempt) {
     auto c = borrow(what);
     if (!c)

@@ -83,6 +83,7 @@ struct conn_state {
                             // TLS, the plaintext not yet sealed)
   std::unique_ptr<tls_session> tls;
   std::vector<char> plain_in;
+  uint32_t peer_max = UINT32_MAX; // the server's frame cap, from its hello
   wire::frame_buffer in;
   clock::time_point last_heard;
 
@@ -376,6 +377,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
                             st.addr + " does not speak slacker wire protocol version "
                               + std::to_string(wire::version));
     st.greeted = true;
+    st.peer_max = std::max<uint32_t>(h.max_message_size, 64);
     observe(self, st, true);
     auto waiters = std::move(st.connect_waiters);
     st.connect_waiters.clear();
@@ -462,6 +464,17 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   return {
     [self, sp](call_request& req) -> caf::result<call_reply> {
       auto& st = *sp;
+      // A call beyond the frame cap fails here, before anything is sent.
+      if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+        if (!self->current_message_id().is_request()) {
+          call_reply rep;
+          rep.id = req.id;
+          rep.codec = req.codec;
+          rep.err = std::move(err);
+          return rep;
+        }
+        return err;
+      }
       auto rp = self->make_response_promise<call_reply>();
       auto now = clock::now();
       if (req.deadline_ns == 0)

@@ -41,6 +41,7 @@ struct connection_state {
   wire::frame_buffer in;
   bool greeted = false;
   bool closing = false;
+  uint32_t cap = 0; // the largest frame both sides take (from the hello)
   // Backpressure: bytes handed to the socket and bytes it wrote. Past one
   // frame cap still unwritten, the connection stops reading until the peer
   // has read half of it: a peer that never reads its replies cannot make the
@@ -130,7 +131,8 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
 }
 
 void write_reply_frame(caf::io::broker* self, connection_state& st, const call_reply& rep) {
-  write_now(self, st, [&](std::vector<char>& buf) { wire::write_reply(buf, rep); });
+  write_now(self, st,
+            [&](std::vector<char>& buf) { wire::write_reply_within(buf, rep, st.cap); });
 }
 
 void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
@@ -144,7 +146,12 @@ void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
       caf::binary_serializer sink{self->home_system(), bytes};
       serr = sink(const_cast<caf::message&>(*msg));
     }
-    if (msg && !serr)
+    if (msg && !serr && bytes.size() + 64 > st.cap)
+      out.u8(0).err(make_error(sc::too_large, "a reply of " + std::to_string(bytes.size())
+                                                + " bytes is larger than the limit of "
+                                                + std::to_string(st.cap)
+                                                + " bytes (slacker.max-message-size)"));
+    else if (msg && !serr)
       out.u8(1).blob(bytes);
     else
       out.u8(0).err(msg ? make_error(sc::codec_error, "the reply cannot be serialized: "
@@ -203,7 +210,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     rep.codec = req.codec;
     rep.ext = std::move(req.ext);
     rep.err = make_error(sc::not_found, "no namespace " + excerpt(req.ns));
-    wire::write_reply(out(self, st), rep);
+    wire::write_reply_within(out(self, st), rep, st.cap);
     return;
   }
   auto& entry = i->second;
@@ -215,7 +222,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto rep = run_call(*entry.functions, req);
       if (st.log_calls)
         log_call(entry.functions->name(), req, st.peer, start, rep);
-      wire::write_reply(out(self, st), rep);
+      wire::write_reply_within(out(self, st), rep, st.cap);
       return;
     }
   }
@@ -318,6 +325,7 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
       return false;
     }
     st.greeted = true;
+    st.cap = std::min(st.opts.max_message_size, std::max<uint32_t>(h.max_message_size, 64));
     wire::write_hello(out(self, st), st.opts.max_message_size);
     return true;
   }

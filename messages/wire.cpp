@@ -222,6 +222,22 @@ void write_call(std::vector<char>& buf, const call_request& req) {
   out.finish();
 }
 
+size_t call_length(const call_request& req) {
+  size_t ext = 4;
+  for (auto& kvp : req.ext)
+    ext += 8 + kvp.first.size() + kvp.second.size();
+  return 1 + 8 + 4 + req.ns.size() + 4 + req.fn.size() + 1 + 8 + ext + 4 + req.args.size();
+}
+
+caf::error check_call_size(const call_request& req, uint32_t cap) {
+  auto len = call_length(req);
+  if (len <= cap)
+    return {};
+  return make_error(sc::too_large, excerpt(req.ns + "/" + req.fn) + ": a call of "
+                                     + std::to_string(len) + " bytes is larger than the limit of "
+                                     + std::to_string(cap) + " bytes (slacker.max-message-size)");
+}
+
 bool read_call(reader& in, call_request& out) {
   uint8_t codec = 0;
   if (!(in.u64(out.id) && in.str(out.ns) && in.str(out.fn) && in.u8(codec)
@@ -239,6 +255,20 @@ void write_reply(std::vector<char>& buf, const call_reply& rep) {
   else
     out.u8(1).blob(rep.result);
   out.finish();
+}
+
+void write_reply_within(std::vector<char>& buf, const call_reply& rep, uint32_t cap) {
+  auto len = write_within(buf, cap, [&](std::vector<char>& b) { write_reply(b, rep); });
+  if (len == 0)
+    return;
+  call_reply err;
+  err.id = rep.id;
+  err.codec = rep.codec;
+  err.err = make_error(sc::too_large, "a result of " + std::to_string(len)
+                                        + " bytes is larger than the limit of "
+                                        + std::to_string(cap)
+                                        + " bytes (slacker.max-message-size)");
+  write_reply(buf, err);
 }
 
 bool read_reply(reader& in, call_reply& out) {

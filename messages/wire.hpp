@@ -134,10 +134,33 @@ void write_hello(std::vector<char>& buf, uint32_t max_message_size);
 bool read_hello(reader& in, hello& out);
 
 void write_call(std::vector<char>& buf, const call_request& req);
+
+/// The length a `call` frame for `req` declares (type byte and payload).
+size_t call_length(const call_request& req);
+
+/// A `too_large` error when `req` does not fit a frame of `cap` bytes.
+caf::error check_call_size(const call_request& req, uint32_t cap);
 bool read_call(reader& in, call_request& out);
 
 void write_reply(std::vector<char>& buf, const call_reply& rep);
 bool read_reply(reader& in, call_reply& out);
+
+/// Appends a frame with `write(buf)` unless it would declare a length above
+/// `cap`: then `buf` is left as it was and the return is the length the frame
+/// would have had (0 when it fit).
+template <class F> size_t write_within(std::vector<char>& buf, uint32_t cap, F write) {
+  auto start = buf.size();
+  write(buf);
+  auto len = buf.size() - start - header_size;
+  if (len <= cap)
+    return 0;
+  buf.resize(start);
+  return len;
+}
+
+/// A reply, or in its place a `too_large` error reply when the result does
+/// not fit `cap` (the smaller of the two sides' `max_message_size`).
+void write_reply_within(std::vector<char>& buf, const call_reply& rep, uint32_t cap);
 
 void write_function_infos(writer& out, const std::vector<function_info>& xs);
 bool read_function_infos(reader& in, std::vector<function_info>& xs);

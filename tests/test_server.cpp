@@ -53,6 +53,9 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
               .def(
                   "add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
               .def(
+                  "bytes", [](int64_t n) { return std::string(static_cast<size_t>(n), 'x'); },
+                  "a string of n bytes")
+              .def(
                   "fail",
                   [](std::string what) -> int32_t { throw std::runtime_error(what); },
                   "throws its argument")

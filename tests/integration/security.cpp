@@ -180,4 +180,37 @@ CAF_TEST(a header declaring 4 GiB costs a TLS and a plaintext server nothing) {
   SLACKER_REQUIRE(p, describe(p.error()));
 }
 
+CAF_TEST(arguments and results beyond the frame cap are too_large and break nothing else) {
+  server_process srv{{"--slacker.max-message-size=65536"}};
+  for (auto mode : {"lane", "broker"}) {
+    CAF_MESSAGE("blocking calls through the " << mode);
+    // The client takes frames up to 1 MiB, the server up to 64 KiB.
+    client_system cs{{"--slacker.max-message-size=1048576",
+                      std::string{"--slacker.blocking-calls="} + mode}};
+    slacker::client c{*cs.sys, srv.address()};
+    auto ok = c.call<std::string>("test.api/echo", std::string(1000, 'a'));
+    SLACKER_REQUIRE(ok, describe(ok.error()));
+    // A result larger than the server's cap: an error for that call only.
+    auto big_result = c.call<std::string>("test.api/bytes", int64_t{200000});
+    SLACKER_REQUIRE(!big_result, "a 200 kB result passed a 64 KiB cap");
+    CAF_MESSAGE(describe(big_result.error()));
+    CAF_CHECK_EQUAL(code_of(big_result.error()), sc::too_large);
+    auto after = c.call<std::string>("test.api/echo", std::string("still here"));
+    SLACKER_REQUIRE(after, describe(after.error()));
+  }
+  // A client with a small cap: arguments beyond it are refused before they
+  // are sent, and a server's result beyond it is refused by the server.
+  client_system small{{"--slacker.max-message-size=65536", "--slacker.blocking-calls=broker"}};
+  slacker::client c{*small.sys, srv.address()};
+  auto warm = c.call<std::string>("test.api/echo", std::string("hello"));
+  SLACKER_REQUIRE(warm, describe(warm.error()));
+  auto big_arg = c.call<std::string>("test.api/echo", std::string(100000, 'b'));
+  SLACKER_REQUIRE(!big_arg, "a 100 kB argument passed a 64 KiB cap");
+  CAF_MESSAGE(describe(big_arg.error()));
+  CAF_CHECK_EQUAL(code_of(big_arg.error()), sc::too_large);
+  auto again = c.call<int64_t>("test.api/add", int64_t{1}, int64_t{1});
+  SLACKER_REQUIRE(again, describe(again.error()));
+  CAF_CHECK_EQUAL(*again, 2);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
