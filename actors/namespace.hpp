@@ -27,7 +27,12 @@ struct function_entry {
   function_info info;
   /// Decodes the arguments, runs the function, encodes the result. Never throws.
   std::function<caf::expected<bytes>(codec_id, const bytes&)> invoke;
+  /// An operator's function (`ns::guard`): callers must be authorized.
+  bool guarded = false;
 };
+
+/// The call extension that carries the manager token.
+inline constexpr const char* manager_token_ext = "slacker.manager-token";
 
 namespace detail {
 
@@ -113,6 +118,16 @@ public:
 
   template <class F> ns& def(const std::string& fn, F f, std::string doc, blocking_t) {
     return add<F>(fn, std::move(f), std::move(doc), true);
+  }
+
+  /// Marks `fn` (defined already) as an operator's function: a remote caller
+  /// must send the server's `slacker.manager.token` (call extension
+  /// `slacker.manager-token`), or, when the server has none configured, call
+  /// from the server's own host (loopback). Others get `forbidden`.
+  ns& guard(const std::string& fn) {
+    if (auto i = functions_.find(fn); i != functions_.end())
+      i->second.guarded = true;
+    return *this;
   }
 
   const std::string& name() const noexcept {

@@ -86,6 +86,11 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     return std::move(door.error());
   }
   port_ = (*door)->port();
+  if (!opts.tls && opts.insecure)
+    spdlog::warn("slacker server: slacker.insecure: plaintext connections from any address "
+                 "are taken on port {}; anyone who reaches it can call every function and "
+                 "read every call (docs/security.md)",
+                 port_);
   acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
                                             opts, log_calls_);
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);

@@ -24,6 +24,9 @@
 #include "slacker/messages/wire.hpp"
 #include "slacker/runtime/tls.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 namespace slacker {
 
 namespace {
@@ -37,7 +40,8 @@ struct connection_state {
   uint64_t table_version = 0;
   wire_options opts;
   bool log_calls = false;
-  std::string peer; // host:port of the client, for logs
+  std::string peer;      // host:port of the client, for logs
+  std::string peer_host; // its address alone
   wire::frame_buffer in;
   bool greeted = false;
   bool closing = false;
@@ -74,6 +78,16 @@ struct connection_state {
 };
 
 using state_ptr = std::shared_ptr<connection_state>;
+
+/// Compares the digests, in constant time: neither the content nor the
+/// length of the token leaks through timing.
+bool tokens_equal(const std::vector<char>& given, const std::string& expected) {
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
 
 /// Where frames are written: the socket's buffer, or the plaintext that TLS
 /// seals into it.
@@ -200,6 +214,28 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf:
   };
 }
 
+/// Whether the caller may run a guarded (operator's) function: it carries the
+/// manager token, compared in constant time, or (no token configured) it
+/// calls from this host.
+caf::error authorize(const connection_state& st, const call_request& req) {
+  auto what = req.ns + "/" + req.fn;
+  if (st.opts.manager_token.empty()) {
+    if (is_loopback(st.peer_host))
+      return {};
+    return make_error(sc::forbidden, what + " is only open to callers on the server's host "
+                                              "(the server has no slacker.manager.token)");
+  }
+  auto i = req.ext.find(manager_token_ext);
+  if (i == req.ext.end())
+    return make_error(sc::forbidden, what + " needs the manager token (--manager-token or "
+                                            "SLACKER_MANAGER_TOKEN)");
+  if (!tokens_equal(i->second, st.opts.manager_token)) {
+    spdlog::warn("slacker server: {} sent a wrong manager token for {}", st.peer, what);
+    return make_error(sc::forbidden, what + ": wrong manager token");
+  }
+  return {};
+}
+
 void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto& st = *sp;
   auto& table = st.current();
@@ -216,6 +252,16 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto& entry = i->second;
   if (entry.functions) {
     auto f = entry.functions->functions().find(req.fn);
+    if (f != entry.functions->functions().end() && f->second.guarded) {
+      if (auto err = authorize(st, req)) {
+        call_reply rep;
+        rep.id = req.id;
+        rep.codec = req.codec;
+        rep.err = std::move(err);
+        wire::write_reply_within(out(self, st), rep, st.cap);
+        return;
+      }
+    }
     if (f == entry.functions->functions().end() || !f->second.info.blocking) {
       // The fast path: run inline, reply from the data handler.
       auto start = st.log_calls ? clock::now() : clock::time_point{};
@@ -409,7 +455,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   auto sp = std::make_shared<connection_state>(hdl, std::move(cat), opts, log_calls);
   if (opts.tls)
     sp->tls = std::make_unique<tls_session>(*opts.tls, true);
-  sp->peer = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
+  sp->peer_host = self->remote_addr(hdl);
+  sp->peer = sp->peer_host + ":" + std::to_string(self->remote_port(hdl));
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
@@ -522,6 +569,7 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
   auto listening = door->hdl();
   self->add_doorman(std::move(door));
   auto conns = std::make_shared<std::set<caf::actor>>();
+  auto last_warned = std::make_shared<clock::time_point>(clock::time_point::min());
   // Connections end with their acceptor (a link would also end the acceptor
   // when a connection fails).
   self->attach_functor([conns](const caf::error&) {
@@ -539,9 +587,16 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
     [=](const caf::io::new_connection_msg& msg) {
       if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
         // Plaintext is for loopback only (docs/security.md).
-        spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
-                     "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
-                     self->remote_addr(msg.handle));
+        // One line a minute at most: refusals must not flood the log.
+        if (clock::now() - *last_warned > std::chrono::minutes{1}) {
+          *last_warned = clock::now();
+          spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
+                       "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
+                       self->remote_addr(msg.handle));
+        }
+        wire::write_close(self->wr_buf(msg.handle), wire::close_code::bad_hello,
+                          "this server takes plaintext connections from loopback only");
+        self->flush(msg.handle);
         self->close(msg.handle);
         return;
       }

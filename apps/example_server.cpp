@@ -2,6 +2,10 @@
 // slacker.example.api, slacker.example.api2 and the manager namespace.
 //   example-server [PORT] [--port=N] [--cluster=NAME] [--zk=HOST:PORT[,...]]
 //                  [--server-data=JSON] [--node=IP] [--session-timeout=MS]
+//                  [--tls-cert=FILE --tls-key=FILE --tls-ca=FILE] [--insecure]
+//                  [--manager-token=SECRET] [--zk-auth=USER:PASSWORD]
+// Without TLS it takes connections from loopback only (--insecure: from
+// anywhere); manager writes need --manager-token, or a caller on this host.
 // Ctrl-C (or the manager's shutdown) stops it gracefully: it leaves the
 // cluster, lets clients notice, finishes running calls, then exits.
 #include <atomic>
@@ -84,7 +88,9 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
   if (!cfg.remainder.empty()) {
     std::fprintf(stderr, "usage: example-server [PORT] [--port=N] [--cluster=NAME] "
                          "[--zk=HOST:PORT[,...]] [--server-data=JSON] [--node=IP] "
-                         "[--session-timeout=MS]\n");
+                         "[--session-timeout=MS] [--tls-cert=FILE --tls-key=FILE "
+                         "--tls-ca=FILE] [--insecure] [--manager-token=SECRET] "
+                         "[--zk-auth=USER:PASSWORD]\n");
     std::exit(2);
   }
   if (!nlohmann::json::accept(cfg.server_data)) {
@@ -113,6 +119,16 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
   slacker::registration reg{sys, srv, cfg.registration()};
   srv.add(slacker::manager_namespace(reg, [] { kill(getpid(), SIGTERM); }));
   reg.publish(slacker::manager_ns);
+  if (auto err = reg.wait_registered(std::chrono::seconds{10})) {
+    if (slacker::code_of(err) != slacker::sc::timeout) {
+      std::fprintf(stderr, "error: %s\n", slacker::describe(err).c_str());
+      srv.stop();
+      std::exit(1);
+    }
+    std::fprintf(stderr, "warning: not registered in ZooKeeper at %s yet; still trying\n",
+                 cfg.zk.c_str());
+  }
+
   *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":" +
             std::to_string(*published);
   std::printf("serving slacker.example.api, slacker.example.api2 and %s on port %u, "
@@ -133,6 +149,7 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
 // it becomes --port=2104 so that the options after it still count.
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
+  slacker::expand_option_aliases(args);
   for (size_t i = 1; i < args.size(); ++i)
     if (!args[i].empty() && args[i].find_first_not_of("0123456789") == std::string::npos)
       args[i] = "--port=" + args[i];

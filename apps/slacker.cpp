@@ -7,10 +7,15 @@
 //   slacker watch --zk=.. --cluster=.. [--count=N]
 //   slacker server-data --zk=.. --cluster=.. ADDR [JSON]
 //   slacker offline|online --zk=.. --cluster=.. ADDR [NS]
+//   slacker shutdown ADDR
+// Manager writes (offline, online, server-data ADDR JSON, shutdown) and direct
+// calls send --manager-token (or $SLACKER_MANAGER_TOKEN) when given. TLS:
+// --tls-cert=F --tls-key=F --tls-ca=F. ZooKeeper digest auth: --zk-auth=U:P.
 // Errors: `error: <code>: <message>` on stderr, exit 1. Bad usage: exit 2.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -36,7 +41,7 @@ std::vector<std::string> positional; // the command and its arguments
 int exit_code = 0;
 
 constexpr const char* usage_text =
-  "usage: slacker call|inspect|members|watch|server-data|offline|online [--zk=HOST:PORT] "
+  "usage: slacker call|inspect|members|watch|server-data|offline|online|shutdown [--zk=HOST:PORT] "
   "[--cluster=NAME] [--server=HOST:PORT] [options] ARGS (see docs/cli.md)";
 
 struct cli_config : slacker::config {
@@ -80,19 +85,29 @@ slacker::zk_options zk_of(const cli_config& cfg) {
   opts.zk = cfg.zk;
   opts.cluster = cfg.cluster;
   opts.connect_timeout = std::chrono::seconds{5};
+  opts.auth.digest = cfg.zk_auth;
   return opts;
+}
+
+/// The manager token to send: --manager-token, else $SLACKER_MANAGER_TOKEN.
+std::string manager_token(const cli_config& cfg) {
+  if (!cfg.manager_token.empty())
+    return cfg.manager_token;
+  auto env = std::getenv("SLACKER_MANAGER_TOKEN");
+  return env ? env : "";
 }
 
 /// Arguments as one JSON array; false (after usage) when one is not JSON.
 bool json_args(size_t from, slacker::bytes& out) {
   auto arr = json::array();
   for (size_t i = from; i < positional.size(); ++i) {
-    auto v = json::parse(positional[i], nullptr, false);
-    if (v.is_discarded()) {
-      usage("argument " + std::to_string(i - from + 1) + " is not JSON: " + positional[i]);
+    auto v = slacker::parse_json(positional[i].data(), positional[i].size());
+    if (!v) {
+      usage("argument " + std::to_string(i - from + 1) + " (" + slacker::excerpt(positional[i], 60)
+            + "): " + slacker::describe(v.error()));
       return false;
     }
-    arr.push_back(std::move(v));
+    arr.push_back(std::move(*v));
   }
   auto text = arr.dump();
   out.assign(text.begin(), text.end());
@@ -100,14 +115,16 @@ bool json_args(size_t from, slacker::bytes& out) {
 }
 
 json parse_result(const slacker::bytes& bytes) {
-  auto v = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  return v.is_discarded() ? json(std::string(bytes.begin(), bytes.end())) : v;
+  // Depth-checked: printing a JSON value recurses.
+  auto v = slacker::parse_json(bytes.data(), bytes.size());
+  return v ? std::move(*v) : json(std::string(bytes.begin(), bytes.end()));
 }
 
 /// A direct call to one server, JSON in and out.
 caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
                                 const std::string& fn, const slacker::bytes& args,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout,
+                                const std::string& token = {}) {
   slacker::call_request req;
   if (!slacker::split_function_name(fn, req.ns, req.fn))
     return slacker::make_error(slacker::sc::invalid_request,
@@ -115,6 +132,8 @@ caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
   req.codec = slacker::codec_id::json;
   req.args = args;
   req.deadline_ns = slacker::detail::deadline_after(timeout);
+  if (!token.empty())
+    req.ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
   slacker::client c{sys, addr};
   auto rep = c.invoke(std::move(req), timeout);
   if (!rep)
@@ -130,7 +149,7 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
     return;
   auto timeout = std::chrono::milliseconds{cfg.timeout};
   if (!cfg.server.empty()) {
-    auto res = call_server(sys, cfg.server, positional[1], args, timeout);
+    auto res = call_server(sys, cfg.server, positional[1], args, timeout, manager_token(cfg));
     if (!res)
       return fail(res.error());
     std::cout << res->dump() << "\n";
@@ -329,12 +348,12 @@ void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
     return usage("server-data needs ADDR");
   auto addr = positional[1];
   if (positional.size() > 2) {
-    if (!json::accept(positional[2]))
-      return usage("server-data must be JSON: " + positional[2]);
+    if (!slacker::parse_json(positional[2].data(), positional[2].size()))
+      return usage("server-data must be JSON: " + slacker::excerpt(positional[2], 60));
     auto args = json::array({positional[2]}).dump();
     auto res = call_server(sys, addr, std::string{slacker::manager_ns} + "/set-server-data",
                            slacker::bytes(args.begin(), args.end()),
-                           std::chrono::milliseconds{cfg.timeout});
+                           std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
     if (!res)
       return fail(res.error());
     std::cout << res->dump() << "\n";
@@ -363,7 +382,19 @@ void cmd_offline_online(caf::actor_system& sys, const cli_config& cfg, bool offl
   auto text = args.dump();
   auto res = call_server(sys, positional[1], std::string{slacker::manager_ns} + "/" + fn,
                          slacker::bytes(text.begin(), text.end()),
-                         std::chrono::milliseconds{cfg.timeout});
+                         std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
+  if (!res)
+    return fail(res.error());
+  std::cout << res->dump() << "\n";
+}
+
+void cmd_shutdown(caf::actor_system& sys, const cli_config& cfg) {
+  if (positional.size() < 2)
+    return usage("shutdown needs ADDR");
+  std::string none = "[]";
+  auto res = call_server(sys, positional[1], std::string{slacker::manager_ns} + "/shutdown",
+                         slacker::bytes(none.begin(), none.end()),
+                         std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
   if (!res)
     return fail(res.error());
   std::cout << res->dump() << "\n";
@@ -385,6 +416,8 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
     cmd_server_data(sys, cfg);
   else if (cmd == "offline" || cmd == "online")
     cmd_offline_online(sys, cfg, cmd == "offline");
+  else if (cmd == "shutdown")
+    cmd_shutdown(sys, cfg);
   else
     usage("unknown command " + cmd);
 }
@@ -394,14 +427,16 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
 // Options (--name=value) go to CAF wherever they stand; everything else is
 // the command and its arguments. After `--`, everything is an argument.
 int main(int argc, char** argv) {
-  std::vector<char*> options{argv[0]};
+  std::vector<std::string> args(argv, argv + argc);
+  slacker::expand_option_aliases(args);
+  std::vector<char*> options{args[0].data()};
   bool rest = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto& arg = args[i];
     if (!rest && arg == "--")
       rest = true;
     else if (!rest && arg.rfind("--", 0) == 0)
-      options.push_back(argv[i]);
+      options.push_back(arg.data());
     else
       positional.push_back(arg);
   }

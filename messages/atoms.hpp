@@ -49,5 +49,6 @@ using handshake_atom = caf::atom_constant<caf::atom("sl_hshake")>;
 using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
 using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;
 using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;
+using wait_atom = caf::atom_constant<caf::atom("sl_wait")>;
 
 } // namespace slacker

@@ -34,7 +34,7 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
       "set-server-data",
       [r](std::string json) {
         if (!nlohmann::json::accept(json))
-          throw std::invalid_argument("server-data must be JSON, got: " + json);
+          throw std::invalid_argument("server-data must be JSON, got: " + excerpt(json));
         r->set_server_data(json);
         return true;
       },
@@ -50,7 +50,13 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
         std::thread{on_shutdown}.detach();
         return true;
       },
-      "leaves the cluster, drains running calls, then stops the server", blocking);
+      "leaves the cluster, drains running calls, then stops the server", blocking)
+    .guard("offline")
+    .guard("online")
+    .guard("offline-ns")
+    .guard("online-ns")
+    .guard("set-server-data")
+    .guard("shutdown");
 }
 
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds grace,

@@ -18,7 +18,9 @@ inline constexpr const char* manager_ns = "slacker.cluster.manager";
 /// - `set-server-data(json)`, `server-data()`;
 /// - `shutdown()`: answers `true`, then calls `on_shutdown` (which should run
 ///   `graceful_stop`).
-/// Each runs on the worker pool (it waits for ZooKeeper).
+/// Each runs on the worker pool (it waits for ZooKeeper). All but
+/// `server-data()` are guarded (`ns::guard`): they need the server's
+/// `slacker.manager.token`, or a caller on the server's host when none is set.
 ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 
 /// Stops without losing a call: leaves the cluster, tells the connected

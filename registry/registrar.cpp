@@ -7,6 +7,7 @@
 
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
 
@@ -128,10 +129,46 @@ bool publish_namespace(self_ptr self, const std::string& ns) {
   return true;
 }
 
+/// Gives up for good: tells the waiters why.
+void give_up(self_ptr self, caf::error err) {
+  auto& st = self->state;
+  spdlog::error("registry: {}", describe(err));
+  st.fatal = std::move(err);
+  for (auto& rp : st.waiters)
+    rp.deliver(st.fatal);
+  st.waiters.clear();
+}
+
+/// With digest auth: refuses a cluster whose existing nodes anyone may write
+/// (someone created them first, with an open ACL, to read or redirect it).
+bool cluster_squatted(self_ptr self) {
+  auto& st = self->state;
+  if (st.link.opts.auth.digest.empty())
+    return false;
+  auto& zk = *st.link.zk;
+  std::vector<std::string> paths{base(self)};
+  std::vector<std::string> children;
+  if (zk.children(base(self), false, children))
+    for (auto& c : children)
+      paths.push_back(base(self) + "/" + c);
+  for (auto& path : paths) {
+    bool writable = false;
+    if (zk.world_writable(path, writable) && writable) {
+      give_up(self, make_error(sc::forbidden,
+                               "cluster node " + path
+                                 + " exists and anyone may write it (world ACL): someone "
+                                   "created it before this server; remove it, or use another "
+                                   "cluster name"));
+      return true;
+    }
+  }
+  return false;
+}
+
 /// Registers everything; on failure tries again a second later.
 void register_all(self_ptr self) {
   auto& st = self->state;
-  if (!connected(self))
+  if (!connected(self) || st.fatal)
     return;
   if (st.addr.empty()) {
     auto host = zk::local_address_towards(st.link.opts.zk);
@@ -140,13 +177,26 @@ void register_all(self_ptr self) {
       self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
       return;
     }
+    if (!st.remote_ok && !is_loopback(*host)) {
+      give_up(self, make_error(sc::forbidden,
+                               "this server's detected address " + *host
+                                 + " is not on loopback and it serves without TLS: configure "
+                                   "TLS (--tls-cert, --tls-key, --tls-ca) or --insecure"));
+      return;
+    }
     st.addr = *host + ":" + std::to_string(st.port);
   }
+  if (cluster_squatted(self))
+    return;
   bool ok = claim(self, base(self) + "/servers/" + st.addr, st.server_data);
   for (auto& kvp : st.namespaces)
     ok = ok && publish_namespace(self, kvp.first);
   if (ok) {
     spdlog::info("registry: {} registered in {}", st.addr, base(self));
+    st.registered = true;
+    for (auto& rp : st.waiters)
+      rp.deliver(true);
+    st.waiters.clear();
   } else {
     spdlog::warn("registry: registering {} failed; trying again", st.addr);
     self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
@@ -168,8 +218,10 @@ std::string to_json(const function_info& info) {
 
 caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
                               std::string host, uint16_t port, std::string server_data,
-                              std::map<std::string, std::vector<function_info>> namespaces) {
+                              std::map<std::string, std::vector<function_info>> namespaces,
+                              bool remote_ok) {
   auto& st = self->state;
+  st.remote_ok = remote_ok;
   st.link.opts = std::move(opts);
   st.port = port;
   if (!host.empty())
@@ -252,6 +304,16 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
           && !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
         self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
       return true;
+    },
+    [=](wait_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.fatal)
+        return st.fatal;
+      if (st.registered)
+        return true;
+      auto rp = self->make_response_promise();
+      st.waiters.push_back(rp);
+      return caf::delegated<bool>{};
     },
     [=](view_atom) {
       auto& leading = self->state.leading;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <caf/behavior.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -23,6 +24,10 @@ struct registrar_state {
   std::map<std::string, std::vector<function_info>> namespaces;
   std::map<std::string, std::string> candidates; // ns -> our election node
   std::set<std::string> leading;                 // namespaces we lead
+  bool remote_ok = true;   // a non-loopback address may be registered (TLS or insecure)
+  bool registered = false; // everything registered at least once
+  caf::error fatal;        // why it will never register (no retry)
+  std::vector<caf::response_promise> waiters; // (wait_atom) until registered or fatal
   static inline const char* name = "slacker.registrar";
 };
 
@@ -36,10 +41,15 @@ struct registrar_state {
 /// expiry it steps down and registers everything again in a new session.
 /// Messages: `(publish_atom, ns, vector<function_info>)`, `(unpublish_atom, ns)`,
 /// `(server_data_atom, json)`; `(view_atom)` answers `vector<string>` of the
-/// namespaces it leads. Spawn it detached: it calls ZooKeeper synchronously.
+/// namespaces it leads; `(wait_atom)` answers `true` once registered, or the
+/// error that keeps it from ever registering. Refuses (for good) a detected
+/// address that is not on loopback unless `remote_ok`, and, with digest auth,
+/// a cluster whose nodes anyone may write (squatted).
+/// Spawn it detached: it calls ZooKeeper synchronously.
 caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
                               std::string host, uint16_t port, std::string server_data,
-                              std::map<std::string, std::vector<function_info>> namespaces);
+                              std::map<std::string, std::vector<function_info>> namespaces,
+                              bool remote_ok);
 
 /// Function metadata as the JSON stored in `functions/<ns>/<fn>`.
 std::string to_json(const function_info& info);

@@ -1,5 +1,9 @@
 #include "slacker/registry/registry.hpp"
 
+#include "slacker/runtime/wire_options.hpp"
+
+#include <spdlog/spdlog.h>
+
 #include "slacker/actors/blocking_request.hpp"
 
 #include <caf/scoped_actor.hpp>
@@ -54,9 +58,35 @@ registration::registration(caf::actor_system& sys, const server& srv,
   configure_logging(sys.config());
   zk::set_client_log_level(
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  // Plaintext is for loopback: a server without TLS registers a non-loopback
+  // address only when told it is on a trusted network (slacker.insecure).
+  auto wire = wire_options::from(sys.config());
+  bool remote_ok = wire.tls != nullptr || wire.insecure;
+  if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
+    refused_ = make_error(sc::forbidden,
+                          "--node " + opts.node
+                            + " is not on loopback and this server serves without TLS: "
+                              "configure TLS (--tls-cert, --tls-key, --tls-ca) or --insecure");
+    spdlog::error("registry: {}", describe(refused_));
+    return;
+  }
   actor_ =
       sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
-                               std::move(opts.server_data), namespaces_of(srv));
+                               std::move(opts.server_data), namespaces_of(srv), remote_ok);
+}
+
+caf::error registration::wait_registered(std::chrono::milliseconds timeout) {
+  if (refused_)
+    return refused_;
+  if (!actor_)
+    return make_error(sc::unavailable, "this server has left the cluster");
+  auto res = blocking_request<bool>(sys_, actor_, timeout, wait_atom::value);
+  if (!res)
+    return code_of(res.error()) != sc::none
+             ? res.error()
+             : make_error(sc::timeout, "not registered within "
+                                         + std::to_string(timeout.count()) + " ms");
+  return {};
 }
 
 registration::~registration() {

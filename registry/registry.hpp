@@ -66,6 +66,11 @@ public:
   /// Replaces the server-data (JSON text); clients see `server_data_changed`.
   void set_server_data(const std::string& json);
 
+  /// Waits (up to `timeout`) until the server is registered; the error that
+  /// keeps it from registering (a plaintext server on a non-loopback
+  /// address, a squatted cluster), or `timeout`.
+  caf::error wait_registered(std::chrono::milliseconds timeout);
+
   /// Registers namespace `ns` of the server (after `server::add`).
   bool publish(const std::string& ns);
 
@@ -95,6 +100,7 @@ private:
   caf::actor_system& sys_;
   const server& srv_;
   caf::actor actor_;
+  caf::error refused_; // why it never started
   mutable std::mutex mtx_;
   std::string server_data_;
 };

@@ -18,7 +18,9 @@ void zk_link::open(caf::event_based_actor* self) {
     caf::anon_send(me, zk_event_atom::value, gen, static_cast<uint8_t>(ev.type),
                    static_cast<uint8_t>(ev.state), ev.path);
   };
-  auto res = zk::session::open(opts.zk, opts.session_timeout, cb, opts.auth);
+  auto auth = opts.auth;
+  auth.shared_root = opts.root; // /slacker/cluster and /slacker: shared by every identity
+  auto res = zk::session::open(opts.zk, opts.session_timeout, cb, auth);
   if (!res) {
     backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
                        std::chrono::milliseconds{30000});

@@ -83,6 +83,9 @@ struct session::impl {
   callback cb;
   std::vector<ACL> acl_entries;
   ACL_vector acl{0, nullptr};
+  std::vector<ACL> shared_entries;
+  ACL_vector shared_acl{0, nullptr};
+  std::string shared_root;
   std::string digest_scheme = "digest";
   std::string auth_id = "auth";
   std::string world_scheme = "world";
@@ -96,6 +99,15 @@ struct session::impl {
 
   ACL_vector* acl_ptr() {
     return acl.count > 0 ? &acl : &ZOO_OPEN_ACL_UNSAFE;
+  }
+
+  /// The ACL of a parent created on the way to a node.
+  ACL_vector* parent_acl_ptr(const std::string& parent) {
+    if (acl.count == 0 || shared_root.empty())
+      return acl_ptr();
+    bool ancestor = shared_root.rfind(parent, 0) == 0
+                    && (shared_root.size() == parent.size() || shared_root[parent.size()] == '/');
+    return ancestor ? &shared_acl : &acl;
   }
 };
 
@@ -128,6 +140,13 @@ session::open(const std::string& hosts, std::chrono::milliseconds session_timeou
     p->acl_entries.push_back(ACL{ZOO_PERM_READ, Id{p->world_scheme.data(), p->anyone.data()}});
     p->acl.count = static_cast<int32_t>(p->acl_entries.size());
     p->acl.data = p->acl_entries.data();
+    // Shared parents: anyone reads them and adds children (a cluster of its
+    // own); nobody can change or delete them.
+    p->shared_root = auth.shared_root;
+    p->shared_entries.push_back(
+      ACL{ZOO_PERM_READ | ZOO_PERM_CREATE, Id{p->world_scheme.data(), p->anyone.data()}});
+    p->shared_acl.count = 1;
+    p->shared_acl.data = p->shared_entries.data();
   }
   return std::unique_ptr<session>{new session(std::move(p))};
 }
@@ -147,8 +166,8 @@ status session::create(const std::string& path, const std::string& data, node_ki
     for (auto pos = path.find('/', 1); pos != std::string::npos;
          pos = path.find('/', pos + 1)) {
       auto parent = path.substr(0, pos);
-      auto res = zoo_create(impl_->zh, parent.c_str(), nullptr, -1, impl_->acl_ptr(),
-                            ZOO_PERSISTENT, nullptr, 0);
+      auto res = zoo_create(impl_->zh, parent.c_str(), nullptr, -1,
+                            impl_->parent_acl_ptr(parent), ZOO_PERSISTENT, nullptr, 0);
       if (res != ZOK && res != ZNODEEXISTS)
         return make_status(res);
     }
@@ -218,6 +237,23 @@ status session::replace_ephemeral(const std::string& path, const std::string& da
 
 status session::remove(const std::string& path) {
   return make_status(zoo_delete(impl_->zh, path.c_str(), -1));
+}
+
+status session::world_writable(const std::string& path, bool& writable) {
+  ACL_vector acl{0, nullptr};
+  Stat s{};
+  auto res = zoo_get_acl(impl_->zh, path.c_str(), &acl, &s);
+  writable = false;
+  if (res == ZOK) {
+    for (int32_t i = 0; i < acl.count; ++i) {
+      auto& e = acl.data[i];
+      if (std::string{e.id.scheme} == "world"
+          && (e.perms & (ZOO_PERM_WRITE | ZOO_PERM_DELETE | ZOO_PERM_ADMIN)) != 0)
+        writable = true;
+    }
+    deallocate_ACL_vector(&acl);
+  }
+  return make_status(res);
 }
 
 caf::expected<std::string> local_address_towards(const std::string& hosts) {

@@ -28,9 +28,13 @@ struct event {
 };
 
 /// Optional digest authentication: `user:password`. When set, nodes the
-/// session creates are readable by anyone and writable by this user only.
+/// session creates are readable by anyone and writable by this user only,
+/// except `shared_root` and its ancestors (e.g. `/slacker/cluster` and
+/// `/slacker`), which anyone may read and add children to, so that several
+/// identities can each own clusters under them.
 struct auth_options {
   std::string digest;
+  std::string shared_root;
 };
 
 /// Result codes of ZooKeeper operations the callers tell apart.
@@ -94,6 +98,11 @@ public:
 
   /// Deletes `path` regardless of its version; `no_node` when it is gone already.
   status remove(const std::string& path);
+
+  /// Whether `path`'s ACL lets anyone (scheme `world`) do more than read it
+  /// or add children: `writable` true when anyone may write, delete or
+  /// administer it.
+  status world_writable(const std::string& path, bool& writable);
 
   struct impl;
 

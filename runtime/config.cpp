@@ -58,12 +58,35 @@ config::config() {
     .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
   opt_group{custom_options_, "slacker.manager"}.add(manager_token, "token",
                                                     "secret manager writes must carry");
+  opt_group{custom_options_, "slacker.zk"}.add(zk_auth, "auth",
+                                               "user:password for ZooKeeper digest auth");
   opt_group{custom_options_, "slacker.json"}.add(json_max_depth, "max-depth",
                                                  "deepest JSON nesting decoders accept");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});
   set("work-stealing.moderate-poll-attempts", size_t{0});
+}
+
+void expand_option_aliases(std::vector<std::string>& args) {
+  static const std::pair<const char*, const char*> aliases[] = {
+    {"--tls-cert=", "--slacker.tls.certificate="},
+    {"--tls-key=", "--slacker.tls.key="},
+    {"--tls-ca=", "--slacker.tls.ca="},
+    {"--manager-token=", "--slacker.manager.token="},
+    {"--zk-auth=", "--slacker.zk.auth="},
+  };
+  for (auto& arg : args) {
+    if (arg == "--insecure") {
+      arg = "--slacker.insecure";
+      continue;
+    }
+    for (auto& [from, to] : aliases)
+      if (arg.rfind(from, 0) == 0) {
+        arg = to + arg.substr(std::string{from}.size());
+        break;
+      }
+  }
 }
 
 void configure_logging(const caf::actor_system_config& cfg) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 
 #include <caf/actor_system_config.hpp>
@@ -47,6 +48,8 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   on loopback (by default it refuses them).
 /// - `slacker.manager.token`: the secret manager writes must carry; without
 ///   one, only callers on loopback may use them.
+/// - `slacker.zk.auth`: `user:password` for ZooKeeper digest auth; a server
+///   with it owns its cluster's nodes (docs/security.md).
 class config : public caf::actor_system_config {
 public:
   config();
@@ -66,7 +69,13 @@ public:
   std::string tls_ca;           // slacker.tls.ca
   bool insecure = false;        // slacker.insecure
   std::string manager_token;    // slacker.manager.token
+  std::string zk_auth;          // slacker.zk.auth (user:password)
 };
+
+/// Rewrites, in place, the short spellings the apps take into slacker's
+/// configuration keys: `--tls-cert=F`, `--tls-key=F`, `--tls-ca=F`,
+/// `--insecure`, `--manager-token=S`, `--zk-auth=U:P`.
+void expand_option_aliases(std::vector<std::string>& args);
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.
 void configure_logging(const caf::actor_system_config& cfg);

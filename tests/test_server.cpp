@@ -23,13 +23,15 @@ namespace {
 
 struct test_server_config : slacker::cluster_server_config {
   bool manager = false;
+  std::string bind = "127.0.0.1";
   test_server_config() {
     zk.clear(); // none: do not register
     cluster = "test-cluster";
     node = "127.0.0.1";
     session_timeout = 2000;
-    opt_group{custom_options_, "global"}.add(manager, "manager",
-                                             "serve the manager namespace");
+    opt_group{custom_options_, "global"}
+      .add(manager, "manager", "serve the manager namespace")
+      .add(bind, "bind", "address to listen on (127.0.0.1)");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -92,9 +94,16 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                      return x;
                    })
               .def("nothing", [] {}));
+  // An operator's function: the manager's authorization rule, without ZooKeeper.
+  srv.add(slacker::ns("test.admin")
+            .def(
+              "secret", [] { return std::string{"granted"}; }, "guarded")
+            .def(
+              "open", [] { return std::string{"open"}; }, "not guarded")
+            .guard("secret"));
   auto reflect = sys.spawn(reflector);
   srv.expose("test.reflect", reflect);
-  auto port = srv.publish(cfg.port, "127.0.0.1");
+  auto port = srv.publish(cfg.port, cfg.bind);
   if (!port) {
     std::fprintf(stderr, "cannot publish: %s\n", slacker::describe(port.error()).c_str());
     return;

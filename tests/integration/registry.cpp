@@ -242,7 +242,7 @@ CAF_TEST(digest authentication makes nodes writable by their owner only) {
     return static_cast<bool>(st);
   };
   auto owner = zk::session::open(zk_address(), 5s, [](const zk::event&) {},
-                                 zk::auth_options{"slacker:secret"});
+                                 zk::auth_options{"slacker:secret", ""});
   auto other = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
   SLACKER_REQUIRE(owner && other, "cannot open sessions");
   SLACKER_REQUIRE(connected(**owner) && connected(**other), "sessions did not connect");

@@ -5,6 +5,8 @@
 // here by `openssl`, plaintext only on loopback, the manager's authorization,
 // and hostile bytes against TLS and plaintext servers.
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include <caf/actor_system.hpp>
 
 #include "certs.hpp"
+#include "netns.hpp"
 #include "proc_status.hpp"
 #include "process.hpp"
 #include "raw_conn.hpp"
@@ -70,6 +73,26 @@ struct client_system {
 caf::expected<int64_t> add_on(client_system& cs, const std::string& addr) {
   slacker::client c{*cs.sys, addr};
   return c.call<int64_t>("test.api/add", int64_t{2}, int64_t{3});
+}
+
+struct cli_result {
+  int exit_code = -1;
+  std::string output; // stdout and stderr
+};
+
+/// Runs `argv` (a command line from `netns::command` or a plain one) to its end.
+cli_result run(std::vector<std::string> argv) {
+  slacker_test::process proc{std::move(argv)};
+  cli_result out;
+  while (auto line = proc.read_line(30000))
+    out.output += *line + "\n";
+  auto status = proc.stop();
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string cli_path() {
+  return slacker_test::binary_path("../apps/slacker");
 }
 
 struct fixture {
@@ -211,6 +234,101 @@ CAF_TEST(arguments and results beyond the frame cap are too_large and break noth
   auto again = c.call<int64_t>("test.api/add", int64_t{1}, int64_t{1});
   SLACKER_REQUIRE(again, describe(again.error()));
   CAF_CHECK_EQUAL(*again, 2);
+}
+
+CAF_TEST(a plaintext server takes no peer from outside loopback unless insecure) {
+  slacker_test::netns outside;
+  server_process strict{{"--bind=0.0.0.0"}};
+  server_process lax{{"--bind=0.0.0.0", "--slacker.insecure"}};
+  auto call_from_outside = [&](const server_process& srv) {
+    return run(outside.command({cli_path(), "call",
+                                "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
+                                "--timeout=5000", "test.api/add", "1", "2"}));
+  };
+  auto refused = call_from_outside(strict);
+  CAF_MESSAGE("strict server: " << refused.output);
+  CAF_CHECK_EQUAL(refused.exit_code, 1);
+  CAF_CHECK(refused.output.find("connection_broken") != std::string::npos);
+  CAF_CHECK(refused.output.find("loopback only") != std::string::npos);
+  auto taken = call_from_outside(lax);
+  CAF_MESSAGE("insecure server: " << taken.output);
+  CAF_CHECK_EQUAL(taken.exit_code, 0);
+  CAF_CHECK_EQUAL(taken.output, "3\n");
+  // Loopback callers are served by both.
+  client_system local{{}};
+  auto l = add_on(local, strict.address());
+  SLACKER_REQUIRE(l, describe(l.error()));
+}
+
+CAF_TEST(a TLS server takes authenticated peers from outside loopback) {
+  slacker_test::netns outside;
+  auto opts = certs.options();
+  opts.push_back("--bind=0.0.0.0");
+  server_process srv{opts};
+  auto tls = run(outside.command({cli_path(), "call",
+                                  "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
+                                  "--tls-cert=" + certs.path("node.pem"),
+                                  "--tls-key=" + certs.path("node.key"),
+                                  "--tls-ca=" + certs.path("ca.pem"), "test.api/add", "1", "2"}));
+  CAF_MESSAGE(tls.output);
+  CAF_CHECK_EQUAL(tls.exit_code, 0);
+  CAF_CHECK_EQUAL(tls.output, "3\n");
+}
+
+CAF_TEST(without a manager token guarded functions are open to loopback callers only) {
+  slacker_test::netns outside;
+  server_process srv{{"--bind=0.0.0.0", "--slacker.insecure"}};
+  auto remote = [&](const std::string& fn) {
+    return run(outside.command({cli_path(), "call",
+                                "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
+                                fn}));
+  };
+  auto denied = remote("test.admin/secret");
+  CAF_MESSAGE(denied.output);
+  CAF_CHECK_EQUAL(denied.exit_code, 1);
+  CAF_CHECK(denied.output.find("error: forbidden") != std::string::npos);
+  auto open = remote("test.admin/open");
+  CAF_CHECK_EQUAL(open.exit_code, 0);
+  auto local = run({cli_path(), "call", "--server=" + srv.address(), "test.admin/secret"});
+  CAF_CHECK_EQUAL(local.exit_code, 0);
+  CAF_CHECK_EQUAL(local.output, "\"granted\"\n");
+}
+
+CAF_TEST(with a manager token guarded functions need it from every caller) {
+  server_process srv{{"--slacker.manager.token=s3cret"}};
+  auto call = [&](std::vector<std::string> extra, const char* env = nullptr) {
+    std::vector<std::string> argv{cli_path(), "call", "--server=" + srv.address(),
+                                  "test.admin/secret"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    if (env) {
+      std::string cmd = std::string{"SLACKER_MANAGER_TOKEN="} + env + " exec";
+      for (auto& a : argv)
+        cmd += " '" + a + "'";
+      return run({"/bin/sh", "-c", cmd + " 2>&1"});
+    }
+    std::string cmd = "exec";
+    for (auto& a : argv)
+      cmd += " '" + a + "'";
+    return run({"/bin/sh", "-c", cmd + " 2>&1"});
+  };
+  auto missing = call({});
+  CAF_MESSAGE(missing.output);
+  CAF_CHECK_EQUAL(missing.exit_code, 1);
+  CAF_CHECK(missing.output.find("error: forbidden") != std::string::npos);
+  auto wrong = call({"--manager-token=guess"});
+  CAF_MESSAGE(wrong.output);
+  CAF_CHECK_EQUAL(wrong.exit_code, 1);
+  CAF_CHECK(wrong.output.find("error: forbidden") != std::string::npos);
+  auto right = call({"--manager-token=s3cret"});
+  CAF_CHECK_EQUAL(right.exit_code, 0);
+  CAF_CHECK_EQUAL(right.output, "\"granted\"\n");
+  auto from_env = call({}, "s3cret");
+  CAF_CHECK_EQUAL(from_env.exit_code, 0);
+  CAF_CHECK_EQUAL(from_env.output, "\"granted\"\n");
+  // Not guarded: no token needed.
+  auto open = call({"--manager-token=guess"});
+  auto o = run({cli_path(), "call", "--server=" + srv.address(), "test.admin/open"});
+  CAF_CHECK_EQUAL(o.exit_code, 0);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
