@@ -82,6 +82,14 @@ void bounded_iarchive::check(size_t count, size_t unit, const char* what) {
                             + " bytes left");
 }
 
+void bounded_iarchive::load(bool& b) {
+  unsigned char byte = 0;
+  load_binary(&byte, 1);
+  if (byte > 1)
+    throw std::invalid_argument("a boolean byte of " + std::to_string(byte));
+  b = byte != 0;
+}
+
 void bounded_iarchive::load(std::string& s) {
   std::size_t len = 0;
   base::load(len);

@@ -74,7 +74,8 @@ public:
 
 /// Boost's binary input archive with string lengths and collection sizes
 /// checked against the bytes left (a collection element takes at least one
-/// byte) before anything is resized.
+/// byte) before anything is resized, and booleans that must be 0 or 1 (Boost
+/// copies the byte into the bool as it is: undefined behaviour for others).
 class bounded_iarchive
   : public boost::archive::binary_iarchive_impl<bounded_iarchive, char, std::char_traits<char>> {
   using base = boost::archive::binary_iarchive_impl<bounded_iarchive, char, std::char_traits<char>>;
@@ -89,6 +90,7 @@ public:
 
 protected:
   using base::load;
+  void load(bool& b);
   void load(std::string& s);
   void load(std::wstring& s);
   using base::load_override;

@@ -273,7 +273,7 @@ CAF_TEST(a server that joins is used within two seconds) {
   members.push_back(std::make_unique<member>(cluster));
   auto& fresh = *members.back();
   auto start_time = std::chrono::steady_clock::now();
-  SLACKER_REQUIRE(log->next<namespace_up>([&](auto& x) { return x.addr == fresh.addr; }, 15s),
+  SLACKER_REQUIRE(log->next<namespace_up>([&](auto& x) { return x.ns == "test.api" && x.addr == fresh.addr; }, 15s),
                   "no namespace_up");
   auto opts = with_grouping(grouping_kind::all);
   opts.results = results_kind::map;

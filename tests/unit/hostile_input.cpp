@@ -92,6 +92,22 @@ CAF_TEST(a caf vector of bools still decodes at eight per byte) {
   CAF_CHECK(*back == bits);
 }
 
+CAF_TEST(a boost boolean byte other than 0 or 1 is a codec_error) {
+  // Found by fuzzing (fuzz/corpus/envelope/regression-boost-bool): Boost
+  // copied the byte into a bool as it was, which is undefined behaviour.
+  auto good = encode_value(codec_id::boost_binary, true);
+  SLACKER_REQUIRE(good, describe(good.error()));
+  auto bad = *good;
+  SLACKER_REQUIRE(bad.back() == 1, "the bool is not the last byte");
+  bad.back() = 7;
+  auto res = decode_value<bool>(codec_id::boost_binary, bad);
+  SLACKER_REQUIRE(!res, "a bool of 7 was accepted");
+  CAF_CHECK_EQUAL(code_of(res.error()), sc::codec_error);
+  auto back = decode_value<bool>(codec_id::boost_binary, *good);
+  SLACKER_REQUIRE(back, describe(back.error()));
+  CAF_CHECK_EQUAL(*back, true);
+}
+
 CAF_TEST(json nested 70000 deep is a codec_error naming the limit) {
   std::string deep = "[" + std::string(70000, '[') + std::string(70000, ']') + ", 1]";
   check_rejected<std::vector<int>>(codec_id::json, text(deep), "deep json");

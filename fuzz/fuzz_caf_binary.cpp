@@ -1,0 +1,32 @@
+// libFuzzer target: the caf_binary decoder on arbitrary bytes (arguments a server
+// receives, results a client receives).
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
+
+#include "fuzz_types.hpp"
+#include "slacker/messages/bounded.hpp"
+
+namespace {
+
+caf::actor_system& system() {
+  static caf::actor_system_config cfg;
+  static caf::actor_system sys{cfg};
+  return sys;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  slacker::bytes in(reinterpret_cast<const char*>(data),
+                    reinterpret_cast<const char*>(data) + size);
+  slacker_fuzz::decode_all(slacker::codec_id::caf_binary, in);
+  // A typed message, as a server's connection deserializes a `send` frame.
+  caf::message msg;
+  slacker::bounded_deserializer source{&system(), in.data(), in.size()};
+  (void) source(msg);
+  return 0;
+}
