@@ -10,6 +10,7 @@
 #include "slacker/actors/tcp_connect.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/messages/wire.hpp"
+#include "slacker/runtime/tls.hpp"
 
 namespace slacker {
 
@@ -44,6 +45,7 @@ struct blocking_lane::conn {
   uint64_t next_nonce = 1;
   clock::time_point last_heard = clock::now();
   std::string why; // what the server said when it closed
+  std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
 
   explicit conn(uint32_t max) : in(max) {}
 
@@ -52,11 +54,23 @@ struct blocking_lane::conn {
       ::close(fd);
   }
 
-  /// Writes all of `bytes` before `deadline`.
+  /// Writes a frame (sealed, with TLS) before `deadline`.
   bool write_all(const std::vector<char>& bytes, clock::time_point deadline) {
+    if (!tls)
+      return send_raw(bytes.data(), bytes.size(), deadline);
+    std::vector<char> sealed;
+    if (!tls->write(bytes.data(), bytes.size(), sealed)) {
+      why = tls->error();
+      return false;
+    }
+    return sealed.empty() || send_raw(sealed.data(), sealed.size(), deadline);
+  }
+
+  /// Writes all of `size` bytes to the socket before `deadline`.
+  bool send_raw(const char* data, size_t size, clock::time_point deadline) {
     size_t done = 0;
-    while (done < bytes.size()) {
-      auto n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    while (done < size) {
+      auto n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
       if (n > 0) {
         done += static_cast<size_t>(n);
         continue;
@@ -99,11 +113,26 @@ struct blocking_lane::conn {
       if (n <= 0)
         return outcome::lost;
       last_heard = clock::now();
+      const char* data = buf;
+      auto size = static_cast<size_t>(n);
+      std::vector<char> plain;
+      if (tls) {
+        std::vector<char> handshake;
+        auto was_established = tls->established();
+        if (!tls->feed(buf, size, plain, handshake)) {
+          why = tls->error()
+                + (was_established ? "" : " (does the server use TLS with the same CA?)");
+          return outcome::protocol_error;
+        }
+        if (!handshake.empty() && !send_raw(handshake.data(), handshake.size(), deadline))
+          return outcome::lost;
+        data = plain.data();
+        size = plain.size();
+      }
       std::vector<char> answers; // pongs to pings of the server
       auto closed_as_idle = false;
       auto bad = false;
-      auto res = in.feed(buf, static_cast<size_t>(n), [&](wire::frame_type type,
-                                                          wire::reader& r) {
+      auto res = in.feed(data, size, [&](wire::frame_type type, wire::reader& r) {
         using wire::frame_type;
         if (!greeted && type == frame_type::error) {
           uint8_t code = 0;
@@ -208,6 +237,16 @@ blocking_lane::borrow(const std::string& what) {
                       what + ": cannot connect to " + addr_ + ": " + describe(fd.error()));
   auto c = std::make_unique<conn>(opts_.max_message_size);
   c->fd = *fd;
+  if (opts_.tls) {
+    // The client's first handshake flight; the hello below waits, sealed,
+    // until the handshake is done (while the call awaits its reply).
+    c->tls = std::make_unique<tls_session>(*opts_.tls, false);
+    std::vector<char> flight;
+    if (!c->tls->start(flight)
+        || !c->send_raw(flight.data(), flight.size(), clock::now() + opts_.connect_timeout))
+      return make_error(sc::connection_broken, what + ": TLS with " + addr_ + " failed: "
+                                                 + c->tls->error());
+  }
   std::vector<char> hello;
   wire::write_hello(hello, opts_.max_message_size);
   if (!c->write_all(hello, clock::now() + opts_.connect_timeout))

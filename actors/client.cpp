@@ -34,10 +34,7 @@ client::client(caf::actor_system& sys, const std::string& address)
     return;
   }
   auto opts = wire_options::from(sys.config());
-  // The lane speaks plaintext only: with TLS, blocking calls go through the
-  // connection broker.
-  if (!opts.tls
-      && caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
+  if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
     lane_ = std::make_unique<blocking_lane>(host, port, opts);
   actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
                                         caf::actor{});

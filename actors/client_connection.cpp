@@ -123,7 +123,7 @@ void flush_out(self_ptr self, conn_state& st) {
     auto ok = st.tls->write(st.outbox.data(), st.outbox.size(), self->wr_buf(st.hdl));
     st.outbox.clear();
     if (!ok) {
-      lose(self, st, "TLS with " + st.addr + " failed: " + st.tls->error());
+      lose(self, st, "connection to " + st.addr + " closed: " + st.tls->error());
       return;
     }
   }
@@ -247,7 +247,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
     // The outbox (hello first) is sealed once the handshake is done.
     st.tls = std::make_unique<tls_session>(*st.opts.tls, false);
     if (!st.tls->start(self->wr_buf(st.hdl))) {
-      lose(self, st, "TLS with " + st.addr + " failed: " + st.tls->error());
+      lose(self, st, "connection to " + st.addr + " closed: " + st.tls->error());
       return;
     }
     flush_out(self, st);
@@ -568,7 +568,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
           self->flush(st.hdl);
           lose(self, st,
-               "TLS with " + st.addr + " failed: " + st.tls->error()
+               "connection to " + st.addr + " closed: " + st.tls->error()
                  + (was_established ? "" : " (does the server use TLS with the same CA?)"));
           return;
         }

@@ -4,7 +4,10 @@
 // over 3), each with 1 call in flight (latency) and 64 (throughput), for an
 // int64 and for a 1 KiB string.
 //   bench [--seconds=N | --millis=N] [--json=FILE] [--no-cluster] [--only=TEXT]
-//         [--latency-only] [CAF or slacker options, passed on to the servers too]
+//         [--latency-only] [--tls-cert=F --tls-key=F --tls-ca=F]
+//         [CAF or slacker options, passed on to the servers too]
+// The TLS rows use a fourth server and a client system of their own, with the
+// given certificates or ones made for the run (the `openssl` command).
 // It starts its own servers (itself, `--role=server`) and, for the cluster
 // rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
@@ -30,6 +33,7 @@
 #include <caf/io/broker.hpp>
 #include <unistd.h>
 
+#include "certs.hpp"
 #include "process.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_client.hpp"
@@ -45,6 +49,9 @@ using clock_type = std::chrono::steady_clock;
 /// CAF options given to the bench (scheduler, work stealing, middleman): the
 /// servers it starts get them too, so that a setting is measured on both ends.
 std::vector<std::string> forwarded;
+
+/// The client's --tls-* options: for the TLS rows only.
+std::vector<std::string> tls_args;
 
 struct bench_config : slacker::config {
   std::string role = "client";
@@ -505,16 +512,17 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
               [done](caf::error&) { done(false); });
     };
   };
-  if (want("slacker direct, blocking call")) {
-    result r; // the blocking facade from plain code, one call after the other
-    r.name = "slacker direct, blocking call";
+  // The blocking facade from plain code, one call after the other.
+  auto blocking_row = [&](const std::string& name, slacker::client& c) {
+    result r;
+    r.name = name;
     r.payload = "int64";
     r.in_flight = 1;
     rusage before{};
     getrusage(RUSAGE_SELF, &before);
     auto start = clock_type::now();
     for (auto t0 = start; t0 < start + duration;) {
-      auto ok = direct.call<int64_t>("bench/echo", int64_t{42}).engaged();
+      auto ok = c.call<int64_t>("bench/echo", int64_t{42}).engaged();
       auto t1 = clock_type::now();
       ++(ok ? r.calls : r.errors);
       r.lat_ns.push_back((t1 - t0).count());
@@ -523,7 +531,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
     account(r, before);
     results.push_back(std::move(r));
-  }
+  };
+  if (want("slacker direct, blocking call"))
+    blocking_row("slacker direct, blocking call", direct);
   for (size_t n : depths) {
     if (want("raw CAF request/response"))
       results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
@@ -567,6 +577,53 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     if (want("slacker direct client"))
       results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
                                 direct_call("bench/echo-string", kib)));
+  }
+  if (want("TLS")) {
+    // Mutual TLS: a server and a client system of their own.
+    std::unique_ptr<slacker_test::test_certs> made;
+    std::vector<std::string> tls_opts;
+    if (tls_args.empty()) {
+      made = std::make_unique<slacker_test::test_certs>();
+      tls_opts = made->options();
+    } else {
+      tls_opts = tls_args;
+    }
+    std::vector<std::string> args{self_path, "--role=server"};
+    args.insert(args.end(), forwarded.begin(), forwarded.end());
+    args.insert(args.end(), tls_opts.begin(), tls_opts.end());
+    slacker_test::process tls_server{args};
+    auto line = tls_server.wait_for("ports ", 15000);
+    std::array<uint16_t, 4> p{};
+    if (line)
+      std::sscanf(line->c_str(), "%hu %hu %hu %hu", &p[0], &p[1], &p[2], &p[3]);
+    slacker::config tls_cfg;
+    std::vector<std::string> argv_strings{"bench"};
+    argv_strings.insert(argv_strings.end(), forwarded.begin(), forwarded.end());
+    argv_strings.insert(argv_strings.end(), tls_opts.begin(), tls_opts.end());
+    std::vector<char*> tls_argv;
+    for (auto& a : argv_strings)
+      tls_argv.push_back(a.data());
+    auto err = tls_cfg.parse(static_cast<int>(tls_argv.size()), tls_argv.data());
+    if (!line || err) {
+      std::fprintf(stderr, "bench: the TLS server did not start; skipping the TLS rows\n");
+    } else {
+      caf::actor_system tls_sys{tls_cfg};
+      slacker::client tls_direct{tls_sys, "127.0.0.1", p[1]};
+      auto warm = tls_direct.call<int64_t>("bench/echo", int64_t{1});
+      if (!warm)
+        std::fprintf(stderr, "bench: TLS: %s\n", slacker::describe(warm.error()).c_str());
+      blocking_row("slacker direct, TLS, blocking call", tls_direct);
+      for (size_t n : depths)
+        results.push_back(measure(
+          tls_sys, "slacker direct client, TLS", "int64", n, duration,
+          [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+            auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
+            self->request(tls_direct.actor(), caf::infinite, std::move(*req))
+              .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                    [done](caf::error&) { done(false); });
+          }));
+    }
+    tls_server.stop();
   }
   std::vector<std::unique_ptr<slacker::cluster_client>> clients;
   if (!zk_addr.empty()) {
@@ -721,13 +778,29 @@ void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
+  std::vector<std::string> args(argv, argv + argc);
+  slacker::expand_option_aliases(args);
+  bool server_role = std::find(args.begin(), args.end(), "--role=server") != args.end();
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& arg = args[i];
     if (arg == "--caf-defaults")
       return caf::exec_main<>(caf_main_defaults, argc, argv);
-    for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman.", "--slacker."})
-      if (arg.rfind(prefix, 0) == 0)
-        forwarded.push_back(arg);
+    // The client's TLS settings are for the TLS rows only (their own server
+    // and client system); a server started for them takes them as they are.
+    if (i > 0 && !server_role && arg.rfind("--slacker.tls.", 0) == 0) {
+      tls_args.push_back(arg);
+      continue;
+    }
+    kept.push_back(arg);
+    if (i > 0)
+      for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman.", "--slacker."})
+        if (arg.rfind(prefix, 0) == 0 && arg.rfind("--slacker.tls.", 0) != 0)
+          forwarded.push_back(arg);
   }
-  return caf::exec_main<>(caf_main, argc, argv);
+  std::vector<char*> ptrs;
+  for (auto& a : kept)
+    ptrs.push_back(a.data());
+  ptrs.push_back(nullptr);
+  return caf::exec_main<>(caf_main, static_cast<int>(kept.size()), ptrs.data());
 }

@@ -87,7 +87,11 @@ bool tls_session::fail(const char* what, int rc) {
     reason += " (certificate: " + std::string{X509_verify_cert_error_string(verify)} + ")";
   else if (code == SSL_ERROR_SYSCALL && reason == "no reason given")
     reason = "the connection ended during the handshake";
-  error_ = std::string{what} + ": " + reason;
+  if (established_ && reason.find("alert") != std::string::npos)
+    error_ = "the peer refused the TLS session (is this side's certificate signed by the peer's "
+             "CA?): " + reason;
+  else
+    error_ = std::string{what} + ": " + reason;
   return false;
 }
 
@@ -131,7 +135,7 @@ bool tls_session::start(std::vector<char>& out) {
 bool tls_session::feed(const char* data, size_t size, std::vector<char>& plain,
                        std::vector<char>& out) {
   if (size > 0 && BIO_write(in_, data, static_cast<int>(size)) != static_cast<int>(size))
-    return fail("TLS", 0);
+    return fail("TLS failed", 0);
   if (!established_) {
     if (!handshake(out))
       return false;
@@ -154,7 +158,7 @@ bool tls_session::feed(const char* data, size_t size, std::vector<char>& plain,
       error_ = "the peer closed the TLS session";
       return false;
     }
-    return fail("TLS", n);
+    return fail("TLS failed", n);
   }
 }
 

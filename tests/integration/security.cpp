@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "certs.hpp"
 #include "netns.hpp"
@@ -105,20 +106,35 @@ CAF_TEST_FIXTURE_SCOPE(security_tests, fixture)
 
 CAF_TEST(a call works over mutual TLS with certificates from the CA) {
   server_process srv{certs.options()};
-  client_system cs{certs.options()};
-  auto r = add_on(cs, srv.address());
-  SLACKER_REQUIRE(r, describe(r.error()));
-  CAF_CHECK_EQUAL(*r, 5);
-  // Many calls on one connection, and a second client.
-  slacker::client c{*cs.sys, srv.address()};
-  for (int64_t i = 0; i < 200; ++i) {
-    auto x = c.call<int64_t>("test.api/add", i, int64_t{1});
-    SLACKER_REQUIRE(x, describe(x.error()));
-    CAF_CHECK_EQUAL(*x, i + 1);
+  for (auto mode : {"lane", "broker"}) {
+    CAF_MESSAGE("blocking calls through the " << mode);
+    auto opts = certs.options();
+    opts.push_back(std::string{"--slacker.blocking-calls="} + mode);
+    client_system cs{opts};
+    auto r = add_on(cs, srv.address());
+    SLACKER_REQUIRE(r, describe(r.error()));
+    CAF_CHECK_EQUAL(*r, 5);
+    // Many calls on one connection, and a second client.
+    slacker::client c{*cs.sys, srv.address()};
+    for (int64_t i = 0; i < 200; ++i) {
+      auto x = c.call<int64_t>("test.api/add", i, int64_t{1});
+      SLACKER_REQUIRE(x, describe(x.error()));
+      CAF_CHECK_EQUAL(*x, i + 1);
+    }
+    // Larger than a TLS record, and than a read.
+    auto big = c.call<std::string>("test.api/echo", std::string(300 * 1024, 'z'));
+    SLACKER_REQUIRE(big, describe(big.error()));
+    CAF_CHECK_EQUAL(big->size(), 300u * 1024u);
+    // Typed messages travel the same connection.
+    auto reflect = c.lookup("test.reflect");
+    SLACKER_REQUIRE(reflect, describe(reflect.error()));
+    caf::scoped_actor self{*cs.sys};
+    int32_t doubled = 0;
+    self->request(*reflect, std::chrono::seconds{10}, int32_t{21})
+      .receive([&](int32_t x) { doubled = x; },
+               [&](caf::error& err) { CAF_FAIL(describe(err)); });
+    CAF_CHECK_EQUAL(doubled, 42);
   }
-  auto big = c.call<std::string>("test.api/echo", std::string(300 * 1024, 'z'));
-  SLACKER_REQUIRE(big, describe(big.error()));
-  CAF_CHECK_EQUAL(big->size(), 300u * 1024u);
 }
 
 CAF_TEST(a plaintext client is refused by a TLS server with a clear error) {
