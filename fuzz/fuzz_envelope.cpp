@@ -16,7 +16,10 @@ namespace {
 const slacker::ns& api() {
   static const slacker::ns functions =
     slacker::ns("fuzz.api")
-      .def("add", [](int64_t a, int64_t b) { return a + b; })
+      .def("add",
+           [](int64_t a, int64_t b) {
+             return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+           })
       .def("echo", [](std::string s) { return s; })
       .def("sizes",
            [](std::map<std::string, std::vector<int32_t>> m) {
