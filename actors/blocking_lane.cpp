@@ -137,7 +137,7 @@ struct blocking_lane::conn {
         if (!greeted && type == frame_type::error) {
           uint8_t code = 0;
           r.u8(code) && r.str(why); // e.g. "this server requires TLS"
-          why = "closed by the server: " + excerpt(why);
+          why = "the server refused it: " + excerpt(why);
           bad = true;
           return false;
         }

@@ -441,6 +441,27 @@ bool plaintext_hello(const char* data, size_t size) {
   return b[4] == static_cast<unsigned char>(wire::frame_type::hello) && magic == wire::magic;
 }
 
+/// A connection that is refused: says why, reads what the peer sent first
+/// (closing with unread bytes would reset the connection before the peer
+/// reads the reason), then closes; at the latest after `limit`.
+caf::behavior refused_connection(caf::io::broker* self, caf::io::connection_handle hdl,
+                                 std::string why, caf::timespan limit) {
+  wire::write_close(self->wr_buf(hdl), wire::close_code::bad_hello, why);
+  self->flush(hdl);
+  self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
+  self->delayed_send(self, limit, handshake_atom::value);
+  auto done = [self, hdl] {
+    if (self->valid(hdl))
+      self->close(hdl);
+    self->quit();
+  };
+  return {
+    [=](caf::io::new_data_msg&) { done(); },
+    [=](caf::io::connection_closed_msg&) { self->quit(); },
+    [=](handshake_atom) { done(); },
+  };
+}
+
 void arm_idle_check(caf::io::broker* self, connection_state& st) {
   auto due = st.last_heard + st.opts.idle_timeout - clock::now();
   self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{1}}),
@@ -594,10 +615,9 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
                        "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
                        self->remote_addr(msg.handle));
         }
-        wire::write_close(self->wr_buf(msg.handle), wire::close_code::bad_hello,
-                          "this server takes plaintext connections from loopback only");
-        self->flush(msg.handle);
-        self->close(msg.handle);
+        self->fork(refused_connection, msg.handle,
+                   std::string{"this server takes plaintext connections from loopback only"},
+                   opts.handshake_timeout);
         return;
       }
       auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
