@@ -34,15 +34,17 @@ struct member {
   std::string addr;
 
   member(const std::string& cluster, const std::string& data = "{}",
-         int session_timeout_ms = 2000, uint16_t port = 0, bool manager = false)
-    : proc(args(cluster, data, session_timeout_ms, port, manager)) {
+         int session_timeout_ms = 2000, uint16_t port = 0, bool manager = false,
+         const std::vector<std::string>& extra = {})
+    : proc(args(cluster, data, session_timeout_ms, port, manager, extra)) {
     auto serving = proc.wait_for("port ", 15000);
     SLACKER_REQUIRE(serving, "test-server did not start");
     addr = "127.0.0.1:" + *serving;
   }
 
   static std::vector<std::string> args(const std::string& cluster, const std::string& data,
-                                       int session_timeout_ms, uint16_t port, bool manager) {
+                                       int session_timeout_ms, uint16_t port, bool manager,
+                                       const std::vector<std::string>& extra) {
     std::vector<std::string> result{slacker_test::binary_path("test-server"),
                                     "--zk=" + zk_address(),
                                     "--cluster=" + cluster,
@@ -51,6 +53,7 @@ struct member {
                                     "--port=" + std::to_string(port)};
     if (manager)
       result.emplace_back("--manager"); // CAF's flags take no value
+    result.insert(result.end(), extra.begin(), extra.end());
     return result;
   }
 

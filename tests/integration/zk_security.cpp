@@ -1,9 +1,11 @@
-#define CAF_SUITE zk_acl
+#define CAF_SUITE zk_security
 #include <caf/test/unit_test.hpp>
 
-// ZooKeeper ACLs from the apps (--zk-auth): a cluster owned by its identity,
-// parents shared by every identity, squatted clusters refused. Real
-// ZooKeeper, real sessions for the "attacker".
+// The trust boundary where ZooKeeper is involved: ACLs from the apps
+// (--zk-auth: a cluster owned by its identity, parents shared by every
+// identity, squatted clusters refused), a cluster over mutual TLS, the real
+// manager behind its token, plaintext servers refusing non-loopback
+// addresses. Real ZooKeeper, real processes, real sessions for the "attacker".
 
 #include <chrono>
 #include <memory>
@@ -13,7 +15,15 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <sys/wait.h>
+
+#include "certs.hpp"
+#include "event_log.hpp"
+#include "process.hpp"
 #include "require.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/membership.hpp"
 #include "slacker/actors/server.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/registry/zk_session.hpp"
@@ -78,7 +88,20 @@ struct fixture {
 
 } // namespace
 
-CAF_TEST_FIXTURE_SCOPE(zk_acl_tests, fixture)
+/// Runs a command line to its end: exit code and stdout plus stderr.
+std::pair<int, std::string> run(const std::vector<std::string>& argv) {
+  std::string cmd = "exec";
+  for (auto& a : argv)
+    cmd += " '" + a + "'";
+  slacker_test::process proc{{"/bin/sh", "-c", cmd + " 2>&1"}};
+  std::string out;
+  while (auto line = proc.read_line(30000))
+    out += *line + "\n";
+  auto status = proc.stop();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+CAF_TEST_FIXTURE_SCOPE(zk_security_tests, fixture)
 
 CAF_TEST(with zk auth others cannot delete overwrite or add nodes of the cluster) {
   auto cluster = unique_cluster("owned");
@@ -144,6 +167,91 @@ CAF_TEST(two identities can own two clusters) {
   bool writable = true;
   CAF_CHECK(anyone->world_writable("/slacker/cluster/" + a, writable));
   CAF_CHECK(!writable);
+}
+
+CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cannot) {
+  slacker_test::test_certs certs;
+  auto cluster = unique_cluster("tls");
+  slacker_test::member a{cluster, "{}", 2000, 0, false, certs.options()};
+  slacker_test::member b{cluster, "{}", 2000, 0, false, certs.options()};
+  auto args = certs.options();
+  args.insert(args.begin(), "client");
+  std::vector<char*> argv;
+  for (auto& x : args)
+    argv.push_back(x.data());
+  slacker::config tls_cfg;
+  SLACKER_REQUIRE(!tls_cfg.parse(static_cast<int>(argv.size()), argv.data()), "bad options");
+  caf::actor_system tls_sys{tls_cfg};
+  // Both servers in a client's view: its registry told the dispatcher first.
+  auto wait_both = [&](cluster_client& c, caf::actor_system& on) {
+    auto log = std::make_shared<slacker_test::event_log>();
+    auto sub = on.spawn(slacker_test::collector, log);
+    caf::anon_send(c.registry_actor(), subscribe_atom::value, sub);
+    for (auto* m : {&a, &b})
+      SLACKER_REQUIRE(log->next<namespace_up>(
+                        [&](auto& x) { return x.ns == "test.api" && x.addr == m->addr; }, 15s),
+                      "no namespace_up for " << m->addr);
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  };
+  cluster_client client{tls_sys, cluster, zk_address()};
+  wait_both(client, tls_sys);
+  cluster_options all;
+  all.grouping = grouping_kind::all;
+  all.results = results_kind::map;
+  auto res = client.call<std::map<std::string, std::string>>(all, "test.api/whoami");
+  SLACKER_REQUIRE(res, describe(res.error()));
+  CAF_CHECK_EQUAL(res->size(), 2u);
+  CAF_CHECK_EQUAL(res->count(a.addr), 1u);
+  CAF_CHECK_EQUAL(res->count(b.addr), 1u);
+  // Without certificates the same cluster cannot be called.
+  cluster_client plain{sys, cluster, zk_address()};
+  wait_both(plain, sys);
+  cluster_options one;
+  one.timeout = 3s;
+  auto p = plain.call<std::string>(one, "test.api/whoami");
+  SLACKER_REQUIRE(!p, "a plaintext client was served by TLS servers");
+  CAF_MESSAGE(describe(p.error()));
+  CAF_CHECK(describe(p.error()).find("requires TLS") != std::string::npos);
+}
+
+CAF_TEST(the manager refuses writes without its token and takes them with it) {
+  auto cluster = unique_cluster("manager");
+  slacker_test::member m{cluster, "{}", 2000, 0, true, {"--slacker.manager.token=tok3n"}};
+  auto cli = slacker_test::binary_path("../apps/slacker");
+  auto [denied_rc, denied] = run({cli, "offline", m.addr});
+  CAF_MESSAGE(denied);
+  CAF_CHECK_EQUAL(denied_rc, 1);
+  CAF_CHECK(denied.find("error: forbidden") != std::string::npos);
+  auto [wrong_rc, wrong] = run({cli, "shutdown", m.addr, "--manager-token=nope"});
+  CAF_CHECK_EQUAL(wrong_rc, 1);
+  CAF_CHECK(wrong.find("error: forbidden") != std::string::npos);
+  auto [read_rc, read] = run({cli, "call", "--server=" + m.addr,
+                              "slacker.cluster.manager/server-data"});
+  CAF_CHECK_EQUAL(read_rc, 0); // reads stay open
+  auto [ok_rc, ok] = run({cli, "offline", m.addr, "--manager-token=tok3n"});
+  CAF_CHECK_EQUAL(ok_rc, 0);
+  CAF_CHECK_EQUAL(ok, "true\n");
+}
+
+CAF_TEST(a plaintext server refuses a non loopback node unless insecure) {
+  auto cluster = unique_cluster("node");
+  auto server = slacker_test::binary_path("../apps/example-server");
+  auto [rc, out] = run({server, "--port=0", "--zk=" + zk_address(), "--cluster=" + cluster,
+                        "--node=10.9.9.9"});
+  CAF_MESSAGE(out);
+  CAF_CHECK_EQUAL(rc, 1);
+  CAF_CHECK(out.find("--node 10.9.9.9 is not on loopback") != std::string::npos);
+  // In-process: the registration says why.
+  slacker::server srv{sys};
+  srv.add(ns("acl.api").def("ping", [] { return true; }));
+  SLACKER_REQUIRE(srv.publish(0, "127.0.0.1"), "cannot publish");
+  registration_options opts;
+  opts.zk.zk = zk_address();
+  opts.zk.cluster = cluster;
+  opts.node = "10.9.9.9";
+  registration reg{sys, srv, opts};
+  auto err = reg.wait_registered(5s);
+  CAF_CHECK_EQUAL(code_of(err), sc::forbidden);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
