@@ -46,6 +46,7 @@ struct blocking_lane::conn {
   clock::time_point last_heard = clock::now();
   std::string why; // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
+  uint32_t peer_max = UINT32_MAX;   // the server's frame cap, from its hello
 
   explicit conn(uint32_t max) : in(max) {}
 
@@ -146,6 +147,8 @@ struct blocking_lane::conn {
           bad = type != frame_type::hello || !wire::read_hello(r, h) || h.magic != wire::magic
                 || h.version != wire::version;
           greeted = !bad;
+          if (greeted)
+            peer_max = std::max<uint32_t>(h.max_message_size, 64);
           return !bad;
         }
         switch (type) {
@@ -273,6 +276,11 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
     if (!c)
       return std::move(c.error());
     auto& cn = **c;
+    // The server's own cap, once its hello told it (after the first call).
+    if (auto err = wire::check_call_size(req, std::min(opts_.max_message_size, cn.peer_max))) {
+      give_back(std::move(*c));
+      return err;
+    }
     req.id = cn.next_id++;
     std::vector<char> frame;
     wire::write_call(frame, req);

@@ -92,6 +92,14 @@ cli_result run(std::vector<std::string> argv) {
   return out;
 }
 
+/// `argv` as a shell command with stderr on stdout.
+std::vector<std::string> shell(const std::vector<std::string>& argv) {
+  std::string cmd = "exec";
+  for (auto& a : argv)
+    cmd += " '" + a + "'";
+  return {"/bin/sh", "-c", cmd + " 2>&1"};
+}
+
 std::string cli_path() {
   return slacker_test::binary_path("../apps/slacker");
 }
@@ -322,10 +330,7 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
         cmd += " '" + a + "'";
       return run({"/bin/sh", "-c", cmd + " 2>&1"});
     }
-    std::string cmd = "exec";
-    for (auto& a : argv)
-      cmd += " '" + a + "'";
-    return run({"/bin/sh", "-c", cmd + " 2>&1"});
+    return run(shell(argv));
   };
   auto missing = call({});
   CAF_MESSAGE(missing.output);
@@ -345,6 +350,38 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
   auto open = call({"--manager-token=guess"});
   auto o = run({cli_path(), "call", "--server=" + srv.address(), "test.admin/open"});
   CAF_CHECK_EQUAL(o.exit_code, 0);
+}
+
+CAF_TEST(the cli refuses deep json and a server refuses numbers that do not fit) {
+  server_process srv{{}};
+  std::string deep(70000, '[');
+  auto refused =
+    run(shell({cli_path(), "call", "--server=" + srv.address(), "test.api/echo", deep}));
+  CAF_CHECK_EQUAL(refused.exit_code, 2);
+  CAF_CHECK(refused.output.find("max-depth") != std::string::npos);
+  CAF_CHECK_LESS(refused.output.size(), 1000u);
+  for (auto big : {"9223372036854775808", "1e300", "1.9"}) {
+    auto r = run(shell({cli_path(), "call", "--server=" + srv.address(), "test.api/add", big, "1"}));
+    CAF_MESSAGE(big << ": " << r.output);
+    CAF_CHECK_EQUAL(r.exit_code, 1);
+    CAF_CHECK(r.output.find("error: codec_error") != std::string::npos);
+  }
+  auto fine = run({cli_path(), "call", "--server=" + srv.address(), "test.api/add",
+                   "9223372036854775806", "1"});
+  CAF_CHECK_EQUAL(fine.output, "9223372036854775807\n");
+}
+
+CAF_TEST(a lane call beyond the smaller server cap fails as too_large once the cap is known) {
+  server_process srv{{"--slacker.max-message-size=65536"}};
+  client_system cs{{"--slacker.max-message-size=1048576"}};
+  slacker::client c{*cs.sys, srv.address()};
+  auto warm = c.call<std::string>("test.api/echo", std::string("hello"));
+  SLACKER_REQUIRE(warm, describe(warm.error()));
+  auto big = c.call<std::string>("test.api/echo", std::string(100000, 'b'));
+  SLACKER_REQUIRE(!big, "a 100 kB argument passed the server's 64 KiB cap");
+  CAF_CHECK_EQUAL(code_of(big.error()), sc::too_large);
+  auto after = c.call<std::string>("test.api/echo", std::string("still here"));
+  SLACKER_REQUIRE(after, describe(after.error()));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
