@@ -27,6 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A typed message, as a server's connection deserializes a `send` frame.
   caf::message msg;
   slacker::bounded_deserializer source{&system(), in.data(), in.size()};
-  (void) source(msg);
+  (void)source(msg);
   return 0;
 }

@@ -11,6 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   slacker_fuzz::decode_all(slacker::codec_id::json, in);
   // What the CLI does with a result: parse, then print (printing recurses).
   if (auto doc = slacker::parse_json(in.data(), in.size()))
-    (void) doc->dump();
+    (void)doc->dump();
   return 0;
 }

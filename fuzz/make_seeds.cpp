@@ -22,8 +22,8 @@ void write(const std::filesystem::path& dir, int& n, const bytes& data) {
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
-template <class... Ts> void seeds(const std::filesystem::path& dir, int& n, codec_id c,
-                                  const Ts&... xs) {
+template <class... Ts>
+void seeds(const std::filesystem::path& dir, int& n, codec_id c, const Ts&... xs) {
   if (auto enc = encode(c, xs...))
     write(dir, n, *enc);
 }
@@ -62,10 +62,14 @@ void envelope_seeds(const std::filesystem::path& dir) {
     write(dir, n, frame);
   };
   call("add", codec_id::json, bytes{'[', '1', ',', '2', ']'});
-  call("add", codec_id::caf_binary, *encode(codec_id::caf_binary, int64_t{1}, int64_t{2}));
-  call("echo", codec_id::boost_binary, *encode(codec_id::boost_binary, std::string{"hi"}));
-  call("sizes", codec_id::json, *encode(codec_id::json, std::map<std::string, std::vector<int32_t>>{{"a", {1}}}));
-  call("bits", codec_id::caf_binary, *encode(codec_id::caf_binary, std::vector<bool>{true, false}));
+  call("add", codec_id::caf_binary,
+       *encode(codec_id::caf_binary, int64_t{1}, int64_t{2}));
+  call("echo", codec_id::boost_binary,
+       *encode(codec_id::boost_binary, std::string{"hi"}));
+  call("sizes", codec_id::json,
+       *encode(codec_id::json, std::map<std::string, std::vector<int32_t>>{{"a", {1}}}));
+  call("bits", codec_id::caf_binary,
+       *encode(codec_id::caf_binary, std::vector<bool>{true, false}));
   call("maybe", codec_id::json, bytes{'[', 'n', 'u', 'l', 'l', ']'});
   call("nothing", codec_id::json, bytes{'[', ']'});
   call_reply rep;

@@ -33,10 +33,10 @@ caf::error bounded_deserializer::begin_sequence(size_t& num) {
   if (auto err = inner_.begin_sequence(num))
     return err;
   if (num / 8 > inner_.remaining())
-    return make_error(sc::codec_error, "a sequence declares " + std::to_string(num)
-                                         + " elements with only "
-                                         + std::to_string(inner_.remaining())
-                                         + " bytes left");
+    return make_error(sc::codec_error, "a sequence declares " + std::to_string(num) +
+                                           " elements with only " +
+                                           std::to_string(inner_.remaining()) +
+                                           " bytes left");
   return {};
 }
 
@@ -77,9 +77,9 @@ bounded_iarchive::bounded_iarchive(detail::memory_buf& buf, unsigned flags)
 
 void bounded_iarchive::check(size_t count, size_t unit, const char* what) {
   if (unit != 0 && count > buf_.left() / unit)
-    throw std::length_error(std::string{what} + " declares " + std::to_string(count)
-                            + " elements with only " + std::to_string(buf_.left())
-                            + " bytes left");
+    throw std::length_error(std::string{what} + " declares " + std::to_string(count) +
+                            " elements with only " + std::to_string(buf_.left()) +
+                            " bytes left");
 }
 
 void bounded_iarchive::load(bool& b) {
@@ -118,8 +118,10 @@ void bounded_iarchive::load_override(boost::serialization::collection_size_type&
 // The archive's templates, instantiated once here (as Boost does for its own
 // archives in libboost_serialization).
 namespace boost::archive {
-template class basic_binary_iprimitive<slacker::bounded_iarchive, char, std::char_traits<char>>;
+template class basic_binary_iprimitive<slacker::bounded_iarchive, char,
+                                       std::char_traits<char>>;
 template class basic_binary_iarchive<slacker::bounded_iarchive>;
-template class binary_iarchive_impl<slacker::bounded_iarchive, char, std::char_traits<char>>;
+template class binary_iarchive_impl<slacker::bounded_iarchive, char,
+                                    std::char_traits<char>>;
 template class detail::archive_serializer_map<slacker::bounded_iarchive>;
 } // namespace boost::archive

@@ -77,8 +77,10 @@ public:
 /// byte) before anything is resized, and booleans that must be 0 or 1 (Boost
 /// copies the byte into the bool as it is: undefined behaviour for others).
 class bounded_iarchive
-  : public boost::archive::binary_iarchive_impl<bounded_iarchive, char, std::char_traits<char>> {
-  using base = boost::archive::binary_iarchive_impl<bounded_iarchive, char, std::char_traits<char>>;
+  : public boost::archive::binary_iarchive_impl<bounded_iarchive, char,
+                                                std::char_traits<char>> {
+  using base = boost::archive::binary_iarchive_impl<bounded_iarchive, char,
+                                                    std::char_traits<char>>;
   friend class boost::archive::detail::interface_iarchive<bounded_iarchive>;
   friend class boost::archive::basic_binary_iarchive<bounded_iarchive>;
   friend class boost::archive::basic_binary_iprimitive<bounded_iarchive, char,

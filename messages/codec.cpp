@@ -45,14 +45,14 @@ void set_json_max_depth(size_t depth) noexcept {
 caf::expected<nlohmann::json> parse_json(const char* data, size_t size) {
   auto limit = json_max_depth();
   if (too_deep(data, size, limit))
-    return make_error(sc::codec_error,
-                      "cannot decode json: nested deeper than " + std::to_string(limit)
-                        + " levels (slacker.json.max-depth), " + std::to_string(size)
-                        + " bytes");
+    return make_error(sc::codec_error, "cannot decode json: nested deeper than " +
+                                           std::to_string(limit) +
+                                           " levels (slacker.json.max-depth), " +
+                                           std::to_string(size) + " bytes");
   auto doc = nlohmann::json::parse(data, data + size, nullptr, false);
   if (doc.is_discarded())
-    return make_error(sc::codec_error,
-                      "cannot decode json: not valid JSON, " + std::to_string(size) + " bytes");
+    return make_error(sc::codec_error, "cannot decode json: not valid JSON, " +
+                                           std::to_string(size) + " bytes");
   return doc;
 }
 
@@ -63,8 +63,8 @@ const char* json_type_name(const nlohmann::json& j) noexcept {
 }
 
 void throw_number_error(const nlohmann::json& j, const char* target) {
-  throw std::out_of_range("the number " + excerpt(j.dump(), 40) + " does not fit "
-                          + target);
+  throw std::out_of_range("the number " + excerpt(j.dump(), 40) + " does not fit " +
+                          target);
 }
 
 } // namespace detail

@@ -36,18 +36,21 @@ caf::expected<std::shared_ptr<tls_context>> tls_context::load(const tls_files& f
                       "slacker.tls.ca (--tls-cert, --tls-key, --tls-ca) together");
   auto ctx = SSL_CTX_new(TLS_method());
   if (!ctx)
-    return make_error(sc::invalid_request, "cannot create a TLS context: " + openssl_reason());
+    return make_error(sc::invalid_request,
+                      "cannot create a TLS context: " + openssl_reason());
   std::shared_ptr<tls_context> result{new tls_context(ctx)};
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_use_certificate_chain_file(ctx, files.certificate.c_str()) != 1)
-    return make_error(sc::invalid_request, "cannot use TLS certificate " + files.certificate
-                                             + ": " + openssl_reason());
+    return make_error(sc::invalid_request, "cannot use TLS certificate " +
+                                               files.certificate + ": " +
+                                               openssl_reason());
   if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1)
     return make_error(sc::invalid_request,
                       "cannot use TLS key " + files.key + ": " + openssl_reason());
   if (SSL_CTX_check_private_key(ctx) != 1)
-    return make_error(sc::invalid_request, "TLS key " + files.key + " does not match "
-                                             + files.certificate + ": " + openssl_reason());
+    return make_error(sc::invalid_request, "TLS key " + files.key + " does not match " +
+                                               files.certificate + ": " +
+                                               openssl_reason());
   if (SSL_CTX_load_verify_locations(ctx, files.ca.c_str(), nullptr) != 1)
     return make_error(sc::invalid_request,
                       "cannot use TLS CA " + files.ca + ": " + openssl_reason());
@@ -84,12 +87,15 @@ bool tls_session::fail(const char* what, int rc) {
   auto verify = SSL_get_verify_result(ssl_);
   std::string reason = openssl_reason();
   if (verify != X509_V_OK)
-    reason += " (certificate: " + std::string{X509_verify_cert_error_string(verify)} + ")";
+    reason +=
+        " (certificate: " + std::string{X509_verify_cert_error_string(verify)} + ")";
   else if (code == SSL_ERROR_SYSCALL && reason == "no reason given")
     reason = "the connection ended during the handshake";
   if (established_ && reason.find("alert") != std::string::npos)
-    error_ = "the peer refused the TLS session (is this side's certificate signed by the peer's "
-             "CA?): " + reason;
+    error_ = "the peer refused the TLS session (is this side's certificate signed by the "
+             "peer's "
+             "CA?): " +
+             reason;
   else
     error_ = std::string{what} + ": " + reason;
   return false;
@@ -102,7 +108,8 @@ void tls_session::drain(std::vector<char>& out) {
       return;
     auto at = out.size();
     out.resize(at + pending);
-    auto n = BIO_read(out_, out.data() + at, static_cast<int>(std::min<size_t>(pending, INT_MAX)));
+    auto n = BIO_read(out_, out.data() + at,
+                      static_cast<int>(std::min<size_t>(pending, INT_MAX)));
     out.resize(at + static_cast<size_t>(std::max(n, 0)));
     if (n <= 0)
       return;

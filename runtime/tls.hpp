@@ -63,7 +63,8 @@ public:
   /// A client's first handshake message.
   bool start(std::vector<char>& out);
 
-  bool feed(const char* data, size_t size, std::vector<char>& plain, std::vector<char>& out);
+  bool feed(const char* data, size_t size, std::vector<char>& plain,
+            std::vector<char>& out);
 
   bool write(const char* data, size_t size, std::vector<char>& out);
 

@@ -55,15 +55,16 @@ private:
 
   void make_ca(const std::string& name) {
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2"
-        " -subj /CN=" + name + " -keyout " + path(name + ".key") + " -out "
-        + path(name + ".pem"));
+        " -subj /CN=" +
+        name + " -keyout " + path(name + ".key") + " -out " + path(name + ".pem"));
   }
 
   void make_signed(const std::string& ca, const std::string& name) {
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + name
-        + " -keyout " + path(name + ".key") + " -out " + path(name + ".csr"));
-    run("openssl x509 -req -days 2 -in " + path(name + ".csr") + " -CA " + path(ca + ".pem")
-        + " -CAkey " + path(ca + ".key") + " -CAcreateserial -out " + path(name + ".pem"));
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" +
+        name + " -keyout " + path(name + ".key") + " -out " + path(name + ".csr"));
+    run("openssl x509 -req -days 2 -in " + path(name + ".csr") + " -CA " +
+        path(ca + ".pem") + " -CAkey " + path(ca + ".key") + " -CAcreateserial -out " +
+        path(name + ".pem"));
   }
 };
 

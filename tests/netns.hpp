@@ -61,8 +61,8 @@ public:
 private:
   void run(const std::string& cmd) {
     if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0)
-      throw std::runtime_error("cannot set up a network namespace: " + cmd
-                               + " failed (needs root and iproute2)");
+      throw std::runtime_error("cannot set up a network namespace: " + cmd +
+                               " failed (needs root and iproute2)");
   }
 };
 

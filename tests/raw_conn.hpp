@@ -22,7 +22,8 @@ namespace slacker_test {
 /// One raw TCP connection; every receive gives up after `timeout`.
 class raw_conn {
 public:
-  explicit raw_conn(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds{5}) {
+  explicit raw_conn(uint16_t port,
+                    std::chrono::milliseconds timeout = std::chrono::seconds{5}) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -69,7 +70,8 @@ public:
 
   /// The frames that arrive until `count` are in, the peer closes, or the
   /// receive timeout passes. `closed` says whether the peer closed.
-  std::vector<std::pair<slacker::wire::frame_type, std::vector<char>>> frames(size_t count) {
+  std::vector<std::pair<slacker::wire::frame_type, std::vector<char>>>
+  frames(size_t count) {
     std::vector<std::pair<slacker::wire::frame_type, std::vector<char>>> out;
     char buf[16384];
     while (out.size() < count) {
@@ -78,14 +80,15 @@ public:
         closed = n == 0 || errno == ECONNRESET;
         break;
       }
-      in_.feed(buf, static_cast<size_t>(n), [&](slacker::wire::frame_type t, slacker::wire::reader& r) {
-        std::vector<char> payload;
-        uint8_t b = 0;
-        while (r.u8(b))
-          payload.push_back(static_cast<char>(b));
-        out.emplace_back(t, std::move(payload));
-        return true;
-      });
+      in_.feed(buf, static_cast<size_t>(n),
+               [&](slacker::wire::frame_type t, slacker::wire::reader& r) {
+                 std::vector<char> payload;
+                 uint8_t b = 0;
+                 while (r.u8(b))
+                   payload.push_back(static_cast<char>(b));
+                 out.emplace_back(t, std::move(payload));
+                 return true;
+               });
     }
     return out;
   }

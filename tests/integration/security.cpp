@@ -36,8 +36,8 @@ struct server_process {
 
   explicit server_process(std::vector<std::string> extra)
     : proc([&] {
-        std::vector<std::string> argv{slacker_test::binary_path("test-server"), "--port=0",
-                                      "--slacker.handshake-timeout=1s"};
+        std::vector<std::string> argv{slacker_test::binary_path("test-server"),
+                                      "--port=0", "--slacker.handshake-timeout=1s"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
       }()) {
@@ -139,8 +139,8 @@ CAF_TEST(a call works over mutual TLS with certificates from the CA) {
     caf::scoped_actor self{*cs.sys};
     int32_t doubled = 0;
     self->request(*reflect, std::chrono::seconds{10}, int32_t{21})
-      .receive([&](int32_t x) { doubled = x; },
-               [&](caf::error& err) { CAF_FAIL(describe(err)); });
+        .receive([&](int32_t x) { doubled = x; },
+                 [&](caf::error& err) { CAF_FAIL(describe(err)); });
     CAF_CHECK_EQUAL(doubled, 42);
   }
 }
@@ -227,7 +227,8 @@ CAF_TEST(a header declaring 4 GiB costs a TLS and a plaintext server nothing) {
   SLACKER_REQUIRE(p, describe(p.error()));
 }
 
-CAF_TEST(arguments and results beyond the frame cap are too_large and break nothing else) {
+CAF_TEST(
+    arguments and results beyond the frame cap are too_large and break nothing else) {
   server_process srv{{"--slacker.max-message-size=65536"}};
   for (auto mode : {"lane", "broker"}) {
     CAF_MESSAGE("blocking calls through the " << mode);
@@ -247,7 +248,8 @@ CAF_TEST(arguments and results beyond the frame cap are too_large and break noth
   }
   // A client with a small cap: arguments beyond it are refused before they
   // are sent, and a server's result beyond it is refused by the server.
-  client_system small{{"--slacker.max-message-size=65536", "--slacker.blocking-calls=broker"}};
+  client_system small{
+      {"--slacker.max-message-size=65536", "--slacker.blocking-calls=broker"}};
   slacker::client c{*small.sys, srv.address()};
   auto warm = c.call<std::string>("test.api/echo", std::string("hello"));
   SLACKER_REQUIRE(warm, describe(warm.error()));
@@ -265,9 +267,10 @@ CAF_TEST(a plaintext server takes no peer from outside loopback unless insecure)
   server_process strict{{"--bind=0.0.0.0"}};
   server_process lax{{"--bind=0.0.0.0", "--slacker.insecure"}};
   auto call_from_outside = [&](const server_process& srv) {
-    return run(outside.command({cli_path(), "call",
-                                "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
-                                "--timeout=5000", "test.api/add", "1", "2"}));
+    return run(
+        outside.command({cli_path(), "call",
+                         "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
+                         "--timeout=5000", "test.api/add", "1", "2"}));
   };
   auto refused = call_from_outside(strict);
   CAF_MESSAGE("strict server: " << refused.output);
@@ -289,11 +292,10 @@ CAF_TEST(a TLS server takes authenticated peers from outside loopback) {
   auto opts = certs.options();
   opts.push_back("--bind=0.0.0.0");
   server_process srv{opts};
-  auto tls = run(outside.command({cli_path(), "call",
-                                  "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
-                                  "--tls-cert=" + certs.path("node.pem"),
-                                  "--tls-key=" + certs.path("node.key"),
-                                  "--tls-ca=" + certs.path("ca.pem"), "test.api/add", "1", "2"}));
+  auto tls = run(outside.command(
+      {cli_path(), "call", "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
+       "--tls-cert=" + certs.path("node.pem"), "--tls-key=" + certs.path("node.key"),
+       "--tls-ca=" + certs.path("ca.pem"), "test.api/add", "1", "2"}));
   CAF_MESSAGE(tls.output);
   CAF_CHECK_EQUAL(tls.exit_code, 0);
   CAF_CHECK_EQUAL(tls.output, "3\n");
@@ -303,9 +305,9 @@ CAF_TEST(without a manager token guarded functions are open to loopback callers 
   slacker_test::netns outside;
   server_process srv{{"--bind=0.0.0.0", "--slacker.insecure"}};
   auto remote = [&](const std::string& fn) {
-    return run(outside.command({cli_path(), "call",
-                                "--server=" + outside.host_ip + ":" + std::to_string(srv.port),
-                                fn}));
+    return run(outside.command(
+        {cli_path(), "call",
+         "--server=" + outside.host_ip + ":" + std::to_string(srv.port), fn}));
   };
   auto denied = remote("test.admin/secret");
   CAF_MESSAGE(denied.output);
@@ -313,7 +315,8 @@ CAF_TEST(without a manager token guarded functions are open to loopback callers 
   CAF_CHECK(denied.output.find("error: forbidden") != std::string::npos);
   auto open = remote("test.admin/open");
   CAF_CHECK_EQUAL(open.exit_code, 0);
-  auto local = run({cli_path(), "call", "--server=" + srv.address(), "test.admin/secret"});
+  auto local =
+      run({cli_path(), "call", "--server=" + srv.address(), "test.admin/secret"});
   CAF_CHECK_EQUAL(local.exit_code, 0);
   CAF_CHECK_EQUAL(local.output, "\"granted\"\n");
 }
@@ -355,13 +358,14 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
 CAF_TEST(the cli refuses deep json and a server refuses numbers that do not fit) {
   server_process srv{{}};
   std::string deep(70000, '[');
-  auto refused =
-    run(shell({cli_path(), "call", "--server=" + srv.address(), "test.api/echo", deep}));
+  auto refused = run(
+      shell({cli_path(), "call", "--server=" + srv.address(), "test.api/echo", deep}));
   CAF_CHECK_EQUAL(refused.exit_code, 2);
   CAF_CHECK(refused.output.find("max-depth") != std::string::npos);
   CAF_CHECK_LESS(refused.output.size(), 1000u);
   for (auto big : {"9223372036854775808", "1e300", "1.9"}) {
-    auto r = run(shell({cli_path(), "call", "--server=" + srv.address(), "test.api/add", big, "1"}));
+    auto r = run(shell(
+        {cli_path(), "call", "--server=" + srv.address(), "test.api/add", big, "1"}));
     CAF_MESSAGE(big << ": " << r.output);
     CAF_CHECK_EQUAL(r.exit_code, 1);
     CAF_CHECK(r.output.find("error: codec_error") != std::string::npos);
@@ -371,7 +375,8 @@ CAF_TEST(the cli refuses deep json and a server refuses numbers that do not fit)
   CAF_CHECK_EQUAL(fine.output, "9223372036854775807\n");
 }
 
-CAF_TEST(a lane call beyond the smaller server cap fails as too_large once the cap is known) {
+CAF_TEST(
+    a lane call beyond the smaller server cap fails as too_large once the cap is known) {
   server_process srv{{"--slacker.max-message-size=65536"}};
   client_system cs{{"--slacker.max-message-size=1048576"}};
   slacker::client c{*cs.sys, srv.address()};

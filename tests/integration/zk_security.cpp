@@ -22,9 +22,9 @@
 #include "process.hpp"
 #include "require.hpp"
 #include "slacker/actors/cluster_client.hpp"
+#include "slacker/actors/server.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/membership.hpp"
-#include "slacker/actors/server.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/registry/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
@@ -38,14 +38,14 @@ namespace {
 
 std::string unique_cluster(const char* what) {
   static int counter = 0;
-  return std::string{"acl-"} + what + "-" + std::to_string(getpid()) + "-"
-         + std::to_string(++counter);
+  return std::string{"acl-"} + what + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(++counter);
 }
 
 /// A raw ZooKeeper session, connected (bounded wait), with optional auth.
 std::unique_ptr<zk::session> raw_session(const std::string& digest = {}) {
-  auto s = zk::session::open(zk_address(), 10s, [](const zk::event&) {},
-                             zk::auth_options{digest, ""});
+  auto s = zk::session::open(
+      zk_address(), 10s, [](const zk::event&) {}, zk::auth_options{digest, ""});
   SLACKER_REQUIRE(s, "cannot open a ZooKeeper session");
   for (int i = 0; i < 200; ++i) {
     if ((*s)->exists("/", false).code != zk::rc::connection_loss)
@@ -61,7 +61,8 @@ struct owned_server {
   std::unique_ptr<registration> reg;
   std::string addr;
 
-  owned_server(caf::actor_system& sys, const std::string& cluster, const std::string& digest)
+  owned_server(caf::actor_system& sys, const std::string& cluster,
+               const std::string& digest)
     : srv(sys) {
     srv.add(ns("acl.api").def("ping", [] { return true; }));
     auto port = srv.publish(0, "127.0.0.1");
@@ -117,8 +118,8 @@ CAF_TEST(with zk auth others cannot delete overwrite or add nodes of the cluster
     CAF_CHECK(other->get(server_node, false, data)); // reading stays open
     CAF_CHECK(!other->remove(server_node));
     CAF_CHECK(!other->set(server_node, R"({"weight":1000})"));
-    CAF_CHECK(!other->create(base + "/servers/10.6.6.6:666", "{}", zk::node_kind::ephemeral,
-                             false));
+    CAF_CHECK(!other->create(base + "/servers/10.6.6.6:666", "{}",
+                             zk::node_kind::ephemeral, false));
     CAF_CHECK(!other->create(base + "/namespaces/acl.api/10.6.6.6:666", "",
                              zk::node_kind::ephemeral, false));
     CAF_CHECK(!other->set(base + "/namespaces/acl.api/_leader", "10.6.6.6:666"));
@@ -136,8 +137,9 @@ CAF_TEST(a squatted cluster is refused with a clear error naming the node) {
   auto cluster = unique_cluster("squatted");
   auto squatter = raw_session();
   auto base = "/slacker/cluster/" + cluster;
-  SLACKER_REQUIRE(squatter->create(base + "/servers", "", zk::node_kind::persistent, true),
-                  "the squatter could not create the cluster");
+  SLACKER_REQUIRE(
+      squatter->create(base + "/servers", "", zk::node_kind::persistent, true),
+      "the squatter could not create the cluster");
   owned_server s{sys, cluster, "alice:wonderland"};
   auto err = s.reg->wait_registered(15s);
   SLACKER_REQUIRE(err, "a squatted cluster was taken");
@@ -180,7 +182,8 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
   for (auto& x : args)
     argv.push_back(x.data());
   slacker::config tls_cfg;
-  SLACKER_REQUIRE(!tls_cfg.parse(static_cast<int>(argv.size()), argv.data()), "bad options");
+  SLACKER_REQUIRE(!tls_cfg.parse(static_cast<int>(argv.size()), argv.data()),
+                  "bad options");
   caf::actor_system tls_sys{tls_cfg};
   // Both servers in a client's view: its registry told the dispatcher first.
   auto wait_both = [&](cluster_client& c, caf::actor_system& on) {
@@ -188,9 +191,10 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
     auto sub = on.spawn(slacker_test::collector, log);
     caf::anon_send(c.registry_actor(), subscribe_atom::value, sub);
     for (auto* m : {&a, &b})
-      SLACKER_REQUIRE(log->next<namespace_up>(
-                        [&](auto& x) { return x.ns == "test.api" && x.addr == m->addr; }, 15s),
-                      "no namespace_up for " << m->addr);
+      SLACKER_REQUIRE(
+          log->next<namespace_up>(
+              [&](auto& x) { return x.ns == "test.api" && x.addr == m->addr; }, 15s),
+          "no namespace_up for " << m->addr);
     caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
   };
   cluster_client client{tls_sys, cluster, zk_address()};
@@ -225,8 +229,8 @@ CAF_TEST(the manager refuses writes without its token and takes them with it) {
   auto [wrong_rc, wrong] = run({cli, "shutdown", m.addr, "--manager-token=nope"});
   CAF_CHECK_EQUAL(wrong_rc, 1);
   CAF_CHECK(wrong.find("error: forbidden") != std::string::npos);
-  auto [read_rc, read] = run({cli, "call", "--server=" + m.addr,
-                              "slacker.cluster.manager/server-data"});
+  auto [read_rc, read] =
+      run({cli, "call", "--server=" + m.addr, "slacker.cluster.manager/server-data"});
   CAF_CHECK_EQUAL(read_rc, 0); // reads stay open
   auto [ok_rc, ok] = run({cli, "offline", m.addr, "--manager-token=tok3n"});
   CAF_CHECK_EQUAL(ok_rc, 0);
@@ -236,8 +240,8 @@ CAF_TEST(the manager refuses writes without its token and takes them with it) {
 CAF_TEST(a plaintext server refuses a non loopback node unless insecure) {
   auto cluster = unique_cluster("node");
   auto server = slacker_test::binary_path("../apps/example-server");
-  auto [rc, out] = run({server, "--port=0", "--zk=" + zk_address(), "--cluster=" + cluster,
-                        "--node=10.9.9.9"});
+  auto [rc, out] = run({server, "--port=0", "--zk=" + zk_address(),
+                        "--cluster=" + cluster, "--node=10.9.9.9"});
   CAF_MESSAGE(out);
   CAF_CHECK_EQUAL(rc, 1);
   CAF_CHECK(out.find("--node 10.9.9.9 is not on loopback") != std::string::npos);

@@ -39,7 +39,8 @@ bytes inflate(bytes in, uint32_t value, size_t from = 0) {
   return in;
 }
 
-template <class T> void check_rejected(codec_id c, const bytes& hostile, const char* what) {
+template <class T>
+void check_rejected(codec_id c, const bytes& hostile, const char* what) {
   auto before = peak_kib();
   auto res = decode_value<T>(c, hostile);
   auto after = peak_kib();
@@ -73,13 +74,16 @@ CAF_TEST(a boost vector declaring 4 Gi elements is a codec_error without the all
                                            "boost vector<string>");
 }
 
-CAF_TEST(caf byte sequences and strings declaring 4 GiB are a codec_error without the allocation) {
+CAF_TEST(caf byte sequences and strings declaring 4 GiB are a codec_error without the
+             allocation) {
   // CAF writes sizes as varbytes: 0xFFFFFFFF is FF FF FF FF 0F.
   bytes hostile{'\xFF', '\xFF', '\xFF', '\xFF', '\x0F', 'a', 'b', 'c'};
   check_rejected<std::vector<char>>(codec_id::caf_binary, hostile, "caf vector<char>");
-  check_rejected<std::vector<uint8_t>>(codec_id::caf_binary, hostile, "caf vector<uint8_t>");
+  check_rejected<std::vector<uint8_t>>(codec_id::caf_binary, hostile,
+                                       "caf vector<uint8_t>");
   check_rejected<std::string>(codec_id::caf_binary, hostile, "caf string");
-  check_rejected<std::vector<int64_t>>(codec_id::caf_binary, hostile, "caf vector<int64_t>");
+  check_rejected<std::vector<int64_t>>(codec_id::caf_binary, hostile,
+                                       "caf vector<int64_t>");
 }
 
 CAF_TEST(a caf vector of bools still decodes at eight per byte) {
@@ -124,7 +128,8 @@ CAF_TEST(json nested 70000 deep is a codec_error naming the limit) {
 CAF_TEST(deep json with the wrong arity crashes no namespace) {
   // The input that used to overflow the stack: the wrong-arity message
   // dumped the whole (deep) argument.
-  auto api = ns("t").def("one", [](std::vector<int> xs) { return xs.size(); }, "");
+  auto api = ns("t").def(
+      "one", [](std::vector<int> xs) { return xs.size(); }, "");
   call_request req;
   req.ns = "t";
   req.fn = "one";
@@ -146,7 +151,8 @@ CAF_TEST(json numbers that do not fit their type are codec_errors) {
   CAF_CHECK(!big32);
   auto neg_unsigned = decode<uint32_t>(codec_id::json, text("[-1]"));
   CAF_CHECK(!neg_unsigned);
-  auto nested = decode<std::vector<int32_t>>(codec_id::json, text("[[1, 2, 1099511627776]]"));
+  auto nested =
+      decode<std::vector<int32_t>>(codec_id::json, text("[[1, 2, 1099511627776]]"));
   CAF_CHECK(!nested);
   auto float_overflow = decode<float>(codec_id::json, text("[1e300]"));
   CAF_CHECK(!float_overflow);
@@ -172,7 +178,8 @@ CAF_TEST(error messages quote at most a few hundred bytes of their input) {
   auto not_json = decode<int64_t>(codec_id::json, text(big));
   SLACKER_REQUIRE(!not_json, "accepted");
   CAF_CHECK_LESS(describe(not_json.error()).size(), 400u);
-  auto api = ns("t").def("one", [](int64_t x) { return x; }, "");
+  auto api = ns("t").def(
+      "one", [](int64_t x) { return x; }, "");
   call_request req;
   req.ns = "t";
   req.fn = big;
