@@ -190,7 +190,7 @@ CAF_TEST(every registered type crosses a real connection intact) {
 CAF_TEST(the server lists namespaces and function metadata) {
   auto names = client.namespaces();
   SLACKER_REQUIRE(names, describe(names.error()));
-  CAF_CHECK(*names == (std::vector<std::string>{"test.api", "test.reflect"}));
+  CAF_CHECK(*names == (std::vector<std::string>{"test.admin", "test.api", "test.reflect"}));
   auto fns = client.functions("test.api");
   SLACKER_REQUIRE(fns, describe(fns.error()));
   auto add =
