@@ -13,9 +13,10 @@
 namespace {
 
 caf::actor_system& system() {
-  static caf::actor_system_config cfg;
-  static caf::actor_system sys{cfg};
-  return sys;
+  // Never destroyed: CAF's own globals may be gone by the time static
+  // destructors run at exit (an actor system destroyed then crashes in CAF).
+  static auto* sys = new caf::actor_system(*new caf::actor_system_config);
+  return *sys;
 }
 
 } // namespace
