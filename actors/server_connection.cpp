@@ -60,6 +60,7 @@ struct connection_state {
   std::vector<char> plain_out;
   std::vector<char> plain_in;
   bool first_bytes = true;
+  bool warned_token = false;
 
   connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
                    bool log)
@@ -95,12 +96,19 @@ std::vector<char>& out(caf::io::broker* self, connection_state& st) {
   return st.tls ? st.plain_out : self->wr_buf(st.hdl);
 }
 
-/// Encrypts the frames written since the last call (TLS only).
+/// Encrypts the frames written since the last call (TLS only); a TLS
+/// session that cannot write any more ends the connection.
 bool seal(caf::io::broker* self, connection_state& st) {
   if (!st.tls || st.plain_out.empty())
     return true;
   auto ok = st.tls->write(st.plain_out.data(), st.plain_out.size(), self->wr_buf(st.hdl));
   st.plain_out.clear();
+  if (!ok && !st.closing) {
+    spdlog::debug("slacker server: connection from {}: {}", st.peer, st.tls->error());
+    st.closing = true;
+    self->close(st.hdl);
+    self->quit();
+  }
   return ok;
 }
 
@@ -139,7 +147,8 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
     return;
   auto before = self->wr_buf(st.hdl).size();
   f(out(self, st));
-  seal(self, st);
+  if (!seal(self, st))
+    return;
   account_output(self, st, before);
   self->flush(st.hdl);
 }
@@ -217,7 +226,7 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf:
 /// Whether the caller may run a guarded (operator's) function: it carries the
 /// manager token, compared in constant time, or (no token configured) it
 /// calls from this host.
-caf::error authorize(const connection_state& st, const call_request& req) {
+caf::error authorize(connection_state& st, const call_request& req) {
   auto what = req.ns + "/" + req.fn;
   if (st.opts.manager_token.empty()) {
     if (is_loopback(st.peer_host))
@@ -230,7 +239,10 @@ caf::error authorize(const connection_state& st, const call_request& req) {
     return make_error(sc::forbidden, what + " needs the manager token (--manager-token or "
                                             "SLACKER_MANAGER_TOKEN)");
   if (!tokens_equal(i->second, st.opts.manager_token)) {
-    spdlog::warn("slacker server: {} sent a wrong manager token for {}", st.peer, what);
+    if (!st.warned_token) { // once per connection: no log flood
+      st.warned_token = true;
+      spdlog::warn("slacker server: {} sent a wrong manager token for {}", st.peer, what);
+    }
     return make_error(sc::forbidden, what + ": wrong manager token");
   }
   return {};
@@ -523,10 +535,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         return on_frame(self, sp, type, in);
       });
       if (!res) {
-        if (!st.closing) {
-          seal(self, st);
+        if (!st.closing && seal(self, st))
           account_output(self, st, before); // CAF flushes when this handler returns
-        }
         return;
       }
       close_with(self, st, *res,
