@@ -47,6 +47,7 @@ struct blocking_lane::conn {
   std::string why; // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
   uint32_t peer_max = UINT32_MAX;   // the server's frame cap, from its hello
+  std::vector<char> sealed, opened;  // TLS buffers, reused from call to call
 
   explicit conn(uint32_t max) : in(max) {}
 
@@ -59,7 +60,7 @@ struct blocking_lane::conn {
   bool write_all(const std::vector<char>& bytes, clock::time_point deadline) {
     if (!tls)
       return send_raw(bytes.data(), bytes.size(), deadline);
-    std::vector<char> sealed;
+    sealed.clear();
     if (!tls->write(bytes.data(), bytes.size(), sealed)) {
       why = tls->error();
       return false;
@@ -116,19 +117,19 @@ struct blocking_lane::conn {
       last_heard = clock::now();
       const char* data = buf;
       auto size = static_cast<size_t>(n);
-      std::vector<char> plain;
       if (tls) {
-        std::vector<char> handshake;
+        opened.clear();
+        sealed.clear(); // handshake records for the server, if any
         auto was_established = tls->established();
-        if (!tls->feed(buf, size, plain, handshake)) {
+        if (!tls->feed(buf, size, opened, sealed)) {
           why = tls->error()
                 + (was_established ? "" : " (does the server use TLS with the same CA?)");
           return outcome::protocol_error;
         }
-        if (!handshake.empty() && !send_raw(handshake.data(), handshake.size(), deadline))
+        if (!sealed.empty() && !send_raw(sealed.data(), sealed.size(), deadline))
           return outcome::lost;
-        data = plain.data();
-        size = plain.size();
+        data = opened.data();
+        size = opened.size();
       }
       std::vector<char> answers; // pongs to pings of the server
       auto closed_as_idle = false;

@@ -32,7 +32,7 @@ caf::actor link_of(Self* self, const std::string& addr) {
     return nullptr;
   auto& sys = self->home_system();
   if (!self->state.wire) // TLS files are loaded once, not per server
-    self->state.wire = std::make_shared<const wire_options>(wire_options::from(sys.config()));
+    self->state.wire = wire_options::from(sys.config());
   auto conn = sys.middleman().spawn_broker(client_connection, std::move(host), port,
                                            *self->state.wire,
                                            caf::actor_cast<caf::actor>(self));

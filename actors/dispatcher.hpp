@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <set>
@@ -72,7 +73,7 @@ struct dispatcher_state {
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
   std::map<std::string, caf::actor> links; // addr -> its connection broker
-  std::shared_ptr<const wire_options> wire; // read from the config once, on first use
+  std::optional<wire_options> wire; // read from the config once, on first use
   std::map<std::string, size_t> in_flight;
   std::set<std::string> broken; // connection lost: not chosen until it reconnects
   std::set<std::string> used;   // namespaces this client called

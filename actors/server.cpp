@@ -86,6 +86,7 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     return std::move(door.error());
   }
   port_ = (*door)->port();
+  remote_peers_ = opts.tls != nullptr || opts.insecure;
   if (!opts.tls && opts.insecure)
     spdlog::warn("slacker server: slacker.insecure: plaintext connections from any address "
                  "are taken on port {}; anyone who reaches it can call every function and "
@@ -144,6 +145,7 @@ void server::stop() {
   spawned_.clear();
   catalog_->update([](catalog::table& t) { t.clear(); });
   port_ = 0;
+  remote_peers_ = false;
 }
 
 } // namespace slacker

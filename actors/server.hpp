@@ -62,6 +62,12 @@ public:
   void going_away();
 
   /// The published port, 0 before `publish`.
+  /// True once published with TLS or `slacker.insecure`: peers (and a
+  /// registered address) beyond loopback are allowed.
+  bool takes_remote_peers() const noexcept {
+    return remote_peers_;
+  }
+
   uint16_t port() const noexcept {
     return port_;
   }
@@ -87,6 +93,7 @@ private:
   bool log_calls_ = false;
   bool on_network_thread_ = false; // slacker.hot-path=network
   uint16_t port_ = 0;
+  bool remote_peers_ = false;
 };
 
 } // namespace slacker

@@ -60,8 +60,7 @@ registration::registration(caf::actor_system& sys, const server& srv,
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
   // Plaintext is for loopback: a server without TLS registers a non-loopback
   // address only when told it is on a trusted network (slacker.insecure).
-  auto wire = wire_options::from(sys.config());
-  bool remote_ok = wire.tls != nullptr || wire.insecure;
+  bool remote_ok = srv.takes_remote_peers();
   if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
     refused_ = make_error(sc::forbidden,
                           "--node " + opts.node

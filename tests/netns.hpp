@@ -45,12 +45,11 @@ public:
     std::system(("ip link del " + veth + " >/dev/null 2>&1").c_str());
   }
 
-  /// `argv` run inside the namespace, as a shell command with stderr on stdout.
+  /// `argv` run inside the namespace (for `run` in run_support.hpp).
   std::vector<std::string> command(const std::vector<std::string>& argv) const {
-    std::string cmd = "exec ip netns exec " + name;
-    for (auto& a : argv)
-      cmd += " '" + a + "'";
-    return {"/bin/sh", "-c", cmd + " 2>&1"};
+    std::vector<std::string> result{"ip", "netns", "exec", name};
+    result.insert(result.end(), argv.begin(), argv.end());
+    return result;
   }
 
   std::string name;

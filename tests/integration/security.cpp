@@ -5,8 +5,6 @@
 // here by `openssl`, plaintext only on loopback, the manager's authorization,
 // and hostile bytes against TLS and plaintext servers.
 
-#include <sys/wait.h>
-
 #include <chrono>
 #include <string>
 #include <vector>
@@ -20,88 +18,23 @@
 #include "process.hpp"
 #include "raw_conn.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/runtime/config.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;
+using slacker_test::cli_path;
+using slacker_test::client_system;
 using slacker_test::raw_conn;
+using slacker_test::run;
+using slacker_test::server_process;
 
 namespace {
-
-/// A test-server started with `extra` options; `port` once it serves.
-struct server_process {
-  slacker_test::process proc;
-  uint16_t port = 0;
-
-  explicit server_process(std::vector<std::string> extra)
-    : proc([&] {
-        std::vector<std::string> argv{slacker_test::binary_path("test-server"),
-                                      "--port=0", "--slacker.handshake-timeout=1s"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        return argv;
-      }()) {
-    auto line = proc.wait_for("port ", 15000);
-    SLACKER_REQUIRE(line, "test-server did not start");
-    port = static_cast<uint16_t>(std::stoi(*line));
-  }
-
-  std::string address() const {
-    return "127.0.0.1:" + std::to_string(port);
-  }
-
-  long rss_kib() const {
-    return slacker_test::status_kib(std::to_string(proc.pid()), "VmRSS:");
-  }
-};
-
-/// An actor system configured from command-line style options.
-struct client_system {
-  slacker::config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-
-  explicit client_system(std::vector<std::string> args) {
-    args.insert(args.begin(), "client");
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    auto err = cfg.parse(static_cast<int>(argv.size()), argv.data());
-    SLACKER_REQUIRE(!err, "bad options");
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-};
 
 caf::expected<int64_t> add_on(client_system& cs, const std::string& addr) {
   slacker::client c{*cs.sys, addr};
   return c.call<int64_t>("test.api/add", int64_t{2}, int64_t{3});
-}
-
-struct cli_result {
-  int exit_code = -1;
-  std::string output; // stdout and stderr
-};
-
-/// Runs `argv` (a command line from `netns::command` or a plain one) to its end.
-cli_result run(std::vector<std::string> argv) {
-  slacker_test::process proc{std::move(argv)};
-  cli_result out;
-  while (auto line = proc.read_line(30000))
-    out.output += *line + "\n";
-  auto status = proc.stop();
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-/// `argv` as a shell command with stderr on stdout.
-std::vector<std::string> shell(const std::vector<std::string>& argv) {
-  std::string cmd = "exec";
-  for (auto& a : argv)
-    cmd += " '" + a + "'";
-  return {"/bin/sh", "-c", cmd + " 2>&1"};
-}
-
-std::string cli_path() {
-  return slacker_test::binary_path("../apps/slacker");
 }
 
 struct fixture {
@@ -327,13 +260,7 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
     std::vector<std::string> argv{cli_path(), "call", "--server=" + srv.address(),
                                   "test.admin/secret"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    if (env) {
-      std::string cmd = std::string{"SLACKER_MANAGER_TOKEN="} + env + " exec";
-      for (auto& a : argv)
-        cmd += " '" + a + "'";
-      return run({"/bin/sh", "-c", cmd + " 2>&1"});
-    }
-    return run(shell(argv));
+    return run(argv, env ? std::string{"SLACKER_MANAGER_TOKEN="} + env : std::string{});
   };
   auto missing = call({});
   CAF_MESSAGE(missing.output);
@@ -358,14 +285,14 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
 CAF_TEST(the cli refuses deep json and a server refuses numbers that do not fit) {
   server_process srv{{}};
   std::string deep(70000, '[');
-  auto refused = run(
-      shell({cli_path(), "call", "--server=" + srv.address(), "test.api/echo", deep}));
+  auto refused =
+      run({cli_path(), "call", "--server=" + srv.address(), "test.api/echo", deep});
   CAF_CHECK_EQUAL(refused.exit_code, 2);
   CAF_CHECK(refused.output.find("max-depth") != std::string::npos);
   CAF_CHECK_LESS(refused.output.size(), 1000u);
   for (auto big : {"9223372036854775808", "1e300", "1.9"}) {
-    auto r = run(shell(
-        {cli_path(), "call", "--server=" + srv.address(), "test.api/add", big, "1"}));
+    auto r =
+        run({cli_path(), "call", "--server=" + srv.address(), "test.api/add", big, "1"});
     CAF_MESSAGE(big << ": " << r.output);
     CAF_CHECK_EQUAL(r.exit_code, 1);
     CAF_CHECK(r.output.find("error: codec_error") != std::string::npos);

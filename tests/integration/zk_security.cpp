@@ -15,12 +15,11 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <sys/wait.h>
-
 #include "certs.hpp"
 #include "event_log.hpp"
 #include "process.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -88,19 +87,6 @@ struct fixture {
 };
 
 } // namespace
-
-/// Runs a command line to its end: exit code and stdout plus stderr.
-std::pair<int, std::string> run(const std::vector<std::string>& argv) {
-  std::string cmd = "exec";
-  for (auto& a : argv)
-    cmd += " '" + a + "'";
-  slacker_test::process proc{{"/bin/sh", "-c", cmd + " 2>&1"}};
-  std::string out;
-  while (auto line = proc.read_line(30000))
-    out += *line + "\n";
-  auto status = proc.stop();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 CAF_TEST_FIXTURE_SCOPE(zk_security_tests, fixture)
 
@@ -176,15 +162,8 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
   auto cluster = unique_cluster("tls");
   slacker_test::member a{cluster, "{}", 2000, 0, false, certs.options()};
   slacker_test::member b{cluster, "{}", 2000, 0, false, certs.options()};
-  auto args = certs.options();
-  args.insert(args.begin(), "client");
-  std::vector<char*> argv;
-  for (auto& x : args)
-    argv.push_back(x.data());
-  slacker::config tls_cfg;
-  SLACKER_REQUIRE(!tls_cfg.parse(static_cast<int>(argv.size()), argv.data()),
-                  "bad options");
-  caf::actor_system tls_sys{tls_cfg};
+  slacker_test::client_system tls_client{certs.options()};
+  auto& tls_sys = *tls_client.sys;
   // Both servers in a client's view: its registry told the dispatcher first.
   auto wait_both = [&](cluster_client& c, caf::actor_system& on) {
     auto log = std::make_shared<slacker_test::event_log>();
@@ -221,18 +200,19 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
 CAF_TEST(the manager refuses writes without its token and takes them with it) {
   auto cluster = unique_cluster("manager");
   slacker_test::member m{cluster, "{}", 2000, 0, true, {"--slacker.manager.token=tok3n"}};
-  auto cli = slacker_test::binary_path("../apps/slacker");
-  auto [denied_rc, denied] = run({cli, "offline", m.addr});
+  auto cli = slacker_test::cli_path();
+  auto [denied_rc, denied] = slacker_test::run({cli, "offline", m.addr});
   CAF_MESSAGE(denied);
   CAF_CHECK_EQUAL(denied_rc, 1);
   CAF_CHECK(denied.find("error: forbidden") != std::string::npos);
-  auto [wrong_rc, wrong] = run({cli, "shutdown", m.addr, "--manager-token=nope"});
+  auto [wrong_rc, wrong] =
+      slacker_test::run({cli, "shutdown", m.addr, "--manager-token=nope"});
   CAF_CHECK_EQUAL(wrong_rc, 1);
   CAF_CHECK(wrong.find("error: forbidden") != std::string::npos);
-  auto [read_rc, read] =
-      run({cli, "call", "--server=" + m.addr, "slacker.cluster.manager/server-data"});
+  auto [read_rc, read] = slacker_test::run(
+      {cli, "call", "--server=" + m.addr, "slacker.cluster.manager/server-data"});
   CAF_CHECK_EQUAL(read_rc, 0); // reads stay open
-  auto [ok_rc, ok] = run({cli, "offline", m.addr, "--manager-token=tok3n"});
+  auto [ok_rc, ok] = slacker_test::run({cli, "offline", m.addr, "--manager-token=tok3n"});
   CAF_CHECK_EQUAL(ok_rc, 0);
   CAF_CHECK_EQUAL(ok, "true\n");
 }
@@ -240,8 +220,8 @@ CAF_TEST(the manager refuses writes without its token and takes them with it) {
 CAF_TEST(a plaintext server refuses a non loopback node unless insecure) {
   auto cluster = unique_cluster("node");
   auto server = slacker_test::binary_path("../apps/example-server");
-  auto [rc, out] = run({server, "--port=0", "--zk=" + zk_address(),
-                        "--cluster=" + cluster, "--node=10.9.9.9"});
+  auto [rc, out] = slacker_test::run({server, "--port=0", "--zk=" + zk_address(),
+                                      "--cluster=" + cluster, "--node=10.9.9.9"});
   CAF_MESSAGE(out);
   CAF_CHECK_EQUAL(rc, 1);
   CAF_CHECK(out.find("--node 10.9.9.9 is not on loopback") != std::string::npos);

@@ -1,0 +1,91 @@
+#pragma once
+
+// Processes the security tests start: test-servers with options of their
+// choice, client actor systems configured like a command line, and command
+// lines run to their end with stdout and stderr captured.
+
+#include <sys/wait.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+
+#include "proc_status.hpp"
+#include "process.hpp"
+#include "require.hpp"
+#include "slacker/runtime/config.hpp"
+
+namespace slacker_test {
+
+/// A test-server started with `extra` options; `port` once it serves.
+struct server_process {
+  process proc;
+  uint16_t port = 0;
+
+  explicit server_process(const std::vector<std::string>& extra)
+    : proc([&] {
+        std::vector<std::string> argv{binary_path("test-server"), "--port=0",
+                                      "--slacker.handshake-timeout=1s"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+      }()) {
+    auto line = proc.wait_for("port ", 15000);
+    SLACKER_REQUIRE(line, "test-server did not start");
+    port = static_cast<uint16_t>(std::stoi(*line));
+  }
+
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(port);
+  }
+
+  /// The server's resident memory in KiB.
+  long rss_kib() const {
+    return status_kib(std::to_string(proc.pid()), "VmRSS:");
+  }
+};
+
+/// An actor system configured from command-line style options.
+struct client_system {
+  slacker::config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+
+  explicit client_system(std::vector<std::string> args) {
+    args.insert(args.begin(), "client");
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    auto err = cfg.parse(static_cast<int>(argv.size()), argv.data());
+    SLACKER_REQUIRE(!err, "bad options");
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+};
+
+struct run_result {
+  int exit_code = -1;
+  std::string output; // stdout and stderr
+};
+
+/// Runs `argv` through the shell to its end, stderr merged into stdout;
+/// `env` (e.g. `NAME=value`) is set for it.
+inline run_result run(const std::vector<std::string>& argv, const std::string& env = {}) {
+  std::string cmd = env.empty() ? "exec" : env + " exec";
+  for (auto& a : argv)
+    cmd += " '" + a + "'";
+  process proc{{"/bin/sh", "-c", cmd + " 2>&1"}};
+  run_result out;
+  while (auto line = proc.read_line(30000))
+    out.output += *line + "\n";
+  auto status = proc.stop();
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+/// The `slacker` command-line tool of this build.
+inline std::string cli_path() {
+  return binary_path("../apps/slacker");
+}
+
+} // namespace slacker_test
