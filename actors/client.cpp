@@ -13,6 +13,19 @@
 
 namespace slacker {
 
+caf::expected<call_request> make_encoded_call(const call_options& opts,
+                                              const std::string& qualified, bytes args) {
+  call_request req;
+  if (!split_function_name(qualified, req.ns, req.fn))
+    return make_error(sc::invalid_request,
+                      "'" + qualified + "' is not of the form namespace/function");
+  req.codec = opts.codec;
+  req.args = std::move(args);
+  req.deadline_ns = detail::deadline_after(opts.timeout);
+  req.ext = opts.ext;
+  return req;
+}
+
 namespace detail {
 
 int64_t deadline_after(std::chrono::milliseconds timeout) {
@@ -24,7 +37,7 @@ int64_t deadline_after(std::chrono::milliseconds timeout) {
 } // namespace detail
 
 client::client(caf::actor_system& sys, const std::string& address)
-  : sys_(sys), address_(address) {
+  : sys_(sys), address_(address), pool_(std::make_unique<scoped_pool>(sys)) {
   configure_logging(sys.config());
   std::string host;
   uint16_t port = 0;
@@ -37,7 +50,7 @@ client::client(caf::actor_system& sys, const std::string& address)
   if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
     lane_ = std::make_unique<blocking_lane>(host, port, opts);
   actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
-                                        caf::actor{});
+                                        link_hooks{});
 }
 
 client::client(caf::actor_system& sys, std::string host, uint16_t port)
@@ -50,21 +63,6 @@ client::~client() {
     caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
 }
 
-client::borrowed_self::borrowed_self(client& owner) : owner_(owner) {
-  std::lock_guard<std::mutex> guard{owner.idle_mtx_};
-  if (!owner.idle_.empty()) {
-    self_ = std::move(owner.idle_.back());
-    owner.idle_.pop_back();
-  } else {
-    self_ = std::make_unique<caf::scoped_actor>(owner.sys_);
-  }
-}
-
-client::borrowed_self::~borrowed_self() {
-  std::lock_guard<std::mutex> guard{owner_.idle_mtx_};
-  owner_.idle_.push_back(std::move(self_));
-}
-
 caf::expected<call_reply> client::invoke(call_request req,
                                          std::chrono::milliseconds timeout) {
   if (invalid_)
@@ -73,15 +71,17 @@ caf::expected<call_reply> client::invoke(call_request req,
     req.deadline_ns = detail::deadline_after(timeout);
   if (lane_)
     return lane_->call(std::move(req));
-  borrowed_self self{*this};
-  caf::expected<call_reply> result{caf::error{}};
-  // The client actor enforces the deadline; the margin only guards against a
-  // client actor that is itself gone.
-  (*self)
-      ->request(actor_, timeout + std::chrono::seconds{1}, std::move(req))
-      .receive([&](call_reply& rep) { result = std::move(rep); },
-               [&](caf::error& err) { result = std::move(err); });
-  return result;
+  // The connection broker answers every call (its deadline, or the end of
+  // its connection).
+  return pool_->request<call_reply>(actor_, std::move(req));
+}
+
+caf::expected<ask_reply> client::ask_raw(ask_request req) {
+  if (invalid_)
+    return invalid_;
+  auto gather = sys_.spawn(ask_gather, std::move(req),
+                           std::vector<std::pair<std::string, caf::actor>>{{address_, actor_}});
+  return pool_->request<ask_reply>(gather, gather_atom::value);
 }
 
 caf::expected<caf::actor> client::lookup(const std::string& ns) {

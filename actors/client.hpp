@@ -14,6 +14,8 @@
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "slacker/actors/ask.hpp"
+#include "slacker/actors/blocking_request.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/codec.hpp"
 #include "slacker/messages/error.hpp"
@@ -41,33 +43,20 @@ int64_t deadline_after(std::chrono::milliseconds timeout);
 
 } // namespace detail
 
+/// Builds the request for `ns/fn` whose arguments are already encoded in
+/// `opts.codec` (e.g. a JSON array from the command line).
+caf::expected<call_request> make_encoded_call(const call_options& opts,
+                                              const std::string& qualified, bytes args);
+
 /// Builds the request for `ns/fn` with arguments `xs...` encoded in `opts.codec`.
 template <class... Ts>
 caf::expected<call_request> make_call(const call_options& opts,
                                       const std::string& qualified, const Ts&... xs) {
-  call_request req;
-  if (!split_function_name(qualified, req.ns, req.fn))
-    return make_error(sc::invalid_request,
-                      "'" + qualified + "' is not of the form namespace/function");
   auto args = encode<detail::wire_t<Ts>...>(opts.codec, detail::wire_t<Ts>(xs)...);
   if (!args)
     return make_error(sc::codec_error,
                       "arguments of " + qualified + ": " + describe(args.error()));
-  req.codec = opts.codec;
-  req.args = std::move(*args);
-  req.deadline_ns = detail::deadline_after(opts.timeout);
-  req.ext = opts.ext;
-  return req;
-}
-
-/// Decodes the result of a reply as a `R` (`void` ignores it).
-template <class R> caf::expected<R> result_of(const call_reply& rep) {
-  if (rep.err)
-    return rep.err;
-  if constexpr (std::is_void_v<R>)
-    return caf::unit;
-  else
-    return decode_value<R>(rep.codec, rep.result);
+  return make_encoded_call(opts, qualified, std::move(*args));
 }
 
 /// A client of one server, for plain code: each call blocks until it has a
@@ -143,66 +132,30 @@ public:
   template <class R, class... Ts>
   caf::expected<R> ask_for(std::chrono::milliseconds timeout, const std::string& ns,
                            const Ts&... xs) {
-    auto handler = lookup(ns);
-    if (!handler)
-      return std::move(handler.error());
-    caf::scoped_actor self{sys_};
-    self->monitor(*handler);
-    // A plain send: the handler's answer comes back as an ordinary message,
-    // so the server's death (down_msg) can end the wait at once.
-    self->send(*handler, xs...);
-    caf::expected<R> result{
-        make_error(sc::timeout,
-                   ns + ": no reply within " + std::to_string(timeout.count()) + " ms")};
-    bool done = false;
-    while (!done)
-      self->receive(
-          [&](R& x) {
-            result = std::move(x);
-            done = true;
-          },
-          [&](caf::error& err) {
-            result = std::move(err);
-            done = true;
-          },
-          [&](caf::down_msg& msg) {
-            if (msg.source == handler->address()) {
-              result = make_error(sc::connection_broken,
-                                  ns + ": connection to " + address_ + " lost");
-              done = true;
-            }
-          },
-          caf::after(timeout) >> [&] { done = true; });
-    self->demonitor(*handler);
-    return result;
+    if (invalid_)
+      return invalid_;
+    auto policies = std::make_shared<call_policies>();
+    policies->timeout = timeout;
+    auto rep = ask_raw(ask_request{ns, make_ask<R>(xs...), std::move(policies)});
+    if (!rep)
+      return std::move(rep.error());
+    return decode_ask<R>(*rep, ns);
   }
+
+  /// Runs a typed-message request (see `ask`) and waits for its answers.
+  caf::expected<ask_reply> ask_raw(ask_request req);
 
   const std::string& address() const noexcept {
     return address_;
   }
 
 private:
-  /// A scoped actor for one blocking call, reused: creating one per call
-  /// costs more than the call's round trip.
-  class borrowed_self {
-  public:
-    explicit borrowed_self(client& owner);
-    ~borrowed_self();
-    caf::scoped_actor& operator*() { return *self_; }
-    caf::scoped_actor& operator->() { return *self_; }
-
-  private:
-    client& owner_;
-    std::unique_ptr<caf::scoped_actor> self_;
-  };
-
   caf::actor_system& sys_;
   std::string address_;
   caf::error invalid_; // set when the address does not parse
   caf::actor actor_;
   std::unique_ptr<blocking_lane> lane_; // slacker.blocking-calls=lane
-  std::mutex idle_mtx_;
-  std::vector<std::unique_ptr<caf::scoped_actor>> idle_;
+  std::unique_ptr<scoped_pool> pool_;
 };
 
 } // namespace slacker

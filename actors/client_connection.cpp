@@ -28,6 +28,8 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "slacker/actors/aggregator.hpp"
+#include "slacker/actors/ledger.hpp"
 #include "slacker/actors/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
@@ -45,14 +47,21 @@ constexpr auto default_timeout = std::chrono::seconds{10};
 struct conn_state {
   enum class phase { idle, connecting, open };
 
+  /// Who gets a call's answer, and how.
+  enum class answer_kind : uint8_t {
+    request,    // a `call_reply`, errors as errors (naming the server)
+    send,       // a `call_reply` with errors inside
+    cluster,    // a `cluster_reply` shaped by the call's policies
+  };
+
   struct call {
     uint64_t caller_id;
     std::string what; // ns/fn, for error messages
-    caf::typed_response_promise<call_reply> rp;
-    bool is_request; // errors as errors (request) or inside the reply (send)
+    caf::response_promise rp;
+    answer_kind kind;
     codec_id codec;
-    clock::time_point deadline;
     clock::duration timeout;
+    std::shared_ptr<const call_policies> policies; // cluster calls only
   };
 
   enum class query_kind { lookup, namespaces, functions };
@@ -87,9 +96,9 @@ struct conn_state {
   wire::frame_buffer in;
   clock::time_point last_heard;
 
-  std::unordered_map<uint64_t, call> calls;
-  std::set<std::pair<clock::time_point, uint64_t>> deadlines;
-  std::optional<clock::time_point> timer_at;
+  call_ledger<call> calls;
+  std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
+  bool retiring = false; // end once nothing is in flight
   std::unordered_map<uint64_t, query> queries;
   std::unordered_map<uint64_t, sent> sends;
   std::map<std::string, caf::actor> proxies;
@@ -130,21 +139,49 @@ void flush_out(self_ptr self, conn_state& st) {
   self->flush(st.hdl);
 }
 
-void reply_error(conn_state::call& c, caf::error err) {
-  if (c.is_request) {
-    c.rp.deliver(std::move(err));
-    return;
-  }
-  call_reply rep;
+/// Answers call `c` with `rep` (a result or an error), as its caller wants
+/// it. An error from the server gets this server's address (`stamp`); the
+/// client's own errors name it already.
+void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = true) {
+  if (st.in_flight)
+    --*st.in_flight;
   rep.id = c.caller_id;
-  rep.codec = c.codec;
-  rep.err = std::move(err);
-  c.rp.deliver(std::move(rep));
+  if (rep.err && stamp)
+    rep.err = with_origin(rep.err, st.addr);
+  switch (c.kind) {
+    case conn_state::answer_kind::request:
+      if (rep.err)
+        c.rp.deliver(std::move(rep.err));
+      else
+        c.rp.deliver(std::move(rep));
+      return;
+    case conn_state::answer_kind::send:
+      c.rp.deliver(std::move(rep));
+      return;
+    case conn_state::answer_kind::cluster: {
+      auto res = aggregator::one(std::move(c.what), std::move(c.policies), st.addr,
+                                 std::move(rep));
+      if (res)
+        c.rp.deliver(std::move(*res));
+      else
+        c.rp.deliver(std::move(res.error()));
+      return;
+    }
+  }
 }
 
-void forget(conn_state& st, std::unordered_map<uint64_t, conn_state::call>::iterator i) {
-  st.deadlines.erase({i->second.deadline, i->first});
-  st.calls.erase(i);
+/// Fails call `c` with an error of this client (naming the server already).
+void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
+  call_reply rep;
+  rep.codec = c.codec;
+  rep.err = std::move(err);
+  answer(st, c, std::move(rep), false);
+}
+
+/// A retiring broker ends once it owes no answer.
+void maybe_retire(self_ptr self, conn_state& st) {
+  if (st.retiring && !st.busy())
+    self->quit();
 }
 
 void observe(self_ptr self, conn_state& st, bool up) {
@@ -173,12 +210,9 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   ++st.generation;
   if (st.busy() || !st.connect_waiters.empty())
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
-  auto calls = std::move(st.calls);
-  st.calls.clear();
-  st.deadlines.clear();
-  for (auto& kvp : calls)
-    reply_error(kvp.second, make_error(sc::connection_broken, kvp.second.what + ": "
-                                                                    + cause));
+  st.calls.drain([&](uint64_t, conn_state::call& c) {
+    reply_error(st, c, make_error(sc::connection_broken, c.what + ": " + cause));
+  });
   auto queries = std::move(st.queries);
   st.queries.clear();
   for (auto& kvp : queries)
@@ -197,14 +231,40 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
     rp.deliver(make_error(sc::connection_broken, cause));
   if (was_up)
     observe(self, st, false);
+  maybe_retire(self, st);
 }
 
 void arm_deadline(self_ptr self, conn_state& st, clock::time_point at) {
-  if (st.timer_at && *st.timer_at <= at)
+  if (!st.calls.arm(at))
     return;
-  st.timer_at = at;
   self->delayed_send(self, std::max(at - clock::now(), clock::duration::zero()),
                      deadline_atom::value);
+}
+
+void ensure_connection(self_ptr self, conn_state& st);
+
+/// Sends call `req` (its id is the caller's) and keeps it in the ledger until
+/// its answer, its deadline or the end of the connection.
+void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_promise rp,
+                conn_state::answer_kind kind,
+                std::shared_ptr<const call_policies> policies = nullptr) {
+  auto now = clock::now();
+  if (req.deadline_ns == 0)
+    req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
+                        .time_since_epoch()
+                      / std::chrono::nanoseconds{1};
+  auto left = time_left(req.deadline_ns);
+  auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
+  auto id = st.calls.add(conn_state::call{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
+                                          req.codec, left, std::move(policies)},
+                         deadline);
+  if (st.in_flight)
+    ++*st.in_flight;
+  arm_deadline(self, st, deadline);
+  ensure_connection(self, st);
+  req.id = id;
+  wire::write_call(out_buf(self, st), req);
+  flush_out(self, st);
 }
 
 void ensure_connection(self_ptr self, conn_state& st) {
@@ -262,16 +322,10 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
 }
 
 void on_reply(conn_state& st, call_reply& rep) {
-  auto i = st.calls.find(rep.id);
-  if (i == st.calls.end())
+  auto c = st.calls.take(rep.id);
+  if (!c)
     return; // timed out meanwhile
-  auto c = std::move(i->second);
-  forget(st, i);
-  rep.id = c.caller_id;
-  if (rep.err && c.is_request)
-    c.rp.deliver(with_origin(rep.err, st.addr));
-  else
-    c.rp.deliver(std::move(rep));
+  answer(st, *c, std::move(rep));
 }
 
 void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
@@ -450,12 +504,25 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
 } // namespace
 
 caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
-                                wire_options opts, caf::actor observer) {
+                                wire_options opts, link_hooks hooks) {
   auto sp = std::make_shared<conn_state>(opts);
   sp->host = std::move(host);
   sp->port = port;
   sp->addr = sp->host + ":" + std::to_string(port);
-  sp->observer = std::move(observer);
+  sp->observer = std::move(hooks.observer);
+  sp->in_flight = std::move(hooks.in_flight);
+  // Linked to its dispatcher (or told to end): every call in flight gets its
+  // answer before the broker goes, so that nobody waits on it.
+  self->set_exit_handler([self, sp](caf::exit_msg& msg) {
+    sp->retiring = false;
+    if (sp->ph != conn_state::phase::idle)
+      lose(self, *sp, "the client was closed");
+    else
+      sp->calls.drain([&](uint64_t, conn_state::call& c) {
+        reply_error(*sp, c, make_error(sc::connection_broken, c.what + ": the client was closed"));
+      });
+    self->quit(msg.reason);
+  });
   // Stand-ins end with their connection broker, and nothing waits forever.
   self->attach_functor([sp](const caf::error&) {
     for (auto& kvp : sp->proxies)
@@ -464,9 +531,10 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   return {
     [self, sp](call_request& req) -> caf::result<call_reply> {
       auto& st = *sp;
+      auto is_request = self->current_message_id().is_request();
       // A call beyond the frame cap fails here, before anything is sent.
       if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
-        if (!self->current_message_id().is_request()) {
+        if (!is_request) {
           call_reply rep;
           rep.id = req.id;
           rep.codec = req.codec;
@@ -476,24 +544,32 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         return err;
       }
       auto rp = self->make_response_promise<call_reply>();
-      auto now = clock::now();
-      if (req.deadline_ns == 0)
-        req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
-                            .time_since_epoch()
-                            / std::chrono::nanoseconds{1};
-      auto left = time_left(req.deadline_ns);
-      auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
-      auto id = st.next_id++;
-      auto is_request = self->current_message_id().is_request();
-      st.calls.emplace(id, conn_state::call{req.id, req.ns + "/" + req.fn, rp, is_request,
-                                            req.codec, deadline, left});
-      st.deadlines.emplace(deadline, id);
-      arm_deadline(self, st, deadline);
-      ensure_connection(self, st);
-      req.id = id;
-      wire::write_call(out_buf(self, st), req);
-      flush_out(self, st);
+      start_call(self, st, req, rp,
+                 is_request ? conn_state::answer_kind::request : conn_state::answer_kind::send);
       return rp;
+    },
+    // A cluster call that goes to this server only (delegated by a
+    // dispatcher): answered with the call's outcome under its policies.
+    [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
+      auto& st = *sp;
+      auto& req = call.req;
+      if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+        call_reply rep;
+        rep.codec = req.codec;
+        rep.err = std::move(err);
+        auto res = aggregator::one(req.ns + "/" + req.fn, std::move(call.policies), st.addr,
+                                   std::move(rep));
+        if (res)
+          return std::move(*res);
+        return std::move(res.error());
+      }
+      auto rp = self->make_response_promise<cluster_reply>();
+      start_call(self, st, req, rp, conn_state::answer_kind::cluster, std::move(call.policies));
+      return rp;
+    },
+    [self, sp](retire_atom) {
+      sp->retiring = true;
+      maybe_retire(self, *sp);
     },
     [self, sp](lookup_atom, std::string& ns) -> caf::result<caf::actor> {
       auto& st = *sp;
@@ -591,6 +667,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       } else {
         flush_out(self, st);
       }
+      maybe_retire(self, st);
     },
     [self, sp](caf::io::connection_closed_msg& msg) {
       auto& st = *sp;
@@ -621,24 +698,17 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
     },
     [self, sp](deadline_atom) {
       auto& st = *sp;
-      auto now = clock::now();
-      st.timer_at.reset(); // a wake-up that came early re-arms below
-      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
-        auto i = st.calls.find(st.deadlines.begin()->second);
-        if (i == st.calls.end()) {
-          st.deadlines.erase(st.deadlines.begin());
-          continue;
-        }
-        auto c = std::move(i->second);
-        forget(st, i);
+      st.calls.fired(); // a wake-up that came early re-arms below
+      st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
-        reply_error(c,
+        reply_error(st, c,
                     make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
                                               + std::to_string(ms.count()) + " ms"));
-      }
-      if (!st.deadlines.empty())
-        arm_deadline(self, st, st.deadlines.begin()->first);
-        },
+      });
+      if (auto at = st.calls.earliest())
+        arm_deadline(self, st, *at);
+      maybe_retire(self, st);
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -12,6 +14,15 @@
 
 namespace slacker {
 
+/// What a dispatcher hears from the connection broker of a server.
+struct link_hooks {
+  /// Gets `(conn_up_atom, addr)` when a connection is established and
+  /// `(conn_down_atom, addr)` when it ends or the server says it is going away.
+  caf::actor observer;
+  /// The number of calls in flight on this server (read by `least_in_flight`).
+  std::shared_ptr<std::atomic<size_t>> in_flight;
+};
+
 /// The connection broker of one server at `host:port` (docs/protocol.md). It
 /// runs on the network thread, connects on first use and again on the next
 /// use after a loss, and holds the calls in flight on its connection: their
@@ -21,18 +32,22 @@ namespace slacker {
 ///   (naming the server); a plain `send` gets them inside the `call_reply`.
 ///   A call in flight when the connection drops fails at once with
 ///   `connection_broken`; one without an answer 100 ms past its deadline with
-///   `timeout`.
+///   `timeout`. Every call gets exactly one answer (the broker's call ledger,
+///   ledger.hpp, is the only place that times calls).
+/// - `cluster_call -> cluster_reply`: a cluster call that goes to this server
+///   only (delegated by a dispatcher), answered under its policies
+///   (aggregator.hpp).
+/// - `(retire_atom)`: the server left; answer what is in flight, then end.
+///   An exit (e.g. from its linked dispatcher) fails what is in flight first.
 /// - `(lookup_atom, ns) -> actor`: a local stand-in for the actor serving `ns`
 ///   on that server: messages sent to it travel to that actor, its answers
 ///   come back from the stand-in, which goes down when the connection does.
 /// - `(inspect_atom) -> vector<string>`, `(inspect_atom, ns) ->
 ///   vector<function_info>`: the server's namespaces, a namespace's functions.
 /// - `(connect_atom) -> bool`: answers once connected (the server said hello).
-/// An `observer`, if given, gets `(conn_up_atom, addr)` when a connection is
-/// established and `(conn_down_atom, addr)` when it ends or the server says it
-/// is going away.
 caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
-                                wire_options opts, caf::actor observer);
+                                wire_options opts, link_hooks hooks);
+
 
 /// The stand-in for a remote namespace's actor (see `lookup_atom` above).
 caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,

@@ -1,5 +1,4 @@
 #include "slacker/actors/cluster_client.hpp"
-#include "slacker/actors/blocking_request.hpp"
 
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
@@ -20,6 +19,35 @@ zk_options make_zk(std::string cluster, std::string zk) {
   return opts;
 }
 
+/// One call for `invoke_async`: the call and what to do with its reply.
+struct async_call {
+  cluster_call call;
+  std::function<void(caf::expected<cluster_reply>)> done;
+};
+
+} // namespace
+
+} // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::async_call)
+
+namespace slacker {
+
+namespace {
+
+/// Runs `invoke_async` calls: one long-lived actor per client instead of one
+/// spawned per call.
+caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher) {
+  return {
+    [=](async_call& x) {
+      auto done = std::move(x.done);
+      self->request(dispatcher, caf::infinite, std::move(x.call))
+        .then([done](cluster_reply& rep) { done(std::move(rep)); },
+              [done](caf::error& err) { done(std::move(err)); });
+    },
+  };
+}
+
 } // namespace
 
 cluster_client::cluster_client(caf::actor_system& sys, std::string cluster,
@@ -30,7 +58,10 @@ cluster_client::cluster_client(caf::actor_system& sys, std::string cluster,
 
 cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
                                cluster_options defaults)
-  : sys_(sys), cluster_(zk.cluster), defaults_(std::move(defaults)) {
+  : sys_(sys),
+    cluster_(zk.cluster),
+    defaults_(std::move(defaults)),
+    pool_(std::make_unique<scoped_pool>(sys)) {
   configure_logging(sys.config());
   registry_ = std::make_unique<registry>(sys, std::move(zk));
   if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
@@ -38,13 +69,15 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
     dispatcher_ =
         sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
   else
-    dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor());
+    dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor(), link_factory{});
+  async_ = sys.spawn(async_front, dispatcher_);
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
   caf::anon_send(registry_->actor(), subscribe_atom::value, dispatcher_);
 }
 
 cluster_client::~cluster_client() {
+  caf::anon_send_exit(async_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher_, caf::exit_reason::user_shutdown);
 }
 
@@ -52,16 +85,44 @@ const caf::actor& cluster_client::registry_actor() const {
   return registry_->actor();
 }
 
+caf::expected<cluster_call> cluster_client::assemble(std::shared_ptr<call_policies> policies,
+                                                     const std::string& qualified,
+                                                     bytes args) {
+  call_options opts;
+  opts.timeout = policies->timeout;
+  opts.codec = policies->codec;
+  opts.ext = policies->ext;
+  auto req = make_encoded_call(opts, qualified, std::move(args));
+  if (!req)
+    return std::move(req.error());
+  return cluster_call{std::move(*req), std::move(policies)};
+}
+
+caf::expected<cluster_call> cluster_client::prepare_encoded(const cluster_options& per_call,
+                                                            const cluster_options& per_fn,
+                                                            const std::string& qualified,
+                                                            bytes args) const {
+  return assemble(std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_)),
+                  qualified, std::move(args));
+}
+
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
-  // The gather enforces the deadline; the margin only guards against a
-  // dispatcher that is itself gone.
-  auto timeout = call.policies->timeout + std::chrono::seconds{1};
-  return blocking_request<cluster_reply>(sys_, dispatcher_, timeout, std::move(call));
+  // The dispatcher answers every call: the connection brokers time them out
+  // (or fail them when their connection ends).
+  return pool_->request<cluster_reply>(dispatcher_, std::move(call));
+}
+
+void cluster_client::invoke_async(cluster_call call,
+                                  std::function<void(caf::expected<cluster_reply>)> done) {
+  caf::anon_send(async_, async_call{std::move(call), std::move(done)});
+}
+
+caf::expected<ask_reply> cluster_client::ask_raw(ask_request req) {
+  return pool_->request<ask_reply>(dispatcher_, std::move(req));
 }
 
 caf::expected<std::string> cluster_client::server_data(const std::string& addr) {
-  return blocking_request<std::string>(sys_, dispatcher_, std::chrono::seconds{10},
-                                       server_data_atom::value, addr);
+  return pool_->request<std::string>(dispatcher_, server_data_atom::value, addr);
 }
 
 void cluster_client::on_server_data_change(
@@ -70,8 +131,7 @@ void cluster_client::on_server_data_change(
 }
 
 caf::expected<membership_view> cluster_client::members() {
-  return blocking_request<membership_view>(sys_, dispatcher_, std::chrono::seconds{10},
-                                           view_atom::value);
+  return pool_->request<membership_view>(dispatcher_, view_atom::value);
 }
 
 } // namespace slacker

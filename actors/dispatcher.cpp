@@ -1,12 +1,14 @@
 #include "slacker/actors/dispatcher.hpp"
 
+#include <caf/actor_system_config.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
 #include <caf/settings.hpp>
 #include <spdlog/spdlog.h>
 
-#include "slacker/actors/client_connection.hpp"
+#include "slacker/actors/aggregator.hpp"
+#include "slacker/actors/ask.hpp"
 #include "slacker/actors/gather.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
@@ -22,126 +24,142 @@ constexpr auto sweep_interval = std::chrono::milliseconds{500};
 /// The connection broker of server `addr`, spawned on first use; null when
 /// `addr` is not `host:port`.
 template <class Self>
-caf::actor link_of(Self* self, const std::string& addr) {
-  auto& links = self->state.links;
-  if (auto i = links.find(addr); i != links.end())
-    return i->second;
+dispatcher_state::link* link_of(Self* self, const std::string& addr) {
+  auto& st = self->state;
+  if (auto i = st.links.find(addr); i != st.links.end())
+    return &i->second;
   std::string host;
   uint16_t port = 0;
   if (!split_address(addr, host, port))
     return nullptr;
-  auto& sys = self->home_system();
-  if (!self->state.wire) // TLS files are loaded once, not per server
-    self->state.wire = wire_options::from(sys.config());
-  auto conn = sys.middleman().spawn_broker(client_connection, std::move(host), port,
-                                           *self->state.wire,
-                                           caf::actor_cast<caf::actor>(self));
+  link_hooks hooks{caf::actor_cast<caf::actor>(self),
+                   std::make_shared<std::atomic<size_t>>(0)};
+  auto conn = st.connect(self->home_system(), addr, hooks);
+  if (!conn)
+    return nullptr;
   self->link_to(conn); // connection brokers end with their dispatcher
-  links.emplace(addr, conn);
-  return conn;
+  return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight}).first->second;
 }
 
-/// Ends the connection broker of a server that left.
+/// Lets the connection broker of a server that left answer what is in
+/// flight there, then end.
 template <class Self>
 void drop_link(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end()) {
-    self->unlink_from(i->second);
-    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    self->unlink_from(i->second.conn);
+    self->send(i->second.conn, retire_atom::value);
     links.erase(i);
   }
 }
 
-/// The servers a call to `ns` may go to: members providing `ns` whose
-/// connection is not known to be broken.
+/// Rebuilds the candidates of `ns` (after an event that touched them).
 template <class Self>
-grouping_view view_of(Self* self, const std::string& ns, const std::string& fn) {
+void refresh(Self* self, const std::string& ns) {
   auto& st = self->state;
-  grouping_view view;
-  view.ns = ns;
-  view.fn = fn;
-  if (auto i = st.leaders.find(ns); i != st.leaders.end())
-    view.leader = i->second;
   auto i = st.namespaces.find(ns);
-  if (i == st.namespaces.end())
-    return view;
+  if (i == st.namespaces.end()) {
+    st.candidates.erase(ns);
+    return;
+  }
+  auto& view = st.candidates[ns];
+  view.ns = ns;
+  view.servers.clear();
+  if (auto l = st.leaders.find(ns); l != st.leaders.end())
+    view.leader = l->second;
+  else
+    view.leader.clear();
   for (auto& addr : i->second) {
     auto s = st.servers.find(addr);
     if (s == st.servers.end() || st.broken.count(addr) > 0)
       continue;
-    auto n = st.in_flight.find(addr);
-    view.servers.push_back({addr, s->second, n == st.in_flight.end() ? 0 : n->second});
+    view.servers.push_back({addr, s->second, 0, grouping::weight_of(s->second)});
   }
-  return view;
+}
+
+/// Rebuilds the candidates of every namespace `addr` provides.
+template <class Self>
+void refresh_server(Self* self, const std::string& addr) {
+  for (auto& [ns, addrs] : self->state.namespaces)
+    if (addrs.count(addr) > 0)
+      refresh(self, ns);
 }
 
 template <class Self>
-void done_with(Self* self, uint64_t id) {
+void refresh_all(Self* self) {
   auto& st = self->state;
-  auto i = st.calls.find(id);
-  if (i == st.calls.end())
-    return;
-  auto n = st.in_flight.find(i->second.addr);
-  if (n != st.in_flight.end() && n->second > 0 && --n->second == 0)
-    st.in_flight.erase(n);
-  st.calls.erase(i);
+  st.candidates.clear();
+  for (auto& kvp : st.namespaces)
+    refresh(self, kvp.first);
 }
 
-/// Either the gather that will answer, or the answer itself.
-struct started {
-  caf::actor gather;
+/// The candidates of `ns`, with their calls in flight when the grouping
+/// looks at them.
+template <class Self>
+const grouping_view& candidates_of(Self* self, const std::string& ns,
+                                   const grouping_policy& grouping) {
+  static const grouping_view none;
+  auto& st = self->state;
+  auto i = st.candidates.find(ns);
+  if (i == st.candidates.end())
+    return none;
+  auto kind = std::get_if<grouping_kind>(&grouping);
+  if (!kind || *kind == grouping_kind::least_in_flight)
+    for (auto& c : i->second.servers) {
+      auto l = st.links.find(c.addr);
+      c.in_flight = l == st.links.end() ? 0 : l->second.in_flight->load();
+    }
+  return i->second;
+}
+
+/// Where a call goes: its answer now, or the actor to delegate it to (the
+/// server's connection broker, or a gather that waits for the brokers).
+struct route {
+  caf::actor to;
+  bool gather = false;
   caf::expected<cluster_reply> now{caf::error{}};
 };
 
 template <class Self>
-started start(Self* self, cluster_call& call) {
+route start(Self* self, cluster_call& call) {
   auto& st = self->state;
   auto& req = call.req;
   auto& policies = *call.policies;
-  auto what = req.ns + "/" + req.fn;
-  st.used.insert(req.ns);
-  auto view = view_of(self, req.ns, req.fn);
+  if (st.used.count(req.ns) == 0)
+    st.used.insert(req.ns);
+  auto& view = candidates_of(self, req.ns, policies.grouping);
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
   auto chosen = choose(policies.grouping, gc, st.rng, st.turn);
-  if (chosen.empty()) {
-    if (policies.unavailable) {
-      auto value = policies.unavailable(req.codec);
-      if (!value)
-        return {nullptr, std::move(value.error())};
-      call_reply rep;
-      rep.codec = req.codec;
-      rep.result = std::move(*value);
-      rep.ext = req.ext;
-      return {nullptr, cluster_reply{{}, {std::move(rep)}, true}};
-    }
-    return {nullptr, make_error(sc::unavailable, "no server provides " + what
-                                                   + " in cluster " + st.cluster)};
+  if (chosen.empty())
+    return {nullptr, false,
+            aggregator::none(req.ns + "/" + req.fn, "cluster " + st.cluster, policies,
+                             req.ext)};
+  if (chosen.size() == 1) {
+    auto l = link_of(self, chosen.front());
+    if (!l)
+      return {nullptr, false, make_error(sc::invalid_request, "bad address " + chosen.front())};
+    return {l->conn, false, caf::error{}};
   }
-  auto now = clock::now();
-  auto left = time_left(req.deadline_ns);
-  auto until = std::max(std::chrono::duration_cast<clock::duration>(left),
-                        clock::duration::zero())
-               + timeout_grace;
+  auto what = req.ns + "/" + req.fn;
   auto gather = st.gathers_on_network_thread
                   ? self->home_system().middleman().spawn_broker(gather_broker, what,
-                                                                 call.policies, chosen, until)
-                  : self->spawn(gather_actor, what, call.policies, chosen, until);
-  for (auto& addr : chosen) {
-    auto conn = link_of(self, addr);
-    if (!conn) {
-      self->send(gather, addr, make_error(sc::invalid_request, "bad address " + addr));
-      continue;
-    }
-    auto id = st.next_id++;
-    st.calls.emplace(id, dispatcher_state::pending{gather, addr, req.ns, now + until});
-    ++st.in_flight[addr];
+                                                                 call.policies, chosen)
+                  : self->spawn(gather_actor, what, call.policies, chosen);
+  // The gather hears the caller's request first (the caller delegates right
+  // after this), then its servers' answers: each broker answers the gather.
+  for (size_t i = 0; i < chosen.size(); ++i) {
     auto copy = req;
-    copy.id = id;
-    // A plain send: the broker's answer (a call_reply, errors inside) comes
-    // back as an ordinary message.
-    self->send(conn, std::move(copy));
+    copy.id = i;
+    if (auto l = link_of(self, chosen[i])) {
+      caf::send_as(gather, l->conn, std::move(copy));
+    } else {
+      call_reply rep;
+      rep.id = i;
+      rep.err = make_error(sc::invalid_request, "bad address " + chosen[i]);
+      self->send(gather, std::move(rep));
+    }
   }
-  return {gather, caf::error{}};
+  return {gather, true, caf::error{}};
 }
 
 template <class Self>
@@ -149,18 +167,21 @@ void release_waiting(Self* self) {
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
   for (auto& q : waiting) {
+    auto rp = q.rp;
     auto res = start(self, q.call);
-    if (!res.gather) {
+    if (!res.to) {
       if (res.now)
-        q.rp.deliver(std::move(*res.now));
+        rp.deliver(std::move(*res.now));
       else
-        q.rp.deliver(std::move(res.now.error()));
+        rp.deliver(std::move(res.now.error()));
       continue;
     }
-    auto rp = q.rp;
-    self->request(res.gather, caf::infinite, gather_atom::value)
-      .then([rp](cluster_reply& r) mutable { rp.deliver(std::move(r)); },
-            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    auto ok = [rp](cluster_reply& r) mutable { rp.deliver(std::move(r)); };
+    auto fail = [rp](caf::error& e) mutable { rp.deliver(std::move(e)); };
+    if (res.gather)
+      self->request(res.to, caf::infinite, gather_atom::value).then(ok, fail);
+    else
+      self->request(res.to, caf::infinite, std::move(q.call)).then(ok, fail);
   }
 }
 
@@ -180,8 +201,8 @@ template <class Self>
 void warm_up(Self* self, const std::string& ns, const std::string& addr) {
   if (self->state.used.count(ns) == 0)
     return;
-  if (auto conn = link_of(self, addr))
-    self->request(conn, caf::infinite, caf::connect_atom::value)
+  if (auto l = link_of(self, addr))
+    self->request(l->conn, caf::infinite, caf::connect_atom::value)
       .then([](bool) {}, [](caf::error&) {});
 }
 
@@ -189,12 +210,6 @@ template <class Self>
 void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
-  std::vector<uint64_t> expired;
-  for (auto& kvp : st.calls)
-    if (kvp.second.expires < now)
-      expired.push_back(kvp.first);
-  for (auto id : expired)
-    done_with(self, id);
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
       i->rp.deliver(make_error(sc::unavailable,
@@ -211,19 +226,25 @@ void sweep(Self* self) {
       st.broken.erase(addr);
       continue;
     }
-    if (auto conn = link_of(self, addr))
-      self->request(conn, caf::infinite, caf::connect_atom::value)
+    if (auto l = link_of(self, addr))
+      self->request(l->conn, caf::infinite, caf::connect_atom::value)
         .then([](bool) {}, [](caf::error&) {}); // conn_up tells
-
   }
 }
 
-} // namespace
-
-namespace {
+caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
+                           const wire_options& opts, link_hooks hooks) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(addr, host, port))
+    return nullptr;
+  return sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
+                                      std::move(hooks));
+}
 
 template <class Self>
-caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor registry) {
+caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
+                                  link_factory connect) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
   st.registry = std::move(registry);
@@ -231,6 +252,24 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
     = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
                   std::string{"scheduled"})
       == "network";
+  if (connect) {
+    st.connect = std::move(connect);
+  } else {
+    // TLS files are loaded once, not per server.
+    auto opts = std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
+    st.connect = [opts](caf::actor_system& sys, const std::string& addr, link_hooks hooks) {
+      return default_connect(sys, addr, *opts, std::move(hooks));
+    };
+  }
+  // Closed: the calls still waiting for the first view get an answer.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return; // a linked actor that ended normally
+    for (auto& q : self->state.waiting)
+      q.rp.deliver(make_error(sc::unavailable, "the cluster client was closed"));
+    self->state.waiting.clear();
+    self->quit(msg.reason);
+  });
   self->delayed_send(self, sweep_interval, sweep_atom::value);
   return {
     [=](cluster_call& call) -> caf::result<cluster_reply> {
@@ -243,31 +282,23 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
         return rp;
       }
       auto res = start(self, call);
-      if (!res.gather) {
+      if (!res.to) {
         if (res.now)
           return std::move(*res.now);
         return std::move(res.now.error());
       }
-      self->delegate(res.gather, gather_atom::value);
+      if (res.gather)
+        self->delegate(res.to, gather_atom::value);
+      else
+        self->delegate(res.to, std::move(call));
       return caf::delegated<cluster_reply>{};
-    },
-    [=](call_reply& rep) {
-      auto& st = self->state;
-      auto i = st.calls.find(rep.id);
-      if (i == st.calls.end())
-        return; // its gather has decided, or it expired
-      auto gather = i->second.gather;
-      auto addr = i->second.addr;
-      done_with(self, rep.id);
-      if (rep.err)
-        rep.err = with_origin(rep.err, addr);
-      self->send(gather, addr, std::move(rep));
     },
     [=](membership_view& view) {
       auto& st = self->state;
       st.servers = std::move(view.servers);
       st.namespaces = std::move(view.namespaces);
       st.leaders = std::move(view.leaders);
+      refresh_all(self);
       set_ready(self, view.state.status);
     },
     [=](registry_state& x) { set_ready(self, x.status); },
@@ -275,35 +306,43 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       auto& st = self->state;
       st.servers[x.addr] = x.data;
       st.broken.erase(x.addr); // registered again: worth a try
+      refresh_server(self, x.addr);
     },
     [=](member_down& x) {
       auto& st = self->state;
       st.servers.erase(x.addr);
       st.broken.erase(x.addr);
       drop_link(self, x.addr);
+      refresh_server(self, x.addr);
     },
     [=](conn_down_atom, const std::string& addr) {
       // Out of routing. The calls in flight there are the broker's: it
       // answers each (a reply, or connection_broken when the connection
       // dropped; a server going away still answers them).
       auto& st = self->state;
-      if (st.broken.insert(addr).second && st.servers.count(addr) > 0)
+      if (st.broken.insert(addr).second && st.servers.count(addr) > 0) {
         spdlog::warn("slacker: {} unreachable or going away; routing around it until it "
                      "answers again",
                      addr);
+        refresh_server(self, addr);
+      }
     },
     [=](conn_up_atom, const std::string& addr) {
-      if (self->state.broken.erase(addr) > 0)
+      if (self->state.broken.erase(addr) > 0) {
         spdlog::info("slacker: {} is reachable again", addr);
+        refresh_server(self, addr);
+      }
     },
     [=](server_data_changed& x) {
       auto& st = self->state;
       st.servers[x.addr] = x.data;
+      refresh_server(self, x.addr);
       for (auto& h : st.data_handlers)
         h.fn(x.addr, x.data);
     },
     [=](namespace_up& x) {
       self->state.namespaces[x.ns].insert(x.addr);
+      refresh(self, x.ns);
       warm_up(self, x.ns, x.addr);
     },
     [=](namespace_down& x) {
@@ -313,6 +352,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
         if (i->second.empty())
           st.namespaces.erase(i);
       }
+      refresh(self, x.ns);
     },
     [=](leader_changed& x) {
       auto& st = self->state;
@@ -320,6 +360,8 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
         st.leaders.erase(x.ns);
       else
         st.leaders[x.ns] = x.addr;
+      if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
+        i->second.leader = x.addr;
     },
     [=](sweep_atom) {
       sweep(self);
@@ -333,38 +375,24 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       return i->second;
     },
     [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
-    [=](actor_pick& pick) -> caf::result<picked_actors> {
+    [=](ask_request& req) -> caf::result<ask_reply> {
       auto& st = self->state;
-      st.used.insert(pick.ns);
-      auto view = view_of(self, pick.ns, {});
+      st.used.insert(req.ns);
+      auto& view = candidates_of(self, req.ns, req.policies->grouping);
+      std::string no_fn;
       std::vector<char> no_args;
-      grouping_call gc{pick.ns, view.fn, 0, no_args, view};
-      auto chosen = choose(pick.grouping, gc, st.rng, st.turn);
+      grouping_call gc{req.ns, no_fn, 0, no_args, view};
+      auto chosen = choose(req.policies->grouping, gc, st.rng, st.turn);
       if (chosen.empty())
-        return make_error(sc::unavailable, "no server provides " + pick.ns + " in cluster "
+        return make_error(sc::unavailable, "no server provides " + req.ns + " in cluster "
                                              + st.cluster);
-      auto rp = self->template make_response_promise<picked_actors>();
-      auto out = std::make_shared<picked_actors>();
-      auto left = std::make_shared<size_t>(chosen.size());
-      for (auto& addr : chosen) {
-        auto done = [=](caf::expected<caf::actor> h) mutable {
-          if (h) {
-            out->addrs.push_back(addr);
-            out->handlers.push_back(std::move(*h));
-          } else {
-            out->failures.push_back({addr, std::move(h.error())});
-          }
-          if (--*left == 0)
-            rp.deliver(std::move(*out));
-        };
-        if (auto conn = link_of(self, addr))
-          self->request(conn, caf::infinite, lookup_atom::value, pick.ns)
-            .then([done](caf::actor& h) mutable { done(std::move(h)); },
-                  [done](caf::error& e) mutable { done(std::move(e)); });
-        else
-          done(make_error(sc::invalid_request, "bad address " + addr));
-      }
-      return rp;
+      std::vector<std::pair<std::string, caf::actor>> links;
+      for (auto& addr : chosen)
+        if (auto l = link_of(self, addr))
+          links.emplace_back(addr, l->conn);
+      auto gather = self->spawn(ask_gather, std::move(req), std::move(links));
+      self->delegate(gather, gather_atom::value);
+      return caf::delegated<ask_reply>{};
     },
     [=](view_atom) {
       auto& st = self->state;
@@ -381,13 +409,14 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
 } // namespace
 
 caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
-                               std::string cluster, caf::actor registry) {
-  return dispatcher_behavior(self, std::move(cluster), std::move(registry));
+                               std::string cluster, caf::actor registry,
+                               link_factory connect) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), std::move(connect));
 }
 
 caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
                                 std::string cluster, caf::actor registry) {
-  return dispatcher_behavior(self, std::move(cluster), std::move(registry));
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr);
 }
 
 } // namespace slacker

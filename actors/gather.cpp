@@ -3,86 +3,31 @@
 #include <caf/io/broker.hpp>
 
 #include "slacker/messages/atoms.hpp"
-#include "slacker/messages/error.hpp"
 
 namespace slacker {
 
 namespace {
 
-
 template <class Self>
-cluster_reply shape(Self* self) {
+void settle(Self* self) {
   auto& st = self->state;
-  cluster_reply out;
-  auto& policy = st.policies->results;
-  if (auto fn = std::get_if<results_fn>(&policy); fn && *fn) {
-    auto value = (*fn)(st.policies->codec, st.successes);
-    call_reply rep;
-    rep.codec = st.policies->codec;
-    if (value)
-      rep.result = std::move(*value);
-    else
-      rep.err = std::move(value.error());
-    out.replies.push_back(std::move(rep));
-    out.whole = true;
-    return out;
-  }
-  auto kind = std::get<results_kind>(policy);
-  if (kind == results_kind::nil)
-    return out;
-  for (auto& s : st.successes) {
-    out.addrs.push_back(s.addr);
-    out.replies.push_back(std::move(s.reply));
-    if (kind == results_kind::single)
-      break;
-  }
-  return out;
-}
-
-template <class Self>
-void finish(Self* self) {
-  auto& st = self->state;
-  if (auto err = judge(st.policies->exceptions, st.what, st.successes, st.failures))
-    st.rp.deliver(std::move(*err));
+  if (!st.started || !st.agg->decided())
+    return;
+  auto res = st.agg->result();
+  if (res)
+    st.rp.deliver(std::move(*res));
   else
-    st.rp.deliver(shape(self));
+    st.rp.deliver(std::move(res.error()));
   self->quit();
 }
 
 template <class Self>
-bool decided(Self* self) {
-  auto& st = self->state;
-  if (st.waiting.empty())
-    return true;
-  auto kind = std::get_if<exceptions_kind>(&st.policies->exceptions);
-  if (kind && *kind == exceptions_kind::any && !st.failures.empty())
-    return true;
-  auto results = std::get_if<results_kind>(&st.policies->results);
-  return kind && *kind == exceptions_kind::all && results
-         && *results == results_kind::single && !st.successes.empty();
-}
-
-template <class Self>
-void settle(Self* self) {
-  if (self->state.started && decided(self))
-    finish(self);
-}
-
-} // namespace
-
-namespace {
-
-template <class Self>
 caf::behavior gather_behavior(Self* self, std::string what,
                               std::shared_ptr<const call_policies> policies,
-                              std::vector<std::string> addrs,
-                              std::chrono::steady_clock::duration until_deadline) {
+                              std::vector<std::string> addrs) {
   auto& st = self->state;
-  st.what = std::move(what);
-  st.policies = std::move(policies);
-  st.servers = addrs.size();
-  st.waiting.insert(addrs.begin(), addrs.end());
-  self->delayed_send(self, until_deadline, deadline_atom::value);
+  st.addrs = addrs;
+  st.agg.emplace(std::move(what), std::move(policies), std::move(addrs));
   return {
     [=](gather_atom) -> caf::result<cluster_reply> {
       auto& st = self->state;
@@ -92,31 +37,11 @@ caf::behavior gather_behavior(Self* self, std::string what,
       settle(self);
       return rp;
     },
-    [=](std::string& addr, call_reply& rep) {
+    [=](call_reply& rep) {
       auto& st = self->state;
-      if (st.waiting.erase(addr) == 0)
+      if (rep.id >= st.addrs.size())
         return;
-      if (rep.err)
-        st.failures.push_back({addr, std::move(rep.err)});
-      else
-        st.successes.push_back({addr, std::move(rep)});
-      settle(self);
-    },
-    [=](std::string& addr, caf::error& err) {
-      auto& st = self->state;
-      if (st.waiting.erase(addr) == 0)
-        return;
-      st.failures.push_back({addr, std::move(err)});
-      settle(self);
-    },
-    [=](deadline_atom) {
-      auto& st = self->state;
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(st.policies->timeout);
-      for (auto& addr : st.waiting)
-        st.failures.push_back(
-          {addr, make_error(sc::timeout, st.what + " on " + addr + ": no reply within "
-                                           + std::to_string(ms.count()) + " ms")});
-      st.waiting.clear();
+      st.agg->add(st.addrs[rep.id], std::move(rep));
       settle(self);
     },
   };
@@ -126,18 +51,14 @@ caf::behavior gather_behavior(Self* self, std::string what,
 
 caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string what,
                            std::shared_ptr<const call_policies> policies,
-                           std::vector<std::string> addrs,
-                           std::chrono::steady_clock::duration until_deadline) {
-  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs),
-                         until_deadline);
+                           std::vector<std::string> addrs) {
+  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs));
 }
 
 caf::behavior gather_broker(caf::stateful_actor<gather_state, caf::io::broker>* self,
                             std::string what, std::shared_ptr<const call_policies> policies,
-                            std::vector<std::string> addrs,
-                            std::chrono::steady_clock::duration until_deadline) {
-  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs),
-                         until_deadline);
+                            std::vector<std::string> addrs) {
+  return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs));
 }
 
 } // namespace slacker

@@ -125,20 +125,19 @@ caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
                                 const std::string& fn, const slacker::bytes& args,
                                 std::chrono::milliseconds timeout,
                                 const std::string& token = {}) {
-  slacker::call_request req;
-  if (!slacker::split_function_name(fn, req.ns, req.fn))
-    return slacker::make_error(slacker::sc::invalid_request,
-                               "'" + fn + "' is not of the form namespace/function");
-  req.codec = slacker::codec_id::json;
-  req.args = args;
-  req.deadline_ns = slacker::detail::deadline_after(timeout);
+  slacker::call_options opts;
+  opts.codec = slacker::codec_id::json;
+  opts.timeout = timeout;
   if (!token.empty())
-    req.ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
+    opts.ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
+  auto req = slacker::make_encoded_call(opts, fn, args);
+  if (!req)
+    return std::move(req.error());
   slacker::client c{sys, addr};
-  auto rep = c.invoke(std::move(req), timeout);
+  auto rep = c.invoke(std::move(*req), timeout);
   if (!rep)
     return std::move(rep.error());
-  return parse_result(rep->result);
+  return slacker::result_of<json>(*rep);
 }
 
 void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
@@ -155,7 +154,7 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
     std::cout << res->dump() << "\n";
     return;
   }
-  auto policies = std::make_shared<slacker::call_policies>();
+  slacker::cluster_options opts;
   slacker::grouping_kind g;
   slacker::results_kind r;
   slacker::exceptions_kind e;
@@ -165,42 +164,37 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
     return usage("unknown results " + cfg.results);
   if (!slacker::from_string(cfg.exceptions, e))
     return usage("unknown exceptions " + cfg.exceptions);
-  policies->grouping = g;
-  policies->results = r;
-  policies->exceptions = e;
-  policies->timeout = timeout;
-  policies->codec = slacker::codec_id::json;
+  opts.grouping = g;
+  opts.results = r;
+  opts.exceptions = e;
+  opts.timeout = timeout;
+  opts.codec = slacker::codec_id::json;
   if (!cfg.unavailable_value.empty()) {
     if (!json::accept(cfg.unavailable_value))
       return usage("--unavailable-value is not JSON");
-    auto text = cfg.unavailable_value;
-    policies->unavailable = [text](slacker::codec_id) -> caf::expected<slacker::bytes> {
-      return slacker::bytes(text.begin(), text.end());
-    };
+    opts.unavailable = slacker::fallback(json::parse(cfg.unavailable_value));
   }
-  slacker::call_request req;
-  if (!slacker::split_function_name(positional[1], req.ns, req.fn))
-    return usage("'" + positional[1] + "' is not of the form namespace/function");
-  req.codec = slacker::codec_id::json;
-  req.args = std::move(args);
-  req.deadline_ns = slacker::detail::deadline_after(timeout);
   slacker::cluster_client sc{sys, zk_of(cfg)};
-  auto rep = sc.invoke(slacker::cluster_call{std::move(req), policies});
+  auto call = sc.prepare_encoded(opts, {}, positional[1], std::move(args));
+  if (!call)
+    return usage(slacker::describe(call.error()));
+  auto rep = sc.invoke(std::move(*call));
   if (!rep)
     return fail(rep.error());
-  json out;
-  if (rep->whole || r == slacker::results_kind::single)
-    out = rep->replies.empty() ? json(nullptr) : parse_result(rep->replies.front().result);
-  else if (r == slacker::results_kind::vector) {
-    out = json::array();
-    for (auto& x : rep->replies)
-      out.push_back(parse_result(x.result));
-  } else if (r == slacker::results_kind::map) {
-    out = json::object();
-    for (size_t i = 0; i < rep->replies.size(); ++i)
-      out[rep->addrs[i]] = parse_result(rep->replies[i].result);
+  // One decode path, as the reply's shape says.
+  caf::expected<json> out{json(nullptr)};
+  if (rep->shape == slacker::reply_shape::vector) {
+    auto xs = slacker::decode_cluster<std::vector<json>>(*rep, positional[1]);
+    out = xs ? caf::expected<json>{json(*xs)} : caf::expected<json>{xs.error()};
+  } else if (rep->shape == slacker::reply_shape::map) {
+    auto xs = slacker::decode_cluster<std::map<std::string, json>>(*rep, positional[1]);
+    out = xs ? caf::expected<json>{json(*xs)} : caf::expected<json>{xs.error()};
+  } else if (rep->shape != slacker::reply_shape::nil) {
+    out = slacker::decode_cluster<json>(*rep, positional[1]);
   }
-  std::cout << out.dump() << "\n";
+  if (!out)
+    return fail(out.error());
+  std::cout << out->dump() << "\n";
 }
 
 /// The registry's view once it has read the cluster (or an error after 10 s).

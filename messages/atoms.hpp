@@ -50,5 +50,7 @@ using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
 using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;
 using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;
 using wait_atom = caf::atom_constant<caf::atom("sl_wait")>;
+/// A connection broker whose server left: answer the calls in flight, then end.
+using retire_atom = caf::atom_constant<caf::atom("sl_retire")>;
 
 } // namespace slacker

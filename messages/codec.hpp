@@ -438,4 +438,15 @@ template <class T> caf::expected<T> decode_value(codec_id c, const bytes& in) {
   return std::move(std::get<0>(*res));
 }
 
+/// Decodes the result of a reply as a `R` (`void` ignores it); the reply's
+/// error, if it has one.
+template <class R> caf::expected<R> result_of(const call_reply& rep) {
+  if (rep.err)
+    return rep.err;
+  if constexpr (std::is_void_v<R>)
+    return caf::unit;
+  else
+    return decode_value<R>(rep.codec, rep.result);
+}
+
 } // namespace slacker

@@ -33,13 +33,14 @@ struct candidate {
   std::string addr;
   std::string data;      // server-data, JSON text
   size_t in_flight = 0;  // calls of this client pending on it
+  double weight = 1;     // `weight_of(data)`, parsed when the data changes
 };
 
 /// What a grouping decides on: the connected servers that provide the
-/// namespace, in address order.
+/// namespace, in address order. A cluster client keeps one per namespace,
+/// updated by membership events, not rebuilt per call.
 struct grouping_view {
   std::string ns;
-  std::string fn;
   std::vector<candidate> servers;
   std::string leader; // empty: none elected
 

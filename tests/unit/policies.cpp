@@ -17,9 +17,10 @@ namespace {
 grouping_view three_servers() {
   grouping_view v;
   v.ns = "ns";
-  v.fn = "fn";
   v.servers = {{"10.0.0.1:1", "{}", 2}, {"10.0.0.2:1", R"({"weight":0})", 0},
                {"10.0.0.3:1", R"({"weight":3})", 5}};
+  for (auto& s : v.servers)
+    s.weight = grouping::weight_of(s.data); // what a dispatcher keeps
   v.leader = "10.0.0.3:1";
   return v;
 }
@@ -77,7 +78,7 @@ CAF_TEST(weighted never picks weight zero unless all are zero) {
   auto seen = draw([&] { return grouping::weighted(v, rng); }, 500);
   CAF_CHECK(seen == (std::set<std::string>{"10.0.0.1:1", "10.0.0.3:1"}));
   for (auto& s : v.servers)
-    s.data = R"({"weight":0})";
+    s.weight = 0;
   CAF_CHECK_EQUAL(draw([&] { return grouping::weighted(v, rng); }, 200).size(), 3u);
   CAF_CHECK_EQUAL(grouping::weight_of("not json"), 1.0);
   CAF_CHECK_EQUAL(grouping::weight_of(R"({"weight":-2})"), 1.0);
@@ -99,7 +100,8 @@ CAF_TEST(a user grouping sees the view and unknown addresses are dropped) {
   std::mt19937_64 rng{3};
   uint64_t turn = 0;
   std::vector<char> args;
-  grouping_call call{v.ns, v.fn, 0, args, v};
+  std::string fn = "fn";
+  grouping_call call{v.ns, fn, 0, args, v};
   grouping_policy by_data = grouping_fn{[](const grouping_call& c) -> grouping_choice {
     addresses heavy;
     for (auto& s : c.view.servers)
@@ -159,7 +161,6 @@ CAF_TEST(a user exceptions policy decides) {
 }
 
 CAF_TEST(results shape typed values for single vector map and nil) {
-  call_policies p;
   cluster_reply rep;
   for (auto addr : {"a:1", "b:1"}) {
     call_reply r;
@@ -167,21 +168,21 @@ CAF_TEST(results shape typed values for single vector map and nil) {
     rep.addrs.push_back(addr);
     rep.replies.push_back(r);
   }
-  p.results = results_kind::single;
-  auto first = decode_cluster<int64_t>(p, rep, "x");
+  rep.shape = reply_shape::single;
+  auto first = decode_cluster<int64_t>(rep, "x");
   CAF_CHECK(first && *first == 1);
-  p.results = results_kind::vector;
-  auto all = decode_cluster<std::vector<int64_t>>(p, rep, "x");
+  rep.shape = reply_shape::vector;
+  auto all = decode_cluster<std::vector<int64_t>>(rep, "x");
   CAF_CHECK(all && *all == (std::vector<int64_t>{1, 2}));
-  p.results = results_kind::map;
-  auto m = decode_cluster<std::map<std::string, int64_t>>(p, rep, "x");
+  rep.shape = reply_shape::map;
+  auto m = decode_cluster<std::map<std::string, int64_t>>(rep, "x");
   CAF_CHECK(m && *m == (std::map<std::string, int64_t>{{"a:1", 1}, {"b:1", 2}}));
-  p.results = results_kind::nil;
-  auto none = decode_cluster<int64_t>(p, rep, "x");
+  rep.shape = reply_shape::nil;
+  auto none = decode_cluster<int64_t>(rep, "x");
   CAF_CHECK(none && *none == 0);
-  // A vector policy with a scalar result type is a clear usage error.
-  p.results = results_kind::vector;
-  auto wrong = decode_cluster<int64_t>(p, rep, "x");
+  // A vector reply with a scalar result type is a clear usage error.
+  rep.shape = reply_shape::vector;
+  auto wrong = decode_cluster<int64_t>(rep, "x");
   CAF_CHECK_EQUAL(code_of(wrong.error()), sc::invalid_request);
 }
 

@@ -21,7 +21,7 @@ addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
   std::vector<double> weights;
   double total = 0;
   for (auto& s : view.servers) {
-    weights.push_back(weight_of(s.data));
+    weights.push_back(s.weight);
     total += weights.back();
   }
   if (total <= 0)

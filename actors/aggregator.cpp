@@ -1,0 +1,139 @@
+#include "slacker/actors/aggregator.hpp"
+
+#include <algorithm>
+
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+aggregator::aggregator(std::string what, std::shared_ptr<const call_policies> policies,
+                       std::vector<std::string> addrs)
+  : what_(std::move(what)),
+    policies_(std::move(policies)),
+    servers_(addrs.size()),
+    waiting_(std::move(addrs)) {
+  // nop
+}
+
+bool aggregator::take(const std::string& addr) {
+  auto i = std::find(waiting_.begin(), waiting_.end(), addr);
+  if (i == waiting_.end())
+    return false;
+  waiting_.erase(i);
+  return true;
+}
+
+bool aggregator::add(const std::string& addr, call_reply rep) {
+  if (!take(addr))
+    return decided();
+  if (rep.err)
+    failures_.push_back({addr, std::move(rep.err)});
+  else
+    successes_.push_back({addr, std::move(rep)});
+  return decided();
+}
+
+bool aggregator::fail(const std::string& addr, caf::error err) {
+  if (take(addr))
+    failures_.push_back({addr, std::move(err)});
+  return decided();
+}
+
+bool aggregator::expire() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(policies_->timeout);
+  for (auto& addr : waiting_)
+    failures_.push_back({addr, make_error(sc::timeout, what_ + " on " + addr
+                                                         + ": no reply within "
+                                                         + std::to_string(ms.count())
+                                                         + " ms")});
+  waiting_.clear();
+  return true;
+}
+
+bool aggregator::decided() const noexcept {
+  if (waiting_.empty())
+    return true;
+  auto ex = std::get_if<exceptions_kind>(&policies_->exceptions);
+  if (!ex)
+    return false; // a user function sees every answer
+  if (*ex == exceptions_kind::any)
+    return !failures_.empty();
+  // `all`: one success settles a call that keeps at most one result.
+  auto res = std::get_if<results_kind>(&policies_->results);
+  return res && (*res == results_kind::single || *res == results_kind::nil)
+         && !successes_.empty();
+}
+
+caf::expected<cluster_reply> aggregator::result() {
+  if (auto err = judge(policies_->exceptions, what_, successes_, failures_))
+    return std::move(*err);
+  cluster_reply out;
+  if (auto fn = std::get_if<results_fn>(&policies_->results); fn && *fn) {
+    auto value = (*fn)(policies_->codec, successes_);
+    call_reply rep;
+    rep.codec = policies_->codec;
+    if (value)
+      rep.result = std::move(*value);
+    else
+      rep.err = std::move(value.error());
+    out.shape = reply_shape::whole;
+    out.replies.push_back(std::move(rep));
+    return out;
+  }
+  auto kind = std::get_if<results_kind>(&policies_->results);
+  auto k = kind ? *kind : results_kind::single;
+  switch (k) {
+    case results_kind::nil: out.shape = reply_shape::nil; return out;
+    case results_kind::single: out.shape = reply_shape::single; break;
+    case results_kind::vector: out.shape = reply_shape::vector; break;
+    case results_kind::map: out.shape = reply_shape::map; break;
+  }
+  for (auto& s : successes_) {
+    out.addrs.push_back(std::move(s.addr));
+    out.replies.push_back(std::move(s.reply));
+    if (k == results_kind::single)
+      break;
+  }
+  successes_.clear();
+  return out;
+}
+
+caf::expected<cluster_reply> aggregator::one(std::string what,
+                                             std::shared_ptr<const call_policies> policies,
+                                             std::string addr, call_reply rep) {
+  aggregator agg{std::move(what), std::move(policies), {addr}};
+  agg.add(addr, std::move(rep));
+  return agg.result();
+}
+
+caf::expected<cluster_reply> aggregator::none(const std::string& what,
+                                              const std::string& where,
+                                              const call_policies& policies,
+                                              const extensions& ext) {
+  if (!policies.unavailable)
+    return make_error(sc::unavailable, "no server provides " + what + " in " + where);
+  auto value = policies.unavailable(policies.codec);
+  if (!value)
+    return std::move(value.error());
+  call_reply rep;
+  rep.codec = policies.codec;
+  rep.result = std::move(*value);
+  rep.ext = ext;
+  cluster_reply out;
+  out.shape = reply_shape::whole;
+  out.replies.push_back(std::move(rep));
+  return out;
+}
+
+const char* to_string(reply_shape x) {
+  switch (x) {
+    case reply_shape::single: return "single";
+    case reply_shape::vector: return "vector";
+    case reply_shape::map: return "map";
+    case reply_shape::nil: return "nil";
+    case reply_shape::whole: return "whole";
+  }
+  return "unknown";
+}
+
+} // namespace slacker
