@@ -210,10 +210,11 @@ struct caf_codec_ok : std::bool_constant<caf::detail::is_serializable<T>::value>
 template <class T> struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
 
 template <class T>
-constexpr bool json_codec_ok = requires(nlohmann::json& j, const T& in, T& out) {
-  nlohmann::adl_serializer<T>::to_json(j, in);
-  nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
-};
+constexpr bool json_codec_ok = std::is_same_v<T, nlohmann::json>
+                               || requires(nlohmann::json& j, const T& in, T& out) {
+                                    nlohmann::adl_serializer<T>::to_json(j, in);
+                                    nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
+                                  };
 
 template <class T>
         struct boost_codec_ok : std::bool_constant < std::is_arithmetic_v<T> ||
@@ -423,9 +424,13 @@ template <class T> caf::expected<T> decode_value(codec_id c, const bytes& in) {
         auto doc = parse_json(in.data(), in.size());
         if (!doc)
           return std::move(doc.error());
-        T value{};
-        detail::json_get(*doc, value);
-        return value;
+        if constexpr (std::is_same_v<T, nlohmann::json>) {
+          return std::move(*doc); // any JSON value
+        } else {
+          T value{};
+          detail::json_get(*doc, value);
+          return value;
+        }
       } catch (const std::exception& e) {
         return make_error(sc::codec_error,
                           std::string{"cannot decode json: "} + e.what());

@@ -81,14 +81,12 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
   // -- from an actor
   auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{},
                          "slacker.example.api/timestamp");
-  sys.spawn([d = sc.dispatcher(), c = std::move(*call)](caf::event_based_actor* self) {
-    auto policies = c.policies;
-    self->request(d, std::chrono::seconds{11}, c)
-      .then(
-        [=](slacker::cluster_reply& rep) {
-          auto ts = slacker::decode_cluster<int64_t>(*policies, rep, "timestamp");
-        },
-        [](caf::error& err) { std::cerr << slacker::describe(err) << '\n'; });
+  sys.spawn([&sc, c = std::move(*call)](caf::event_based_actor* self) {
+    // No blocking: the typed result comes back to this actor.
+    sc.request<int64_t>(self, c, [](caf::expected<int64_t> ts) {
+      if (!ts)
+        std::cerr << slacker::describe(ts.error()) << '\n';
+    });
   });
   // -- user actors
   auto doubled = sc.ask<std::map<std::string, int32_t>>(everyone, "example.actor", int32_t{21});
