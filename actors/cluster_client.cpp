@@ -65,7 +65,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   configure_logging(sys.config());
   registry_ = std::make_unique<registry>(sys, std::move(zk));
   if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
-                  std::string{"scheduled"}) == "network")
+                  std::string{"network"}) == "network")
     dispatcher_ =
         sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
   else

@@ -250,7 +250,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   st.registry = std::move(registry);
   st.gathers_on_network_thread
     = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
-                  std::string{"scheduled"})
+                  std::string{"network"})
       == "network";
   if (connect) {
     st.connect = std::move(connect);

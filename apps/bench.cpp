@@ -433,6 +433,54 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
   return r;
 }
 
+/// The project's targets as ratios of rows measured in this run; a row that
+/// was not measured (e.g. `--only`, no gRPC) leaves its ratios out.
+void print_ratios(std::vector<result>& results) {
+  auto find = [&](const std::string& name, size_t in_flight) -> result* {
+    for (auto& r : results)
+      if (r.name == name && r.payload == "int64" && r.in_flight == in_flight && r.calls > 0)
+        return &r;
+    return nullptr;
+  };
+  struct ratio {
+    const char* what;
+    std::string a;
+    std::string b;
+    size_t in_flight;
+    bool latency; // p50 a / p50 b, else calls/s a / calls/s b
+    const char* target;
+    double bound;
+    bool at_most;
+  };
+  const std::string tcp = "TCP floor (blocking sockets)";
+  const std::string direct = "slacker direct client";
+  const std::string random2 = "slacker cluster, random over 2";
+  const std::string all3 = "slacker cluster, all over 3";
+  const std::string raw = "raw CAF request/response";
+  const std::string grpc = "gRPC C++ callback client, callback server";
+  std::vector<ratio> ratios{
+    {"direct blocking p50 / TCP floor p50", "slacker direct, blocking call", tcp, 1, true,
+     "<= 1.4", 1.4, true},
+    {"direct / raw CAF, 64 in flight", direct, raw, 64, false, ">= 2", 2, false},
+    {"cluster random/2 p50 / direct p50", random2, direct, 1, true, "<= 1.1", 1.1, true},
+    {"cluster random/2 p50 / gRPC best p50", random2, grpc, 1, true, "<= 0.6", 0.6, true},
+    {"cluster random/2 / direct, 64 in flight", random2, direct, 64, false, ">= 0.9", 0.9,
+     false},
+    {"cluster random/2 / gRPC best, 64 in flight", random2, grpc, 64, false, ">= 3", 3, false},
+    {"cluster all/3 p50 / random/2 p50", all3, random2, 1, true, "<= 1.5", 1.5, true},
+  };
+  std::printf("\n%-46s %8s %8s  %s\n", "ratio (int64, this run)", "value", "target", "");
+  for (auto& x : ratios) {
+    auto a = find(x.a, x.in_flight);
+    auto b = find(x.b, x.in_flight);
+    if (!a || !b)
+      continue;
+    auto value = x.latency ? a->pct(0.5) / b->pct(0.5) : a->rate() / b->rate();
+    auto met = x.at_most ? value <= x.bound : value >= x.bound;
+    std::printf("%-46s %8.2f %8s  %s\n", x.what, value, x.target, met ? "met" : "MISSED");
+  }
+}
+
 std::string dir_of_self() {
   char path[1024];
   auto n = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -676,7 +724,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   // The peer: gRPC C++ (apps/bench_grpc), when it was built.
   auto grpc_path = dir_of_self() + "/bench-grpc";
   if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
-    run_peer(results, {grpc_path, "--role=server"}, {grpc_path, "--role=client"}, duration);
+    for (std::string server : {"sync", "callback"})
+      run_peer(results, {grpc_path, "--role=server", "--server=" + server},
+               {grpc_path, "--role=client", "--server=" + server}, duration);
   std::printf("%-48s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
               "in flight", "calls/s", "p50 us", "p99 us", "p99.9 us", "errors", "cs/call",
               "cpu us");
@@ -688,6 +738,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       std::printf(" %8.2f %8.1f", r.switches_per_call, r.cpu_us_per_call);
     std::printf("\n");
   }
+  print_ratios(results);
   if (!cfg.json.empty()) {
     std::ofstream out{cfg.json};
     out << "[\n";

@@ -27,10 +27,11 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   network thread, as brokers: one scheduler hop less per call) or
 ///   `scheduled` (on CAF's scheduler). Functions marked blocking run on the
 ///   worker pool either way; others must not block.
-/// - `slacker.dispatcher-hot-path`: `scheduled` (default) or `network`: where
-///   the cluster client's dispatcher runs.
-/// - `slacker.gather-hot-path`: `scheduled` (default) or `network`: where the
-///   per-call gather actors run.
+/// - `slacker.dispatcher-hot-path`: `network` (default: as a broker on CAF's
+///   network thread, beside the connection brokers) or `scheduled`: where the
+///   cluster client's dispatcher runs (docs/benchmarks.md has the figures).
+/// - `slacker.gather-hot-path`: `network` (default) or `scheduled`: where the
+///   gathers of fan-out calls run.
 /// - `slacker.blocking-calls`: `lane` (default: a blocking `client::call`
 ///   does its I/O in the calling thread, on a pooled connection of its own)
 ///   or `broker` (through the client's connection broker).
@@ -59,8 +60,8 @@ public:
   size_t worker_queue = 1024;
   bool log_calls = false;
   std::string hot_path = "network";
-  std::string dispatcher_hot_path = "scheduled";
-  std::string gather_hot_path = "scheduled";
+  std::string dispatcher_hot_path = "network";
+  std::string gather_hot_path = "network";
   std::string blocking_calls = "lane";
   wire_options wire; // the slacker.max-message-size ... connect-timeout options
   size_t json_max_depth = 256; // slacker.json.max-depth

@@ -1,7 +1,9 @@
-// gRPC C++ as the peer of apps/bench: a sync server, and a sync and a callback
-// client measured exactly like the other systems. apps/bench runs it.
-//   bench-grpc --role=server                 prints "port N", serves until stdin closes
-//   bench-grpc --role=client --port=N --millis=MS
+// gRPC C++ as the peer of apps/bench: a sync or a callback server, and a sync
+// and a callback client measured exactly like the other systems. apps/bench
+// runs it against both servers (gRPC at its best is the callback pair).
+//   bench-grpc --role=server [--server=sync|callback]
+//                                            prints "port N", serves until stdin closes
+//   bench-grpc --role=client --port=N --millis=MS [--server=sync|callback]
 //                                            prints one "row ..." line per measurement
 #include <algorithm>
 #include <atomic>
@@ -27,6 +29,25 @@ using slacker::bench::Echo;
 using slacker::bench::Int64;
 using slacker::bench::Text;
 
+/// The callback (reactor) server: gRPC at its best on the server side.
+class echo_callback_service final : public Echo::CallbackService {
+  grpc::ServerUnaryReactor* EchoInt(grpc::CallbackServerContext* ctx, const Int64* in,
+                                    Int64* out) override {
+    out->set_value(in->value());
+    auto reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* EchoText(grpc::CallbackServerContext* ctx, const Text* in,
+                                     Text* out) override {
+    out->set_value(in->value());
+    auto reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+/// The sync server (a thread per call in flight).
 class echo_service final : public Echo::Service {
   grpc::Status EchoInt(grpc::ServerContext*, const Int64* in, Int64* out) override {
     out->set_value(in->value());
@@ -147,11 +168,16 @@ std::string option(int argc, char** argv, const std::string& name, std::string f
 int main(int argc, char** argv) {
   auto role = option(argc, argv, "role", "client");
   if (role == "server") {
-    echo_service service;
+    echo_service sync_service;
+    echo_callback_service callback_service;
+    auto callback = option(argc, argv, "server", "sync") == "callback";
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service);
+    if (callback)
+      builder.RegisterService(&callback_service);
+    else
+      builder.RegisterService(&sync_service);
     auto server = builder.BuildAndStart();
     std::printf("port %d\n", port);
     std::fflush(stdout);
@@ -162,6 +188,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto port = option(argc, argv, "port", "");
+  // Rows name the server they were measured against.
+  auto server = option(argc, argv, "server", "sync");
+  auto suffix = std::string{", "} + server + " server";
   std::chrono::milliseconds duration{std::stoi(option(argc, argv, "millis", "3000"))};
   auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
   auto stub = Echo::NewStub(channel);
@@ -185,11 +214,15 @@ int main(int argc, char** argv) {
                         std::function<void(grpc::Status)> done) {
     stub->async()->EchoText(ctx, in, out, std::move(done));
   };
-  sync_client(*stub, &Echo::Stub::EchoInt, small, "int64", duration).print();
+  auto print = [&](row r) {
+    r.name += suffix;
+    r.print();
+  };
+  print(sync_client(*stub, &Echo::Stub::EchoInt, small, "int64", duration));
   for (size_t n : {size_t{1}, size_t{64}})
-    callback_client<Int64, Int64>(async_int, small, "int64", n, duration).print();
-  sync_client(*stub, &Echo::Stub::EchoText, kib, "1 KiB", duration).print();
+    print(callback_client<Int64, Int64>(async_int, small, "int64", n, duration));
+  print(sync_client(*stub, &Echo::Stub::EchoText, kib, "1 KiB", duration));
   for (size_t n : {size_t{1}, size_t{64}})
-    callback_client<Text, Text>(async_text, kib, "1 KiB", n, duration).print();
+    print(callback_client<Text, Text>(async_text, kib, "1 KiB", n, duration));
   return 0;
 }
