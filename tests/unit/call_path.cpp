@@ -174,6 +174,9 @@ namespace {
 struct unit_config : caf::actor_system_config {
   unit_config() {
     slacker::add_message_types(*this);
+    // No middleman in a deterministic test: gathers on the scheduler.
+    opt_group{custom_options_, "slacker"}.add<std::string>("gather-hot-path", "");
+    set("slacker.gather-hot-path", "scheduled");
   }
 };
 
