@@ -10,7 +10,6 @@ aggregator::aggregator(std::string what, std::shared_ptr<const call_policies> po
                        std::vector<std::string> addrs)
   : what_(std::move(what)),
     policies_(std::move(policies)),
-    servers_(addrs.size()),
     waiting_(std::move(addrs)) {
   // nop
 }
@@ -101,8 +100,12 @@ caf::expected<cluster_reply> aggregator::result() {
 caf::expected<cluster_reply> aggregator::one(std::string what,
                                              std::shared_ptr<const call_policies> policies,
                                              std::string addr, call_reply rep) {
-  aggregator agg{std::move(what), std::move(policies), {addr}};
-  agg.add(addr, std::move(rep));
+  // The one answer is all there is: straight to the outcome.
+  aggregator agg{std::move(what), std::move(policies), {}};
+  if (rep.err)
+    agg.failures_.push_back({std::move(addr), std::move(rep.err)});
+  else
+    agg.successes_.push_back({std::move(addr), std::move(rep)});
   return agg.result();
 }
 

@@ -66,7 +66,6 @@ private:
 
   std::string what_;
   std::shared_ptr<const call_policies> policies_;
-  size_t servers_;
   std::vector<std::string> waiting_;
   std::vector<server_result> successes_;
   std::vector<server_failure> failures_;

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 #include <string>
 #include <type_traits>
@@ -12,7 +11,6 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "slacker/actors/ask.hpp"
 #include "slacker/actors/blocking_request.hpp"

@@ -143,8 +143,6 @@ void flush_out(self_ptr self, conn_state& st) {
 /// it. An error from the server gets this server's address (`stamp`); the
 /// client's own errors name it already.
 void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = true) {
-  if (st.in_flight)
-    --*st.in_flight;
   rep.id = c.caller_id;
   if (rep.err && stamp)
     rep.err = with_origin(rep.err, st.addr);
@@ -176,6 +174,12 @@ void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
   rep.codec = c.codec;
   rep.err = std::move(err);
   answer(st, c, std::move(rep), false);
+}
+
+/// Tells the dispatcher how many calls are in flight here (the ledger's size).
+void count_in_flight(conn_state& st) {
+  if (st.in_flight)
+    st.in_flight->store(st.calls.size(), std::memory_order_relaxed);
 }
 
 /// A retiring broker ends once it owes no answer.
@@ -213,6 +217,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   st.calls.drain([&](uint64_t, conn_state::call& c) {
     reply_error(st, c, make_error(sc::connection_broken, c.what + ": " + cause));
   });
+  count_in_flight(st);
   auto queries = std::move(st.queries);
   st.queries.clear();
   for (auto& kvp : queries)
@@ -244,22 +249,25 @@ void arm_deadline(self_ptr self, conn_state& st, clock::time_point at) {
 void ensure_connection(self_ptr self, conn_state& st);
 
 /// Sends call `req` (its id is the caller's) and keeps it in the ledger until
-/// its answer, its deadline or the end of the connection.
+/// its answer, its deadline or the end of the connection. A call beyond the
+/// frame cap is answered here, before anything is sent.
 void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_promise rp,
                 conn_state::answer_kind kind,
                 std::shared_ptr<const call_policies> policies = nullptr) {
-  auto now = clock::now();
   if (req.deadline_ns == 0)
     req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
                         .time_since_epoch()
                       / std::chrono::nanoseconds{1};
   auto left = time_left(req.deadline_ns);
-  auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
-  auto id = st.calls.add(conn_state::call{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
-                                          req.codec, left, std::move(policies)},
-                         deadline);
-  if (st.in_flight)
-    ++*st.in_flight;
+  conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
+                     req.codec, left, std::move(policies)};
+  if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+    reply_error(st, c, std::move(err));
+    return;
+  }
+  auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  auto id = st.calls.add(std::move(c), deadline);
+  count_in_flight(st);
   arm_deadline(self, st, deadline);
   ensure_connection(self, st);
   req.id = id;
@@ -325,6 +333,7 @@ void on_reply(conn_state& st, call_reply& rep) {
   auto c = st.calls.take(rep.id);
   if (!c)
     return; // timed out meanwhile
+  count_in_flight(st);
   answer(st, *c, std::move(rep));
 }
 
@@ -513,14 +522,10 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->in_flight = std::move(hooks.in_flight);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
+  // (Calls are only in flight while a connection is, or is being, made.)
   self->set_exit_handler([self, sp](caf::exit_msg& msg) {
     sp->retiring = false;
-    if (sp->ph != conn_state::phase::idle)
-      lose(self, *sp, "the client was closed");
-    else
-      sp->calls.drain([&](uint64_t, conn_state::call& c) {
-        reply_error(*sp, c, make_error(sc::connection_broken, c.what + ": the client was closed"));
-      });
+    lose(self, *sp, "the client was closed");
     self->quit(msg.reason);
   });
   // Stand-ins end with their connection broker, and nothing waits forever.
@@ -530,41 +535,18 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   });
   return {
     [self, sp](call_request& req) -> caf::result<call_reply> {
-      auto& st = *sp;
-      auto is_request = self->current_message_id().is_request();
-      // A call beyond the frame cap fails here, before anything is sent.
-      if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
-        if (!is_request) {
-          call_reply rep;
-          rep.id = req.id;
-          rep.codec = req.codec;
-          rep.err = std::move(err);
-          return rep;
-        }
-        return err;
-      }
       auto rp = self->make_response_promise<call_reply>();
-      start_call(self, st, req, rp,
-                 is_request ? conn_state::answer_kind::request : conn_state::answer_kind::send);
+      start_call(self, *sp, req, rp,
+                 self->current_message_id().is_request() ? conn_state::answer_kind::request
+                                                         : conn_state::answer_kind::send);
       return rp;
     },
     // A cluster call that goes to this server only (delegated by a
     // dispatcher): answered with the call's outcome under its policies.
     [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
-      auto& st = *sp;
-      auto& req = call.req;
-      if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
-        call_reply rep;
-        rep.codec = req.codec;
-        rep.err = std::move(err);
-        auto res = aggregator::one(req.ns + "/" + req.fn, std::move(call.policies), st.addr,
-                                   std::move(rep));
-        if (res)
-          return std::move(*res);
-        return std::move(res.error());
-      }
       auto rp = self->make_response_promise<cluster_reply>();
-      start_call(self, st, req, rp, conn_state::answer_kind::cluster, std::move(call.policies));
+      start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
+                 std::move(call.policies));
       return rp;
     },
     [self, sp](retire_atom) {
@@ -705,6 +687,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                     make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
                                               + std::to_string(ms.count()) + " ms"));
       });
+      count_in_flight(st);
       if (auto at = st.calls.earliest())
         arm_deadline(self, st, *at);
       maybe_retire(self, st);

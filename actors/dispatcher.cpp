@@ -28,15 +28,11 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   auto& st = self->state;
   if (auto i = st.links.find(addr); i != st.links.end())
     return &i->second;
-  std::string host;
-  uint16_t port = 0;
-  if (!split_address(addr, host, port))
-    return nullptr;
   link_hooks hooks{caf::actor_cast<caf::actor>(self),
                    std::make_shared<std::atomic<size_t>>(0)};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
-    return nullptr;
+    return nullptr; // not host:port
   self->link_to(conn); // connection brokers end with their dispatcher
   return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight}).first->second;
 }
@@ -145,8 +141,9 @@ route start(Self* self, cluster_call& call) {
                   ? self->home_system().middleman().spawn_broker(gather_broker, what,
                                                                  call.policies, chosen)
                   : self->spawn(gather_actor, what, call.policies, chosen);
-  // The gather hears the caller's request first (the caller delegates right
-  // after this), then its servers' answers: each broker answers the gather.
+  // Each broker answers the gather. The caller's request is delegated to the
+  // gather after this, so answers may come first: the gather keeps them until
+  // it has the request (`started`).
   for (size_t i = 0; i < chosen.size(); ++i) {
     auto copy = req;
     copy.id = i;

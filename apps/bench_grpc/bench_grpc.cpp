@@ -34,13 +34,14 @@ class echo_callback_service final : public Echo::CallbackService {
   grpc::ServerUnaryReactor* EchoInt(grpc::CallbackServerContext* ctx, const Int64* in,
                                     Int64* out) override {
     out->set_value(in->value());
-    auto reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    return finished(ctx);
   }
   grpc::ServerUnaryReactor* EchoText(grpc::CallbackServerContext* ctx, const Text* in,
                                      Text* out) override {
     out->set_value(in->value());
+    return finished(ctx);
+  }
+  static grpc::ServerUnaryReactor* finished(grpc::CallbackServerContext* ctx) {
     auto reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

@@ -233,14 +233,15 @@ struct fixture : test_coordinator_fixture<unit_config> {
     sched.run();
   }
 
-  /// Runs a call of ns/fn under `grouping` and `results`; its reply.
+  /// Runs a call of `ns`/fn under `grouping` and `results`; its reply.
   caf::expected<cluster_reply> call(grouping_policy grouping,
-                                    results_kind results = results_kind::vector) {
+                                    results_kind results = results_kind::vector,
+                                    std::string ns = "ns") {
     auto p = std::make_shared<call_policies>();
     p->grouping = std::move(grouping);
     p->results = results;
     cluster_call c;
-    c.req.ns = "ns";
+    c.req.ns = std::move(ns);
     c.req.fn = "fn";
     c.policies = p;
     self->send(dispatcher, c);
@@ -331,17 +332,9 @@ CAF_TEST(the leader grouping follows leader events) {
 }
 
 CAF_TEST(a namespace no server provides is unavailable at once) {
-  auto p = std::make_shared<call_policies>();
-  cluster_call c;
-  c.req.ns = "other";
-  c.req.fn = "fn";
-  c.policies = p;
-  self->send(dispatcher, c);
-  sched.run();
-  bool failed = false;
-  self->receive([&](caf::error& err) { failed = code_of(err) == sc::unavailable; },
-                caf::after(0s) >> [] {});
-  CAF_CHECK(failed);
+  auto rep = call(grouping_kind::random, results_kind::single, "other");
+  CAF_REQUIRE(!rep);
+  CAF_CHECK_EQUAL(code_of(rep.error()), sc::unavailable);
   CAF_CHECK(seen->empty());
 }
 
