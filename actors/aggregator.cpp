@@ -24,18 +24,20 @@ bool aggregator::take(const std::string& addr) {
 
 bool aggregator::add(const std::string& addr, call_reply rep) {
   if (!take(addr))
-    return decided();
-  if (rep.err)
+    return decided_;
+  if (code_of(rep.err) == sc::draining)
+    ++left_; // stopping: as if it had not been chosen
+  else if (rep.err)
     failures_.push_back({addr, std::move(rep.err)});
   else
     successes_.push_back({addr, std::move(rep)});
-  return decided();
+  return update();
 }
 
 bool aggregator::fail(const std::string& addr, caf::error err) {
   if (take(addr))
     failures_.push_back({addr, std::move(err)});
-  return decided();
+  return update();
 }
 
 bool aggregator::expire() {
@@ -46,27 +48,54 @@ bool aggregator::expire() {
                                                          + std::to_string(ms.count())
                                                          + " ms")});
   waiting_.clear();
+  update();
   return true;
 }
 
-bool aggregator::decided() const noexcept {
-  if (waiting_.empty())
+bool aggregator::update() {
+  if (decided_)
     return true;
-  auto ex = std::get_if<exceptions_kind>(&policies_->exceptions);
+  auto& policy = policies_->exceptions;
+  if (auto fn = std::get_if<decide_fn>(&policy); fn && *fn) {
+    verdict_ = (*fn)(successes_, failures_, waiting_);
+    decided_ = verdict_.what != verdict::kind::wait || waiting_.empty();
+    return decided_;
+  }
+  if (waiting_.empty())
+    return decided_ = true;
+  if (auto q = std::get_if<quorum>(&policy))
+    return decided_ = successes_.size() >= q->k || successes_.size() + waiting_.size() < q->k;
+  auto ex = std::get_if<exceptions_kind>(&policy);
   if (!ex)
     return false; // a user function sees every answer
   if (*ex == exceptions_kind::any)
-    return !failures_.empty();
+    return decided_ = !failures_.empty();
   // `all`: one success settles a call that keeps at most one result.
   auto res = std::get_if<results_kind>(&policies_->results);
-  return res && (*res == results_kind::single || *res == results_kind::nil)
-         && !successes_.empty();
+  return decided_ = res && (*res == results_kind::single || *res == results_kind::nil)
+                    && !successes_.empty();
 }
 
 caf::expected<cluster_reply> aggregator::result() {
-  if (auto err = judge(policies_->exceptions, what_, successes_, failures_))
+  std::optional<caf::error> err;
+  if (successes_.empty() && failures_.empty() && left_ > 0)
+    err = make_error(sc::unavailable, what_ + ": every server chosen is stopping");
+  else if (verdict_.what == verdict::kind::fail)
+    err = verdict_.err ? verdict_.err : make_error(sc::exception, what_ + ": failed");
+  else if (verdict_.what == verdict::kind::wait)
+    err = judge(std::holds_alternative<decide_fn>(policies_->exceptions)
+                  ? exceptions_policy{exceptions_kind::all}
+                  : policies_->exceptions,
+                what_, successes_, failures_);
+  if (err && *err)
     return std::move(*err);
   cluster_reply out;
+  for (auto& f : failures_) {
+    out.failed.push_back(f.addr);
+    out.errors.push_back(f.err);
+  }
+  if (auto q = std::get_if<quorum>(&policies_->exceptions); q && successes_.size() > q->k)
+    successes_.resize(q->k); // shaped from the first k
   if (auto fn = std::get_if<results_fn>(&policies_->results); fn && *fn) {
     auto value = (*fn)(policies_->codec, successes_);
     call_reply rep;
@@ -106,6 +135,7 @@ caf::expected<cluster_reply> aggregator::one(std::string what,
     agg.failures_.push_back({std::move(addr), std::move(rep.err)});
   else
     agg.successes_.push_back({std::move(addr), std::move(rep)});
+  agg.update();
   return agg.result();
 }
 

@@ -13,8 +13,11 @@ namespace slacker {
 /// The outcome of one cluster call, decided from the answers of the servers
 /// it went to under its exceptions and results policies: answers go in, and
 /// as soon as the outcome is known (`any` at the first failure; `single` or
-/// `nil` under `all` at the first success; otherwise when every server has
-/// answered or the deadline passed) it is decided. A plain state machine, the
+/// `nil` under `all` at the first success; a quorum at its k-th success or
+/// once k successes are out of reach; a `decide_fn` when it says so;
+/// otherwise when every server has answered or the deadline passed) it is
+/// decided. A server answering `draining` (stopping, the call not run) is
+/// left out, as if it had not been chosen. A plain state machine, the
 /// only one that applies the policies: used by the gather (fan-out calls), the
 /// connection broker (calls to one server), typed `ask` and the CLI.
 class aggregator {
@@ -35,7 +38,9 @@ public:
   /// Always decides.
   bool expire();
 
-  bool decided() const noexcept;
+  bool decided() const noexcept {
+    return decided_;
+  }
 
   /// The servers that have not answered yet.
   const std::vector<std::string>& waiting() const noexcept {
@@ -64,11 +69,17 @@ public:
 private:
   bool take(const std::string& addr);
 
+  /// Decides whether the call is settled after an answer.
+  bool update();
+
   std::string what_;
   std::shared_ptr<const call_policies> policies_;
   std::vector<std::string> waiting_;
   std::vector<server_result> successes_;
   std::vector<server_failure> failures_;
+  size_t left_ = 0; // servers that answered `draining`
+  bool decided_ = false;
+  verdict verdict_; // a decide_fn's last word
 };
 
 } // namespace slacker

@@ -62,6 +62,11 @@ struct conn_state {
     codec_id codec;
     clock::duration timeout;
     std::shared_ptr<const call_policies> policies; // cluster calls only
+    // Cluster calls only, so that the dispatcher can send the call to another
+    // server: the request, the servers tried before, whether it may run twice.
+    call_request req;
+    std::vector<std::string> tried;
+    bool idempotent = false;
   };
 
   enum class query_kind { lookup, namespaces, functions };
@@ -98,6 +103,8 @@ struct conn_state {
 
   call_ledger<call> calls;
   std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
+  uint32_t accrual = 3;       // timeouts in a row that make this server suspect
+  uint32_t timeouts_in_row = 0;
   bool retiring = false; // end once nothing is in flight
   std::unordered_map<uint64_t, query> queries;
   std::unordered_map<uint64_t, sent> sends;
@@ -176,6 +183,23 @@ void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
   answer(st, c, std::move(rep), false);
 }
 
+/// Hands a failed cluster call back to the dispatcher (the observer), which
+/// sends it to another server within its deadline or answers it with `err`:
+/// its caller waits for that answer as for this one (the promise is
+/// delegated). `charged`: a retry of a call that may have run (the retry
+/// budget decides); uncharged: it certainly did not run here. False when
+/// there is nobody to resend it (a direct call).
+bool resend(conn_state& st, conn_state::call& c, caf::error err, bool charged) {
+  if (c.kind != conn_state::answer_kind::cluster || !st.observer)
+    return false;
+  c.tried.push_back(st.addr);
+  c.req.id = c.caller_id;
+  cluster_call call{std::move(c.req), std::move(c.policies), std::move(c.tried)};
+  c.rp.delegate(st.observer, resend_atom::value, std::move(call), std::move(err), charged,
+                c.idempotent);
+  return true;
+}
+
 /// Tells the dispatcher how many calls are in flight here (the ledger's size).
 void count_in_flight(conn_state& st) {
   if (st.in_flight)
@@ -203,6 +227,9 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   if (st.ph == conn_state::phase::idle)
     return;
   auto was_up = st.greeted && !st.going_away;
+  // Calls of a connection that never opened were never sent: any of them
+  // may go to another server. Others only when idempotent.
+  auto never_sent = st.ph == conn_state::phase::connecting;
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
     self->close(st.hdl);
   st.tls.reset();
@@ -215,7 +242,10 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   if (st.busy() || !st.connect_waiters.empty())
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
   st.calls.drain([&](uint64_t, conn_state::call& c) {
-    reply_error(st, c, make_error(sc::connection_broken, c.what + ": " + cause));
+    auto err = make_error(sc::connection_broken, c.what + ": " + cause);
+    if ((never_sent || c.idempotent) && resend(st, c, err, !never_sent))
+      return;
+    reply_error(st, c, std::move(err));
   });
   count_in_flight(st);
   auto queries = std::move(st.queries);
@@ -253,14 +283,15 @@ void ensure_connection(self_ptr self, conn_state& st);
 /// frame cap is answered here, before anything is sent.
 void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_promise rp,
                 conn_state::answer_kind kind,
-                std::shared_ptr<const call_policies> policies = nullptr) {
+                std::shared_ptr<const call_policies> policies = nullptr,
+                std::vector<std::string> tried = {}, bool idempotent = false) {
   if (req.deadline_ns == 0)
     req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
                         .time_since_epoch()
                       / std::chrono::nanoseconds{1};
   auto left = time_left(req.deadline_ns);
   conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
-                     req.codec, left, std::move(policies)};
+                     req.codec, left, std::move(policies), {}, {}, false};
   if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     reply_error(st, c, std::move(err));
     return;
@@ -272,6 +303,12 @@ void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_
   ensure_connection(self, st);
   req.id = id;
   wire::write_call(out_buf(self, st), req);
+  if (kind == conn_state::answer_kind::cluster) {
+    auto& kept = *st.calls.find(id);
+    kept.req = std::move(req);
+    kept.tried = std::move(tried);
+    kept.idempotent = idempotent;
+  }
   flush_out(self, st);
 }
 
@@ -329,11 +366,22 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
 }
 
-void on_reply(conn_state& st, call_reply& rep) {
+void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   auto c = st.calls.take(rep.id);
   if (!c)
     return; // timed out meanwhile
   count_in_flight(st);
+  if (st.timeouts_in_row >= st.accrual && st.observer)
+    self->send(st.observer, conn_up_atom::value, st.addr); // answers again
+  st.timeouts_in_row = 0;
+  if (rep.err) {
+    // Not run there: `draining` always goes elsewhere; `overloaded` when the
+    // call is idempotent (a retry, which the budget may refuse).
+    auto code = code_of(rep.err);
+    if ((code == sc::draining || (code == sc::overloaded && c->idempotent))
+        && resend(st, *c, with_origin(rep.err, st.addr), code != sc::draining))
+      return;
+  }
   answer(st, *c, std::move(rep));
 }
 
@@ -456,7 +504,7 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
         malformed = true;
         break;
       }
-      on_reply(st, rep);
+      on_reply(self, st, rep);
       break;
     }
     case frame_type::send_reply: {
@@ -520,6 +568,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->addr = sp->host + ":" + std::to_string(port);
   sp->observer = std::move(hooks.observer);
   sp->in_flight = std::move(hooks.in_flight);
+  sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
   // (Calls are only in flight while a connection is, or is being, made.)
@@ -546,7 +595,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
     [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
       auto rp = self->make_response_promise<cluster_reply>();
       start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
-                 std::move(call.policies));
+                 std::move(call.policies), std::move(call.tried), call.idempotent);
       return rp;
     },
     [self, sp](retire_atom) {
@@ -682,6 +731,12 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       auto& st = *sp;
       st.calls.fired(); // a wake-up that came early re-arms below
       st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
+        // Failure accrual: timeouts in a row make the server suspect.
+        if (++st.timeouts_in_row == st.accrual && st.observer) {
+          spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
+                       st.addr, st.accrual);
+          self->send(st.observer, suspect_atom::value, st.addr);
+        }
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
         reply_error(st, c,
                     make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "

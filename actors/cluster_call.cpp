@@ -46,6 +46,8 @@ call_policies resolve(const cluster_options& per_call, const cluster_options& pe
   pick(result.timeout, per_call.timeout, per_fn.timeout, client.timeout);
   pick(result.codec, per_call.codec, per_fn.codec, client.codec);
   pick(result.unavailable, per_call.unavailable, per_fn.unavailable, client.unavailable);
+  pick(result.idempotent, per_call.idempotent, per_fn.idempotent, client.idempotent);
+  pick(result.hedge_after, per_call.hedge_after, per_fn.hedge_after, client.hedge_after);
   result.ext = client.ext;
   for (auto& kvp : per_fn.ext)
     result.ext[kvp.first] = kvp.second;

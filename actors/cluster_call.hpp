@@ -41,6 +41,15 @@ struct cluster_options {
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<codec_id> codec;
   std::optional<unavailable_value> unavailable;
+  /// The call may run more than once (it reads, or repeats harmlessly): one
+  /// that fails with `connection_broken` or `overloaded` is retried on another
+  /// server within its deadline (retry budget permitting), and it may be
+  /// hedged. A function declared `slacker::idempotent` on its server is
+  /// idempotent whatever this says.
+  std::optional<bool> idempotent;
+  /// Hedging (idempotent calls to one server only): when no answer came after
+  /// this long, a backup goes to another server; the first answer wins.
+  std::optional<std::chrono::milliseconds> hedge_after;
   extensions ext; // merged: per call wins on equal keys
 };
 
@@ -52,6 +61,8 @@ struct call_policies {
   std::chrono::milliseconds timeout{10000};
   codec_id codec = codec_id::caf_binary;
   unavailable_value unavailable; // empty: fail with `unavailable`
+  bool idempotent = false;
+  std::chrono::milliseconds hedge_after{0}; // 0: no hedging
   extensions ext;
 };
 
@@ -63,6 +74,12 @@ call_policies resolve(const cluster_options& per_call, const cluster_options& pe
 struct cluster_call {
   call_request req;
   std::shared_ptr<const call_policies> policies;
+  /// The servers this call was sent to already (a resent or hedged call
+  /// goes elsewhere).
+  std::vector<std::string> tried;
+  /// Set by the dispatcher: the call may run twice (the policies say so, or
+  /// the function is declared idempotent on its servers).
+  bool idempotent = false;
 };
 
 /// How a `cluster_reply` is shaped: the results policy it was made under,
@@ -79,16 +96,21 @@ enum class reply_shape : uint8_t {
 const char* to_string(reply_shape x);
 
 /// The answer of a cluster call: the successful results the policies kept,
-/// with their servers, and how they were shaped.
+/// with their servers, and how they were shaped; and the servers that failed
+/// (`failed[i]` with `errors[i]`, e.g. `timeout` for one that did not answer
+/// by the deadline), for a call that succeeded with partial results.
 struct cluster_reply {
   reply_shape shape = reply_shape::single;
   std::vector<std::string> addrs;
   std::vector<call_reply> replies;
+  std::vector<std::string> failed;
+  std::vector<caf::error> errors;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_reply& x) {
-  return f(caf::meta::type_name("slacker::cluster_reply"), x.shape, x.addrs, x.replies);
+  return f(caf::meta::type_name("slacker::cluster_reply"), x.shape, x.addrs, x.replies,
+           x.failed, x.errors);
 }
 
 namespace detail {

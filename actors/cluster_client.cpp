@@ -95,7 +95,7 @@ caf::expected<cluster_call> cluster_client::assemble(std::shared_ptr<call_polici
   auto req = make_encoded_call(opts, qualified, std::move(args));
   if (!req)
     return std::move(req.error());
-  return cluster_call{std::move(*req), std::move(policies)};
+  return cluster_call{std::move(*req), std::move(policies), {}, false};
 }
 
 caf::expected<cluster_call> cluster_client::prepare_encoded(const cluster_options& per_call,

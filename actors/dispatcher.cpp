@@ -1,5 +1,7 @@
 #include "slacker/actors/dispatcher.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -10,6 +12,7 @@
 #include "slacker/actors/aggregator.hpp"
 #include "slacker/actors/ask.hpp"
 #include "slacker/actors/gather.hpp"
+#include "slacker/actors/hedge.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 
@@ -67,7 +70,7 @@ void refresh(Self* self, const std::string& ns) {
     view.leader.clear();
   for (auto& addr : i->second) {
     auto s = st.servers.find(addr);
-    if (s == st.servers.end() || st.broken.count(addr) > 0)
+    if (s == st.servers.end() || st.broken.count(addr) > 0 || st.suspects.count(addr) > 0)
       continue;
     view.servers.push_back({addr, s->second, 0, grouping::weight_of(s->second)});
   }
@@ -116,6 +119,56 @@ struct route {
   caf::expected<cluster_reply> now{caf::error{}};
 };
 
+/// A suspect server providing `ns` whose probe is due: this call probes it
+/// (half-open), and the next probe waits twice as long (at most 10 s).
+template <class Self>
+std::optional<std::string> due_probe(Self* self, const std::string& ns,
+                                     const std::vector<std::string>& tried) {
+  auto& st = self->state;
+  if (st.suspects.empty())
+    return std::nullopt;
+  auto now = self->clock().now();
+  auto provides = st.namespaces.find(ns);
+  if (provides == st.namespaces.end())
+    return std::nullopt;
+  for (auto& [addr, s] : st.suspects) {
+    if (s.next_probe > now || provides->second.count(addr) == 0
+        || st.broken.count(addr) > 0
+        || std::find(tried.begin(), tried.end(), addr) != tried.end())
+      continue;
+    s.backoff = std::min<clock::duration>(s.backoff * 2, std::chrono::seconds{10});
+    s.next_probe = now + s.backoff;
+    return addr;
+  }
+  return std::nullopt;
+}
+
+/// Whether `call` may run twice: its policies say so, or its function is
+/// declared idempotent on its servers. Learns the declarations of a
+/// namespace from one of its servers on first use.
+template <class Self>
+bool idempotent(Self* self, const cluster_call& call, const caf::actor& conn) {
+  auto& st = self->state;
+  auto& req = call.req;
+  auto i = st.idempotent_fns.find(req.ns);
+  if (i == st.idempotent_fns.end()) {
+    st.idempotent_fns.emplace(req.ns, std::set<std::string>{});
+    self->request(conn, caf::infinite, inspect_atom::value, req.ns)
+      .then(
+        [self, ns = req.ns](std::vector<function_info>& fns) {
+          auto& names = self->state.idempotent_fns[ns];
+          for (auto& f : fns)
+            if (f.idempotent)
+              names.insert(f.name);
+        },
+        [self, ns = req.ns](caf::error&) {
+          self->state.idempotent_fns.erase(ns); // asked again on the next call
+        });
+    return call.policies->idempotent;
+  }
+  return call.policies->idempotent || i->second.count(req.fn) > 0;
+}
+
 template <class Self>
 route start(Self* self, cluster_call& call) {
   auto& st = self->state;
@@ -123,9 +176,25 @@ route start(Self* self, cluster_call& call) {
   auto& policies = *call.policies;
   if (st.used.count(req.ns) == 0)
     st.used.insert(req.ns);
-  auto& view = candidates_of(self, req.ns, policies.grouping);
+  auto& all = candidates_of(self, req.ns, policies.grouping);
+  // A resent call goes to a server it has not been to.
+  std::optional<grouping_view> others;
+  if (!call.tried.empty()) {
+    others = all;
+    auto& xs = others->servers;
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](const candidate& c) {
+                              return std::find(call.tried.begin(), call.tried.end(), c.addr)
+                                     != call.tried.end();
+                            }),
+             xs.end());
+  }
+  auto& view = others ? *others : all;
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
   auto chosen = choose(policies.grouping, gc, st.rng, st.turn);
+  if (chosen.size() <= 1)
+    if (auto probe = due_probe(self, req.ns, call.tried))
+      chosen = {*probe};
   if (chosen.empty())
     return {nullptr, false,
             aggregator::none(req.ns + "/" + req.fn, "cluster " + st.cluster, policies,
@@ -134,6 +203,12 @@ route start(Self* self, cluster_call& call) {
     auto l = link_of(self, chosen.front());
     if (!l)
       return {nullptr, false, make_error(sc::invalid_request, "bad address " + chosen.front())};
+    call.idempotent = idempotent(self, call, l->conn);
+    if (call.idempotent && policies.hedge_after.count() > 0 && call.tried.empty()) {
+      auto h = self->spawn(hedge_actor, caf::actor_cast<caf::actor>(self), l->conn,
+                           chosen.front(), std::move(call));
+      return {h, true, caf::error{}};
+    }
     return {l->conn, false, caf::error{}};
   }
   auto what = req.ns + "/" + req.fn;
@@ -229,6 +304,33 @@ void sweep(Self* self) {
   }
 }
 
+/// Runs `call` (the current request): its answer now, or delegated to the
+/// server's connection broker or to its gather or hedge.
+template <class Self>
+caf::result<cluster_reply> dispatch(Self* self, cluster_call& call) {
+  auto res = start(self, call);
+  if (!res.to) {
+    if (res.now)
+      return std::move(*res.now);
+    return std::move(res.now.error());
+  }
+  if (res.gather)
+    self->delegate(res.to, gather_atom::value);
+  else
+    self->delegate(res.to, std::move(call));
+  return caf::delegated<cluster_reply>{};
+}
+
+/// `err` with `extra` added to its sentence (same code).
+caf::error amended(const caf::error& err, const std::string& extra) {
+  auto code = code_of(err);
+  if (code == sc::none)
+    return err;
+  auto text = describe(err);
+  auto colon = text.find(": ");
+  return make_error(code, (colon == std::string::npos ? text : text.substr(colon + 2)) + extra);
+}
+
 caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
                            const wire_options& opts, link_hooks hooks) {
   std::string host;
@@ -249,6 +351,8 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
     = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
                   std::string{"network"})
       == "network";
+  st.budget = retry_budget{caf::get_or(self->home_system().config(), "slacker.retry-budget",
+                                       0.2)};
   if (connect) {
     st.connect = std::move(connect);
   } else {
@@ -278,17 +382,63 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
         st.waiting.push_back({std::move(call), rp, deadline});
         return rp;
       }
+      st.budget.deposit(self->clock().now());
+      return dispatch(self, call);
+    },
+    // A call a broker could not finish there: to another server.
+    [=](resend_atom, cluster_call& call, caf::error& cause, bool charged,
+        bool idem) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      auto last = call.tried.empty() ? std::string{} : call.tried.back();
+      auto give_up = [&](caf::error err) -> caf::result<cluster_reply> {
+        call_reply rep;
+        rep.codec = call.req.codec;
+        rep.err = std::move(err);
+        auto res = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, last,
+                                   std::move(rep));
+        if (res)
+          return std::move(*res);
+        return std::move(res.error());
+      };
+      if (code_of(cause) == sc::draining && st.servers.count(last) > 0
+          && st.broken.insert(last).second)
+        refresh_server(self, last); // stopping: no new calls there
+      if (time_left(call.req.deadline_ns).count() <= 0)
+        return give_up(std::move(cause));
+      auto now = self->clock().now();
+      auto& view = candidates_of(self, call.req.ns, call.policies->grouping);
+      auto other = std::any_of(view.servers.begin(), view.servers.end(), [&](auto& c) {
+        return std::find(call.tried.begin(), call.tried.end(), c.addr) == call.tried.end();
+      });
+      if (!other)
+        return give_up(amended(cause, " (no other server to send it to)"));
+      if (charged && !st.budget.withdraw(now))
+        return give_up(amended(cause, " (not retried: " + st.budget.describe(now) + ")"));
+      call.idempotent = idem;
       auto res = start(self, call);
-      if (!res.to) {
-        if (res.now)
-          return std::move(*res.now);
-        return std::move(res.now.error());
-      }
+      if (!res.to)
+        return give_up(amended(cause, " (no other server to send it to)"));
       if (res.gather)
         self->delegate(res.to, gather_atom::value);
       else
         self->delegate(res.to, std::move(call));
       return caf::delegated<cluster_reply>{};
+    },
+    // The backup of a hedged call.
+    [=](hedge_atom, cluster_call& call) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      if (!st.budget.withdraw(now))
+        return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
+      return dispatch(self, call);
+    },
+    [=](suspect_atom, const std::string& addr) {
+      auto& st = self->state;
+      if (st.servers.count(addr) == 0)
+        return;
+      auto backoff = std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
+      st.suspects[addr] = {self->clock().now() + backoff, backoff};
+      refresh_server(self, addr);
     },
     [=](membership_view& view) {
       auto& st = self->state;
@@ -309,6 +459,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       auto& st = self->state;
       st.servers.erase(x.addr);
       st.broken.erase(x.addr);
+      st.suspects.erase(x.addr);
       drop_link(self, x.addr);
       refresh_server(self, x.addr);
     },
@@ -325,7 +476,8 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       }
     },
     [=](conn_up_atom, const std::string& addr) {
-      if (self->state.broken.erase(addr) > 0) {
+      auto& st = self->state;
+      if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
         spdlog::info("slacker: {} is reachable again", addr);
         refresh_server(self, addr);
       }

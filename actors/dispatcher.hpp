@@ -23,6 +23,7 @@
 
 #include "slacker/actors/client_connection.hpp"
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/retry_budget.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
@@ -71,6 +72,18 @@ struct dispatcher_state {
   std::optional<wire_options> wire; // read from the config once, on first use
   link_factory connect;
   std::set<std::string> broken; // connection lost: not chosen until it reconnects
+  /// Failure accrual: servers that let calls time out in a row. Out of
+  /// routing; one call now and then probes them (half-open) until one
+  /// answers.
+  struct suspect {
+    clock::time_point next_probe;
+    clock::duration backoff;
+  };
+  std::map<std::string, suspect> suspects;
+  retry_budget budget;
+  /// ns -> its functions declared idempotent on its servers (learned from the
+  /// first server on first use).
+  std::unordered_map<std::string, std::set<std::string>> idempotent_fns;
   std::set<std::string> used;   // namespaces this client called
   std::vector<queued> waiting;  // calls that came before the first view
   std::vector<server_data_handler> data_handlers;
@@ -97,7 +110,14 @@ struct dispatcher_state {
 /// - `ask_request -> ask_reply`: a plain message to the actors serving a
 ///   namespace (ask.hpp), through one ask gather per request;
 /// - membership events from the registry (membership.hpp), and `(conn_up_atom,
-///   addr)` / `(conn_down_atom, addr)` from its connection brokers.
+///   addr)` / `(conn_down_atom, addr)` / `(suspect_atom, addr)` from its
+///   connection brokers;
+/// - `(resend_atom, cluster_call, error, charged, idempotent)`: a broker hands
+///   back a call that failed there without running (`draining`, never sent)
+///   or that may run twice; it goes to a server not tried yet, within its
+///   deadline (retries of calls that may have run within the retry budget);
+/// - `(hedge_atom, cluster_call) -> cluster_reply`: the backup of a hedged
+///   call (hedge.hpp), to a server not tried yet, within the retry budget.
 /// `connect`, if given, makes the connection brokers (tests).
 caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
                                std::string cluster, caf::actor registry,

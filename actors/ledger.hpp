@@ -40,6 +40,12 @@ public:
     return out;
   }
 
+  /// The call `id`, still in flight; null when it left.
+  Entry* find(uint64_t id) {
+    auto i = calls_.find(id);
+    return i == calls_.end() ? nullptr : &i->second.entry;
+  }
+
   /// Removes every call due at or before `now`, earliest first, calling
   /// `f(id, entry)` for each.
   template <class F>

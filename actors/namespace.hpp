@@ -130,6 +130,16 @@ public:
     return *this;
   }
 
+  /// Declares `fn` (defined already) idempotent: running it twice does no
+  /// harm. Published in its metadata; cluster clients then retry it on
+  /// another server after `connection_broken` or `overloaded`, and may hedge
+  /// it (docs/reliability.md).
+  ns& idempotent(const std::string& fn) {
+    if (auto i = functions_.find(fn); i != functions_.end())
+      i->second.info.idempotent = true;
+    return *this;
+  }
+
   const std::string& name() const noexcept {
     return name_;
   }

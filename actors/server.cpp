@@ -1,6 +1,8 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/actors/blocking_request.hpp"
 
+#include <thread>
+
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
@@ -103,12 +105,24 @@ void server::going_away() {
     blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5}, going_away_atom::value);
 }
 
-bool server::drain(std::chrono::milliseconds timeout) {
+bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
+  using clock = std::chrono::steady_clock;
+  auto until = clock::now() + timeout;
+  // The connections count what they owe; polled, as this runs in a plain
+  // thread that has nothing else to do until the server stops.
+  for (;;) {
+    auto now = clock::now();
+    auto last = clock::time_point{std::chrono::nanoseconds{catalog_->last_arrival.load()}};
+    if (catalog_->owed.load() <= 0 && now - last >= quiet)
+      break;
+    if (now >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  // Namespace actors called from elsewhere (not through a connection).
   caf::scoped_actor self{sys_};
-  auto until = std::chrono::steady_clock::now() + timeout;
   for (auto& a : spawned_) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
     bool done = false;
     if (left.count() > 0)
       self->request(a, left, drain_atom::value)

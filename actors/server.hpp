@@ -56,9 +56,10 @@ public:
   /// interface). Returns the port.
   caf::expected<uint16_t> publish(uint16_t port = 0, const std::string& bind = {});
 
-  /// Stops accepting connections and tells every connected client that this
-  /// server is going away (they route new calls elsewhere); calls already
-  /// under way are still answered.
+  /// Starts the drain: stops accepting connections, answers every new call
+  /// with `draining` (not run: its client sends it to another server) and
+  /// tells every connected client that this server is going away (they route
+  /// new calls elsewhere); calls already under way are still answered.
   void going_away();
 
   /// The published port, 0 before `publish`.
@@ -72,8 +73,11 @@ public:
     return port_;
   }
 
-  /// Waits (up to `timeout`) until no blocking call is running; false on timeout.
-  bool drain(std::chrono::milliseconds timeout);
+  /// Waits (up to `timeout`) until every call taken has been answered and no
+  /// call has arrived for `quiet` (callers that had not yet heard of the
+  /// drain got their `draining` answers); false on timeout.
+  bool drain(std::chrono::milliseconds timeout,
+             std::chrono::milliseconds quiet = std::chrono::milliseconds{0});
 
   /// The namespaces served (functions and actors), by name.
   std::vector<std::string> namespaces() const;

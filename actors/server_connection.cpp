@@ -61,6 +61,7 @@ struct connection_state {
   std::vector<char> plain_in;
   bool first_bytes = true;
   bool warned_token = false;
+  int64_t owed = 0; // answers this connection still owes (the catalog's count)
 
   connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
                    bool log)
@@ -79,6 +80,12 @@ struct connection_state {
 };
 
 using state_ptr = std::shared_ptr<connection_state>;
+
+/// Counts an answer owed (+1) or given (-1), here and in the catalog's total.
+void owe(connection_state& st, int64_t n) {
+  st.owed += n;
+  st.cat->owed.fetch_add(n, std::memory_order_relaxed);
+}
 
 /// Compares the digests, in constant time: neither the content nor the
 /// length of the token leaks through timing.
@@ -248,8 +255,31 @@ caf::error authorize(connection_state& st, const call_request& req) {
   return {};
 }
 
+/// The server is stopping: the call is answered `draining`, not run, so that
+/// its client sends it to another server.
+call_reply draining_reply(const call_request& req) {
+  call_reply rep;
+  rep.id = req.id;
+  rep.codec = req.codec;
+  rep.ext = req.ext;
+  rep.err = make_error(sc::draining, excerpt(req.ns + "/" + req.fn)
+                                       + " was not run: the server is stopping");
+  return rep;
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           clock::now().time_since_epoch())
+    .count();
+}
+
 void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto& st = *sp;
+  st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
+  if (st.cat->draining()) {
+    wire::write_reply_within(out(self, st), draining_reply(req), st.cap);
+    return;
+  }
   auto& table = st.current();
   auto i = table.find(req.ns);
   if (i == table.end()) {
@@ -289,9 +319,14 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto id = req.id;
   auto codec = req.codec;
   auto ext = req.ext;
+  owe(st, +1);
   self->request(entry.handler, caf::infinite, std::move(req))
-    .then([self, sp](call_reply& rep) { write_reply_frame(self, *sp, rep); },
+    .then([self, sp](call_reply& rep) {
+            owe(*sp, -1);
+            write_reply_frame(self, *sp, rep);
+          },
           [self, sp, id, codec, ext, ns = i->first](caf::error& err) {
+            owe(*sp, -1);
             call_reply rep;
             rep.id = id;
             rep.codec = codec;
@@ -307,6 +342,13 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
 void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std::string& ns,
              const std::vector<char>& bytes) {
   auto& st = *sp;
+  st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
+  if (st.cat->draining()) {
+    write_send_reply(self, st, id, nullptr,
+                     make_error(sc::draining, "a message to " + excerpt(ns)
+                                                + " was not delivered: the server is stopping"));
+    return;
+  }
   auto& table = st.current();
   auto i = table.find(ns);
   if (i == table.end()) {
@@ -322,6 +364,7 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std:
                                                    + describe(err)));
     return;
   }
+  owe(st, +1);
   self->spawn(send_helper, i->second.handler, std::move(msg),
               caf::actor_cast<caf::actor>(self), id, ns);
 }
@@ -496,6 +539,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   self->ack_writes(hdl, true);
   self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
   arm_idle_check(self, *sp);
+  // A connection that ends owes nothing any more.
+  self->attach_functor([sp](const caf::error&) { owe(*sp, -sp->owed); });
   return {
     [self, sp](caf::io::new_data_msg& msg) {
       auto& st = *sp;
@@ -578,9 +623,11 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
     },
     // The answer of a typed message, from its helper.
     [self, sp](forward_atom, uint64_t id, caf::message& msg) {
+      owe(*sp, -1);
       write_send_reply(self, *sp, id, &msg, caf::error{});
     },
     [self, sp](forward_atom, uint64_t id, caf::error& err) {
+      owe(*sp, -1);
       write_send_reply(self, *sp, id, nullptr, err);
     },
     // The server stops gracefully: tell the client.
@@ -635,6 +682,7 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
       conns->insert(conn);
     },
     [=](going_away_atom) {
+      cat->start_draining();
       self->close(listening);
       for (auto& c : *conns)
         self->send(c, going_away_atom::value);

@@ -50,7 +50,24 @@ public:
     return version_.load(std::memory_order_acquire);
   }
 
+  /// Draining: the server is stopping. Every connection answers new calls
+  /// and messages with `draining` (not run) and finishes what it took.
+  void start_draining() noexcept {
+    draining_.store(true, std::memory_order_release);
+  }
+
+  bool draining() const noexcept {
+    return draining_.load(std::memory_order_relaxed);
+  }
+
+  /// What the connections count for the drain: when a call or message last
+  /// arrived (steady-clock nanoseconds), and how many they still owe an
+  /// answer for (blocking calls and typed messages under way).
+  std::atomic<int64_t> last_arrival{0};
+  std::atomic<int64_t> owed{0};
+
 private:
+  std::atomic<bool> draining_{false};
   mutable std::mutex mtx_;
   std::shared_ptr<const table> table_;
   std::atomic<uint64_t> version_{1};
@@ -58,8 +75,9 @@ private:
 
 /// The broker a server listens with: takes the listening socket, forks one
 /// `server_connection` per accepted connection (linked to it: stopping the
-/// acceptor closes every connection). `(going_away_atom)` stops accepting
-/// and tells every connection's client that this server is going away.
+/// acceptor closes every connection). `(going_away_atom)` stops accepting,
+/// starts the catalog's drain and tells every connection's client that this
+/// server is going away.
 caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
                               std::shared_ptr<catalog> cat, wire_options opts,
                               bool log_calls);

@@ -31,13 +31,13 @@
 namespace {
 
 struct server_config : slacker::cluster_server_config {
-  size_t grace = 1000;
+  size_t grace = 300;
   server_config() {
     port = 2104;
     server_data = R"({"label":"example"})";
     session_timeout = 5000;
     opt_group{custom_options_, "global"}.add(
-        grace, "grace", "ms between leaving the cluster and stopping (1000)");
+        grace, "grace", "stop once no call arrived for this many ms while draining (300)");
     set("slacker.log-calls", true);
   }
 };

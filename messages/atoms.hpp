@@ -52,5 +52,12 @@ using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;
 using wait_atom = caf::atom_constant<caf::atom("sl_wait")>;
 /// A connection broker whose server left: answer the calls in flight, then end.
 using retire_atom = caf::atom_constant<caf::atom("sl_retire")>;
+/// A connection broker hands a failed call back to its dispatcher, to be
+/// sent to another server (draining, never sent, or idempotent).
+using resend_atom = caf::atom_constant<caf::atom("sl_resend")>;
+/// A server failed calls in a row (failure accrual): out of routing.
+using suspect_atom = caf::atom_constant<caf::atom("sl_suspct")>;
+/// A hedged call asks for its backup.
+using hedge_atom = caf::atom_constant<caf::atom("sl_hedge")>;
 
 } // namespace slacker

@@ -69,12 +69,13 @@ struct function_info {
   std::string result_type;
   std::vector<std::string> codecs; // the codecs its types support
   bool blocking = false;
+  bool idempotent = false; // may run twice: clients retry and hedge it
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, function_info& x) {
   return f(caf::meta::type_name("slacker::function_info"), x.name, x.doc, x.arg_types,
-           x.result_type, x.codecs, x.blocking);
+           x.result_type, x.codecs, x.blocking, x.idempotent);
 }
 
 /// Splits `ns/fn` at its last slash; false when either part is empty.

@@ -31,6 +31,8 @@ const char* to_string(sc code) {
       return "forbidden";
     case sc::too_large:
       return "too_large";
+    case sc::draining:
+      return "draining";
   }
   return "unknown";
 }

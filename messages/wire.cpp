@@ -284,7 +284,7 @@ void write_function_infos(writer& out, const std::vector<function_info>& xs) {
   out.u32(static_cast<uint32_t>(xs.size()));
   for (auto& x : xs) {
     out.str(x.name).str(x.doc).strings(x.arg_types).str(x.result_type).strings(x.codecs);
-    out.u8(x.blocking ? 1 : 0);
+    out.u8(static_cast<uint8_t>((x.blocking ? 1 : 0) | (x.idempotent ? 2 : 0)));
   }
 }
 
@@ -294,11 +294,12 @@ bool read_function_infos(reader& in, std::vector<function_info>& xs) {
     return false;
   for (uint32_t i = 0; i < n; ++i) {
     function_info x;
-    uint8_t blocking = 0;
+    uint8_t flags = 0;
     if (!(in.str(x.name) && in.str(x.doc) && in.strings(x.arg_types)
-          && in.str(x.result_type) && in.strings(x.codecs) && in.u8(blocking)))
+          && in.str(x.result_type) && in.strings(x.codecs) && in.u8(flags)))
       return false;
-    x.blocking = blocking != 0;
+    x.blocking = (flags & 1) != 0;
+    x.idempotent = (flags & 2) != 0;
     xs.push_back(std::move(x));
   }
   return true;

@@ -59,16 +59,16 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
     .guard("shutdown");
 }
 
-void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds grace,
+void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,
                    std::chrono::milliseconds drain_timeout) {
+  // Drain first: it needs no ZooKeeper. Connected clients hear it at once,
+  // new calls are answered `draining` (their clients send them elsewhere),
+  // the calls under way finish.
+  spdlog::info("stopping: draining");
+  srv.going_away();
   spdlog::info("stopping: leaving the cluster");
   reg.leave();
-  // Clients connected to this server hear it at once, even when ZooKeeper is
-  // slow to tell them: they send new calls elsewhere.
-  srv.going_away();
-  std::this_thread::sleep_for(grace);
-  spdlog::info("stopping: waiting for running calls");
-  if (!srv.drain(drain_timeout))
+  if (!srv.drain(drain_timeout, quiet))
     spdlog::warn("stopping: calls still running after {} ms", drain_timeout.count());
   srv.stop();
 }

@@ -23,11 +23,12 @@ inline constexpr const char* manager_ns = "slacker.cluster.manager";
 /// `slacker.manager.token`, or a caller on the server's host when none is set.
 ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 
-/// Stops without losing a call: leaves the cluster, tells the connected
-/// clients that it is going away (wire protocol), waits `grace` so that
-/// clients hear of it and stop routing here, waits up to `drain_timeout` for
-/// the calls still running, then stops the server.
-void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds grace,
+/// Stops without losing a call, with or without ZooKeeper: drains
+/// (`server::going_away`: connected clients hear it at once, new calls are
+/// answered `draining` and sent elsewhere by their clients), leaves the
+/// cluster, waits until the calls under way are answered and no call arrived
+/// for `quiet` (at most `drain_timeout`), then stops the server.
+void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,
                    std::chrono::milliseconds drain_timeout);
 
 } // namespace slacker

@@ -212,7 +212,8 @@ std::string to_json(const function_info& info) {
                         {"args", info.arg_types},
                         {"result", info.result_type},
                         {"codecs", info.codecs},
-                        {"blocking", info.blocking}}
+                        {"blocking", info.blocking},
+                        {"idempotent", info.idempotent}}
     .dump();
 }
 

@@ -51,6 +51,9 @@ config::config() {
     .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
     .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
     .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
+    .add(failure_accrual, "failure-accrual",
+         "calls in a row timing out on a server before clients route around it")
+    .add(retry_budget, "retry-budget", "share of recent calls that may be retried (0.2)")
     .add(insecure, "insecure", "a plaintext server also takes peers not on loopback");
   opt_group{custom_options_, "slacker.tls"}
     .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")

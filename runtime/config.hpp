@@ -38,9 +38,13 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.max-message-size`: the largest frame a process takes from the
 ///   network, in bytes (default 16 MiB); checked before anything is kept.
 /// - `slacker.handshake-timeout` (5s), `slacker.idle-timeout` (30s),
-///   `slacker.ping-interval` (1s), `slacker.peer-timeout` (5s),
+///   `slacker.ping-interval` (500ms), `slacker.peer-timeout` (2s),
 ///   `slacker.connect-timeout` (5s): the timers of the wire protocol
 ///   (docs/protocol.md).
+/// - `slacker.failure-accrual` (3): calls in a row that time out on a server
+///   before a cluster client routes around it; `slacker.retry-budget` (0.2):
+///   the share of a client's recent calls that may be retried or hedged
+///   (docs/reliability.md).
 /// - `slacker.json.max-depth` (256): the deepest JSON nesting decoders accept
 ///   (process-wide, applied when a server or client starts).
 /// - `slacker.tls.certificate`, `slacker.tls.key`, `slacker.tls.ca`: PEM
@@ -65,6 +69,8 @@ public:
   std::string blocking_calls = "lane";
   wire_options wire; // the slacker.max-message-size ... connect-timeout options
   size_t json_max_depth = 256; // slacker.json.max-depth
+  size_t failure_accrual = 3;   // slacker.failure-accrual
+  double retry_budget = 0.2;    // slacker.retry-budget
   std::string tls_certificate;  // slacker.tls.certificate
   std::string tls_key;          // slacker.tls.key
   std::string tls_ca;           // slacker.tls.ca

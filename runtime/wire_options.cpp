@@ -18,6 +18,8 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.idle_timeout = caf::get_or(cfg, "slacker.idle-timeout", x.idle_timeout);
   x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
   x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
+  x.failure_accrual = static_cast<uint32_t>(
+    caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
   x.insecure = caf::get_or(cfg, "slacker.insecure", false);
   x.manager_token = caf::get_or(cfg, "slacker.manager.token", std::string{});

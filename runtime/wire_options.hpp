@@ -20,9 +20,12 @@ struct wire_options {
   uint32_t max_message_size = 16u * 1024u * 1024u;
   caf::timespan handshake_timeout = std::chrono::seconds{5};
   caf::timespan idle_timeout = std::chrono::seconds{30};
-  caf::timespan ping_interval = std::chrono::seconds{1};
-  caf::timespan peer_timeout = std::chrono::seconds{5};
+  caf::timespan ping_interval = std::chrono::milliseconds{500};
+  caf::timespan peer_timeout = std::chrono::seconds{2};
   caf::timespan connect_timeout = std::chrono::seconds{5};
+  /// `slacker.failure-accrual`: calls in a row that time out on a server
+  /// before a cluster client routes around it (probing it now and then).
+  uint32_t failure_accrual = 3;
   /// Mutual TLS (`slacker.tls.*`), null for plaintext.
   std::shared_ptr<const tls_context> tls;
   /// `slacker.insecure`: a plaintext server also takes peers that are not on

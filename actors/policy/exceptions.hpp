@@ -36,11 +36,45 @@ enum class exceptions_kind : uint8_t {
 const char* to_string(exceptions_kind x);
 bool from_string(const std::string& name, exceptions_kind& out);
 
-/// A user policy: given successes and failures, an error or nothing.
+/// A user policy: given successes and failures, an error or nothing. It is
+/// consulted once every server has answered (or the deadline passed); see
+/// `decide_fn` for one that may decide earlier.
 using exceptions_fn = std::function<std::optional<caf::error>(
   const std::vector<server_result>&, const std::vector<server_failure>&)>;
 
-using exceptions_policy = std::variant<exceptions_kind, exceptions_fn>;
+/// Decides as soon as `k` servers answered successfully (the results are
+/// shaped from those `k`), and fails as soon as `k` successes are no longer
+/// possible.
+struct quorum {
+  size_t k = 1;
+};
+
+/// What a deciding policy says after an answer.
+struct verdict {
+  enum class kind : uint8_t { wait, succeed, fail };
+  kind what = kind::wait;
+  caf::error err; // with `fail`
+
+  static verdict wait() {
+    return {};
+  }
+  static verdict succeed() {
+    return {kind::succeed, caf::error{}};
+  }
+  static verdict fail(caf::error err) {
+    return {kind::fail, std::move(err)};
+  }
+};
+
+/// A user policy consulted after each answer with the successes and the
+/// failures so far and the servers still pending: `succeed` ends the call
+/// with the successes so far, `fail` with its error, `wait` waits for more.
+/// `wait` once nothing is pending judges as `all` does.
+using decide_fn = std::function<verdict(const std::vector<server_result>& successes,
+                                        const std::vector<server_failure>& failures,
+                                        const std::vector<std::string>& pending)>;
+
+using exceptions_policy = std::variant<exceptions_kind, exceptions_fn, quorum, decide_fn>;
 
 namespace exceptions {
 
@@ -57,9 +91,13 @@ std::optional<caf::error> any(const std::string& what,
                               const std::vector<server_result>& successes,
                               const std::vector<server_failure>& failures);
 
+/// The quorum's error when fewer than `k` servers succeeded.
+caf::error short_of(const std::string& what, size_t k, size_t successes,
+                    const std::vector<server_failure>& failures, size_t servers);
+
 } // namespace exceptions
 
-/// Applies a policy.
+/// Applies a policy once every server has answered (or none will any more).
 std::optional<caf::error> judge(const exceptions_policy& policy, const std::string& what,
                                 const std::vector<server_result>& successes,
                                 const std::vector<server_failure>& failures);

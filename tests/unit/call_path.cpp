@@ -9,6 +9,7 @@
 #include "slacker/actors/aggregator.hpp"
 #include "slacker/actors/dispatcher.hpp"
 #include "slacker/actors/ledger.hpp"
+#include "slacker/actors/retry_budget.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/runtime/config.hpp"
@@ -167,6 +168,86 @@ CAF_TEST(a call no server can run is unavailable or the unavailable value) {
   CAF_CHECK(x && *x == -1);
 }
 
+CAF_TEST(a quorum decides at its kth success with results from those k) {
+  aggregator agg{"ns/fn", policies(results_kind::vector, quorum{2}), {"a", "b", "c"}};
+  CAF_CHECK(!agg.add("a", value_reply(1)));
+  CAF_CHECK(!agg.fail("b", make_error(sc::exception, "boom")));
+  CAF_CHECK(agg.add("c", value_reply(3))); // b failed, c frozen: decided without it
+  auto out = agg.result();
+  CAF_REQUIRE(out);
+  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") == (std::vector<int64_t>{1, 3}));
+  CAF_CHECK(out->failed == std::vector<std::string>{"b"}); // partial: who failed, and why
+  CAF_REQUIRE_EQUAL(out->errors.size(), 1u);
+  CAF_CHECK_EQUAL(code_of(out->errors[0]), sc::exception);
+}
+
+CAF_TEST(a quorum fails as soon as k successes are out of reach) {
+  aggregator agg{"ns/fn", policies(results_kind::vector, quorum{2}), {"a", "b", "c"}};
+  CAF_CHECK(!agg.fail("a", make_error(sc::exception, "boom")));
+  CAF_CHECK(agg.fail("b", make_error(sc::connection_broken, "gone"))); // c alone cannot make 2
+  auto out = agg.result();
+  CAF_REQUIRE(!out);
+  CAF_CHECK_EQUAL(code_of(out.error()), sc::exception);
+  CAF_CHECK(describe(out.error()).find("quorum of 2 not reached: 0 of 2") != std::string::npos);
+}
+
+CAF_TEST(a deciding user function is consulted after each answer with the pending servers) {
+  std::vector<size_t> pending_seen;
+  decide_fn first_two = [&](const std::vector<server_result>& oks,
+                            const std::vector<server_failure>& fails,
+                            const std::vector<std::string>& pending) {
+    pending_seen.push_back(pending.size());
+    if (!fails.empty())
+      return verdict::fail(make_error(sc::exception, "no failure allowed"));
+    return oks.size() >= 2 ? verdict::succeed() : verdict::wait();
+  };
+  aggregator agg{"ns/fn", policies(results_kind::vector, first_two), {"a", "b", "c"}};
+  CAF_CHECK(!agg.add("b", value_reply(2)));
+  CAF_CHECK(agg.add("a", value_reply(1)));
+  CAF_CHECK(pending_seen == (std::vector<size_t>{2, 1}));
+  auto out = agg.result();
+  CAF_REQUIRE(out);
+  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") == (std::vector<int64_t>{2, 1}));
+  aggregator failing{"ns/fn", policies(results_kind::vector, first_two), {"a", "b"}};
+  CAF_CHECK(failing.fail("a", make_error(sc::timeout, "late")));
+  CAF_REQUIRE(!failing.result());
+  CAF_CHECK_EQUAL(code_of(failing.result().error()), sc::exception);
+}
+
+CAF_TEST(a server answering draining is left out of a fan out) {
+  aggregator agg{"ns/fn", policies(results_kind::vector, exceptions_kind::any), {"a", "b"}};
+  CAF_CHECK(!agg.add("a", error_reply(sc::draining)));
+  CAF_CHECK(agg.add("b", value_reply(2)));
+  auto out = agg.result();
+  CAF_REQUIRE(out); // `any`, yet the stopping server is no failure
+  CAF_CHECK(out->addrs == std::vector<std::string>{"b"});
+  CAF_CHECK(out->failed.empty());
+  aggregator stopping{"ns/fn", policies(results_kind::vector, exceptions_kind::all), {"a"}};
+  CAF_CHECK(stopping.add("a", error_reply(sc::draining)));
+  CAF_REQUIRE(!stopping.result());
+  CAF_CHECK_EQUAL(code_of(stopping.result().error()), sc::unavailable);
+}
+
+// -- the retry budget -------------------------------------------------------------
+
+CAF_TEST(the retry budget allows a share of recent calls plus a floor) {
+  retry_budget budget{0.2, 1}; // 20 % of the calls, plus 1 a second over 10 s
+  auto t = at(0);
+  int allowed = 0;
+  while (budget.withdraw(t))
+    ++allowed;
+  CAF_CHECK_EQUAL(allowed, 10); // no calls: the floor alone
+  for (int i = 0; i < 100; ++i)
+    budget.deposit(t);
+  allowed = 0;
+  while (budget.withdraw(t))
+    ++allowed;
+  CAF_CHECK_EQUAL(allowed, 20); // 20 % of 100 more
+  CAF_CHECK(budget.describe(t).find("30 retries for 100 calls") != std::string::npos);
+  t += std::chrono::seconds{11}; // the window moved on: all forgotten
+  CAF_CHECK(budget.withdraw(t));
+}
+
 // -- the dispatcher, with fake connection brokers --------------------------------
 
 namespace {
@@ -180,13 +261,34 @@ struct unit_config : caf::actor_system_config {
   }
 };
 
+/// How a stand-in broker answers one-server cluster calls.
+enum class mode { ok, draining, broken, silent };
+
 /// A connection broker stand-in: answers a one-server cluster call with its
-/// own address as the result, and a fan-out call_request with its address.
-caf::behavior fake_link(caf::event_based_actor*, std::string addr,
-                        std::shared_ptr<std::map<std::string, int>> seen) {
+/// own address as the result (or as its `mode` says), and a fan-out
+/// call_request with its address. Namespace "ns" declares "idem" idempotent.
+caf::behavior fake_link(caf::event_based_actor* self, std::string addr, caf::actor observer,
+                        std::shared_ptr<std::map<std::string, int>> seen,
+                        std::shared_ptr<std::map<std::string, mode>> modes) {
   return {
     [=](cluster_call& call) -> caf::result<cluster_reply> {
       ++(*seen)[addr];
+      auto m = (*modes)[addr];
+      if (m == mode::silent)
+        return self->make_response_promise<cluster_reply>(); // never answered
+      if (m != mode::ok) {
+        // What the real broker does with a call that failed there.
+        bool draining = m == mode::draining;
+        if (draining || call.idempotent) {
+          call.tried.push_back(addr);
+          auto rp = self->make_response_promise();
+          auto err = make_error(draining ? sc::draining : sc::connection_broken, addr);
+          rp.delegate(observer, resend_atom::value, std::move(call), std::move(err), !draining,
+                      call.idempotent);
+          return caf::delegated<cluster_reply>{};
+        }
+        return make_error(sc::connection_broken, addr);
+      }
       cluster_reply out;
       out.addrs.push_back(addr);
       call_reply rep;
@@ -202,6 +304,16 @@ caf::behavior fake_link(caf::event_based_actor*, std::string addr,
       rep.result = *encode_value(codec_id::caf_binary, addr);
       return rep;
     },
+    [](inspect_atom, std::string& ns) {
+      std::vector<function_info> fns;
+      if (ns == "ns") {
+        fns.resize(2);
+        fns[0].name = "fn";
+        fns[1].name = "idem";
+        fns[1].idempotent = true;
+      }
+      return fns;
+    },
     [](caf::connect_atom) { return true; },
     [](retire_atom) {},
   };
@@ -210,12 +322,13 @@ caf::behavior fake_link(caf::event_based_actor*, std::string addr,
 struct fixture : test_coordinator_fixture<unit_config> {
   caf::actor dispatcher;
   std::shared_ptr<std::map<std::string, int>> seen = std::make_shared<std::map<std::string, int>>();
+  std::shared_ptr<std::map<std::string, mode>> modes = std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
 
   fixture() {
     link_factory connect = [this](caf::actor_system& sys, const std::string& addr,
-                                  link_hooks) {
-      auto link = sys.spawn(fake_link, addr, seen);
+                                  link_hooks hooks) {
+      auto link = sys.spawn(fake_link, addr, hooks.observer, seen, modes);
       links[addr] = link;
       return link;
     };
@@ -236,13 +349,16 @@ struct fixture : test_coordinator_fixture<unit_config> {
   /// Runs a call of `ns`/fn under `grouping` and `results`; its reply.
   caf::expected<cluster_reply> call(grouping_policy grouping,
                                     results_kind results = results_kind::vector,
-                                    std::string ns = "ns") {
+                                    std::string ns = "ns", std::string fn = "fn",
+                                    bool idempotent = false) {
     auto p = std::make_shared<call_policies>();
     p->grouping = std::move(grouping);
     p->results = results;
+    p->idempotent = idempotent;
     cluster_call c;
     c.req.ns = std::move(ns);
-    c.req.fn = "fn";
+    c.req.fn = std::move(fn);
+    c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
     c.policies = p;
     self->send(dispatcher, c);
     sched.run();
@@ -268,6 +384,7 @@ struct fixture : test_coordinator_fixture<unit_config> {
 CAF_TEST_FIXTURE_SCOPE(dispatcher_tests, fixture)
 
 CAF_TEST(a call to one server goes to its broker and is answered from there) {
+  CAF_REQUIRE(call(grouping_kind::first)); // the first call also learns "ns"
   auto p = std::make_shared<call_policies>();
   p->grouping = grouping_kind::first;
   cluster_call c;
@@ -336,6 +453,100 @@ CAF_TEST(a namespace no server provides is unavailable at once) {
   CAF_REQUIRE(!rep);
   CAF_CHECK_EQUAL(code_of(rep.error()), sc::unavailable);
   CAF_CHECK(seen->empty());
+}
+
+CAF_TEST(a draining answer goes to another server and the stopping one leaves routing) {
+  (*modes)["a:1"] = mode::draining;
+  auto rep = call(grouping_kind::first, results_kind::single);
+  CAF_REQUIRE(rep);
+  CAF_CHECK(servers_of(rep) == std::vector<std::string>{"b:1"});
+  seen->clear();
+  for (int i = 0; i < 10; ++i)
+    CAF_CHECK(servers_of(call(grouping_kind::random, results_kind::single))
+              == std::vector<std::string>{"b:1"});
+  CAF_CHECK_EQUAL(seen->count("a:1"), 0u);
+}
+
+CAF_TEST(a broken connection resends idempotent calls only) {
+  (*modes)["a:1"] = mode::broken;
+  auto plain = call(grouping_kind::first, results_kind::single);
+  CAF_REQUIRE(!plain);
+  CAF_CHECK_EQUAL(code_of(plain.error()), sc::connection_broken);
+  // Marked by the caller.
+  auto marked = call(grouping_kind::first, results_kind::single, "ns", "fn", true);
+  CAF_CHECK(servers_of(marked) == std::vector<std::string>{"b:1"});
+  // Declared on the server (learned by the first call of "ns").
+  auto declared = call(grouping_kind::first, results_kind::single, "ns", "idem");
+  CAF_CHECK(servers_of(declared) == std::vector<std::string>{"b:1"});
+}
+
+CAF_TEST(a resent call with no other server gets its own error) {
+  (*modes)["a:1"] = mode::draining;
+  (*modes)["b:1"] = mode::draining;
+  auto rep = call(grouping_kind::first, results_kind::single);
+  CAF_REQUIRE(!rep);
+  CAF_CHECK_EQUAL(code_of(rep.error()), sc::draining);
+  CAF_CHECK(describe(rep.error()).find("no other server") != std::string::npos);
+  CAF_CHECK_EQUAL((*seen)["a:1"] + (*seen)["b:1"], 2); // each tried once
+}
+
+CAF_TEST(retries stop when the retry budget is spent) {
+  CAF_REQUIRE(call(grouping_kind::first)); // learns that "idem" is idempotent
+  seen->clear();
+  (*modes)["a:1"] = mode::broken;
+  (*modes)["b:1"] = mode::broken;
+  int budget_errors = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto rep = call(grouping_kind::first, results_kind::single, "ns", "idem");
+    CAF_REQUIRE(!rep);
+    if (describe(rep.error()).find("retry budget spent") != std::string::npos)
+      ++budget_errors;
+  }
+  // Retries may be 20 % of the calls plus a floor of 10 a second over 10 s
+  // (100): the first 125 calls are all retried, then every fifth.
+  CAF_CHECK_EQUAL((*seen)["b:1"], 140);
+  CAF_CHECK_EQUAL(budget_errors, 60);
+}
+
+CAF_TEST(a suspect server leaves routing and is probed after its backoff) {
+  self->send(dispatcher, suspect_atom::value, std::string{"a:1"});
+  sched.run();
+  seen->clear();
+  for (int i = 0; i < 10; ++i)
+    call(grouping_kind::random, results_kind::single);
+  CAF_CHECK_EQUAL(seen->count("a:1"), 0u);
+  sched.advance_time(std::chrono::seconds{1});
+  for (int i = 0; i < 10; ++i)
+    call(grouping_kind::random, results_kind::single);
+  CAF_CHECK_EQUAL((*seen)["a:1"], 1); // one probe, then the backoff again
+  self->send(dispatcher, conn_up_atom::value, std::string{"a:1"}); // it answered
+  sched.run();
+  seen->clear();
+  for (int i = 0; i < 40; ++i)
+    call(grouping_kind::random, results_kind::single);
+  CAF_CHECK_GREATER((*seen)["a:1"], 0);
+}
+
+CAF_TEST(a hedged call sends a backup after hedge_after and the first answer wins) {
+  (*modes)["a:1"] = mode::silent;
+  auto p = std::make_shared<call_policies>();
+  p->grouping = grouping_kind::first;
+  p->idempotent = true;
+  p->hedge_after = 50ms;
+  cluster_call c;
+  c.req.ns = "ns";
+  c.req.fn = "fn";
+  c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
+  c.policies = p;
+  self->send(dispatcher, c);
+  sched.run();
+  CAF_CHECK_EQUAL((*seen)["b:1"], 0); // not before hedge_after
+  sched.advance_time(50ms);
+  sched.run();
+  caf::expected<cluster_reply> out{make_error(sc::timeout, "no answer")};
+  self->receive([&](cluster_reply& rep) { out = std::move(rep); },
+                [&](caf::error& err) { out = std::move(err); }, caf::after(0s) >> [] {});
+  CAF_CHECK(servers_of(out) == std::vector<std::string>{"b:1"});
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -35,6 +35,17 @@ caf::error combine(const std::string& what, const std::vector<server_failure>& f
   return make_error(code == sc::none ? sc::connection_broken : code, std::move(text));
 }
 
+caf::error short_of(const std::string& what, size_t k, size_t successes,
+                    const std::vector<server_failure>& failures, size_t servers) {
+  std::string text = what + ": quorum of " + std::to_string(k) + " not reached: "
+                     + std::to_string(successes) + " of " + std::to_string(servers)
+                     + " server(s) succeeded";
+  for (auto& f : failures)
+    text += "; " + f.addr + ": " + describe(f.err);
+  auto code = failures.empty() ? sc::unavailable : code_of(failures.front().err);
+  return make_error(code == sc::none ? sc::connection_broken : code, std::move(text));
+}
+
 } // namespace exceptions
 
 std::optional<caf::error> judge(const exceptions_policy& policy, const std::string& what,
@@ -42,6 +53,9 @@ std::optional<caf::error> judge(const exceptions_policy& policy, const std::stri
                                 const std::vector<server_failure>& failures) {
   if (auto fn = std::get_if<exceptions_fn>(&policy); fn && *fn)
     return (*fn)(successes, failures);
+  if (auto q = std::get_if<quorum>(&policy); q && successes.size() < q->k)
+    return exceptions::short_of(what, q->k, successes.size(), failures,
+                                successes.size() + failures.size());
   auto kind = std::get_if<exceptions_kind>(&policy);
   if (kind && *kind == exceptions_kind::any)
     return exceptions::any(what, successes, failures);
