@@ -1,7 +1,10 @@
 // slacker: call and operate a cluster from the shell. JSON in, JSON out.
 //   slacker call --zk=HOST:PORT --cluster=NAME [--grouping=G] [--results=R]
-//                [--exceptions=E] [--timeout=MS] [--unavailable-value=JSON] NS/FN [JSON-ARG ...]
+//                [--exceptions=E] [--quorum=K] [--timeout=MS] [--unavailable-value=JSON]
+//                [--idempotent] [--hedge-after=MS] NS/FN [JSON-ARG ...]
 //   slacker call --server=HOST:PORT NS/FN [JSON-ARG ...]
+//   slacker load [--zk=.. --cluster=.. | --server=..] [--duration=S] [--concurrency=N]
+//                [--rate=CALLS_PER_S] [--progress] [call options] NS/FN [JSON-ARG ...]
 //   slacker inspect --zk=.. --cluster=.. [NS]
 //   slacker members --zk=.. --cluster=..
 //   slacker watch --zk=.. --cluster=.. [--count=N]
@@ -12,8 +15,15 @@
 // calls send --manager-token (or $SLACKER_MANAGER_TOKEN) when given. TLS:
 // --tls-cert=F --tls-key=F --tls-ca=F. ZooKeeper digest auth: --zk-auth=U:P.
 // Errors: `error: <code>: <message>` on stderr, exit 1. Bad usage: exit 2.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
+#include <map>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -41,7 +51,8 @@ std::vector<std::string> positional; // the command and its arguments
 int exit_code = 0;
 
 constexpr const char* usage_text =
-  "usage: slacker call|inspect|members|watch|server-data|offline|online|shutdown [--zk=HOST:PORT] "
+  "usage: slacker call|load|inspect|members|watch|server-data|offline|online|shutdown "
+  "[--zk=HOST:PORT] "
   "[--cluster=NAME] [--server=HOST:PORT] [options] ARGS (see docs/cli.md)";
 
 struct cli_config : slacker::config {
@@ -53,7 +64,14 @@ struct cli_config : slacker::config {
   std::string exceptions = "all";
   size_t timeout = 10000;
   std::string unavailable_value;
+  bool idempotent = false;
+  size_t hedge_after = 0;
+  size_t quorum = 0;
   size_t count = 0;
+  size_t duration = 10;
+  size_t concurrency = 4;
+  size_t rate = 0;
+  bool progress = false;
   cli_config() {
     opt_group{custom_options_, "global"}
       .add(zk, "zk", "ZooKeeper ensemble (default 127.0.0.1:2181)")
@@ -65,7 +83,14 @@ struct cli_config : slacker::config {
       .add(exceptions, "exceptions", "all|any")
       .add(timeout, "timeout", "call timeout in ms (default 10000)")
       .add(unavailable_value, "unavailable-value", "JSON returned when no server provides it")
-      .add(count, "count", "watch: stop after this many events (0: until Ctrl-C)");
+      .add(idempotent, "idempotent", "the call may run twice: retried elsewhere, hedged")
+      .add(hedge_after, "hedge-after", "ms before a backup call to another server (0: none)")
+      .add(quorum, "quorum", "decide once this many servers succeeded (with --grouping=all)")
+      .add(count, "count", "watch: stop after this many events (0: until Ctrl-C)")
+      .add(duration, "duration", "load: seconds to run (default 10)")
+      .add(concurrency, "concurrency", "load: calls in flight (default 4)")
+      .add(rate, "rate", "load: calls per second at most (default 0: as fast as possible)")
+      .add(progress, "progress", "load: a progress line a second on stderr");
     set("slacker.log-level", "warn");
   }
 };
@@ -140,6 +165,45 @@ caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
   return slacker::result_of<json>(*rep);
 }
 
+/// The call policy flags as cluster options; false (after usage) on a bad one.
+bool policy_options(const cli_config& cfg, slacker::cluster_options& opts) {
+  slacker::grouping_kind g;
+  slacker::results_kind r;
+  slacker::exceptions_kind e;
+  if (!slacker::from_string(cfg.grouping, g)) {
+    usage("unknown grouping " + cfg.grouping);
+    return false;
+  }
+  if (!slacker::from_string(cfg.results, r)) {
+    usage("unknown results " + cfg.results);
+    return false;
+  }
+  if (!slacker::from_string(cfg.exceptions, e)) {
+    usage("unknown exceptions " + cfg.exceptions);
+    return false;
+  }
+  opts.grouping = g;
+  opts.results = r;
+  if (cfg.quorum > 0)
+    opts.exceptions = slacker::quorum{cfg.quorum};
+  else
+    opts.exceptions = e;
+  opts.timeout = std::chrono::milliseconds{cfg.timeout};
+  opts.codec = slacker::codec_id::json;
+  if (cfg.idempotent)
+    opts.idempotent = true;
+  if (cfg.hedge_after > 0)
+    opts.hedge_after = std::chrono::milliseconds{cfg.hedge_after};
+  if (!cfg.unavailable_value.empty()) {
+    if (!json::accept(cfg.unavailable_value)) {
+      usage("--unavailable-value is not JSON");
+      return false;
+    }
+    opts.unavailable = slacker::fallback(json::parse(cfg.unavailable_value));
+  }
+  return true;
+}
+
 void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
   if (positional.size() < 2)
     return usage("call needs NS/FN");
@@ -155,25 +219,8 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
     return;
   }
   slacker::cluster_options opts;
-  slacker::grouping_kind g;
-  slacker::results_kind r;
-  slacker::exceptions_kind e;
-  if (!slacker::from_string(cfg.grouping, g))
-    return usage("unknown grouping " + cfg.grouping);
-  if (!slacker::from_string(cfg.results, r))
-    return usage("unknown results " + cfg.results);
-  if (!slacker::from_string(cfg.exceptions, e))
-    return usage("unknown exceptions " + cfg.exceptions);
-  opts.grouping = g;
-  opts.results = r;
-  opts.exceptions = e;
-  opts.timeout = timeout;
-  opts.codec = slacker::codec_id::json;
-  if (!cfg.unavailable_value.empty()) {
-    if (!json::accept(cfg.unavailable_value))
-      return usage("--unavailable-value is not JSON");
-    opts.unavailable = slacker::fallback(json::parse(cfg.unavailable_value));
-  }
+  if (!policy_options(cfg, opts))
+    return;
   slacker::cluster_client sc{sys, zk_of(cfg)};
   auto call = sc.prepare_encoded(opts, {}, positional[1], std::move(args));
   if (!call)
@@ -195,6 +242,161 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
   if (!out)
     return fail(out.error());
   std::cout << out->dump() << "\n";
+}
+
+/// One `slacker load` caller's figures.
+struct load_stats {
+  std::vector<uint32_t> latency_us; // every call's
+  std::map<std::string, long> errors;
+  std::map<std::string, long> servers;
+  long calls = 0;
+  long ok = 0;
+};
+
+/// `slacker load`: a steady load from one long-lived client, bounded by
+/// --duration; progress on stderr; one JSON report on stdout.
+void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
+  using clock = std::chrono::steady_clock;
+  if (positional.size() < 2)
+    return usage("load needs NS/FN");
+  if (cfg.concurrency == 0 || cfg.duration == 0)
+    return usage("--concurrency and --duration must be at least 1");
+  slacker::bytes args;
+  if (!json_args(2, args))
+    return;
+  auto& fn = positional[1];
+  auto timeout = std::chrono::milliseconds{cfg.timeout};
+  // One call: the servers that answered it, or its error.
+  std::function<caf::expected<std::vector<std::string>>()> one;
+  std::unique_ptr<slacker::cluster_client> sc;
+  std::unique_ptr<slacker::client> direct;
+  if (!cfg.server.empty()) {
+    slacker::call_options copts;
+    copts.codec = slacker::codec_id::json;
+    copts.timeout = timeout;
+    auto token = manager_token(cfg);
+    if (!token.empty())
+      copts.ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
+    if (auto probe = slacker::make_encoded_call(copts, fn, args); !probe)
+      return usage(slacker::describe(probe.error()));
+    direct = std::make_unique<slacker::client>(sys, cfg.server);
+    one = [&, copts]() -> caf::expected<std::vector<std::string>> {
+      auto req = slacker::make_encoded_call(copts, fn, args);
+      auto rep = direct->invoke(std::move(*req), timeout);
+      if (!rep)
+        return std::move(rep.error());
+      if (rep->err)
+        return std::move(rep->err);
+      return std::vector<std::string>{cfg.server};
+    };
+  } else {
+    slacker::cluster_options opts;
+    if (!policy_options(cfg, opts))
+      return;
+    sc = std::make_unique<slacker::cluster_client>(sys, zk_of(cfg));
+    auto proto = sc->prepare_encoded(opts, {}, fn, args);
+    if (!proto)
+      return usage(slacker::describe(proto.error()));
+    // The first calls wait for the client's first view of the cluster.
+    for (int i = 0; i < 100; ++i) {
+      auto v = sc->members();
+      if (v && v->state.status == slacker::registry_status::connected)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+    one = [&, proto = *proto]() -> caf::expected<std::vector<std::string>> {
+      auto call = proto;
+      call.req.deadline_ns = (std::chrono::system_clock::now() + timeout).time_since_epoch()
+                             / std::chrono::nanoseconds{1};
+      auto rep = sc->invoke(std::move(call));
+      if (!rep)
+        return std::move(rep.error());
+      return std::move(rep->addrs);
+    };
+  }
+  std::vector<load_stats> stats(cfg.concurrency);
+  std::atomic<long> calls{0};
+  std::atomic<long> ok{0};
+  std::atomic<uint64_t> next_slot{0};
+  auto start = clock::now();
+  auto end = start + std::chrono::seconds{cfg.duration};
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < cfg.concurrency; ++w)
+    workers.emplace_back([&, w] {
+      auto& st = stats[w];
+      for (;;) {
+        if (cfg.rate > 0) {
+          // Calls start on a schedule of --rate a second, whoever is free.
+          auto k = next_slot.fetch_add(1);
+          auto at = start + std::chrono::duration_cast<clock::duration>(
+                              std::chrono::duration<double>(static_cast<double>(k) / cfg.rate));
+          if (at >= end)
+            return;
+          std::this_thread::sleep_until(at);
+        }
+        if (clock::now() >= end)
+          return;
+        auto t0 = clock::now();
+        auto res = one();
+        auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
+        st.latency_us.push_back(static_cast<uint32_t>(took.count()));
+        ++st.calls;
+        ++calls;
+        if (res) {
+          ++st.ok;
+          ++ok;
+          for (auto& addr : *res)
+            ++st.servers[addr];
+        } else {
+          auto code = slacker::code_of(res.error());
+          ++st.errors[code == slacker::sc::none ? "error" : slacker::to_string(code)];
+        }
+      }
+    });
+  bool show = cfg.progress || isatty(STDERR_FILENO);
+  for (auto tick = start + std::chrono::seconds{1}; tick < end; tick += std::chrono::seconds{1}) {
+    std::this_thread::sleep_until(tick);
+    if (show)
+      std::cerr << "[" << std::chrono::duration_cast<std::chrono::seconds>(tick - start).count()
+                << " s] " << calls.load() << " calls, " << ok.load() << " ok, "
+                << calls.load() - ok.load() << " errors" << std::endl;
+  }
+  for (auto& t : workers)
+    t.join();
+  auto elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  load_stats all;
+  for (auto& st : stats) {
+    all.latency_us.insert(all.latency_us.end(), st.latency_us.begin(), st.latency_us.end());
+    all.calls += st.calls;
+    all.ok += st.ok;
+    for (auto& [k, n] : st.errors)
+      all.errors[k] += n;
+    for (auto& [k, n] : st.servers)
+      all.servers[k] += n;
+  }
+  std::sort(all.latency_us.begin(), all.latency_us.end());
+  auto pct = [&](double q) -> json {
+    if (all.latency_us.empty())
+      return nullptr;
+    auto i = std::min(all.latency_us.size() - 1,
+                      static_cast<size_t>(q * static_cast<double>(all.latency_us.size())));
+    return all.latency_us[i];
+  };
+  json out{{"calls", all.calls},
+           {"ok", all.ok},
+           {"errors", all.errors},
+           {"calls_per_s", static_cast<double>(all.calls) / elapsed},
+           {"p50_us", pct(0.5)},
+           {"p99_us", pct(0.99)},
+           {"p999_us", pct(0.999)},
+           {"max_us", all.latency_us.empty() ? json(nullptr) : json(all.latency_us.back())},
+           {"servers", all.servers}};
+  if (out["errors"].is_null())
+    out["errors"] = json::object();
+  if (out["servers"].is_null())
+    out["servers"] = json::object();
+  std::cout << out.dump() << std::endl;
+  exit_code = all.calls > 0 && all.ok == all.calls ? 0 : 1;
 }
 
 /// The registry's view once it has read the cluster (or an error after 10 s).
@@ -400,6 +602,8 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
   auto& cmd = positional[0];
   if (cmd == "call")
     cmd_call(sys, cfg);
+  else if (cmd == "load")
+    cmd_load(sys, cfg);
   else if (cmd == "inspect")
     cmd_inspect(cfg);
   else if (cmd == "members")

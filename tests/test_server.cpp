@@ -1,11 +1,17 @@
 // A server process for the integration tests. Prints `port N` once it serves.
-//   test-server [--port=N] [--slacker.worker-threads=N]
+//   test-server [--port=N] [--slacker.worker-threads=N] [--slow-ms=N]
+// SIGTERM (or the manager's shutdown) stops it gracefully (graceful_stop)
+// and prints `stopped`.
+#include <csignal>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -24,6 +30,7 @@ namespace {
 struct test_server_config : slacker::cluster_server_config {
   bool manager = false;
   std::string bind = "127.0.0.1";
+  size_t slow_ms = 0;
   test_server_config() {
     zk.clear(); // none: do not register
     cluster = "test-cluster";
@@ -31,7 +38,8 @@ struct test_server_config : slacker::cluster_server_config {
     session_timeout = 2000;
     opt_group{custom_options_, "global"}
       .add(manager, "manager", "serve the manager namespace")
-      .add(bind, "bind", "address to listen on (127.0.0.1)");
+      .add(bind, "bind", "address to listen on (127.0.0.1)")
+      .add(slow_ms, "slow-ms", "test.api/maybe_slow sleeps this long here (0)");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -93,7 +101,23 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                      x.value += 1;
                      return x;
                    })
-              .def("nothing", [] {}));
+              .def("nothing", [] {})
+              .def(
+                "note",
+                [notes = std::make_shared<std::atomic<int64_t>>(0)](std::string) {
+                  return ++*notes;
+                },
+                "counts its calls (not idempotent)")
+              .def(
+                "maybe_slow",
+                [self_addr, ms = cfg.slow_ms] {
+                  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                  return *self_addr;
+                },
+                "sleeps --slow-ms on this server, then says who it is", slacker::blocking)
+              .idempotent("whoami")
+              .idempotent("echo")
+              .idempotent("maybe_slow"));
   // An operator's function: the manager's authorization rule, without ZooKeeper.
   srv.add(slacker::ns("test.admin")
             .def(
@@ -113,12 +137,27 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   if (!cfg.zk.empty()) {
     reg = std::make_unique<slacker::registration>(sys, srv, cfg.registration());
     if (cfg.manager) {
-      srv.add(slacker::manager_namespace(*reg, [] {}));
+      srv.add(slacker::manager_namespace(*reg, [] { kill(getpid(), SIGTERM); }));
       reg->publish(slacker::manager_ns);
     }
   }
   std::printf("port %u\n", *port);
   std::fflush(stdout);
+  // SIGTERM (blocked in every thread by main): a graceful stop, then exit.
+  std::thread{[&srv, &reg] {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    int sig = 0;
+    sigwait(&term, &sig);
+    if (reg)
+      slacker::graceful_stop(srv, *reg, std::chrono::milliseconds{300}, std::chrono::seconds{10});
+    else
+      srv.stop();
+    std::printf("stopped\n");
+    std::fflush(stdout);
+    std::_Exit(0);
+  }}.detach();
   // Commands on stdin, one per line, each answered on stdout; EOF stops.
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -146,4 +185,10 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
 
 } // namespace
 
-CAF_MAIN()
+int main(int argc, char** argv) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr); // before CAF's threads exist
+  return caf::exec_main<>(caf_main, argc, argv);
+}

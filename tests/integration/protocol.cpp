@@ -64,17 +64,7 @@ struct probed_server {
 
   /// Waits (bounded) until the server's state in /proc/PID/stat is `state`.
   bool wait_state(char state, std::chrono::milliseconds limit) const {
-    auto until = clock_type::now() + limit;
-    while (clock_type::now() < until) {
-      std::ifstream stat{"/proc/" + std::to_string(proc.pid()) + "/stat"};
-      std::string line;
-      std::getline(stat, line);
-      auto paren = line.rfind(')');
-      if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == state)
-        return true;
-      std::this_thread::sleep_for(1ms);
-    }
-    return false;
+    return slacker_test::wait_proc_state(proc.pid(), state, limit);
   }
 
   /// The server's resident memory in KiB.

@@ -1,0 +1,418 @@
+#define CAF_SUITE resilience
+#include <caf/test/unit_test.hpp>
+
+// Calls through sick servers (docs/reliability.md), under a steady load of
+// real calls to real test-server processes registered in the real ZooKeeper.
+// Each test prints its figure.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "event_log.hpp"
+#include "proc_status.hpp"
+#include "require.hpp"
+#include "run_support.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/registry/manager.hpp"
+#include "slacker/runtime/config.hpp"
+#include "zk_support.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using slacker_test::event_log;
+using slacker_test::member;
+using slacker_test::zk_address;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+long long ms_of(clock_type::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+/// A steady load: `threads` callers, each calling again as soon as its call
+/// returned, until `stop()` (or 60 s: it always ends by itself).
+class load {
+public:
+  struct sample {
+    clock_type::time_point end;
+    clock_type::duration took;
+    sc code; // sc::none: success
+  };
+
+  load(cluster_client& client, cluster_call proto, size_t threads) {
+    for (size_t i = 0; i < threads; ++i)
+      workers_.emplace_back([this, &client, proto] {
+        auto until = clock_type::now() + 60s;
+        while (!stop_ && clock_type::now() < until) {
+          auto call = proto;
+          call.req.deadline_ns = (std::chrono::system_clock::now() + call.policies->timeout)
+                                   .time_since_epoch()
+                                 / 1ns;
+          auto start = clock_type::now();
+          auto rep = client.invoke(std::move(call));
+          auto end = clock_type::now();
+          std::lock_guard<std::mutex> guard{mtx_};
+          samples_.push_back({end, end - start, rep ? sc::none : code_of(rep.error())});
+          if (!rep && errors_.size() < 5)
+            errors_.push_back(describe(rep.error()));
+        }
+      });
+  }
+
+  ~load() {
+    stop();
+  }
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : workers_)
+      if (t.joinable())
+        t.join();
+  }
+
+  /// Successful calls that ended in [from, to).
+  size_t ok_between(clock_type::time_point from, clock_type::time_point to) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return static_cast<size_t>(std::count_if(samples_.begin(), samples_.end(), [&](auto& s) {
+      return s.code == sc::none && s.end >= from && s.end < to;
+    }));
+  }
+
+  size_t calls() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return samples_.size();
+  }
+
+  std::map<sc, size_t> failures() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::map<sc, size_t> out;
+    for (auto& s : samples_)
+      if (s.code != sc::none)
+        ++out[s.code];
+    return out;
+  }
+
+  size_t failed() {
+    size_t n = 0;
+    for (auto& kvp : failures())
+      n += kvp.second;
+    return n;
+  }
+
+  clock_type::duration longest() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    clock_type::duration out{0};
+    for (auto& s : samples_)
+      out = std::max(out, s.took);
+    return out;
+  }
+
+  std::vector<std::string> first_errors() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return errors_;
+  }
+
+private:
+  std::atomic<bool> stop_{false};
+  std::mutex mtx_;
+  std::vector<sample> samples_;
+  std::vector<std::string> errors_;
+  std::vector<std::thread> workers_;
+};
+
+/// Freezes the test ZooKeeper (SIGSTOP) until destroyed.
+struct zk_frozen {
+  pid_t pid = 0;
+  zk_frozen() {
+    std::ifstream in{slacker_test::zk_dir() + "/pid"};
+    in >> pid;
+    SLACKER_REQUIRE(pid > 0, "no ZooKeeper pid");
+    ::kill(pid, SIGSTOP);
+    SLACKER_REQUIRE(slacker_test::wait_proc_state(pid, 'T', 5s), "ZooKeeper did not stop");
+  }
+  ~zk_frozen() {
+    ::kill(pid, SIGCONT);
+  }
+};
+
+struct fixture {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  std::string cluster;
+  std::unique_ptr<cluster_client> client;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor sub;
+  std::vector<std::unique_ptr<member>> members;
+
+  fixture() {
+    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+    static int counter = 0;
+    cluster = "resilience-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    zk_options zk;
+    zk.zk = zk_address();
+    zk.cluster = cluster;
+    client = std::make_unique<cluster_client>(sys, zk);
+    sub = sys.spawn(slacker_test::collector, log);
+    caf::anon_send(client->registry_actor(), subscribe_atom::value, sub);
+  }
+
+  ~fixture() {
+    client.reset();
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  }
+
+  /// Starts a server (session timeout `session_ms`) and waits until this
+  /// client can route to it.
+  member& start(int session_ms = 2000, std::vector<std::string> extra = {}) {
+    members.push_back(
+      std::make_unique<member>(cluster, "{}", session_ms, uint16_t{0}, true, extra));
+    auto& m = *members.back();
+    SLACKER_REQUIRE(log->next<namespace_up>(
+                      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 15s),
+                    "no namespace_up of test.api for " << m.addr);
+    return m;
+  }
+
+  cluster_call prepare(const cluster_options& opts, const std::string& fn) {
+    auto call = client->prepare(opts, {}, fn, std::string{"x"});
+    SLACKER_REQUIRE(call, describe(call.error()));
+    return std::move(*call);
+  }
+
+  /// Calls per second over [from, to).
+  double rate(load& l, clock_type::time_point from, clock_type::time_point to) {
+    return static_cast<double>(l.ok_between(from, to))
+           / std::chrono::duration<double>(to - from).count();
+  }
+
+  /// A server stopped and replaced; the replacement is routable.
+  void replace(size_t i) {
+    auto line = members[i]->proc.wait_for("stopped", 20000);
+    SLACKER_REQUIRE(line, members[i]->addr << " did not stop gracefully");
+    members[i]->proc.stop();
+    members[i].reset();
+    start();
+  }
+};
+
+cluster_options with_timeout(std::chrono::milliseconds t) {
+  cluster_options opts;
+  opts.timeout = t;
+  return opts;
+}
+
+/// The `q`-quantile of `xs` (sorted here).
+clock_type::duration quantile(std::vector<clock_type::duration> xs, double q) {
+  std::sort(xs.begin(), xs.end());
+  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())))];
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(resilience_tests, fixture)
+
+CAF_TEST(a frozen server leaves routing within 3 s and no call waits on it longer) {
+  start(15000); // its session outlives the test: only the heartbeats can tell
+  start();
+  start();
+  auto frozen_pid = members[0]->proc.pid();
+  load l{*client, prepare(with_timeout(3s), "test.api/echo"), 4};
+  std::this_thread::sleep_for(1s); // the measurement's baseline window
+  auto frozen_at = clock_type::now();
+  auto baseline = rate(l, frozen_at - 800ms, frozen_at);
+  ::kill(frozen_pid, SIGSTOP);
+  SLACKER_REQUIRE(slacker_test::wait_proc_state(frozen_pid, 'T', 5s), "the server did not stop");
+  std::this_thread::sleep_for(5s);
+  auto end = clock_type::now();
+  l.stop();
+  ::kill(frozen_pid, SIGCONT);
+  // Recovered: from this 250 ms window on, every window is above 80 %.
+  auto recovered = end;
+  for (auto t = end - 500ms; t >= frozen_at; t -= 250ms) {
+    if (rate(l, t, t + 250ms) < 0.8 * baseline)
+      break;
+    recovered = t;
+  }
+  CAF_MESSAGE("baseline " << static_cast<long>(baseline) << " calls/s; back above 80 % after "
+                          << ms_of(recovered - frozen_at) << " ms; longest call "
+                          << ms_of(l.longest()) << " ms; " << l.failed() << " of " << l.calls()
+                          << " calls failed");
+  CAF_CHECK(recovered - frozen_at <= 3s);
+  CAF_CHECK(l.longest() <= 3s);
+  CAF_CHECK_EQUAL(l.failed(), 0u); // echo is idempotent: resent elsewhere
+}
+
+CAF_TEST(a rolling restart through the manager shutdown loses no call) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  // note is not idempotent: only the drain keeps its calls whole.
+  load l{*client, prepare(with_timeout(3s), "test.api/note"), 4};
+  std::this_thread::sleep_for(300ms);
+  for (size_t i = 0; i < 3; ++i) {
+    slacker::client c{sys, members[i]->addr};
+    auto ok = c.call<bool>(std::string{manager_ns} + "/shutdown");
+    SLACKER_REQUIRE(ok, describe(ok.error()));
+    replace(i);
+  }
+  std::this_thread::sleep_for(300ms);
+  l.stop();
+  CAF_MESSAGE(l.calls() << " calls through 3 restarts, " << l.failed() << " failed");
+  for (auto& e : l.first_errors())
+    CAF_MESSAGE("  " << e);
+  CAF_CHECK_EQUAL(l.failed(), 0u);
+  CAF_CHECK_GREATER(l.calls(), 100u);
+}
+
+CAF_TEST(a rolling restart by a termination signal with ZooKeeper frozen loses no call) {
+  // Sessions that outlive the freeze: a ZooKeeper thawed after longer expires
+  // them all at once, which is another story (the coordination-faults issue).
+  for (int i = 0; i < 3; ++i)
+    start(15000);
+  load l{*client, prepare(with_timeout(3s), "test.api/note"), 4}; // not idempotent
+  std::this_thread::sleep_for(300ms);
+  for (size_t i = 0; i < 3; ++i) {
+    {
+      zk_frozen frozen; // nobody hears of the stop through ZooKeeper
+      auto t0 = clock_type::now();
+      members[i]->proc.signal(SIGTERM);
+      SLACKER_REQUIRE(members[i]->proc.wait_for("stopped", 20000),
+                      members[i]->addr << " did not stop gracefully");
+      CAF_MESSAGE("stopped in " << ms_of(clock_type::now() - t0) << " ms with ZooKeeper frozen");
+    }
+    members[i]->proc.stop();
+    members[i].reset();
+    start(15000);
+  }
+  std::this_thread::sleep_for(300ms);
+  l.stop();
+  CAF_MESSAGE(l.calls() << " calls through 3 restarts with ZooKeeper frozen, " << l.failed()
+                        << " failed");
+  for (auto& e : l.first_errors())
+    CAF_MESSAGE("  " << e);
+  CAF_CHECK_EQUAL(l.failed(), 0u);
+}
+
+CAF_TEST(a killed server fails only the calls in flight and none that are idempotent) {
+  for (int i = 0; i < 3; ++i)
+    start();
+  {
+    load l{*client, prepare(with_timeout(3s), "test.api/echo"), 4};
+    std::this_thread::sleep_for(500ms);
+    members[0]->proc.kill();
+    std::this_thread::sleep_for(1s);
+    l.stop();
+    CAF_MESSAGE("idempotent: " << l.failed() << " of " << l.calls() << " failed");
+    for (auto& e : l.first_errors())
+      CAF_MESSAGE("  " << e);
+    CAF_CHECK_EQUAL(l.failed(), 0u);
+  }
+  {
+    load l{*client, prepare(with_timeout(3s), "test.api/note"), 4};
+    std::this_thread::sleep_for(500ms);
+    members[1]->proc.kill();
+    std::this_thread::sleep_for(1s);
+    l.stop();
+    auto failures = l.failures();
+    CAF_MESSAGE("not idempotent: " << l.failed() << " of " << l.calls() << " failed");
+    CAF_CHECK_LESS_OR_EQUAL(l.failed(), 4u); // at most one in flight per caller
+    CAF_CHECK_EQUAL(l.failed(), failures[sc::connection_broken]);
+  }
+}
+
+CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
+  start(2000, {"--slow-ms=300"});
+  start();
+  start();
+  auto sample = [&](cluster_options opts) {
+    std::vector<clock_type::duration> took;
+    for (int i = 0; i < 120; ++i) {
+      auto start = clock_type::now();
+      auto who = client->call<std::string>(opts, "test.api/maybe_slow");
+      SLACKER_REQUIRE(who, describe(who.error()));
+      took.push_back(clock_type::now() - start);
+    }
+    return took;
+  };
+  auto plain = sample(with_timeout(3s));
+  cluster_options hedged = with_timeout(3s);
+  hedged.hedge_after = 30ms;
+  auto fast = sample(hedged);
+  auto p99_plain = quantile(plain, 0.99);
+  auto p99_hedged = quantile(fast, 0.99);
+  CAF_MESSAGE("p50/p99 without hedging " << ms_of(quantile(plain, 0.5)) << "/"
+                                         << ms_of(p99_plain) << " ms, with hedge_after=30ms "
+                                         << ms_of(quantile(fast, 0.5)) << "/"
+                                         << ms_of(p99_hedged) << " ms");
+  CAF_CHECK_GREATER_OR_EQUAL(p99_plain, 300ms);
+  CAF_CHECK_LESS(p99_hedged, 150ms);
+}
+
+CAF_TEST(a quorum of 2 of 3 answers as fast as the two healthy servers) {
+  start(15000);
+  start();
+  start();
+  cluster_options opts = with_timeout(3s);
+  opts.grouping = grouping_kind::all;
+  opts.results = results_kind::map;
+  opts.exceptions = quorum{2};
+  auto warm = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(warm, describe(warm.error()));
+  auto pid = members[0]->proc.pid();
+  ::kill(pid, SIGSTOP);
+  SLACKER_REQUIRE(slacker_test::wait_proc_state(pid, 'T', 5s), "the server did not stop");
+  auto start_at = clock_type::now();
+  auto res = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+  auto took = clock_type::now() - start_at;
+  ::kill(pid, SIGCONT);
+  SLACKER_REQUIRE(res, describe(res.error()));
+  CAF_MESSAGE("quorum 2 of 3 with one frozen: " << ms_of(took) << " ms");
+  CAF_CHECK_EQUAL(res->size(), 2u);
+  CAF_CHECK_EQUAL(res->count(members[0]->addr), 0u);
+  CAF_CHECK_LESS(took, 500ms);
+}
+
+CAF_TEST(slacker load reports counts that add up) {
+  start();
+  start();
+  auto out = slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
+                                "--cluster=" + cluster, "--duration=2", "--concurrency=2",
+                                "test.api/echo", "\"x\""});
+  CAF_MESSAGE(out.output);
+  CAF_CHECK_EQUAL(out.exit_code, 0);
+  auto at = out.output.find("{\"calls\"");
+  SLACKER_REQUIRE(at != std::string::npos, "no report");
+  auto j = nlohmann::json::parse(out.output.substr(at), nullptr, false);
+  SLACKER_REQUIRE(!j.is_discarded(), "not JSON: " << out.output.substr(at));
+  for (auto key : {"calls", "ok", "errors", "calls_per_s", "p50_us", "p99_us", "p999_us",
+                   "max_us", "servers"})
+    CAF_CHECK(j.contains(key));
+  auto calls = j["calls"].get<long>();
+  long errors = 0;
+  for (auto& [code, n] : j["errors"].items())
+    errors += n.get<long>();
+  long served = 0;
+  for (auto& [addr, n] : j["servers"].items())
+    served += n.get<long>();
+  CAF_CHECK_GREATER(calls, 0);
+  CAF_CHECK_EQUAL(j["ok"].get<long>() + errors, calls);
+  CAF_CHECK_EQUAL(served, j["ok"].get<long>());
+  CAF_CHECK_EQUAL(j["servers"].size(), 2u);
+  CAF_CHECK(j["p50_us"].get<double>() <= j["p99_us"].get<double>());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
