@@ -35,7 +35,11 @@ bool aggregator::add(const std::string& addr, call_reply rep) {
 }
 
 bool aggregator::fail(const std::string& addr, caf::error err) {
-  if (take(addr))
+  if (!take(addr))
+    return decided_;
+  if (code_of(err) == sc::draining)
+    ++left_; // stopping: as if it had not been chosen
+  else
     failures_.push_back({addr, std::move(err)});
   return update();
 }

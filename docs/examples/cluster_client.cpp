@@ -46,6 +46,17 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
       return picked;
     }};
   auto who = sc.call<std::string>(heavy_only, "slacker.example.api/whoami");
+  // -- sick servers: retries, hedging, quorum
+  slacker::cluster_options patient;
+  patient.idempotent = true;                              // may run twice
+  patient.hedge_after = std::chrono::milliseconds{20};    // a backup after 20 ms
+  auto stamp = sc.call<int64_t>(patient, "slacker.example.api/timestamp");
+  slacker::cluster_options two_of_all;
+  two_of_all.grouping = slacker::grouping_kind::all;
+  two_of_all.results = slacker::results_kind::map;
+  two_of_all.exceptions = slacker::quorum{2};             // the first 2 successes
+  auto two = sc.call<std::map<std::string, int64_t>>(two_of_all,
+                                                     "slacker.example.api/timestamp");
   // -- unavailable value
   slacker::cluster_options lenient;
   lenient.unavailable = slacker::fallback(int64_t{0});
