@@ -68,8 +68,8 @@ public:
           auto end = clock_type::now();
           std::lock_guard<std::mutex> guard{mtx_};
           samples_.push_back({end, end - start, rep ? sc::none : code_of(rep.error())});
-          if (!rep && errors_.size() < 5)
-            errors_.push_back(describe(rep.error()));
+          if (!rep)
+            texts_.push_back(describe(rep.error()));
         }
       });
   }
@@ -124,14 +124,22 @@ public:
 
   std::vector<std::string> first_errors() {
     std::lock_guard<std::mutex> guard{mtx_};
-    return errors_;
+    return {texts_.begin(), texts_.begin() + std::min<size_t>(texts_.size(), 5)};
+  }
+
+  /// Failed calls whose error says `text`.
+  size_t count_errors(const std::string& text) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return static_cast<size_t>(std::count_if(texts_.begin(), texts_.end(), [&](auto& x) {
+      return x.find(text) != std::string::npos;
+    }));
   }
 
 private:
   std::atomic<bool> stop_{false};
   std::mutex mtx_;
   std::vector<sample> samples_;
-  std::vector<std::string> errors_;
+  std::vector<std::string> texts_; // every failure's text
   std::vector<std::thread> workers_;
 };
 
@@ -241,17 +249,22 @@ CAF_TEST(a frozen server leaves routing within 3 s and no call waits on it longe
   auto end = clock_type::now();
   l.stop();
   ::kill(frozen_pid, SIGCONT);
-  // Recovered: from this 250 ms window on, every window is above 80 %.
+  std::string windows;
+  for (auto t = frozen_at; t + 250ms <= end; t += 250ms)
+    windows += std::to_string(static_cast<long>(rate(l, t, t + 250ms))) + " ";
+  CAF_MESSAGE("calls/s per 250 ms after the freeze: " << windows);
+  // Recovered: the first 250 ms window back above 80 % of the baseline.
   auto recovered = end;
-  for (auto t = end - 500ms; t >= frozen_at; t -= 250ms) {
-    if (rate(l, t, t + 250ms) < 0.8 * baseline)
+  for (auto t = frozen_at; t + 250ms <= end; t += 250ms)
+    if (rate(l, t, t + 250ms) >= 0.8 * baseline) {
+      recovered = t;
       break;
-    recovered = t;
-  }
+    }
   CAF_MESSAGE("baseline " << static_cast<long>(baseline) << " calls/s; back above 80 % after "
-                          << ms_of(recovered - frozen_at) << " ms; longest call "
-                          << ms_of(l.longest()) << " ms; " << l.failed() << " of " << l.calls()
-                          << " calls failed");
+                          << ms_of(recovered - frozen_at) << " ms ("
+                          << static_cast<long>(rate(l, recovered, end))
+                          << " calls/s from then on); longest call " << ms_of(l.longest())
+                          << " ms; " << l.failed() << " of " << l.calls() << " calls failed");
   CAF_CHECK(recovered - frozen_at <= 3s);
   CAF_CHECK(l.longest() <= 3s);
   CAF_CHECK_EQUAL(l.failed(), 0u); // echo is idempotent: resent elsewhere
@@ -360,6 +373,45 @@ CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
                                          << ms_of(p99_hedged) << " ms");
   CAF_CHECK_GREATER_OR_EQUAL(p99_plain, 300ms);
   CAF_CHECK_LESS(p99_hedged, 150ms);
+}
+
+CAF_TEST(a server that lets calls time out in a row leaves routing) {
+  start(2000, {"--slow-ms=3000"}); // answers pings, not maybe_slow
+  start();
+  start();
+  auto opts = with_timeout(200ms);
+  int timeouts = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto who = client->call<std::string>(opts, "test.api/maybe_slow");
+    if (!who) {
+      CAF_CHECK_EQUAL(code_of(who.error()), sc::timeout);
+      ++timeouts;
+    }
+  }
+  // Random routing would send a third of 40 calls there; accrual stops at 3
+  // (plus a probe once its backoff of 1 s has passed).
+  CAF_MESSAGE(timeouts << " of 40 calls timed out on the stuck server");
+  CAF_CHECK_GREATER_OR_EQUAL(timeouts, 3);
+  CAF_CHECK_LESS_OR_EQUAL(timeouts, 5);
+}
+
+CAF_TEST(the retry budget caps retries when every server fails) {
+  // One worker thread and no queue: calls beyond the one running are
+  // answered `overloaded` at once, by every server.
+  std::vector<std::string> tight{"--slow-ms=100", "--slacker.worker-threads=1",
+                                 "--slacker.worker-queue=0"};
+  for (int i = 0; i < 3; ++i)
+    start(2000, tight);
+  cluster_options opts = with_timeout(3s);
+  load l{*client, prepare(opts, "test.api/maybe_slow"), 8};
+  std::this_thread::sleep_for(2s);
+  l.stop();
+  auto failures = l.failures();
+  auto spent = l.count_errors("retry budget spent");
+  CAF_MESSAGE(l.calls() << " calls, " << failures[sc::overloaded]
+                        << " overloaded, of which " << spent << " with the budget spent");
+  CAF_CHECK_GREATER(failures[sc::overloaded], 0u);
+  CAF_CHECK_GREATER(spent, 0u);
 }
 
 CAF_TEST(a quorum of 2 of 3 answers as fast as the two healthy servers) {
