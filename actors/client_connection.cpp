@@ -574,6 +574,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   // (Calls are only in flight while a connection is, or is being, made.)
   self->set_exit_handler([self, sp](caf::exit_msg& msg) {
     sp->retiring = false;
+    sp->observer = nullptr; // its dispatcher is gone: nothing to resend to
     lose(self, *sp, "the client was closed");
     self->quit(msg.reason);
   });

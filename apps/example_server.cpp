@@ -6,8 +6,9 @@
 //                  [--manager-token=SECRET] [--zk-auth=USER:PASSWORD]
 // Without TLS it takes connections from loopback only (--insecure: from
 // anywhere); manager writes need --manager-token, or a caller on this host.
-// Ctrl-C (or the manager's shutdown) stops it gracefully: it leaves the
-// cluster, lets clients notice, finishes running calls, then exits.
+// Ctrl-C, SIGTERM or the manager's shutdown stop it gracefully: it drains
+// (clients send new calls elsewhere), leaves the cluster, finishes running
+// calls, then exits (docs/reliability.md).
 #include <atomic>
 #include <chrono>
 #include <csignal>

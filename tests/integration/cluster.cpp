@@ -243,8 +243,23 @@ CAF_TEST(a server going away leaves routing at once without ZooKeeper and loses 
     seen.insert(*who);
   }
   CAF_REQUIRE_EQUAL(seen.size(), 2u);
+  // A direct connection made before the drain.
+  slacker::client held{sys, leaving.addr};
+  caf::scoped_actor self{sys};
+  auto note = [&] {
+    caf::expected<call_reply> out{caf::error{}};
+    self->request(held.actor(), 5s, *make_call(call_options{}, "test.api/note", std::string{"x"}))
+      .receive([&](call_reply& rep) { out = std::move(rep); },
+               [&](caf::error& err) { out = std::move(err); });
+    return out;
+  };
+  SLACKER_REQUIRE(note(), "no note before the drain");
   // Still registered in ZooKeeper: only the wire says it is going away.
   leaving.command("going-away");
+  // What still arrives on that connection is answered `draining`, not run.
+  auto drained = note();
+  CAF_REQUIRE(!drained);
+  CAF_CHECK_EQUAL(code_of(drained.error()), sc::draining);
   int failures = 0;
   int on_staying_in_a_row = 0;
   auto until = std::chrono::steady_clock::now() + 2s;

@@ -443,7 +443,7 @@ CAF_TEST(slacker load reports counts that add up) {
   start();
   auto out = slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
                                 "--cluster=" + cluster, "--duration=2", "--concurrency=2",
-                                "test.api/echo", "\"x\""});
+                                "--idempotent", "--hedge-after=50", "test.api/echo", "\"x\""});
   CAF_MESSAGE(out.output);
   CAF_CHECK_EQUAL(out.exit_code, 0);
   auto at = out.output.find("{\"calls\"");
@@ -465,6 +465,18 @@ CAF_TEST(slacker load reports counts that add up) {
   CAF_CHECK_EQUAL(served, j["ok"].get<long>());
   CAF_CHECK_EQUAL(j["servers"].size(), 2u);
   CAF_CHECK(j["p50_us"].get<double>() <= j["p99_us"].get<double>());
+  // Usage errors exit 2; a run with failed calls exits 1.
+  CAF_CHECK_EQUAL(slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address()})
+                    .exit_code,
+                  2);
+  auto failing = slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
+                                    "--cluster=" + cluster, "--duration=1", "--rate=20",
+                                    "test.api/fail", "\"boom\""});
+  CAF_CHECK_EQUAL(failing.exit_code, 1);
+  auto report = nlohmann::json::parse(failing.output.substr(failing.output.find("{\"calls\"")),
+                                      nullptr, false);
+  CAF_CHECK(!report.is_discarded() && report["errors"].value("exception", 0) == report["calls"]);
+  CAF_CHECK(!report.is_discarded() && report["calls"].get<long>() <= 21); // --rate=20 for 1 s
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
