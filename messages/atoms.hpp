@@ -57,6 +57,8 @@ using retire_atom = caf::atom_constant<caf::atom("sl_retire")>;
 using resend_atom = caf::atom_constant<caf::atom("sl_resend")>;
 /// A server failed calls in a row (failure accrual): out of routing.
 using suspect_atom = caf::atom_constant<caf::atom("sl_suspct")>;
+/// The ZooKeeper requests a registry actor or registrar sent: `(reads, writes)`.
+using zk_requests_atom = caf::atom_constant<caf::atom("sl_zkreqs")>;
 /// A hedged call asks for its backup.
 using hedge_atom = caf::atom_constant<caf::atom("sl_hedge")>;
 

@@ -46,12 +46,20 @@ bool claim(self_ptr self, const std::string& path, const std::string& data) {
   return made || made.code == zk::rc::node_exists;
 }
 
+/// Makes the persistent node `path` hold `data`, writing only when it does
+/// not already (every server of a namespace writes the same metadata).
 bool write_persistent(self_ptr self, const std::string& path, const std::string& data) {
   auto& zk = *self->state.link.zk;
-  auto res = zk.create(path, data, zk::node_kind::persistent, true);
-  if (res.code == zk::rc::node_exists)
-    res = zk.set(path, data);
-  return static_cast<bool>(res);
+  std::string current;
+  auto res = zk.get(path, false, current);
+  if (res && current == data)
+    return true;
+  if (res.code == zk::rc::no_node) {
+    res = zk.create(path, data, zk::node_kind::persistent, true);
+    if (res.code != zk::rc::node_exists)
+      return static_cast<bool>(res);
+  }
+  return static_cast<bool>(zk.set(path, data));
 }
 
 std::string sequence_of(const std::string& name) {
@@ -319,6 +327,10 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
     [=](view_atom) {
       auto& leading = self->state.leading;
       return std::vector<std::string>(leading.begin(), leading.end());
+    },
+    [=](zk_requests_atom) {
+      auto n = self->state.link.requests();
+      return std::vector<uint64_t>{n.reads, n.writes};
     },
   };
 }

@@ -152,3 +152,29 @@ std::vector<std::string> registration::leading() {
 }
 
 } // namespace slacker
+
+namespace slacker {
+
+namespace {
+
+caf::expected<zk::request_counts> counts_of(caf::actor_system& sys, const caf::actor& who) {
+  if (!who)
+    return make_error(sc::unavailable, "no ZooKeeper session");
+  auto res = blocking_request<std::vector<uint64_t>>(sys, who, std::chrono::seconds{30},
+                                                     zk_requests_atom::value);
+  if (!res)
+    return std::move(res.error());
+  return zk::request_counts{(*res)[0], (*res)[1]};
+}
+
+} // namespace
+
+caf::expected<zk::request_counts> registry::zk_requests() {
+  return counts_of(sys_, actor_);
+}
+
+caf::expected<zk::request_counts> registration::zk_requests() {
+  return counts_of(sys_, actor_);
+}
+
+} // namespace slacker

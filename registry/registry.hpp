@@ -11,6 +11,7 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/options.hpp"
+#include "slacker/registry/zk_session.hpp"
 
 namespace slacker {
 
@@ -34,6 +35,9 @@ public:
 
   /// The current view (blocking).
   caf::expected<membership_view> view();
+
+  /// The ZooKeeper requests this registry sent so far (blocking).
+  caf::expected<zk::request_counts> zk_requests();
 
 private:
   caf::actor_system& sys_;
@@ -91,6 +95,9 @@ public:
 
   /// The namespaces this server currently leads.
   std::vector<std::string> leading();
+
+  /// The ZooKeeper requests this registration sent so far (blocking).
+  caf::expected<zk::request_counts> zk_requests();
 
   const caf::actor& actor() const noexcept {
     return actor_;

@@ -61,7 +61,9 @@ void refresh_server(self_ptr self, const std::string& addr) {
   }
 }
 
-void refresh_servers(self_ptr self) {
+/// The servers' list changed (or, `all`, everything is read anew): reads
+/// the nodes that appeared (their data watches stay armed for the others).
+void refresh_servers(self_ptr self, bool all) {
   std::vector<std::string> names;
   if (!watched_children(self, servers_path(self), names))
     return;
@@ -77,7 +79,8 @@ void refresh_servers(self_ptr self) {
     }
   }
   for (auto& addr : now)
-    refresh_server(self, addr);
+    if (all || servers.count(addr) == 0)
+      refresh_server(self, addr);
 }
 
 void refresh_leader(self_ptr self, const std::string& ns) {
@@ -107,7 +110,8 @@ void refresh_leader(self_ptr self, const std::string& ns) {
   emit(self, leader_changed{ns, leader});
 }
 
-void refresh_namespace(self_ptr self, const std::string& ns) {
+/// The servers of `ns` changed; `leader`: read its election too (first read).
+void refresh_namespace(self_ptr self, const std::string& ns, bool leader) {
   std::vector<std::string> names;
   if (!watched_children(self, namespaces_path(self) + "/" + ns, names))
     return;
@@ -128,10 +132,13 @@ void refresh_namespace(self_ptr self, const std::string& ns) {
   for (auto& addr : now)
     if (addrs.insert(addr).second)
       emit(self, namespace_up{ns, addr});
-  refresh_leader(self, ns);
+  if (leader)
+    refresh_leader(self, ns); // later changes come through its own watch
 }
 
-void refresh_namespaces(self_ptr self) {
+/// The namespaces' list changed (or, `all`, everything is read anew): reads
+/// the namespaces that appeared.
+void refresh_namespaces(self_ptr self, bool all) {
   std::vector<std::string> names;
   if (!watched_children(self, namespaces_path(self), names))
     return;
@@ -154,12 +161,15 @@ void refresh_namespaces(self_ptr self) {
     }
   }
   for (auto& ns : now)
-    refresh_namespace(self, ns);
+    if (all || view.namespaces.count(ns) == 0)
+      refresh_namespace(self, ns, true);
 }
 
+/// Everything, anew (first connect, reconnect, new session): watches are set
+/// again on every node.
 void refresh_all(self_ptr self) {
-  refresh_servers(self);
-  refresh_namespaces(self);
+  refresh_servers(self, true);
+  refresh_namespaces(self, true);
 }
 
 /// Re-reads what a watch event says has changed.
@@ -167,17 +177,17 @@ void on_node_event(self_ptr self, const std::string& path) {
   auto servers = servers_path(self);
   auto namespaces = namespaces_path(self);
   if (path == servers) {
-    refresh_servers(self);
+    refresh_servers(self, false);
   } else if (path.rfind(servers + "/", 0) == 0) {
     refresh_server(self, path.substr(servers.size() + 1));
   } else if (path == namespaces) {
-    refresh_namespaces(self);
+    refresh_namespaces(self, false);
   } else if (path.rfind(namespaces + "/", 0) == 0) {
     auto rest = path.substr(namespaces.size() + 1);
     auto slash = rest.find('/');
     auto ns = rest.substr(0, slash);
     if (slash == std::string::npos)
-      refresh_namespace(self, ns);
+      refresh_namespace(self, ns, false);
     else
       refresh_leader(self, ns);
   } else if (path == self->state.link.opts.base() || path.empty()) {
@@ -263,6 +273,10 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
     [=](view_atom) {
       self->state.view.state = self->state.link.state();
       return self->state.view;
+    },
+    [=](zk_requests_atom) {
+      auto n = self->state.link.requests();
+      return std::vector<uint64_t>{n.reads, n.writes};
     },
   };
 }

@@ -10,6 +10,7 @@
 namespace slacker {
 
 void zk_link::open(caf::event_based_actor* self) {
+  before = requests();
   zk.reset();
   auto gen = ++generation;
   // Runs on the C client's thread: only posts a message.
@@ -43,7 +44,17 @@ void zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
                  opts.connect_timeout.count());
 }
 
+zk::request_counts zk_link::requests() const {
+  auto out = before;
+  if (zk) {
+    out.reads += zk->requests().reads;
+    out.writes += zk->requests().writes;
+  }
+  return out;
+}
+
 void zk_link::close() {
+  before = requests();
   zk.reset();
   ++generation;
 }

@@ -37,6 +37,11 @@ struct zk_link {
   /// Closes the session (its ephemeral nodes vanish at once).
   void close();
 
+  /// Requests sent to ZooKeeper by every session of this link so far.
+  zk::request_counts requests() const;
+
+  zk::request_counts before; // by sessions closed already
+
   /// Age of the view in milliseconds (0 while connected).
   int64_t view_age_ms() const;
 

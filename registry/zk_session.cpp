@@ -162,24 +162,43 @@ std::chrono::milliseconds session::timeout() const {
 
 status session::create(const std::string& path, const std::string& data, node_kind kind,
                        bool parents, std::string* created) {
-  if (parents) {
-    for (auto pos = path.find('/', 1); pos != std::string::npos;
-         pos = path.find('/', pos + 1)) {
-      auto parent = path.substr(0, pos);
-      auto res = zoo_create(impl_->zh, parent.c_str(), nullptr, -1,
-                            impl_->parent_acl_ptr(parent), ZOO_PERSISTENT, nullptr, 0);
-      if (res != ZOK && res != ZNODEEXISTS)
-        return make_status(res);
-    }
-  }
   int flags = ZOO_PERSISTENT;
   if (kind == node_kind::ephemeral)
     flags = ZOO_EPHEMERAL;
   else if (kind == node_kind::ephemeral_sequential)
     flags = ZOO_EPHEMERAL_SEQUENTIAL;
   std::vector<char> buf(path.size() + 32);
-  auto res = zoo_create(impl_->zh, path.c_str(), data.data(), static_cast<int>(data.size()),
-                        impl_->acl_ptr(), flags, buf.data(), static_cast<int>(buf.size()));
+  auto attempt = [&] {
+    ++counts_.writes;
+    return zoo_create(impl_->zh, path.c_str(), data.data(), static_cast<int>(data.size()),
+                      impl_->acl_ptr(), flags, buf.data(), static_cast<int>(buf.size()));
+  };
+  auto res = attempt();
+  if (res == ZNONODE && parents) {
+    // The missing parents only: from the nearest one up to the first that
+    // exists, then down again.
+    std::vector<std::string> missing;
+    for (auto pos = path.rfind('/'); pos != std::string::npos && pos > 0;
+         pos = path.rfind('/', pos - 1)) {
+      auto parent = path.substr(0, pos);
+      ++counts_.writes;
+      auto made = zoo_create(impl_->zh, parent.c_str(), nullptr, -1,
+                             impl_->parent_acl_ptr(parent), ZOO_PERSISTENT, nullptr, 0);
+      if (made == ZOK || made == ZNODEEXISTS)
+        break;
+      if (made != ZNONODE)
+        return make_status(made);
+      missing.push_back(parent);
+    }
+    for (auto i = missing.rbegin(); i != missing.rend(); ++i) {
+      ++counts_.writes;
+      auto made = zoo_create(impl_->zh, i->c_str(), nullptr, -1, impl_->parent_acl_ptr(*i),
+                             ZOO_PERSISTENT, nullptr, 0);
+      if (made != ZOK && made != ZNODEEXISTS)
+        return make_status(made);
+    }
+    res = attempt();
+  }
   if (res == ZOK && created)
     *created = buf.data();
   return make_status(res);
@@ -189,6 +208,7 @@ status session::get(const std::string& path, bool watch, std::string& data, node
   std::vector<char> buf(64 * 1024);
   int len = static_cast<int>(buf.size());
   Stat s{};
+  ++counts_.reads;
   auto res = zoo_get(impl_->zh, path.c_str(), watch ? 1 : 0, buf.data(), &len, &s);
   if (res == ZOK) {
     data.assign(buf.data(), len > 0 ? static_cast<size_t>(len) : 0);
@@ -199,6 +219,7 @@ status session::get(const std::string& path, bool watch, std::string& data, node
 }
 
 status session::set(const std::string& path, const std::string& data) {
+  ++counts_.writes;
   return make_status(zoo_set(impl_->zh, path.c_str(), data.data(),
                              static_cast<int>(data.size()), -1));
 }
@@ -206,6 +227,7 @@ status session::set(const std::string& path, const std::string& data) {
 status session::children(const std::string& path, bool watch,
                          std::vector<std::string>& out) {
   String_vector names{0, nullptr};
+  ++counts_.reads;
   auto res = zoo_get_children(impl_->zh, path.c_str(), watch ? 1 : 0, &names);
   out.clear();
   if (res == ZOK) {
@@ -218,6 +240,7 @@ status session::children(const std::string& path, bool watch,
 
 status session::exists(const std::string& path, bool watch, node_stat* st) {
   Stat s{};
+  ++counts_.reads;
   auto res = zoo_exists(impl_->zh, path.c_str(), watch ? 1 : 0, &s);
   if (res == ZOK && st)
     *st = node_stat{s.ephemeralOwner, s.version};
@@ -232,16 +255,19 @@ status session::replace_ephemeral(const std::string& path, const std::string& da
   zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()),
                      impl_->acl_ptr(), ZOO_EPHEMERAL, buf.data(),
                      static_cast<int>(buf.size()));
+  ++counts_.writes;
   return make_status(zoo_multi(impl_->zh, 2, ops, results));
 }
 
 status session::remove(const std::string& path) {
+  ++counts_.writes;
   return make_status(zoo_delete(impl_->zh, path.c_str(), -1));
 }
 
 status session::world_writable(const std::string& path, bool& writable) {
   ACL_vector acl{0, nullptr};
   Stat s{};
+  ++counts_.reads;
   auto res = zoo_get_acl(impl_->zh, path.c_str(), &acl, &s);
   writable = false;
   if (res == ZOK) {

@@ -47,6 +47,13 @@ struct status {
   explicit operator bool() const noexcept { return code == rc::ok; }
 };
 
+/// Requests a session sent: reads (get, children, exists, ACL) and writes
+/// (create, set, delete, transactions), for tests and the scale bench.
+struct request_counts {
+  uint64_t reads = 0;
+  uint64_t writes = 0;
+};
+
 /// What `stat` tells of a node.
 struct node_stat {
   int64_t ephemeral_owner = 0; // session id of the owner; 0 for persistent nodes
@@ -78,8 +85,14 @@ public:
   /// The negotiated session timeout.
   std::chrono::milliseconds timeout() const;
 
-  /// Creates `path` (its parents too, as persistent nodes, when `parents`);
-  /// `created` gets the actual path (with the sequence number).
+  /// The requests sent on this session so far.
+  request_counts requests() const noexcept {
+    return counts_;
+  }
+
+  /// Creates `path` (its parents too, as persistent nodes, when `parents`
+  /// and only when missing); `created` gets the actual path (with the
+  /// sequence number).
   status create(const std::string& path, const std::string& data, node_kind kind,
                 bool parents, std::string* created = nullptr);
 
@@ -109,6 +122,7 @@ public:
 private:
   explicit session(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
+  request_counts counts_;
 };
 
 /// The local IP address this host uses to reach the first of `hosts` that

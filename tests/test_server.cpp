@@ -172,6 +172,15 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
       std::printf("ok\n");
     } else if (cmd == "unpublish" && reg) {
       std::printf(reg->unpublish(arg) ? "ok\n" : "failed\n");
+    } else if (cmd == "zk-requests" && reg) {
+      // Once registered: what the registration cost.
+      auto err = reg->wait_registered(std::chrono::seconds{10});
+      auto n = reg->zk_requests();
+      if (!err && n)
+        std::printf("%llu %llu\n", static_cast<unsigned long long>(n->reads),
+                    static_cast<unsigned long long>(n->writes));
+      else
+        std::printf("failed\n");
     } else if (cmd == "publish" && reg) {
       std::printf(reg->publish(arg) ? "ok\n" : "failed\n");
     } else {

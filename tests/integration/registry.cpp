@@ -72,6 +72,15 @@ struct fixture {
   }
 };
 
+/// Waits until every member in `ms` is routable in `log` (its namespaces up).
+void wait_up(event_log& log, const std::vector<member*>& ms) {
+  for (auto m : ms)
+    for (auto ns : {"test.api", "test.reflect"})
+      SLACKER_REQUIRE(log.next<namespace_up>(
+                        [&](auto& x) { return x.ns == ns && x.addr == m->addr; }, 15s),
+                      "no namespace_up of " << ns << " for " << m->addr);
+}
+
 /// Reads a node directly, to check the layout.
 std::optional<std::string> read_node(const std::string& path) {
   auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
@@ -268,6 +277,71 @@ CAF_TEST(an unreachable ZooKeeper neither crashes nor blocks the registry) {
   SLACKER_REQUIRE(view, describe(view.error()));
   CAF_CHECK(view->state.status == registry_status::connecting);
   CAF_CHECK(view->servers.empty());
+}
+
+CAF_TEST(a join costs each client the same few ZooKeeper requests whatever the cluster size) {
+  std::vector<std::unique_ptr<member>> ms;
+  int marks = 0;
+  // The client's requests once it has read everything before a marker: a
+  // server-data change, whose event ZooKeeper delivers after every earlier
+  // change (watch events come in order), and which costs one read itself.
+  auto settled = [&](member& m) {
+    auto data = "{\"mark\":" + std::to_string(++marks) + "}";
+    m.command("data " + data);
+    SLACKER_REQUIRE(log->next<server_data_changed>(
+                      [&](auto& x) { return x.addr == m.addr && x.data == data; }, 15s),
+                    "no marker from " << m.addr);
+    auto n = reg->zk_requests();
+    SLACKER_REQUIRE(n, describe(n.error()));
+    return n->reads + n->writes;
+  };
+  auto join_cost = [&] {
+    auto before = settled(*ms.back());
+    ms.push_back(std::make_unique<member>(cluster));
+    wait_up(*log, {ms.back().get()});
+    return settled(*ms.back()) - before - 2; // the two markers' reads
+  };
+  auto up = [&](size_t n) {
+    std::vector<member*> added;
+    for (size_t i = 0; i < n; ++i) {
+      ms.push_back(std::make_unique<member>(cluster));
+      added.push_back(ms.back().get());
+    }
+    wait_up(*log, added);
+  };
+  up(2);
+  auto small = join_cost();
+  up(5);
+  auto large = join_cost();
+  CAF_MESSAGE("ZooKeeper requests of one client per join: " << small << " at 3 servers, "
+                                                            << large << " at 8");
+  CAF_CHECK_EQUAL(small, large);
+  CAF_CHECK_LESS_OR_EQUAL(large, 12u);
+}
+
+CAF_TEST(registration writes nothing when the function metadata is unchanged) {
+  auto counts = [](member& m) {
+    m.proc.write_line("zk-requests");
+    auto line = m.proc.wait_for("", 10000);
+    SLACKER_REQUIRE(line && *line != "failed", "no counts from " << m.addr);
+    auto space = line->find(' ');
+    return std::make_pair(std::stoull(line->substr(0, space)),
+                          std::stoull(line->substr(space + 1)));
+  };
+  // A registrar answers once it has registered (it handles one message at a
+  // time): the first's metadata is written before the second starts.
+  member first{cluster};
+  auto [reads1, writes1] = counts(first);
+  member second{cluster};
+  auto [reads2, writes2] = counts(second);
+  // The second owns: its server node, and per namespace (test.api,
+  // test.admin, test.reflect) a namespace node and an election candidate.
+  size_t owned = 1 + 2 * 3;
+  CAF_MESSAGE("registration: first " << reads1 << " reads, " << writes1 << " writes; second "
+                                     << reads2 << " reads, " << writes2 << " writes (owns "
+                                     << owned << " nodes)");
+  CAF_CHECK_EQUAL(writes2, owned); // metadata and parents: already there
+  CAF_CHECK_GREATER(writes1, writes2); // the first wrote the metadata
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
