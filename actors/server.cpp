@@ -36,7 +36,7 @@ server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
 server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   : sys_(sys), pool_(std::move(pool)), catalog_(std::make_shared<catalog>()) {
   configure_logging(sys.config());
-  log_calls_ = caf::get_or(sys.config(), "slacker.log-calls", false);
+  log_calls_ = switch_on(sys.config(), "slacker.log-calls");
   on_network_thread_ =
       caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"}) == "network";
 }

@@ -158,5 +158,5 @@ int main(int argc, char** argv) {
   for (auto& a : args)
     ptrs.push_back(a.data());
   ptrs.push_back(nullptr);
-  return caf::exec_main<>(caf_main, argc, ptrs.data());
+  return caf::exec_main<>(caf_main, static_cast<int>(args.size()), ptrs.data());
 }

@@ -64,7 +64,7 @@ struct cli_config : slacker::config {
   std::string exceptions = "all";
   size_t timeout = 10000;
   std::string unavailable_value;
-  bool idempotent = false;
+  bool idempotent = false; // --idempotent[=true|false]
   size_t hedge_after = 0;
   size_t quorum = 0;
   size_t count = 0;
@@ -626,7 +626,7 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
 // the command and its arguments. After `--`, everything is an argument.
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  slacker::expand_option_aliases(args);
+  slacker::expand_option_aliases(args, {"idempotent", "progress"});
   std::vector<char*> options{args[0].data()};
   bool rest = false;
   for (size_t i = 1; i < args.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <set>
 
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/messages/call.hpp"
@@ -69,9 +70,27 @@ config::config() {
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});
   set("work-stealing.moderate-poll-attempts", size_t{0});
+  // Idle workers sleep on a condition variable (woken by new work sent to
+  // them) and look for work to steal at this interval: 200 ms instead of
+  // CAF's 10 ms takes an idle process from ~400 to ~23 wakeups a second,
+  // with no loss in the bench's latency rows (docs/benchmarks.md).
+  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{200}});
 }
 
-void expand_option_aliases(std::vector<std::string>& args) {
+namespace {
+
+/// Switches turned off on the command line (`--name=false`).
+std::set<std::string>& switched_off() {
+  static std::set<std::string> names;
+  return names;
+}
+
+std::mutex switched_off_mtx;
+
+} // namespace
+
+void expand_option_aliases(std::vector<std::string>& args,
+                           const std::vector<std::string>& switches) {
   static const std::pair<const char*, const char*> aliases[] = {
     {"--tls-cert=", "--slacker.tls.certificate="},
     {"--tls-key=", "--slacker.tls.key="},
@@ -79,17 +98,43 @@ void expand_option_aliases(std::vector<std::string>& args) {
     {"--manager-token=", "--slacker.manager.token="},
     {"--zk-auth=", "--slacker.zk.auth="},
   };
-  for (auto& arg : args) {
-    if (arg == "--insecure") {
-      arg = "--slacker.insecure";
-      continue;
-    }
+  std::vector<std::string> known{"slacker.insecure", "slacker.log-calls"};
+  known.insert(known.end(), switches.begin(), switches.end());
+  std::vector<std::string> out;
+  for (auto arg : args) {
+    if (arg.rfind("--insecure", 0) == 0)
+      arg = "--slacker.insecure" + arg.substr(10);
     for (auto& [from, to] : aliases)
       if (arg.rfind(from, 0) == 0) {
         arg = to + arg.substr(std::string{from}.size());
         break;
       }
+    // CAF's boolean flags take no value: `--name=true` is `--name`, and
+    // `--name=false` turns the switch off (see switch_on).
+    bool taken = false;
+    for (auto& name : known) {
+      auto flag = "--" + name;
+      if (arg == flag + "=true") {
+        arg = flag;
+      } else if (arg == flag + "=false") {
+        std::lock_guard<std::mutex> guard{switched_off_mtx};
+        switched_off().insert(name);
+        taken = true;
+      }
+    }
+    if (!taken)
+      out.push_back(std::move(arg));
   }
+  args = std::move(out);
+}
+
+bool switch_on(const caf::actor_system_config& cfg, const std::string& name, bool fallback) {
+  {
+    std::lock_guard<std::mutex> guard{switched_off_mtx};
+    if (switched_off().count(name) > 0)
+      return false;
+  }
+  return caf::get_or(cfg, name, fallback);
 }
 
 void configure_logging(const caf::actor_system_config& cfg) {

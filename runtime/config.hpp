@@ -81,8 +81,18 @@ public:
 
 /// Rewrites, in place, the short spellings the apps take into slacker's
 /// configuration keys: `--tls-cert=F`, `--tls-key=F`, `--tls-ca=F`,
-/// `--insecure`, `--manager-token=S`, `--zk-auth=U:P`.
-void expand_option_aliases(std::vector<std::string>& args);
+/// `--insecure`, `--manager-token=S`, `--zk-auth=U:P`; and lets the boolean
+/// switches `slacker.insecure`, `slacker.log-calls` and `switches` (an app's
+/// own) take a value: `--name=true` becomes CAF's flag `--name`,
+/// `--name=false` is taken out and turns the switch off (`switch_on`).
+void expand_option_aliases(std::vector<std::string>& args,
+                           const std::vector<std::string>& switches = {});
+
+/// A boolean switch of the configuration: false when the command line said
+/// `--name=false` (through `expand_option_aliases`), else its value or
+/// `fallback`.
+bool switch_on(const caf::actor_system_config& cfg, const std::string& name,
+               bool fallback = false);
 
 /// Applies `slacker.log-level` from the system's configuration to spdlog.
 void configure_logging(const caf::actor_system_config& cfg);

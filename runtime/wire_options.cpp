@@ -1,4 +1,5 @@
 #include "slacker/runtime/wire_options.hpp"
+#include "slacker/runtime/config.hpp"
 
 #include <algorithm>
 
@@ -21,7 +22,7 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.failure_accrual = static_cast<uint32_t>(
     caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
-  x.insecure = caf::get_or(cfg, "slacker.insecure", false);
+  x.insecure = switch_on(cfg, "slacker.insecure");
   x.manager_token = caf::get_or(cfg, "slacker.manager.token", std::string{});
   tls_files files{caf::get_or(cfg, "slacker.tls.certificate", std::string{}),
                   caf::get_or(cfg, "slacker.tls.key", std::string{}),

@@ -8,6 +8,7 @@
 
 #include "require.hpp"
 #include "slacker/messages/codec.hpp"
+#include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 
 using namespace slacker;
@@ -128,4 +129,15 @@ CAF_TEST(trailing bytes after the arguments are rejected) {
   auto json = encode(codec_id::json, int64_t{1}, int64_t{2});
   CAF_REQUIRE(json);
   CAF_CHECK(!decode<int64_t>(codec_id::json, *json));
+}
+
+CAF_TEST(boolean switches take true and false on the command line) {
+  std::vector<std::string> args{"app", "--slacker.log-calls=true", "--insecure=true",
+                                "--test.switch=false", "--unavailable-value=false"};
+  slacker::expand_option_aliases(args, {"test.switch"});
+  CAF_CHECK(args == (std::vector<std::string>{"app", "--slacker.log-calls", "--slacker.insecure",
+                                              "--unavailable-value=false"}));
+  caf::actor_system_config cfg;
+  CAF_CHECK(!slacker::switch_on(cfg, "test.switch", true)); // the command line said false
+  CAF_CHECK(slacker::switch_on(cfg, "test.other", true));
 }
