@@ -86,7 +86,9 @@ struct conn_state {
   uint16_t port = 0;
   std::string addr;
   wire_options opts;
-  caf::actor observer;
+  // The dispatcher, held weakly: it holds this broker, and a retired broker
+  // that outlives it must not keep it (and what it holds) alive.
+  caf::weak_actor_ptr observer;
 
   phase ph = phase::idle;
   uint64_t generation = 0; // one per connection attempt: stale timers and connects
@@ -190,12 +192,13 @@ void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
 /// budget decides); uncharged: it certainly did not run here. False when
 /// there is nobody to resend it (a direct call).
 bool resend(conn_state& st, conn_state::call& c, caf::error err, bool charged) {
-  if (c.kind != conn_state::answer_kind::cluster || !st.observer)
+  auto observer = caf::actor_cast<caf::actor>(st.observer);
+  if (c.kind != conn_state::answer_kind::cluster || !observer)
     return false;
   c.tried.push_back(st.addr);
   c.req.id = c.caller_id;
   cluster_call call{std::move(c.req), std::move(c.policies), std::move(c.tried)};
-  c.rp.delegate(st.observer, resend_atom::value, std::move(call), std::move(err), charged,
+  c.rp.delegate(observer, resend_atom::value, std::move(call), std::move(err), charged,
                 c.idempotent);
   return true;
 }
@@ -213,12 +216,13 @@ void maybe_retire(self_ptr self, conn_state& st) {
 }
 
 void observe(self_ptr self, conn_state& st, bool up) {
-  if (!st.observer)
+  auto observer = caf::actor_cast<caf::actor>(st.observer);
+  if (!observer)
     return;
   if (up)
-    self->send(st.observer, conn_up_atom::value, st.addr);
+    self->send(observer, conn_up_atom::value, st.addr);
   else
-    self->send(st.observer, conn_down_atom::value, st.addr);
+    self->send(observer, conn_down_atom::value, st.addr);
 }
 
 /// Ends the connection (or the attempt) and fails everything that waited on
@@ -329,13 +333,15 @@ void ensure_connection(self_ptr self, conn_state& st) {
   auto port = st.port;
   auto timeout = st.opts.connect_timeout;
   // The connect blocks: a helper thread of its own, never the network thread.
+  // It answers anonymously: a message that names it would keep it (and its
+  // thread) alive for as long as the message waits in a mailbox.
   self->home_system().spawn<caf::detached + caf::hidden>(
-    [=](caf::event_based_actor* helper) {
+    [=](caf::event_based_actor*) {
       auto fd = connect_within(host, port, timeout);
       if (fd)
-        helper->send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
+        caf::anon_send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
       else
-        helper->send(me, connected_atom::value, gen, std::move(fd.error()));
+        caf::anon_send(me, connected_atom::value, gen, std::move(fd.error()));
     });
 }
 
@@ -371,8 +377,8 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   if (!c)
     return; // timed out meanwhile
   count_in_flight(st);
-  if (st.timeouts_in_row >= st.accrual && st.observer)
-    self->send(st.observer, conn_up_atom::value, st.addr); // answers again
+  if (st.timeouts_in_row >= st.accrual)
+    observe(self, st, true); // answers again
   st.timeouts_in_row = 0;
   if (rep.err) {
     // Not run there: `draining` always goes elsewhere; `overloaded` when the
@@ -566,7 +572,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->host = std::move(host);
   sp->port = port;
   sp->addr = sp->host + ":" + std::to_string(port);
-  sp->observer = std::move(hooks.observer);
+  sp->observer = caf::actor_cast<caf::weak_actor_ptr>(hooks.observer);
   sp->in_flight = std::move(hooks.in_flight);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
@@ -733,10 +739,11 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       st.calls.fired(); // a wake-up that came early re-arms below
       st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
         // Failure accrual: timeouts in a row make the server suspect.
-        if (++st.timeouts_in_row == st.accrual && st.observer) {
+        if (++st.timeouts_in_row == st.accrual) {
           spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
                        st.addr, st.accrual);
-          self->send(st.observer, suspect_atom::value, st.addr);
+          if (auto observer = caf::actor_cast<caf::actor>(st.observer))
+            self->send(observer, suspect_atom::value, st.addr);
         }
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
         reply_error(st, c,

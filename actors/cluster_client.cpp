@@ -1,5 +1,8 @@
 #include "slacker/actors/cluster_client.hpp"
 
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
 
@@ -77,8 +80,18 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
 }
 
 cluster_client::~cluster_client() {
+  // Waits until the dispatcher has ended: on the network thread, a broker
+  // still holding messages when the actor system stops its network module
+  // would keep their senders (the registry's detached actor) alive, and the
+  // actor system would wait for that thread forever.
+  caf::scoped_actor self{sys_};
+  self->monitor(dispatcher_);
   caf::anon_send_exit(async_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher_, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {},
+                caf::after(std::chrono::seconds{5}) >> [] {
+                  spdlog::warn("slacker: the cluster client's dispatcher did not end in 5 s");
+                });
 }
 
 const caf::actor& cluster_client::registry_actor() const {

@@ -346,7 +346,10 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
                                   link_factory connect) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
-  st.registry = std::move(registry);
+  // Not kept: the registry holds this dispatcher (a subscriber) until it
+  // ends, and a handle back would keep both alive, and the registry's
+  // detached thread with them, past the end of the actor system.
+  static_cast<void>(registry);
   st.gathers_on_network_thread
     = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
                   std::string{"network"})

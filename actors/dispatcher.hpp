@@ -58,7 +58,6 @@ struct dispatcher_state {
   };
 
   std::string cluster;
-  caf::actor registry;
   bool ready = false; // the registry has read the cluster at least once
   registry_status status = registry_status::connecting;
   std::map<std::string, std::string> servers;              // addr -> server-data

@@ -4,6 +4,7 @@
 // over 3), each with 1 call in flight (latency) and 64 (throughput), for an
 // int64 and for a 1 KiB string.
 //   bench [--seconds=N | --millis=N] [--json=FILE] [--no-cluster] [--only=TEXT]
+//   bench --scale=2,8,32,64 [--seconds=N]   the scale bench (bench_scale.cpp)
 //         [--latency-only] [--tls-cert=F --tls-key=F --tls-ca=F]
 //         [CAF or slacker options, passed on to the servers too]
 // The TLS rows use a fourth server and a client system of their own, with the
@@ -33,6 +34,7 @@
 #include <caf/io/broker.hpp>
 #include <unistd.h>
 
+#include "bench_scale.hpp"
 #include "certs.hpp"
 #include "process.hpp"
 #include "slacker/actors/client.hpp"
@@ -63,6 +65,7 @@ struct bench_config : slacker::config {
   std::string clusters; // server role: comma-separated clusters to join
   std::string only;     // measure only the systems whose name contains this
   bool latency_only = false;
+  std::string scale; // comma-separated cluster sizes: the scale bench
   bench_config() {
     opt_group{custom_options_, "global"}
       .add(role, "role", "client (default) or server")
@@ -73,7 +76,8 @@ struct bench_config : slacker::config {
       .add(zk, "zk", "server role: ZooKeeper to register in")
       .add(clusters, "clusters", "server role: clusters to join")
       .add(only, "only", "measure only systems whose name contains this text")
-      .add(latency_only, "latency-only", "1 call in flight only");
+      .add(latency_only, "latency-only", "1 call in flight only")
+      .add(scale, "scale", "the scale bench for these cluster sizes (e.g. 2,8,32,64)");
   }
 };
 
@@ -766,10 +770,21 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
 }
 
 void caf_main(caf::actor_system& sys, const bench_config& cfg) {
-  if (cfg.role == "server")
+  if (cfg.role == "server") {
     serve(sys, cfg);
-  else
+  } else if (!cfg.scale.empty()) {
+    std::vector<size_t> sizes;
+    std::string rest = cfg.scale;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      sizes.push_back(std::stoul(rest.substr(0, comma)));
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    }
+    auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
+    run_scale(sys, dir_of_self() + "/bench", dir_of_self() + "/example-zk", sizes, duration);
+  } else {
     run(sys, cfg);
+  }
 }
 
 /// Raw CAF as it comes: CAF's own defaults (no slacker tuning), finite

@@ -182,7 +182,7 @@ void register_all(self_ptr self) {
     auto host = zk::local_address_towards(st.link.opts.zk);
     if (!host) {
       spdlog::error("registry: {}", describe(host.error()));
-      self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+      delayed_weak_send(self, retry_delay, caf::make_message(retry_atom::value, uint64_t{0}));
       return;
     }
     if (!st.remote_ok && !is_loopback(*host)) {
@@ -207,7 +207,7 @@ void register_all(self_ptr self) {
     st.waiters.clear();
   } else {
     spdlog::warn("registry: registering {} failed; trying again", st.addr);
-    self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+    delayed_weak_send(self, retry_delay, caf::make_message(retry_atom::value, uint64_t{0}));
   }
 }
 
@@ -290,7 +290,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
     [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
       self->state.namespaces[ns] = std::move(fns);
       if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
-        self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+        delayed_weak_send(self, retry_delay, caf::make_message(retry_atom::value, uint64_t{0}));
       return true;
     },
     [=](unpublish_atom, const std::string& ns) {
@@ -311,7 +311,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       st.server_data = std::move(json);
       if (connected(self) && !st.addr.empty()
           && !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
-        self->delayed_send(self, retry_delay, retry_atom::value, uint64_t{0});
+        delayed_weak_send(self, retry_delay, caf::make_message(retry_atom::value, uint64_t{0}));
       return true;
     },
     [=](wait_atom) -> caf::result<bool> {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 #include "slacker/messages/atoms.hpp"
@@ -12,10 +13,14 @@ namespace {
 
 using self_ptr = caf::stateful_actor<mirror_state>*;
 
+/// Tells every subscriber. Anonymously: a message naming this detached actor
+/// would keep it (and its thread) alive for as long as it waits in a mailbox
+/// that is never drained (a broker's, once the network module stopped), and
+/// the actor system waits for that thread when it shuts down.
 template <class T>
 void emit(self_ptr self, const T& event) {
   for (auto& sub : self->state.subscribers)
-    self->send(sub, event);
+    caf::anon_send(sub, event);
 }
 
 bool is_meta(const std::string& name) {
@@ -260,7 +265,7 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
       subs.push_back(who);
       self->monitor(who);
       self->state.view.state = self->state.link.state();
-      self->send(who, self->state.view);
+      caf::anon_send(who, self->state.view);
     },
     [=](unsubscribe_atom, caf::actor& who) {
       auto& subs = self->state.subscribers;

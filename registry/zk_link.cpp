@@ -26,12 +26,12 @@ void zk_link::open(caf::event_based_actor* self) {
     backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
                        std::chrono::milliseconds{30000});
     spdlog::error("registry: {}; retrying in {} ms", describe(res.error()), backoff.count());
-    self->delayed_send(self, backoff, retry_atom::value, gen);
+    delayed_weak_send(self, backoff, caf::make_message(retry_atom::value, gen));
     return;
   }
   zk = std::move(*res);
   // One clear line if the ensemble does not answer in time; the client keeps trying.
-  self->delayed_send(self, opts.connect_timeout, retry_atom::value, gen);
+  delayed_weak_send(self, opts.connect_timeout, caf::make_message(retry_atom::value, gen));
 }
 
 void zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
@@ -64,6 +64,21 @@ int64_t zk_link::view_age_ms() const {
     return 0;
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - last_current)
     .count();
+}
+
+void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay, caf::message msg) {
+  auto target = caf::actor_cast<caf::weak_actor_ptr>(self);
+  self->home_system().spawn<caf::hidden>(
+    [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
+      timer->delayed_send(timer, delay, tick_atom::value);
+      return {
+        [timer, target, msg](tick_atom) {
+          if (auto dest = caf::actor_cast<caf::actor>(target))
+            caf::anon_send(dest, msg);
+          timer->quit();
+        },
+      };
+    });
 }
 
 bool zk_link::session_event(uint8_t type) {

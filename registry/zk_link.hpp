@@ -6,6 +6,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/message.hpp>
+#include <caf/timespan.hpp>
 
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/options.hpp"
@@ -52,5 +54,12 @@ struct zk_link {
   /// Turns a posted event into the new status; true when it is a session event.
   static bool session_event(uint8_t type);
 };
+
+/// Sends `msg` to `self` after `delay`, without the timer holding `self`: a
+/// detached actor with a `delayed_send` to itself pending cannot be
+/// destroyed, nor its thread end, before the timer fires, and the actor
+/// system waits for that thread when it shuts down. A hidden helper holds
+/// the timer and only a weak reference to `self`.
+void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay, caf::message msg);
 
 } // namespace slacker

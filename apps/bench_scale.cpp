@@ -1,0 +1,274 @@
+// The scale bench (`bench --scale=2,8,32,64`): for each cluster size N, N
+// bench servers (processes) registered in one cluster of a ZooKeeper of its
+// own, and one long-lived cluster client in this process. Per N: formation
+// time, idle CPU and wakeups per server, random and all+map p50/p99 (one call
+// at a time), calls/s at 16 in flight, the client's ZooKeeper requests for
+// one server joining and one leaving, and the client's RSS under load.
+#include "bench_scale.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/scoped_actor.hpp>
+
+#include "process.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// CPU ticks (user + system) and context switches of process `pid` so far.
+struct usage {
+  long ticks = 0;
+  long switches = 0;
+};
+
+usage usage_of(pid_t pid) {
+  usage u;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  auto paren = line.rfind(')');
+  if (paren != std::string::npos) {
+    std::istringstream rest{line.substr(paren + 2)};
+    std::string field;
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+      if (i == 14 || i == 15)
+        u.ticks += std::stol(field);
+  }
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  if (auto d = opendir(dir.c_str())) {
+    while (auto e = readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      std::ifstream status{dir + "/" + e->d_name + "/status"};
+      std::string key;
+      long value = 0;
+      while (status >> key) {
+        if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
+          status >> value;
+          u.switches += value;
+        } else {
+          status.ignore(4096, '\n');
+        }
+      }
+    }
+    closedir(d);
+  }
+  return u;
+}
+
+long rss_kib() {
+  std::ifstream status{"/proc/self/status"};
+  std::string key;
+  long value = -1;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      return value;
+    }
+    status.ignore(4096, '\n');
+  }
+  return value;
+}
+
+double pct(std::vector<double> xs, double q) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())))];
+}
+
+/// The client's ZooKeeper requests so far (reads + writes).
+uint64_t zk_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
+  caf::scoped_actor self{sys};
+  uint64_t out = 0;
+  self->request(sc.registry_actor(), std::chrono::seconds{10}, slacker::zk_requests_atom::value)
+    .receive([&](std::vector<uint64_t>& n) { out = n[0] + n[1]; }, [](caf::error&) {});
+  return out;
+}
+
+/// Waits (bounded) until the client knows `n` servers of `bench`.
+bool wait_servers(slacker::cluster_client& sc, size_t n, std::chrono::seconds limit) {
+  auto until = clock_type::now() + limit;
+  while (clock_type::now() < until) {
+    auto v = sc.members();
+    if (v && v->namespaces["bench"].size() == n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return false;
+}
+
+/// The client's requests once they stopped changing for 300 ms (bounded).
+uint64_t settled_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
+  auto last = zk_requests(sys, sc);
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
+    auto now = zk_requests(sys, sc);
+    if (now == last)
+      return now;
+    last = now;
+  }
+  return last;
+}
+
+struct scale_row {
+  size_t n = 0;
+  double formation_ms = 0;
+  double idle_cpu_pct = 0;   // per server
+  double idle_wakeups = 0;   // per server, a second
+  double random_p50 = 0;
+  double random_p99 = 0;
+  double all_p50 = 0;
+  double all_p99 = 0;
+  double rate16 = 0;
+  long join_requests = 0;
+  long leave_requests = 0;
+  long rss_kib = 0;
+};
+
+} // namespace
+
+void run_scale(caf::actor_system& sys, const std::string& self_path,
+               const std::string& zk_path, const std::vector<size_t>& sizes,
+               std::chrono::milliseconds duration) {
+  std::unique_ptr<slacker_test::process> zk;
+  std::string zk_addr;
+  for (int attempt = 0; attempt < 5 && zk_addr.empty(); ++attempt) {
+    auto port = std::to_string(20000 + (getpid() * 11 + attempt * 4099) % 20000);
+    zk = std::make_unique<slacker_test::process>(
+      std::vector<std::string>{zk_path, "--port=" + port});
+    if (zk->wait_for("ZooKeeper serving", 30000))
+      zk_addr = "127.0.0.1:" + port;
+  }
+  if (zk_addr.empty()) {
+    std::fprintf(stderr, "bench: no ZooKeeper\n");
+    return;
+  }
+  long hz = sysconf(_SC_CLK_TCK);
+  std::vector<scale_row> rows;
+  for (auto n : sizes) {
+    scale_row row;
+    row.n = n;
+    auto cluster = "scale-" + std::to_string(n);
+    slacker::cluster_client sc{sys, cluster, zk_addr};
+    auto server_args = [&] {
+      return std::vector<std::string>{self_path, "--role=server", "--zk=" + zk_addr,
+                                      "--clusters=" + cluster};
+    };
+    // Formation: every server started at once, until the client knows all.
+    auto t0 = clock_type::now();
+    std::vector<std::unique_ptr<slacker_test::process>> servers;
+    for (size_t i = 0; i < n; ++i)
+      servers.push_back(std::make_unique<slacker_test::process>(server_args()));
+    if (!wait_servers(sc, n, std::chrono::seconds{120})) {
+      std::fprintf(stderr, "bench: %zu servers did not all register\n", n);
+      break;
+    }
+    row.formation_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+    for (auto& s : servers) // reap the "ports" lines
+      s->wait_for("ports ", 15000);
+    // Connected to every server (calls to each), then idle.
+    slacker::cluster_options all;
+    all.grouping = slacker::grouping_kind::all;
+    all.results = slacker::results_kind::map;
+    all.timeout = std::chrono::seconds{10};
+    sc.call<std::map<std::string, int64_t>>(all, "bench/echo", int64_t{1});
+    std::this_thread::sleep_for(std::chrono::seconds{1});
+    std::vector<usage> before;
+    for (auto& s : servers)
+      before.push_back(usage_of(s->pid()));
+    auto idle_t0 = clock_type::now();
+    std::this_thread::sleep_for(std::chrono::seconds{3});
+    auto idle_s = std::chrono::duration<double>(clock_type::now() - idle_t0).count();
+    for (size_t i = 0; i < servers.size(); ++i) {
+      auto after = usage_of(servers[i]->pid());
+      row.idle_cpu_pct += 100.0 * static_cast<double>(after.ticks - before[i].ticks)
+                          / static_cast<double>(hz) / idle_s;
+      row.idle_wakeups += static_cast<double>(after.switches - before[i].switches) / idle_s;
+    }
+    row.idle_cpu_pct /= static_cast<double>(n);
+    row.idle_wakeups /= static_cast<double>(n);
+    // One call at a time: random, then all+map.
+    auto sequential = [&](const slacker::cluster_options& opts, bool fan_out) {
+      std::vector<double> us;
+      auto until = clock_type::now() + duration;
+      while (clock_type::now() < until) {
+        auto c0 = clock_type::now();
+        bool ok = fan_out
+                    ? static_cast<bool>(sc.call<std::map<std::string, int64_t>>(
+                      opts, "bench/echo", int64_t{42}))
+                    : static_cast<bool>(sc.call<int64_t>(opts, "bench/echo", int64_t{42}));
+        if (ok)
+          us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - c0).count());
+      }
+      return us;
+    };
+    auto random_us = sequential(slacker::cluster_options{}, false);
+    row.random_p50 = pct(random_us, 0.5);
+    row.random_p99 = pct(random_us, 0.99);
+    auto all_us = sequential(all, true);
+    row.all_p50 = pct(all_us, 0.5);
+    row.all_p99 = pct(all_us, 0.99);
+    // 16 in flight: 16 callers, each calling again when its call returns.
+    std::atomic<long> done{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> callers;
+    auto l0 = clock_type::now();
+    for (int i = 0; i < 16; ++i)
+      callers.emplace_back([&] {
+        while (!stop)
+          if (sc.call<int64_t>("bench/echo", int64_t{7}))
+            ++done;
+      });
+    std::this_thread::sleep_for(duration);
+    row.rss_kib = rss_kib();
+    stop = true;
+    for (auto& t : callers)
+      t.join();
+    row.rate16 = static_cast<double>(done) / std::chrono::duration<double>(clock_type::now() - l0).count();
+    // One server joins, then leaves: the client's ZooKeeper requests for each.
+    auto r0 = settled_requests(sys, sc);
+    servers.push_back(std::make_unique<slacker_test::process>(server_args()));
+    wait_servers(sc, n + 1, std::chrono::seconds{30});
+    auto r1 = settled_requests(sys, sc);
+    servers.back()->stop();
+    servers.pop_back();
+    wait_servers(sc, n, std::chrono::seconds{30});
+    auto r2 = settled_requests(sys, sc);
+    row.join_requests = static_cast<long>(r1 - r0);
+    row.leave_requests = static_cast<long>(r2 - r1);
+    for (auto& s : servers)
+      s->stop();
+    rows.push_back(row);
+    std::fprintf(stderr, "bench: scale %zu done\n", n);
+  }
+  std::printf("%7s %12s %10s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "servers",
+              "formation ms", "idle cpu %", "idle wakeup/s", "random p50", "random p99",
+              "all p50", "all p99", "calls/s @16", "zk join", "zk leave", "rss MiB");
+  std::printf("%7s %12s %10s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "", "",
+              "per server", "per server", "us", "us", "us", "us", "", "requests", "requests",
+              "client");
+  for (auto& r : rows)
+    std::printf("%7zu %12.0f %10.2f %13.1f %10.1f %10.1f %10.1f %10.1f %12.0f %9ld %9ld %9.1f\n",
+                r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups, r.random_p50,
+                r.random_p99, r.all_p50, r.all_p99, r.rate16, r.join_requests,
+                r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0);
+  zk->signal(SIGTERM);
+  zk->stop();
+}
