@@ -438,6 +438,27 @@ CAF_TEST(a quorum of 2 of 3 answers as fast as the two healthy servers) {
   CAF_CHECK_LESS(took, 500ms);
 }
 
+CAF_TEST(memory per call is released when the call ends not at its deadline) {
+  start();
+  start();
+  auto rss = [] { return slacker_test::status_kib("self", "VmRSS:"); };
+  // Warm: connections, pools, allocator arenas of the callers.
+  {
+    load warm{*client, prepare(with_timeout(10s), "test.api/echo"), 4};
+    std::this_thread::sleep_for(500ms);
+  }
+  auto before = rss();
+  load l{*client, prepare(with_timeout(10s), "test.api/echo"), 4};
+  std::this_thread::sleep_for(3s);
+  l.stop();
+  auto grown = rss() - before;
+  // Kept until their 10 s deadlines, ~1.4 KiB per call would be tens of MiB.
+  CAF_MESSAGE(l.calls() << " calls with a 10 s timeout in 3 s: resident memory grew by "
+                        << grown << " KiB");
+  CAF_CHECK_EQUAL(l.failed(), 0u);
+  CAF_CHECK_LESS(grown, 16 * 1024);
+}
+
 CAF_TEST(slacker load reports counts that add up) {
   start();
   start();
