@@ -203,10 +203,12 @@ bool resend(conn_state& st, conn_state::call& c, caf::error err, bool charged) {
   return true;
 }
 
-/// Tells the dispatcher how many calls are in flight here (the ledger's size).
-void count_in_flight(conn_state& st) {
-  if (st.in_flight)
-    st.in_flight->store(st.calls.size(), std::memory_order_relaxed);
+/// `n` calls of the dispatcher left this broker (answered, expired, failed
+/// or handed back). The dispatcher counts a call in when it routes it here,
+/// so that its count is right the moment it routed it.
+void count_out(conn_state& st, size_t n = 1) {
+  if (st.in_flight && n > 0)
+    st.in_flight->fetch_sub(n, std::memory_order_relaxed);
 }
 
 /// A retiring broker ends once it owes no answer.
@@ -245,13 +247,13 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   ++st.generation;
   if (st.busy() || !st.connect_waiters.empty())
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
+  count_out(st, st.calls.size());
   st.calls.drain([&](uint64_t, conn_state::call& c) {
     auto err = make_error(sc::connection_broken, c.what + ": " + cause);
     if ((never_sent || c.idempotent) && resend(st, c, err, !never_sent))
       return;
     reply_error(st, c, std::move(err));
   });
-  count_in_flight(st);
   auto queries = std::move(st.queries);
   st.queries.clear();
   for (auto& kvp : queries)
@@ -297,12 +299,12 @@ void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_
   conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
                      req.codec, left, std::move(policies), {}, {}, false};
   if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+    count_out(st);
     reply_error(st, c, std::move(err));
     return;
   }
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   auto id = st.calls.add(std::move(c), deadline);
-  count_in_flight(st);
   arm_deadline(self, st, deadline);
   ensure_connection(self, st);
   req.id = id;
@@ -376,7 +378,7 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   auto c = st.calls.take(rep.id);
   if (!c)
     return; // timed out meanwhile
-  count_in_flight(st);
+  count_out(st);
   if (st.timeouts_in_row >= st.accrual)
     observe(self, st, true); // answers again
   st.timeouts_in_row = 0;
@@ -738,6 +740,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       auto& st = *sp;
       st.calls.fired(); // a wake-up that came early re-arms below
       st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
+        count_out(st);
         // Failure accrual: timeouts in a row make the server suspect.
         if (++st.timeouts_in_row == st.accrual) {
           spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
@@ -750,7 +753,6 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                     make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
                                               + std::to_string(ms.count()) + " ms"));
       });
-      count_in_flight(st);
       if (auto at = st.calls.earliest())
         arm_deadline(self, st, *at);
       maybe_retire(self, st);

@@ -19,7 +19,9 @@ struct link_hooks {
   /// Gets `(conn_up_atom, addr)` when a connection is established and
   /// `(conn_down_atom, addr)` when it ends or the server says it is going away.
   caf::actor observer;
-  /// The number of calls in flight on this server (read by `least_in_flight`).
+  /// The number of calls in flight on this server (read by `least_in_flight`):
+  /// the dispatcher adds each call it routes here, the broker takes it away
+  /// when the call leaves (answered, expired, failed or handed back).
   std::shared_ptr<std::atomic<size_t>> in_flight;
 };
 

@@ -203,6 +203,7 @@ route start(Self* self, cluster_call& call) {
     auto l = link_of(self, chosen.front());
     if (!l)
       return {nullptr, false, make_error(sc::invalid_request, "bad address " + chosen.front())};
+    l->in_flight->fetch_add(1, std::memory_order_relaxed); // its broker counts it out
     call.idempotent = idempotent(self, call, l->conn);
     if (call.idempotent && policies.hedge_after.count() > 0 && call.tried.empty()) {
       auto h = self->spawn(hedge_actor, caf::actor_cast<caf::actor>(self), l->conn,
@@ -223,6 +224,7 @@ route start(Self* self, cluster_call& call) {
     auto copy = req;
     copy.id = i;
     if (auto l = link_of(self, chosen[i])) {
+      l->in_flight->fetch_add(1, std::memory_order_relaxed);
       caf::send_as(gather, l->conn, std::move(copy));
     } else {
       call_reply rep;
