@@ -105,4 +105,13 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
 
 } // namespace
 
-CAF_MAIN()
+// The apps' spellings (--tls-cert=F, --switch=false, ...) work here too.
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  slacker::expand_option_aliases(args);
+  std::vector<char*> ptrs;
+  for (auto& a : args)
+    ptrs.push_back(a.data());
+  ptrs.push_back(nullptr);
+  return caf::exec_main<>(caf_main, static_cast<int>(args.size()), ptrs.data());
+}
