@@ -260,10 +260,12 @@ void release_waiting(Self* self) {
 }
 
 template <class Self>
-void set_ready(Self* self, registry_status status) {
+void set_ready(Self* self, const registry_state& x) {
   auto& st = self->state;
-  st.status = status;
-  if (status == registry_status::connected && !st.ready) {
+  st.status = x.status;
+  // When the view was last known current, as the registry says.
+  st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};
+  if (x.status == registry_status::connected && !st.ready) {
     st.ready = true;
     release_waiting(self);
   }
@@ -451,9 +453,9 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       st.namespaces = std::move(view.namespaces);
       st.leaders = std::move(view.leaders);
       refresh_all(self);
-      set_ready(self, view.state.status);
+      set_ready(self, view.state);
     },
-    [=](registry_state& x) { set_ready(self, x.status); },
+    [=](registry_state& x) { set_ready(self, x); },
     [=](member_up& x) {
       auto& st = self->state;
       st.servers[x.addr] = x.data;
@@ -555,6 +557,11 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       view.namespaces = st.namespaces;
       view.leaders = st.leaders;
       view.state.status = st.status;
+      view.state.view_age_ms
+        = st.status == registry_status::connected
+            ? 0
+            : std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - st.current_at)
+                .count();
       return view;
     },
   };

@@ -60,6 +60,7 @@ struct dispatcher_state {
   std::string cluster;
   bool ready = false; // the registry has read the cluster at least once
   registry_status status = registry_status::connecting;
+  clock::time_point current_at = clock::now(); // the view was last known current
   std::map<std::string, std::string> servers;              // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr

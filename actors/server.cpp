@@ -158,6 +158,7 @@ void server::stop() {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   spawned_.clear();
   catalog_->update([](catalog::table& t) { t.clear(); });
+  catalog_->end_draining();
   port_ = 0;
   remote_peers_ = false;
 }

@@ -56,6 +56,11 @@ public:
     draining_.store(true, std::memory_order_release);
   }
 
+  /// Serving again (a server published anew after `stop`).
+  void end_draining() noexcept {
+    draining_.store(false, std::memory_order_release);
+  }
+
   bool draining() const noexcept {
     return draining_.load(std::memory_order_relaxed);
   }

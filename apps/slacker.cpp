@@ -417,7 +417,10 @@ json data_json(const std::string& data) {
 }
 
 json members_json(const slacker::membership_view& v) {
-  json out{{"servers", json::object()}, {"namespaces", json::object()}};
+  json out{{"servers", json::object()},
+           {"namespaces", json::object()},
+           {"status", to_string(v.state.status)},
+           {"view_age_ms", v.state.view_age_ms}};
   for (auto& [addr, data] : v.servers)
     out["servers"][addr] = data_json(data);
   for (auto& [ns, addrs] : v.namespaces) {

@@ -254,6 +254,8 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       switch (static_cast<zk::session_state>(state)) {
         case zk::session_state::connected:
           if (link.status != registry_status::connected) {
+            if (link.status != registry_status::connecting)
+              spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
             link.status = registry_status::connected;
             link.backoff = {};
             register_all(self); // idempotent: also right after a mere reconnect
@@ -264,6 +266,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
             spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
                          st.addr);
             link.status = registry_status::suspended;
+            link.went_down(self);
           }
           break;
         case zk::session_state::expired:

@@ -245,6 +245,7 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
           if (link.status == registry_status::connected) {
             spdlog::warn("registry: connection to ZooKeeper lost; serving the last view");
             set_status(self, registry_status::suspended);
+            link.went_down(self);
           }
           break;
         case zk::session_state::expired:

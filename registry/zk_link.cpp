@@ -11,6 +11,7 @@ namespace slacker {
 
 void zk_link::open(caf::event_based_actor* self) {
   before = requests();
+  down_since = clock::now();
   zk.reset();
   auto gen = ++generation;
   // Runs on the C client's thread: only posts a message.
@@ -37,11 +38,22 @@ void zk_link::open(caf::event_based_actor* self) {
 void zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   if (gen != generation)
     return;
-  if (!zk)
+  if (!zk) {
     open(self);
-  else if (status == registry_status::connecting)
-    spdlog::warn("registry: ZooKeeper at {} not reachable after {} ms; still trying", opts.zk,
-                 opts.connect_timeout.count());
+    return;
+  }
+  if (status == registry_status::connected)
+    return;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(clock::now() - down_since);
+  spdlog::warn("registry: ZooKeeper at {} still unreachable after {} s; still trying", opts.zk,
+               secs.count());
+  delayed_weak_send(self, std::chrono::seconds{10}, caf::make_message(retry_atom::value, gen));
+}
+
+void zk_link::went_down(caf::event_based_actor* self) {
+  down_since = clock::now();
+  delayed_weak_send(self, std::chrono::seconds{10},
+                    caf::make_message(retry_atom::value, generation));
 }
 
 zk::request_counts zk_link::requests() const {

@@ -32,9 +32,15 @@ struct zk_link {
   /// Opens a new session; on failure, schedules `retry_atom` with backoff.
   void open(caf::event_based_actor* self);
 
-  /// Handles `(retry_atom, gen)` scheduled by `open`: opens again after a
-  /// failed open, or says once that the ensemble does not answer.
+  /// Handles `(retry_atom, gen)` scheduled by `open` and `went_down`: opens
+  /// again after a failed open; while ZooKeeper does not answer, says so once
+  /// every 10 s (`still unreachable after N s`), not once per attempt.
   void on_retry(caf::event_based_actor* self, uint64_t gen);
+
+  /// The connection was lost: counts the outage from now (see `on_retry`).
+  void went_down(caf::event_based_actor* self);
+
+  clock::time_point down_since = clock::now(); // start of the current outage
 
   /// Closes the session (its ephemeral nodes vanish at once).
   void close();

@@ -63,17 +63,22 @@ event_type to_type(int type) {
   return event_type::not_watching;
 }
 
-/// The C client's log lines, at the level its own prefix says.
+/// The C client's log lines, without its own timestamp and thread prefix
+/// (`2026-11-27 11:19:56,981:18482(0x7f...):ZOO_ERROR@check_events@3011: `).
+/// They repeat many times a second while ZooKeeper is unreachable, so they go
+/// to debug (trace for its info lines): the registry actors log each state
+/// change once, and an outage once every 10 s.
 void log_line(const char* message) {
   auto has = [message](const char* tag) { return std::strstr(message, tag) != nullptr; };
-  if (has("ZOO_ERROR"))
-    spdlog::error("zookeeper: {}", message);
-  else if (has("ZOO_WARN"))
-    spdlog::warn("zookeeper: {}", message);
-  else if (has("ZOO_INFO"))
-    spdlog::debug("zookeeper: {}", message); // chatty: many lines a second while down
+  const char* text = message;
+  if (auto tag = std::strstr(message, ":ZOO_")) {
+    if (auto end = std::strstr(tag, ": "))
+      text = end + 2;
+  }
+  if (has("ZOO_ERROR") || has("ZOO_WARN"))
+    spdlog::debug("zookeeper client: {}", text);
   else
-    spdlog::trace("zookeeper: {}", message);
+    spdlog::trace("zookeeper client: {}", text);
 }
 
 } // namespace

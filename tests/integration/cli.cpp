@@ -148,6 +148,8 @@ CAF_TEST(members shows servers with data and namespaces with servers and leader)
   auto servers = api["servers"].get<std::set<std::string>>();
   CAF_CHECK(servers == (std::set<std::string>{addr(0), addr(1)}));
   CAF_CHECK(api["leader"] == json(addr(0)) || api["leader"] == json(addr(1)));
+  CAF_CHECK_EQUAL(v["status"], json("connected")); // and the view is current:
+  CAF_CHECK_EQUAL(v["view_age_ms"], json(0));
 }
 
 CAF_TEST(watch prints membership events as json lines) {

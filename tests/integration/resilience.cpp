@@ -459,6 +459,37 @@ CAF_TEST(memory per call is released when the call ends not at its deadline) {
   CAF_CHECK_LESS(grown, 16 * 1024);
 }
 
+CAF_TEST(members reports how old the view is while ZooKeeper is away) {
+  zk_options zk;
+  zk.zk = zk_address();
+  zk.cluster = cluster;
+  zk.session_timeout = 2s; // the link is found dead after ~2/3 of it
+  cluster_client watcher{sys, zk};
+  auto status_is = [&](registry_status want) {
+    for (int i = 0; i < 200; ++i) { // bounded: 10 s
+      auto v = watcher.members();
+      if (v && v->state.status == want)
+        return *v;
+      std::this_thread::sleep_for(50ms);
+    }
+    CAF_FAIL("the client never saw status " << to_string(want));
+    return membership_view{};
+  };
+  CAF_CHECK_EQUAL(status_is(registry_status::connected).state.view_age_ms, 0);
+  membership_view first;
+  membership_view later;
+  {
+    zk_frozen frozen;
+    first = status_is(registry_status::suspended);
+    std::this_thread::sleep_for(300ms);
+    later = *watcher.members();
+  }
+  CAF_MESSAGE("view age " << first.state.view_age_ms << " ms, then "
+                          << later.state.view_age_ms << " ms");
+  CAF_CHECK_GREATER_OR_EQUAL(later.state.view_age_ms, first.state.view_age_ms + 300);
+  CAF_CHECK_EQUAL(status_is(registry_status::connected).state.view_age_ms, 0);
+}
+
 CAF_TEST(slacker load reports counts that add up) {
   start();
   start();
