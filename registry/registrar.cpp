@@ -123,10 +123,24 @@ void check_election(self_ptr self, const std::string& ns) {
   }
 }
 
+/// Re-creates one of this server's own nodes that is gone while the server
+/// is registered (deleted by another client), and keeps a watch on it.
+void heal(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  if (zk.exists(path, true).code != zk::rc::no_node)
+    return; // there (and watched again)
+  spdlog::warn("registry: {} is gone while {} is registered; creating it again", path,
+               self->state.addr);
+  if (claim(self, path, data))
+    zk.exists(path, true);
+}
+
 bool publish_namespace(self_ptr self, const std::string& ns) {
   auto& st = self->state;
-  if (!claim(self, base(self) + "/namespaces/" + ns + "/" + st.addr, ""))
+  auto own = base(self) + "/namespaces/" + ns + "/" + st.addr;
+  if (!claim(self, own, ""))
     return false;
+  st.link.zk->exists(own, true); // healed if someone deletes it
   for (auto& fn : st.namespaces[ns])
     if (!write_persistent(self, base(self) + "/functions/" + ns + "/" + fn.name,
                           to_json(fn)))
@@ -197,6 +211,8 @@ void register_all(self_ptr self) {
   if (cluster_squatted(self))
     return;
   bool ok = claim(self, base(self) + "/servers/" + st.addr, st.server_data);
+  if (ok)
+    st.link.zk->exists(base(self) + "/servers/" + st.addr, true); // healed if deleted
   for (auto& kvp : st.namespaces)
     ok = ok && publish_namespace(self, kvp.first);
   if (ok) {
@@ -245,6 +261,19 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       if (gen != link.generation || !link.zk)
         return;
       if (!zk_link::session_event(type)) {
+        // One of this server's own nodes changed or went away: heal it.
+        if (st.registered && connected(self)) {
+          auto ns_dir = base(self) + "/namespaces/";
+          if (path == base(self) + "/servers/" + st.addr) {
+            heal(self, path, st.server_data);
+            return;
+          }
+          for (auto& kvp : st.namespaces)
+            if (path == ns_dir + kvp.first + "/" + st.addr) {
+              heal(self, path, "");
+              return;
+            }
+        }
         // A predecessor in an election went away (or another watch fired).
         for (auto& kvp : std::map<std::string, std::string>{st.candidates})
           if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)

@@ -98,6 +98,22 @@ std::optional<std::string> read_node(const std::string& path) {
   return std::nullopt;
 }
 
+/// Deletes `path` as another client would; false when it could not.
+bool delete_node(const std::string& path) {
+  auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
+  if (!zk)
+    return false;
+  for (int i = 0; i < 100; ++i) { // the session connects in the background
+    auto res = (*zk)->remove(path);
+    if (res)
+      return true;
+    if (res.code != zk::rc::connection_loss)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(registry_tests, fixture)
@@ -342,6 +358,28 @@ CAF_TEST(registration writes nothing when the function metadata is unchanged) {
                                      << owned << " nodes)");
   CAF_CHECK_EQUAL(writes2, owned); // metadata and parents: already there
   CAF_CHECK_GREATER(writes1, writes2); // the first wrote the metadata
+}
+
+CAF_TEST(a server node deleted by another client is back within a second) {
+  member m{cluster};
+  wait_up(*log, {&m});
+  auto base = "/slacker/cluster/" + cluster;
+  auto start = std::chrono::steady_clock::now();
+  SLACKER_REQUIRE(delete_node(base + "/servers/" + m.addr), "could not delete the node");
+  SLACKER_REQUIRE(log->next<member_down>([&](auto& x) { return x.addr == m.addr; }, 10s),
+                  "the deletion was not seen");
+  SLACKER_REQUIRE(wait_member_up(m.addr, 5s), "the server node did not come back");
+  auto took = std::chrono::steady_clock::now() - start;
+  SLACKER_REQUIRE(delete_node(base + "/namespaces/test.api/" + m.addr), "could not delete");
+  SLACKER_REQUIRE(log->next<namespace_down>(
+                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s),
+                  "the deletion was not seen");
+  SLACKER_REQUIRE(log->next<namespace_up>(
+                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 5s),
+                  "the namespace entry did not come back");
+  CAF_MESSAGE("server node back after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CAF_CHECK_LESS(took, 1s);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
