@@ -312,12 +312,22 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       }
     },
     [=](retry_atom, uint64_t gen) {
-      auto& link = self->state.link;
+      auto& st = self->state;
+      auto& link = st.link;
       if (gen == 0) { // a registration to try again
         register_all(self);
         return;
       }
-      link.on_retry(self, gen);
+      if (!link.on_retry(self, gen))
+        return;
+      // Lost: ZooKeeper expired the session (or came back without it).
+      spdlog::warn("registry: session of {} lost (disconnected longer than its timeout); "
+                   "stepping down and registering again on a new one",
+                   st.addr);
+      link.status = registry_status::expired;
+      st.leading.clear();
+      st.candidates.clear();
+      link.open(self);
     },
     [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
       self->state.namespaces[ns] = std::move(fns);

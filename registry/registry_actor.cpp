@@ -258,7 +258,15 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
           break;
       }
     },
-    [=](retry_atom, uint64_t gen) { self->state.link.on_retry(self, gen); },
+    [=](retry_atom, uint64_t gen) {
+      auto& link = self->state.link;
+      if (!link.on_retry(self, gen))
+        return;
+      spdlog::warn("registry: ZooKeeper session lost (disconnected longer than its timeout); "
+                   "opening a new one");
+      set_status(self, registry_status::expired);
+      link.open(self);
+    },
     [=](subscribe_atom, caf::actor& who) {
       auto& subs = self->state.subscribers;
       if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())

@@ -35,25 +35,35 @@ void zk_link::open(caf::event_based_actor* self) {
   delayed_weak_send(self, opts.connect_timeout, caf::make_message(retry_atom::value, gen));
 }
 
-void zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
+bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   if (gen != generation)
-    return;
+    return false;
   if (!zk) {
     open(self);
-    return;
+    return false;
   }
   if (status == registry_status::connected)
-    return;
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(clock::now() - down_since);
-  spdlog::warn("registry: ZooKeeper at {} still unreachable after {} s; still trying", opts.zk,
-               secs.count());
+    return false;
+  auto now = clock::now();
+  auto timeout = zk->timeout().count() > 0 ? zk->timeout() : opts.session_timeout;
+  if (status == registry_status::suspended && now - down_since >= timeout)
+    return true;
+  if (now - last_said >= std::chrono::seconds{10} || status == registry_status::connecting) {
+    last_said = now;
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - down_since);
+    spdlog::warn("registry: ZooKeeper at {} still unreachable after {} s; still trying",
+                 opts.zk, secs.count());
+  }
   delayed_weak_send(self, std::chrono::seconds{10}, caf::make_message(retry_atom::value, gen));
+  return false;
 }
 
 void zk_link::went_down(caf::event_based_actor* self) {
   down_since = clock::now();
-  delayed_weak_send(self, std::chrono::seconds{10},
-                    caf::make_message(retry_atom::value, generation));
+  last_said = down_since;
+  auto timeout = zk && zk->timeout().count() > 0 ? zk->timeout() : opts.session_timeout;
+  // The lost-session check at the session timeout; then a line every 10 s.
+  delayed_weak_send(self, timeout, caf::make_message(retry_atom::value, generation));
 }
 
 zk::request_counts zk_link::requests() const {

@@ -34,13 +34,17 @@ struct zk_link {
 
   /// Handles `(retry_atom, gen)` scheduled by `open` and `went_down`: opens
   /// again after a failed open; while ZooKeeper does not answer, says so once
-  /// every 10 s (`still unreachable after N s`), not once per attempt.
-  void on_retry(caf::event_based_actor* self, uint64_t gen);
+  /// every 10 s (`still unreachable after N s`), not once per attempt. True
+  /// when the session is **lost**: disconnected for longer than its timeout
+  /// (ZooKeeper has expired it, or came back without it, e.g. with empty
+  /// data): the caller treats it as expired and opens a new one.
+  bool on_retry(caf::event_based_actor* self, uint64_t gen);
 
   /// The connection was lost: counts the outage from now (see `on_retry`).
   void went_down(caf::event_based_actor* self);
 
   clock::time_point down_since = clock::now(); // start of the current outage
+  clock::time_point last_said = clock::now();  // the last "still unreachable"
 
   /// Closes the session (its ephemeral nodes vanish at once).
   void close();

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "event_log.hpp"
 #include "process.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "zk_support.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
@@ -380,6 +382,29 @@ CAF_TEST(a server node deleted by another client is back within a second) {
   CAF_MESSAGE("server node back after "
               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
   CAF_CHECK_LESS(took, 1s);
+}
+
+CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
+  member a{cluster}; // sessions of 2 s
+  member b{cluster};
+  wait_up(*log, {&a, &b});
+  std::string port;
+  std::ifstream{zk_dir() + "/port"} >> port;
+  auto script = std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper";
+  SLACKER_REQUIRE(slacker_test::run({script, "stop", zk_dir()}).exit_code == 0, "no stop");
+  std::filesystem::remove_all(zk_dir() + "/data"); // a new ensemble at the same address
+  SLACKER_REQUIRE(slacker_test::run({script, "start", zk_dir(), port}).exit_code == 0,
+                  "ZooKeeper did not start again");
+  auto serving = std::chrono::steady_clock::now();
+  auto base = "/slacker/cluster/" + cluster + "/servers/";
+  for (int i = 0; i < 200 && !(read_node(base + a.addr) && read_node(base + b.addr)); ++i)
+    std::this_thread::sleep_for(50ms); // bounded: 10 s and more
+  auto took = std::chrono::steady_clock::now() - serving;
+  CAF_MESSAGE("both servers registered again "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms after the empty ZooKeeper served");
+  CAF_CHECK(read_node(base + a.addr) && read_node(base + b.addr));
+  CAF_CHECK_LESS(took, 4s); // session timeout (2 s) + 2 s
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
