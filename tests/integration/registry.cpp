@@ -366,22 +366,24 @@ CAF_TEST(a server node deleted by another client is back within a second) {
   member m{cluster};
   wait_up(*log, {&m});
   auto base = "/slacker/cluster/" + cluster;
-  auto start = std::chrono::steady_clock::now();
-  SLACKER_REQUIRE(delete_node(base + "/servers/" + m.addr), "could not delete the node");
-  SLACKER_REQUIRE(log->next<member_down>([&](auto& x) { return x.addr == m.addr; }, 10s),
-                  "the deletion was not seen");
-  SLACKER_REQUIRE(wait_member_up(m.addr, 5s), "the server node did not come back");
-  auto took = std::chrono::steady_clock::now() - start;
-  SLACKER_REQUIRE(delete_node(base + "/namespaces/test.api/" + m.addr), "could not delete");
-  SLACKER_REQUIRE(log->next<namespace_down>(
-                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s),
-                  "the deletion was not seen");
-  SLACKER_REQUIRE(log->next<namespace_up>(
-                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 5s),
-                  "the namespace entry did not come back");
+  // Healed so fast that subscribers may never see it missing: what counts is
+  // that the node is there again, soon after it was deleted.
+  auto back_after = [&](const std::string& path) {
+    auto start = std::chrono::steady_clock::now();
+    SLACKER_REQUIRE(delete_node(path), "could not delete " << path);
+    for (int i = 0; i < 100 && !read_node(path); ++i) // bounded: 5 s and more
+      std::this_thread::sleep_for(50ms);
+    CAF_CHECK(read_node(path));
+    return std::chrono::steady_clock::now() - start;
+  };
+  auto server = back_after(base + "/servers/" + m.addr);
+  auto entry = back_after(base + "/namespaces/test.api/" + m.addr);
   CAF_MESSAGE("server node back after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
-  CAF_CHECK_LESS(took, 1s);
+              << std::chrono::duration_cast<std::chrono::milliseconds>(server).count()
+              << " ms, namespace entry after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(entry).count() << " ms");
+  CAF_CHECK_LESS(server, 1s);
+  CAF_CHECK_LESS(entry, 1s);
 }
 
 CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
