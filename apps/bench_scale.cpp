@@ -23,6 +23,7 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include "proc_status.hpp"
 #include "process.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -70,20 +71,6 @@ usage usage_of(pid_t pid) {
     closedir(d);
   }
   return u;
-}
-
-long rss_kib() {
-  std::ifstream status{"/proc/self/status"};
-  std::string key;
-  long value = -1;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(4096, '\n');
-  }
-  return value;
 }
 
 double pct(std::vector<double> xs, double q) {
@@ -237,7 +224,7 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
             ++done;
       });
     std::this_thread::sleep_for(duration);
-    row.rss_kib = rss_kib();
+    row.rss_kib = slacker_test::status_kib("self", "VmRSS:");
     stop = true;
     for (auto& t : callers)
       t.join();

@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "cluster_fixture.hpp"
 #include "event_log.hpp"
 #include "require.hpp"
 #include "slacker/actors/client.hpp"
@@ -29,41 +30,14 @@ using slacker_test::zk_address;
 
 namespace {
 
-struct fixture {
-  slacker::config cfg;
-  caf::actor_system sys{cfg};
-  std::string cluster;
-  std::unique_ptr<cluster_client> client;
-  std::shared_ptr<event_log> log = std::make_shared<event_log>();
-  caf::actor sub;
-  std::vector<std::unique_ptr<member>> members;
-
-  fixture() {
-    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
-    static int counter = 0;
-    cluster = "cluster-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    zk_options zk;
-    zk.zk = zk_address();
-    zk.cluster = cluster;
-    client = std::make_unique<cluster_client>(sys, zk);
-    sub = sys.spawn(slacker_test::collector, log);
-    caf::anon_send(client->registry_actor(), subscribe_atom::value, sub);
-  }
-
-  ~fixture() {
-    client.reset();
-    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
-  }
+struct fixture : slacker_test::cluster_fixture {
+  fixture() : cluster_fixture("cluster") {}
 
   /// Starts a server and waits until this client can route to it.
   member& start(const std::string& data = "{}") {
     members.push_back(std::make_unique<member>(cluster, data));
-    auto& m = *members.back();
-    for (auto ns : {"test.api", "test.reflect"})
-      SLACKER_REQUIRE(log->next<namespace_up>(
-                        [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
-                      "no namespace_up of " << ns << " for " << m.addr);
-    return m;
+    wait_routable(*members.back());
+    return *members.back();
   }
 
   std::set<std::string> addrs() const {

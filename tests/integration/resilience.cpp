@@ -20,6 +20,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster_fixture.hpp"
 #include "event_log.hpp"
 #include "proc_status.hpp"
 #include "require.hpp"
@@ -158,42 +159,16 @@ struct zk_frozen {
   }
 };
 
-struct fixture {
-  slacker::config cfg;
-  caf::actor_system sys{cfg};
-  std::string cluster;
-  std::unique_ptr<cluster_client> client;
-  std::shared_ptr<event_log> log = std::make_shared<event_log>();
-  caf::actor sub;
-  std::vector<std::unique_ptr<member>> members;
-
-  fixture() {
-    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
-    static int counter = 0;
-    cluster = "resilience-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    zk_options zk;
-    zk.zk = zk_address();
-    zk.cluster = cluster;
-    client = std::make_unique<cluster_client>(sys, zk);
-    sub = sys.spawn(slacker_test::collector, log);
-    caf::anon_send(client->registry_actor(), subscribe_atom::value, sub);
-  }
-
-  ~fixture() {
-    client.reset();
-    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
-  }
+struct fixture : slacker_test::cluster_fixture {
+  fixture() : cluster_fixture("resilience") {}
 
   /// Starts a server (session timeout `session_ms`) and waits until this
   /// client can route to it.
   member& start(int session_ms = 2000, std::vector<std::string> extra = {}) {
     members.push_back(
       std::make_unique<member>(cluster, "{}", session_ms, uint16_t{0}, true, extra));
-    auto& m = *members.back();
-    SLACKER_REQUIRE(log->next<namespace_up>(
-                      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 15s),
-                    "no namespace_up of test.api for " << m.addr);
-    return m;
+    wait_routable(*members.back());
+    return *members.back();
   }
 
   cluster_call prepare(const cluster_options& opts, const std::string& fn) {

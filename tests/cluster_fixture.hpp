@@ -1,0 +1,62 @@
+#pragma once
+
+// A cluster client in a cluster of its own on the test ZooKeeper, with its
+// membership events logged, and the test-server members a test starts.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include "event_log.hpp"
+#include "require.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+#include "zk_support.hpp"
+
+namespace slacker_test {
+
+struct cluster_fixture {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  std::string cluster;
+  std::unique_ptr<slacker::cluster_client> client;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor sub;
+  std::vector<std::unique_ptr<member>> members;
+
+  /// A cluster named `prefix-PID-N`, fresh for each test.
+  explicit cluster_fixture(const std::string& prefix) {
+    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+    static int counter = 0;
+    cluster = prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    slacker::zk_options zk;
+    zk.zk = zk_address();
+    zk.cluster = cluster;
+    client = std::make_unique<slacker::cluster_client>(sys, zk);
+    sub = sys.spawn(collector, log);
+    caf::anon_send(client->registry_actor(), slacker::subscribe_atom::value, sub);
+  }
+
+  ~cluster_fixture() {
+    client.reset();
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+  }
+
+  /// Waits until this client can route to `m` (its namespaces are up).
+  void wait_routable(const member& m) {
+    using namespace std::chrono_literals;
+    for (auto ns : {"test.api", "test.reflect"})
+      SLACKER_REQUIRE(log->next<slacker::namespace_up>(
+                        [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
+                      "no namespace_up of " << ns << " for " << m.addr);
+  }
+};
+
+} // namespace slacker_test
