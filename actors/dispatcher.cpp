@@ -236,11 +236,32 @@ route start(Self* self, cluster_call& call) {
   return {gather, true, caf::error{}};
 }
 
+/// A call waits (up to its deadline) rather than failing at once: before the
+/// first view, and while the view is being rebuilt (ZooKeeper not connected)
+/// when no server of its namespace is routable.
+template <class Self>
+bool must_wait(Self* self, const cluster_call& call) {
+  auto& st = self->state;
+  if (!st.ready)
+    return true;
+  if (st.status == registry_status::connected)
+    return false;
+  auto i = st.candidates.find(call.req.ns);
+  return i == st.candidates.end() || i->second.servers.empty();
+}
+
+/// Runs the waiting calls that need not wait any more.
 template <class Self>
 void release_waiting(Self* self) {
+  if (self->state.waiting.empty())
+    return;
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
   for (auto& q : waiting) {
+    if (must_wait(self, q.call)) {
+      self->state.waiting.push_back(std::move(q));
+      continue;
+    }
     auto rp = q.rp;
     auto res = start(self, q.call);
     if (!res.to) {
@@ -265,10 +286,9 @@ void set_ready(Self* self, const registry_state& x) {
   st.status = x.status;
   // When the view was last known current, as the registry says.
   st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};
-  if (x.status == registry_status::connected && !st.ready) {
+  if (x.status == registry_status::connected)
     st.ready = true;
-    release_waiting(self);
-  }
+  release_waiting(self);
 }
 
 /// Connects (ahead of the calls) to a server of a namespace this client uses;
@@ -288,9 +308,21 @@ void sweep(Self* self) {
   auto now = clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
-      i->rp.deliver(make_error(sc::unavailable,
-                               "cluster " + st.cluster + " not reachable: ZooKeeper is "
-                                 + to_string(st.status)));
+      if (!st.ready) {
+        i->rp.deliver(make_error(sc::unavailable, "cluster " + st.cluster
+                                                    + " not reachable: ZooKeeper is "
+                                                    + to_string(st.status)));
+      } else {
+        auto& req = i->call.req;
+        auto res = aggregator::none(req.ns + "/" + req.fn,
+                                    "cluster " + st.cluster + " (waited until the deadline; "
+                                      + "ZooKeeper is " + to_string(st.status) + ")",
+                                    *i->call.policies, req.ext);
+        if (res)
+          i->rp.deliver(std::move(*res));
+        else
+          i->rp.deliver(std::move(res.error()));
+      }
       i = st.waiting.erase(i);
     } else {
       ++i;
@@ -382,7 +414,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   return {
     [=](cluster_call& call) -> caf::result<cluster_reply> {
       auto& st = self->state;
-      if (!st.ready) {
+      if (must_wait(self, call)) {
         auto rp = self->template make_response_promise<cluster_reply>();
         auto left = time_left(call.req.deadline_ns);
         auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
@@ -461,6 +493,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       st.servers[x.addr] = x.data;
       st.broken.erase(x.addr); // registered again: worth a try
       refresh_server(self, x.addr);
+      release_waiting(self);
     },
     [=](member_down& x) {
       auto& st = self->state;
@@ -487,6 +520,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
         spdlog::info("slacker: {} is reachable again", addr);
         refresh_server(self, addr);
+        release_waiting(self);
       }
     },
     [=](server_data_changed& x) {
@@ -500,6 +534,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
       self->state.namespaces[x.ns].insert(x.addr);
       refresh(self, x.ns);
       warm_up(self, x.ns, x.addr);
+      release_waiting(self);
     },
     [=](namespace_down& x) {
       auto& st = self->state;

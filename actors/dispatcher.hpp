@@ -85,7 +85,7 @@ struct dispatcher_state {
   /// first server on first use).
   std::unordered_map<std::string, std::set<std::string>> idempotent_fns;
   std::set<std::string> used;   // namespaces this client called
-  std::vector<queued> waiting;  // calls that came before the first view
+  std::vector<queued> waiting;  // calls waiting for a view or a provider (must_wait)
   std::vector<server_data_handler> data_handlers;
   bool gathers_on_network_thread = false; // slacker.gather-hot-path=network
   std::mt19937_64 rng{std::random_device{}()};
@@ -96,7 +96,9 @@ struct dispatcher_state {
 
 /// The dispatcher of a cluster client: follows membership through the
 /// registry actor (subscribe it there: `(subscribe_atom, dispatcher)`; it
-/// answers calls once it has seen the cluster), keeps one connection broker
+/// answers calls once it has seen the cluster; while ZooKeeper is not
+/// connected, a call whose namespace has no routable server waits for one up
+/// to its deadline), keeps one connection broker
 /// per server (client_connection.hpp) and the candidates of each namespace,
 /// and runs each `cluster_call` by choosing servers (grouping): a call that
 /// goes to one server is delegated to that server's connection broker, which

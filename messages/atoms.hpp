@@ -61,5 +61,9 @@ using suspect_atom = caf::atom_constant<caf::atom("sl_suspct")>;
 using zk_requests_atom = caf::atom_constant<caf::atom("sl_zkreqs")>;
 /// A hedged call asks for its backup.
 using hedge_atom = caf::atom_constant<caf::atom("sl_hedge")>;
+/// The registry's view has settled after a new session (its grace ended).
+using settle_atom = caf::atom_constant<caf::atom("sl_settle")>;
+/// A leader's ZooKeeper link has been down long enough: step down.
+using step_down_atom = caf::atom_constant<caf::atom("sl_stepdn")>;
 
 } // namespace slacker

@@ -52,6 +52,30 @@ struct leader_changed {
   std::string addr;
 };
 
+/// Fences a leader's writes: compare tokens and reject the older. A newer
+/// leader's candidate always has a higher `sequence` (ZooKeeper numbers the
+/// candidates of an election in order); `session` names the ZooKeeper
+/// session that holds it. Both 0: not leading.
+struct fencing_token {
+  int64_t session = 0;
+  uint64_t sequence = 0;
+};
+
+inline bool operator<(const fencing_token& x, const fencing_token& y) {
+  return x.sequence < y.sequence;
+}
+
+/// A server's own leadership of namespace `ns` began (`leading`) or ended:
+/// sent by its registration to the actors that subscribed there. A leader
+/// steps down before ZooKeeper could elect another: when its link has been
+/// down for `slacker.leader-step-down` of the session timeout, on expiry,
+/// and when it unpublishes the namespace.
+struct leadership {
+  std::string ns;
+  bool leading = false;
+  fencing_token token; // zeros when not leading
+};
+
 struct registry_state {
   registry_status status = registry_status::connecting;
   int64_t view_age_ms = 0; // time since the view was last known current
@@ -93,6 +117,16 @@ typename Inspector::result_type inspect(Inspector& f, namespace_down& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leader_changed& x) {
   return f(caf::meta::type_name("slacker::leader_changed"), x.ns, x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fencing_token& x) {
+  return f(caf::meta::type_name("slacker::fencing_token"), x.session, x.sequence);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leadership& x) {
+  return f(caf::meta::type_name("slacker::leadership"), x.ns, x.leading, x.token);
 }
 
 template <class Inspector>

@@ -15,6 +15,9 @@ struct zk_options {
   std::chrono::milliseconds session_timeout{15000};
   std::chrono::milliseconds connect_timeout{10000}; // then one warning; it keeps trying
   zk::auth_options auth;
+  /// A leader steps down once its link has been down this share of the
+  /// session timeout (before ZooKeeper could expire it and elect another).
+  double leader_step_down = 2.0 / 3;
 
   /// `<root>/<cluster>`
   std::string base() const {

@@ -1,6 +1,7 @@
 #include "slacker/registry/registrar.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -68,6 +69,65 @@ std::string sequence_of(const std::string& name) {
 
 void check_election(self_ptr self, const std::string& ns);
 
+/// The fencing token of our candidate in the election of `ns`.
+fencing_token token_of(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  fencing_token token;
+  if (auto i = st.candidates.find(ns); i != st.candidates.end() && st.link.zk) {
+    token.session = st.link.zk->id();
+    auto seq = sequence_of(i->second);
+    token.sequence = std::strtoull(seq.c_str(), nullptr, 10);
+  }
+  return token;
+}
+
+/// Starts or stops leading `ns`; tells the watchers when that changes.
+void lead(self_ptr self, const std::string& ns, bool leading, const char* why = "") {
+  auto& st = self->state;
+  leadership event{ns, leading, {}};
+  if (leading) {
+    event.token = token_of(self, ns);
+    if (!st.leading.insert(ns).second)
+      return;
+    spdlog::info("registry: {} leads {} (fencing token {}:{})", st.addr, ns,
+                 event.token.session, event.token.sequence);
+  } else {
+    if (st.leading.erase(ns) == 0)
+      return;
+    spdlog::info("registry: {} no longer leads {}{}", st.addr, ns, why);
+  }
+  for (auto& w : st.watchers)
+    caf::anon_send(w, event);
+}
+
+void step_down_all(self_ptr self, const char* why) {
+  for (auto& ns : std::set<std::string>{self->state.leading})
+    lead(self, ns, false, why);
+}
+
+/// The link just went down: a leader steps down once it has been down for
+/// `leader_step_down` of the session timeout, before ZooKeeper can expire
+/// the session and elect another. The C client notices a silent link only
+/// after 2/3 of the session timeout without an answer, so the outage is
+/// counted from that much before now: with the default share (2/3) a leader
+/// steps down as soon as the link is seen down.
+void step_down_later(self_ptr self) {
+  auto& st = self->state;
+  ++st.outage;
+  if (st.leading.empty())
+    return;
+  auto timeout = st.link.zk && st.link.zk->timeout().count() > 0 ? st.link.zk->timeout()
+                                                                  : st.link.opts.session_timeout;
+  auto share = std::min(std::max(st.link.opts.leader_step_down, 0.0), 1.0);
+  auto unnoticed = timeout * 2 / 3;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timeout * share) - unnoticed;
+  if (wait.count() <= 0) {
+    step_down_all(self, " (ZooKeeper link down)");
+    return;
+  }
+  delayed_weak_send(self, wait, caf::make_message(step_down_atom::value, st.outage));
+}
+
 bool join_election(self_ptr self, const std::string& ns) {
   auto& st = self->state;
   auto& zk = *st.link.zk;
@@ -108,14 +168,12 @@ void check_election(self_ptr self, const std::string& ns) {
       return;
     }
     if (me == names.begin()) {
-      if (st.leading.insert(ns).second)
-        spdlog::info("registry: {} leads {}", st.addr, ns);
+      lead(self, ns, true);
       write_persistent(self, base(self) + "/namespaces/" + ns + "/_leader", st.addr);
       return;
     }
     // Watch only the predecessor: when it goes, only we re-check (no herd).
-    if (st.leading.erase(ns) > 0)
-      spdlog::info("registry: {} no longer leads {}", st.addr, ns);
+    lead(self, ns, false, " (a candidate before it)");
     auto watched = zk.exists(dir + "/" + *(me - 1), true);
     if (watched.code != zk::rc::no_node)
       return;
@@ -254,6 +312,12 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
   st.server_data = std::move(server_data);
   st.namespaces = std::move(namespaces);
   st.link.open(self);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& ws = self->state.watchers;
+    ws.erase(std::remove_if(ws.begin(), ws.end(),
+                            [&](const caf::actor& w) { return w.address() == msg.source; }),
+             ws.end());
+  });
   return {
     [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
       auto& st = self->state;
@@ -296,13 +360,14 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
                          st.addr);
             link.status = registry_status::suspended;
             link.went_down(self);
+            step_down_later(self);
           }
           break;
         case zk::session_state::expired:
           spdlog::warn("registry: session of {} expired; stepping down and registering again",
                        st.addr);
           link.status = registry_status::expired;
-          st.leading.clear();
+          step_down_all(self, " (session expired)");
           st.candidates.clear();
           link.open(self);
           break;
@@ -325,9 +390,23 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
                    "stepping down and registering again on a new one",
                    st.addr);
       link.status = registry_status::expired;
-      st.leading.clear();
+      step_down_all(self, " (session lost)");
       st.candidates.clear();
       link.open(self);
+    },
+    [=](step_down_atom, uint64_t outage) {
+      auto& st = self->state;
+      if (outage == st.outage && st.link.status != registry_status::connected)
+        step_down_all(self, " (ZooKeeper link down)");
+    },
+    [=](subscribe_atom, caf::actor& who) {
+      auto& st = self->state;
+      if (!who)
+        return;
+      st.watchers.push_back(who);
+      self->monitor(who);
+      for (auto& ns : st.leading)
+        caf::anon_send(who, leadership{ns, true, token_of(self, ns)});
     },
     [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
       self->state.namespaces[ns] = std::move(fns);
@@ -339,13 +418,13 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       auto& st = self->state;
       if (st.namespaces.erase(ns) == 0)
         return false;
+      lead(self, ns, false, " (unpublished)");
       if (connected(self)) {
         st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
         if (auto i = st.candidates.find(ns); i != st.candidates.end())
           st.link.zk->remove(i->second);
       }
       st.candidates.erase(ns);
-      st.leading.erase(ns);
       return true;
     },
     [=](server_data_atom, std::string& json) {
@@ -367,8 +446,10 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       return caf::delegated<bool>{};
     },
     [=](view_atom) {
-      auto& leading = self->state.leading;
-      return std::vector<std::string>(leading.begin(), leading.end());
+      std::vector<leadership> result;
+      for (auto& ns : self->state.leading)
+        result.push_back({ns, true, token_of(self, ns)});
+      return result;
     },
     [=](zk_requests_atom) {
       auto n = self->state.link.requests();

@@ -24,6 +24,8 @@ struct registrar_state {
   std::map<std::string, std::vector<function_info>> namespaces;
   std::map<std::string, std::string> candidates; // ns -> our election node
   std::set<std::string> leading;                 // namespaces we lead
+  std::vector<caf::actor> watchers;              // told each `leadership` change
+  uint64_t outage = 0;                           // counts link losses (step-down timers)
   bool remote_ok = true;   // a non-loopback address may be registered (TLS or insecure)
   bool registered = false; // everything registered at least once
   caf::error fatal;        // why it will never register (no retry)
@@ -40,8 +42,12 @@ struct registrar_state {
 /// Nodes left by an expired session of its own are replaced. After an
 /// expiry it steps down and registers everything again in a new session.
 /// Messages: `(publish_atom, ns, vector<function_info>)`, `(unpublish_atom, ns)`,
-/// `(server_data_atom, json)`; `(view_atom)` answers `vector<string>` of the
-/// namespaces it leads; `(wait_atom)` answers `true` once registered, or the
+/// `(server_data_atom, json)`; `(view_atom)` answers `vector<leadership>`
+/// (the namespaces it leads, with fencing tokens); `(subscribe_atom, actor)`:
+/// the actor gets a `leadership` message at each change (and one per
+/// namespace led now). A leader steps down locally when its link has been
+/// down for `zk_options::leader_step_down` of the session timeout, on expiry
+/// and on unpublish. `(wait_atom)` answers `true` once registered, or the
 /// error that keeps it from ever registering. Refuses (for good) a detected
 /// address that is not on loopback unless `remote_ok`, and, with digest auth,
 /// a cluster whose nodes anyone may write (squatted).

@@ -60,6 +60,8 @@ registration::registration(caf::actor_system& sys, const server& srv,
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
   // Plaintext is for loopback: a server without TLS registers a non-loopback
   // address only when told it is on a trusted network (slacker.insecure).
+  if (auto share = caf::get_if<double>(&sys.config(), "slacker.leader-step-down"))
+    opts.zk.leader_step_down = *share;
   bool remote_ok = srv.takes_remote_peers();
   if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
     refused_ = make_error(sc::forbidden,
@@ -145,10 +147,29 @@ bool registration::unpublish(const std::string& ns) {
 }
 
 std::vector<std::string> registration::leading() {
+  std::vector<std::string> result;
+  for (auto& x : leaderships())
+    result.push_back(x.ns);
+  return result;
+}
+
+std::vector<leadership> registration::leaderships() {
   if (!actor_)
     return {};
-  auto res = ask<std::vector<std::string>>(sys_, actor_, view_atom::value);
-  return res ? std::move(*res) : std::vector<std::string>{};
+  auto res = ask<std::vector<leadership>>(sys_, actor_, view_atom::value);
+  return res ? std::move(*res) : std::vector<leadership>{};
+}
+
+std::optional<fencing_token> registration::fencing(const std::string& ns) {
+  for (auto& x : leaderships())
+    if (x.ns == ns)
+      return x.token;
+  return std::nullopt;
+}
+
+void registration::subscribe(const caf::actor& who) {
+  if (actor_ && who)
+    caf::anon_send(actor_, subscribe_atom::value, who);
 }
 
 } // namespace slacker

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,8 +94,22 @@ public:
   /// ends). Later calls of this object do nothing.
   void leave();
 
-  /// The namespaces this server currently leads.
+  /// The namespaces this server currently leads. A leader whose ZooKeeper
+  /// link has been down for `slacker.leader-step-down` (2/3) of the session
+  /// timeout stops leading at once, before ZooKeeper can elect another.
   std::vector<std::string> leading();
+
+  /// The same, with the fencing token of each leadership.
+  std::vector<leadership> leaderships();
+
+  /// The fencing token while this server leads `ns`: pass it with the
+  /// leader's writes and have the receiver reject a token older than the
+  /// newest it has seen (a stale leader's).
+  std::optional<fencing_token> fencing(const std::string& ns);
+
+  /// `who` receives a `leadership` message each time this server starts or
+  /// stops leading a namespace (first one per namespace it leads now).
+  void subscribe(const caf::actor& who);
 
   /// The ZooKeeper requests this registration sent so far (blocking).
   caf::expected<zk::request_counts> zk_requests();

@@ -23,6 +23,11 @@ void emit(self_ptr self, const T& event) {
     caf::anon_send(sub, event);
 }
 
+/// Within the grace after a new session: nothing is reported gone.
+bool settling(self_ptr self) {
+  return zk_link::clock::now() < self->state.settle_until;
+}
+
 bool is_meta(const std::string& name) {
   return !name.empty() && name[0] == '_';
 }
@@ -74,8 +79,9 @@ void refresh_servers(self_ptr self, bool all) {
     return;
   std::set<std::string> now(names.begin(), names.end());
   auto& servers = self->state.view.servers;
+  auto keep = settling(self);
   for (auto i = servers.begin(); i != servers.end();) {
-    if (now.count(i->first) == 0) {
+    if (now.count(i->first) == 0 && !keep) {
       auto addr = i->first;
       i = servers.erase(i);
       emit(self, member_down{addr});
@@ -106,7 +112,7 @@ void refresh_leader(self_ptr self, const std::string& ns) {
   }
   auto& leaders = self->state.view.leaders;
   auto old = leaders.count(ns) ? leaders[ns] : std::string{};
-  if (leader == old)
+  if (leader == old || (leader.empty() && settling(self)))
     return;
   if (leader.empty())
     leaders.erase(ns);
@@ -125,8 +131,9 @@ void refresh_namespace(self_ptr self, const std::string& ns, bool leader) {
     if (!is_meta(n))
       now.insert(n);
   auto& addrs = self->state.view.namespaces[ns];
+  auto keep = settling(self);
   for (auto i = addrs.begin(); i != addrs.end();) {
-    if (now.count(*i) == 0) {
+    if (now.count(*i) == 0 && !keep) {
       auto addr = *i;
       i = addrs.erase(i);
       emit(self, namespace_down{ns, addr});
@@ -152,8 +159,9 @@ void refresh_namespaces(self_ptr self, bool all) {
     if (!is_meta(n))
       now.insert(n);
   auto& view = self->state.view;
+  auto keep = settling(self);
   for (auto i = view.namespaces.begin(); i != view.namespaces.end();) {
-    if (now.count(i->first) == 0) {
+    if (now.count(i->first) == 0 && !keep) {
       auto ns = i->first;
       auto addrs = std::move(i->second);
       i = view.namespaces.erase(i);
@@ -235,6 +243,14 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
         case zk::session_state::connected:
           if (link.status != registry_status::connected) {
             spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+            if (link.status == registry_status::expired && !self->state.view.servers.empty()) {
+              // A new session: what is missing now may be registering again.
+              auto grace = link.zk->timeout().count() > 0 ? link.zk->timeout()
+                                                          : link.opts.session_timeout;
+              self->state.settle_until = zk_link::clock::now() + grace;
+              delayed_weak_send(self, grace, caf::make_message(settle_atom::value,
+                                                               link.generation));
+            }
             // After a reconnect or a new session: read everything, then say
             // connected, so that the view is complete when subscribers hear it.
             refresh_all(self);
@@ -266,6 +282,14 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
                    "opening a new one");
       set_status(self, registry_status::expired);
       link.open(self);
+    },
+    [=](settle_atom, uint64_t gen) {
+      // The grace after a new session is over: what is still missing is gone.
+      auto& link = self->state.link;
+      if (gen != link.generation || !link.zk || link.status != registry_status::connected)
+        return;
+      self->state.settle_until = {};
+      refresh_all(self);
     },
     [=](subscribe_atom, caf::actor& who) {
       auto& subs = self->state.subscribers;

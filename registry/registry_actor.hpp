@@ -21,6 +21,10 @@ struct mirror_state {
   membership_view view;
   /// In the order they subscribed: each event reaches them in that order.
   std::vector<caf::actor> subscribers;
+  /// After a new session the tree is read anew while servers may still be
+  /// registering again: until then nothing is reported gone (a live server
+  /// stays routable through a resync).
+  zk_link::clock::time_point settle_until{};
   static inline const char* name = "slacker.registry";
 };
 
@@ -35,6 +39,10 @@ struct mirror_state {
 /// - `(view_atom) -> membership_view`.
 /// The leader of a namespace is the candidate with the lowest sequence number
 /// of its election, so a dead leader is never reported once its node is gone.
+/// After a new session (expired or lost) the tree is read anew, but servers,
+/// namespace entries and leaders missing from it are reported gone only if
+/// they are still missing one session timeout later (their servers may be
+/// registering again): a resync never drops a live server.
 caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts);
 
 } // namespace slacker

@@ -28,6 +28,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<namespace_down>("slacker::namespace_down");
   cfg.add_message_type<leader_changed>("slacker::leader_changed");
   cfg.add_message_type<registry_state>("slacker::registry_state");
+  cfg.add_message_type<fencing_token>("slacker::fencing_token");
+  cfg.add_message_type<leadership>("slacker::leadership");
+  cfg.add_message_type<std::vector<leadership>>("std::vector<slacker::leadership>");
   cfg.add_message_type<membership_view>("slacker::membership_view");
   cfg.add_message_type<cluster_reply>("slacker::cluster_reply");
   cfg.add_error_category(error_category, render_error);
@@ -55,6 +58,9 @@ config::config() {
     .add(failure_accrual, "failure-accrual",
          "calls in a row timing out on a server before clients route around it")
     .add(retry_budget, "retry-budget", "share of recent calls that may be retried (0.2)")
+    .add(leader_step_down, "leader-step-down",
+         "a leader steps down when its ZooKeeper link has been down this share of the "
+         "session timeout (0.667)")
     .add(insecure, "insecure", "a plaintext server also takes peers not on loopback");
   opt_group{custom_options_, "slacker.tls"}
     .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")

@@ -71,6 +71,7 @@ public:
   size_t json_max_depth = 256; // slacker.json.max-depth
   size_t failure_accrual = 3;   // slacker.failure-accrual
   double retry_budget = 0.2;    // slacker.retry-budget
+  double leader_step_down = 2.0 / 3; // slacker.leader-step-down
   std::string tls_certificate;  // slacker.tls.certificate
   std::string tls_key;          // slacker.tls.key
   std::string tls_ca;           // slacker.tls.ca

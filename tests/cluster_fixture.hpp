@@ -31,13 +31,15 @@ struct cluster_fixture {
   caf::actor sub;
   std::vector<std::unique_ptr<member>> members;
 
-  /// A cluster named `prefix-PID-N`, fresh for each test.
-  explicit cluster_fixture(const std::string& prefix) {
-    SLACKER_REQUIRE(!zk_address().empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+  /// A cluster named `prefix-PID-N`, fresh for each test, on the test
+  /// ZooKeeper or on `zk_addr` (an ensemble).
+  explicit cluster_fixture(const std::string& prefix, const std::string& zk_addr = "") {
+    SLACKER_REQUIRE(!zk_addr.empty() || !zk_address().empty(),
+                    "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
     static int counter = 0;
     cluster = prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     slacker::zk_options zk;
-    zk.zk = zk_address();
+    zk.zk = zk_addr.empty() ? zk_address() : zk_addr;
     zk.cluster = cluster;
     client = std::make_unique<slacker::cluster_client>(sys, zk);
     sub = sys.spawn(collector, log);

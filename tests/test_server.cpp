@@ -181,6 +181,13 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                     static_cast<unsigned long long>(n->writes));
       else
         std::printf("failed\n");
+    } else if (cmd == "leading" && reg) {
+      // What this server leads now: `leading NS=SESSION:SEQUENCE ...`.
+      std::string out = "leading";
+      for (auto& x : reg->leaderships())
+        out += " " + x.ns + "=" + std::to_string(x.token.session) + ":"
+               + std::to_string(x.token.sequence);
+      std::printf("%s\n", out.c_str());
     } else if (cmd == "publish" && reg) {
       std::printf(reg->publish(arg) ? "ok\n" : "failed\n");
     } else {

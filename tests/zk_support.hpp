@@ -28,15 +28,16 @@ inline std::string zk_address() {
   return addr;
 }
 
-/// A test-server process registered in `cluster`.
+/// A test-server process registered in `cluster` (on the test ZooKeeper, or
+/// on `zk` when given: an ensemble, a proxy).
 struct member {
   slacker_test::process proc;
   std::string addr;
 
   member(const std::string& cluster, const std::string& data = "{}",
          int session_timeout_ms = 2000, uint16_t port = 0, bool manager = false,
-         const std::vector<std::string>& extra = {})
-    : proc(args(cluster, data, session_timeout_ms, port, manager, extra)) {
+         const std::vector<std::string>& extra = {}, const std::string& zk = "")
+    : proc(args(cluster, data, session_timeout_ms, port, manager, extra, zk)) {
     auto serving = proc.wait_for("port ", 15000);
     SLACKER_REQUIRE(serving, "test-server did not start");
     addr = "127.0.0.1:" + *serving;
@@ -44,9 +45,10 @@ struct member {
 
   static std::vector<std::string> args(const std::string& cluster, const std::string& data,
                                        int session_timeout_ms, uint16_t port, bool manager,
-                                       const std::vector<std::string>& extra) {
+                                       const std::vector<std::string>& extra,
+                                       const std::string& zk = "") {
     std::vector<std::string> result{slacker_test::binary_path("test-server"),
-                                    "--zk=" + zk_address(),
+                                    "--zk=" + (zk.empty() ? zk_address() : zk),
                                     "--cluster=" + cluster,
                                     "--server-data=" + data,
                                     "--session-timeout=" + std::to_string(session_timeout_ms),

@@ -20,6 +20,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "call_load.hpp"
 #include "cluster_fixture.hpp"
 #include "event_log.hpp"
 #include "proc_status.hpp"
@@ -38,126 +39,11 @@ using slacker_test::event_log;
 using slacker_test::member;
 using slacker_test::zk_address;
 using clock_type = std::chrono::steady_clock;
+using slacker_test::load;
+using slacker_test::ms_of;
+using slacker_test::zk_frozen;
 
 namespace {
-
-long long ms_of(clock_type::duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-/// A steady load: `threads` callers, each calling again as soon as its call
-/// returned, until `stop()` (or 60 s: it always ends by itself).
-class load {
-public:
-  struct sample {
-    clock_type::time_point end;
-    clock_type::duration took;
-    sc code; // sc::none: success
-  };
-
-  load(cluster_client& client, cluster_call proto, size_t threads) {
-    for (size_t i = 0; i < threads; ++i)
-      workers_.emplace_back([this, &client, proto] {
-        auto until = clock_type::now() + 60s;
-        while (!stop_ && clock_type::now() < until) {
-          auto call = proto;
-          call.req.deadline_ns = (std::chrono::system_clock::now() + call.policies->timeout)
-                                   .time_since_epoch()
-                                 / 1ns;
-          auto start = clock_type::now();
-          auto rep = client.invoke(std::move(call));
-          auto end = clock_type::now();
-          std::lock_guard<std::mutex> guard{mtx_};
-          samples_.push_back({end, end - start, rep ? sc::none : code_of(rep.error())});
-          if (!rep)
-            texts_.push_back(describe(rep.error()));
-        }
-      });
-  }
-
-  ~load() {
-    stop();
-  }
-
-  void stop() {
-    stop_ = true;
-    for (auto& t : workers_)
-      if (t.joinable())
-        t.join();
-  }
-
-  /// Successful calls that ended in [from, to).
-  size_t ok_between(clock_type::time_point from, clock_type::time_point to) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return static_cast<size_t>(std::count_if(samples_.begin(), samples_.end(), [&](auto& s) {
-      return s.code == sc::none && s.end >= from && s.end < to;
-    }));
-  }
-
-  size_t calls() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return samples_.size();
-  }
-
-  std::map<sc, size_t> failures() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    std::map<sc, size_t> out;
-    for (auto& s : samples_)
-      if (s.code != sc::none)
-        ++out[s.code];
-    return out;
-  }
-
-  size_t failed() {
-    size_t n = 0;
-    for (auto& kvp : failures())
-      n += kvp.second;
-    return n;
-  }
-
-  clock_type::duration longest() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    clock_type::duration out{0};
-    for (auto& s : samples_)
-      out = std::max(out, s.took);
-    return out;
-  }
-
-  std::vector<std::string> first_errors() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return {texts_.begin(), texts_.begin() + std::min<size_t>(texts_.size(), 5)};
-  }
-
-  /// Failed calls whose error says `text`.
-  size_t count_errors(const std::string& text) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return static_cast<size_t>(std::count_if(texts_.begin(), texts_.end(), [&](auto& x) {
-      return x.find(text) != std::string::npos;
-    }));
-  }
-
-private:
-  std::atomic<bool> stop_{false};
-  std::mutex mtx_;
-  std::vector<sample> samples_;
-  std::vector<std::string> texts_; // every failure's text
-  std::vector<std::thread> workers_;
-};
-
-/// Freezes the test ZooKeeper (SIGSTOP) until destroyed.
-struct zk_frozen {
-  pid_t pid = 0;
-  zk_frozen() {
-    std::ifstream in{slacker_test::zk_dir() + "/pid"};
-    in >> pid;
-    SLACKER_REQUIRE(pid > 0, "no ZooKeeper pid");
-    ::kill(pid, SIGSTOP);
-    SLACKER_REQUIRE(slacker_test::wait_proc_state(pid, 'T', 5s), "ZooKeeper did not stop");
-  }
-  ~zk_frozen() {
-    ::kill(pid, SIGCONT);
-  }
-};
 
 struct fixture : slacker_test::cluster_fixture {
   fixture() : cluster_fixture("resilience") {}

@@ -1,0 +1,2 @@
+#define CAF_SUITE ensemble
+#include <caf/test/unit_test.hpp>
