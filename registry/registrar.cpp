@@ -167,6 +167,9 @@ void check_election(self_ptr self, const std::string& ns) {
         check_election(self, ns);
       return;
     }
+    // Our own candidate is watched too: deleted by another client, it is
+    // found missing above and we run again (a leader stops leading).
+    zk.exists(dir + "/" + mine, true);
     if (me == names.begin()) {
       lead(self, ns, true);
       write_persistent(self, base(self) + "/namespaces/" + ns + "/_leader", st.addr);

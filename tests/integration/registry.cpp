@@ -116,6 +116,34 @@ bool delete_node(const std::string& path) {
   return false;
 }
 
+/// The candidates of an election, name -> data (the candidate's address).
+std::map<std::string, std::string> candidates_of(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
+  if (!zk)
+    return out;
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) { // the session connects in the background
+    if ((*zk)->children(dir, false, names))
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  for (auto& n : names) {
+    std::string data;
+    if ((*zk)->get(dir + "/" + n, false, data))
+      out[n] = data;
+  }
+  return out;
+}
+
+/// The name of `addr`'s candidate in `dir`, or empty.
+std::string candidate_of(const std::string& dir, const std::string& addr) {
+  for (auto& [name, data] : candidates_of(dir))
+    if (data == addr)
+      return name;
+  return {};
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(registry_tests, fixture)
@@ -384,6 +412,44 @@ CAF_TEST(a server node deleted by another client is back within a second) {
               << std::chrono::duration_cast<std::chrono::milliseconds>(entry).count() << " ms");
   CAF_CHECK_LESS(server, 1s);
   CAF_CHECK_LESS(entry, 1s);
+}
+
+CAF_TEST(a deleted election candidate runs again and its leader steps down) {
+  member a{cluster};
+  wait_up(*log, {&a});
+  SLACKER_REQUIRE(wait_leader("test.api", [&](auto& x) { return x == a.addr; }), "a never led");
+  member b{cluster};
+  wait_up(*log, {&b});
+  auto dir = "/slacker/cluster/" + cluster + "/namespaces/test.api/_election";
+  auto mine = candidate_of(dir, a.addr);
+  SLACKER_REQUIRE(!mine.empty(), "no candidate of " << a.addr);
+  // Healing its server node is no new election: the candidate stays.
+  auto server = "/slacker/cluster/" + cluster + "/servers/" + a.addr;
+  SLACKER_REQUIRE(delete_node(server), "could not delete " << server);
+  for (int i = 0; i < 100 && !read_node(server); ++i) // bounded: 5 s
+    std::this_thread::sleep_for(50ms);
+  CAF_CHECK(read_node(server));
+  CAF_CHECK_EQUAL(candidate_of(dir, a.addr), mine);
+  // Its candidate deleted: the next one leads, and it runs again behind.
+  auto start = std::chrono::steady_clock::now();
+  SLACKER_REQUIRE(delete_node(dir + "/" + mine), "could not delete the candidate");
+  auto next = wait_leader("test.api", [&](auto& x) { return x == b.addr; }, 5s);
+  auto took = std::chrono::steady_clock::now() - start;
+  std::string again;
+  for (int i = 0; i < 100 && (again.empty() || again == mine); ++i) { // bounded: 5 s
+    again = candidate_of(dir, a.addr);
+    if (again.empty() || again == mine)
+      std::this_thread::sleep_for(50ms);
+  }
+  CAF_MESSAGE("the next candidate led "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms after the deletion; the old leader runs again as " << again);
+  CAF_CHECK(next);
+  CAF_CHECK_LESS(took, 1s);
+  CAF_CHECK(!again.empty() && again != mine);
+  a.proc.write_line("leading"); // what it leads now, by its own account
+  auto led = a.proc.wait_for("leading", 10000);
+  CAF_CHECK(led && led->find("test.api=") == std::string::npos);
 }
 
 CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
