@@ -455,6 +455,55 @@ CAF_TEST(a namespace no server provides is unavailable at once) {
   CAF_CHECK(seen->empty());
 }
 
+CAF_TEST(while the view is rebuilt a call with no provider waits for one) {
+  self->send(dispatcher, registry_state{registry_status::expired, 0});
+  sched.run();
+  // A namespace with servers: at once, as always.
+  CAF_CHECK(call(grouping_kind::first, results_kind::single));
+  // None provides "other" yet: no answer until one does.
+  auto rep = call(grouping_kind::first, results_kind::single, "other");
+  CAF_REQUIRE(!rep);
+  CAF_CHECK_EQUAL(code_of(rep.error()), sc::timeout); // the fixture's "no answer"
+  self->send(dispatcher, namespace_up{"other", "b:1"});
+  sched.run();
+  caf::expected<cluster_reply> late{make_error(sc::timeout, "no answer")};
+  self->receive([&](cluster_reply& r) { late = std::move(r); },
+                [&](caf::error& err) { late = std::move(err); }, caf::after(0s) >> [] {});
+  CAF_REQUIRE(late);
+  CAF_CHECK(servers_of(late) == std::vector<std::string>{"b:1"});
+  // Connected again: a namespace nobody provides is unavailable at once.
+  self->send(dispatcher, registry_state{registry_status::connected, 0});
+  sched.run();
+  auto none = call(grouping_kind::first, results_kind::single, "third");
+  CAF_REQUIRE(!none);
+  CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
+}
+
+CAF_TEST(a call waiting for a provider gets unavailable at its deadline) {
+  self->send(dispatcher, registry_state{registry_status::suspended, 0});
+  sched.run();
+  auto p = std::make_shared<call_policies>();
+  p->grouping = grouping_kind::first;
+  cluster_call c;
+  c.req.ns = "other";
+  c.req.fn = "fn";
+  // Its deadline passes while it waits (already passed: the deadline is
+  // wall-clock time, the sweep's timer is simulated).
+  c.req.deadline_ns = (std::chrono::system_clock::now() - 1ms).time_since_epoch() / 1ns;
+  c.policies = p;
+  self->send(dispatcher, c);
+  sched.run();
+  CAF_CHECK(!self->has_next_message()); // waiting, not answered at once
+  sched.trigger_timeouts(); // the dispatcher's sweep
+  sched.run();
+  caf::expected<cluster_reply> out{make_error(sc::timeout, "no answer")};
+  self->receive([&](cluster_reply& r) { out = std::move(r); },
+                [&](caf::error& err) { out = std::move(err); }, caf::after(0s) >> [] {});
+  CAF_REQUIRE(!out);
+  CAF_CHECK_EQUAL(code_of(out.error()), sc::unavailable);
+  CAF_MESSAGE(describe(out.error()));
+}
+
 CAF_TEST(a draining answer goes to another server and the stopping one leaves routing) {
   (*modes)["a:1"] = mode::draining;
   auto rep = call(grouping_kind::first, results_kind::single);
