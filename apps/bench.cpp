@@ -43,6 +43,7 @@
 #include "slacker/messages/wire.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/signals.hpp"
 
 namespace {
 
@@ -762,8 +763,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   for (auto& s : servers)
     s->stop();
   if (zk) {
-    // Let example-zk stop its JVM and remove its folder: the process helper's
-    // destructor would SIGKILL it and orphan the JVM.
+    // Let example-zk stop its JVM and remove its folder (SIGKILLed by the
+    // process helper's destructor, its JVM would die with it, but its folder
+    // would stay until the next example-zk starts).
     zk->signal(SIGTERM);
     zk->stop();
   }
@@ -844,6 +846,10 @@ void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Blocked before CAF starts threads; a stop signal ends the bench at once
+  // and its child processes with it (they die with their parent).
+  slacker::block_stop_signals();
+  std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   bool server_role = std::find(args.begin(), args.end(), "--role=server") != args.end();

@@ -10,11 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/signals.hpp"
 
 namespace {
 
@@ -107,6 +110,9 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
 
 // The apps' spellings (--tls-cert=F, --switch=false, ...) work here too.
 int main(int argc, char** argv) {
+  // Blocked before CAF starts threads; a stop signal ends it at once.
+  slacker::block_stop_signals();
+  std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   std::vector<char*> ptrs;

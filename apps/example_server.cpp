@@ -28,6 +28,7 @@
 #include "slacker/registry/registry.hpp"
 #include "slacker/registry/server_config.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/signals.hpp"
 
 namespace {
 
@@ -99,12 +100,6 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
                  cfg.server_data.c_str());
     std::exit(2);
   }
-  // Signals are taken by this thread only (sigwait below).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto whoami = std::make_shared<std::string>();
   slacker::server srv{sys};
   srv.add(example_api(whoami));
@@ -136,8 +131,10 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
               "cluster %s at %s\n",
               slacker::manager_ns, *published, cfg.cluster.c_str(), cfg.zk.c_str());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // Blocked since main: taken here only.
+  slacker::wait_stop_signal();
+  slacker::on_further_stop_signals("example-server: stopping gracefully (draining); send "
+                                   "another signal to force");
   std::printf("stopping\n");
   std::fflush(stdout);
   slacker::graceful_stop(srv, reg, std::chrono::milliseconds{cfg.grace},
@@ -149,6 +146,7 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
 // `example-server 2104 --zk=...`: the port may come first, as in the original;
 // it becomes --port=2104 so that the options after it still count.
 int main(int argc, char** argv) {
+  slacker::block_stop_signals(); // before CAF starts threads: they inherit it
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   for (size_t i = 1; i < args.size(); ++i)

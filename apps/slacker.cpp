@@ -22,6 +22,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <cstdio>
@@ -42,6 +43,7 @@
 #include "slacker/registry/registry.hpp"
 #include "slacker/registry/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/signals.hpp"
 
 namespace {
 
@@ -490,12 +492,22 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
   // Subscribe once the registry has read the cluster: the snapshot is whole.
   if (auto v = current_view(reg); !v)
     return fail(v.error());
-  std::promise<void> done;
+  // Ends after --count events, or on SIGINT/SIGTERM/SIGHUP (blocked since main).
+  auto done = std::make_shared<std::promise<void>>();
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [done, ended] {
+    if (!ended->exchange(true))
+      done->set_value();
+  };
+  std::thread{[finish] {
+    slacker::wait_stop_signal();
+    finish();
+  }}.detach();
   auto left = std::make_shared<size_t>(cfg.count);
-  auto print = [left, &done](json line) {
+  auto print = [left, finish](json line) {
     std::cout << line.dump() << std::endl;
     if (*left > 0 && --*left == 0)
-      done.set_value();
+      finish();
   };
   auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
     using namespace slacker;
@@ -529,16 +541,7 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
     };
   });
   caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
-  if (cfg.count > 0) {
-    done.get_future().wait();
-  } else {
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-  }
+  done->get_future().wait();
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
@@ -641,13 +644,11 @@ int main(int argc, char** argv) {
     else
       positional.push_back(arg);
   }
-  // `watch` waits for signals in its own thread.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  if (!positional.empty() && positional[0] == "watch")
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Stop signals are blocked before CAF starts threads; `watch` ends cleanly
+  // on one, every other command at once (exit status 128 + signal).
+  slacker::block_stop_signals();
+  if (positional.empty() || positional[0] != "watch")
+    std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
   options.push_back(nullptr);
   auto rc = caf::exec_main<>(caf_main, static_cast<int>(options.size() - 1), options.data());
   return rc != 0 ? 2 : exit_code;

@@ -1,11 +1,13 @@
 #include "process.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <stdexcept>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace slacker_test {
@@ -19,10 +21,19 @@ process::process(std::vector<std::string> argv) {
   for (auto& a : argv)
     args.push_back(a.data());
   args.push_back(nullptr);
+  auto parent = getpid();
   pid_ = fork();
   if (pid_ < 0)
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with the thread that started it, even when that one aborts: a
+    // failed test leaves no server behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(1);
+    sigset_t none; // the parent may block signals; the child starts clean
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(in[0], 0);
     dup2(out[1], 1);
     execv(args[0], args.data());

@@ -1,0 +1,24 @@
+#pragma once
+
+// How a slacker process takes SIGINT, SIGTERM and SIGHUP: blocked in every
+// thread (call `block_stop_signals()` first thing in `main`, before CAF
+// starts its threads, which inherit the mask), then taken by `sigwait` where
+// the process is ready to stop cleanly.
+
+#include <string>
+
+namespace slacker {
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and so in every
+/// thread it starts afterwards).
+void block_stop_signals();
+
+/// Waits for SIGINT, SIGTERM or SIGHUP (blocked beforehand); the signal.
+int wait_stop_signal();
+
+/// While a process stops gracefully: the next stop signal prints `note` on
+/// stderr and is otherwise ignored; the one after ends the process at once
+/// (exit status 128 + signal). Runs on a detached thread of its own.
+void on_further_stop_signals(std::string note);
+
+} // namespace slacker

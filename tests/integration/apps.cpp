@@ -1,0 +1,132 @@
+#define CAF_SUITE apps
+#include <caf/test/unit_test.hpp>
+
+// The apps clean up after themselves: example-zk on a taken port, its JVM
+// and folder after each way it can end; `slacker watch` and a signal.
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process.hpp"
+#include "require.hpp"
+#include "zk_support.hpp"
+
+using namespace std::chrono_literals;
+using slacker_test::process;
+
+namespace {
+
+std::string app(const std::string& name) {
+  return slacker_test::binary_path("../apps/" + name);
+}
+
+/// A port nothing listens on now.
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// True while a process whose command line contains `text` runs.
+bool running(const std::string& text) {
+  for (auto& p : std::filesystem::directory_iterator{"/proc"}) {
+    auto name = p.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream in{p.path() / "cmdline"};
+    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
+    if (cmdline.find(text) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+/// Waits (bounded) until `pred` holds.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds max = 10s) {
+  auto until = std::chrono::steady_clock::now() + max;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+/// example-zk on a free port, serving; its data folder.
+std::string start_zk(std::unique_ptr<process>& zk) {
+  zk = std::make_unique<process>(
+    std::vector<std::string>{app("example-zk"), "--port=" + std::to_string(free_port())});
+  auto line = zk->wait_for("ZooKeeper serving on ", 60000);
+  SLACKER_REQUIRE(line, "example-zk did not serve");
+  auto at = line->find("/tmp/slacker-example-zk-");
+  SLACKER_REQUIRE(at != std::string::npos, "no folder in: " << *line);
+  return line->substr(at, line->find(')', at) - at);
+}
+
+} // namespace
+
+CAF_TEST(example-zk refuses a port another ZooKeeper serves) {
+  auto zk = slacker_test::zk_address();
+  SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+  process p{{app("example-zk"), "--port=" + zk.substr(zk.rfind(':') + 1)}};
+  // It says so on stderr and never claims to serve (stdout).
+  CAF_CHECK(!p.wait_for("ZooKeeper serving", 30000));
+  auto status = p.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
+CAF_TEST(example-zk stopped by a signal leaves neither its JVM nor its folder) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    std::unique_ptr<process> zk;
+    auto dir = start_zk(zk);
+    CAF_CHECK(running(dir)); // its JVM, named by its folder
+    zk->signal(sig);
+    auto status = zk->stop();
+    CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CAF_CHECK(!std::filesystem::exists(dir));
+    CAF_CHECK(!running(dir));
+  }
+}
+
+CAF_TEST(example-zk killed takes its JVM along and its folder goes at the next start) {
+  std::unique_ptr<process> zk;
+  auto dir = start_zk(zk);
+  zk->kill(); // SIGKILL: nothing of it runs any more
+  CAF_CHECK(eventually([&] { return !running(dir); }));
+  std::unique_ptr<process> next;
+  auto dir2 = start_zk(next);
+  CAF_CHECK(!std::filesystem::exists(dir));
+  next->signal(SIGTERM);
+  next->stop();
+  CAF_CHECK(!std::filesystem::exists(dir2));
+}
+
+CAF_TEST(slacker watch with a count ends on a signal) {
+  auto zk = slacker_test::zk_address();
+  SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
+  for (int sig : {SIGINT, SIGTERM}) {
+    process w{{app("slacker"), "watch", "--count=100", "--zk=" + zk, "--cluster=apps-nobody"}};
+    CAF_REQUIRE(w.wait_for("{\"event\":\"snapshot\"", 15000)); // watching
+    w.signal(sig);
+    auto status = w.stop();
+    CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+}
