@@ -44,6 +44,7 @@
 #include "slacker/registry/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
+#include "slacker/runtime/version.hpp"
 
 namespace {
 
@@ -632,6 +633,10 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
 // the command and its arguments. After `--`, everything is an argument.
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
+  if (std::find(args.begin(), args.end(), "--version") != args.end()) {
+    std::printf("slacker %s\n", slacker::version());
+    return 0;
+  }
   slacker::expand_option_aliases(args, {"idempotent", "progress"});
   std::vector<char*> options{args[0].data()};
   bool rest = false;
