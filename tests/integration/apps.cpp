@@ -119,6 +119,37 @@ CAF_TEST(example-zk killed takes its JVM along and its folder goes at the next s
   CAF_CHECK(!std::filesystem::exists(dir2));
 }
 
+CAF_TEST(a second signal during a stop is ignored and a third forces it) {
+  // Three different signals: pending ones of one kind would merge into one.
+  {
+    std::unique_ptr<process> zk;
+    auto dir = start_zk(zk);
+    zk->signal(SIGTERM);
+    zk->signal(SIGINT); // noted on stderr, ignored: the stop goes on
+    auto status = zk->stop();
+    CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CAF_CHECK(!std::filesystem::exists(dir));
+  }
+  {
+    std::unique_ptr<process> zk;
+    auto dir = start_zk(zk);
+    zk->signal(SIGTERM);
+    zk->signal(SIGINT);
+    zk->signal(SIGHUP); // forced: it ends at once, 128 + the last signal taken
+    auto status = zk->stop();
+    // Pending signals are taken lowest first, so which one is last varies.
+    auto code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    CAF_MESSAGE("forced stop: exit status " << code);
+    CAF_CHECK(code == 128 + SIGHUP || code == 128 + SIGINT || code == 128 + SIGTERM);
+    CAF_CHECK(eventually([&] { return !running(dir); })); // its JVM went with it
+    std::unique_ptr<process> next; // and the next start removes its folder
+    start_zk(next);
+    CAF_CHECK(!std::filesystem::exists(dir));
+    next->signal(SIGTERM);
+    next->stop();
+  }
+}
+
 CAF_TEST(slacker watch with a count ends on a signal) {
   auto zk = slacker_test::zk_address();
   SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
