@@ -849,7 +849,7 @@ int main(int argc, char** argv) {
   // Blocked before CAF starts threads; a stop signal ends the bench at once
   // and its child processes with it (they die with their parent).
   slacker::block_stop_signals();
-  std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
+  slacker::exit_on_stop_signal();
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   bool server_role = std::find(args.begin(), args.end(), "--role=server") != args.end();

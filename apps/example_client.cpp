@@ -10,8 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -112,7 +110,7 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
 int main(int argc, char** argv) {
   // Blocked before CAF starts threads; a stop signal ends it at once.
   slacker::block_stop_signals();
-  std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
+  slacker::exit_on_stop_signal();
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   std::vector<char*> ptrs;

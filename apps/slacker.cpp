@@ -653,7 +653,7 @@ int main(int argc, char** argv) {
   // on one, every other command at once (exit status 128 + signal).
   slacker::block_stop_signals();
   if (positional.empty() || positional[0] != "watch")
-    std::thread{[] { _exit(128 + slacker::wait_stop_signal()); }}.detach();
+    slacker::exit_on_stop_signal();
   options.push_back(nullptr);
   auto rc = caf::exec_main<>(caf_main, static_cast<int>(options.size() - 1), options.data());
   return rc != 0 ? 2 : exit_code;

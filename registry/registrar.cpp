@@ -116,8 +116,7 @@ void step_down_later(self_ptr self) {
   ++st.outage;
   if (st.leading.empty())
     return;
-  auto timeout = st.link.zk && st.link.zk->timeout().count() > 0 ? st.link.zk->timeout()
-                                                                  : st.link.opts.session_timeout;
+  auto timeout = st.link.session_timeout();
   auto share = std::min(std::max(st.link.opts.leader_step_down, 0.0), 1.0);
   auto unnoticed = timeout * 2 / 3;
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timeout * share) - unnoticed;
@@ -248,6 +247,16 @@ bool cluster_squatted(self_ptr self) {
   return false;
 }
 
+/// The session ended (expired, or lost): steps down and opens a new one, in
+/// which everything is registered again.
+void start_over(self_ptr self, const char* why) {
+  auto& st = self->state;
+  st.link.status = registry_status::expired;
+  step_down_all(self, why);
+  st.candidates.clear();
+  st.link.open(self);
+}
+
 /// Registers everything; on failure tries again a second later.
 void register_all(self_ptr self) {
   auto& st = self->state;
@@ -369,10 +378,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
         case zk::session_state::expired:
           spdlog::warn("registry: session of {} expired; stepping down and registering again",
                        st.addr);
-          link.status = registry_status::expired;
-          step_down_all(self, " (session expired)");
-          st.candidates.clear();
-          link.open(self);
+          start_over(self, " (session expired)");
           break;
         default:
           spdlog::error("registry: ZooKeeper refused the session (authentication)");
@@ -392,10 +398,7 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
       spdlog::warn("registry: session of {} lost (disconnected longer than its timeout); "
                    "stepping down and registering again on a new one",
                    st.addr);
-      link.status = registry_status::expired;
-      step_down_all(self, " (session lost)");
-      st.candidates.clear();
-      link.open(self);
+      start_over(self, " (session lost)");
     },
     [=](step_down_atom, uint64_t outage) {
       auto& st = self->state;

@@ -58,10 +58,10 @@ registration::registration(caf::actor_system& sys, const server& srv,
   configure_logging(sys.config());
   zk::set_client_log_level(
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
-  // Plaintext is for loopback: a server without TLS registers a non-loopback
-  // address only when told it is on a trusted network (slacker.insecure).
   if (auto share = caf::get_if<double>(&sys.config(), "slacker.leader-step-down"))
     opts.zk.leader_step_down = *share;
+  // Plaintext is for loopback: a server without TLS registers a non-loopback
+  // address only when told it is on a trusted network (slacker.insecure).
   bool remote_ok = srv.takes_remote_peers();
   if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
     refused_ = make_error(sc::forbidden,

@@ -245,8 +245,7 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
             spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
             if (link.status == registry_status::expired && !self->state.view.servers.empty()) {
               // A new session: what is missing now may be registering again.
-              auto grace = link.zk->timeout().count() > 0 ? link.zk->timeout()
-                                                          : link.opts.session_timeout;
+              auto grace = link.session_timeout();
               self->state.settle_until = zk_link::clock::now() + grace;
               delayed_weak_send(self, grace, caf::make_message(settle_atom::value,
                                                                link.generation));

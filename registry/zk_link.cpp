@@ -45,8 +45,7 @@ bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   if (status == registry_status::connected)
     return false;
   auto now = clock::now();
-  auto timeout = zk->timeout().count() > 0 ? zk->timeout() : opts.session_timeout;
-  if (status == registry_status::suspended && now - down_since >= timeout)
+  if (status == registry_status::suspended && now - down_since >= session_timeout())
     return true;
   if (now - last_said >= std::chrono::seconds{10} || status == registry_status::connecting) {
     last_said = now;
@@ -61,9 +60,8 @@ bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
 void zk_link::went_down(caf::event_based_actor* self) {
   down_since = clock::now();
   last_said = down_since;
-  auto timeout = zk && zk->timeout().count() > 0 ? zk->timeout() : opts.session_timeout;
   // The lost-session check at the session timeout; then a line every 10 s.
-  delayed_weak_send(self, timeout, caf::make_message(retry_atom::value, generation));
+  delayed_weak_send(self, session_timeout(), caf::make_message(retry_atom::value, generation));
 }
 
 zk::request_counts zk_link::requests() const {

@@ -54,6 +54,11 @@ struct zk_link {
 
   zk::request_counts before; // by sessions closed already
 
+  /// The session timeout ZooKeeper granted (the one asked for until it has).
+  std::chrono::milliseconds session_timeout() const {
+    return zk && zk->timeout().count() > 0 ? zk->timeout() : opts.session_timeout;
+  }
+
   /// Age of the view in milliseconds (0 while connected).
   int64_t view_age_ms() const;
 

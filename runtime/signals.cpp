@@ -34,13 +34,16 @@ int wait_stop_signal() {
   return sig;
 }
 
+void exit_on_stop_signal() {
+  std::thread{[] { _exit(128 + wait_stop_signal()); }}.detach();
+}
+
 void on_further_stop_signals(std::string note) {
   std::thread{[note = std::move(note)] {
     wait_stop_signal();
     std::fprintf(stderr, "%s\n", note.c_str());
     std::fflush(stderr);
-    auto sig = wait_stop_signal();
-    _exit(128 + sig);
+    _exit(128 + wait_stop_signal());
   }}.detach();
 }
 

@@ -16,6 +16,10 @@ void block_stop_signals();
 /// Waits for SIGINT, SIGTERM or SIGHUP (blocked beforehand); the signal.
 int wait_stop_signal();
 
+/// For a process with nothing to clean up: the first stop signal ends it at
+/// once (exit status 128 + signal). Runs on a detached thread of its own.
+void exit_on_stop_signal();
+
 /// While a process stops gracefully: the next stop signal prints `note` on
 /// stderr and is otherwise ignored; the one after ends the process at once
 /// (exit status 128 + signal). Runs on a detached thread of its own.

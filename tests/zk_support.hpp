@@ -6,13 +6,17 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <chrono>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/test/unit_test.hpp>
 
 #include "process.hpp"
 #include "require.hpp"
+#include "slacker/registry/zk_session.hpp"
 
 namespace slacker_test {
 
@@ -26,6 +30,28 @@ inline std::string zk_address() {
   std::string addr;
   in >> addr;
   return addr;
+}
+
+/// The candidates of an election on the test ZooKeeper, read by a client
+/// of its own: name -> data (the candidate's address).
+inline std::map<std::string, std::string> election_candidates(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  auto zk = slacker::zk::session::open(zk_address(), std::chrono::seconds{5},
+                                      [](const slacker::zk::event&) {});
+  if (!zk)
+    return out;
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) { // the session connects in the background
+    if ((*zk)->children(dir, false, names))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  for (auto& n : names) {
+    std::string data;
+    if ((*zk)->get(dir + "/" + n, false, data))
+      out[n] = data;
+  }
+  return out;
 }
 
 /// A test-server process registered in `cluster` (on the test ZooKeeper, or

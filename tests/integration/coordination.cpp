@@ -20,7 +20,6 @@
 #include "run_support.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
-#include "slacker/registry/zk_session.hpp"
 #include "tcp_proxy.hpp"
 #include "zk_support.hpp"
 
@@ -226,18 +225,9 @@ CAF_TEST(a leader cut off from ZooKeeper steps down before another is elected) {
   auto dir = "/slacker/cluster/" + cluster + "/namespaces/test.api/_election";
   while (!candidate_again && clock_type::now() - restored < 10s) { // bounded
     sample();
-    auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
-    std::vector<std::string> names;
-    for (int i = 0; zk && i < 40; ++i) { // its session connects in the background
-      if ((*zk)->children(dir, false, names))
-        break;
-      std::this_thread::sleep_for(25ms);
-    }
-    for (auto& n : names) {
-      std::string data;
-      if ((*zk)->get(dir + "/" + n, false, data) && data == a.addr)
+    for (auto& [name, data] : slacker_test::election_candidates(dir))
+      if (data == a.addr)
         candidate_again = true;
-    }
     if (!candidate_again)
       std::this_thread::sleep_for(50ms);
   }

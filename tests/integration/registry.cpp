@@ -116,29 +116,9 @@ bool delete_node(const std::string& path) {
   return false;
 }
 
-/// The candidates of an election, name -> data (the candidate's address).
-std::map<std::string, std::string> candidates_of(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
-  if (!zk)
-    return out;
-  std::vector<std::string> names;
-  for (int i = 0; i < 100; ++i) { // the session connects in the background
-    if ((*zk)->children(dir, false, names))
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
-  for (auto& n : names) {
-    std::string data;
-    if ((*zk)->get(dir + "/" + n, false, data))
-      out[n] = data;
-  }
-  return out;
-}
-
 /// The name of `addr`'s candidate in `dir`, or empty.
 std::string candidate_of(const std::string& dir, const std::string& addr) {
-  for (auto& [name, data] : candidates_of(dir))
+  for (auto& [name, data] : slacker_test::election_candidates(dir))
     if (data == addr)
       return name;
   return {};
