@@ -1,33 +1,28 @@
 // slacker: call and operate a cluster from the shell. JSON in, JSON out.
-//   slacker call --zk=HOST:PORT --cluster=NAME [--grouping=G] [--results=R]
-//                [--exceptions=E] [--quorum=K] [--timeout=MS] [--unavailable-value=JSON]
-//                [--idempotent] [--hedge-after=MS] NS/FN [JSON-ARG ...]
-//   slacker call --server=HOST:PORT NS/FN [JSON-ARG ...]
-//   slacker load [--zk=.. --cluster=.. | --server=..] [--duration=S] [--concurrency=N]
-//                [--rate=CALLS_PER_S] [--progress] [call options] NS/FN [JSON-ARG ...]
-//   slacker inspect --zk=.. --cluster=.. [NS]
-//   slacker members --zk=.. --cluster=..
-//   slacker watch --zk=.. --cluster=.. [--count=N]
-//   slacker server-data --zk=.. --cluster=.. ADDR [JSON]
-//   slacker offline|online --zk=.. --cluster=.. ADDR [NS]
-//   slacker shutdown ADDR
-// Manager writes (offline, online, server-data ADDR JSON, shutdown) and direct
-// calls send --manager-token (or $SLACKER_MANAGER_TOKEN) when given. TLS:
-// --tls-cert=F --tls-key=F --tls-ca=F. ZooKeeper digest auth: --zk-auth=U:P.
-// Errors: `error: <code>: <message>` on stderr, exit 1. Bad usage: exit 2.
+// `slacker --help` lists the commands, `slacker COMMAND --help` their options
+// (docs/cli.md). Errors: `error: <code>: <message>` on stderr, exit 1; usage
+// errors (unknown command or option, a missing argument): exit 2.
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <functional>
-#include <future>
-#include <map>
-#include <memory>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +31,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_support.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -49,58 +45,39 @@
 namespace {
 
 using json = nlohmann::json;
+using std::chrono::milliseconds;
 
 std::vector<std::string> positional; // the command and its arguments
 int exit_code = 0;
 
-constexpr const char* usage_text =
-  "usage: slacker call|load|inspect|members|watch|server-data|offline|online|shutdown "
-  "[--zk=HOST:PORT] "
-  "[--cluster=NAME] [--server=HOST:PORT] [options] ARGS (see docs/cli.md)";
-
-struct cli_config : slacker::config {
+/// Every flag of every command (each command adds the ones it takes).
+struct cli_config {
   std::string zk = "127.0.0.1:2181";
   std::string cluster = "example-cluster";
+  size_t zk_timeout = 3000;
   std::string server;
   std::string grouping = "random";
   std::string results = "single";
   std::string exceptions = "all";
   size_t timeout = 10000;
   std::string unavailable_value;
-  bool idempotent = false; // --idempotent[=true|false]
+  bool idempotent = false;
   size_t hedge_after = 0;
   size_t quorum = 0;
   size_t count = 0;
+  size_t wait = 0;
+  bool merge = false;
   size_t duration = 10;
   size_t concurrency = 4;
   size_t rate = 0;
   bool progress = false;
-  cli_config() {
-    opt_group{custom_options_, "global"}
-      .add(zk, "zk", "ZooKeeper ensemble (default 127.0.0.1:2181)")
-      .add(cluster, "cluster", "cluster name (default example-cluster)")
-      .add(server, "server", "call this server directly instead of the cluster")
-      .add(grouping, "grouping",
-           "random|all|first|leader|least-in-flight|weighted|round-robin")
-      .add(results, "results", "single|vector|map|nil")
-      .add(exceptions, "exceptions", "all|any")
-      .add(timeout, "timeout", "call timeout in ms (default 10000)")
-      .add(unavailable_value, "unavailable-value", "JSON returned when no server provides it")
-      .add(idempotent, "idempotent", "the call may run twice: retried elsewhere, hedged")
-      .add(hedge_after, "hedge-after", "ms before a backup call to another server (0: none)")
-      .add(quorum, "quorum", "decide once this many servers succeeded (with --grouping=all)")
-      .add(count, "count", "watch: stop after this many events (0: until Ctrl-C)")
-      .add(duration, "duration", "load: seconds to run (default 10)")
-      .add(concurrency, "concurrency", "load: calls in flight (default 4)")
-      .add(rate, "rate", "load: calls per second at most (default 0: as fast as possible)")
-      .add(progress, "progress", "load: a progress line a second on stderr");
-    set("slacker.log-level", "warn");
-  }
+  slacker_apps::security_options security;
 };
 
 void usage(const std::string& why) {
-  std::cerr << "slacker: " << why << "\n" << usage_text << "\n";
-  exit_code = 2;
+  std::cerr << "slacker: " << why << "\nRun 'slacker " << (positional.empty() ? "" : positional[0] + " ")
+            << "--help' for more.\n";
+  exit_code = slacker_apps::usage_exit;
 }
 
 void fail(const caf::error& err) {
@@ -113,26 +90,132 @@ slacker::zk_options zk_of(const cli_config& cfg) {
   opts.zk = cfg.zk;
   opts.cluster = cfg.cluster;
   opts.connect_timeout = std::chrono::seconds{5};
-  opts.auth.digest = cfg.zk_auth;
+  opts.auth.digest = cfg.security.zk_auth;
   return opts;
 }
 
 /// The manager token to send: --manager-token, else $SLACKER_MANAGER_TOKEN.
 std::string manager_token(const cli_config& cfg) {
-  if (!cfg.manager_token.empty())
-    return cfg.manager_token;
+  if (!cfg.security.manager_token.empty())
+    return cfg.security.manager_token;
   auto env = std::getenv("SLACKER_MANAGER_TOKEN");
   return env ? env : "";
 }
 
-/// Arguments as one JSON array; false (after usage) when one is not JSON.
+/// Why nothing answers at `addr` (host:port): a TCP probe's outcome.
+std::string probe(const std::string& addr, milliseconds patience) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos)
+    return "no port in " + addr;
+  auto host = addr.substr(0, colon);
+  auto port = addr.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (auto rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    return "cannot resolve " + host + ": " + gai_strerror(rc);
+  std::string why = "no address";
+  for (auto* ai = found; ai != nullptr; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      continue;
+    int err = 0;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, static_cast<int>(patience.count())) == 1) {
+          socklen_t len = sizeof(err);
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        } else {
+          err = ETIMEDOUT;
+        }
+      }
+    }
+    close(fd);
+    if (err == 0) {
+      why = "it takes connections but opened no ZooKeeper session";
+      break;
+    }
+    why = err == ETIMEDOUT ? "no answer within " + std::to_string(patience.count()) + " ms"
+                           : std::string{std::strerror(err)};
+    std::transform(why.begin(), why.begin() + 1, why.begin(), ::tolower);
+  }
+  freeaddrinfo(found);
+  return why;
+}
+
+/// The one error of every command when ZooKeeper does not answer in time.
+caf::error zk_unreachable(const cli_config& cfg) {
+  // The connect string: host:port[,host:port...][/chroot].
+  auto hosts = cfg.zk.substr(0, cfg.zk.find('/'));
+  std::string reasons;
+  std::stringstream in{hosts};
+  for (std::string one; std::getline(in, one, ',');)
+    reasons += (reasons.empty() ? "" : "; ") + (hosts.find(',') == std::string::npos
+                                                   ? probe(one, milliseconds{500})
+                                                   : one + ": " + probe(one, milliseconds{500}));
+  return slacker::make_error(slacker::sc::unavailable,
+                             "ZooKeeper at " + cfg.zk + " not reachable (" + reasons + ")");
+}
+
+/// Waits until `connected()` says true, up to --zk-timeout; else the error.
+caf::error wait_zk(const cli_config& cfg, const std::function<bool()>& connected) {
+  auto until = std::chrono::steady_clock::now() + milliseconds{cfg.zk_timeout};
+  while (!connected()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return zk_unreachable(cfg);
+    std::this_thread::sleep_for(milliseconds{20});
+  }
+  return {};
+}
+
+/// Standard input, read once (for the first `-` argument).
+caf::expected<std::string> read_stdin() {
+  static bool taken = false;
+  if (taken)
+    return slacker::make_error(slacker::sc::invalid_request,
+                               "standard input (-) can be given once only");
+  taken = true;
+  return std::string{std::istreambuf_iterator<char>{std::cin}, {}};
+}
+
+/// A JSON argument as given: the text itself, `@FILE` for a file's content,
+/// `-` for standard input; `what` names it in errors.
+caf::expected<json> json_value(const std::string& arg, const std::string& what) {
+  std::string text;
+  std::string from;
+  if (arg == "-") {
+    auto in = read_stdin();
+    if (!in)
+      return std::move(in.error());
+    text = std::move(*in);
+    from = " (standard input)";
+  } else if (arg.size() > 1 && arg[0] == '@') {
+    std::ifstream file{arg.substr(1), std::ios::binary};
+    if (!file)
+      return slacker::make_error(slacker::sc::invalid_request,
+                                 "cannot read " + arg.substr(1) + ": " + std::strerror(errno));
+    text.assign(std::istreambuf_iterator<char>{file}, {});
+    from = " (" + arg.substr(1) + ")";
+  } else {
+    text = arg;
+  }
+  auto v = slacker::parse_json(text.data(), text.size());
+  if (!v)
+    return slacker::make_error(slacker::sc::invalid_request,
+                               what + from + " is not JSON: " + slacker::describe(v.error()));
+  return std::move(*v);
+}
+
+/// Arguments as one JSON array; false (after the error) when one is not JSON.
 bool json_args(size_t from, slacker::bytes& out) {
   auto arr = json::array();
   for (size_t i = from; i < positional.size(); ++i) {
-    auto v = slacker::parse_json(positional[i].data(), positional[i].size());
+    auto v = json_value(positional[i], "argument " + std::to_string(i - from + 1));
     if (!v) {
-      usage("argument " + std::to_string(i - from + 1) + " (" + slacker::excerpt(positional[i], 60)
-            + "): " + slacker::describe(v.error()));
+      fail(v.error());
       return false;
     }
     arr.push_back(std::move(*v));
@@ -198,18 +281,23 @@ bool policy_options(const cli_config& cfg, slacker::cluster_options& opts) {
   if (cfg.hedge_after > 0)
     opts.hedge_after = std::chrono::milliseconds{cfg.hedge_after};
   if (!cfg.unavailable_value.empty()) {
-    if (!json::accept(cfg.unavailable_value)) {
-      usage("--unavailable-value is not JSON");
+    auto v = json_value(cfg.unavailable_value, "--unavailable-value");
+    if (!v) {
+      fail(v.error());
       return false;
     }
-    opts.unavailable = slacker::fallback(json::parse(cfg.unavailable_value));
+    opts.unavailable = slacker::fallback(std::move(*v));
   }
   return true;
 }
 
+/// True once the client's registry has read the cluster.
+bool client_connected(slacker::cluster_client& sc) {
+  auto v = sc.members();
+  return v && v->state.status == slacker::registry_status::connected;
+}
+
 void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
-  if (positional.size() < 2)
-    return usage("call needs NS/FN");
   slacker::bytes args;
   if (!json_args(2, args))
     return;
@@ -228,6 +316,8 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
   auto call = sc.prepare_encoded(opts, {}, positional[1], std::move(args));
   if (!call)
     return usage(slacker::describe(call.error()));
+  if (auto err = wait_zk(cfg, [&] { return client_connected(sc); }))
+    return fail(err);
   auto rep = sc.invoke(std::move(*call));
   if (!rep)
     return fail(rep.error());
@@ -260,8 +350,6 @@ struct load_stats {
 /// --duration; progress on stderr; one JSON report on stdout.
 void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
   using clock = std::chrono::steady_clock;
-  if (positional.size() < 2)
-    return usage("load needs NS/FN");
   if (cfg.concurrency == 0 || cfg.duration == 0)
     return usage("--concurrency and --duration must be at least 1");
   slacker::bytes args;
@@ -300,13 +388,9 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
     auto proto = sc->prepare_encoded(opts, {}, fn, args);
     if (!proto)
       return usage(slacker::describe(proto.error()));
-    // The first calls wait for the client's first view of the cluster.
-    for (int i = 0; i < 100; ++i) {
-      auto v = sc->members();
-      if (v && v->state.status == slacker::registry_status::connected)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    }
+    // The first calls go out once the client has read the cluster.
+    if (auto err = wait_zk(cfg, [&] { return client_connected(*sc); }))
+      return fail(err);
     one = [&, proto = *proto]() -> caf::expected<std::vector<std::string>> {
       auto call = proto;
       call.req.deadline_ns = (std::chrono::system_clock::now() + timeout).time_since_epoch()
@@ -402,17 +486,18 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
   exit_code = all.calls > 0 && all.ok == all.calls ? 0 : 1;
 }
 
-/// The registry's view once it has read the cluster (or an error after 10 s).
-caf::expected<slacker::membership_view> current_view(slacker::registry& reg) {
-  for (int i = 0; i < 100; ++i) {
-    auto v = reg.view();
-    if (!v)
-      return v;
-    if (v->state.status == slacker::registry_status::connected)
-      return v;
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-  }
-  return slacker::make_error(slacker::sc::unavailable, "cannot reach ZooKeeper");
+/// The registry's view once it has read the cluster (or the error after
+/// --zk-timeout).
+caf::expected<slacker::membership_view> current_view(slacker::registry& reg,
+                                                     const cli_config& cfg) {
+  caf::expected<slacker::membership_view> v{caf::no_error};
+  auto err = wait_zk(cfg, [&] {
+    v = reg.view();
+    return !v || v->state.status == slacker::registry_status::connected;
+  });
+  if (err)
+    return err;
+  return v;
 }
 
 json data_json(const std::string& data) {
@@ -437,41 +522,48 @@ json members_json(const slacker::membership_view& v) {
 
 void cmd_members(caf::actor_system& sys, const cli_config& cfg) {
   slacker::registry reg{sys, zk_of(cfg)};
-  auto v = current_view(reg);
+  auto v = current_view(reg, cfg);
   if (!v)
     return fail(v.error());
+  // --wait=N: until N servers are registered, up to --timeout.
+  auto until = std::chrono::steady_clock::now() + milliseconds{cfg.timeout};
+  while (v->servers.size() < cfg.wait) {
+    if (std::chrono::steady_clock::now() >= until)
+      return fail(slacker::make_error(
+        slacker::sc::timeout, std::to_string(v->servers.size()) + " of "
+                                + std::to_string(cfg.wait) + " servers registered in cluster "
+                                + cfg.cluster + " after " + std::to_string(cfg.timeout) + " ms"));
+    std::this_thread::sleep_for(milliseconds{20});
+    v = reg.view();
+    if (!v)
+      return fail(v.error());
+  }
   std::cout << members_json(*v).dump() << "\n";
 }
 
 void cmd_inspect(const cli_config& cfg) {
   auto zk = slacker::zk::session::open(cfg.zk, std::chrono::seconds{10},
                                        [](const slacker::zk::event&) {});
-  if (!zk)
-    return fail(zk.error());
+  if (!zk) // an address it cannot use: say why, as every command does
+    return fail(zk_unreachable(cfg));
   auto base = zk_of(cfg).base() + "/functions";
-  // The session connects in the background: retry while it does.
-  auto with_retry = [&](auto op) {
-    slacker::zk::status st;
-    for (int i = 0; i < 100; ++i) {
-      st = op();
-      if (st.code != slacker::zk::rc::connection_loss)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    }
-    return st;
-  };
+  // The session connects in the background: wait until it answers.
+  if (auto err = wait_zk(cfg, [&] {
+        return (*zk)->exists("/", false).code != slacker::zk::rc::connection_loss;
+      }))
+    return fail(err);
   std::vector<std::string> namespaces;
   if (positional.size() > 1) {
     namespaces.push_back(positional[1]);
   } else {
-    auto st = with_retry([&] { return (*zk)->children(base, false, namespaces); });
+    auto st = (*zk)->children(base, false, namespaces);
     if (!st && st.code != slacker::zk::rc::no_node)
       return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
   }
   json out = json::object();
   for (auto& ns : namespaces) {
     std::vector<std::string> fns;
-    auto st = with_retry([&] { return (*zk)->children(base + "/" + ns, false, fns); });
+    auto st = (*zk)->children(base + "/" + ns, false, fns);
     if (!st) {
       if (st.code == slacker::zk::rc::no_node)
         return fail(slacker::make_error(slacker::sc::not_found,
@@ -481,7 +573,7 @@ void cmd_inspect(const cli_config& cfg) {
     out[ns] = json::object();
     for (auto& fn : fns) {
       std::string data;
-      with_retry([&] { return (*zk)->get(base + "/" + ns + "/" + fn, false, data); });
+      (*zk)->get(base + "/" + ns + "/" + fn, false, data);
       out[ns][fn] = parse_result(slacker::bytes(data.begin(), data.end()));
     }
   }
@@ -491,7 +583,7 @@ void cmd_inspect(const cli_config& cfg) {
 void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
   slacker::registry reg{sys, zk_of(cfg)};
   // Subscribe once the registry has read the cluster: the snapshot is whole.
-  if (auto v = current_view(reg); !v)
+  if (auto v = current_view(reg, cfg); !v)
     return fail(v.error());
   // Ends after --count events, or on SIGINT/SIGTERM/SIGHUP (blocked since main).
   auto done = std::make_shared<std::promise<void>>();
@@ -546,24 +638,47 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
+/// A manager function of the server at `addr`, called directly.
+caf::expected<json> manager_call(caf::actor_system& sys, const cli_config& cfg,
+                                 const std::string& addr, const std::string& fn, json args) {
+  auto text = args.dump();
+  return call_server(sys, addr, std::string{slacker::manager_ns} + "/" + fn,
+                     slacker::bytes(text.begin(), text.end()), milliseconds{cfg.timeout},
+                     manager_token(cfg));
+}
+
+/// Prints the server's state after a change: its namespaces in routing and
+/// out of it, and its server-data.
+void print_state(caf::actor_system& sys, const cli_config& cfg, const std::string& addr) {
+  auto res = manager_call(sys, cfg, addr, "state", json::array());
+  if (!res)
+    return fail(res.error());
+  auto state = res->is_string() ? json::parse(res->get<std::string>(), nullptr, false) : *res;
+  if (state.is_discarded())
+    state = *res;
+  json out{{"addr", addr}};
+  out.update(state);
+  std::cout << out.dump() << "\n";
+}
+
 void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
-  if (positional.size() < 2)
-    return usage("server-data needs ADDR");
   auto addr = positional[1];
   if (positional.size() > 2) {
-    if (!slacker::parse_json(positional[2].data(), positional[2].size()))
-      return usage("server-data must be JSON: " + slacker::excerpt(positional[2], 60));
-    auto args = json::array({positional[2]}).dump();
-    auto res = call_server(sys, addr, std::string{slacker::manager_ns} + "/set-server-data",
-                           slacker::bytes(args.begin(), args.end()),
-                           std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
+    auto data = json_value(positional[2], "the server-data");
+    if (!data)
+      return fail(data.error());
+    if (cfg.merge && !data->is_object())
+      return fail(slacker::make_error(slacker::sc::invalid_request,
+                                      "--merge takes a JSON object, got: "
+                                        + slacker::excerpt(data->dump(), 60)));
+    auto res = manager_call(sys, cfg, addr, cfg.merge ? "merge-server-data" : "set-server-data",
+                            json::array({data->dump()}));
     if (!res)
       return fail(res.error());
-    std::cout << res->dump() << "\n";
-    return;
+    return print_state(sys, cfg, addr);
   }
   slacker::registry reg{sys, zk_of(cfg)};
-  auto v = current_view(reg);
+  auto v = current_view(reg, cfg);
   if (!v)
     return fail(v.error());
   auto i = v->servers.find(addr);
@@ -574,38 +689,188 @@ void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
 }
 
 void cmd_offline_online(caf::actor_system& sys, const cli_config& cfg, bool offline) {
-  if (positional.size() < 2)
-    return usage(positional[0] + " needs ADDR");
   std::string fn = offline ? "offline" : "online";
   auto args = json::array();
   if (positional.size() > 2) {
     fn += "-ns";
     args.push_back(positional[2]);
   }
-  auto text = args.dump();
-  auto res = call_server(sys, positional[1], std::string{slacker::manager_ns} + "/" + fn,
-                         slacker::bytes(text.begin(), text.end()),
-                         std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
+  auto res = manager_call(sys, cfg, positional[1], fn, args);
   if (!res)
     return fail(res.error());
-  std::cout << res->dump() << "\n";
+  if (*res == json(false))
+    return fail(slacker::make_error(slacker::sc::not_found, positional[1] + " serves no namespace "
+                                                              + positional[2]));
+  print_state(sys, cfg, positional[1]);
 }
 
 void cmd_shutdown(caf::actor_system& sys, const cli_config& cfg) {
-  if (positional.size() < 2)
-    return usage("shutdown needs ADDR");
-  std::string none = "[]";
-  auto res = call_server(sys, positional[1], std::string{slacker::manager_ns} + "/shutdown",
-                         slacker::bytes(none.begin(), none.end()),
-                         std::chrono::milliseconds{cfg.timeout}, manager_token(cfg));
+  auto res = manager_call(sys, cfg, positional[1], "shutdown", json::array());
   if (!res)
     return fail(res.error());
-  std::cout << res->dump() << "\n";
+  std::cout << json{{"addr", positional[1]}, {"stopping", true}}.dump() << "\n";
 }
 
-void caf_main(caf::actor_system& sys, const cli_config& cfg) {
-  if (positional.empty())
-    return usage("no command");
+/// The commands, their flags and help; fills `cfg` and `positional`.
+struct command_line {
+  CLI::App app{"Calls and operates a slacker cluster from the shell: JSON in, JSON out.\n"
+               "Configuration keys (--slacker.log-level=debug, --caf.*) pass through to CAF.",
+               "slacker"};
+  std::string fn;
+  std::string addr;
+  std::string ns;
+  std::vector<std::string> args;
+
+  explicit command_line(cli_config& cfg) {
+    app.set_version_flag("--version", std::string{"slacker "} + slacker::version());
+    app.require_subcommand(1);
+    app.option_defaults()->always_capture_default();
+    auto zk = [&](CLI::App* c) {
+      c->add_option("--zk", cfg.zk, "ZooKeeper ensemble")->type_name("HOST:PORT[,...]");
+      c->add_option("--cluster", cfg.cluster, "cluster name")->type_name("NAME");
+      c->add_option("--zk-timeout", cfg.zk_timeout,
+                    "give up when ZooKeeper has not answered after this many ms")
+        ->type_name("MS");
+    };
+    auto common = [&](CLI::App* c) {
+      c->add_option("--timeout", cfg.timeout, "call timeout")->type_name("MS");
+      cfg.security.add_to(*c, false);
+    };
+    auto policies = [&](CLI::App* c) {
+      c->add_option("--server", cfg.server, "call this server directly, not the cluster")
+        ->type_name("HOST:PORT");
+      c->add_option("--grouping", cfg.grouping, "which servers")
+        ->check(CLI::IsMember({"random", "all", "first", "leader", "least-in-flight",
+                               "weighted", "round-robin"}));
+      c->add_option("--results", cfg.results, "how answers combine")
+        ->check(CLI::IsMember({"single", "vector", "map", "nil"}));
+      c->add_option("--exceptions", cfg.exceptions, "which errors fail the call")
+        ->check(CLI::IsMember({"all", "any"}));
+      c->add_option("--quorum", cfg.quorum,
+                    "decide once this many servers succeeded (with --grouping=all; 0: off)")
+        ->type_name("K");
+      c->add_option("--unavailable-value", cfg.unavailable_value,
+                    "the result when no server provides the function (JSON, @FILE or -)")
+        ->type_name("JSON");
+      c->add_flag("--idempotent", cfg.idempotent,
+                  "the call may run twice: retried elsewhere, hedged");
+      c->add_option("--hedge-after", cfg.hedge_after,
+                    "ms before a backup call to another server (idempotent calls; 0: none)")
+        ->type_name("MS");
+    };
+    auto function = [&](CLI::App* c) {
+      c->add_option("NS/FN", fn, "the function")->required();
+      c->add_option("JSON-ARG", args,
+                    "its arguments, one JSON value each ('\"text\"', 42, '[1,2]'); "
+                    "@FILE reads one from a file, - from standard input")
+        ->default_str("");
+    };
+    auto server = [&](CLI::App* c) {
+      c->add_option("ADDR", addr, "the server")->required()->type_name("HOST:PORT");
+    };
+
+    auto call = app.add_subcommand("call", "call a function through the cluster, or one server");
+    function(call);
+    policies(call);
+    zk(call);
+    common(call);
+
+    auto load = app.add_subcommand("load", "a steady load on a function; one JSON report");
+    function(load);
+    load->add_option("--duration", cfg.duration, "seconds to run")->type_name("S");
+    load->add_option("--concurrency", cfg.concurrency, "calls in flight")->type_name("N");
+    load->add_option("--rate", cfg.rate, "calls a second at most (0: as fast as possible)")
+      ->type_name("CALLS_PER_S");
+    load->add_flag("--progress", cfg.progress,
+                   "a progress line a second on stderr (default: when it is a terminal)");
+    policies(load);
+    zk(load);
+    common(load);
+
+    auto inspect = app.add_subcommand("inspect", "namespaces, functions, docs and signatures");
+    inspect->add_option("NS", ns, "one namespace (default: all)");
+    zk(inspect);
+    common(inspect);
+
+    auto members = app.add_subcommand(
+      "members", "servers with data; namespaces with servers and leader; the view's status");
+    members->add_option("--wait", cfg.wait,
+                        "first wait (up to --timeout) until this many servers are registered")
+      ->type_name("N");
+    zk(members);
+    common(members);
+
+    auto watch = app.add_subcommand("watch", "membership events as JSON lines until a signal");
+    watch->add_option("--count", cfg.count, "stop after this many lines (0: never)")
+      ->type_name("N");
+    zk(watch);
+    common(watch);
+
+    auto data = app.add_subcommand("server-data", "read a server's data, or set it");
+    server(data);
+    data->add_option("JSON", ns, "the new server-data (JSON, @FILE or -); none: read it");
+    data->add_flag("--merge", cfg.merge,
+                   "merge the keys of JSON into the server-data (null removes a key) "
+                   "instead of replacing it");
+    zk(data);
+    common(data);
+
+    for (auto [name, what] : {std::pair{"offline", "take a server (or one namespace) out of "
+                                                   "routing; it keeps serving direct calls"},
+                              std::pair{"online", "put a server (or one namespace) back into "
+                                                  "routing"}}) {
+      auto c = app.add_subcommand(name, what);
+      server(c);
+      c->add_option("NS", ns, "only this namespace");
+      zk(c); // taken for symmetry: the server is called directly
+      common(c);
+    }
+
+    auto stop = app.add_subcommand("shutdown",
+                                   "the server leaves the cluster, drains its calls and stops");
+    server(stop);
+    zk(stop);
+    common(stop);
+    app.footer("Run 'slacker COMMAND --help' for a command's options.");
+  }
+
+  /// The command first: flags given before it belong to it. False (after
+  /// the error) when the first word names no command.
+  bool command_first(std::vector<std::string>& words) const {
+    auto i = std::find_if(words.begin(), words.end(),
+                          [](auto& w) { return w.empty() || w[0] != '-'; });
+    if (i == words.end())
+      return true;
+    auto known = app.get_subcommands([&](const CLI::App* c) { return c->get_name() == *i; });
+    if (known.empty()) {
+      std::cerr << "slacker: unknown command " << *i << "\nRun 'slacker --help' for more.\n";
+      return false;
+    }
+    std::rotate(words.begin(), i, i + 1);
+    return true;
+  }
+
+  /// The command and its arguments, as the commands read them.
+  std::vector<std::string> positionals() const {
+    auto* cmd = app.get_subcommands().front();
+    std::vector<std::string> out{cmd->get_name()};
+    auto name = cmd->get_name();
+    if (name == "call" || name == "load") {
+      out.push_back(fn);
+      out.insert(out.end(), args.begin(), args.end());
+    } else if (name == "inspect") {
+      if (!ns.empty())
+        out.push_back(ns);
+    } else if (name != "members" && name != "watch") {
+      out.push_back(addr);
+      if (!ns.empty())
+        out.push_back(ns);
+    }
+    return out;
+  }
+};
+
+void run(caf::actor_system& sys, const cli_config& cfg) {
   auto& cmd = positional[0];
   if (cmd == "call")
     cmd_call(sys, cfg);
@@ -623,38 +888,35 @@ void caf_main(caf::actor_system& sys, const cli_config& cfg) {
     cmd_offline_online(sys, cfg, cmd == "offline");
   else if (cmd == "shutdown")
     cmd_shutdown(sys, cfg);
-  else
-    usage("unknown command " + cmd);
 }
 
 } // namespace
 
-// Options (--name=value) go to CAF wherever they stand; everything else is
-// the command and its arguments. After `--`, everything is an argument.
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (std::find(args.begin(), args.end(), "--version") != args.end()) {
-    std::printf("slacker %s\n", slacker::version());
-    return 0;
-  }
-  slacker::expand_option_aliases(args, {"idempotent", "progress"});
-  std::vector<char*> options{args[0].data()};
-  bool rest = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    auto& arg = args[i];
-    if (!rest && arg == "--")
-      rest = true;
-    else if (!rest && arg.rfind("--", 0) == 0)
-      options.push_back(arg.data());
-    else
-      positional.push_back(arg);
-  }
   // Stop signals are blocked before CAF starts threads; `watch` ends cleanly
   // on one, every other command at once (exit status 128 + signal).
   slacker::block_stop_signals();
-  if (positional.empty() || positional[0] != "watch")
+  auto parts = slacker_apps::split(argc, argv);
+  cli_config cfg;
+  command_line cli{cfg};
+  if (!cli.command_first(parts.cli))
+    return slacker_apps::usage_exit;
+  if (auto rc = slacker_apps::parse(cli.app, parts.cli); rc >= 0)
+    return rc;
+  positional = cli.positionals();
+  if (positional[0] != "watch")
     slacker::exit_on_stop_signal();
-  options.push_back(nullptr);
-  auto rc = caf::exec_main<>(caf_main, static_cast<int>(options.size() - 1), options.data());
-  return rc != 0 ? 2 : exit_code;
+  // CAF's configuration: slacker's keys given as flags, then the ones given
+  // as keys (which win). The tool speaks through its results and its one
+  // error line; the library's log is there with --slacker.log-level=warn.
+  slacker::config sys_cfg;
+  sys_cfg.set("slacker.log-level", "critical");
+  std::vector<std::string> keys;
+  cfg.security.forward(keys);
+  keys.insert(keys.end(), parts.caf.begin(), parts.caf.end());
+  if (auto rc = slacker_apps::parse_config(sys_cfg, "slacker", keys); rc >= 0)
+    return rc;
+  caf::actor_system sys{sys_cfg};
+  run(sys, cfg);
+  return exit_code;
 }

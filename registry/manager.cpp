@@ -40,7 +40,33 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
       },
       "replaces this server's server-data (JSON text)", blocking)
     .def(
+      "merge-server-data",
+      [r](std::string patch) {
+        auto merged = r->merge_server_data(patch);
+        if (!merged)
+          throw std::invalid_argument(describe(merged.error()));
+        return *merged;
+      },
+      "merges a JSON object into this server's server-data (RFC 7386: null removes a key); "
+      "returns the new server-data",
+      blocking)
+    .def(
       "server-data", [r] { return r->server_data(); }, "this server's server-data",
+      blocking)
+    .def(
+      "state",
+      [r] {
+        // What the operator commands change, as JSON text.
+        auto routed = r->routed();
+        nlohmann::json out{{"routed", routed}, {"offline", nlohmann::json::array()}};
+        for (auto& ns : r->served())
+          if (routed.count(ns) == 0)
+            out["offline"].push_back(ns);
+        auto data = r->server_data();
+        out["server_data"] = nlohmann::json::parse(data, nullptr, false);
+        return out.dump();
+      },
+      "this server's namespaces in routing and out of it, and its server-data (JSON text)",
       blocking)
     .def(
       "shutdown",
@@ -56,6 +82,7 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
     .guard("offline-ns")
     .guard("online-ns")
     .guard("set-server-data")
+    .guard("merge-server-data")
     .guard("shutdown");
 }
 

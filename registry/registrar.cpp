@@ -380,6 +380,9 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
                        st.addr);
           start_over(self, " (session expired)");
           break;
+        case zk::session_state::not_zookeeper:
+          link.reject(self);
+          break;
         default:
           spdlog::error("registry: ZooKeeper refused the session (authentication)");
           break;

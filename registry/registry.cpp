@@ -2,6 +2,7 @@
 
 #include "slacker/runtime/wire_options.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/blocking_request.hpp"
@@ -10,6 +11,7 @@
 #include <caf/send.hpp>
 
 #include "slacker/messages/atoms.hpp"
+#include "slacker/messages/codec.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/registry/registrar.hpp"
 #include "slacker/registry/registry_actor.hpp"
@@ -71,6 +73,8 @@ registration::registration(caf::actor_system& sys, const server& srv,
     spdlog::error("registry: {}", describe(refused_));
     return;
   }
+  for (auto& ns : srv.namespaces())
+    routed_.insert(ns);
   actor_ =
       sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
                                std::move(opts.server_data), namespaces_of(srv), remote_ok);
@@ -111,12 +115,50 @@ std::string registration::server_data() const {
 }
 
 void registration::set_server_data(const std::string& json) {
+  std::lock_guard<std::mutex> updating{update_mtx_};
+  store_server_data(json);
+}
+
+void registration::store_server_data(const std::string& json) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     server_data_ = json;
   }
   if (actor_)
     ask<bool>(sys_, actor_, server_data_atom::value, json);
+}
+
+caf::expected<std::string> registration::merge_server_data(const std::string& patch) {
+  auto object = [](const std::string& text, const char* what) -> caf::expected<nlohmann::json> {
+    auto v = parse_json(text.data(), text.size());
+    if (!v)
+      return make_error(sc::invalid_request, std::string{what} + " is not JSON: "
+                                               + describe(v.error()));
+    if (!v->is_object())
+      return make_error(sc::invalid_request,
+                        std::string{what} + " is not a JSON object: " + excerpt(text, 60));
+    return std::move(*v);
+  };
+  auto p = object(patch, "the patch");
+  if (!p)
+    return std::move(p.error());
+  std::lock_guard<std::mutex> updating{update_mtx_};
+  auto current = object(server_data(), "the server-data");
+  if (!current)
+    return std::move(current.error());
+  current->merge_patch(*p);
+  auto text = current->dump();
+  store_server_data(text);
+  return text;
+}
+
+std::set<std::string> registration::routed() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return routed_;
+}
+
+std::vector<std::string> registration::served() const {
+  return srv_.namespaces();
 }
 
 void registration::offline() {
@@ -136,14 +178,22 @@ bool registration::publish(const std::string& ns) {
   if (!fns)
     return false;
   auto res = ask<bool>(sys_, actor_, publish_atom::value, ns, std::move(*fns));
-  return res && *res;
+  if (!res || !*res)
+    return false;
+  std::lock_guard<std::mutex> guard{mtx_};
+  routed_.insert(ns);
+  return true;
 }
 
 bool registration::unpublish(const std::string& ns) {
   if (!actor_)
     return false;
   auto res = ask<bool>(sys_, actor_, unpublish_atom::value, ns);
-  return res && *res;
+  if (!res || !*res)
+    return false;
+  std::lock_guard<std::mutex> guard{mtx_};
+  routed_.erase(ns);
+  return true;
 }
 
 std::vector<std::string> registration::leading() {

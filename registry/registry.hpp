@@ -2,6 +2,7 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,12 @@ public:
   /// Replaces the server-data (JSON text); clients see `server_data_changed`.
   void set_server_data(const std::string& json);
 
+  /// Merges `patch` (a JSON object, RFC 7386: a key set to null is removed)
+  /// into the server-data, atomically with other updates; returns the new
+  /// server-data, or an `invalid_request` error when either is not a JSON
+  /// object.
+  caf::expected<std::string> merge_server_data(const std::string& patch);
+
   /// Waits (up to `timeout`) until the server is registered; the error that
   /// keeps it from registering (a plaintext server on a non-loopback
   /// address, a squatted cluster), or `timeout`.
@@ -89,6 +96,13 @@ public:
   /// member and keeps serving direct calls); `online` puts them back.
   void offline();
   void online();
+
+  /// The namespaces of the server in routing now (published and not taken
+  /// offline).
+  std::set<std::string> routed() const;
+
+  /// Every namespace the server serves, in routing or not.
+  std::vector<std::string> served() const;
 
   /// Leaves the cluster now: every node of this server vanishes (its session
   /// ends). Later calls of this object do nothing.
@@ -119,12 +133,16 @@ public:
   }
 
 private:
+  void store_server_data(const std::string& json);
+
   caf::actor_system& sys_;
   const server& srv_;
   caf::actor actor_;
   caf::error refused_; // why it never started
   mutable std::mutex mtx_;
   std::string server_data_;
+  std::set<std::string> routed_;  // guarded by mtx_
+  std::mutex update_mtx_;         // one server-data update at a time
 };
 
 } // namespace slacker

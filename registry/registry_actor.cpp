@@ -243,6 +243,7 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
         case zk::session_state::connected:
           if (link.status != registry_status::connected) {
             spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+            link.backoff = {};
             if (link.status == registry_status::expired && !self->state.view.servers.empty()) {
               // A new session: what is missing now may be registering again.
               auto grace = link.session_timeout();
@@ -267,6 +268,9 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
           spdlog::warn("registry: ZooKeeper session expired; opening a new one");
           set_status(self, registry_status::expired);
           link.open(self);
+          break;
+        case zk::session_state::not_zookeeper:
+          link.reject(self);
           break;
         default:
           spdlog::error("registry: ZooKeeper refused the session (authentication)");

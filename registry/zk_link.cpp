@@ -57,6 +57,17 @@ bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   return false;
 }
 
+void zk_link::reject(caf::event_based_actor* self) {
+  before = requests();
+  zk.reset();
+  backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
+                     std::chrono::milliseconds{30000});
+  spdlog::error("registry: {} answered as no ZooKeeper server would (is it one?); retrying in "
+                "{} ms",
+                opts.zk, backoff.count());
+  delayed_weak_send(self, backoff, caf::make_message(retry_atom::value, generation));
+}
+
 void zk_link::went_down(caf::event_based_actor* self) {
   down_since = clock::now();
   last_said = down_since;

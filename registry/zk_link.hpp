@@ -40,6 +40,11 @@ struct zk_link {
   /// data): the caller treats it as expired and opens a new one.
   bool on_retry(caf::event_based_actor* self, uint64_t gen);
 
+  /// The peer is no ZooKeeper server (`session_state::not_zookeeper`):
+  /// closes the session and opens a new one after a backoff, instead of
+  /// letting the C client reconnect in a tight loop.
+  void reject(caf::event_based_actor* self);
+
   /// The connection was lost: counts the outage from now (see `on_retry`).
   void went_down(caf::event_based_actor* self);
 

@@ -38,8 +38,10 @@ status make_status(int code) {
 }
 
 session_state to_state(int state) {
-  if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)
+  if (state == ZOO_CONNECTED_STATE)
     return session_state::connected;
+  if (state == ZOO_READONLY_STATE) // never asked for (flags 0)
+    return session_state::not_zookeeper;
   if (state == ZOO_EXPIRED_SESSION_STATE)
     return session_state::expired;
   if (state == ZOO_AUTH_FAILED_STATE)

@@ -17,7 +17,10 @@ namespace slacker::zk {
 enum class node_kind { persistent, ephemeral, ephemeral_sequential };
 
 /// ZooKeeper's connection states and event types, as plain values.
-enum class session_state { connecting, connected, expired, auth_failed, closed };
+/// `not_zookeeper`: the peer answered the handshake as no ZooKeeper server
+/// would (a read-only session nobody asked for: e.g. an HTTP server parsed as
+/// a handshake); the session is of no use.
+enum class session_state { connecting, connected, expired, auth_failed, closed, not_zookeeper };
 enum class event_type { session, created, deleted, changed, child, not_watching };
 
 /// One watch or session event, as the C client reported it.

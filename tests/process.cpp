@@ -105,6 +105,12 @@ void process::write_line(const std::string& line) {
     throw std::runtime_error("cannot write to the child");
 }
 
+void process::close_input() {
+  if (in_ >= 0)
+    close(in_);
+  in_ = -1;
+}
+
 void process::kill() {
   if (pid_ <= 0)
     return;
@@ -116,8 +122,7 @@ void process::kill() {
 int process::stop() {
   if (pid_ <= 0)
     return -1;
-  close(in_);
-  in_ = -1;
+  close_input();
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -34,6 +34,9 @@ public:
   /// Writes `line` and a newline to the child's stdin.
   void write_line(const std::string& line);
 
+  /// Closes the child's stdin: it reads end-of-file.
+  void close_input();
+
   /// Sends SIGKILL and waits until the child is gone.
   void kill();
 

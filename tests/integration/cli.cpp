@@ -2,6 +2,8 @@
 #include <caf/test/unit_test.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -15,6 +17,7 @@
 #include "event_log.hpp"
 #include "process.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
@@ -38,6 +41,11 @@ struct run_result {
     auto v = json::parse(lines.front(), nullptr, false);
     SLACKER_REQUIRE(!v.is_discarded(), "not JSON: " << lines.front());
     return v;
+  }
+
+  /// One member of the JSON object printed (a copy: safe in CAF's checks).
+  json field(const std::string& key) const {
+    return value()[key];
   }
 };
 
@@ -123,7 +131,9 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
   CAF_CHECK(thrown.lines.empty());
   auto missing = slacker({"call", "no.such/fn"});
   CAF_CHECK_EQUAL(missing.exit_code, 1);
-  CAF_CHECK_EQUAL(slacker({"call", "test.api/add", "not-json"}).exit_code, 2);
+  auto not_json = slacker({"call", "test.api/add", "not-json"});
+  CAF_CHECK_EQUAL(not_json.exit_code, 1); // about the call, not the usage
+  CAF_CHECK(not_json.lines.empty());
   CAF_CHECK_EQUAL(slacker({"call", "--grouping=fastest", "test.api/add", "1", "2"}).exit_code,
                   2);
   CAF_CHECK_EQUAL(slacker({"frobnicate"}).exit_code, 2);
@@ -164,7 +174,8 @@ CAF_TEST(watch prints membership events as json lines) {
 CAF_TEST(server data reads and sets through the manager) {
   CAF_CHECK_EQUAL(slacker({"server-data", addr(0)}).value(), json({{"label", "t"}}));
   auto set = slacker({"server-data", addr(0), "{\"weight\":5}"});
-  CAF_CHECK_EQUAL(set.value(), json(true));
+  CAF_CHECK_EQUAL(set.field("addr"), json(addr(0))); // the new state
+  CAF_CHECK_EQUAL(set.field("server_data"), json({{"weight", 5}}));
   SLACKER_REQUIRE(log->next<server_data_changed>(
                     [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; },
                     10s),
@@ -174,20 +185,123 @@ CAF_TEST(server data reads and sets through the manager) {
 }
 
 CAF_TEST(offline and online take a server or a namespace out of routing and back) {
-  CAF_CHECK_EQUAL(slacker({"offline", addr(0), "test.api"}).value(), json(true));
+  // Each prints the server's state: its namespaces in routing and out.
+  auto out = slacker({"offline", addr(0), "test.api"}).value();
+  CAF_CHECK_EQUAL(out["offline"], json({"test.api"}));
+  CAF_CHECK(!out["routed"].empty());
   CAF_CHECK(log->next<namespace_down>(
     [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
   for (int i = 0; i < 5; ++i)
     CAF_CHECK_EQUAL(slacker({"call", "test.api/whoami"}).value(), json(addr(1)));
-  CAF_CHECK_EQUAL(slacker({"online", addr(0), "test.api"}).value(), json(true));
+  CAF_CHECK_EQUAL(slacker({"online", addr(0), "test.api"}).field("offline"), json::array());
   CAF_CHECK(log->next<namespace_up>(
     [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
-  CAF_CHECK_EQUAL(slacker({"offline", addr(1)}).value(), json(true));
+  auto all_out = slacker({"offline", addr(1)}).value();
+  CAF_CHECK(all_out["routed"].empty());
+  CAF_CHECK_EQUAL(all_out["offline"].size(), 4u); // test.api, .admin, .reflect, manager
   CAF_CHECK(log->next<namespace_down>(
     [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
-  CAF_CHECK_EQUAL(slacker({"online", addr(1)}).value(), json(true));
+  CAF_CHECK_EQUAL(slacker({"online", addr(1)}).field("offline"), json::array());
   CAF_CHECK(log->next<namespace_up>(
     [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
+}
+
+CAF_TEST(help lists the commands and each command its options with defaults) {
+  auto top = slacker({"--help"}, false);
+  CAF_CHECK_EQUAL(top.exit_code, 0);
+  std::string all;
+  for (auto& l : top.lines)
+    all += l + "\n";
+  for (auto cmd : {"call", "load", "inspect", "members", "watch", "server-data", "offline",
+                   "online", "shutdown"})
+    if (all.find("\n  " + std::string{cmd} + " ") == std::string::npos)
+      CAF_FAIL("--help does not list " << cmd);
+  for (auto flag : {"--help", "-h"}) {
+    auto call = slacker({"call", flag}, false);
+    CAF_CHECK_EQUAL(call.exit_code, 0);
+    std::string text;
+    for (auto& l : call.lines)
+      text += l + "\n";
+    CAF_CHECK(text.find("--timeout MS=10000") != std::string::npos);
+    CAF_CHECK(text.find("--zk-timeout MS=3000") != std::string::npos);
+    CAF_CHECK(text.find("NS/FN") != std::string::npos);
+  }
+  auto version = slacker({"--version"}, false);
+  CAF_CHECK_EQUAL(version.exit_code, 0);
+  SLACKER_REQUIRE(!version.lines.empty(), "no version");
+  CAF_CHECK_EQUAL(version.lines.front().rfind("slacker ", 0), 0u);
+  CAF_CHECK_EQUAL(slacker({"call", "--no-such-flag", "test.api/add"}).exit_code, 2);
+  CAF_CHECK_EQUAL(slacker({"server-data"}).exit_code, 2); // ADDR missing
+}
+
+CAF_TEST(arguments come from files and standard input and flags take json strings) {
+  auto file = "/tmp/slacker-cli-arg-" + std::to_string(getpid()) + ".json";
+  {
+    std::ofstream out{file};
+    out << R"("from a file")";
+  }
+  auto from_file = slacker({"call", "test.api/echo", "@" + file});
+  CAF_CHECK_EQUAL(from_file.exit_code, 0);
+  CAF_CHECK_EQUAL(from_file.value(), json("from a file"));
+  std::remove(file.c_str());
+  CAF_CHECK_EQUAL(slacker({"call", "test.api/echo", "@" + file}).exit_code, 1); // gone
+  slacker_test::process piped{{slacker_test::binary_path("../apps/slacker"), "call",
+                               "--zk=" + zk_address(), "--cluster=" + cluster, "test.api/echo",
+                               "-"}};
+  piped.write_line("\"from standard input\"");
+  piped.close_input();
+  CAF_CHECK_EQUAL(piped.read_line(30000).value_or("nothing"), "\"from standard input\"");
+  auto status = piped.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto fallback = slacker({"call", "--unavailable-value=\"N/A\"", "no.such/fn"});
+  CAF_CHECK_EQUAL(fallback.exit_code, 0);
+  CAF_CHECK_EQUAL(fallback.value(), json("N/A"));
+}
+
+CAF_TEST(server data merges keys with merge and is replaced without it) {
+  auto merged = slacker({"server-data", addr(0), "{\"weight\":5}", "--merge"});
+  CAF_CHECK_EQUAL(merged.exit_code, 0);
+  CAF_CHECK_EQUAL(merged.field("server_data"), json({{"label", "t"}, {"weight", 5}}));
+  auto removed = slacker({"server-data", addr(0), "{\"label\":null}", "--merge"});
+  CAF_CHECK_EQUAL(removed.field("server_data"), json({{"weight", 5}}));
+  CAF_CHECK(log->next<server_data_changed>(
+    [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; }, 10s));
+  CAF_CHECK_EQUAL(slacker({"server-data", addr(0), "[1]", "--merge"}).exit_code, 1);
+  auto replaced = slacker({"server-data", addr(0), "{\"only\":1}"});
+  CAF_CHECK_EQUAL(replaced.field("server_data"), json({{"only", 1}}));
+}
+
+CAF_TEST(members waits for servers and shutdown stops one) {
+  auto two = slacker({"members", "--wait=2"});
+  CAF_CHECK_EQUAL(two.exit_code, 0);
+  CAF_CHECK_EQUAL(two.field("servers").size(), 2u);
+  auto three = slacker({"members", "--wait=3", "--timeout=300"});
+  CAF_CHECK_EQUAL(three.exit_code, 1);
+  auto stop = slacker({"shutdown", addr(1)}, false);
+  CAF_CHECK_EQUAL(stop.exit_code, 0);
+  CAF_CHECK_EQUAL(stop.value(), json({{"addr", addr(1)}, {"stopping", true}}));
+  CAF_CHECK(log->next<member_down>([&](auto& x) { return x.addr == addr(1); }, 15s));
+  CAF_CHECK(members[1]->proc.wait_for("stopped", 15000)); // drained, then exits
+  auto status = members[1]->proc.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+CAF_TEST(without zookeeper every command fails fast with one line) {
+  std::vector<std::vector<std::string>> commands{
+    {"call", "test.api/add", "1", "2"}, {"load", "--duration=1", "test.api/add", "1", "2"},
+    {"inspect"}, {"members"}, {"watch"}, {"server-data", "127.0.0.1:9"}};
+  for (auto cmd : commands) {
+    cmd.insert(cmd.end(), {"--zk=127.0.0.1:1", "--zk-timeout=300", "--cluster=" + cluster});
+    auto out = slacker_test::run([&] {
+      auto argv = cmd;
+      argv.insert(argv.begin(), slacker_test::binary_path("../apps/slacker"));
+      return argv;
+    }());
+    CAF_MESSAGE(cmd.front() << ": " << out.output);
+    CAF_CHECK_EQUAL(out.exit_code, 1);
+    CAF_CHECK_EQUAL(out.output, "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable "
+                                "(connection refused)\n");
+  }
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
