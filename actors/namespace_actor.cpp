@@ -53,27 +53,12 @@ call_reply run_call(const ns& functions, call_request& req) {
   return rep;
 }
 
-namespace {
-
-/// Who sent the current message, shortly: the node's host hash prefix and pid.
-std::string caller_of(caf::local_actor* self) {
-  auto& sender = self->current_sender();
-  if (!sender)
-    return "anonymous";
-  auto text = caf::to_string(sender->node());
-  auto hash = text.find('#');
-  return hash != std::string::npos && hash > 8 ? text.substr(0, 8) + text.substr(hash)
-                                                : text;
-}
-
-} // namespace
-
-void log_call(const std::string& ns, const call_request& req, const std::string& caller,
+void log_call(const std::string& ns, const std::string& fn, const std::string& caller,
               std::chrono::steady_clock::time_point start, const call_reply& rep) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
               std::chrono::steady_clock::now() - start)
               .count();
-  spdlog::info("call {}/{} from {} took {} us: {}", ns, req.fn, caller, us,
+  spdlog::info("call {}/{} from {} took {} us: {}", ns, fn, caller, us,
                rep.err ? describe(rep.err) : std::string{"ok"});
 }
 
@@ -81,35 +66,24 @@ namespace {
 
 template <class Self>
 caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
-                                 std::shared_ptr<worker_pool> pool, bool log_calls) {
+                                 std::shared_ptr<worker_pool> pool) {
   // The state lives as long as the behavior's handlers, which share it.
   auto state = std::make_shared<namespace_state>();
   state->functions = std::move(functions);
   state->pool = std::move(pool);
-  state->log_calls = log_calls;
   return {
     [self, state](call_request& req) -> caf::result<call_reply> {
       auto& st = *state;
       auto i = st.functions->functions().find(req.fn);
-      if (i == st.functions->functions().end() || !i->second.info.blocking) {
-        if (!st.log_calls)
-          return run_call(*st.functions, req);
-        auto start = std::chrono::steady_clock::now();
-        auto rep = run_call(*st.functions, req);
-        log_call(st.functions->name(), req, caller_of(self), start, rep);
-        return rep;
-      }
+      if (i == st.functions->functions().end() || !i->second.info.blocking)
+        return run_call(*st.functions, req);
       auto key = st.next_job++;
       auto busy = error_reply(req, make_error(sc::overloaded, st.functions->name() + "/"
                                                                 + req.fn
                                                                 + ": worker queue is full"));
-      auto caller = st.log_calls ? caller_of(self) : std::string{};
-      auto job = [fns = st.functions, req = std::move(req), key, caller,
-                  start = std::chrono::steady_clock::now(),
+      auto job = [fns = st.functions, req = std::move(req), key,
                   me = caf::actor_cast<caf::actor>(self)]() mutable {
         auto rep = run_call(*fns, req);
-        if (!caller.empty())
-          log_call(fns->name(), req, caller, start, rep);
         caf::anon_send(me, job_done_atom::value, key, std::move(rep));
       };
       if (!st.pool->try_submit(std::move(job)))
@@ -144,13 +118,13 @@ caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions
 } // namespace
 
 caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool, bool log_calls) {
-  return namespace_behavior(self, std::move(functions), std::move(pool), log_calls);
+                              std::shared_ptr<worker_pool> pool) {
+  return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 
 caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
-                               std::shared_ptr<worker_pool> pool, bool log_calls) {
-  return namespace_behavior(self, std::move(functions), std::move(pool), log_calls);
+                               std::shared_ptr<worker_pool> pool) {
+  return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 
 } // namespace slacker

@@ -25,27 +25,27 @@ struct namespace_state {
   uint64_t next_job = 0;
   /// Callers waiting for `running` to become empty (graceful stop).
   std::vector<caf::typed_response_promise<bool>> drains;
-  bool log_calls = false; // one line per call: ns/fn, caller, duration
 };
 
 /// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
 /// reply, so that a plain `send` gets its answer as well as a `request`).
 /// `(drain_atom) -> bool` answers once no blocking call is running.
 caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool, bool log_calls);
+                              std::shared_ptr<worker_pool> pool);
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, which saves a scheduler hop per call. Functions marked
 /// blocking still run on the worker pool.
 caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
-                               std::shared_ptr<worker_pool> pool, bool log_calls);
+                               std::shared_ptr<worker_pool> pool);
 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.
 call_reply run_call(const ns& functions, call_request& req);
 
-/// Logs one call (`slacker.log-calls`): ns/fn, caller, duration, outcome.
-void log_call(const std::string& ns, const call_request& req, const std::string& caller,
+/// Logs one call (`slacker.log-calls`): ns/fn, the caller's address,
+/// duration, outcome.
+void log_call(const std::string& ns, const std::string& fn, const std::string& caller,
               std::chrono::steady_clock::time_point start, const call_reply& rep);
 
 } // namespace slacker

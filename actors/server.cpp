@@ -49,9 +49,9 @@ server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
   auto fns = std::make_shared<const ns>(std::move(functions));
-  auto handler = on_network_thread_ ? sys_.middleman().spawn_broker(namespace_broker, fns,
-                                                                    pool_, log_calls_)
-                                    : sys_.spawn(namespace_actor, fns, pool_, log_calls_);
+  auto handler = on_network_thread_
+                   ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
+                   : sys_.spawn(namespace_actor, fns, pool_);
   spawned_.push_back(handler);
   catalog_->update([&](catalog::table& t) {
     t[name] = catalog::entry{std::move(fns), std::move(handler), std::move(infos)};

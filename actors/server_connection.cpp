@@ -309,7 +309,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto start = st.log_calls ? clock::now() : clock::time_point{};
       auto rep = run_call(*entry.functions, req);
       if (st.log_calls)
-        log_call(entry.functions->name(), req, st.peer, start, rep);
+        log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       wire::write_reply_within(out(self, st), rep, st.cap);
       return;
     }
@@ -319,13 +319,17 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto id = req.id;
   auto codec = req.codec;
   auto ext = req.ext;
+  auto fn = st.log_calls ? req.fn : std::string{};
+  auto start = st.log_calls ? clock::now() : clock::time_point{};
   owe(st, +1);
   self->request(entry.handler, caf::infinite, std::move(req))
-    .then([self, sp](call_reply& rep) {
+    .then([self, sp, fn, start, ns = i->first](call_reply& rep) {
             owe(*sp, -1);
+            if (sp->log_calls)
+              log_call(ns, fn, sp->peer, start, rep);
             write_reply_frame(self, *sp, rep);
           },
-          [self, sp, id, codec, ext, ns = i->first](caf::error& err) {
+          [self, sp, id, codec, ext, fn, start, ns = i->first](caf::error& err) {
             owe(*sp, -1);
             call_reply rep;
             rep.id = id;
@@ -335,6 +339,8 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
                         ? err
                         : make_error(sc::connection_broken,
                                      "the actor serving " + ns + " failed: " + describe(err));
+            if (sp->log_calls)
+              log_call(ns, fn, sp->peer, start, rep);
             write_reply_frame(self, *sp, rep);
           });
 }
@@ -532,6 +538,9 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   if (opts.tls)
     sp->tls = std::make_unique<tls_session>(*opts.tls, true);
   sp->peer_host = self->remote_addr(hdl);
+  // An IPv4 peer on a dual-stack socket: said as IPv4 (::ffff:127.0.0.1).
+  if (sp->peer_host.rfind("::ffff:", 0) == 0 && sp->peer_host.find('.') != std::string::npos)
+    sp->peer_host.erase(0, 7);
   sp->peer = sp->peer_host + ":" + std::to_string(self->remote_port(hdl));
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

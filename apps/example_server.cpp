@@ -1,14 +1,13 @@
 // The example server of slacker-cluster: registers in a cluster and serves
 // slacker.example.api, slacker.example.api2 and the manager namespace.
-//   example-server [PORT] [--port=N] [--cluster=NAME] [--zk=HOST:PORT[,...]]
-//                  [--server-data=JSON] [--node=IP] [--session-timeout=MS]
-//                  [--tls-cert=FILE --tls-key=FILE --tls-ca=FILE] [--insecure]
-//                  [--manager-token=SECRET] [--zk-auth=USER:PASSWORD]
-// Without TLS it takes connections from loopback only (--insecure: from
-// anywhere); manager writes need --manager-token, or a caller on this host.
-// Ctrl-C, SIGTERM or the manager's shutdown stop it gracefully: it drains
-// (clients send new calls elsewhere), leaves the cluster, finishes running
-// calls, then exits (docs/reliability.md).
+// `example-server --help` shows its options and their defaults; the port may
+// come first (`example-server 2104`), as in the original. Without TLS it takes
+// connections from loopback only (--insecure: from anywhere); manager writes
+// need --manager-token, or a caller on this host. Ctrl-C, SIGTERM or the
+// manager's shutdown stop it gracefully: it drains (clients send new calls
+// elsewhere), leaves the cluster, finishes running calls, then exits
+// (docs/reliability.md). It prints `serving ...` once it listens and
+// `registered ...` once it is in the cluster.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -23,6 +22,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_support.hpp"
 #include "slacker/actors/server.hpp"
 #include "slacker/registry/manager.hpp"
 #include "slacker/registry/registry.hpp"
@@ -34,13 +34,61 @@ namespace {
 
 struct server_config : slacker::cluster_server_config {
   size_t grace = 300;
-  server_config() {
-    port = 2104;
-    server_data = R"({"label":"example"})";
-    session_timeout = 5000;
-    opt_group{custom_options_, "global"}.add(
-        grace, "grace", "stop once no call arrived for this many ms while draining (300)");
-    set("slacker.log-calls", true);
+};
+
+/// The command line: CLI11 documents and checks it; the values land in the
+/// CAF configuration `cfg` (whose defaults it shows).
+struct command_line {
+  CLI::App app{"The example server of slacker-cluster: serves slacker.example.api, "
+               "slacker.example.api2 and the manager namespace, registered in a cluster.\n"
+               "Configuration keys (--slacker.worker-threads=8, --caf.*) pass through to CAF.",
+               "example-server"};
+  uint16_t port = 2104;
+  std::string cluster = "example-cluster";
+  std::string zk = "127.0.0.1:2181";
+  std::string server_data = R"({"label":"example"})";
+  std::string node;
+  size_t session_timeout = 5000;
+  size_t grace = 300;
+  bool log_calls = true;
+  slacker_apps::security_options security;
+
+  command_line() {
+    app.option_defaults()->always_capture_default();
+    app.add_option("PORT,--port", port, "the port to serve on (0: any free one)");
+    app.add_option("--cluster", cluster, "the cluster to join")->type_name("NAME");
+    app.add_option("--zk", zk, "ZooKeeper ensemble")->type_name("HOST:PORT[,...]");
+    app.add_option("--server-data", server_data, "this server's data for clients (JSON)")
+      ->type_name("JSON");
+    app.add_option("--node", node, "the address to register (default: detected)")
+      ->type_name("IP");
+    app.add_option("--session-timeout", session_timeout, "ZooKeeper session timeout")
+      ->type_name("MS");
+    app.add_option("--grace", grace,
+                   "while stopping, stop once no call arrived for this many ms")
+      ->type_name("MS");
+    app.add_option("--log-calls", log_calls,
+                   "one log line per call: function, caller address, duration, outcome");
+    security.add_to(app, true);
+  }
+
+  /// The values, into the server's configuration.
+  void apply(server_config& cfg) const {
+    cfg.port = port;
+    cfg.cluster = cluster;
+    cfg.zk = zk;
+    cfg.server_data = server_data;
+    cfg.node = node;
+    cfg.session_timeout = session_timeout;
+    cfg.grace = grace;
+  }
+
+  /// The configuration keys these flags stand for.
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    security.forward(out);
+    out.push_back(std::string{"--slacker.log-calls="} + (log_calls ? "true" : "false"));
+    return out;
   }
 };
 
@@ -85,21 +133,8 @@ slacker::ns example_api(std::shared_ptr<std::string> whoami) {
           "sleeps ms milliseconds on the worker pool", slacker::blocking);
 }
 
-void caf_main(caf::actor_system& sys, const server_config& cfg) {
+int run(caf::actor_system& sys, const server_config& cfg) {
   auto port = cfg.port;
-  if (!cfg.remainder.empty()) {
-    std::fprintf(stderr, "usage: example-server [PORT] [--port=N] [--cluster=NAME] "
-                         "[--zk=HOST:PORT[,...]] [--server-data=JSON] [--node=IP] "
-                         "[--session-timeout=MS] [--tls-cert=FILE --tls-key=FILE "
-                         "--tls-ca=FILE] [--insecure] [--manager-token=SECRET] "
-                         "[--zk-auth=USER:PASSWORD]\n");
-    std::exit(2);
-  }
-  if (!nlohmann::json::accept(cfg.server_data)) {
-    std::fprintf(stderr, "error: --server-data is not JSON: %s\n",
-                 cfg.server_data.c_str());
-    std::exit(2);
-  }
   auto whoami = std::make_shared<std::string>();
   slacker::server srv{sys};
   srv.add(example_api(whoami));
@@ -112,49 +147,76 @@ void caf_main(caf::actor_system& sys, const server_config& cfg) {
                  slacker::describe(published.error()).c_str());
     std::exit(1);
   }
+  *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":" +
+            std::to_string(*published);
+  std::printf("serving slacker.example.api, slacker.example.api2 and %s on port %u\n",
+              slacker::manager_ns, *published);
+  std::fflush(stdout);
   slacker::registration reg{sys, srv, cfg.registration()};
   srv.add(slacker::manager_namespace(reg, [] { kill(getpid(), SIGTERM); }));
   reg.publish(slacker::manager_ns);
+  auto registered = [&] {
+    std::printf("registered in cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
+    std::fflush(stdout);
+  };
+  // `registered` once it is: at once, or (ZooKeeper unreachable) whenever
+  // it gets there, while serving direct calls meanwhile.
+  std::atomic<bool> stopping{false};
+  std::thread later;
   if (auto err = reg.wait_registered(std::chrono::seconds{10})) {
     if (slacker::code_of(err) != slacker::sc::timeout) {
       std::fprintf(stderr, "error: %s\n", slacker::describe(err).c_str());
       srv.stop();
-      std::exit(1);
+      return 1;
     }
     std::fprintf(stderr, "warning: not registered in ZooKeeper at %s yet; still trying\n",
                  cfg.zk.c_str());
+    later = std::thread{[&] {
+      while (!stopping) {
+        auto again = reg.wait_registered(std::chrono::milliseconds{500});
+        if (!again)
+          return registered();
+        if (slacker::code_of(again) != slacker::sc::timeout)
+          return;
+      }
+    }};
+  } else {
+    registered();
   }
-
-  *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":" +
-            std::to_string(*published);
-  std::printf("serving slacker.example.api, slacker.example.api2 and %s on port %u, "
-              "cluster %s at %s\n",
-              slacker::manager_ns, *published, cfg.cluster.c_str(), cfg.zk.c_str());
-  std::fflush(stdout);
   // Blocked since main: taken here only.
   slacker::wait_stop_signal();
   slacker::on_further_stop_signals("example-server: stopping gracefully (draining); send "
                                    "another signal to force");
+  stopping = true;
+  if (later.joinable())
+    later.join();
   std::printf("stopping\n");
   std::fflush(stdout);
   slacker::graceful_stop(srv, reg, std::chrono::milliseconds{cfg.grace},
                          std::chrono::seconds{30});
+  return 0;
 }
 
 } // namespace
 
-// `example-server 2104 --zk=...`: the port may come first, as in the original;
-// it becomes --port=2104 so that the options after it still count.
 int main(int argc, char** argv) {
   slacker::block_stop_signals(); // before CAF starts threads: they inherit it
-  std::vector<std::string> args(argv, argv + argc);
-  slacker::expand_option_aliases(args);
-  for (size_t i = 1; i < args.size(); ++i)
-    if (!args[i].empty() && args[i].find_first_not_of("0123456789") == std::string::npos)
-      args[i] = "--port=" + args[i];
-  std::vector<char*> ptrs;
-  for (auto& a : args)
-    ptrs.push_back(a.data());
-  ptrs.push_back(nullptr);
-  return caf::exec_main<>(caf_main, static_cast<int>(args.size()), ptrs.data());
+  auto parts = slacker_apps::split(argc, argv);
+  command_line cli;
+  if (auto rc = slacker_apps::parse(cli.app, parts.cli); rc >= 0)
+    return rc;
+  if (!nlohmann::json::accept(cli.server_data)) {
+    std::fprintf(stderr, "example-server: --server-data is not JSON: %s\n",
+                 cli.server_data.c_str());
+    return slacker_apps::usage_exit;
+  }
+  server_config cfg;
+  auto keys = cli.keys();
+  keys.insert(keys.end(), parts.caf.begin(), parts.caf.end());
+  slacker::expand_option_aliases(keys); // --slacker.log-calls=false and the like
+  if (auto rc = slacker_apps::parse_config(cfg, "example-server", keys); rc >= 0)
+    return rc;
+  cli.apply(cfg);
+  caf::actor_system sys{cfg};
+  return run(sys, cfg);
 }

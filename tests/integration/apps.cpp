@@ -161,3 +161,100 @@ CAF_TEST(slacker watch with a count ends on a signal) {
     CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
 }
+
+namespace {
+
+/// example-server on a free port in a cluster of its own (its log on stdout
+/// too): its port, once it has said `registered`.
+std::string start_server(std::unique_ptr<process>& srv, const std::string& cluster,
+                         const std::string& extra = "--grace=300") {
+  // Its log (stderr) merged into stdout, read by the test.
+  srv = std::make_unique<process>(std::vector<std::string>{
+    "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", app("example-server"), "0",
+    "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster, extra});
+  auto serving = srv->wait_for("serving ", 15000);
+  SLACKER_REQUIRE(serving, "example-server did not serve");
+  auto port = serving->substr(serving->rfind(' ') + 1);
+  SLACKER_REQUIRE(srv->wait_for("registered in cluster " + cluster, 15000),
+                  "example-server did not register");
+  return port;
+}
+
+/// Reads `p`'s lines until one contains `text` (bounded).
+bool line_with(process& p, const std::string& text, int timeout_ms = 10000) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  while (std::chrono::steady_clock::now() < until) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+    auto line = p.read_line(static_cast<int>(std::max<int64_t>(1, left.count())));
+    if (!line)
+      return false;
+    if (line->find(text) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+std::string output_of(const std::vector<std::string>& argv) {
+  process p{argv};
+  std::string out;
+  while (auto line = p.read_line(30000))
+    out += *line + "\n";
+  p.stop();
+  return out;
+}
+
+} // namespace
+
+CAF_TEST(example-server help shows its options with defaults and its port) {
+  auto help = output_of({app("example-server"), "--help"});
+  for (auto text : {"PORT UINT=2104", "--cluster NAME=example-cluster",
+                    "--zk HOST:PORT[,...]=127.0.0.1:2181", "--session-timeout MS=5000",
+                    "--grace MS=300", "--tls-cert FILE", "--insecure"})
+    if (help.find(text) == std::string::npos)
+      CAF_FAIL("--help lacks " << text << ":\n" << help);
+  process bad{{app("example-server"), "--no-such-flag"}};
+  auto status = bad.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}
+
+CAF_TEST(example-server says registered once it is and logs callers by address) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-reg";
+  std::unique_ptr<process> srv;
+  auto port = start_server(srv, cluster);
+  // Registered means listed: no wait between the line and the listing.
+  auto members = output_of({app("slacker"), "members", "--zk=" + slacker_test::zk_address(),
+                            "--cluster=" + cluster});
+  CAF_CHECK(members.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
+  auto server = "--server=127.0.0.1:" + port;
+  for (auto fn : {"slacker.example.api/echo", "slacker.example.api/slow"}) {
+    auto arg = std::string{fn}.find("slow") != std::string::npos ? "1" : "\"x\"";
+    output_of({app("slacker"), "call", server, fn, arg});
+    // The fast path (inline) and the blocking one (worker pool) alike.
+    CAF_CHECK(line_with(*srv, std::string{"call "} + fn + " from 127.0.0.1:"));
+  }
+  srv->signal(SIGTERM);
+  auto status = srv->stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+CAF_TEST(example-server ignores a second signal while draining and a third forces it) {
+  for (bool third : {false, true}) {
+    auto cluster = "apps-" + std::to_string(getpid()) + "-drain-" + (third ? "3" : "2");
+    std::unique_ptr<process> srv;
+    // The drain lasts until no call arrived for 3 s: time for more signals.
+    start_server(srv, cluster, "--grace=3000");
+    srv->signal(SIGTERM);
+    CAF_REQUIRE(srv->wait_for("stopping", 10000));
+    srv->signal(SIGINT); // noted, ignored: the drain goes on
+    if (third)
+      srv->signal(SIGHUP);
+    auto status = srv->stop();
+    auto code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    CAF_MESSAGE((third ? "three" : "two") << " signals: exit status " << code);
+    if (third)
+      CAF_CHECK(code == 128 + SIGHUP || code == 128 + SIGINT);
+    else
+      CAF_CHECK_EQUAL(code, 0);
+  }
+}

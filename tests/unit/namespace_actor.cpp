@@ -52,7 +52,7 @@ struct fixture : test_coordinator_fixture<unit_config> {
             .def(
                 "wait", [](int64_t x) { return x; }, "runs on the pool", blocking)
             .def("caf_only", [](slacker_test::caf_only x) { return x; }));
-    api = sys.spawn(namespace_actor, fns, pool, false);
+    api = sys.spawn(namespace_actor, fns, pool);
     run();
   }
 
