@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "slacker/messages/bounded.hpp"
+#include "slacker/runtime/metrics.hpp"
 #include "slacker/runtime/tls.hpp"
 #include <caf/binary_serializer.hpp>
 #include <caf/io/broker.hpp>
@@ -67,6 +68,7 @@ struct conn_state {
     call_request req;
     std::vector<std::string> tried;
     bool idempotent = false;
+    clock::time_point started;
   };
 
   enum class query_kind { lookup, namespaces, functions };
@@ -105,6 +107,7 @@ struct conn_state {
 
   call_ledger<call> calls;
   std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
+  std::shared_ptr<metrics::peer_counts> counts;    // for /metrics, or null
   uint32_t accrual = 3;       // timeouts in a row that make this server suspect
   uint32_t timeouts_in_row = 0;
   bool retiring = false; // end once nothing is in flight
@@ -211,6 +214,17 @@ void count_out(conn_state& st, size_t n = 1) {
     st.in_flight->fetch_sub(n, std::memory_order_relaxed);
 }
 
+/// One call of this server ended (for /metrics).
+void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
+  if (!st.counts)
+    return;
+  st.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  st.counts->record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            clock::now() - c.started)
+                                            .count()),
+                    err);
+}
+
 /// A retiring broker ends once it owes no answer.
 void maybe_retire(self_ptr self, conn_state& st) {
   if (st.retiring && !st.busy())
@@ -250,6 +264,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   count_out(st, st.calls.size());
   st.calls.drain([&](uint64_t, conn_state::call& c) {
     auto err = make_error(sc::connection_broken, c.what + ": " + cause);
+    counted(st, c, err);
     if ((never_sent || c.idempotent) && resend(st, c, err, !never_sent))
       return;
     reply_error(st, c, std::move(err));
@@ -297,13 +312,15 @@ void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_
                       / std::chrono::nanoseconds{1};
   auto left = time_left(req.deadline_ns);
   conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
-                     req.codec, left, std::move(policies), {}, {}, false};
+                     req.codec, left, std::move(policies), {}, {}, false, clock::now()};
   if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
     reply_error(st, c, std::move(err));
     return;
   }
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  if (st.counts)
+    st.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
   auto id = st.calls.add(std::move(c), deadline);
   arm_deadline(self, st, deadline);
   ensure_connection(self, st);
@@ -379,6 +396,7 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   if (!c)
     return; // timed out meanwhile
   count_out(st);
+  counted(st, *c, rep.err);
   if (st.timeouts_in_row >= st.accrual)
     observe(self, st, true); // answers again
   st.timeouts_in_row = 0;
@@ -576,6 +594,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->addr = sp->host + ":" + std::to_string(port);
   sp->observer = caf::actor_cast<caf::weak_actor_ptr>(hooks.observer);
   sp->in_flight = std::move(hooks.in_flight);
+  sp->counts = std::move(hooks.counts);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
@@ -741,6 +760,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       st.calls.fired(); // a wake-up that came early re-arms below
       st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
         count_out(st);
+        counted(st, c, make_error(sc::timeout, c.what));
         // Failure accrual: timeouts in a row make the server suspect.
         if (++st.timeouts_in_row == st.accrual) {
           spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",

@@ -12,6 +12,10 @@
 
 #include "slacker/runtime/wire_options.hpp"
 
+namespace slacker::metrics {
+struct peer_counts;
+} // namespace slacker::metrics
+
 namespace slacker {
 
 /// What a dispatcher hears from the connection broker of a server.
@@ -23,6 +27,8 @@ struct link_hooks {
   /// the dispatcher adds each call it routes here, the broker takes it away
   /// when the call leaves (answered, expired, failed or handed back).
   std::shared_ptr<std::atomic<size_t>> in_flight;
+  /// The server's counts for /metrics (null: not counted).
+  std::shared_ptr<metrics::peer_counts> counts;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It

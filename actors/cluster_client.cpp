@@ -10,6 +10,7 @@
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/metrics.hpp"
 
 namespace slacker {
 
@@ -66,7 +67,40 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
     defaults_(std::move(defaults)),
     pool_(std::make_unique<scoped_pool>(sys)) {
   configure_logging(sys.config());
+  auto session_timeout = zk.session_timeout;
   registry_ = std::make_unique<registry>(sys, std::move(zk));
+  metrics::serve_from(sys.config());
+  if (metrics::enabled()) {
+    auto label = "cluster=\"" + cluster_ + "\"";
+    auto view = [&sys, who = registry_->actor()] {
+      return blocking_request<membership_view>(sys, who, std::chrono::seconds{2},
+                                               view_atom::value);
+    };
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_registry_connected", label, "1 while the client's ZooKeeper view is current",
+      [view] {
+        auto v = view();
+        return v && v->state.status == registry_status::connected ? 1.0 : 0.0;
+      }));
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_registry_view_age_seconds", label,
+      "time since the client's view of the cluster was last known current", [view] {
+        auto v = view();
+        return v ? static_cast<double>(v->state.view_age_ms) / 1000 : -1.0;
+      }));
+    metrics_.push_back(
+      metrics::add_health("cluster client of " + cluster_, [view, session_timeout] {
+        auto v = view();
+        if (!v)
+          return "no view: " + describe(v.error());
+        if (v->state.status == registry_status::connected)
+          return std::string{};
+        if (v->state.view_age_ms > session_timeout.count())
+          return "ZooKeeper lost for " + std::to_string(v->state.view_age_ms) + " ms ("
+                 + to_string(v->state.status) + ")";
+        return std::string{};
+      }));
+  }
   if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
                   std::string{"network"}) == "network")
     dispatcher_ =
@@ -80,6 +114,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
 }
 
 cluster_client::~cluster_client() {
+  metrics_.clear(); // waits for a scrape under way
   // Waits until the dispatcher has ended: on the network thread, a broker
   // still holding messages when the actor system stops its network module
   // would keep their senders (the registry's detached actor) alive, and the

@@ -223,6 +223,7 @@ private:
   caf::actor dispatcher_;
   caf::actor async_; // runs `invoke_async` callbacks
   std::unique_ptr<scoped_pool> pool_;
+  std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)
 };
 
 template <class R, class... Ts>

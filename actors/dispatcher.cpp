@@ -15,6 +15,7 @@
 #include "slacker/actors/hedge.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/metrics.hpp"
 
 namespace slacker {
 
@@ -32,7 +33,8 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   if (auto i = st.links.find(addr); i != st.links.end())
     return &i->second;
   link_hooks hooks{caf::actor_cast<caf::actor>(self),
-                   std::make_shared<std::atomic<size_t>>(0)};
+                   std::make_shared<std::atomic<size_t>>(0),
+                   metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr; // not host:port
@@ -79,9 +81,15 @@ void refresh(Self* self, const std::string& ns) {
 /// Rebuilds the candidates of every namespace `addr` provides.
 template <class Self>
 void refresh_server(Self* self, const std::string& addr) {
-  for (auto& [ns, addrs] : self->state.namespaces)
+  auto& st = self->state;
+  for (auto& [ns, addrs] : st.namespaces)
     if (addrs.count(addr) > 0)
       refresh(self, ns);
+  if (metrics::enabled()) // routable: a member, reachable, not suspect
+    metrics::peer(st.cluster, addr)
+      ->routable.store(st.servers.count(addr) > 0 && st.broken.count(addr) == 0
+                         && st.suspects.count(addr) == 0,
+                       std::memory_order_relaxed);
 }
 
 template <class Self>
@@ -90,6 +98,11 @@ void refresh_all(Self* self) {
   st.candidates.clear();
   for (auto& kvp : st.namespaces)
     refresh(self, kvp.first);
+  if (metrics::enabled())
+    for (auto& kvp : st.servers)
+      metrics::peer(st.cluster, kvp.first)
+        ->routable.store(st.broken.count(kvp.first) == 0 && st.suspects.count(kvp.first) == 0,
+                         std::memory_order_relaxed);
 }
 
 /// The candidates of `ns`, with their calls in flight when the grouping

@@ -16,6 +16,7 @@
 #include <caf/io/network/default_multiplexer.hpp>
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/metrics.hpp"
 
 namespace slacker {
 
@@ -97,6 +98,20 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
   acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
                                             opts, log_calls_);
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
+  metrics::serve_from(sys_.config());
+  if (metrics::enabled()) {
+    auto label = "port=\"" + std::to_string(port_) + "\"";
+    metrics_.push_back(metrics::add_gauge("slacker_worker_queue", label,
+                                          "blocking calls waiting for a worker thread",
+                                          [pool = pool_] { return double(pool->queued()); }));
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_server_draining", label, "1 while the server stops (drains)",
+      [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
+    metrics_.push_back(
+      metrics::add_health("server on port " + std::to_string(port_), [cat = catalog_] {
+        return cat->draining() ? std::string{"draining: stopping"} : std::string{};
+      }));
+  }
   return port_;
 }
 

@@ -98,6 +98,7 @@ private:
   bool on_network_thread_ = false; // slacker.hot-path=network
   uint16_t port_ = 0;
   bool remote_peers_ = false;
+  std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)
 };
 
 } // namespace slacker

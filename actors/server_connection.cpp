@@ -8,6 +8,7 @@
 #include <set>
 
 #include "slacker/messages/bounded.hpp"
+#include "slacker/runtime/metrics.hpp"
 #include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/broker.hpp>
@@ -267,6 +268,11 @@ call_reply draining_reply(const call_request& req) {
   return rep;
 }
 
+uint64_t micros_since(clock::time_point start) {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start).count());
+}
+
 int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
            clock::now().time_since_epoch())
@@ -306,10 +312,15 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     }
     if (f == entry.functions->functions().end() || !f->second.info.blocking) {
       // The fast path: run inline, reply from the data handler.
-      auto start = st.log_calls ? clock::now() : clock::time_point{};
+      auto counts = metrics::enabled() && f != entry.functions->functions().end()
+                      ? &metrics::served(entry.functions->name(), req.fn)
+                      : nullptr;
+      auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
       auto rep = run_call(*entry.functions, req);
       if (st.log_calls)
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
+      if (counts)
+        counts->record(micros_since(start), rep.err);
       wire::write_reply_within(out(self, st), rep, st.cap);
       return;
     }
@@ -319,17 +330,29 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto id = req.id;
   auto codec = req.codec;
   auto ext = req.ext;
+  // Functions of a namespace are counted (metrics); a user actor's are not
+  // known, and a peer's names are not to grow the table.
+  auto counts = metrics::enabled() && entry.functions
+                    && entry.functions->functions().count(req.fn) > 0
+                  ? &metrics::served(entry.functions->name(), req.fn)
+                  : nullptr;
   auto fn = st.log_calls ? req.fn : std::string{};
-  auto start = st.log_calls ? clock::now() : clock::time_point{};
+  auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
+  if (counts)
+    counts->in_flight.fetch_add(1, std::memory_order_relaxed);
   owe(st, +1);
   self->request(entry.handler, caf::infinite, std::move(req))
-    .then([self, sp, fn, start, ns = i->first](call_reply& rep) {
+    .then([self, sp, fn, start, counts, ns = i->first](call_reply& rep) {
             owe(*sp, -1);
             if (sp->log_calls)
               log_call(ns, fn, sp->peer, start, rep);
+            if (counts) {
+              counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+              counts->record(micros_since(start), rep.err);
+            }
             write_reply_frame(self, *sp, rep);
           },
-          [self, sp, id, codec, ext, fn, start, ns = i->first](caf::error& err) {
+          [self, sp, id, codec, ext, fn, start, counts, ns = i->first](caf::error& err) {
             owe(*sp, -1);
             call_reply rep;
             rep.id = id;
@@ -341,6 +364,10 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
                                      "the actor serving " + ns + " failed: " + describe(err));
             if (sp->log_calls)
               log_call(ns, fn, sp->peer, start, rep);
+            if (counts) {
+              counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+              counts->record(micros_since(start), rep.err);
+            }
             write_reply_frame(self, *sp, rep);
           });
 }

@@ -40,6 +40,11 @@ public:
     return true;
   }
 
+  size_t queued() const override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return queue_.size();
+  }
+
 private:
   void run() {
     std::unique_lock<std::mutex> guard{mtx_};
@@ -57,7 +62,7 @@ private:
     }
   }
 
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<job> queue_;
   std::vector<std::thread> threads_;

@@ -15,6 +15,11 @@ public:
 
   /// Queues `j`; false when the bounded queue is full (the caller answers `overloaded`).
   virtual bool try_submit(job j) = 0;
+
+  /// Jobs waiting for a thread now.
+  virtual size_t queued() const {
+    return 0;
+  }
 };
 
 /// A fixed number of threads and a bounded queue of waiting jobs. Its

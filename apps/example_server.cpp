@@ -51,6 +51,7 @@ struct command_line {
   size_t session_timeout = 5000;
   size_t grace = 300;
   bool log_calls = true;
+  std::string metrics;
   slacker_apps::security_options security;
 
   command_line() {
@@ -69,6 +70,9 @@ struct command_line {
       ->type_name("MS");
     app.add_option("--log-calls", log_calls,
                    "one log line per call: function, caller address, duration, outcome");
+    app.add_option("--metrics", metrics,
+                   "serve Prometheus /metrics and /health on this address (default: off)")
+      ->type_name("HOST:PORT");
     security.add_to(app, true);
   }
 
@@ -88,6 +92,8 @@ struct command_line {
     std::vector<std::string> out;
     security.forward(out);
     out.push_back(std::string{"--slacker.log-calls="} + (log_calls ? "true" : "false"));
+    if (!metrics.empty())
+      out.push_back("--slacker.metrics=" + metrics);
     return out;
   }
 };

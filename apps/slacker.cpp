@@ -71,6 +71,7 @@ struct cli_config {
   size_t concurrency = 4;
   size_t rate = 0;
   bool progress = false;
+  std::string metrics;
   slacker_apps::security_options security;
 };
 
@@ -783,6 +784,9 @@ struct command_line {
       ->type_name("CALLS_PER_S");
     load->add_flag("--progress", cfg.progress,
                    "a progress line a second on stderr (default: when it is a terminal)");
+    load->add_option("--metrics", cfg.metrics,
+                     "serve the client's Prometheus /metrics and /health here meanwhile")
+      ->type_name("HOST:PORT");
     policies(load);
     zk(load);
     common(load);
@@ -913,6 +917,8 @@ int main(int argc, char** argv) {
   sys_cfg.set("slacker.log-level", "critical");
   std::vector<std::string> keys;
   cfg.security.forward(keys);
+  if (!cfg.metrics.empty())
+    keys.push_back("--slacker.metrics=" + cfg.metrics);
   keys.insert(keys.end(), parts.caf.begin(), parts.caf.end());
   if (auto rc = slacker_apps::parse_config(sys_cfg, "slacker", keys); rc >= 0)
     return rc;

@@ -16,6 +16,7 @@
 #include "slacker/registry/registrar.hpp"
 #include "slacker/registry/registry_actor.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/metrics.hpp"
 
 namespace slacker {
 
@@ -75,6 +76,13 @@ registration::registration(caf::actor_system& sys, const server& srv,
   }
   for (auto& ns : srv.namespaces())
     routed_.insert(ns);
+  cluster_ = opts.zk.cluster;
+  metrics::serve_from(sys.config());
+  if (metrics::enabled())
+    health_ = metrics::add_health("registration in cluster " + cluster_, [this] {
+      auto err = wait_registered(std::chrono::milliseconds{500});
+      return err ? "not registered: " + describe(err) : std::string{};
+    });
   actor_ =
       sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
                                std::move(opts.server_data), namespaces_of(srv), remote_ok);
@@ -95,6 +103,7 @@ caf::error registration::wait_registered(std::chrono::milliseconds timeout) {
 }
 
 registration::~registration() {
+  health_.reset(); // waits for a health check under way
   leave();
 }
 

@@ -61,7 +61,8 @@ config::config() {
     .add(leader_step_down, "leader-step-down",
          "a leader steps down when its ZooKeeper link has been down this share of the "
          "session timeout (0.667)")
-    .add(insecure, "insecure", "a plaintext server also takes peers not on loopback");
+    .add(insecure, "insecure", "a plaintext server also takes peers not on loopback")
+    .add(metrics, "metrics", "HOST:PORT serving /metrics and /health (default: off)");
   opt_group{custom_options_, "slacker.tls"}
     .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
     .add(tls_key, "key", "PEM private key of the certificate")

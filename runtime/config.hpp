@@ -55,6 +55,9 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   one, only callers on loopback may use them.
 /// - `slacker.zk.auth`: `user:password` for ZooKeeper digest auth; a server
 ///   with it owns its cluster's nodes (docs/security.md).
+/// - `slacker.metrics`: `HOST:PORT` where servers and cluster clients serve
+///   Prometheus metrics (`/metrics`) and a health check (`/health`); off by
+///   default (docs/operations.md).
 class config : public caf::actor_system_config {
 public:
   config();
@@ -78,6 +81,7 @@ public:
   bool insecure = false;        // slacker.insecure
   std::string manager_token;    // slacker.manager.token
   std::string zk_auth;          // slacker.zk.auth (user:password)
+  std::string metrics;          // slacker.metrics (HOST:PORT; empty: off)
 };
 
 /// Rewrites, in place, the short spellings the apps take into slacker's
