@@ -18,8 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <caf/actor_system.hpp>
+
 #include "process.hpp"
 #include "require.hpp"
+#include "slacker/actors/cluster_client.hpp"
+#include "slacker/runtime/config.hpp"
+#include "tcp_proxy.hpp"
 #include "zk_support.hpp"
 
 using namespace std::chrono_literals;
@@ -257,4 +262,118 @@ CAF_TEST(example-server ignores a second signal while draining and a third force
     else
       CAF_CHECK_EQUAL(code, 0);
   }
+}
+
+namespace {
+
+/// An HTTP GET with curl: the status code and the body.
+std::pair<int, std::string> http_get(const std::string& url) {
+  auto out = output_of({"/usr/bin/curl", "-s", "--max-time", "10", "-w", "\n%{http_code}\n", url});
+  auto nl = out.rfind('\n', out.size() - 2);
+  if (nl == std::string::npos)
+    return {0, out};
+  return {std::atoi(out.c_str() + nl + 1), out.substr(0, nl + 1)};
+}
+
+bool has(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos)
+    return true;
+  CAF_MESSAGE("missing: " << part);
+  return false;
+}
+
+} // namespace
+
+CAF_TEST(a server serves prometheus metrics and its health over http) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-metrics";
+  auto http = "127.0.0.1:" + std::to_string(free_port());
+  std::unique_ptr<process> srv;
+  auto port = start_server(srv, cluster, "--metrics=" + http);
+  auto health = http_get("http://" + http + "/health");
+  CAF_CHECK_EQUAL(health.first, 200);
+  CAF_CHECK(has(health.second, "\"healthy\":true"));
+  auto server = "--server=127.0.0.1:" + port;
+  for (int i = 0; i < 3; ++i)
+    output_of({app("slacker"), "call", server, "slacker.example.api/echo", "\"x\""});
+  output_of({app("slacker"), "call", server, "slacker.example.api/make-error"});
+  output_of({app("slacker"), "call", server, "slacker.example.api/slow", "1"});
+  auto metrics = http_get("http://" + http + "/metrics");
+  CAF_CHECK_EQUAL(metrics.first, 200);
+  auto& m = metrics.second;
+  CAF_CHECK(has(m, "slacker_server_calls_total{ns=\"slacker.example.api\",fn=\"echo\"} 3\n"));
+  CAF_CHECK(has(m, "slacker_server_errors_total{ns=\"slacker.example.api\",fn=\"make-error\","
+                   "code=\"exception\"} 1\n"));
+  CAF_CHECK(has(m, "slacker_server_latency_seconds_count{ns=\"slacker.example.api\","
+                   "fn=\"echo\"} 3\n"));
+  CAF_CHECK(has(m, "slacker_server_latency_seconds_bucket{ns=\"slacker.example.api\","
+                   "fn=\"slow\",le=\"+Inf\"} 1\n")); // blocking: the worker pool's path
+  CAF_CHECK(has(m, "slacker_server_in_flight{ns=\"slacker.example.api\",fn=\"slow\"} 0\n"));
+  CAF_CHECK(has(m, "slacker_worker_queue{port=\"" + port + "\"} 0\n"));
+  CAF_CHECK(has(m, "# TYPE slacker_server_latency_seconds histogram\n"));
+  CAF_CHECK_EQUAL(http_get("http://" + http + "/nothing").first, 404);
+  // Draining (3 s of grace): unhealthy, so that a balancer stops sending.
+  srv->signal(SIGTERM);
+  CAF_REQUIRE(srv->wait_for("stopping", 10000));
+  auto draining = http_get("http://" + http + "/health");
+  CAF_CHECK_EQUAL(draining.first, 503);
+  CAF_CHECK(has(draining.second, "draining"));
+  auto status = srv->stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+CAF_TEST(a cluster client serves its metrics per server and its registry state) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-client-metrics";
+  auto http = "127.0.0.1:" + std::to_string(free_port());
+  std::unique_ptr<process> srv;
+  auto port = start_server(srv, cluster);
+  process load{{app("slacker"), "load", "--zk=" + slacker_test::zk_address(),
+                "--cluster=" + cluster, "--duration=20", "--rate=50", "--metrics=" + http,
+                "slacker.example.api/echo", "\"x\""}};
+  auto addr = "127.0.0.1:" + port;
+  auto counted = "slacker_client_calls_total{cluster=\"" + cluster + "\",server=\"" + addr
+                 + "\"} ";
+  std::string m;
+  CAF_CHECK(eventually([&] { // calls are under way once the client has the view
+    m = http_get("http://" + http + "/metrics").second;
+    auto at = m.find(counted);
+    return at != std::string::npos && m.compare(at + counted.size(), 2, "0\n") != 0;
+  }));
+  CAF_CHECK(has(m, "slacker_client_routable{cluster=\"" + cluster + "\",server=\"" + addr
+                     + "\"} 1\n"));
+  CAF_CHECK(has(m, "slacker_registry_connected{cluster=\"" + cluster + "\"} 1\n"));
+  CAF_CHECK(has(m, "slacker_registry_view_age_seconds{cluster=\"" + cluster + "\"} 0\n"));
+  auto health = http_get("http://" + http + "/health");
+  CAF_CHECK_EQUAL(health.first, 200);
+  load.signal(SIGTERM);
+  load.stop();
+  srv->signal(SIGTERM);
+  srv->stop();
+}
+
+CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unhealthy) {
+  auto zk = slacker_test::zk_address();
+  slacker_test::tcp_proxy proxy{
+    static_cast<uint16_t>(std::stoi(zk.substr(zk.rfind(':') + 1)))};
+  auto http = "127.0.0.1:" + std::to_string(free_port());
+  slacker::config cfg;
+  cfg.set("slacker.metrics", http);
+  caf::actor_system sys{cfg};
+  slacker::zk_options opts;
+  opts.zk = proxy.address();
+  opts.cluster = "apps-" + std::to_string(getpid()) + "-lost";
+  opts.session_timeout = 2000ms;
+  slacker::cluster_client sc{sys, opts};
+  auto healthy = [&] { return http_get("http://" + http + "/health").first == 200; };
+  CAF_REQUIRE(eventually(healthy));
+  proxy.cut(); // past the session timeout: the view may be stale
+  std::pair<int, std::string> lost;
+  CAF_CHECK(eventually(
+    [&] {
+      lost = http_get("http://" + http + "/health");
+      return lost.first == 503;
+    },
+    15s));
+  CAF_CHECK(has(lost.second, "ZooKeeper lost for"));
+  proxy.restore();
+  CAF_CHECK(eventually(healthy, 20s));
 }
