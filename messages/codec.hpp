@@ -236,6 +236,19 @@ struct boost_codec_ok<std::pair<A, B>>
   : std::bool_constant<boost_codec_ok<A>::value && boost_codec_ok<B>::value> {};
 template <class T> struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {};
 
+/// Stops the build, naming `T` (in `must_travel<T>`), when no codec can
+/// carry it: a function's argument or result type needs an `inspect`
+/// overload (CAF binary), `to_json`/`from_json` (JSON) or `serialize`
+/// (Boost).
+template <class T>
+struct must_travel {
+  static_assert(caf_codec_ok<T>::value || json_codec_ok<T> || boost_codec_ok<T>::value,
+                "slacker: this argument or result type (see must_travel<T> above) cannot "
+                "travel in any codec: give it an inspect() overload (CAF binary), "
+                "to_json/from_json (JSON) or serialize() (Boost)");
+  static constexpr bool value = true;
+};
+
 // -- CAF binary -------------------------------------------------------------
 
 template <class T> caf::error caf_save(caf::binary_serializer& sink, const T& x) {

@@ -302,7 +302,10 @@ void register_all(self_ptr self) {
 std::string to_json(const function_info& info) {
   return nlohmann::json{{"name", info.name},
                         {"doc", info.doc},
-                        {"arglists", {info.arg_types}},
+                        // One list of argument types per arity (Clojure's
+                        // arglists): an array of arrays, never an object
+                        // (nlohmann reads {{"a","b"}} as a key-value pair).
+                        {"arglists", nlohmann::json::array({nlohmann::json(info.arg_types)})},
                         {"args", info.arg_types},
                         {"result", info.result_type},
                         {"codecs", info.codecs},

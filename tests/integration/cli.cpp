@@ -148,6 +148,11 @@ CAF_TEST(inspect lists functions with docs and signatures) {
   auto one = slacker({"inspect", "test.api"}).value();
   CAF_CHECK_EQUAL(one["test.api"]["add"]["doc"], json("a + b"));
   CAF_CHECK_EQUAL(one["test.api"]["add"]["args"], json({"int64", "int64"}));
+  // arglists: an array of arrays for any arity (two once came out an object).
+  auto arglists = [&](const char* fn) { return one["test.api"][fn]["arglists"]; };
+  CAF_CHECK_EQUAL(arglists("add"), json::parse(R"([["int64","int64"]])"));
+  CAF_CHECK_EQUAL(arglists("echo"), json::parse(R"([["string"]])"));
+  CAF_CHECK_EQUAL(arglists("whoami"), json::parse(R"([[]])"));
   CAF_CHECK_EQUAL(slacker({"inspect", "no.such.ns"}).exit_code, 1);
 }
 
