@@ -72,32 +72,26 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   metrics::serve_from(sys.config());
   if (metrics::enabled()) {
     auto label = "cluster=\"" + cluster_ + "\"";
-    auto view = [&sys, who = registry_->actor()] {
-      return blocking_request<membership_view>(sys, who, std::chrono::seconds{2},
-                                               view_atom::value);
-    };
+    auto* reg = registry_.get(); // read without asking its actor
+    auto view = [reg] { return reg->state(); };
     metrics_.push_back(metrics::add_gauge(
       "slacker_registry_connected", label, "1 while the client's ZooKeeper view is current",
       [view] {
-        auto v = view();
-        return v && v->state.status == registry_status::connected ? 1.0 : 0.0;
+        return view().status == registry_status::connected ? 1.0 : 0.0;
       }));
     metrics_.push_back(metrics::add_gauge(
       "slacker_registry_view_age_seconds", label,
       "time since the client's view of the cluster was last known current", [view] {
-        auto v = view();
-        return v ? static_cast<double>(v->state.view_age_ms) / 1000 : -1.0;
+        return static_cast<double>(view().view_age_ms) / 1000;
       }));
     metrics_.push_back(
       metrics::add_health("cluster client of " + cluster_, [view, session_timeout] {
         auto v = view();
-        if (!v)
-          return "no view: " + describe(v.error());
-        if (v->state.status == registry_status::connected)
+        if (v.status == registry_status::connected)
           return std::string{};
-        if (v->state.view_age_ms > session_timeout.count())
-          return "ZooKeeper lost for " + std::to_string(v->state.view_age_ms) + " ms ("
-                 + to_string(v->state.status) + ")";
+        if (v.view_age_ms > session_timeout.count())
+          return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms ("
+                 + to_string(v.status) + ")";
         return std::string{};
       }));
   }

@@ -44,11 +44,16 @@ registry::registry(caf::actor_system& sys, zk_options opts) : sys_(sys) {
   configure_logging(sys.config());
   zk::set_client_log_level(
       caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
-  actor_ = sys.spawn<caf::detached>(registry_actor, std::move(opts));
+  live_ = std::make_shared<live_registry_state>();
+  actor_ = sys.spawn<caf::detached>(registry_actor, std::move(opts), live_);
 }
 
 registry::~registry() {
   caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+registry_state registry::state() const {
+  return live_->load();
 }
 
 caf::expected<membership_view> registry::view() {

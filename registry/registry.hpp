@@ -17,6 +17,8 @@
 
 namespace slacker {
 
+struct live_registry_state;
+
 /// The client side: a mirror of a cluster's membership that any actor can
 /// subscribe to (see registry_actor.hpp for the messages).
 ///
@@ -38,12 +40,17 @@ public:
   /// The current view (blocking).
   caf::expected<membership_view> view();
 
+  /// Its status and view age now, without asking its actor (which may be
+  /// busy in a ZooKeeper call): for metrics and health checks.
+  registry_state state() const;
+
   /// The ZooKeeper requests this registry sent so far (blocking).
   caf::expected<zk::request_counts> zk_requests();
 
 private:
   caf::actor_system& sys_;
   caf::actor actor_;
+  std::shared_ptr<live_registry_state> live_;
 };
 
 /// What a server registers besides its ZooKeeper options.

@@ -213,13 +213,17 @@ void set_status(self_ptr self, registry_status status) {
   if (link.status == registry_status::connected)
     link.last_current = zk_link::clock::now();
   link.status = status;
+  if (self->state.live)
+    self->state.live->store(link);
   self->state.view.state = link.state();
   emit(self, link.state());
 }
 
 } // namespace
 
-caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts) {
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts,
+                             std::shared_ptr<live_registry_state> live) {
+  self->state.live = std::move(live);
   self->state.link.opts = std::move(opts);
   self->state.link.open(self);
   self->set_down_handler([=](caf::down_msg& msg) {

@@ -25,6 +25,8 @@ struct mirror_state {
   /// registering again: until then nothing is reported gone (a live server
   /// stays routable through a resync).
   zk_link::clock::time_point settle_until{};
+  /// The status for other threads (`registry::state`).
+  std::shared_ptr<live_registry_state> live;
   static inline const char* name = "slacker.registry";
 };
 
@@ -43,6 +45,8 @@ struct mirror_state {
 /// namespace entries and leaders missing from it are reported gone only if
 /// they are still missing one session timeout later (their servers may be
 /// registering again): a resync never drops a live server.
-caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts);
+/// `live` (optional) gets each status change.
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts,
+                             std::shared_ptr<live_registry_state> live = nullptr);
 
 } // namespace slacker

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -73,6 +74,30 @@ struct zk_link {
 
   /// Turns a posted event into the new status; true when it is a session event.
   static bool session_event(uint8_t type);
+};
+
+/// A registry's status for other threads (metrics, health): written by its
+/// actor, read without asking it, which may be blocked in a ZooKeeper call.
+struct live_registry_state {
+  std::atomic<uint8_t> status{static_cast<uint8_t>(registry_status::connecting)};
+  std::atomic<int64_t> last_current_ns{zk_link::clock::now().time_since_epoch().count()};
+
+  void store(const zk_link& link) {
+    status.store(static_cast<uint8_t>(link.status), std::memory_order_relaxed);
+    last_current_ns.store(link.last_current.time_since_epoch().count(),
+                          std::memory_order_relaxed);
+  }
+
+  registry_state load() const {
+    auto st = static_cast<registry_status>(status.load(std::memory_order_relaxed));
+    if (st == registry_status::connected)
+      return {st, 0};
+    auto since = zk_link::clock::time_point{
+      zk_link::clock::duration{last_current_ns.load(std::memory_order_relaxed)}};
+    return {st, std::chrono::duration_cast<std::chrono::milliseconds>(
+                  zk_link::clock::now() - since)
+                  .count()};
+  }
 };
 
 /// Sends `msg` to `self` after `delay`, without the timer holding `self`: a

@@ -373,6 +373,7 @@ CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unh
       return lost.first == 503;
     },
     15s));
+  CAF_MESSAGE("cut off: " << lost.second);
   CAF_CHECK(has(lost.second, "ZooKeeper lost for"));
   proxy.restore();
   CAF_CHECK(eventually(healthy, 20s));
