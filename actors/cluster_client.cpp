@@ -89,10 +89,12 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
         auto v = view();
         if (v.status == registry_status::connected)
           return std::string{};
-        if (v.view_age_ms > session_timeout.count())
-          return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms ("
-                 + to_string(v.status) + ")";
-        return std::string{};
+        if (v.view_age_ms <= session_timeout.count())
+          return std::string{};
+        if (v.status == registry_status::connecting) // never reached yet
+          return "ZooKeeper not reached for " + std::to_string(v.view_age_ms) + " ms";
+        return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms ("
+               + to_string(v.status) + ")";
       }));
   }
   if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",

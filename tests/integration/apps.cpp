@@ -364,7 +364,11 @@ CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unh
   opts.session_timeout = 2000ms;
   slacker::cluster_client sc{sys, opts};
   auto healthy = [&] { return http_get("http://" + http + "/health").first == 200; };
-  CAF_REQUIRE(eventually(healthy));
+  CAF_REQUIRE(eventually([&] { // connected first: then its link is cut
+    auto v = sc.members();
+    return v && v->state.status == slacker::registry_status::connected;
+  }));
+  CAF_REQUIRE(healthy());
   proxy.cut(); // past the session timeout: the view may be stale
   std::pair<int, std::string> lost;
   CAF_CHECK(eventually(
