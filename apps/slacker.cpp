@@ -2,16 +2,13 @@
 // `slacker --help` lists the commands, `slacker COMMAND --help` their options
 // (docs/cli.md). Errors: `error: <code>: <message>` on stderr, exit 1; usage
 // errors (unknown command or option, a missing argument): exit 2.
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +31,7 @@
 #include "cli_support.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_client.hpp"
+#include "slacker/actors/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/manager.hpp"
 #include "slacker/registry/registry.hpp"
@@ -108,42 +106,20 @@ std::string probe(const std::string& addr, milliseconds patience) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos)
     return "no port in " + addr;
-  auto host = addr.substr(0, colon);
-  auto port = addr.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (auto rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
-    return "cannot resolve " + host + ": " + gai_strerror(rc);
-  std::string why = "no address";
-  for (auto* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      continue;
-    int err = 0;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      err = errno;
-      if (err == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        if (poll(&p, 1, static_cast<int>(patience.count())) == 1) {
-          socklen_t len = sizeof(err);
-          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        } else {
-          err = ETIMEDOUT;
-        }
-      }
-    }
-    close(fd);
-    if (err == 0) {
-      why = "it takes connections but opened no ZooKeeper session";
-      break;
-    }
-    why = err == ETIMEDOUT ? "no answer within " + std::to_string(patience.count()) + " ms"
-                           : std::string{std::strerror(err)};
-    std::transform(why.begin(), why.begin() + 1, why.begin(), ::tolower);
+  auto port = std::atoi(addr.c_str() + colon + 1);
+  if (port <= 0 || port > 65535)
+    return "no port in " + addr;
+  auto fd = slacker::connect_within(addr.substr(0, colon), static_cast<uint16_t>(port),
+                                    patience);
+  if (fd) {
+    close(*fd);
+    return "it takes connections but opened no ZooKeeper session";
   }
-  freeaddrinfo(found);
+  // connect_within says `connection_broken: WHY`: the WHY, in lower case.
+  auto why = slacker::describe(fd.error());
+  why = why.substr(why.find(": ") == std::string::npos ? 0 : why.find(": ") + 2);
+  if (!why.empty())
+    why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
   return why;
 }
 
