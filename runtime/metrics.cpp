@@ -38,7 +38,10 @@ struct health_part {
 /// atomics: a call takes the lock shared, to find its entry).
 struct registry {
   std::shared_mutex mtx;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<call_counts>> served;
+  /// ns -> fn -> counts; found by name without a copy (each served call).
+  std::map<std::string, std::map<std::string, std::unique_ptr<call_counts>, std::less<>>,
+           std::less<>>
+    served;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<peer_counts>> peers;
   std::list<gauge> gauges;
   std::list<health_part> health;
@@ -82,26 +85,28 @@ const char* outcome_name(size_t i) {
   return "other";
 }
 
+/// A metric's HELP and TYPE lines, once before its samples.
+void header(std::ostream& out, const std::string& name, const std::string& help,
+            const char* type) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
 /// One family of call metrics (`prefix_calls_total`, ...) for many label sets.
 void render_calls(std::ostream& out, const std::string& prefix, const std::string& what,
                   const std::vector<std::pair<std::string, const call_counts*>>& rows) {
-  out << "# HELP " << prefix << "_calls_total " << what << ": calls\n"
-      << "# TYPE " << prefix << "_calls_total counter\n";
+  header(out, prefix + "_calls_total", what + ": calls", "counter");
   for (auto& [labels, c] : rows)
     out << prefix << "_calls_total{" << labels << "} " << c->calls.load() << "\n";
-  out << "# HELP " << prefix << "_errors_total " << what << ": failed calls by error code\n"
-      << "# TYPE " << prefix << "_errors_total counter\n";
+  header(out, prefix + "_errors_total", what + ": failed calls by error code", "counter");
   for (auto& [labels, c] : rows)
     for (size_t i = 1; i < c->outcomes.size(); ++i)
       if (auto n = c->outcomes[i].load(); n > 0)
         out << prefix << "_errors_total{" << labels << ",code=\"" << outcome_name(i) << "\"} "
             << n << "\n";
-  out << "# HELP " << prefix << "_in_flight " << what << ": calls under way\n"
-      << "# TYPE " << prefix << "_in_flight gauge\n";
+  header(out, prefix + "_in_flight", what + ": calls under way", "gauge");
   for (auto& [labels, c] : rows)
     out << prefix << "_in_flight{" << labels << "} " << c->in_flight.load() << "\n";
-  out << "# HELP " << prefix << "_latency_seconds " << what << ": call latency\n"
-      << "# TYPE " << prefix << "_latency_seconds histogram\n";
+  header(out, prefix + "_latency_seconds", what + ": call latency", "histogram");
   for (auto& [labels, c] : rows) {
     uint64_t total = 0;
     for (size_t i = 0; i < c->buckets.size(); ++i) {
@@ -139,22 +144,24 @@ struct forget_caf {
   }
 };
 
-int on_metrics(mg_connection* conn, void*) {
-  std::string body;
+/// Answers with what `produce` returns (status, body) as `type`.
+template <class F>
+int respond(mg_connection* conn, const char* type, F produce) {
+  std::pair<int, std::string> answer;
   {
     forget_caf guard;
-    body = render();
+    answer = produce();
   }
-  return send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+  return send(conn, answer.first, type, answer.second);
+}
+
+int on_metrics(mg_connection* conn, void*) {
+  return respond(conn, "text/plain; version=0.0.4; charset=utf-8",
+                 [] { return std::make_pair(200, render()); });
 }
 
 int on_health(mg_connection* conn, void*) {
-  std::pair<int, std::string> report;
-  {
-    forget_caf guard;
-    report = health();
-  }
-  return send(conn, report.first, "application/json", report.second);
+  return respond(conn, "application/json", [] { return health(); });
 }
 
 int on_log(const mg_connection*, const char* message) {
@@ -183,14 +190,14 @@ void call_counts::record(uint64_t us, const caf::error& err) {
 
 call_counts& served(const std::string& ns, const std::string& fn) {
   auto& r = reg();
-  auto key = std::make_pair(ns, fn);
   {
     std::shared_lock<std::shared_mutex> guard{r.mtx};
-    if (auto i = r.served.find(key); i != r.served.end())
-      return *i->second;
+    if (auto i = r.served.find(ns); i != r.served.end())
+      if (auto j = i->second.find(fn); j != i->second.end())
+        return *j->second;
   }
   std::unique_lock<std::shared_mutex> guard{r.mtx};
-  auto& slot = r.served[key];
+  auto& slot = r.served[ns][fn];
   if (!slot)
     slot = std::make_unique<call_counts>();
   return *slot;
@@ -225,9 +232,9 @@ std::string render() {
   std::ostringstream out;
   std::shared_lock<std::shared_mutex> guard{r.mtx};
   std::vector<std::pair<std::string, const call_counts*>> rows;
-  for (auto& [key, c] : r.served)
-    rows.emplace_back("ns=\"" + escape(key.first) + "\",fn=\"" + escape(key.second) + "\"",
-                      c.get());
+  for (auto& [ns, fns] : r.served)
+    for (auto& [fn, c] : fns)
+      rows.emplace_back("ns=\"" + escape(ns) + "\",fn=\"" + escape(fn) + "\"", c.get());
   render_calls(out, "slacker_server", "functions served by this process", rows);
   rows.clear();
   for (auto& [key, c] : r.peers)
@@ -236,8 +243,7 @@ std::string render() {
                       c.get());
   render_calls(out, "slacker_client", "calls this process's cluster clients sent per server",
                rows);
-  out << "# HELP slacker_client_routable 1 while a server may be chosen for calls\n"
-      << "# TYPE slacker_client_routable gauge\n";
+  header(out, "slacker_client_routable", "1 while a server may be chosen for calls", "gauge");
   for (auto& [key, c] : r.peers)
     out << "slacker_client_routable{cluster=\"" << escape(key.first) << "\",server=\""
         << escape(key.second) << "\"} " << (c->routable.load() ? 1 : 0) << "\n";
@@ -251,7 +257,7 @@ std::string render() {
   for (auto* gp : gauges) {
     auto& g = *gp;
     if (g.name != last)
-      out << "# HELP " << g.name << " " << g.help << "\n# TYPE " << g.name << " gauge\n";
+      header(out, g.name, g.help, "gauge");
     last = g.name;
     out << g.name;
     if (!g.labels.empty())
