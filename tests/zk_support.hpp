@@ -25,6 +25,11 @@ inline std::string zk_dir() {
   return dir ? dir : "";
 }
 
+/// The port of `host:port`.
+inline uint16_t port_of(const std::string& addr) {
+  return static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+}
+
 inline std::string zk_address() {
   std::ifstream in{zk_dir() + "/address"};
   std::string addr;

@@ -22,6 +22,7 @@
 
 #include "process.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "slacker/actors/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tcp_proxy.hpp"
@@ -200,13 +201,9 @@ bool line_with(process& p, const std::string& text, int timeout_ms = 10000) {
   return false;
 }
 
+/// What `argv` printed (stdout and stderr), run to its end.
 std::string output_of(const std::vector<std::string>& argv) {
-  process p{argv};
-  std::string out;
-  while (auto line = p.read_line(30000))
-    out += *line + "\n";
-  p.stop();
-  return out;
+  return slacker_test::run(argv).output;
 }
 
 } // namespace
@@ -351,9 +348,7 @@ CAF_TEST(a cluster client serves its metrics per server and its registry state) 
 }
 
 CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unhealthy) {
-  auto zk = slacker_test::zk_address();
-  slacker_test::tcp_proxy proxy{
-    static_cast<uint16_t>(std::stoi(zk.substr(zk.rfind(':') + 1)))};
+  slacker_test::tcp_proxy proxy{slacker_test::port_of(slacker_test::zk_address())};
   auto http = "127.0.0.1:" + std::to_string(free_port());
   slacker::config cfg;
   cfg.set("slacker.metrics", http);

@@ -29,13 +29,10 @@ using slacker_test::clock_type;
 using slacker_test::load;
 using slacker_test::member;
 using slacker_test::ms_of;
+using slacker_test::port_of;
 using slacker_test::zk_address;
 
 namespace {
-
-uint16_t port_of(const std::string& addr) {
-  return static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
-}
 
 struct fixture : slacker_test::cluster_fixture {
   fixture() : cluster_fixture("coordination") {}
