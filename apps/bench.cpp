@@ -35,12 +35,13 @@
 #include <unistd.h>
 
 #include "bench_scale.hpp"
-#include "certs.hpp"
-#include "process.hpp"
+#include "apps/support/certs.hpp"
+#include "apps/support/process.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
-#include "slacker/messages/wire.hpp"
+#include "slacker/messages/detail/wire.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"

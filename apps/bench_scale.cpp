@@ -23,9 +23,9 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "proc_status.hpp"
-#include "process.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "apps/support/proc_status.hpp"
+#include "apps/support/process.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 
 namespace {

@@ -13,7 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
 

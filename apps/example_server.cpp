@@ -22,11 +22,12 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cli_support.hpp"
+#include "apps/support/cli.hpp"
 #include "slacker/actors/server.hpp"
-#include "slacker/registry/manager.hpp"
+#include "slacker/cluster/manager.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/registry/registry.hpp"
-#include "slacker/registry/server_config.hpp"
+#include "slacker/cluster/server_config.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
 

@@ -28,14 +28,14 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cli_support.hpp"
+#include "apps/support/cli.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/cluster_client.hpp"
-#include "slacker/actors/tcp_connect.hpp"
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/actors/detail/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
-#include "slacker/registry/manager.hpp"
+#include "slacker/cluster/manager.hpp"
 #include "slacker/registry/registry.hpp"
-#include "slacker/registry/zk_session.hpp"
+#include "slacker/registry/detail/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
 #include "slacker/runtime/version.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "slacker/actors/namespace.hpp"
-#include "slacker/messages/wire.hpp"
+#include "slacker/messages/detail/wire.hpp"
 
 namespace {
 

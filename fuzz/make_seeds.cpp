@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "slacker/messages/codec.hpp"
-#include "slacker/messages/wire.hpp"
+#include "slacker/messages/detail/wire.hpp"
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "proc_status.hpp"
+#include "apps/support/proc_status.hpp"
 #include "require.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/error.hpp"
 #include "zk_support.hpp"
 

@@ -15,7 +15,7 @@
 
 #include "event_log.hpp"
 #include "require.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 #include "zk_support.hpp"

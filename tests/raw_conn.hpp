@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "slacker/messages/wire.hpp"
+#include "slacker/messages/detail/wire.hpp"
 
 namespace slacker_test {
 

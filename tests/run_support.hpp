@@ -13,8 +13,9 @@
 
 #include <caf/actor_system.hpp>
 
-#include "proc_status.hpp"
-#include "process.hpp"
+#include "apps/support/proc_status.hpp"
+#include "apps/support/process.hpp"
+#include "binaries.hpp"
 #include "require.hpp"
 #include "slacker/runtime/config.hpp"
 

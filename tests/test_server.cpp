@@ -17,9 +17,10 @@
 #include <caf/io/all.hpp>
 
 #include "slacker/actors/server.hpp"
-#include "slacker/registry/manager.hpp"
+#include "slacker/cluster/manager.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/registry/registry.hpp"
-#include "slacker/registry/server_config.hpp"
+#include "slacker/cluster/server_config.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 

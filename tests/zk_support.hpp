@@ -14,9 +14,10 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include "process.hpp"
+#include "apps/support/process.hpp"
+#include "binaries.hpp"
 #include "require.hpp"
-#include "slacker/registry/zk_session.hpp"
+#include "slacker/registry/detail/zk_session.hpp"
 
 namespace slacker_test {
 

@@ -10,7 +10,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <slacker/actors/cluster_client.hpp>
+#include <slacker/cluster/cluster_client.hpp>
 #include <slacker/runtime/config.hpp>
 
 void caf_main(caf::actor_system& sys, const slacker::config&) {

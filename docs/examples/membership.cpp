@@ -4,9 +4,10 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <slacker/messages/atoms.hpp>      // subscribe_atom
-#include <slacker/messages/membership.hpp> // the events
-#include <slacker/registry/registry.hpp>   // registry, registration
+#include <slacker/cluster/registration.hpp> // registration
+#include <slacker/messages/atoms.hpp>        // subscribe_atom
+#include <slacker/messages/membership.hpp>   // the events
+#include <slacker/registry/registry.hpp>     // registry
 #include <slacker/runtime/config.hpp>
 
 caf::actor follow(caf::actor_system& sys, const slacker::zk_options& zk) {

@@ -21,7 +21,7 @@ endif()
 run("dpkg -x" dpkg -x "${debs}" "${WORK_DIR}/root")
 set(usr "${WORK_DIR}/root/usr")
 foreach(f bin/slacker bin/slacker-example-zk bin/slacker-example-server
-          include/slacker/actors/cluster_client.hpp lib/libslacker.a
+          include/slacker/cluster/cluster_client.hpp lib/libslacker.a
           lib/cmake/slacker/slackerConfig.cmake lib/pkgconfig/slacker.pc
           share/doc/slacker/LICENSE share/doc/slacker/docs/cli.md)
   if(NOT EXISTS "${usr}/${f}")

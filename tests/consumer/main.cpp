@@ -3,9 +3,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <slacker/actors/client.hpp>
-#include <slacker/actors/server.hpp>
-#include <slacker/runtime/config.hpp>
+#include <slacker/fwd.hpp> // first: its declarations must agree with the types
+#include <slacker/slacker.hpp>
 
 void caf_main(caf::actor_system& sys, const slacker::config&) {
   slacker::server srv{sys};

@@ -20,13 +20,14 @@
 
 #include <caf/actor_system.hpp>
 
-#include "process.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "apps/support/process.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
-#include "tcp_proxy.hpp"
-#include "zk_support.hpp"
+#include "tests/tcp_proxy.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace std::chrono_literals;
 using slacker_test::process;

@@ -14,14 +14,15 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "event_log.hpp"
-#include "process.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
+#include "tests/event_log.hpp"
+#include "apps/support/process.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
-#include "zk_support.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

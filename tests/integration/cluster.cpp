@@ -13,14 +13,14 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "cluster_fixture.hpp"
-#include "event_log.hpp"
-#include "require.hpp"
+#include "tests/cluster_fixture.hpp"
+#include "tests/event_log.hpp"
+#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
-#include "zk_support.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

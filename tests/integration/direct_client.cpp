@@ -7,12 +7,13 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "process.hpp"
-#include "require.hpp"
+#include "apps/support/process.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
-#include "test_types.hpp"
+#include "tests/test_types.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

@@ -15,11 +15,11 @@
 
 #include <caf/all.hpp>
 
-#include "call_load.hpp"
-#include "cluster_fixture.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
-#include "zk_support.hpp"
+#include "tests/call_load.hpp"
+#include "tests/cluster_fixture.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

@@ -23,13 +23,14 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "process.hpp"
-#include "require.hpp"
+#include "apps/support/process.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/codec.hpp"
-#include "proc_status.hpp"
-#include "raw_conn.hpp"
-#include "slacker/messages/wire.hpp"
+#include "apps/support/proc_status.hpp"
+#include "tests/raw_conn.hpp"
+#include "slacker/messages/detail/wire.hpp"
 #include "slacker/runtime/config.hpp"
 
 using namespace slacker;

@@ -12,14 +12,15 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "event_log.hpp"
-#include "process.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
-#include "zk_support.hpp"
+#include "tests/event_log.hpp"
+#include "apps/support/process.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
+#include "tests/zk_support.hpp"
 #include "slacker/messages/atoms.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/registry/registry.hpp"
-#include "slacker/registry/zk_session.hpp"
+#include "slacker/registry/detail/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
 
 using namespace slacker;

@@ -20,18 +20,18 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "call_load.hpp"
-#include "cluster_fixture.hpp"
-#include "event_log.hpp"
-#include "proc_status.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
+#include "tests/call_load.hpp"
+#include "tests/cluster_fixture.hpp"
+#include "tests/event_log.hpp"
+#include "apps/support/proc_status.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
-#include "slacker/registry/manager.hpp"
+#include "slacker/cluster/manager.hpp"
 #include "slacker/runtime/config.hpp"
-#include "zk_support.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

@@ -12,13 +12,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "certs.hpp"
-#include "netns.hpp"
-#include "proc_status.hpp"
-#include "process.hpp"
-#include "raw_conn.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
+#include "apps/support/certs.hpp"
+#include "tests/netns.hpp"
+#include "apps/support/proc_status.hpp"
+#include "apps/support/process.hpp"
+#include "tests/raw_conn.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/runtime/config.hpp"
 

@@ -15,19 +15,21 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "certs.hpp"
-#include "event_log.hpp"
-#include "process.hpp"
-#include "require.hpp"
-#include "run_support.hpp"
-#include "slacker/actors/cluster_client.hpp"
+#include "apps/support/certs.hpp"
+#include "tests/event_log.hpp"
+#include "apps/support/process.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/registry/registry.hpp"
-#include "slacker/registry/zk_session.hpp"
+#include "slacker/registry/detail/zk_session.hpp"
 #include "slacker/runtime/config.hpp"
-#include "zk_support.hpp"
+#include "tests/zk_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "slacker/actors/aggregator.hpp"
-#include "slacker/actors/dispatcher.hpp"
-#include "slacker/actors/ledger.hpp"
-#include "slacker/actors/retry_budget.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/actors/detail/dispatcher.hpp"
+#include "slacker/actors/detail/ledger.hpp"
+#include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/runtime/config.hpp"

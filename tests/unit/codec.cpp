@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "require.hpp"
+#include "tests/require.hpp"
 #include "slacker/messages/codec.hpp"
 #include "slacker/runtime/config.hpp"
-#include "test_types.hpp"
+#include "tests/test_types.hpp"
 
 using namespace slacker;
 using slacker_test::caf_only;

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "slacker/actors/gather.hpp"
+#include "slacker/actors/detail/gather.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/runtime/config.hpp"

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "proc_status.hpp"
-#include "require.hpp"
+#include "apps/support/proc_status.hpp"
+#include "tests/require.hpp"
 #include "slacker/actors/namespace.hpp"
-#include "slacker/actors/namespace_actor.hpp"
+#include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/messages/codec.hpp"
 
 using namespace slacker;

@@ -4,12 +4,12 @@
 #include <deque>
 #include <stdexcept>
 
-#include "require.hpp"
+#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/namespace_actor.hpp"
+#include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
-#include "test_types.hpp"
+#include "tests/test_types.hpp"
 
 using namespace slacker;
 

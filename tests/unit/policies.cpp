@@ -5,9 +5,9 @@
 #include <random>
 #include <set>
 
-#include "slacker/actors/cluster_client.hpp"
-#include "slacker/actors/policy/exceptions.hpp"
-#include "slacker/actors/policy/grouping.hpp"
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/policy/exceptions.hpp"
+#include "slacker/policy/grouping.hpp"
 #include "slacker/messages/error.hpp"
 
 using namespace slacker;

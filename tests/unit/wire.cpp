@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "require.hpp"
+#include "tests/require.hpp"
 #include "slacker/messages/error.hpp"
-#include "slacker/messages/wire.hpp"
+#include "slacker/messages/detail/wire.hpp"
 
 using namespace slacker;
 using namespace slacker::wire;

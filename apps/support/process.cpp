@@ -1,0 +1,132 @@
+#include "apps/support/process.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+namespace slacker_test {
+
+process::process(std::vector<std::string> argv) {
+  int in[2];
+  int out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(a.data());
+  args.push_back(nullptr);
+  auto parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0)
+    throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    // Dies with the thread that started it, even when that one aborts: a
+    // failed test leaves no server behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(1);
+    sigset_t none; // the parent may block signals; the child starts clean
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  in_ = in[1];
+  out_ = out[0];
+}
+
+process::~process() {
+  kill();
+  if (in_ >= 0)
+    close(in_);
+  if (out_ >= 0)
+    close(out_);
+}
+
+std::optional<std::string> process::read_line(int timeout_ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  for (;;) {
+    if (auto pos = buffer_.find('\n'); pos != std::string::npos) {
+      auto line = buffer_.substr(0, pos);
+      buffer_.erase(0, pos + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    until - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0)
+      return std::nullopt;
+    pollfd pfd{out_, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left)) <= 0)
+      continue;
+    char buf[512];
+    auto n = ::read(out_, buf, sizeof(buf));
+    if (n <= 0)
+      return std::nullopt;
+    buffer_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::optional<std::string> process::wait_for(const std::string& prefix, int timeout_ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    until - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0)
+      return std::nullopt;
+    auto line = read_line(static_cast<int>(left));
+    if (!line)
+      return std::nullopt;
+    if (line->rfind(prefix, 0) == 0)
+      return line->substr(prefix.size());
+  }
+}
+
+void process::signal(int sig) {
+  if (pid_ > 0)
+    ::kill(pid_, sig);
+}
+
+void process::write_line(const std::string& line) {
+  auto text = line + "\n";
+  auto n = ::write(in_, text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size()))
+    throw std::runtime_error("cannot write to the child");
+}
+
+void process::close_input() {
+  if (in_ >= 0)
+    close(in_);
+  in_ = -1;
+}
+
+void process::kill() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int process::stop() {
+  if (pid_ <= 0)
+    return -1;
+  close_input();
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+} // namespace slacker_test

@@ -1,0 +1,32 @@
+#pragma once
+
+// The message from a caller to a cluster client's dispatcher: one call and
+// its resolved policies.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/cluster_reply.hpp"
+#include "slacker/policy/options.hpp"
+
+namespace slacker {
+
+/// From a caller to a dispatcher (local only: policies hold functions).
+struct cluster_call {
+  call_request req;
+  std::shared_ptr<const call_policies> policies;
+  /// The servers this call was sent to already (a resent or hedged call
+  /// goes elsewhere).
+  std::vector<std::string> tried;
+  /// Set by the dispatcher: the call may run twice (the policies say so, or
+  /// the function is declared idempotent on its servers).
+  bool idempotent = false;
+};
+
+} // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::cluster_call)

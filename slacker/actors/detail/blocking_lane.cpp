@@ -1,0 +1,327 @@
+#include "slacker/actors/detail/blocking_lane.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "slacker/actors/detail/tcp_connect.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/messages/detail/wire.hpp"
+#include "slacker/runtime/detail/tls.hpp"
+
+namespace slacker {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+int millis_until(clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60'000));
+}
+
+/// How waiting for a reply ended.
+enum class outcome {
+  replied,
+  lost,           // the connection closed or failed
+  timed_out,      // the deadline (plus grace) passed
+  silent,         // nothing from the server for the peer timeout
+  idle_closed,    // the server had closed the connection as idle: safe to retry
+  protocol_error, // the server sent something this client cannot take
+};
+
+} // namespace
+
+struct blocking_lane::conn {
+  int fd = -1;
+  wire::frame_buffer in;
+  bool greeted = false;
+  bool going_away = false;
+  bool reused = false;
+  uint64_t next_id = 1;
+  uint64_t next_nonce = 1;
+  clock::time_point last_heard = clock::now();
+  std::string why; // what the server said when it closed
+  std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
+  uint32_t peer_max = UINT32_MAX;   // the server's frame cap, from its hello
+  std::vector<char> sealed, opened;  // TLS buffers, reused from call to call
+
+  explicit conn(uint32_t max) : in(max) {}
+
+  ~conn() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+
+  /// Writes a frame (sealed, with TLS) before `deadline`.
+  bool write_all(const std::vector<char>& bytes, clock::time_point deadline) {
+    if (!tls)
+      return send_raw(bytes.data(), bytes.size(), deadline);
+    sealed.clear();
+    if (!tls->write(bytes.data(), bytes.size(), sealed)) {
+      why = tls->error();
+      return false;
+    }
+    return sealed.empty() || send_raw(sealed.data(), sealed.size(), deadline);
+  }
+
+  /// Writes all of `size` bytes to the socket before `deadline`.
+  bool send_raw(const char* data, size_t size, clock::time_point deadline) {
+    size_t done = 0;
+    while (done < size) {
+      auto n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return false;
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, millis_until(deadline)) <= 0)
+        return false;
+    }
+    return true;
+  }
+
+  /// Reads until the reply with wire id `id` arrives (into `out`) or the wait ends.
+  outcome await(uint64_t id, call_reply& out, clock::time_point deadline,
+                const wire_options& opts) {
+    char buf[wire::read_chunk];
+    bool replied = false;
+    for (;;) {
+      auto now = clock::now();
+      if (now >= deadline)
+        return outcome::timed_out;
+      auto wake = std::min(deadline, now + opts.ping_interval);
+      pollfd p{fd, POLLIN, 0};
+      auto rc = ::poll(&p, 1, millis_until(wake));
+      if (rc < 0 && errno != EINTR)
+        return outcome::lost;
+      if (rc <= 0) {
+        if (clock::now() - last_heard > opts.peer_timeout)
+          return outcome::silent;
+        std::vector<char> ping;
+        wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
+        if (!write_all(ping, deadline))
+          return outcome::lost;
+        continue;
+      }
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      if (n <= 0)
+        return outcome::lost;
+      last_heard = clock::now();
+      const char* data = buf;
+      auto size = static_cast<size_t>(n);
+      if (tls) {
+        opened.clear();
+        sealed.clear(); // handshake records for the server, if any
+        auto was_established = tls->established();
+        if (!tls->feed(buf, size, opened, sealed)) {
+          why = tls->error()
+                + (was_established ? "" : " (does the server use TLS with the same CA?)");
+          return outcome::protocol_error;
+        }
+        if (!sealed.empty() && !send_raw(sealed.data(), sealed.size(), deadline))
+          return outcome::lost;
+        data = opened.data();
+        size = opened.size();
+      }
+      std::vector<char> answers; // pongs to pings of the server
+      auto closed_as_idle = false;
+      auto bad = false;
+      auto res = in.feed(data, size, [&](wire::frame_type type, wire::reader& r) {
+        using wire::frame_type;
+        if (!greeted && type == frame_type::error) {
+          uint8_t code = 0;
+          r.u8(code) && r.str(why); // e.g. "this server requires TLS"
+          why = "the server refused it: " + excerpt(why);
+          bad = true;
+          return false;
+        }
+        if (!greeted) {
+          wire::hello h;
+          bad = type != frame_type::hello || !wire::read_hello(r, h) || h.magic != wire::magic
+                || h.version != wire::version;
+          greeted = !bad;
+          if (greeted)
+            peer_max = std::max<uint32_t>(h.max_message_size, 64);
+          return !bad;
+        }
+        switch (type) {
+          case frame_type::reply: {
+            call_reply rep;
+            if (!wire::read_reply(r, rep)) {
+              bad = true;
+              return false;
+            }
+            if (rep.id == id) {
+              out = std::move(rep);
+              replied = true;
+            }
+            return true;
+          }
+          case frame_type::ping: {
+            uint64_t nonce = 0;
+            if (r.u64(nonce))
+              wire::write_u64(answers, frame_type::pong, nonce);
+            return true;
+          }
+          case frame_type::pong:
+            return true;
+          case frame_type::going_away:
+            going_away = true;
+            return true;
+          case frame_type::error: {
+            uint8_t code = 0;
+            r.u8(code) && r.str(why);
+            closed_as_idle = code == static_cast<uint8_t>(wire::close_code::idle_timeout);
+            bad = !closed_as_idle;
+            return false;
+          }
+          default:
+            bad = true;
+            return false;
+        }
+      });
+      if (closed_as_idle)
+        return outcome::idle_closed;
+      if (res)
+        why = std::string{wire::to_string(*res)} + " frame";
+      if (bad || res)
+        return outcome::protocol_error;
+      if (!answers.empty() && !write_all(answers, deadline))
+        return outcome::lost;
+      if (replied)
+        return outcome::replied;
+    }
+  }
+};
+
+blocking_lane::blocking_lane(std::string host, uint16_t port, wire_options opts)
+  : host_(std::move(host)),
+    port_(port),
+    addr_(host_ + ":" + std::to_string(port)),
+    opts_(opts) {
+  // nop
+}
+
+blocking_lane::~blocking_lane() {
+  // nop: the pooled connections close with their `conn`
+}
+
+caf::expected<std::unique_ptr<blocking_lane::conn>>
+blocking_lane::borrow(const std::string& what) {
+  for (;;) {
+    std::unique_ptr<conn> c;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (idle_.empty())
+        break;
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    // Anything that arrived while it sat in the pool is an end: the server
+    // closed it as idle, is going away, or is gone. Take the next one.
+    pollfd p{c->fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 0) {
+      c->reused = true;
+      return c;
+    }
+  }
+  if (opts_.problem)
+    return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
+  auto fd = connect_within(host_, port_, opts_.connect_timeout);
+  if (!fd)
+    return make_error(sc::connection_broken,
+                      what + ": cannot connect to " + addr_ + ": " + describe(fd.error()));
+  auto c = std::make_unique<conn>(opts_.max_message_size);
+  c->fd = *fd;
+  if (opts_.tls) {
+    // The client's first handshake flight; the hello below waits, sealed,
+    // until the handshake is done (while the call awaits its reply).
+    c->tls = std::make_unique<tls_session>(*opts_.tls, false);
+    std::vector<char> flight;
+    if (!c->tls->start(flight)
+        || !c->send_raw(flight.data(), flight.size(), clock::now() + opts_.connect_timeout))
+      return make_error(sc::connection_broken, what + ": TLS with " + addr_ + " failed: "
+                                                 + c->tls->error());
+  }
+  std::vector<char> hello;
+  wire::write_hello(hello, opts_.max_message_size);
+  if (!c->write_all(hello, clock::now() + opts_.connect_timeout))
+    return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+  return c;
+}
+
+void blocking_lane::give_back(std::unique_ptr<conn> c) {
+  if (c->going_away)
+    return; // closes it
+  std::lock_guard<std::mutex> guard{mtx_};
+  idle_.push_back(std::move(c));
+}
+
+caf::expected<call_reply> blocking_lane::call(call_request req) {
+  auto what = req.ns + "/" + req.fn;
+  auto left = time_left(req.deadline_ns);
+  auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  auto caller_id = req.id;
+  if (auto err = wire::check_call_size(req, opts_.max_message_size))
+    return err;
+  for (int attempt = 0;; ++attempt) {
+    auto c = borrow(what);
+    if (!c)
+      return std::move(c.error());
+    auto& cn = **c;
+    // The server's own cap, once its hello told it (after the first call).
+    if (auto err = wire::check_call_size(req, std::min(opts_.max_message_size, cn.peer_max))) {
+      give_back(std::move(*c));
+      return err;
+    }
+    req.id = cn.next_id++;
+    std::vector<char> frame;
+    wire::write_call(frame, req);
+    call_reply rep;
+    auto res = cn.write_all(frame, deadline) ? cn.await(req.id, rep, deadline, opts_)
+                                             : outcome::lost;
+    switch (res) {
+      case outcome::replied:
+        give_back(std::move(*c));
+        rep.id = caller_id;
+        if (rep.err)
+          return with_origin(rep.err, addr_);
+        return rep;
+      case outcome::idle_closed:
+        // The server had closed it before our call arrived: not run, retry.
+        if (attempt == 0 && cn.reused)
+          continue;
+        return make_error(sc::connection_broken, what + ": connection to " + addr_
+                                                   + " closed by the server: " + cn.why);
+      case outcome::timed_out: {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+        return make_error(sc::timeout, what + " on " + addr_ + ": no reply within "
+                                         + std::to_string(std::max<int64_t>(ms, 0)) + " ms");
+      }
+      case outcome::silent:
+        return make_error(sc::connection_broken,
+                          what + ": connection to " + addr_ + " dropped: nothing heard for "
+                            + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               opts_.peer_timeout)
+                                               .count())
+                            + " ms");
+      case outcome::protocol_error:
+        return make_error(sc::connection_broken,
+                          what + ": connection to " + addr_ + " closed: "
+                            + (cn.why.empty() ? "the server sent a frame this client cannot take"
+                                              : cn.why));
+      case outcome::lost:
+        return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+    }
+  }
+}
+
+} // namespace slacker

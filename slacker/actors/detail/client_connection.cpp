@@ -1,0 +1,823 @@
+#include "slacker/actors/detail/client_connection.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "slacker/messages/bounded.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+#include "slacker/runtime/detail/tls.hpp"
+#include <caf/binary_serializer.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/message_view.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/actors/cluster_call.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/actors/detail/ledger.hpp"
+#include "slacker/actors/detail/tcp_connect.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/messages/detail/wire.hpp"
+
+namespace slacker {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr auto default_timeout = std::chrono::seconds{10};
+
+struct conn_state {
+  enum class phase { idle, connecting, open };
+
+  /// Who gets a call's answer, and how.
+  enum class answer_kind : uint8_t {
+    request,    // a `call_reply`, errors as errors (naming the server)
+    send,       // a `call_reply` with errors inside
+    cluster,    // a `cluster_reply` shaped by the call's policies
+  };
+
+  struct call {
+    uint64_t caller_id;
+    std::string what; // ns/fn, for error messages
+    caf::response_promise rp;
+    answer_kind kind;
+    codec_id codec;
+    clock::duration timeout;
+    std::shared_ptr<const call_policies> policies; // cluster calls only
+    // Cluster calls only, so that the dispatcher can send the call to another
+    // server: the request, the servers tried before, whether it may run twice.
+    call_request req;
+    std::vector<std::string> tried;
+    bool idempotent = false;
+    clock::time_point started;
+  };
+
+  enum class query_kind { lookup, namespaces, functions };
+
+  struct query {
+    query_kind kind;
+    std::string ns;
+    caf::response_promise rp;
+  };
+
+  struct sent {
+    caf::actor proxy;
+    uint64_t pid;
+  };
+
+  std::string host;
+  uint16_t port = 0;
+  std::string addr;
+  wire_options opts;
+  // The dispatcher, held weakly: it holds this broker, and a retired broker
+  // that outlives it must not keep it (and what it holds) alive.
+  caf::weak_actor_ptr observer;
+
+  phase ph = phase::idle;
+  uint64_t generation = 0; // one per connection attempt: stale timers and connects
+  caf::io::connection_handle hdl;
+  bool greeted = false;
+  bool going_away = false;
+  std::vector<char> outbox; // frames written before the socket exists (and, with
+                            // TLS, the plaintext not yet sealed)
+  std::unique_ptr<tls_session> tls;
+  std::vector<char> plain_in;
+  uint32_t peer_max = UINT32_MAX; // the server's frame cap, from its hello
+  wire::frame_buffer in;
+  clock::time_point last_heard;
+
+  call_ledger<call> calls;
+  std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
+  std::shared_ptr<metrics::peer_counts> counts;    // for /metrics, or null
+  uint32_t accrual = 3;       // timeouts in a row that make this server suspect
+  uint32_t timeouts_in_row = 0;
+  bool retiring = false; // end once nothing is in flight
+  std::unordered_map<uint64_t, query> queries;
+  std::unordered_map<uint64_t, sent> sends;
+  std::map<std::string, caf::actor> proxies;
+  std::vector<caf::response_promise> connect_waiters;
+  uint64_t next_id = 1;
+  uint64_t next_nonce = 1;
+
+  explicit conn_state(wire_options o) : opts(o), in(o.max_message_size) {}
+
+  bool busy() const {
+    return !calls.empty() || !queries.empty() || !sends.empty();
+  }
+};
+
+using self_ptr = caf::io::broker*;
+
+/// Where a frame goes: the socket's buffer once connected, the outbox before
+/// (and always with TLS, which seals the outbox into the socket's buffer).
+std::vector<char>& out_buf(self_ptr self, conn_state& st) {
+  if (st.ph == conn_state::phase::open && !st.tls)
+    return self->wr_buf(st.hdl);
+  return st.outbox;
+}
+
+void lose(self_ptr self, conn_state& st, const std::string& cause);
+
+void flush_out(self_ptr self, conn_state& st) {
+  if (st.ph != conn_state::phase::open)
+    return;
+  if (st.tls && !st.outbox.empty()) {
+    auto ok = st.tls->write(st.outbox.data(), st.outbox.size(), self->wr_buf(st.hdl));
+    st.outbox.clear();
+    if (!ok) {
+      lose(self, st, "connection to " + st.addr + " closed: " + st.tls->error());
+      return;
+    }
+  }
+  self->flush(st.hdl);
+}
+
+/// Answers call `c` with `rep` (a result or an error), as its caller wants
+/// it. An error from the server gets this server's address (`stamp`); the
+/// client's own errors name it already.
+void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = true) {
+  rep.id = c.caller_id;
+  if (rep.err && stamp)
+    rep.err = with_origin(rep.err, st.addr);
+  switch (c.kind) {
+    case conn_state::answer_kind::request:
+      if (rep.err)
+        c.rp.deliver(std::move(rep.err));
+      else
+        c.rp.deliver(std::move(rep));
+      return;
+    case conn_state::answer_kind::send:
+      c.rp.deliver(std::move(rep));
+      return;
+    case conn_state::answer_kind::cluster: {
+      auto res = aggregator::one(std::move(c.what), std::move(c.policies), st.addr,
+                                 std::move(rep));
+      if (res)
+        c.rp.deliver(std::move(*res));
+      else
+        c.rp.deliver(std::move(res.error()));
+      return;
+    }
+  }
+}
+
+/// Fails call `c` with an error of this client (naming the server already).
+void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
+  call_reply rep;
+  rep.codec = c.codec;
+  rep.err = std::move(err);
+  answer(st, c, std::move(rep), false);
+}
+
+/// Hands a failed cluster call back to the dispatcher (the observer), which
+/// sends it to another server within its deadline or answers it with `err`:
+/// its caller waits for that answer as for this one (the promise is
+/// delegated). `charged`: a retry of a call that may have run (the retry
+/// budget decides); uncharged: it certainly did not run here. False when
+/// there is nobody to resend it (a direct call).
+bool resend(conn_state& st, conn_state::call& c, caf::error err, bool charged) {
+  auto observer = caf::actor_cast<caf::actor>(st.observer);
+  if (c.kind != conn_state::answer_kind::cluster || !observer)
+    return false;
+  c.tried.push_back(st.addr);
+  c.req.id = c.caller_id;
+  cluster_call call{std::move(c.req), std::move(c.policies), std::move(c.tried)};
+  c.rp.delegate(observer, resend_atom::value, std::move(call), std::move(err), charged,
+                c.idempotent);
+  return true;
+}
+
+/// `n` calls of the dispatcher left this broker (answered, expired, failed
+/// or handed back). The dispatcher counts a call in when it routes it here,
+/// so that its count is right the moment it routed it.
+void count_out(conn_state& st, size_t n = 1) {
+  if (st.in_flight && n > 0)
+    st.in_flight->fetch_sub(n, std::memory_order_relaxed);
+}
+
+/// One call of this server ended (for /metrics).
+void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
+  if (!st.counts)
+    return;
+  st.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  st.counts->record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            clock::now() - c.started)
+                                            .count()),
+                    err);
+}
+
+/// A retiring broker ends once it owes no answer.
+void maybe_retire(self_ptr self, conn_state& st) {
+  if (st.retiring && !st.busy())
+    self->quit();
+}
+
+void observe(self_ptr self, conn_state& st, bool up) {
+  auto observer = caf::actor_cast<caf::actor>(st.observer);
+  if (!observer)
+    return;
+  if (up)
+    self->send(observer, conn_up_atom::value, st.addr);
+  else
+    self->send(observer, conn_down_atom::value, st.addr);
+}
+
+/// Ends the connection (or the attempt) and fails everything that waited on
+/// it, at once. `cause` says why, for the errors.
+void lose(self_ptr self, conn_state& st, const std::string& cause) {
+  if (st.ph == conn_state::phase::idle)
+    return;
+  auto was_up = st.greeted && !st.going_away;
+  // Calls of a connection that never opened were never sent: any of them
+  // may go to another server. Others only when idempotent.
+  auto never_sent = st.ph == conn_state::phase::connecting;
+  if (st.ph == conn_state::phase::open && self->valid(st.hdl))
+    self->close(st.hdl);
+  st.tls.reset();
+  st.ph = conn_state::phase::idle;
+  st.greeted = false;
+  st.going_away = false;
+  st.outbox.clear();
+  st.in = wire::frame_buffer{st.opts.max_message_size};
+  ++st.generation;
+  if (st.busy() || !st.connect_waiters.empty())
+    spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
+  count_out(st, st.calls.size());
+  st.calls.drain([&](uint64_t, conn_state::call& c) {
+    auto err = make_error(sc::connection_broken, c.what + ": " + cause);
+    counted(st, c, err);
+    if ((never_sent || c.idempotent) && resend(st, c, err, !never_sent))
+      return;
+    reply_error(st, c, std::move(err));
+  });
+  auto queries = std::move(st.queries);
+  st.queries.clear();
+  for (auto& kvp : queries)
+    kvp.second.rp.deliver(make_error(sc::connection_broken, kvp.second.ns + ": " + cause));
+  auto sends = std::move(st.sends);
+  st.sends.clear();
+  for (auto& kvp : sends)
+    self->send(kvp.second.proxy, forward_atom::value, kvp.second.pid,
+               make_error(sc::connection_broken, cause));
+  for (auto& kvp : st.proxies)
+    self->send_exit(kvp.second, caf::exit_reason::remote_link_unreachable);
+  st.proxies.clear();
+  auto waiters = std::move(st.connect_waiters);
+  st.connect_waiters.clear();
+  for (auto& rp : waiters)
+    rp.deliver(make_error(sc::connection_broken, cause));
+  if (was_up)
+    observe(self, st, false);
+  maybe_retire(self, st);
+}
+
+void arm_deadline(self_ptr self, conn_state& st, clock::time_point at) {
+  if (!st.calls.arm(at))
+    return;
+  self->delayed_send(self, std::max(at - clock::now(), clock::duration::zero()),
+                     deadline_atom::value);
+}
+
+void ensure_connection(self_ptr self, conn_state& st);
+
+/// Sends call `req` (its id is the caller's) and keeps it in the ledger until
+/// its answer, its deadline or the end of the connection. A call beyond the
+/// frame cap is answered here, before anything is sent.
+void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_promise rp,
+                conn_state::answer_kind kind,
+                std::shared_ptr<const call_policies> policies = nullptr,
+                std::vector<std::string> tried = {}, bool idempotent = false) {
+  if (req.deadline_ns == 0)
+    req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
+                        .time_since_epoch()
+                      / std::chrono::nanoseconds{1};
+  auto left = time_left(req.deadline_ns);
+  conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
+                     req.codec, left, std::move(policies), {}, {}, false, clock::now()};
+  if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+    count_out(st);
+    reply_error(st, c, std::move(err));
+    return;
+  }
+  auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  if (st.counts)
+    st.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
+  auto id = st.calls.add(std::move(c), deadline);
+  arm_deadline(self, st, deadline);
+  ensure_connection(self, st);
+  req.id = id;
+  wire::write_call(out_buf(self, st), req);
+  if (kind == conn_state::answer_kind::cluster) {
+    auto& kept = *st.calls.find(id);
+    kept.req = std::move(req);
+    kept.tried = std::move(tried);
+    kept.idempotent = idempotent;
+  }
+  flush_out(self, st);
+}
+
+void ensure_connection(self_ptr self, conn_state& st) {
+  if (st.ph != conn_state::phase::idle)
+    return;
+  st.ph = conn_state::phase::connecting;
+  if (st.opts.problem) {
+    // Never a plaintext fallback for a TLS setup that does not load.
+    auto me = caf::actor_cast<caf::actor>(self);
+    self->send(me, connected_atom::value, st.generation, st.opts.problem);
+    return;
+  }
+  wire::write_hello(st.outbox, st.opts.max_message_size);
+  auto gen = st.generation;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto host = st.host;
+  auto port = st.port;
+  auto timeout = st.opts.connect_timeout;
+  // The connect blocks: a helper thread of its own, never the network thread.
+  // It answers anonymously: a message that names it would keep it (and its
+  // thread) alive for as long as the message waits in a mailbox.
+  self->home_system().spawn<caf::detached + caf::hidden>(
+    [=](caf::event_based_actor*) {
+      auto fd = connect_within(host, port, timeout);
+      if (fd)
+        caf::anon_send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
+      else
+        caf::anon_send(me, connected_atom::value, gen, std::move(fd.error()));
+    });
+}
+
+void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
+  if (gen != st.generation || st.ph != conn_state::phase::connecting) {
+    ::close(fd); // an attempt nobody waits for any more
+    return;
+  }
+  st.hdl = self->add_scribe(static_cast<caf::io::network::native_socket>(fd));
+  st.ph = conn_state::phase::open;
+  st.last_heard = clock::now();
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
+  if (st.opts.tls) {
+    // The outbox (hello first) is sealed once the handshake is done.
+    st.tls = std::make_unique<tls_session>(*st.opts.tls, false);
+    if (!st.tls->start(self->wr_buf(st.hdl))) {
+      lose(self, st, "connection to " + st.addr + " closed: " + st.tls->error());
+      return;
+    }
+    flush_out(self, st);
+  } else {
+    auto& buf = self->wr_buf(st.hdl);
+    buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
+    st.outbox.clear();
+    self->flush(st.hdl);
+  }
+  self->delayed_send(self, st.opts.handshake_timeout, handshake_atom::value, gen);
+  self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+}
+
+void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
+  auto c = st.calls.take(rep.id);
+  if (!c)
+    return; // timed out meanwhile
+  count_out(st);
+  counted(st, *c, rep.err);
+  if (st.timeouts_in_row >= st.accrual)
+    observe(self, st, true); // answers again
+  st.timeouts_in_row = 0;
+  if (rep.err) {
+    // Not run there: `draining` always goes elsewhere; `overloaded` when the
+    // call is idempotent (a retry, which the budget may refuse).
+    auto code = code_of(rep.err);
+    if ((code == sc::draining || (code == sc::overloaded && c->idempotent))
+        && resend(st, *c, with_origin(rep.err, st.addr), code != sc::draining))
+      return;
+  }
+  answer(st, *c, std::move(rep));
+}
+
+void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
+                   const std::vector<char>& bytes, caf::error& err) {
+  auto i = st.sends.find(id);
+  if (i == st.sends.end())
+    return;
+  auto s = i->second;
+  st.sends.erase(i);
+  if (!ok) {
+    self->send(s.proxy, forward_atom::value, s.pid, std::move(err));
+  } else {
+    caf::message msg;
+    bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
+    if (auto derr = source(msg))
+      self->send(s.proxy, forward_atom::value, s.pid,
+                 make_error(sc::codec_error,
+                            "the answer from " + st.addr
+                              + " cannot be deserialized: " + describe(derr)));
+    else
+      self->send(s.proxy, forward_atom::value, s.pid, std::move(msg));
+  }
+}
+
+void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in,
+                    bool& malformed) {
+  uint64_t id = 0;
+  uint8_t ok = 0;
+  if (!(in.u64(id) && in.u8(ok))) {
+    malformed = true;
+    return;
+  }
+  auto i = st.queries.find(id);
+  if (i == st.queries.end())
+    return;
+  auto q = std::move(i->second);
+  st.queries.erase(i);
+  if (!ok) {
+    caf::error err;
+    if (!in.err(err)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(with_origin(err, st.addr));
+  } else if (type == wire::frame_type::lookup_reply) {
+    uint8_t kind = 0;
+    if (!in.u8(kind)) {
+      malformed = true;
+      return;
+    }
+    auto& proxy = st.proxies[q.ns];
+    if (!proxy)
+      proxy = self->spawn(remote_namespace, caf::actor_cast<caf::actor>(self), q.ns, st.addr);
+    q.rp.deliver(proxy);
+  } else if (q.kind == conn_state::query_kind::namespaces) {
+    std::vector<std::string> names;
+    if (!in.strings(names)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(std::move(names));
+  } else {
+    std::vector<function_info> fns;
+    if (!wire::read_function_infos(in, fns)) {
+      malformed = true;
+      return;
+    }
+    q.rp.deliver(std::move(fns));
+  }
+}
+
+/// Sends a `lookup` or `inspect` frame; `rp` gets the answer.
+void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
+                wire::frame_type type, const std::string& ns, caf::response_promise rp) {
+  auto id = st.next_id++;
+  st.queries.emplace(id, conn_state::query{kind, ns, std::move(rp)});
+  ensure_connection(self, st);
+  wire::write_id_str(out_buf(self, st), type, id, ns);
+  flush_out(self, st);
+}
+
+/// Handles one frame from the server; false when the connection ended.
+bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in) {
+  using wire::frame_type;
+  auto protocol_error = [&](wire::close_code code, const std::string& text) {
+    wire::write_close(out_buf(self, st), code, text);
+    flush_out(self, st);
+    lose(self, st, "connection to " + st.addr + " closed: " + text);
+    return false;
+  };
+  if (!st.greeted && type == frame_type::error) {
+    uint8_t code = 0;
+    std::string text;
+    in.u8(code) && in.str(text); // e.g. "this server requires TLS"
+    lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
+    return false;
+  }
+  if (!st.greeted) {
+    wire::hello h;
+    if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic
+        || h.version != wire::version)
+      return protocol_error(wire::close_code::bad_hello,
+                            st.addr + " does not speak slacker wire protocol version "
+                              + std::to_string(wire::version));
+    st.greeted = true;
+    st.peer_max = std::max<uint32_t>(h.max_message_size, 64);
+    observe(self, st, true);
+    auto waiters = std::move(st.connect_waiters);
+    st.connect_waiters.clear();
+    for (auto& rp : waiters)
+      rp.deliver(true);
+    return true;
+  }
+  bool malformed = false;
+  switch (type) {
+    case frame_type::reply: {
+      call_reply rep;
+      if (!wire::read_reply(in, rep)) {
+        malformed = true;
+        break;
+      }
+      on_reply(self, st, rep);
+      break;
+    }
+    case frame_type::send_reply: {
+      uint64_t id = 0;
+      uint8_t ok = 0;
+      std::vector<char> bytes;
+      caf::error err;
+      if (!(in.u64(id) && in.u8(ok) && (ok ? in.blob(bytes) : in.err(err)) && in.at_end())) {
+        malformed = true;
+        break;
+      }
+      on_send_reply(self, st, id, ok != 0, bytes, err);
+      break;
+    }
+    case frame_type::inspect_reply:
+    case frame_type::lookup_reply:
+      on_query_reply(self, st, type, in, malformed);
+      break;
+    case frame_type::ping: {
+      uint64_t nonce = 0;
+      if (!in.u64(nonce)) {
+        malformed = true;
+        break;
+      }
+      wire::write_u64(out_buf(self, st), frame_type::pong, nonce);
+      break;
+    }
+    case frame_type::pong:
+      break;
+    case frame_type::going_away:
+      if (!st.going_away) {
+        spdlog::info("slacker: {} is going away", st.addr);
+        observe(self, st, false);
+        st.going_away = true;
+            }
+      break;
+    case frame_type::error: {
+      uint8_t code = 0;
+      std::string text;
+      in.u8(code) && in.str(text);
+      lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
+      return false;
+    }
+    default:
+      return protocol_error(wire::close_code::unexpected_frame,
+                            "frame type " + std::to_string(static_cast<int>(type))
+                              + " is not taken by a client");
+  }
+  if (malformed)
+    return protocol_error(wire::close_code::malformed, "a malformed frame from " + st.addr);
+  return st.ph == conn_state::phase::open;
+}
+
+} // namespace
+
+caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
+                                wire_options opts, link_hooks hooks) {
+  auto sp = std::make_shared<conn_state>(opts);
+  sp->host = std::move(host);
+  sp->port = port;
+  sp->addr = sp->host + ":" + std::to_string(port);
+  sp->observer = caf::actor_cast<caf::weak_actor_ptr>(hooks.observer);
+  sp->in_flight = std::move(hooks.in_flight);
+  sp->counts = std::move(hooks.counts);
+  sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
+  // Linked to its dispatcher (or told to end): every call in flight gets its
+  // answer before the broker goes, so that nobody waits on it.
+  // (Calls are only in flight while a connection is, or is being, made.)
+  self->set_exit_handler([self, sp](caf::exit_msg& msg) {
+    sp->retiring = false;
+    sp->observer = nullptr; // its dispatcher is gone: nothing to resend to
+    lose(self, *sp, "the client was closed");
+    self->quit(msg.reason);
+  });
+  // Stand-ins end with their connection broker, and nothing waits forever.
+  self->attach_functor([sp](const caf::error&) {
+    for (auto& kvp : sp->proxies)
+      caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+  });
+  return {
+    [self, sp](call_request& req) -> caf::result<call_reply> {
+      auto rp = self->make_response_promise<call_reply>();
+      start_call(self, *sp, req, rp,
+                 self->current_message_id().is_request() ? conn_state::answer_kind::request
+                                                         : conn_state::answer_kind::send);
+      return rp;
+    },
+    // A cluster call that goes to this server only (delegated by a
+    // dispatcher): answered with the call's outcome under its policies.
+    [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
+      auto rp = self->make_response_promise<cluster_reply>();
+      start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
+                 std::move(call.policies), std::move(call.tried), call.idempotent);
+      return rp;
+    },
+    [self, sp](retire_atom) {
+      sp->retiring = true;
+      maybe_retire(self, *sp);
+    },
+    [self, sp](lookup_atom, std::string& ns) -> caf::result<caf::actor> {
+      auto& st = *sp;
+      if (auto i = st.proxies.find(ns); i != st.proxies.end())
+        return i->second;
+      send_query(self, st, conn_state::query_kind::lookup, wire::frame_type::lookup, ns,
+                 self->make_response_promise());
+      return caf::delegated<caf::actor>{};
+    },
+    [self, sp](inspect_atom) -> caf::result<std::vector<std::string>> {
+      auto& st = *sp;
+      send_query(self, st, conn_state::query_kind::namespaces, wire::frame_type::inspect,
+                 std::string{}, self->make_response_promise());
+      return caf::delegated<std::vector<std::string>>{};
+    },
+    [self, sp](inspect_atom, std::string& ns) -> caf::result<std::vector<function_info>> {
+      auto& st = *sp;
+      send_query(self, st, conn_state::query_kind::functions, wire::frame_type::inspect, ns,
+                 self->make_response_promise());
+      return caf::delegated<std::vector<function_info>>{};
+    },
+    [self, sp](caf::connect_atom) -> caf::result<bool> {
+      auto& st = *sp;
+      if (st.going_away)
+        return make_error(sc::connection_broken, st.addr + " is going away");
+      if (st.greeted)
+        return true;
+      auto rp = self->make_response_promise();
+      st.connect_waiters.push_back(rp);
+      ensure_connection(self, st);
+      return caf::delegated<bool>{};
+    },
+    // A typed message from a stand-in.
+    [self, sp](forward_atom, std::string& ns, uint64_t pid, caf::message& msg) {
+      auto& st = *sp;
+      auto proxy = caf::actor_cast<caf::actor>(self->current_sender());
+      std::vector<char> bytes;
+      caf::binary_serializer sink{self->home_system(), bytes};
+      if (auto err = sink(msg)) {
+        self->send(proxy, forward_atom::value, pid,
+                   make_error(sc::codec_error, "a message to " + ns
+                                                 + " cannot be serialized: " + describe(err)));
+        return;
+      }
+      auto id = st.next_id++;
+      st.sends.emplace(id, conn_state::sent{proxy, pid});
+      ensure_connection(self, st);
+      wire::writer out{out_buf(self, st), wire::frame_type::send};
+      out.u64(id).str(ns).blob(bytes);
+      out.finish();
+      flush_out(self, st);
+    },
+    [self, sp](connected_atom, uint64_t gen, int64_t fd) {
+      on_connected(self, *sp, gen, static_cast<int>(fd));
+    },
+    [self, sp](connected_atom, uint64_t gen, caf::error& err) {
+      auto& st = *sp;
+      if (gen != st.generation)
+        return;
+      lose(self, st, "cannot connect to " + st.addr + ": " + describe(err));
+    },
+    [self, sp](caf::io::new_data_msg& msg) {
+      auto& st = *sp;
+      if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
+        return;
+      st.last_heard = clock::now();
+      const char* data = msg.buf.data();
+      size_t size = msg.buf.size();
+      if (st.tls) {
+        st.plain_in.clear();
+        auto was_established = st.tls->established();
+        if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+          self->flush(st.hdl);
+          lose(self, st,
+               "connection to " + st.addr + " closed: " + st.tls->error()
+                 + (was_established ? "" : " (does the server use TLS with the same CA?)"));
+          return;
+        }
+        if (!was_established && st.tls->established()) {
+          flush_out(self, st); // the frames written meanwhile, hello first
+          if (st.ph != conn_state::phase::open)
+            return;
+        }
+        data = st.plain_in.data();
+        size = st.plain_in.size();
+      }
+      auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+        return on_frame(self, st, type, in);
+      });
+      if (res) {
+        wire::write_close(out_buf(self, st), *res, "a frame beyond this client's limit");
+        flush_out(self, st);
+        lose(self, st,
+             "connection to " + st.addr + " closed: " + wire::to_string(*res) + " frame");
+      } else {
+        flush_out(self, st);
+      }
+      maybe_retire(self, st);
+    },
+    [self, sp](caf::io::connection_closed_msg& msg) {
+      auto& st = *sp;
+      if (st.ph == conn_state::phase::open && msg.handle == st.hdl)
+        lose(self, st, "connection to " + st.addr + " lost");
+    },
+    [self, sp](handshake_atom, uint64_t gen) {
+      auto& st = *sp;
+      if (gen == st.generation && !st.greeted)
+        lose(self, st, st.addr + " did not answer hello in time");
+    },
+    [self, sp](tick_atom, uint64_t gen) {
+      auto& st = *sp;
+      if (gen != st.generation || st.ph != conn_state::phase::open)
+        return;
+      auto silent = clock::now() - st.last_heard;
+      if (silent > st.opts.peer_timeout) {
+        lose(self, st,
+             "connection to " + st.addr + " dropped: nothing heard for "
+               + std::to_string(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(silent).count())
+               + " ms");
+        return;
+      }
+      wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
+      flush_out(self, st);
+      self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+    },
+    [self, sp](deadline_atom) {
+      auto& st = *sp;
+      st.calls.fired(); // a wake-up that came early re-arms below
+      st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
+        count_out(st);
+        counted(st, c, make_error(sc::timeout, c.what));
+        // Failure accrual: timeouts in a row make the server suspect.
+        if (++st.timeouts_in_row == st.accrual) {
+          spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
+                       st.addr, st.accrual);
+          if (auto observer = caf::actor_cast<caf::actor>(st.observer))
+            self->send(observer, suspect_atom::value, st.addr);
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
+        reply_error(st, c,
+                    make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
+                                              + std::to_string(ms.count()) + " ms"));
+      });
+      if (auto at = st.calls.earliest())
+        arm_deadline(self, st, *at);
+      maybe_retire(self, st);
+    },
+  };
+}
+
+caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,
+                               std::string ns, std::string addr) {
+  struct state {
+    std::unordered_map<uint64_t, caf::response_promise> waiting;
+    uint64_t next = 1;
+  };
+  auto st = std::make_shared<state>();
+  self->set_default_handler(
+    [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+      auto pid = st->next++;
+      st->waiting.emplace(pid, self->make_response_promise());
+      self->send(conn, forward_atom::value, ns, pid, x.move_content_to_message());
+      return caf::delegated<caf::message>{};
+    });
+  self->set_exit_handler([=](caf::scheduled_actor*, caf::exit_msg& x) {
+    for (auto& kvp : st->waiting)
+      kvp.second.deliver(make_error(sc::connection_broken, ns + ": connection to " + addr
+                                                             + " lost"));
+    st->waiting.clear();
+    self->quit(x.reason);
+  });
+  return {
+    [=](forward_atom, uint64_t pid, caf::message& reply) {
+      auto i = st->waiting.find(pid);
+      if (i == st->waiting.end())
+        return;
+      i->second.deliver(std::move(reply));
+      st->waiting.erase(i);
+    },
+    [=](forward_atom, uint64_t pid, caf::error& err) {
+      auto i = st->waiting.find(pid);
+      if (i == st->waiting.end())
+        return;
+      i->second.deliver(std::move(err));
+      st->waiting.erase(i);
+    },
+  };
+}
+
+} // namespace slacker

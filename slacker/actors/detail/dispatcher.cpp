@@ -1,0 +1,631 @@
+#include "slacker/actors/detail/dispatcher.hpp"
+
+#include <algorithm>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+#include <caf/settings.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/actors/ask.hpp"
+#include "slacker/actors/detail/gather.hpp"
+#include "slacker/actors/detail/hedge.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+
+namespace slacker {
+
+namespace {
+
+using clock = dispatcher_state::clock;
+
+constexpr auto sweep_interval = std::chrono::milliseconds{500};
+
+/// The connection broker of server `addr`, spawned on first use; null when
+/// `addr` is not `host:port`.
+template <class Self>
+dispatcher_state::link* link_of(Self* self, const std::string& addr) {
+  auto& st = self->state;
+  if (auto i = st.links.find(addr); i != st.links.end())
+    return &i->second;
+  link_hooks hooks{caf::actor_cast<caf::actor>(self),
+                   std::make_shared<std::atomic<size_t>>(0),
+                   metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr};
+  auto conn = st.connect(self->home_system(), addr, hooks);
+  if (!conn)
+    return nullptr; // not host:port
+  self->link_to(conn); // connection brokers end with their dispatcher
+  return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight}).first->second;
+}
+
+/// Lets the connection broker of a server that left answer what is in
+/// flight there, then end.
+template <class Self>
+void drop_link(Self* self, const std::string& addr) {
+  auto& links = self->state.links;
+  if (auto i = links.find(addr); i != links.end()) {
+    self->unlink_from(i->second.conn);
+    self->send(i->second.conn, retire_atom::value);
+    links.erase(i);
+  }
+}
+
+/// Rebuilds the candidates of `ns` (after an event that touched them).
+template <class Self>
+void refresh(Self* self, const std::string& ns) {
+  auto& st = self->state;
+  auto i = st.namespaces.find(ns);
+  if (i == st.namespaces.end()) {
+    st.candidates.erase(ns);
+    return;
+  }
+  auto& view = st.candidates[ns];
+  view.ns = ns;
+  view.servers.clear();
+  if (auto l = st.leaders.find(ns); l != st.leaders.end())
+    view.leader = l->second;
+  else
+    view.leader.clear();
+  for (auto& addr : i->second) {
+    auto s = st.servers.find(addr);
+    if (s == st.servers.end() || st.broken.count(addr) > 0 || st.suspects.count(addr) > 0)
+      continue;
+    view.servers.push_back({addr, s->second, 0, grouping::weight_of(s->second)});
+  }
+}
+
+/// Rebuilds the candidates of every namespace `addr` provides.
+template <class Self>
+void refresh_server(Self* self, const std::string& addr) {
+  auto& st = self->state;
+  for (auto& [ns, addrs] : st.namespaces)
+    if (addrs.count(addr) > 0)
+      refresh(self, ns);
+  if (metrics::enabled()) // routable: a member, reachable, not suspect
+    metrics::peer(st.cluster, addr)
+      ->routable.store(st.servers.count(addr) > 0 && st.broken.count(addr) == 0
+                         && st.suspects.count(addr) == 0,
+                       std::memory_order_relaxed);
+}
+
+template <class Self>
+void refresh_all(Self* self) {
+  auto& st = self->state;
+  st.candidates.clear();
+  for (auto& kvp : st.namespaces)
+    refresh(self, kvp.first);
+  if (metrics::enabled())
+    for (auto& kvp : st.servers)
+      metrics::peer(st.cluster, kvp.first)
+        ->routable.store(st.broken.count(kvp.first) == 0 && st.suspects.count(kvp.first) == 0,
+                         std::memory_order_relaxed);
+}
+
+/// The candidates of `ns`, with their calls in flight when the grouping
+/// looks at them.
+template <class Self>
+const grouping_view& candidates_of(Self* self, const std::string& ns,
+                                   const grouping_policy& grouping) {
+  static const grouping_view none;
+  auto& st = self->state;
+  auto i = st.candidates.find(ns);
+  if (i == st.candidates.end())
+    return none;
+  auto kind = std::get_if<grouping_kind>(&grouping);
+  if (!kind || *kind == grouping_kind::least_in_flight)
+    for (auto& c : i->second.servers) {
+      auto l = st.links.find(c.addr);
+      c.in_flight = l == st.links.end() ? 0 : l->second.in_flight->load();
+    }
+  return i->second;
+}
+
+/// Where a call goes: its answer now, or the actor to delegate it to (the
+/// server's connection broker, or a gather that waits for the brokers).
+struct route {
+  caf::actor to;
+  bool gather = false;
+  caf::expected<cluster_reply> now{caf::error{}};
+};
+
+/// A suspect server providing `ns` whose probe is due: this call probes it
+/// (half-open), and the next probe waits twice as long (at most 10 s).
+template <class Self>
+std::optional<std::string> due_probe(Self* self, const std::string& ns,
+                                     const std::vector<std::string>& tried) {
+  auto& st = self->state;
+  if (st.suspects.empty())
+    return std::nullopt;
+  auto now = self->clock().now();
+  auto provides = st.namespaces.find(ns);
+  if (provides == st.namespaces.end())
+    return std::nullopt;
+  for (auto& [addr, s] : st.suspects) {
+    if (s.next_probe > now || provides->second.count(addr) == 0
+        || st.broken.count(addr) > 0
+        || std::find(tried.begin(), tried.end(), addr) != tried.end())
+      continue;
+    s.backoff = std::min<clock::duration>(s.backoff * 2, std::chrono::seconds{10});
+    s.next_probe = now + s.backoff;
+    return addr;
+  }
+  return std::nullopt;
+}
+
+/// Whether `call` may run twice: its policies say so, or its function is
+/// declared idempotent on its servers. Learns the declarations of a
+/// namespace from one of its servers on first use.
+template <class Self>
+bool idempotent(Self* self, const cluster_call& call, const caf::actor& conn) {
+  auto& st = self->state;
+  auto& req = call.req;
+  auto i = st.idempotent_fns.find(req.ns);
+  if (i == st.idempotent_fns.end()) {
+    st.idempotent_fns.emplace(req.ns, std::set<std::string>{});
+    self->request(conn, caf::infinite, inspect_atom::value, req.ns)
+      .then(
+        [self, ns = req.ns](std::vector<function_info>& fns) {
+          auto& names = self->state.idempotent_fns[ns];
+          for (auto& f : fns)
+            if (f.idempotent)
+              names.insert(f.name);
+        },
+        [self, ns = req.ns](caf::error&) {
+          self->state.idempotent_fns.erase(ns); // asked again on the next call
+        });
+    return call.policies->idempotent;
+  }
+  return call.policies->idempotent || i->second.count(req.fn) > 0;
+}
+
+template <class Self>
+route start(Self* self, cluster_call& call) {
+  auto& st = self->state;
+  auto& req = call.req;
+  auto& policies = *call.policies;
+  if (st.used.count(req.ns) == 0)
+    st.used.insert(req.ns);
+  auto& all = candidates_of(self, req.ns, policies.grouping);
+  // A resent call goes to a server it has not been to.
+  std::optional<grouping_view> others;
+  if (!call.tried.empty()) {
+    others = all;
+    auto& xs = others->servers;
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [&](const candidate& c) {
+                              return std::find(call.tried.begin(), call.tried.end(), c.addr)
+                                     != call.tried.end();
+                            }),
+             xs.end());
+  }
+  auto& view = others ? *others : all;
+  grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
+  auto chosen = choose(policies.grouping, gc, st.rng, st.turn);
+  if (chosen.size() <= 1)
+    if (auto probe = due_probe(self, req.ns, call.tried))
+      chosen = {*probe};
+  if (chosen.empty())
+    return {nullptr, false,
+            aggregator::none(req.ns + "/" + req.fn, "cluster " + st.cluster, policies,
+                             req.ext)};
+  if (chosen.size() == 1) {
+    auto l = link_of(self, chosen.front());
+    if (!l)
+      return {nullptr, false, make_error(sc::invalid_request, "bad address " + chosen.front())};
+    l->in_flight->fetch_add(1, std::memory_order_relaxed); // its broker counts it out
+    call.idempotent = idempotent(self, call, l->conn);
+    if (call.idempotent && policies.hedge_after.count() > 0 && call.tried.empty()) {
+      auto h = self->spawn(hedge_actor, caf::actor_cast<caf::actor>(self), l->conn,
+                           chosen.front(), std::move(call));
+      return {h, true, caf::error{}};
+    }
+    return {l->conn, false, caf::error{}};
+  }
+  auto what = req.ns + "/" + req.fn;
+  auto gather = st.gathers_on_network_thread
+                  ? self->home_system().middleman().spawn_broker(gather_broker, what,
+                                                                 call.policies, chosen)
+                  : self->spawn(gather_actor, what, call.policies, chosen);
+  // Each broker answers the gather. The caller's request is delegated to the
+  // gather after this, so answers may come first: the gather keeps them until
+  // it has the request (`started`).
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    auto copy = req;
+    copy.id = i;
+    if (auto l = link_of(self, chosen[i])) {
+      l->in_flight->fetch_add(1, std::memory_order_relaxed);
+      caf::send_as(gather, l->conn, std::move(copy));
+    } else {
+      call_reply rep;
+      rep.id = i;
+      rep.err = make_error(sc::invalid_request, "bad address " + chosen[i]);
+      self->send(gather, std::move(rep));
+    }
+  }
+  return {gather, true, caf::error{}};
+}
+
+/// A call waits (up to its deadline) rather than failing at once: before the
+/// first view, and while the view is being rebuilt (ZooKeeper not connected)
+/// when no server of its namespace is routable.
+template <class Self>
+bool must_wait(Self* self, const cluster_call& call) {
+  auto& st = self->state;
+  if (!st.ready)
+    return true;
+  if (st.status == registry_status::connected)
+    return false;
+  auto i = st.candidates.find(call.req.ns);
+  return i == st.candidates.end() || i->second.servers.empty();
+}
+
+/// Runs the waiting calls that need not wait any more.
+template <class Self>
+void release_waiting(Self* self) {
+  if (self->state.waiting.empty())
+    return;
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& q : waiting) {
+    if (must_wait(self, q.call)) {
+      self->state.waiting.push_back(std::move(q));
+      continue;
+    }
+    auto rp = q.rp;
+    auto res = start(self, q.call);
+    if (!res.to) {
+      if (res.now)
+        rp.deliver(std::move(*res.now));
+      else
+        rp.deliver(std::move(res.now.error()));
+      continue;
+    }
+    auto ok = [rp](cluster_reply& r) mutable { rp.deliver(std::move(r)); };
+    auto fail = [rp](caf::error& e) mutable { rp.deliver(std::move(e)); };
+    if (res.gather)
+      self->request(res.to, caf::infinite, gather_atom::value).then(ok, fail);
+    else
+      self->request(res.to, caf::infinite, std::move(q.call)).then(ok, fail);
+  }
+}
+
+template <class Self>
+void set_ready(Self* self, const registry_state& x) {
+  auto& st = self->state;
+  st.status = x.status;
+  // When the view was last known current, as the registry says.
+  st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};
+  if (x.status == registry_status::connected)
+    st.ready = true;
+  release_waiting(self);
+}
+
+/// Connects (ahead of the calls) to a server of a namespace this client uses;
+/// the broker says `conn_up` once it is connected.
+template <class Self>
+void warm_up(Self* self, const std::string& ns, const std::string& addr) {
+  if (self->state.used.count(ns) == 0)
+    return;
+  if (auto l = link_of(self, addr))
+    self->request(l->conn, caf::infinite, caf::connect_atom::value)
+      .then([](bool) {}, [](caf::error&) {});
+}
+
+template <class Self>
+void sweep(Self* self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    if (i->deadline < now) {
+      if (!st.ready) {
+        i->rp.deliver(make_error(sc::unavailable, "cluster " + st.cluster
+                                                    + " not reachable: ZooKeeper is "
+                                                    + to_string(st.status)));
+      } else {
+        auto& req = i->call.req;
+        auto res = aggregator::none(req.ns + "/" + req.fn,
+                                    "cluster " + st.cluster + " (waited until the deadline; "
+                                      + "ZooKeeper is " + to_string(st.status) + ")",
+                                    *i->call.policies, req.ext);
+        if (res)
+          i->rp.deliver(std::move(*res));
+        else
+          i->rp.deliver(std::move(res.error()));
+      }
+      i = st.waiting.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  // Servers whose connection broke come back once they accept one again.
+  for (auto& addr : std::set<std::string>{st.broken}) {
+    if (st.servers.count(addr) == 0) {
+      st.broken.erase(addr);
+      continue;
+    }
+    if (auto l = link_of(self, addr))
+      self->request(l->conn, caf::infinite, caf::connect_atom::value)
+        .then([](bool) {}, [](caf::error&) {}); // conn_up tells
+  }
+}
+
+/// Runs `call` (the current request): its answer now, or delegated to the
+/// server's connection broker or to its gather or hedge.
+template <class Self>
+caf::result<cluster_reply> dispatch(Self* self, cluster_call& call) {
+  auto res = start(self, call);
+  if (!res.to) {
+    if (res.now)
+      return std::move(*res.now);
+    return std::move(res.now.error());
+  }
+  if (res.gather)
+    self->delegate(res.to, gather_atom::value);
+  else
+    self->delegate(res.to, std::move(call));
+  return caf::delegated<cluster_reply>{};
+}
+
+/// `err` with `extra` added to its sentence (same code).
+caf::error amended(const caf::error& err, const std::string& extra) {
+  auto code = code_of(err);
+  if (code == sc::none)
+    return err;
+  auto text = describe(err);
+  auto colon = text.find(": ");
+  return make_error(code, (colon == std::string::npos ? text : text.substr(colon + 2)) + extra);
+}
+
+caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
+                           const wire_options& opts, link_hooks hooks) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(addr, host, port))
+    return nullptr;
+  return sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
+                                      std::move(hooks));
+}
+
+template <class Self>
+caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
+                                  link_factory connect) {
+  auto& st = self->state;
+  st.cluster = std::move(cluster);
+  // Not kept: the registry holds this dispatcher (a subscriber) until it
+  // ends, and a handle back would keep both alive, and the registry's
+  // detached thread with them, past the end of the actor system.
+  static_cast<void>(registry);
+  st.gathers_on_network_thread
+    = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
+                  std::string{"network"})
+      == "network";
+  st.budget = retry_budget{caf::get_or(self->home_system().config(), "slacker.retry-budget",
+                                       0.2)};
+  if (connect) {
+    st.connect = std::move(connect);
+  } else {
+    // TLS files are loaded once, not per server.
+    auto opts = std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
+    st.connect = [opts](caf::actor_system& sys, const std::string& addr, link_hooks hooks) {
+      return default_connect(sys, addr, *opts, std::move(hooks));
+    };
+  }
+  // Closed: the calls still waiting for the first view get an answer.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return; // a linked actor that ended normally
+    for (auto& q : self->state.waiting)
+      q.rp.deliver(make_error(sc::unavailable, "the cluster client was closed"));
+    self->state.waiting.clear();
+    self->quit(msg.reason);
+  });
+  self->delayed_send(self, sweep_interval, sweep_atom::value);
+  return {
+    [=](cluster_call& call) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      if (must_wait(self, call)) {
+        auto rp = self->template make_response_promise<cluster_reply>();
+        auto left = time_left(call.req.deadline_ns);
+        auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
+        st.waiting.push_back({std::move(call), rp, deadline});
+        return rp;
+      }
+      st.budget.deposit(self->clock().now());
+      return dispatch(self, call);
+    },
+    // A call a broker could not finish there: to another server.
+    [=](resend_atom, cluster_call& call, caf::error& cause, bool charged,
+        bool idem) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      auto last = call.tried.empty() ? std::string{} : call.tried.back();
+      auto give_up = [&](caf::error err) -> caf::result<cluster_reply> {
+        call_reply rep;
+        rep.codec = call.req.codec;
+        rep.err = std::move(err);
+        auto res = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, last,
+                                   std::move(rep));
+        if (res)
+          return std::move(*res);
+        return std::move(res.error());
+      };
+      if (code_of(cause) == sc::draining && st.servers.count(last) > 0
+          && st.broken.insert(last).second)
+        refresh_server(self, last); // stopping: no new calls there
+      if (time_left(call.req.deadline_ns).count() <= 0)
+        return give_up(std::move(cause));
+      auto now = self->clock().now();
+      auto& view = candidates_of(self, call.req.ns, call.policies->grouping);
+      auto other = std::any_of(view.servers.begin(), view.servers.end(), [&](auto& c) {
+        return std::find(call.tried.begin(), call.tried.end(), c.addr) == call.tried.end();
+      });
+      if (!other)
+        return give_up(amended(cause, " (no other server to send it to)"));
+      if (charged && !st.budget.withdraw(now))
+        return give_up(amended(cause, " (not retried: " + st.budget.describe(now) + ")"));
+      call.idempotent = idem;
+      auto res = start(self, call);
+      if (!res.to)
+        return give_up(amended(cause, " (no other server to send it to)"));
+      if (res.gather)
+        self->delegate(res.to, gather_atom::value);
+      else
+        self->delegate(res.to, std::move(call));
+      return caf::delegated<cluster_reply>{};
+    },
+    // The backup of a hedged call.
+    [=](hedge_atom, cluster_call& call) -> caf::result<cluster_reply> {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      if (!st.budget.withdraw(now))
+        return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
+      return dispatch(self, call);
+    },
+    [=](suspect_atom, const std::string& addr) {
+      auto& st = self->state;
+      if (st.servers.count(addr) == 0)
+        return;
+      auto backoff = std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
+      st.suspects[addr] = {self->clock().now() + backoff, backoff};
+      refresh_server(self, addr);
+    },
+    [=](membership_view& view) {
+      auto& st = self->state;
+      st.servers = std::move(view.servers);
+      st.namespaces = std::move(view.namespaces);
+      st.leaders = std::move(view.leaders);
+      refresh_all(self);
+      set_ready(self, view.state);
+    },
+    [=](registry_state& x) { set_ready(self, x); },
+    [=](member_up& x) {
+      auto& st = self->state;
+      st.servers[x.addr] = x.data;
+      st.broken.erase(x.addr); // registered again: worth a try
+      refresh_server(self, x.addr);
+      release_waiting(self);
+    },
+    [=](member_down& x) {
+      auto& st = self->state;
+      st.servers.erase(x.addr);
+      st.broken.erase(x.addr);
+      st.suspects.erase(x.addr);
+      drop_link(self, x.addr);
+      refresh_server(self, x.addr);
+    },
+    [=](conn_down_atom, const std::string& addr) {
+      // Out of routing. The calls in flight there are the broker's: it
+      // answers each (a reply, or connection_broken when the connection
+      // dropped; a server going away still answers them).
+      auto& st = self->state;
+      if (st.broken.insert(addr).second && st.servers.count(addr) > 0) {
+        spdlog::warn("slacker: {} unreachable or going away; routing around it until it "
+                     "answers again",
+                     addr);
+        refresh_server(self, addr);
+      }
+    },
+    [=](conn_up_atom, const std::string& addr) {
+      auto& st = self->state;
+      if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
+        spdlog::info("slacker: {} is reachable again", addr);
+        refresh_server(self, addr);
+        release_waiting(self);
+      }
+    },
+    [=](server_data_changed& x) {
+      auto& st = self->state;
+      st.servers[x.addr] = x.data;
+      refresh_server(self, x.addr);
+      for (auto& h : st.data_handlers)
+        h.fn(x.addr, x.data);
+    },
+    [=](namespace_up& x) {
+      self->state.namespaces[x.ns].insert(x.addr);
+      refresh(self, x.ns);
+      warm_up(self, x.ns, x.addr);
+      release_waiting(self);
+    },
+    [=](namespace_down& x) {
+      auto& st = self->state;
+      if (auto i = st.namespaces.find(x.ns); i != st.namespaces.end()) {
+        i->second.erase(x.addr);
+        if (i->second.empty())
+          st.namespaces.erase(i);
+      }
+      refresh(self, x.ns);
+    },
+    [=](leader_changed& x) {
+      auto& st = self->state;
+      if (x.addr.empty())
+        st.leaders.erase(x.ns);
+      else
+        st.leaders[x.ns] = x.addr;
+      if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
+        i->second.leader = x.addr;
+    },
+    [=](sweep_atom) {
+      sweep(self);
+      self->delayed_send(self, sweep_interval, sweep_atom::value);
+    },
+    [=](server_data_atom, const std::string& addr) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = st.servers.find(addr);
+      if (i == st.servers.end())
+        return make_error(sc::not_found, "no server " + addr + " in cluster " + st.cluster);
+      return i->second;
+    },
+    [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
+    [=](ask_request& req) -> caf::result<ask_reply> {
+      auto& st = self->state;
+      st.used.insert(req.ns);
+      auto& view = candidates_of(self, req.ns, req.policies->grouping);
+      std::string no_fn;
+      std::vector<char> no_args;
+      grouping_call gc{req.ns, no_fn, 0, no_args, view};
+      auto chosen = choose(req.policies->grouping, gc, st.rng, st.turn);
+      if (chosen.empty())
+        return make_error(sc::unavailable, "no server provides " + req.ns + " in cluster "
+                                             + st.cluster);
+      std::vector<std::pair<std::string, caf::actor>> links;
+      for (auto& addr : chosen)
+        if (auto l = link_of(self, addr))
+          links.emplace_back(addr, l->conn);
+      auto gather = self->spawn(ask_gather, std::move(req), std::move(links));
+      self->delegate(gather, gather_atom::value);
+      return caf::delegated<ask_reply>{};
+    },
+    [=](view_atom) {
+      auto& st = self->state;
+      membership_view view;
+      view.servers = st.servers;
+      view.namespaces = st.namespaces;
+      view.leaders = st.leaders;
+      view.state.status = st.status;
+      view.state.view_age_ms
+        = st.status == registry_status::connected
+            ? 0
+            : std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - st.current_at)
+                .count();
+      return view;
+    },
+  };
+}
+
+} // namespace
+
+caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
+                               std::string cluster, caf::actor registry,
+                               link_factory connect) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), std::move(connect));
+}
+
+caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                                std::string cluster, caf::actor registry) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr);
+}
+
+} // namespace slacker

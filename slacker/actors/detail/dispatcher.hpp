@@ -1,0 +1,135 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "slacker/actors/detail/client_connection.hpp"
+#include "slacker/actors/cluster_call.hpp"
+#include "slacker/policy/detail/retry_budget.hpp"
+#include "slacker/messages/membership.hpp"
+#include "slacker/runtime/wire_options.hpp"
+
+namespace slacker {
+
+/// Called (on the dispatcher's thread) with `(addr, data)` when a server's
+/// server-data changes. Keep it short.
+struct server_data_handler {
+  std::function<void(const std::string& addr, const std::string& data)> fn;
+};
+
+/// Makes the connection broker of the server `addr` for a dispatcher (the
+/// seam of the dispatcher's tests; by default `client_connection` on the
+/// network thread).
+using link_factory = std::function<caf::actor(caf::actor_system& sys, const std::string& addr,
+                                              link_hooks hooks)>;
+
+/// What the dispatcher of one cluster client remembers.
+struct dispatcher_state {
+  using clock = std::chrono::steady_clock;
+
+  struct queued {
+    cluster_call call;
+    caf::typed_response_promise<cluster_reply> rp;
+    clock::time_point deadline;
+  };
+
+  /// The connection broker of one server, and its calls in flight.
+  struct link {
+    caf::actor conn;
+    std::shared_ptr<std::atomic<size_t>> in_flight;
+  };
+
+  std::string cluster;
+  bool ready = false; // the registry has read the cluster at least once
+  registry_status status = registry_status::connecting;
+  clock::time_point current_at = clock::now(); // the view was last known current
+  std::map<std::string, std::string> servers;              // addr -> server-data
+  std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
+  std::map<std::string, std::string> leaders;              // ns -> addr
+  /// ns -> the servers a call may go to: members providing it whose
+  /// connection is not known to be broken, with their weights; kept up to
+  /// date by membership and connection events, never rebuilt per call.
+  std::unordered_map<std::string, grouping_view> candidates;
+  std::map<std::string, link> links;
+  std::optional<wire_options> wire; // read from the config once, on first use
+  link_factory connect;
+  std::set<std::string> broken; // connection lost: not chosen until it reconnects
+  /// Failure accrual: servers that let calls time out in a row. Out of
+  /// routing; one call now and then probes them (half-open) until one
+  /// answers.
+  struct suspect {
+    clock::time_point next_probe;
+    clock::duration backoff;
+  };
+  std::map<std::string, suspect> suspects;
+  retry_budget budget;
+  /// ns -> its functions declared idempotent on its servers (learned from the
+  /// first server on first use).
+  std::unordered_map<std::string, std::set<std::string>> idempotent_fns;
+  std::set<std::string> used;   // namespaces this client called
+  std::vector<queued> waiting;  // calls waiting for a view or a provider (must_wait)
+  std::vector<server_data_handler> data_handlers;
+  bool gathers_on_network_thread = false; // slacker.gather-hot-path=network
+  std::mt19937_64 rng{std::random_device{}()};
+  uint64_t turn = 0;
+
+  static inline const char* name = "slacker.dispatcher";
+};
+
+/// The dispatcher of a cluster client: follows membership through the
+/// registry actor (subscribe it there: `(subscribe_atom, dispatcher)`; it
+/// answers calls once it has seen the cluster; while ZooKeeper is not
+/// connected, a call whose namespace has no routable server waits for one up
+/// to its deadline), keeps one connection broker
+/// per server (client_connection.hpp) and the candidates of each namespace,
+/// and runs each `cluster_call` by choosing servers (grouping): a call that
+/// goes to one server is delegated to that server's connection broker, which
+/// answers it under the call's policies; a call that goes to several gets one
+/// gather (gather.hpp), to which the connection brokers send their answers.
+/// Messages:
+/// - `cluster_call -> cluster_reply` (or an error);
+/// - `(server_data_atom, addr) -> string`: a server's data, or `not_found`;
+/// - `server_data_handler`: adds a handler of server-data changes;
+/// - `(view_atom) -> membership_view`: what it knows of the cluster;
+/// - `ask_request -> ask_reply`: a plain message to the actors serving a
+///   namespace (ask.hpp), through one ask gather per request;
+/// - membership events from the registry (membership.hpp), and `(conn_up_atom,
+///   addr)` / `(conn_down_atom, addr)` / `(suspect_atom, addr)` from its
+///   connection brokers;
+/// - `(resend_atom, cluster_call, error, charged, idempotent)`: a broker hands
+///   back a call that failed there without running (`draining`, never sent)
+///   or that may run twice; it goes to a server not tried yet, within its
+///   deadline (retries of calls that may have run within the retry budget);
+/// - `(hedge_atom, cluster_call) -> cluster_reply`: the backup of a hedged
+///   call (hedge.hpp), to a server not tried yet, within the retry budget.
+/// `connect`, if given, makes the connection brokers (tests).
+caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
+                               std::string cluster, caf::actor registry,
+                               link_factory connect = nullptr);
+
+/// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
+/// network thread, where its requests leave and the replies arrive.
+caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                                std::string cluster, caf::actor registry);
+
+} // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::server_data_handler)

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/fwd.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "slacker/actors/namespace.hpp"
+#include "slacker/runtime/worker_pool.hpp"
+
+namespace slacker {
+
+/// What a namespace actor remembers.
+struct namespace_state {
+  std::shared_ptr<const ns> functions;
+  std::shared_ptr<worker_pool> pool;
+  /// Blocking calls running on the pool, by job number.
+  std::unordered_map<uint64_t, caf::typed_response_promise<call_reply>> running;
+  uint64_t next_job = 0;
+  /// Callers waiting for `running` to become empty (graceful stop).
+  std::vector<caf::typed_response_promise<bool>> drains;
+};
+
+/// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
+/// reply, so that a plain `send` gets its answer as well as a `request`).
+/// `(drain_atom) -> bool` answers once no blocking call is running.
+caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
+                              std::shared_ptr<worker_pool> pool);
+
+/// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
+/// network thread, which saves a scheduler hop per call. Functions marked
+/// blocking still run on the worker pool.
+caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
+                               std::shared_ptr<worker_pool> pool);
+
+/// Runs one call of a namespace in the calling thread: the deadline check,
+/// the function, and the reply.
+call_reply run_call(const ns& functions, call_request& req);
+
+/// Logs one call (`slacker.log-calls`): ns/fn, the caller's address,
+/// duration, outcome.
+void log_call(const std::string& ns, const std::string& fn, const std::string& caller,
+              std::chrono::steady_clock::time_point start, const call_reply& rep);
+
+} // namespace slacker

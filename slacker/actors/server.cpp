@@ -1,0 +1,181 @@
+#include "slacker/actors/server.hpp"
+#include "slacker/runtime/blocking_request.hpp"
+
+#include <thread>
+
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/settings.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/actors/detail/namespace_actor.hpp"
+#include "slacker/actors/detail/server_connection.hpp"
+#include "slacker/runtime/wire_options.hpp"
+#include <caf/io/network/default_multiplexer.hpp>
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+
+namespace slacker {
+
+namespace {
+
+std::shared_ptr<worker_pool> pool_from_config(caf::actor_system& sys) {
+  auto& cfg = sys.config();
+  return make_thread_pool(caf::get_or(cfg, "slacker.worker-threads", size_t{4}),
+                          caf::get_or(cfg, "slacker.worker-queue", size_t{1024}));
+}
+
+} // namespace
+
+server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
+  // nop
+}
+
+server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
+  : sys_(sys), pool_(std::move(pool)), catalog_(std::make_shared<catalog>()) {
+  configure_logging(sys.config());
+  log_calls_ = switch_on(sys.config(), "slacker.log-calls");
+  on_network_thread_ =
+      caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"}) == "network";
+}
+
+server::~server() {
+  stop();
+}
+
+server& server::add(ns functions) {
+  auto name = functions.name();
+  auto infos = functions.infos();
+  auto fns = std::make_shared<const ns>(std::move(functions));
+  auto handler = on_network_thread_
+                   ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
+                   : sys_.spawn(namespace_actor, fns, pool_);
+  spawned_.push_back(handler);
+  catalog_->update([&](catalog::table& t) {
+    t[name] = catalog::entry{std::move(fns), std::move(handler), std::move(infos)};
+  });
+  return *this;
+}
+
+server& server::expose(const std::string& name, caf::actor handler,
+                       std::vector<function_info> functions) {
+  catalog_->update([&](catalog::table& t) {
+    t[name] = catalog::entry{nullptr, std::move(handler), std::move(functions)};
+  });
+  return *this;
+}
+
+bool server::remove(const std::string& name) {
+  bool removed = false;
+  catalog_->update([&](catalog::table& t) { removed = t.erase(name) > 0; });
+  return removed;
+}
+
+caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
+  auto opts = wire_options::from(sys_.config());
+  if (opts.problem) {
+    spdlog::error("slacker server: {}", describe(opts.problem));
+    return opts.problem;
+  }
+  auto door =
+      sys_.middleman().backend().new_tcp_doorman(port, bind.empty() ? nullptr : bind.c_str(),
+                                                 true);
+  if (!door) {
+    spdlog::error("slacker server: cannot serve on port {}: {}", port,
+                  describe(door.error()));
+    return std::move(door.error());
+  }
+  port_ = (*door)->port();
+  remote_peers_ = opts.tls != nullptr || opts.insecure;
+  if (!opts.tls && opts.insecure)
+    spdlog::warn("slacker server: slacker.insecure: plaintext connections from any address "
+                 "are taken on port {}; anyone who reaches it can call every function and "
+                 "read every call (docs/security.md)",
+                 port_);
+  acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
+                                            opts, log_calls_);
+  spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
+  metrics::serve_from(sys_.config());
+  if (metrics::enabled()) {
+    auto label = "port=\"" + std::to_string(port_) + "\"";
+    metrics_.push_back(metrics::add_gauge("slacker_worker_queue", label,
+                                          "blocking calls waiting for a worker thread",
+                                          [pool = pool_] { return double(pool->queued()); }));
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_server_draining", label, "1 while the server stops (drains)",
+      [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
+    metrics_.push_back(
+      metrics::add_health("server on port " + std::to_string(port_), [cat = catalog_] {
+        return cat->draining() ? std::string{"draining: stopping"} : std::string{};
+      }));
+  }
+  return port_;
+}
+
+void server::going_away() {
+  if (acceptor_)
+    blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5}, going_away_atom::value);
+}
+
+bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
+  using clock = std::chrono::steady_clock;
+  auto until = clock::now() + timeout;
+  // The connections count what they owe; polled, as this runs in a plain
+  // thread that has nothing else to do until the server stops.
+  for (;;) {
+    auto now = clock::now();
+    auto last = clock::time_point{std::chrono::nanoseconds{catalog_->last_arrival.load()}};
+    if (catalog_->owed.load() <= 0 && now - last >= quiet)
+      break;
+    if (now >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  // Namespace actors called from elsewhere (not through a connection).
+  caf::scoped_actor self{sys_};
+  for (auto& a : spawned_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+    bool done = false;
+    if (left.count() > 0)
+      self->request(a, left, drain_atom::value)
+          .receive([&](bool) { done = true; }, [&](caf::error&) {});
+    if (!done)
+      return false;
+  }
+  return true;
+}
+
+std::vector<std::string> server::namespaces() const {
+  std::vector<std::string> names;
+  for (auto& kvp : *catalog_->get())
+    names.push_back(kvp.first);
+  return names;
+}
+
+caf::expected<std::vector<function_info>> server::functions(const std::string& name) const {
+  auto table = catalog_->get();
+  auto i = table->find(name);
+  if (i == table->end())
+    return make_error(sc::not_found, "no namespace " + excerpt(name));
+  return i->second.infos;
+}
+
+void server::stop() {
+  if (acceptor_) {
+    caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
+    spdlog::info("slacker server: stopped serving on port {}", port_);
+    acceptor_ = nullptr;
+  }
+  for (auto& a : spawned_)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  spawned_.clear();
+  catalog_->update([](catalog::table& t) { t.clear(); });
+  catalog_->end_draining();
+  port_ = 0;
+  remote_peers_ = false;
+}
+
+} // namespace slacker

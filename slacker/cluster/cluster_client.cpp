@@ -1,0 +1,181 @@
+#include "slacker/cluster/cluster_client.hpp"
+
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <caf/io/middleman.hpp>
+#include <caf/settings.hpp>
+
+#include "slacker/actors/detail/dispatcher.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/registry/registry.hpp"
+#include "slacker/runtime/config.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+
+namespace slacker {
+
+namespace {
+
+zk_options make_zk(std::string cluster, std::string zk) {
+  zk_options opts;
+  opts.cluster = std::move(cluster);
+  opts.zk = std::move(zk);
+  return opts;
+}
+
+/// One call for `invoke_async`: the call and what to do with its reply.
+struct async_call {
+  cluster_call call;
+  std::function<void(caf::expected<cluster_reply>)> done;
+};
+
+} // namespace
+
+} // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::async_call)
+
+namespace slacker {
+
+namespace {
+
+/// Runs `invoke_async` calls: one long-lived actor per client instead of one
+/// spawned per call.
+caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher) {
+  return {
+    [=](async_call& x) {
+      auto done = std::move(x.done);
+      self->request(dispatcher, caf::infinite, std::move(x.call))
+        .then([done](cluster_reply& rep) { done(std::move(rep)); },
+              [done](caf::error& err) { done(std::move(err)); });
+    },
+  };
+}
+
+} // namespace
+
+cluster_client::cluster_client(caf::actor_system& sys, std::string cluster,
+                               std::string zk, cluster_options defaults)
+  : cluster_client(sys, make_zk(std::move(cluster), std::move(zk)), std::move(defaults)) {
+  // nop
+}
+
+cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
+                               cluster_options defaults)
+  : sys_(sys),
+    cluster_(zk.cluster),
+    defaults_(std::move(defaults)),
+    pool_(std::make_unique<scoped_pool>(sys)) {
+  configure_logging(sys.config());
+  auto session_timeout = zk.session_timeout;
+  registry_ = std::make_unique<registry>(sys, std::move(zk));
+  metrics::serve_from(sys.config());
+  if (metrics::enabled()) {
+    auto label = "cluster=\"" + cluster_ + "\"";
+    auto* reg = registry_.get(); // read without asking its actor
+    auto view = [reg] { return reg->state(); };
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_registry_connected", label, "1 while the client's ZooKeeper view is current",
+      [view] {
+        return view().status == registry_status::connected ? 1.0 : 0.0;
+      }));
+    metrics_.push_back(metrics::add_gauge(
+      "slacker_registry_view_age_seconds", label,
+      "time since the client's view of the cluster was last known current", [view] {
+        return static_cast<double>(view().view_age_ms) / 1000;
+      }));
+    metrics_.push_back(
+      metrics::add_health("cluster client of " + cluster_, [view, session_timeout] {
+        auto v = view();
+        if (v.status == registry_status::connected)
+          return std::string{};
+        if (v.view_age_ms <= session_timeout.count())
+          return std::string{};
+        if (v.status == registry_status::connecting) // never reached yet
+          return "ZooKeeper not reached for " + std::to_string(v.view_age_ms) + " ms";
+        return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms ("
+               + to_string(v.status) + ")";
+      }));
+  }
+  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
+                  std::string{"network"}) == "network")
+    dispatcher_ =
+        sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
+  else
+    dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor(), link_factory{});
+  async_ = sys.spawn(async_front, dispatcher_);
+  // Subscribed from here, so that it hears of changes before any subscriber
+  // that comes later (the registry tells subscribers in order).
+  caf::anon_send(registry_->actor(), subscribe_atom::value, dispatcher_);
+}
+
+cluster_client::~cluster_client() {
+  metrics_.clear(); // waits for a scrape under way
+  // Waits until the dispatcher has ended: on the network thread, a broker
+  // still holding messages when the actor system stops its network module
+  // would keep their senders (the registry's detached actor) alive, and the
+  // actor system would wait for that thread forever.
+  caf::scoped_actor self{sys_};
+  self->monitor(dispatcher_);
+  caf::anon_send_exit(async_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(dispatcher_, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {},
+                caf::after(std::chrono::seconds{5}) >> [] {
+                  spdlog::warn("slacker: the cluster client's dispatcher did not end in 5 s");
+                });
+}
+
+const caf::actor& cluster_client::registry_actor() const {
+  return registry_->actor();
+}
+
+caf::expected<cluster_call> cluster_client::assemble(std::shared_ptr<call_policies> policies,
+                                                     const std::string& qualified,
+                                                     bytes args) {
+  call_options opts;
+  opts.timeout = policies->timeout;
+  opts.codec = policies->codec;
+  opts.ext = policies->ext;
+  auto req = make_encoded_call(opts, qualified, std::move(args));
+  if (!req)
+    return std::move(req.error());
+  return cluster_call{std::move(*req), std::move(policies), {}, false};
+}
+
+caf::expected<cluster_call> cluster_client::prepare_encoded(const cluster_options& per_call,
+                                                            const cluster_options& per_fn,
+                                                            const std::string& qualified,
+                                                            bytes args) const {
+  return assemble(std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_)),
+                  qualified, std::move(args));
+}
+
+caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
+  // The dispatcher answers every call: the connection brokers time them out
+  // (or fail them when their connection ends).
+  return pool_->request<cluster_reply>(dispatcher_, std::move(call));
+}
+
+void cluster_client::invoke_async(cluster_call call,
+                                  std::function<void(caf::expected<cluster_reply>)> done) {
+  caf::anon_send(async_, async_call{std::move(call), std::move(done)});
+}
+
+caf::expected<ask_reply> cluster_client::ask_raw(ask_request req) {
+  return pool_->request<ask_reply>(dispatcher_, std::move(req));
+}
+
+caf::expected<std::string> cluster_client::server_data(const std::string& addr) {
+  return pool_->request<std::string>(dispatcher_, server_data_atom::value, addr);
+}
+
+void cluster_client::on_server_data_change(
+    std::function<void(const std::string&, const std::string&)> fn) {
+  caf::anon_send(dispatcher_, server_data_handler{std::move(fn)});
+}
+
+caf::expected<membership_view> cluster_client::members() {
+  return pool_->request<membership_view>(dispatcher_, view_atom::value);
+}
+
+} // namespace slacker

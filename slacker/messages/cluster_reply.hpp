@@ -1,0 +1,133 @@
+#pragma once
+
+// The answer of a cluster call as it crosses actor boundaries (registered
+// with CAF), and its decoding into a typed result.
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/codec.hpp"
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+
+/// How a `cluster_reply` is shaped: the results policy it was made under,
+/// so that it decodes without the policies.
+enum class reply_shape : uint8_t {
+  single, // at most one reply: the first success
+  vector, // every success, in the order they came
+  map,    // every success, with its server in `addrs`
+  nil,    // nothing
+  whole,  // one value that is the call's entire result (the unavailable
+          // value, or a user results function's output)
+};
+
+const char* to_string(reply_shape x);
+
+/// The answer of a cluster call: the successful results the policies kept,
+/// with their servers, and how they were shaped; and the servers that failed
+/// (`failed[i]` with `errors[i]`, e.g. `timeout` for one that did not answer
+/// by the deadline), for a call that succeeded with partial results.
+struct cluster_reply {
+  reply_shape shape = reply_shape::single;
+  std::vector<std::string> addrs;
+  std::vector<call_reply> replies;
+  std::vector<std::string> failed;
+  std::vector<caf::error> errors;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_reply& x) {
+  return f(caf::meta::type_name("slacker::cluster_reply"), x.shape, x.addrs, x.replies,
+           x.failed, x.errors);
+}
+
+namespace detail {
+
+template <class T>
+struct as_type {
+  using type = T;
+};
+
+/// Shapes `n` answers as the typed result `R`: `element<T>(i)` decodes
+/// answer `i` as a `T`, `addrs[i]` is its server. The one decode path of
+/// cluster replies and of typed-message answers.
+template <class R, class Element>
+caf::expected<R> shaped(reply_shape shape, const std::vector<std::string>& addrs, size_t n,
+                        const std::string& what, Element element) {
+  auto mismatch = [&] {
+    return make_error(sc::invalid_request,
+                      what + ": results " + to_string(shape)
+                        + " needs a std::vector (vector) or std::map<std::string, T> (map) "
+                          "result type");
+  };
+  if constexpr (std::is_void_v<R>) {
+    if (shape == reply_shape::whole && n > 0) {
+      auto x = element(as_type<void>{}, 0);
+      if (!x)
+        return std::move(x.error());
+    }
+    return caf::unit;
+  } else {
+    switch (shape) {
+      case reply_shape::nil:
+        return R{};
+      case reply_shape::whole:
+      case reply_shape::single:
+        if (n == 0)
+          return make_error(sc::unavailable, what + ": no server returned a result");
+        return element(as_type<R>{}, 0);
+      case reply_shape::vector:
+        if constexpr (is_std_vector<R>::value) {
+          R out;
+          for (size_t i = 0; i < n; ++i) {
+            auto x = element(as_type<typename R::value_type>{}, i);
+            if (!x)
+              return std::move(x.error());
+            out.push_back(std::move(*x));
+          }
+          return out;
+        } else {
+          return mismatch();
+        }
+      case reply_shape::map:
+        if constexpr (is_string_map<R>::value) {
+          R out;
+          for (size_t i = 0; i < n && i < addrs.size(); ++i) {
+            auto x = element(as_type<typename R::mapped_type>{}, i);
+            if (!x)
+              return std::move(x.error());
+            out.emplace(addrs[i], std::move(*x));
+          }
+          return out;
+        } else {
+          return mismatch();
+        }
+    }
+    return mismatch();
+  }
+}
+
+} // namespace detail
+
+/// Turns a cluster reply into the typed result `R`, as its shape says:
+/// `single` and `whole` decode `R`; `vector` needs `R = std::vector<T>`; `map`
+/// needs `R = std::map<std::string, T>` (keyed "host:port"); `nil` gives
+/// `R{}`. `what` (ns/fn) names the call in errors.
+template <class R>
+caf::expected<R> decode_cluster(const cluster_reply& rep, const std::string& what) {
+  return detail::shaped<R>(rep.shape, rep.addrs, rep.replies.size(), what,
+                           [&](auto type, size_t i) {
+                             using T = typename decltype(type)::type;
+                             return result_of<T>(rep.replies[i]);
+                           });
+}
+
+} // namespace slacker

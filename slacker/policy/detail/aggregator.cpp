@@ -1,0 +1,165 @@
+#include "slacker/policy/detail/aggregator.hpp"
+
+#include <algorithm>
+
+#include "slacker/messages/error.hpp"
+
+namespace slacker {
+
+aggregator::aggregator(std::string what, std::shared_ptr<const call_policies> policies,
+                       std::vector<std::string> addrs)
+  : what_(std::move(what)),
+    policies_(std::move(policies)),
+    waiting_(std::move(addrs)) {
+  // nop
+}
+
+bool aggregator::take(const std::string& addr) {
+  auto i = std::find(waiting_.begin(), waiting_.end(), addr);
+  if (i == waiting_.end())
+    return false;
+  waiting_.erase(i);
+  return true;
+}
+
+bool aggregator::add(const std::string& addr, call_reply rep) {
+  if (!take(addr))
+    return decided_;
+  if (code_of(rep.err) == sc::draining)
+    ++left_; // stopping: as if it had not been chosen
+  else if (rep.err)
+    failures_.push_back({addr, std::move(rep.err)});
+  else
+    successes_.push_back({addr, std::move(rep)});
+  return update();
+}
+
+bool aggregator::fail(const std::string& addr, caf::error err) {
+  if (!take(addr))
+    return decided_;
+  if (code_of(err) == sc::draining)
+    ++left_; // stopping: as if it had not been chosen
+  else
+    failures_.push_back({addr, std::move(err)});
+  return update();
+}
+
+bool aggregator::expire() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(policies_->timeout);
+  for (auto& addr : waiting_)
+    failures_.push_back({addr, make_error(sc::timeout, what_ + " on " + addr
+                                                         + ": no reply within "
+                                                         + std::to_string(ms.count())
+                                                         + " ms")});
+  waiting_.clear();
+  update();
+  return true;
+}
+
+bool aggregator::update() {
+  if (decided_)
+    return true;
+  auto& policy = policies_->exceptions;
+  if (auto fn = std::get_if<decide_fn>(&policy); fn && *fn) {
+    verdict_ = (*fn)(successes_, failures_, waiting_);
+    decided_ = verdict_.what != verdict::kind::wait || waiting_.empty();
+    return decided_;
+  }
+  if (waiting_.empty())
+    return decided_ = true;
+  if (auto q = std::get_if<quorum>(&policy))
+    return decided_ = successes_.size() >= q->k || successes_.size() + waiting_.size() < q->k;
+  auto ex = std::get_if<exceptions_kind>(&policy);
+  if (!ex)
+    return false; // a user function sees every answer
+  if (*ex == exceptions_kind::any)
+    return decided_ = !failures_.empty();
+  // `all`: one success settles a call that keeps at most one result.
+  auto res = std::get_if<results_kind>(&policies_->results);
+  return decided_ = res && (*res == results_kind::single || *res == results_kind::nil)
+                    && !successes_.empty();
+}
+
+caf::expected<cluster_reply> aggregator::result() {
+  std::optional<caf::error> err;
+  if (successes_.empty() && failures_.empty() && left_ > 0)
+    err = make_error(sc::unavailable, what_ + ": every server chosen is stopping");
+  else if (verdict_.what == verdict::kind::fail)
+    err = verdict_.err ? verdict_.err : make_error(sc::exception, what_ + ": failed");
+  else if (verdict_.what == verdict::kind::wait)
+    err = judge(std::holds_alternative<decide_fn>(policies_->exceptions)
+                  ? exceptions_policy{exceptions_kind::all}
+                  : policies_->exceptions,
+                what_, successes_, failures_);
+  if (err && *err)
+    return std::move(*err);
+  cluster_reply out;
+  for (auto& f : failures_) {
+    out.failed.push_back(f.addr);
+    out.errors.push_back(f.err);
+  }
+  if (auto q = std::get_if<quorum>(&policies_->exceptions); q && successes_.size() > q->k)
+    successes_.resize(q->k); // shaped from the first k
+  if (auto fn = std::get_if<results_fn>(&policies_->results); fn && *fn) {
+    auto value = (*fn)(policies_->codec, successes_);
+    call_reply rep;
+    rep.codec = policies_->codec;
+    if (value)
+      rep.result = std::move(*value);
+    else
+      rep.err = std::move(value.error());
+    out.shape = reply_shape::whole;
+    out.replies.push_back(std::move(rep));
+    return out;
+  }
+  auto kind = std::get_if<results_kind>(&policies_->results);
+  auto k = kind ? *kind : results_kind::single;
+  switch (k) {
+    case results_kind::nil: out.shape = reply_shape::nil; return out;
+    case results_kind::single: out.shape = reply_shape::single; break;
+    case results_kind::vector: out.shape = reply_shape::vector; break;
+    case results_kind::map: out.shape = reply_shape::map; break;
+  }
+  for (auto& s : successes_) {
+    out.addrs.push_back(std::move(s.addr));
+    out.replies.push_back(std::move(s.reply));
+    if (k == results_kind::single)
+      break;
+  }
+  successes_.clear();
+  return out;
+}
+
+caf::expected<cluster_reply> aggregator::one(std::string what,
+                                             std::shared_ptr<const call_policies> policies,
+                                             std::string addr, call_reply rep) {
+  // The one answer is all there is: straight to the outcome.
+  aggregator agg{std::move(what), std::move(policies), {}};
+  if (rep.err)
+    agg.failures_.push_back({std::move(addr), std::move(rep.err)});
+  else
+    agg.successes_.push_back({std::move(addr), std::move(rep)});
+  agg.update();
+  return agg.result();
+}
+
+caf::expected<cluster_reply> aggregator::none(const std::string& what,
+                                              const std::string& where,
+                                              const call_policies& policies,
+                                              const extensions& ext) {
+  if (!policies.unavailable)
+    return make_error(sc::unavailable, "no server provides " + what + " in " + where);
+  auto value = policies.unavailable(policies.codec);
+  if (!value)
+    return std::move(value.error());
+  call_reply rep;
+  rep.codec = policies.codec;
+  rep.result = std::move(*value);
+  rep.ext = ext;
+  cluster_reply out;
+  out.shape = reply_shape::whole;
+  out.replies.push_back(std::move(rep));
+  return out;
+}
+
+} // namespace slacker

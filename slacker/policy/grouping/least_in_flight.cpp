@@ -1,0 +1,20 @@
+#include "slacker/policy/grouping.hpp"
+
+namespace slacker::grouping {
+
+// Ties are broken at random, so that idle servers share the load.
+addresses least_in_flight(const grouping_view& view, std::mt19937_64& rng) {
+  if (view.servers.empty())
+    return {};
+  size_t best = view.servers.front().in_flight;
+  for (auto& s : view.servers)
+    best = std::min(best, s.in_flight);
+  std::vector<const candidate*> idlest;
+  for (auto& s : view.servers)
+    if (s.in_flight == best)
+      idlest.push_back(&s);
+  std::uniform_int_distribution<size_t> pick{0, idlest.size() - 1};
+  return {idlest[pick(rng)]->addr};
+}
+
+} // namespace slacker::grouping

@@ -1,0 +1,12 @@
+#include "slacker/policy/grouping.hpp"
+
+namespace slacker::grouping {
+
+addresses random(const grouping_view& view, std::mt19937_64& rng) {
+  if (view.servers.empty())
+    return {};
+  std::uniform_int_distribution<size_t> pick{0, view.servers.size() - 1};
+  return {view.servers[pick(rng)].addr};
+}
+
+} // namespace slacker::grouping

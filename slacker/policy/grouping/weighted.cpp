@@ -1,0 +1,33 @@
+#include "slacker/policy/grouping.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace slacker::grouping {
+
+double weight_of(const std::string& server_data) {
+  auto doc = nlohmann::json::parse(server_data, nullptr, false);
+  if (doc.is_object()) {
+    auto i = doc.find("weight");
+    if (i != doc.end() && i->is_number() && i->get<double>() >= 0)
+      return i->get<double>();
+  }
+  return 1;
+}
+
+// Weight 0 takes a server out, unless every weight is 0: then uniform.
+addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
+  if (view.servers.empty())
+    return {};
+  std::vector<double> weights;
+  double total = 0;
+  for (auto& s : view.servers) {
+    weights.push_back(s.weight);
+    total += weights.back();
+  }
+  if (total <= 0)
+    return random(view, rng);
+  std::discrete_distribution<size_t> pick{weights.begin(), weights.end()};
+  return {view.servers[pick(rng)].addr};
+}
+
+} // namespace slacker::grouping

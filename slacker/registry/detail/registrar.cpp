@@ -1,0 +1,473 @@
+#include "slacker/registry/detail/registrar.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/runtime/wire_options.hpp"
+
+namespace slacker {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<registrar_state>*;
+
+constexpr auto retry_delay = std::chrono::seconds{1};
+
+std::string base(self_ptr self) {
+  return self->state.link.opts.base();
+}
+
+bool connected(self_ptr self) {
+  return self->state.link.zk && self->state.link.status == registry_status::connected;
+}
+
+/// Makes `path` an ephemeral node of this session holding `data`, replacing a
+/// node left at the same path by an older session.
+bool claim(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  zk::node_stat st;
+  auto res = zk.exists(path, false, &st);
+  if (res && st.ephemeral_owner != zk.id()) {
+    spdlog::info("registry: replacing {} left by an expired session", path);
+    auto replaced = zk.replace_ephemeral(path, data);
+    if (replaced.code != zk::rc::no_node) // gone meanwhile: create it below
+      return static_cast<bool>(replaced);
+    res = zk::status{zk::rc::no_node, {}};
+  }
+  if (res)
+    return static_cast<bool>(zk.set(path, data));
+  if (res.code != zk::rc::no_node)
+    return false;
+  auto made = zk.create(path, data, zk::node_kind::ephemeral, true);
+  return made || made.code == zk::rc::node_exists;
+}
+
+/// Makes the persistent node `path` hold `data`, writing only when it does
+/// not already (every server of a namespace writes the same metadata).
+bool write_persistent(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  std::string current;
+  auto res = zk.get(path, false, current);
+  if (res && current == data)
+    return true;
+  if (res.code == zk::rc::no_node) {
+    res = zk.create(path, data, zk::node_kind::persistent, true);
+    if (res.code != zk::rc::node_exists)
+      return static_cast<bool>(res);
+  }
+  return static_cast<bool>(zk.set(path, data));
+}
+
+std::string sequence_of(const std::string& name) {
+  return name.size() >= 10 ? name.substr(name.size() - 10) : name;
+}
+
+void check_election(self_ptr self, const std::string& ns);
+
+/// The fencing token of our candidate in the election of `ns`.
+fencing_token token_of(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  fencing_token token;
+  if (auto i = st.candidates.find(ns); i != st.candidates.end() && st.link.zk) {
+    token.session = st.link.zk->id();
+    auto seq = sequence_of(i->second);
+    token.sequence = std::strtoull(seq.c_str(), nullptr, 10);
+  }
+  return token;
+}
+
+/// Starts or stops leading `ns`; tells the watchers when that changes.
+void lead(self_ptr self, const std::string& ns, bool leading, const char* why = "") {
+  auto& st = self->state;
+  leadership event{ns, leading, {}};
+  if (leading) {
+    event.token = token_of(self, ns);
+    if (!st.leading.insert(ns).second)
+      return;
+    spdlog::info("registry: {} leads {} (fencing token {}:{})", st.addr, ns,
+                 event.token.session, event.token.sequence);
+  } else {
+    if (st.leading.erase(ns) == 0)
+      return;
+    spdlog::info("registry: {} no longer leads {}{}", st.addr, ns, why);
+  }
+  for (auto& w : st.watchers)
+    caf::anon_send(w, event);
+}
+
+void step_down_all(self_ptr self, const char* why) {
+  for (auto& ns : std::set<std::string>{self->state.leading})
+    lead(self, ns, false, why);
+}
+
+/// The link just went down: a leader steps down once it has been down for
+/// `leader_step_down` of the session timeout, before ZooKeeper can expire
+/// the session and elect another. The C client notices a silent link only
+/// after 2/3 of the session timeout without an answer, so the outage is
+/// counted from that much before now: with the default share (2/3) a leader
+/// steps down as soon as the link is seen down.
+void step_down_later(self_ptr self) {
+  auto& st = self->state;
+  ++st.outage;
+  if (st.leading.empty())
+    return;
+  auto timeout = st.link.session_timeout();
+  auto share = std::min(std::max(st.link.opts.leader_step_down, 0.0), 1.0);
+  auto unnoticed = timeout * 2 / 3;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timeout * share) - unnoticed;
+  if (wait.count() <= 0) {
+    step_down_all(self, " (ZooKeeper link down)");
+    return;
+  }
+  delayed_weak_send(self, wait, caf::make_message(step_down_atom::value, st.outage));
+}
+
+bool join_election(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  auto& zk = *st.link.zk;
+  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  if (auto i = st.candidates.find(ns); i != st.candidates.end()) {
+    zk::node_stat stat;
+    if (zk.exists(i->second, false, &stat) && stat.ephemeral_owner == zk.id())
+      return true; // still in the running
+    st.candidates.erase(i);
+  }
+  std::string created;
+  auto res = zk.create(dir + "/c_", st.addr, zk::node_kind::ephemeral_sequential, true,
+                       &created);
+  if (!res)
+    return false;
+  st.candidates[ns] = created;
+  return true;
+}
+
+void check_election(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  if (!connected(self) || st.candidates.count(ns) == 0)
+    return;
+  auto& zk = *st.link.zk;
+  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  auto mine = st.candidates[ns].substr(dir.size() + 1);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::vector<std::string> names;
+    if (!zk.children(dir, false, names))
+      return;
+    std::sort(names.begin(), names.end(),
+              [](auto& a, auto& b) { return sequence_of(a) < sequence_of(b); });
+    auto me = std::find(names.begin(), names.end(), mine);
+    if (me == names.end()) { // our node vanished: run again
+      st.candidates.erase(ns);
+      if (join_election(self, ns))
+        check_election(self, ns);
+      return;
+    }
+    // Our own candidate is watched too: deleted by another client, it is
+    // found missing above and we run again (a leader stops leading).
+    zk.exists(dir + "/" + mine, true);
+    if (me == names.begin()) {
+      lead(self, ns, true);
+      write_persistent(self, base(self) + "/namespaces/" + ns + "/_leader", st.addr);
+      return;
+    }
+    // Watch only the predecessor: when it goes, only we re-check (no herd).
+    lead(self, ns, false, " (a candidate before it)");
+    auto watched = zk.exists(dir + "/" + *(me - 1), true);
+    if (watched.code != zk::rc::no_node)
+      return;
+    // The predecessor left between the two reads: look again.
+  }
+}
+
+/// Re-creates one of this server's own nodes that is gone while the server
+/// is registered (deleted by another client), and keeps a watch on it.
+void heal(self_ptr self, const std::string& path, const std::string& data) {
+  auto& zk = *self->state.link.zk;
+  if (zk.exists(path, true).code != zk::rc::no_node)
+    return; // there (and watched again)
+  spdlog::warn("registry: {} is gone while {} is registered; creating it again", path,
+               self->state.addr);
+  if (claim(self, path, data))
+    zk.exists(path, true);
+}
+
+bool publish_namespace(self_ptr self, const std::string& ns) {
+  auto& st = self->state;
+  auto own = base(self) + "/namespaces/" + ns + "/" + st.addr;
+  if (!claim(self, own, ""))
+    return false;
+  st.link.zk->exists(own, true); // healed if someone deletes it
+  for (auto& fn : st.namespaces[ns])
+    if (!write_persistent(self, base(self) + "/functions/" + ns + "/" + fn.name,
+                          to_json(fn)))
+      return false;
+  if (!join_election(self, ns))
+    return false;
+  check_election(self, ns);
+  return true;
+}
+
+/// Gives up for good: tells the waiters why.
+void give_up(self_ptr self, caf::error err) {
+  auto& st = self->state;
+  spdlog::error("registry: {}", describe(err));
+  st.fatal = std::move(err);
+  for (auto& rp : st.waiters)
+    rp.deliver(st.fatal);
+  st.waiters.clear();
+}
+
+/// With digest auth: refuses a cluster whose existing nodes anyone may write
+/// (someone created them first, with an open ACL, to read or redirect it).
+bool cluster_squatted(self_ptr self) {
+  auto& st = self->state;
+  if (st.link.opts.auth.digest.empty())
+    return false;
+  auto& zk = *st.link.zk;
+  std::vector<std::string> paths{base(self)};
+  std::vector<std::string> children;
+  if (zk.children(base(self), false, children))
+    for (auto& c : children)
+      paths.push_back(base(self) + "/" + c);
+  for (auto& path : paths) {
+    bool writable = false;
+    if (zk.world_writable(path, writable) && writable) {
+      give_up(self, make_error(sc::forbidden,
+                               "cluster node " + path
+                                 + " exists and anyone may write it (world ACL): someone "
+                                   "created it before this server; remove it, or use another "
+                                   "cluster name"));
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The session ended (expired, or lost): steps down and opens a new one, in
+/// which everything is registered again.
+void start_over(self_ptr self, const char* why) {
+  auto& st = self->state;
+  st.link.status = registry_status::expired;
+  step_down_all(self, why);
+  st.candidates.clear();
+  st.link.open(self);
+}
+
+/// Registers everything; on failure tries again a second later.
+void register_all(self_ptr self) {
+  auto& st = self->state;
+  if (!connected(self) || st.fatal)
+    return;
+  if (st.addr.empty()) {
+    auto host = zk::local_address_towards(st.link.opts.zk);
+    if (!host) {
+      spdlog::error("registry: {}", describe(host.error()));
+      delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
+      return;
+    }
+    if (!st.remote_ok && !is_loopback(*host)) {
+      give_up(self, make_error(sc::forbidden,
+                               "this server's detected address " + *host
+                                 + " is not on loopback and it serves without TLS: configure "
+                                   "TLS (--tls-cert, --tls-key, --tls-ca) or --insecure"));
+      return;
+    }
+    st.addr = *host + ":" + std::to_string(st.port);
+  }
+  if (cluster_squatted(self))
+    return;
+  bool ok = claim(self, base(self) + "/servers/" + st.addr, st.server_data);
+  if (ok)
+    st.link.zk->exists(base(self) + "/servers/" + st.addr, true); // healed if deleted
+  for (auto& kvp : st.namespaces)
+    ok = ok && publish_namespace(self, kvp.first);
+  if (ok) {
+    spdlog::info("registry: {} registered in {}", st.addr, base(self));
+    st.registered = true;
+    for (auto& rp : st.waiters)
+      rp.deliver(true);
+    st.waiters.clear();
+  } else {
+    spdlog::warn("registry: registering {} failed; trying again", st.addr);
+    delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
+  }
+}
+
+} // namespace
+
+std::string to_json(const function_info& info) {
+  return nlohmann::json{{"name", info.name},
+                        {"doc", info.doc},
+                        // One list of argument types per arity (Clojure's
+                        // arglists): an array of arrays, never an object
+                        // (nlohmann reads {{"a","b"}} as a key-value pair).
+                        {"arglists", nlohmann::json::array({nlohmann::json(info.arg_types)})},
+                        {"args", info.arg_types},
+                        {"result", info.result_type},
+                        {"codecs", info.codecs},
+                        {"blocking", info.blocking},
+                        {"idempotent", info.idempotent}}
+    .dump();
+}
+
+caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
+                              std::string host, uint16_t port, std::string server_data,
+                              std::map<std::string, std::vector<function_info>> namespaces,
+                              bool remote_ok, zk::connector connect) {
+  auto& st = self->state;
+  st.remote_ok = remote_ok;
+  st.link.opts = std::move(opts);
+  st.link.connect = std::move(connect);
+  st.port = port;
+  if (!host.empty())
+    st.addr = host + ":" + std::to_string(port);
+  st.server_data = std::move(server_data);
+  st.namespaces = std::move(namespaces);
+  st.link.open(self);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& ws = self->state.watchers;
+    ws.erase(std::remove_if(ws.begin(), ws.end(),
+                            [&](const caf::actor& w) { return w.address() == msg.source; }),
+             ws.end());
+  });
+  return {
+    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+      auto& st = self->state;
+      auto& link = st.link;
+      if (gen != link.generation || !link.zk)
+        return;
+      if (!zk_link::session_event(type)) {
+        // One of this server's own nodes changed or went away: heal it.
+        if (st.registered && connected(self)) {
+          auto ns_dir = base(self) + "/namespaces/";
+          if (path == base(self) + "/servers/" + st.addr) {
+            heal(self, path, st.server_data);
+            return;
+          }
+          for (auto& kvp : st.namespaces)
+            if (path == ns_dir + kvp.first + "/" + st.addr) {
+              heal(self, path, "");
+              return;
+            }
+        }
+        // A predecessor in an election went away (or another watch fired).
+        for (auto& kvp : std::map<std::string, std::string>{st.candidates})
+          if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)
+            check_election(self, kvp.first);
+        return;
+      }
+      switch (static_cast<zk::session_state>(state)) {
+        case zk::session_state::connected:
+          if (link.status != registry_status::connected) {
+            if (link.status != registry_status::connecting)
+              spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
+            link.status = registry_status::connected;
+            link.backoff = {};
+            register_all(self); // idempotent: also right after a mere reconnect
+          }
+          break;
+        case zk::session_state::connecting:
+          if (link.status == registry_status::connected) {
+            spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
+                         st.addr);
+            link.status = registry_status::suspended;
+            link.went_down(self);
+            step_down_later(self);
+          }
+          break;
+        case zk::session_state::expired:
+          spdlog::warn("registry: session of {} expired; stepping down and registering again",
+                       st.addr);
+          start_over(self, " (session expired)");
+          break;
+        case zk::session_state::not_zookeeper:
+          link.reject(self);
+          break;
+        default:
+          spdlog::error("registry: ZooKeeper refused the session (authentication)");
+          break;
+      }
+    },
+    [=](retry_atom, uint64_t gen) {
+      auto& st = self->state;
+      auto& link = st.link;
+      if (!link.on_retry(self, gen))
+        return;
+      // Lost: ZooKeeper expired the session (or came back without it).
+      spdlog::warn("registry: session of {} lost (disconnected longer than its timeout); "
+                   "stepping down and registering again on a new one",
+                   st.addr);
+      start_over(self, " (session lost)");
+    },
+    [=](step_down_atom, uint64_t outage) {
+      auto& st = self->state;
+      if (outage == st.outage && st.link.status != registry_status::connected)
+        step_down_all(self, " (ZooKeeper link down)");
+    },
+    [=](subscribe_atom, caf::actor& who) {
+      auto& st = self->state;
+      if (!who)
+        return;
+      st.watchers.push_back(who);
+      self->monitor(who);
+      for (auto& ns : st.leading)
+        caf::anon_send(who, leadership{ns, true, token_of(self, ns)});
+    },
+    [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
+      self->state.namespaces[ns] = std::move(fns);
+      if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
+        delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
+      return true;
+    },
+    [=](unpublish_atom, const std::string& ns) {
+      auto& st = self->state;
+      if (st.namespaces.erase(ns) == 0)
+        return false;
+      lead(self, ns, false, " (unpublished)");
+      if (connected(self)) {
+        st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
+        if (auto i = st.candidates.find(ns); i != st.candidates.end())
+          st.link.zk->remove(i->second);
+      }
+      st.candidates.erase(ns);
+      return true;
+    },
+    [=](server_data_atom, std::string& json) {
+      auto& st = self->state;
+      st.server_data = std::move(json);
+      if (connected(self) && !st.addr.empty()
+          && !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
+        delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
+      return true;
+    },
+    [=](wait_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.fatal)
+        return st.fatal;
+      if (st.registered)
+        return true;
+      auto rp = self->make_response_promise();
+      st.waiters.push_back(rp);
+      return caf::delegated<bool>{};
+    },
+    [=](register_atom) {
+      register_all(self);
+    },
+    [=](leaders_atom) {
+      std::vector<leadership> result;
+      for (auto& ns : self->state.leading)
+        result.push_back({ns, true, token_of(self, ns)});
+      return result;
+    },
+    [=](zk_requests_atom) {
+      auto n = self->state.link.requests();
+      return std::vector<uint64_t>{n.reads, n.writes};
+    },
+  };
+}
+
+} // namespace slacker

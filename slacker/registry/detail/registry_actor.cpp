@@ -1,0 +1,331 @@
+#include "slacker/registry/detail/registry_actor.hpp"
+
+#include <algorithm>
+
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/atoms.hpp"
+
+namespace slacker {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<mirror_state>*;
+
+/// Tells every subscriber. Anonymously: a message naming this detached actor
+/// would keep it (and its thread) alive for as long as it waits in a mailbox
+/// that is never drained (a broker's, once the network module stopped), and
+/// the actor system waits for that thread when it shuts down.
+template <class T>
+void emit(self_ptr self, const T& event) {
+  for (auto& sub : self->state.subscribers)
+    caf::anon_send(sub, event);
+}
+
+/// Within the grace after a new session: nothing is reported gone.
+bool settling(self_ptr self) {
+  return self->clock().now() < self->state.settle_until;
+}
+
+bool is_meta(const std::string& name) {
+  return !name.empty() && name[0] == '_';
+}
+
+std::string servers_path(self_ptr self) {
+  return self->state.link.opts.base() + "/servers";
+}
+
+std::string namespaces_path(self_ptr self) {
+  return self->state.link.opts.base() + "/namespaces";
+}
+
+/// Lists children with a watch; a missing parent is watched for creation.
+bool watched_children(self_ptr self, const std::string& path,
+                      std::vector<std::string>& out) {
+  auto& zk = *self->state.link.zk;
+  auto res = zk.children(path, true, out);
+  if (res.code == zk::rc::no_node) {
+    out.clear();
+    auto again = zk.exists(path, true);
+    if (again.code == zk::rc::ok) // created meanwhile
+      return watched_children(self, path, out);
+    return again.code == zk::rc::no_node;
+  }
+  return static_cast<bool>(res);
+}
+
+void refresh_server(self_ptr self, const std::string& addr) {
+  std::string data;
+  auto res = self->state.link.zk->get(servers_path(self) + "/" + addr, true, data);
+  if (!res)
+    return; // gone: the children watch reports it
+  auto& servers = self->state.view.servers;
+  auto i = servers.find(addr);
+  if (i == servers.end()) {
+    servers.emplace(addr, data);
+    emit(self, member_up{addr, data});
+  } else if (i->second != data) {
+    i->second = data;
+    emit(self, server_data_changed{addr, data});
+  }
+}
+
+/// The servers' list changed (or, `all`, everything is read anew): reads
+/// the nodes that appeared (their data watches stay armed for the others).
+void refresh_servers(self_ptr self, bool all) {
+  std::vector<std::string> names;
+  if (!watched_children(self, servers_path(self), names))
+    return;
+  std::set<std::string> now(names.begin(), names.end());
+  auto& servers = self->state.view.servers;
+  auto keep = settling(self);
+  for (auto i = servers.begin(); i != servers.end();) {
+    if (now.count(i->first) == 0 && !keep) {
+      auto addr = i->first;
+      i = servers.erase(i);
+      emit(self, member_down{addr});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& addr : now)
+    if (all || servers.count(addr) == 0)
+      refresh_server(self, addr);
+}
+
+void refresh_leader(self_ptr self, const std::string& ns) {
+  auto path = namespaces_path(self) + "/" + ns + "/_election";
+  std::vector<std::string> candidates;
+  std::string leader;
+  if (watched_children(self, path, candidates) && !candidates.empty()) {
+    // Sequence numbers are the last ten digits of each name.
+    std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) {
+      return a.substr(a.size() - 10) < b.substr(b.size() - 10);
+    });
+    std::string data;
+    for (auto& c : candidates)
+      if (self->state.link.zk->get(path + "/" + c, false, data)) {
+        leader = data;
+        break;
+      }
+  }
+  auto& leaders = self->state.view.leaders;
+  auto old = leaders.count(ns) ? leaders[ns] : std::string{};
+  if (leader == old || (leader.empty() && settling(self)))
+    return;
+  if (leader.empty())
+    leaders.erase(ns);
+  else
+    leaders[ns] = leader;
+  emit(self, leader_changed{ns, leader});
+}
+
+/// The servers of `ns` changed; `leader`: read its election too (first read).
+void refresh_namespace(self_ptr self, const std::string& ns, bool leader) {
+  std::vector<std::string> names;
+  if (!watched_children(self, namespaces_path(self) + "/" + ns, names))
+    return;
+  std::set<std::string> now;
+  for (auto& n : names)
+    if (!is_meta(n))
+      now.insert(n);
+  auto& addrs = self->state.view.namespaces[ns];
+  auto keep = settling(self);
+  for (auto i = addrs.begin(); i != addrs.end();) {
+    if (now.count(*i) == 0 && !keep) {
+      auto addr = *i;
+      i = addrs.erase(i);
+      emit(self, namespace_down{ns, addr});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& addr : now)
+    if (addrs.insert(addr).second)
+      emit(self, namespace_up{ns, addr});
+  if (leader)
+    refresh_leader(self, ns); // later changes come through its own watch
+}
+
+/// The namespaces' list changed (or, `all`, everything is read anew): reads
+/// the namespaces that appeared.
+void refresh_namespaces(self_ptr self, bool all) {
+  std::vector<std::string> names;
+  if (!watched_children(self, namespaces_path(self), names))
+    return;
+  std::set<std::string> now;
+  for (auto& n : names)
+    if (!is_meta(n))
+      now.insert(n);
+  auto& view = self->state.view;
+  auto keep = settling(self);
+  for (auto i = view.namespaces.begin(); i != view.namespaces.end();) {
+    if (now.count(i->first) == 0 && !keep) {
+      auto ns = i->first;
+      auto addrs = std::move(i->second);
+      i = view.namespaces.erase(i);
+      for (auto& addr : addrs)
+        emit(self, namespace_down{ns, addr});
+      if (view.leaders.erase(ns) > 0)
+        emit(self, leader_changed{ns, {}});
+    } else {
+      ++i;
+    }
+  }
+  for (auto& ns : now)
+    if (all || view.namespaces.count(ns) == 0)
+      refresh_namespace(self, ns, true);
+}
+
+/// Everything, anew (first connect, reconnect, new session): watches are set
+/// again on every node.
+void refresh_all(self_ptr self) {
+  refresh_servers(self, true);
+  refresh_namespaces(self, true);
+}
+
+/// Re-reads what a watch event says has changed.
+void on_node_event(self_ptr self, const std::string& path) {
+  auto servers = servers_path(self);
+  auto namespaces = namespaces_path(self);
+  if (path == servers) {
+    refresh_servers(self, false);
+  } else if (path.rfind(servers + "/", 0) == 0) {
+    refresh_server(self, path.substr(servers.size() + 1));
+  } else if (path == namespaces) {
+    refresh_namespaces(self, false);
+  } else if (path.rfind(namespaces + "/", 0) == 0) {
+    auto rest = path.substr(namespaces.size() + 1);
+    auto slash = rest.find('/');
+    auto ns = rest.substr(0, slash);
+    if (slash == std::string::npos)
+      refresh_namespace(self, ns, false);
+    else
+      refresh_leader(self, ns);
+  } else if (path == self->state.link.opts.base() || path.empty()) {
+    refresh_all(self);
+  }
+}
+
+void set_status(self_ptr self, registry_status status) {
+  auto& link = self->state.link;
+  if (link.status == registry_status::connected)
+    link.last_current = zk_link::clock::now();
+  link.status = status;
+  if (self->state.live)
+    self->state.live->store(link);
+  self->state.view.state = link.state();
+  emit(self, link.state());
+}
+
+} // namespace
+
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts,
+                             std::shared_ptr<live_registry_state> live,
+                             zk::connector connect) {
+  self->state.live = std::move(live);
+  self->state.link.opts = std::move(opts);
+  self->state.link.connect = std::move(connect);
+  self->state.link.open(self);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    for (auto i = subs.begin(); i != subs.end(); ++i)
+      if (i->address() == msg.source) {
+        subs.erase(i);
+        return;
+      }
+  });
+  return {
+    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+      auto& link = self->state.link;
+      if (gen != link.generation || !link.zk)
+        return;
+      if (!zk_link::session_event(type)) {
+        on_node_event(self, path);
+        return;
+      }
+      switch (static_cast<zk::session_state>(state)) {
+        case zk::session_state::connected:
+          if (link.status != registry_status::connected) {
+            spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+            link.backoff = {};
+            if (link.status == registry_status::expired && !self->state.view.servers.empty()) {
+              // A new session: what is missing now may be registering again.
+              auto grace = link.session_timeout();
+              self->state.settle_until = self->clock().now() + grace;
+              delayed_weak_send(self, grace, caf::make_message(settle_atom::value,
+                                                               link.generation));
+            }
+            // After a reconnect or a new session: read everything, then say
+            // connected, so that the view is complete when subscribers hear it.
+            refresh_all(self);
+            set_status(self, registry_status::connected);
+          }
+          break;
+        case zk::session_state::connecting:
+          if (link.status == registry_status::connected) {
+            spdlog::warn("registry: connection to ZooKeeper lost; serving the last view");
+            set_status(self, registry_status::suspended);
+            link.went_down(self);
+          }
+          break;
+        case zk::session_state::expired:
+          spdlog::warn("registry: ZooKeeper session expired; opening a new one");
+          set_status(self, registry_status::expired);
+          link.open(self);
+          break;
+        case zk::session_state::not_zookeeper:
+          link.reject(self);
+          break;
+        default:
+          spdlog::error("registry: ZooKeeper refused the session (authentication)");
+          break;
+      }
+    },
+    [=](retry_atom, uint64_t gen) {
+      auto& link = self->state.link;
+      if (!link.on_retry(self, gen))
+        return;
+      spdlog::warn("registry: ZooKeeper session lost (disconnected longer than its timeout); "
+                   "opening a new one");
+      set_status(self, registry_status::expired);
+      link.open(self);
+    },
+    [=](settle_atom, uint64_t gen) {
+      // The grace after a new session is over: what is still missing is gone.
+      auto& link = self->state.link;
+      if (gen != link.generation || !link.zk || link.status != registry_status::connected)
+        return;
+      self->state.settle_until = {};
+      refresh_all(self);
+    },
+    [=](subscribe_atom, caf::actor& who) {
+      auto& subs = self->state.subscribers;
+      if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())
+        return;
+      subs.push_back(who);
+      self->monitor(who);
+      self->state.view.state = self->state.link.state();
+      caf::anon_send(who, self->state.view);
+    },
+    [=](unsubscribe_atom, caf::actor& who) {
+      auto& subs = self->state.subscribers;
+      auto i = std::find(subs.begin(), subs.end(), who);
+      if (i == subs.end())
+        return;
+      subs.erase(i);
+      self->demonitor(who);
+    },
+    [=](view_atom) {
+      self->state.view.state = self->state.link.state();
+      return self->state.view;
+    },
+    [=](zk_requests_atom) {
+      auto n = self->state.link.requests();
+      return std::vector<uint64_t>{n.reads, n.writes};
+    },
+  };
+}
+
+} // namespace slacker

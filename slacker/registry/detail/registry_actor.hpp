@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <set>
+#include <vector>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/detail/zk_link.hpp"
+
+namespace slacker {
+
+/// What the client-side registry remembers: a mirror of the cluster.
+struct mirror_state {
+  zk_link link;
+  membership_view view;
+  /// In the order they subscribed: each event reaches them in that order.
+  std::vector<caf::actor> subscribers;
+  /// After a new session the tree is read anew while servers may still be
+  /// registering again: until then nothing is reported gone (a live server
+  /// stays routable through a resync).
+  zk_link::clock::time_point settle_until{};
+  /// The status for other threads (`registry::state`).
+  std::shared_ptr<live_registry_state> live;
+  static inline const char* name = "slacker.registry";
+};
+
+/// Mirrors `<root>/<cluster>` from ZooKeeper and tells subscribers about it.
+/// Spawn it detached: it calls ZooKeeper synchronously.
+/// - `(subscribe_atom, actor)`: the actor gets a `membership_view`, then
+///   `member_up`, `member_down`, `server_data_changed`, `namespace_up`,
+///   `namespace_down`, `leader_changed` and `registry_state` events, each
+///   sent to the subscribers in the order they subscribed. Dead subscribers
+///   are dropped.
+/// - `(unsubscribe_atom, actor)`.
+/// - `(view_atom) -> membership_view`.
+/// The leader of a namespace is the candidate with the lowest sequence number
+/// of its election, so a dead leader is never reported once its node is gone.
+/// After a new session (expired or lost) the tree is read anew, but servers,
+/// namespace entries and leaders missing from it are reported gone only if
+/// they are still missing one session timeout later (their servers may be
+/// registering again): a resync never drops a live server.
+/// `live` (optional) gets each status change; `connect` opens its sessions
+/// (a fake ZooKeeper in tests).
+caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts,
+                             std::shared_ptr<live_registry_state> live = nullptr,
+                             zk::connector connect = zk::session::open);
+
+} // namespace slacker

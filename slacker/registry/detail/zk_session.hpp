@@ -1,0 +1,99 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "slacker/registry/zookeeper.hpp"
+
+// The ZooKeeper C client stays out of this header: its types are in the .cpp.
+
+namespace slacker::zk {
+
+/// A ZooKeeper session: the operations the registry actor and the registrar
+/// use, behind a seam (`connector`) so that tests can run them on a fake.
+/// `open` makes the real one: RAII over one handle of the multi-threaded C
+/// client. The callback runs on the client's completion thread: it must only
+/// hand the event on (post a message to an actor). Operations are
+/// synchronous: call them from an actor of its own (a detached actor), never
+/// from CAF's shared threads.
+class session {
+public:
+  using callback = std::function<void(const event&)>;
+
+  /// Starts connecting to `hosts` (comma-separated `host:port` list) with the
+  /// C client. The connection itself is reported later through `cb` (state
+  /// connected).
+  static caf::expected<std::unique_ptr<session>>
+  open(const std::string& hosts, std::chrono::milliseconds session_timeout, callback cb,
+       auth_options auth = {});
+
+  virtual ~session();
+
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// The session id once connected, 0 before.
+  virtual int64_t id() const = 0;
+
+  /// The negotiated session timeout (0 before it is known).
+  virtual std::chrono::milliseconds timeout() const = 0;
+
+  /// The requests sent on this session so far.
+  request_counts requests() const noexcept {
+    return counts_;
+  }
+
+  /// Creates `path` (its parents too, as persistent nodes, when `parents`
+  /// and only when missing); `created` gets the actual path (with the
+  /// sequence number).
+  virtual status create(const std::string& path, const std::string& data, node_kind kind,
+                        bool parents, std::string* created = nullptr)
+    = 0;
+
+  virtual status get(const std::string& path, bool watch, std::string& data,
+                     node_stat* st = nullptr)
+    = 0;
+
+  virtual status set(const std::string& path, const std::string& data) = 0;
+
+  virtual status children(const std::string& path, bool watch, std::vector<std::string>& out)
+    = 0;
+
+  virtual status exists(const std::string& path, bool watch, node_stat* st = nullptr) = 0;
+
+  /// Deletes `path` and creates it again as an ephemeral node with `data`, in
+  /// one transaction: watchers never see it missing.
+  virtual status replace_ephemeral(const std::string& path, const std::string& data) = 0;
+
+  /// Deletes `path` regardless of its version; `no_node` when it is gone already.
+  virtual status remove(const std::string& path) = 0;
+
+  /// Whether `path`'s ACL lets anyone (scheme `world`) do more than read it
+  /// or add children: `writable` true when anyone may write, delete or
+  /// administer it.
+  virtual status world_writable(const std::string& path, bool& writable) = 0;
+
+protected:
+  session() = default;
+  request_counts counts_; // counted by each implementation
+};
+
+/// Opens sessions: `session::open` (the C client), or a fake in tests.
+using connector = std::function<caf::expected<std::unique_ptr<session>>(
+  const std::string& hosts, std::chrono::milliseconds session_timeout,
+  session::callback cb, auth_options auth)>;
+
+/// The local IP address this host uses to reach the first of `hosts` that
+/// accepts a TCP connection; a clear error when none does.
+caf::expected<std::string> local_address_towards(const std::string& hosts);
+
+/// Sets the minimum level of the C client's own log (which goes to spdlog).
+void set_client_log_level(const std::string& spdlog_level);
+
+} // namespace slacker::zk

@@ -1,0 +1,58 @@
+#include "slacker/registry/registry.hpp"
+
+#include "slacker/runtime/wire_options.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/runtime/blocking_request.hpp"
+
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/codec.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/registry/detail/registry_actor.hpp"
+#include "slacker/runtime/config.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+
+namespace slacker {
+
+namespace {
+
+/// Asks `who` and waits; the registry actors answer at once unless a
+/// ZooKeeper call is under way.
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, const caf::actor& who, Ts&&... xs) {
+  return blocking_request<T>(sys, who, std::chrono::seconds{30}, std::forward<Ts>(xs)...);
+}
+
+} // namespace
+
+registry::registry(caf::actor_system& sys, zk_options opts) : sys_(sys) {
+  configure_logging(sys.config());
+  zk::set_client_log_level(
+      caf::get_or(sys.config(), "slacker.log-level", std::string{"info"}));
+  live_ = std::make_shared<live_registry_state>();
+  actor_ = sys.spawn<caf::detached>(registry_actor, std::move(opts), live_,
+                                    zk::connector{zk::session::open});
+}
+
+registry::~registry() {
+  caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
+}
+
+registry_state registry::state() const {
+  return live_->load();
+}
+
+caf::expected<membership_view> registry::view() {
+  return ask<membership_view>(sys_, actor_, view_atom::value);
+}
+
+caf::expected<zk::request_counts> registry::zk_requests() {
+  return zk_requests_of(sys_, actor_);
+}
+
+} // namespace slacker

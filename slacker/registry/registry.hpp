@@ -1,0 +1,54 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/options.hpp"
+#include "slacker/registry/zookeeper.hpp"
+
+namespace slacker {
+
+struct live_registry_state;
+
+/// The client side: a mirror of a cluster's membership that any actor can
+/// subscribe to (see registry_actor.hpp for the messages).
+///
+/// ```
+/// slacker::registry reg{sys, {.zk = "127.0.0.1:2181", .cluster = "example-cluster"}};
+/// self->send(reg.actor(), slacker::subscribe_atom::value, self);
+/// ```
+class registry {
+public:
+  registry(caf::actor_system& sys, zk_options opts);
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  const caf::actor& actor() const noexcept {
+    return actor_;
+  }
+
+  /// The current view (blocking).
+  caf::expected<membership_view> view();
+
+  /// Its status and view age now, without asking its actor (which may be
+  /// busy in a ZooKeeper call): for metrics and health checks.
+  registry_state state() const;
+
+  /// The ZooKeeper requests this registry sent so far (blocking).
+  caf::expected<zk::request_counts> zk_requests();
+
+private:
+  caf::actor_system& sys_;
+  caf::actor actor_;
+  std::shared_ptr<live_registry_state> live_;
+};
+
+
+} // namespace slacker

@@ -1,0 +1,155 @@
+#include "slacker/runtime/config.hpp"
+
+#include <caf/config_option_adder.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/settings.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+
+#include "slacker/messages/cluster_reply.hpp"
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/messages/membership.hpp"
+
+namespace slacker {
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<call_request>("slacker::call_request");
+  cfg.add_message_type<call_reply>("slacker::call_reply");
+  cfg.add_message_type<function_info>("slacker::function_info");
+  cfg.add_message_type<std::vector<function_info>>("std::vector<slacker::function_info>");
+  cfg.add_message_type<member_up>("slacker::member_up");
+  cfg.add_message_type<member_down>("slacker::member_down");
+  cfg.add_message_type<server_data_changed>("slacker::server_data_changed");
+  cfg.add_message_type<namespace_up>("slacker::namespace_up");
+  cfg.add_message_type<namespace_down>("slacker::namespace_down");
+  cfg.add_message_type<leader_changed>("slacker::leader_changed");
+  cfg.add_message_type<registry_state>("slacker::registry_state");
+  cfg.add_message_type<fencing_token>("slacker::fencing_token");
+  cfg.add_message_type<leadership>("slacker::leadership");
+  cfg.add_message_type<std::vector<leadership>>("std::vector<slacker::leadership>");
+  cfg.add_message_type<membership_view>("slacker::membership_view");
+  cfg.add_message_type<cluster_reply>("slacker::cluster_reply");
+  cfg.add_error_category(error_category, render_error);
+}
+
+config::config() {
+  load<caf::io::middleman>();
+  slacker::add_message_types(*this);
+  opt_group{custom_options_, "slacker"}
+      .add(log_level, "log-level", "trace|debug|info|warn|error|critical|off")
+      .add(worker_threads, "worker-threads", "threads running blocking functions")
+      .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread")
+    .add(log_calls, "log-calls", "servers log one line per call")
+    .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
+    .add(dispatcher_hot_path, "dispatcher-hot-path",
+         "scheduled|network: where cluster dispatchers run")
+    .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run")
+    .add(blocking_calls, "blocking-calls", "lane|broker: how blocking direct calls travel")
+    .add(wire.max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
+    .add(wire.handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
+    .add(wire.idle_timeout, "idle-timeout", "a server closes connections silent for this long")
+    .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
+    .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
+    .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
+    .add(failure_accrual, "failure-accrual",
+         "calls in a row timing out on a server before clients route around it")
+    .add(retry_budget, "retry-budget", "share of recent calls that may be retried (0.2)")
+    .add(leader_step_down, "leader-step-down",
+         "a leader steps down when its ZooKeeper link has been down this share of the "
+         "session timeout (0.667)")
+    .add(insecure, "insecure", "a plaintext server also takes peers not on loopback")
+    .add(metrics, "metrics", "HOST:PORT serving /metrics and /health (default: off)");
+  opt_group{custom_options_, "slacker.tls"}
+    .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
+    .add(tls_key, "key", "PEM private key of the certificate")
+    .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
+  opt_group{custom_options_, "slacker.manager"}.add(manager_token, "token",
+                                                    "secret manager writes must carry");
+  opt_group{custom_options_, "slacker.zk"}.add(zk_auth, "auth",
+                                               "user:password for ZooKeeper digest auth");
+  opt_group{custom_options_, "slacker.json"}.add(json_max_depth, "max-depth",
+                                                 "deepest JSON nesting decoders accept");
+  // Measured on loopback (see docs/benchmarks.md): the network thread handles
+  // I/O itself and idle workers do not spin, which cuts a round trip in half.
+  set("middleman.workers", size_t{0});
+  set("work-stealing.moderate-poll-attempts", size_t{0});
+  // Idle workers sleep on a condition variable (woken by new work sent to
+  // them) and look for work to steal at this interval: 200 ms instead of
+  // CAF's 10 ms takes an idle process from ~400 to ~23 wakeups a second,
+  // with no loss in the bench's latency rows (docs/benchmarks.md).
+  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{200}});
+}
+
+namespace {
+
+/// Switches turned off on the command line (`--name=false`).
+std::set<std::string>& switched_off() {
+  static std::set<std::string> names;
+  return names;
+}
+
+std::mutex switched_off_mtx;
+
+} // namespace
+
+void expand_option_aliases(std::vector<std::string>& args,
+                           const std::vector<std::string>& switches) {
+  static const std::pair<const char*, const char*> aliases[] = {
+    {"--tls-cert=", "--slacker.tls.certificate="},
+    {"--tls-key=", "--slacker.tls.key="},
+    {"--tls-ca=", "--slacker.tls.ca="},
+    {"--manager-token=", "--slacker.manager.token="},
+    {"--zk-auth=", "--slacker.zk.auth="},
+  };
+  std::vector<std::string> known{"slacker.insecure", "slacker.log-calls"};
+  known.insert(known.end(), switches.begin(), switches.end());
+  std::vector<std::string> out;
+  for (auto arg : args) {
+    if (arg.rfind("--insecure", 0) == 0)
+      arg = "--slacker.insecure" + arg.substr(10);
+    for (auto& [from, to] : aliases)
+      if (arg.rfind(from, 0) == 0) {
+        arg = to + arg.substr(std::string{from}.size());
+        break;
+      }
+    // CAF's boolean flags take no value: `--name=true` is `--name`, and
+    // `--name=false` turns the switch off (see switch_on).
+    bool taken = false;
+    for (auto& name : known) {
+      auto flag = "--" + name;
+      if (arg == flag + "=true") {
+        arg = flag;
+      } else if (arg == flag + "=false") {
+        std::lock_guard<std::mutex> guard{switched_off_mtx};
+        switched_off().insert(name);
+        taken = true;
+      }
+    }
+    if (!taken)
+      out.push_back(std::move(arg));
+  }
+  args = std::move(out);
+}
+
+bool switch_on(const caf::actor_system_config& cfg, const std::string& name, bool fallback) {
+  {
+    std::lock_guard<std::mutex> guard{switched_off_mtx};
+    if (switched_off().count(name) > 0)
+      return false;
+  }
+  return caf::get_or(cfg, name, fallback);
+}
+
+void configure_logging(const caf::actor_system_config& cfg) {
+  // Logs go to stderr: stdout belongs to the program (results, JSON).
+  static std::once_flag once;
+  std::call_once(once, [] { spdlog::set_default_logger(spdlog::stderr_color_mt("slacker")); });
+  auto level = caf::get_or(cfg, "slacker.log-level", std::string{"info"});
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+} // namespace slacker

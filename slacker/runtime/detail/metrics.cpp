@@ -1,0 +1,319 @@
+#include "slacker/runtime/detail/metrics.hpp"
+
+#include <algorithm>
+#include <list>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
+#include <caf/logger.hpp>
+#include <civetweb.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/messages/error.hpp"
+
+namespace slacker::metrics {
+
+namespace {
+
+std::atomic<bool> on{false};
+
+struct gauge {
+  std::string name;
+  std::string labels;
+  std::string help;
+  std::function<double()> read;
+};
+
+struct health_part {
+  std::string what;
+  std::function<std::string()> check;
+};
+
+/// Everything counted, behind one lock for the maps (the counters are
+/// atomics: a call takes the lock shared, to find its entry).
+struct registry {
+  std::shared_mutex mtx;
+  /// ns -> fn -> counts; found by name without a copy (each served call).
+  std::map<std::string, std::map<std::string, std::unique_ptr<call_counts>, std::less<>>,
+           std::less<>>
+    served;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<peer_counts>> peers;
+  std::list<gauge> gauges;
+  std::list<health_part> health;
+  mg_context* http = nullptr;
+  std::string address;
+};
+
+registry& reg() {
+  static registry r;
+  return r;
+}
+
+/// Removes a list element when the last copy of the handle goes.
+template <class T>
+std::shared_ptr<void> handle_of(std::list<T>& list, typename std::list<T>::iterator i) {
+  return std::shared_ptr<void>(nullptr, [&list, i](void*) {
+    std::unique_lock<std::shared_mutex> guard{reg().mtx};
+    list.erase(i);
+  });
+}
+
+std::string escape(const std::string& value) {
+  std::string out;
+  for (auto c : value) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+const char* outcome_name(size_t i) {
+  if (i == 0)
+    return "ok";
+  if (i <= static_cast<size_t>(sc::draining))
+    return to_string(static_cast<sc>(i));
+  return "other";
+}
+
+/// A metric's HELP and TYPE lines, once before its samples.
+void header(std::ostream& out, const std::string& name, const std::string& help,
+            const char* type) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+/// One family of call metrics (`prefix_calls_total`, ...) for many label sets.
+void render_calls(std::ostream& out, const std::string& prefix, const std::string& what,
+                  const std::vector<std::pair<std::string, const call_counts*>>& rows) {
+  header(out, prefix + "_calls_total", what + ": calls", "counter");
+  for (auto& [labels, c] : rows)
+    out << prefix << "_calls_total{" << labels << "} " << c->calls.load() << "\n";
+  header(out, prefix + "_errors_total", what + ": failed calls by error code", "counter");
+  for (auto& [labels, c] : rows)
+    for (size_t i = 1; i < c->outcomes.size(); ++i)
+      if (auto n = c->outcomes[i].load(); n > 0)
+        out << prefix << "_errors_total{" << labels << ",code=\"" << outcome_name(i) << "\"} "
+            << n << "\n";
+  header(out, prefix + "_in_flight", what + ": calls under way", "gauge");
+  for (auto& [labels, c] : rows)
+    out << prefix << "_in_flight{" << labels << "} " << c->in_flight.load() << "\n";
+  header(out, prefix + "_latency_seconds", what + ": call latency", "histogram");
+  for (auto& [labels, c] : rows) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < c->buckets.size(); ++i) {
+      total += c->buckets[i].load();
+      out << prefix << "_latency_seconds_bucket{" << labels << ",le=\"";
+      if (i < bucket_us.size())
+        out << static_cast<double>(bucket_us[i]) / 1e6;
+      else
+        out << "+Inf";
+      out << "\"} " << total << "\n";
+    }
+    out << prefix << "_latency_seconds_sum{" << labels << "} "
+        << static_cast<double>(c->sum_us.load()) / 1e6 << "\n";
+    out << prefix << "_latency_seconds_count{" << labels << "} " << total << "\n";
+  }
+}
+
+int send(mg_connection* conn, int status, const char* type, const std::string& body) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            status, status == 200 ? "OK" : status == 503 ? "Service Unavailable" : "Not Found",
+            type, body.size());
+  mg_write(conn, body.data(), body.size());
+  return status;
+}
+
+/// A gauge or health check may ask an actor from this (civetweb's) thread;
+/// CAF then keeps a reference to its logger in the thread, and an actor
+/// system waits for its logger to go when it ends: let go of it after each
+/// request.
+struct forget_caf {
+  ~forget_caf() {
+    caf::logger::set_current_actor_system(nullptr);
+  }
+};
+
+/// Answers with what `produce` returns (status, body) as `type`.
+template <class F>
+int respond(mg_connection* conn, const char* type, F produce) {
+  std::pair<int, std::string> answer;
+  {
+    forget_caf guard;
+    answer = produce();
+  }
+  return send(conn, answer.first, type, answer.second);
+}
+
+int on_metrics(mg_connection* conn, void*) {
+  return respond(conn, "text/plain; version=0.0.4; charset=utf-8",
+                 [] { return std::make_pair(200, render()); });
+}
+
+int on_health(mg_connection* conn, void*) {
+  return respond(conn, "application/json", [] { return health(); });
+}
+
+int on_log(const mg_connection*, const char* message) {
+  spdlog::debug("metrics endpoint: {}", message);
+  return 1; // civetweb prints nothing itself
+}
+
+} // namespace
+
+bool enabled() noexcept {
+  return on.load(std::memory_order_relaxed);
+}
+
+void call_counts::record(uint64_t us, const caf::error& err) {
+  calls.fetch_add(1, std::memory_order_relaxed);
+  size_t outcome = 0;
+  if (err) {
+    auto code = static_cast<size_t>(code_of(err));
+    outcome = code == 0 || code >= outcomes.size() - 1 ? outcomes.size() - 1 : code;
+  }
+  outcomes[outcome].fetch_add(1, std::memory_order_relaxed);
+  auto b = std::lower_bound(bucket_us.begin(), bucket_us.end(), us) - bucket_us.begin();
+  buckets[static_cast<size_t>(b)].fetch_add(1, std::memory_order_relaxed);
+  sum_us.fetch_add(us, std::memory_order_relaxed);
+}
+
+call_counts& served(const std::string& ns, const std::string& fn) {
+  auto& r = reg();
+  {
+    std::shared_lock<std::shared_mutex> guard{r.mtx};
+    if (auto i = r.served.find(ns); i != r.served.end())
+      if (auto j = i->second.find(fn); j != i->second.end())
+        return *j->second;
+  }
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  auto& slot = r.served[ns][fn];
+  if (!slot)
+    slot = std::make_unique<call_counts>();
+  return *slot;
+}
+
+std::shared_ptr<peer_counts> peer(const std::string& cluster, const std::string& addr) {
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  auto& slot = r.peers[std::make_pair(cluster, addr)];
+  if (!slot)
+    slot = std::make_shared<peer_counts>();
+  return slot;
+}
+
+std::shared_ptr<void> add_gauge(std::string name, std::string labels, std::string help,
+                                std::function<double()> read) {
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  r.gauges.push_back({std::move(name), std::move(labels), std::move(help), std::move(read)});
+  return handle_of(r.gauges, std::prev(r.gauges.end()));
+}
+
+std::shared_ptr<void> add_health(std::string what, std::function<std::string()> check) {
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  r.health.push_back({std::move(what), std::move(check)});
+  return handle_of(r.health, std::prev(r.health.end()));
+}
+
+std::string render() {
+  auto& r = reg();
+  std::ostringstream out;
+  std::shared_lock<std::shared_mutex> guard{r.mtx};
+  std::vector<std::pair<std::string, const call_counts*>> rows;
+  for (auto& [ns, fns] : r.served)
+    for (auto& [fn, c] : fns)
+      rows.emplace_back("ns=\"" + escape(ns) + "\",fn=\"" + escape(fn) + "\"", c.get());
+  render_calls(out, "slacker_server", "functions served by this process", rows);
+  rows.clear();
+  for (auto& [key, c] : r.peers)
+    rows.emplace_back("cluster=\"" + escape(key.first) + "\",server=\"" + escape(key.second)
+                        + "\"",
+                      c.get());
+  render_calls(out, "slacker_client", "calls this process's cluster clients sent per server",
+               rows);
+  header(out, "slacker_client_routable", "1 while a server may be chosen for calls", "gauge");
+  for (auto& [key, c] : r.peers)
+    out << "slacker_client_routable{cluster=\"" << escape(key.first) << "\",server=\""
+        << escape(key.second) << "\"} " << (c->routable.load() ? 1 : 0) << "\n";
+  // Each gauge's HELP and TYPE once, before all of its series.
+  std::vector<const gauge*> gauges;
+  for (auto& g : r.gauges)
+    gauges.push_back(&g);
+  std::stable_sort(gauges.begin(), gauges.end(),
+                   [](auto* a, auto* b) { return a->name < b->name; });
+  std::string last;
+  for (auto* gp : gauges) {
+    auto& g = *gp;
+    if (g.name != last)
+      header(out, g.name, g.help, "gauge");
+    last = g.name;
+    out << g.name;
+    if (!g.labels.empty())
+      out << "{" << g.labels << "}";
+    out << " " << g.read() << "\n";
+  }
+  return out.str();
+}
+
+std::pair<int, std::string> health() {
+  auto& r = reg();
+  nlohmann::json problems = nlohmann::json::object();
+  std::shared_lock<std::shared_mutex> guard{r.mtx};
+  for (auto& part : r.health)
+    if (auto why = part.check(); !why.empty())
+      problems[part.what] = why;
+  bool fine = problems.empty();
+  nlohmann::json body{{"healthy", fine}};
+  if (!fine)
+    body["problems"] = problems;
+  return {fine ? 200 : 503, body.dump() + "\n"};
+}
+
+caf::error serve(const std::string& host_port) {
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  if (r.http) {
+    if (r.address == host_port)
+      return {};
+    return make_error(sc::invalid_request, "metrics are served on " + r.address
+                                             + " already, not also on " + host_port);
+  }
+  const char* options[] = {"listening_ports", host_port.c_str(), "num_threads", "2",
+                           "request_timeout_ms", "5000", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = on_log;
+  mg_init_library(0);
+  auto* ctx = mg_start(&callbacks, nullptr, options);
+  if (!ctx)
+    return make_error(sc::invalid_request,
+                      "cannot serve metrics on " + host_port + " (taken, or not HOST:PORT)");
+  mg_set_request_handler(ctx, "/metrics$", on_metrics, nullptr);
+  mg_set_request_handler(ctx, "/health$", on_health, nullptr);
+  r.http = ctx; // runs until the process ends
+  r.address = host_port;
+  on = true;
+  spdlog::info("metrics: serving /metrics and /health on {}", host_port);
+  return {};
+}
+
+void serve_from(const caf::actor_system_config& cfg) {
+  auto where = caf::get_or(cfg, "slacker.metrics", std::string{});
+  if (where.empty())
+    return;
+  if (auto err = serve(where))
+    spdlog::error("metrics: {}", describe(err));
+}
+
+} // namespace slacker::metrics

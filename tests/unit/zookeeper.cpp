@@ -1,0 +1,291 @@
+#define CAF_SUITE zookeeper
+#include <caf/test/dsl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "slacker/actors/detail/dispatcher.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/detail/registrar.hpp"
+#include "slacker/registry/detail/registry_actor.hpp"
+#include "slacker/runtime/config.hpp"
+#include "tests/unit/fake_zookeeper.hpp"
+
+// The registry actor, the registrar and a dispatcher on a fake ZooKeeper, with
+// simulated time: what the integration tests show with real processes, here
+// step by step and with faults placed exactly.
+
+using namespace slacker;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct zk_config : caf::actor_system_config {
+  zk_config() {
+    slacker::add_message_types(*this);
+    opt_group{custom_options_, "slacker"}.add<std::string>("gather-hot-path", "");
+    set("slacker.gather-hot-path", "scheduled");
+  }
+};
+
+using log_ptr = std::shared_ptr<std::vector<std::string>>;
+
+/// Writes each membership event it gets as one line.
+caf::behavior listener(caf::event_based_actor*, log_ptr log) {
+  return {
+    [=](membership_view& v) {
+      log->push_back("view " + std::to_string(v.servers.size()));
+    },
+    [=](member_up& x) { log->push_back("up " + x.addr + " " + x.data); },
+    [=](member_down& x) { log->push_back("down " + x.addr); },
+    [=](server_data_changed& x) { log->push_back("data " + x.addr + " " + x.data); },
+    [=](namespace_up& x) { log->push_back("ns up " + x.ns + " " + x.addr); },
+    [=](namespace_down& x) { log->push_back("ns down " + x.ns + " " + x.addr); },
+    [=](leader_changed& x) { log->push_back("leader " + x.ns + " " + x.addr); },
+    [=](registry_state&) {},
+  };
+}
+
+std::vector<function_info> functions(std::string name) {
+  std::vector<function_info> fns(1);
+  fns[0].name = std::move(name);
+  return fns;
+}
+
+struct fixture : test_coordinator_fixture<zk_config> {
+  slacker_test::fake_zookeeper zookeeper;
+  zk_options opts;
+  log_ptr log = std::make_shared<std::vector<std::string>>();
+  std::vector<caf::actor> actors;
+
+  fixture() {
+    opts.zk = "fake:2181";
+    opts.cluster = "c";
+    opts.session_timeout = 2000ms;
+  }
+
+  ~fixture() override {
+    for (auto& a : actors)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// A registrar for server 127.0.0.1:`port` serving `ns` (function "fn").
+  caf::actor registrar(uint16_t port, std::string ns = "ns", std::string data = "{}") {
+    std::map<std::string, std::vector<function_info>> nss;
+    nss[ns] = functions("fn");
+    auto r = sys.spawn(registrar_actor, opts, std::string{"127.0.0.1"}, port, std::move(data),
+                       std::move(nss), false, zookeeper.connector());
+    actors.push_back(r);
+    sched.run();
+    return r;
+  }
+
+  /// A registry actor with a listener subscribed to it.
+  caf::actor mirror() {
+    auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
+    auto l = sys.spawn(listener, log);
+    actors.push_back(m);
+    actors.push_back(l);
+    self->send(m, subscribe_atom::value, l);
+    sched.run();
+    return m;
+  }
+
+  std::set<std::string> leading(const caf::actor& r) {
+    return deref<caf::stateful_actor<registrar_state>>(r).state.leading;
+  }
+
+  /// The session of a registrar or registry actor.
+  int64_t session_of(const caf::actor& a, bool is_registrar = true) {
+    if (is_registrar)
+      return deref<caf::stateful_actor<registrar_state>>(a).state.link.zk->id();
+    return deref<caf::stateful_actor<mirror_state>>(a).state.link.zk->id();
+  }
+
+  /// Advances simulated time by `d`, running what becomes due.
+  void advance(caf::timespan d) {
+    sched.run();
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  bool logged(const std::string& line) const {
+    return std::find(log->begin(), log->end(), line) != log->end();
+  }
+
+  std::string base = "/slacker/cluster/c";
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(zookeeper_tests, fixture)
+
+CAF_TEST(a registrar writes the server its namespaces functions and election) {
+  registrar(1000, "ns", R"({"w":1})");
+  CAF_CHECK_EQUAL(zookeeper.data(base + "/servers/127.0.0.1:1000"), R"({"w":1})");
+  CAF_CHECK(zookeeper.contains(base + "/namespaces/ns/127.0.0.1:1000"));
+  CAF_CHECK(zookeeper.contains(base + "/functions/ns/fn"));
+  CAF_CHECK_EQUAL(zookeeper.children(base + "/namespaces/ns/_election").size(), 1u);
+  CAF_CHECK_EQUAL(zookeeper.data(base + "/namespaces/ns/_leader"), "127.0.0.1:1000");
+}
+
+CAF_TEST(the registry actor reports servers as they register change and leave) {
+  auto a = registrar(1000);
+  mirror();
+  CAF_CHECK(logged("up 127.0.0.1:1000 {}"));
+  auto b = registrar(1001);
+  CAF_CHECK(logged("up 127.0.0.1:1001 {}"));
+  CAF_CHECK(logged("ns up ns 127.0.0.1:1001"));
+  self->send(b, server_data_atom::value, std::string{R"({"w":2})"});
+  sched.run();
+  CAF_CHECK(logged(R"(data 127.0.0.1:1001 {"w":2})"));
+  self->send_exit(b, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK(logged("ns down ns 127.0.0.1:1001"));
+  CAF_CHECK(logged("down 127.0.0.1:1001"));
+  CAF_CHECK(!logged("down 127.0.0.1:1000"));
+}
+
+CAF_TEST(the first candidate leads and the next one leads when it leaves) {
+  auto a = registrar(1000);
+  auto b = registrar(1001);
+  mirror();
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 1u);
+  CAF_CHECK_EQUAL(leading(b).count("ns"), 0u);
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK_EQUAL(leading(b).count("ns"), 1u);
+  CAF_CHECK_EQUAL(zookeeper.data(base + "/namespaces/ns/_leader"), "127.0.0.1:1001");
+  CAF_CHECK(logged("leader ns 127.0.0.1:1001"));
+}
+
+CAF_TEST(a leader steps down as soon as it sees its link down by default) {
+  auto a = registrar(1000);
+  auto sa = session_of(a);
+  zookeeper.disconnect(sa);
+  sched.run();
+  // The client noticed after 2/3 of the session timeout: that is the share.
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 0u);
+  zookeeper.reconnect(sa);
+  sched.run();
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 1u); // the same session: still first
+}
+
+CAF_TEST(a leader with a larger share steps down once that share of the timeout passed) {
+  opts.leader_step_down = 0.9; // 1800 ms of 2000, 1333 of them before it noticed
+  auto a = registrar(1000);
+  auto b = registrar(1001);
+  zookeeper.disconnect(session_of(a));
+  sched.run();
+  advance(400ms);
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 1u);
+  advance(100ms);
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 0u);
+  CAF_CHECK_EQUAL(leading(b).count("ns"), 0u); // ZooKeeper has not expired it yet
+}
+
+CAF_TEST(after an expiry the leader runs again behind the new leader) {
+  auto a = registrar(1000);
+  auto b = registrar(1001);
+  zookeeper.expire(session_of(a));
+  sched.run();
+  CAF_CHECK_EQUAL(leading(b).count("ns"), 1u);
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 0u);
+  // Registered again on a new session: a candidate behind b.
+  CAF_CHECK(zookeeper.contains(base + "/servers/127.0.0.1:1000"));
+  CAF_CHECK_EQUAL(zookeeper.children(base + "/namespaces/ns/_election").size(), 2u);
+}
+
+CAF_TEST(a resync after an empty restart drops no server that registers again) {
+  auto a = registrar(1000);
+  auto m = mirror();
+  // ZooKeeper comes back empty: every link drops, then every session has
+  // expired and every node is gone.
+  auto sm = session_of(m, false);
+  auto sa = session_of(a);
+  zookeeper.disconnect(sm);
+  zookeeper.disconnect(sa);
+  sched.run();
+  zookeeper.expire(sm);
+  zookeeper.expire(sa);
+  sched.run();
+  advance(3000ms); // past the mirror's grace
+  CAF_CHECK(zookeeper.contains(base + "/servers/127.0.0.1:1000"));
+  CAF_CHECK(!logged("down 127.0.0.1:1000"));
+  CAF_CHECK(!logged("ns down ns 127.0.0.1:1000"));
+}
+
+CAF_TEST(after a new session a server still missing at the end of the grace is gone) {
+  auto a = registrar(1000);
+  auto m = mirror();
+  auto sm = session_of(m, false);
+  // The server dies while the mirror's session is expiring.
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  zookeeper.disconnect(sm);
+  sched.run();
+  zookeeper.expire(sm);
+  sched.run();
+  CAF_CHECK(!logged("down 127.0.0.1:1000")); // within the grace: kept
+  advance(2500ms);
+  CAF_CHECK(logged("down 127.0.0.1:1000"));
+}
+
+CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave) {
+  // Connection brokers stand-ins: each answers a call with its server's address.
+  link_factory connect = [](caf::actor_system& sys, const std::string& addr, link_hooks) {
+    return sys.spawn([addr](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [addr](cluster_call& call) {
+          cluster_reply out;
+          out.addrs.push_back(addr);
+          call_reply rep;
+          rep.codec = call.req.codec;
+          rep.result = *encode_value(codec_id::caf_binary, addr);
+          out.replies.push_back(rep);
+          return out;
+        },
+        [](inspect_atom, std::string&) { return functions("fn"); },
+        [](caf::connect_atom) { return true; },
+        [](retire_atom) {},
+      };
+    });
+  };
+  auto d = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect);
+  actors.push_back(d);
+  auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
+  actors.push_back(m);
+  self->send(m, subscribe_atom::value, d);
+  sched.run();
+  auto call = [&]() -> caf::expected<std::string> {
+    cluster_call c;
+    c.req.ns = "ns";
+    c.req.fn = "fn";
+    c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
+    c.policies = std::make_shared<call_policies>();
+    self->send(d, c);
+    sched.run();
+    caf::expected<std::string> out{make_error(sc::timeout, "no answer")};
+    self->receive(
+      [&](cluster_reply& rep) {
+        out = decode_value<std::string>(codec_id::caf_binary, rep.replies.at(0).result);
+      },
+      [&](caf::error& err) { out = std::move(err); }, caf::after(0s) >> [] {});
+    return out;
+  };
+  auto before = call();
+  CAF_CHECK(!before && code_of(before.error()) == sc::unavailable);
+  auto a = registrar(1000);
+  CAF_CHECK_EQUAL(call(), std::string{"127.0.0.1:1000"});
+  auto b = registrar(1001, "other");
+  CAF_CHECK_EQUAL(call(), std::string{"127.0.0.1:1000"}); // b does not serve ns
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto after = call();
+  CAF_CHECK(!after && code_of(after.error()) == sc::unavailable);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
