@@ -12,36 +12,36 @@
 // It starts its own servers (itself, `--role=server`) and, for the cluster
 // rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
-#include <deque>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <fstream>
-#include <map>
-#include <optional>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/io/broker.hpp>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <caf/io/broker.hpp>
 #include <unistd.h>
 
-#include "bench_scale.hpp"
 #include "apps/support/certs.hpp"
 #include "apps/support/process.hpp"
+#include "bench_scale.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
-#include "slacker/messages/detail/wire.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/cluster/registration.hpp"
+#include "slacker/messages/detail/wire.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
@@ -70,16 +70,16 @@ struct bench_config : slacker::config {
   std::string scale; // comma-separated cluster sizes: the scale bench
   bench_config() {
     opt_group{custom_options_, "global"}
-      .add(role, "role", "client (default) or server")
-      .add(seconds, "seconds", "duration of each measurement")
-      .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
-      .add(json, "json", "also write the results as JSON to this file")
-      .add(no_cluster, "no-cluster", "skip the cluster rows (and their ZooKeeper)")
-      .add(zk, "zk", "server role: ZooKeeper to register in")
-      .add(clusters, "clusters", "server role: clusters to join")
-      .add(only, "only", "measure only systems whose name contains this text")
-      .add(latency_only, "latency-only", "1 call in flight only")
-      .add(scale, "scale", "the scale bench for these cluster sizes (e.g. 2,8,32,64)");
+        .add(role, "role", "client (default) or server")
+        .add(seconds, "seconds", "duration of each measurement")
+        .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
+        .add(json, "json", "also write the results as JSON to this file")
+        .add(no_cluster, "no-cluster", "skip the cluster rows (and their ZooKeeper)")
+        .add(zk, "zk", "server role: ZooKeeper to register in")
+        .add(clusters, "clusters", "server role: clusters to join")
+        .add(only, "only", "measure only systems whose name contains this text")
+        .add(latency_only, "latency-only", "1 call in flight only")
+        .add(scale, "scale", "the scale bench for these cluster sizes (e.g. 2,8,32,64)");
   }
 };
 
@@ -92,8 +92,8 @@ struct result {
   double seconds = 0;
   std::vector<int64_t> lat_ns;
   std::map<double, double> reported_us; // percentiles measured by another process
-  double switches_per_call = -1; // context switches of this process per call
-  double cpu_us_per_call = -1;   // CPU time of this process per call
+  double switches_per_call = -1;        // context switches of this process per call
+  double cpu_us_per_call = -1;          // CPU time of this process per call
 
   double rate() const {
     return seconds > 0 ? calls / seconds : 0;
@@ -153,18 +153,24 @@ uint16_t tcp_echo(size_t size) {
 
 void serve(caf::actor_system& sys, const bench_config& cfg) {
   auto echo = sys.spawn([] {
-    return caf::behavior{[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+    return caf::behavior{[](int64_t x) { return x; },
+                         [](std::string& s) {
+                           return s;
+                         }};
   });
   auto raw_port = sys.middleman().publish(echo, 0, "127.0.0.1");
   // The same echo as a broker: it runs on the network thread.
   auto broker_echo = sys.middleman().spawn_broker([](caf::io::broker*) -> caf::behavior {
-    return {[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+    return {[](int64_t x) { return x; },
+            [](std::string& s) {
+              return s;
+            }};
   });
   auto broker_port = sys.middleman().publish(broker_echo, 0, "127.0.0.1");
   slacker::server srv{sys};
   srv.add(slacker::ns("bench")
-            .def("echo", [](int64_t x) { return x; })
-            .def("echo-string", [](std::string s) { return s; }));
+              .def("echo", [](int64_t x) { return x; })
+              .def("echo-string", [](std::string s) { return s; }));
   auto port = srv.publish(0, "127.0.0.1");
   if (!raw_port || !port || !broker_port)
     return;
@@ -194,13 +200,15 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
 void account(result& r, const rusage& before) {
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
-  auto us = [](const timeval& tv) { return tv.tv_sec * 1e6 + tv.tv_usec; };
+  auto us = [](const timeval& tv) {
+    return tv.tv_sec * 1e6 + tv.tv_usec;
+  };
   auto calls = static_cast<double>(std::max<size_t>(r.calls, 1));
-  r.switches_per_call = ((after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw))
-                        / calls;
-  r.cpu_us_per_call = ((us(after.ru_utime) + us(after.ru_stime))
-                       - (us(before.ru_utime) + us(before.ru_stime)))
-                      / calls;
+  r.switches_per_call =
+      ((after.ru_nvcsw + after.ru_nivcsw) - (before.ru_nvcsw + before.ru_nivcsw)) / calls;
+  r.cpu_us_per_call = ((us(after.ru_utime) + us(after.ru_stime)) -
+                       (us(before.ru_utime) + us(before.ru_stime))) /
+                      calls;
 }
 
 /// Issues one call from actor `Self` and invokes `done(ok)` when it completes.
@@ -251,16 +259,17 @@ result measure_on(Spawn spawn, std::string name, std::string payload, size_t in_
 
 result measure(caf::actor_system& sys, std::string name, std::string payload,
                size_t in_flight, std::chrono::milliseconds duration, issue_fn issue) {
-  return measure_on<caf::event_based_actor>([&](auto f) { sys.spawn(f); }, std::move(name),
-                                            std::move(payload), in_flight, duration,
-                                            std::move(issue));
+  return measure_on<caf::event_based_actor>([&](auto f) { sys.spawn(f); },
+                                            std::move(name), std::move(payload),
+                                            in_flight, duration, std::move(issue));
 }
 
 /// One measurement as a line (`row NAME|PAYLOAD|N|CALLS/S|P50|P99|P99.9|ERRORS`),
 /// the format child processes report in.
 void print_row(result& r) {
-  std::printf("row %s|%s|%zu|%.0f|%.1f|%.1f|%.1f|%zu\n", r.name.c_str(), r.payload.c_str(),
-              r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99), r.pct(0.999), r.errors);
+  std::printf("row %s|%s|%zu|%.0f|%.1f|%.1f|%.1f|%zu\n", r.name.c_str(),
+              r.payload.c_str(), r.in_flight, r.rate(), r.pct(0.5), r.pct(0.99),
+              r.pct(0.999), r.errors);
   std::fflush(stdout);
 }
 
@@ -269,8 +278,7 @@ std::optional<result> parse_row(const std::string& line) {
   char name[64] = {0}, payload[16] = {0};
   double rate = 0, p50 = 0, p99 = 0, p999 = 0;
   if (std::sscanf(line.c_str(), "%63[^|]|%15[^|]|%zu|%lf|%lf|%lf|%lf|%zu", name, payload,
-                  &r.in_flight, &rate, &p50, &p99, &p999, &r.errors)
-      != 8)
+                  &r.in_flight, &rate, &p50, &p99, &p999, &r.errors) != 8)
     return std::nullopt;
   r.name = name;
   r.payload = payload;
@@ -324,7 +332,9 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
   if (fd < 0)
     return r;
   char buf[8] = {};
-  auto send_one = [&] { return write(fd, buf, 8) == 8; };
+  auto send_one = [&] {
+    return write(fd, buf, 8) == 8;
+  };
   auto recv_one = [&] {
     size_t got = 0;
     while (got < 8) {
@@ -395,11 +405,12 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
       auto n = read(fd, buf.data(), buf.size());
       if (n <= 0)
         return false;
-      in.feed(buf.data(), static_cast<size_t>(n), [&](slacker::wire::frame_type t, auto&) {
-        replies += t == slacker::wire::frame_type::reply ? 1 : 0;
-        broken |= t == slacker::wire::frame_type::error;
-        return true;
-      });
+      in.feed(buf.data(), static_cast<size_t>(n),
+              [&](slacker::wire::frame_type t, auto&) {
+                replies += t == slacker::wire::frame_type::reply ? 1 : 0;
+                broken |= t == slacker::wire::frame_type::error;
+                return true;
+              });
       if (broken)
         return false;
     }
@@ -414,7 +425,7 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
     sent.push_back(clock_type::now());
     out.insert(out.end(), frame.begin(), frame.end());
   }
-  (void) !write(fd, out.data(), out.size());
+  (void)!write(fd, out.data(), out.size());
   while (!sent.empty()) {
     if (!recv_some())
       break;
@@ -431,7 +442,7 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
       }
     }
     if (!out.empty())
-      (void) !write(fd, out.data(), out.size());
+      (void)!write(fd, out.data(), out.size());
   }
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   account(r, before);
@@ -444,7 +455,8 @@ result wire_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dur
 void print_ratios(std::vector<result>& results) {
   auto find = [&](const std::string& name, size_t in_flight) -> result* {
     for (auto& r : results)
-      if (r.name == name && r.payload == "int64" && r.in_flight == in_flight && r.calls > 0)
+      if (r.name == name && r.payload == "int64" && r.in_flight == in_flight &&
+          r.calls > 0)
         return &r;
     return nullptr;
   };
@@ -465,15 +477,18 @@ void print_ratios(std::vector<result>& results) {
   const std::string raw = "raw CAF request/response";
   const std::string grpc = "gRPC C++ callback client, callback server";
   std::vector<ratio> ratios{
-    {"direct blocking p50 / TCP floor p50", "slacker direct, blocking call", tcp, 1, true,
-     "<= 1.4", 1.4, true},
-    {"direct / raw CAF, 64 in flight", direct, raw, 64, false, ">= 2", 2, false},
-    {"cluster random/2 p50 / direct p50", random2, direct, 1, true, "<= 1.1", 1.1, true},
-    {"cluster random/2 p50 / gRPC best p50", random2, grpc, 1, true, "<= 0.6", 0.6, true},
-    {"cluster random/2 / direct, 64 in flight", random2, direct, 64, false, ">= 0.9", 0.9,
-     false},
-    {"cluster random/2 / gRPC best, 64 in flight", random2, grpc, 64, false, ">= 3", 3, false},
-    {"cluster all/3 p50 / random/2 p50", all3, random2, 1, true, "<= 1.5", 1.5, true},
+      {"direct blocking p50 / TCP floor p50", "slacker direct, blocking call", tcp, 1,
+       true, "<= 1.4", 1.4, true},
+      {"direct / raw CAF, 64 in flight", direct, raw, 64, false, ">= 2", 2, false},
+      {"cluster random/2 p50 / direct p50", random2, direct, 1, true, "<= 1.1", 1.1,
+       true},
+      {"cluster random/2 p50 / gRPC best p50", random2, grpc, 1, true, "<= 0.6", 0.6,
+       true},
+      {"cluster random/2 / direct, 64 in flight", random2, direct, 64, false, ">= 0.9",
+       0.9, false},
+      {"cluster random/2 / gRPC best, 64 in flight", random2, grpc, 64, false, ">= 3", 3,
+       false},
+      {"cluster all/3 p50 / random/2 p50", all3, random2, 1, true, "<= 1.5", 1.5, true},
   };
   std::printf("\n%-46s %8s %8s  %s\n", "ratio (int64, this run)", "value", "target", "");
   for (auto& x : ratios) {
@@ -497,7 +512,8 @@ std::string dir_of_self() {
 
 void run(caf::actor_system& sys, const bench_config& cfg) {
   auto self_path = dir_of_self() + "/bench";
-  auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
+  auto duration =
+      std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
   // --latency-only: 1 in flight only (for profiling one call at a time).
   std::vector<size_t> depths{1};
   if (!cfg.latency_only)
@@ -511,7 +527,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   for (int attempt = 0; !cfg.no_cluster && attempt < 5 && zk_addr.empty(); ++attempt) {
     auto zk_port = std::to_string(20000 + (getpid() * 7 + attempt * 4099) % 20000);
     zk = std::make_unique<slacker_test::process>(
-      std::vector<std::string>{dir_of_self() + "/example-zk", "--port=" + zk_port});
+        std::vector<std::string>{dir_of_self() + "/example-zk", "--port=" + zk_port});
     if (zk->wait_for("ZooKeeper serving", 30000))
       zk_addr = "127.0.0.1:" + zk_port;
   }
@@ -555,15 +571,16 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   auto raw_call = [&](auto value) -> issue_fn {
     return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
       self->request(*raw, caf::infinite, value)
-        .then([done](decltype(value)&) { done(true); }, [done](caf::error&) { done(false); });
+          .then([done](decltype(value)&) { done(true); },
+                [done](caf::error&) { done(false); });
     };
   };
   auto direct_call = [&](std::string fn, auto value) -> issue_fn {
     return [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
       auto req = slacker::make_call(slacker::call_options{}, fn, value);
       self->request(direct.actor(), caf::infinite, std::move(*req))
-        .then([done](slacker::call_reply& rep) { done(!rep.err); },
-              [done](caf::error&) { done(false); });
+          .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                [done](caf::error&) { done(false); });
     };
   };
   // The blocking facade from plain code, one call after the other.
@@ -600,34 +617,36 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   // hop on the client (the counterpart of raw CAF's broker endpoints below).
   if (want("slacker direct client, caller on network thread")) {
     for (size_t n : depths) {
-      issue_on<caf::io::broker> call = [&](caf::io::broker* self, std::function<void(bool)> done) {
+      issue_on<caf::io::broker> call = [&](caf::io::broker* self,
+                                           std::function<void(bool)> done) {
         auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
         self->request(direct.actor(), caf::infinite, std::move(*req))
-          .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                [done](caf::error&) { done(false); });
+            .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                  [done](caf::error&) { done(false); });
       };
       results.push_back(measure_on<caf::io::broker>(
-        [&](auto f) { sys.middleman().spawn_broker(f); },
-        "slacker direct client, caller on network thread", "int64", n, duration, call));
+          [&](auto f) { sys.middleman().spawn_broker(f); },
+          "slacker direct client, caller on network thread", "int64", n, duration, call));
     }
   }
   // Raw CAF at its best: both endpoints are brokers (the network thread).
   auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
   if (broker && want("raw CAF, broker endpoints")) {
     for (size_t n : depths) {
-      issue_on<caf::io::broker> call = [&](caf::io::broker* self, std::function<void(bool)> done) {
+      issue_on<caf::io::broker> call = [&](caf::io::broker* self,
+                                           std::function<void(bool)> done) {
         self->request(*broker, caf::infinite, int64_t{42})
-          .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
+            .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
       };
       results.push_back(measure_on<caf::io::broker>(
-        [&](auto f) { sys.middleman().spawn_broker(f); }, "raw CAF, broker endpoints",
-        "int64", n, duration, call));
+          [&](auto f) { sys.middleman().spawn_broker(f); }, "raw CAF, broker endpoints",
+          "int64", n, duration, call));
     }
   }
   for (size_t n : depths) {
     if (want("raw CAF request/response"))
       results.push_back(
-        measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
+          measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
     if (want("slacker direct client"))
       results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
                                 direct_call("bench/echo-string", kib)));
@@ -659,7 +678,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       tls_argv.push_back(a.data());
     auto err = tls_cfg.parse(static_cast<int>(tls_argv.size()), tls_argv.data());
     if (!line || err) {
-      std::fprintf(stderr, "bench: the TLS server did not start; skipping the TLS rows\n");
+      std::fprintf(stderr,
+                   "bench: the TLS server did not start; skipping the TLS rows\n");
     } else {
       caf::actor_system tls_sys{tls_cfg};
       slacker::client tls_direct{tls_sys, "127.0.0.1", p[1]};
@@ -668,14 +688,15 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         std::fprintf(stderr, "bench: TLS: %s\n", slacker::describe(warm.error()).c_str());
       blocking_row("slacker direct, TLS, blocking call", tls_direct);
       for (size_t n : depths)
-        results.push_back(measure(
-          tls_sys, "slacker direct client, TLS", "int64", n, duration,
-          [&](caf::event_based_actor* self, std::function<void(bool)> done) {
-            auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
-            self->request(tls_direct.actor(), caf::infinite, std::move(*req))
-              .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                    [done](caf::error&) { done(false); });
-          }));
+        results.push_back(
+            measure(tls_sys, "slacker direct client, TLS", "int64", n, duration,
+                    [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+                      auto req = slacker::make_call(slacker::call_options{}, "bench/echo",
+                                                    int64_t{42});
+                      self->request(tls_direct.actor(), caf::infinite, std::move(*req))
+                          .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                                [done](caf::error&) { done(false); });
+                    }));
     }
     tls_server.stop();
   }
@@ -697,7 +718,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       opts.grouping = row.grouping;
       opts.results = slacker::results_kind::vector;
       clients.push_back(
-        std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
+          std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
       auto& sc = *clients.back();
       for (int i = 0; i < 300; ++i) { // until every server is known (bounded)
         auto v = sc.members();
@@ -707,12 +728,13 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       }
       sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); // warm up connections
       auto cluster_call = [&sc](std::string fn, auto value) -> issue_fn {
-        return [&sc, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
-          auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{}, fn,
-                                 value);
+        return [&sc, fn, value](caf::event_based_actor* self,
+                                std::function<void(bool)> done) {
+          auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{},
+                                 fn, value);
           self->request(sc.dispatcher(), caf::infinite, std::move(*call))
-            .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
-                  [done](caf::error&) { done(false); });
+              .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
+                    [done](caf::error&) { done(false); });
         };
       };
       for (size_t n : depths)
@@ -783,8 +805,10 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
       sizes.push_back(std::stoul(rest.substr(0, comma)));
       rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
     }
-    auto duration = std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
-    run_scale(sys, dir_of_self() + "/bench", dir_of_self() + "/example-zk", sizes, duration);
+    auto duration =
+        std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
+    run_scale(sys, dir_of_self() + "/bench", dir_of_self() + "/example-zk", sizes,
+              duration);
   } else {
     run(sys, cfg);
   }
@@ -800,17 +824,20 @@ struct defaults_config : caf::actor_system_config {
   defaults_config() {
     load<caf::io::middleman>();
     opt_group{custom_options_, "global"}
-      .add(role, "role", "server or defaults-client")
-      .add(port, "port", "client: the server's port")
-      .add(millis, "millis", "duration of each measurement in ms")
-      .add(caf_defaults, "caf-defaults", "run with CAF's defaults");
+        .add(role, "role", "server or defaults-client")
+        .add(port, "port", "client: the server's port")
+        .add(millis, "millis", "duration of each measurement in ms")
+        .add(caf_defaults, "caf-defaults", "run with CAF's defaults");
   }
 };
 
 void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
   if (cfg.role == "server") {
     auto echo = sys.spawn([] {
-      return caf::behavior{[](int64_t x) { return x; }, [](std::string& s) { return s; }};
+      return caf::behavior{[](int64_t x) { return x; },
+                           [](std::string& s) {
+                             return s;
+                           }};
     });
     auto port = sys.middleman().publish(echo, 0, "127.0.0.1");
     if (!port)
@@ -830,11 +857,13 @@ void caf_main_defaults(caf::actor_system& sys, const defaults_config& cfg) {
   auto call = [&](auto value) -> issue_fn {
     return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
       self->request(*echo, std::chrono::seconds{10}, value)
-        .then([done](decltype(value)&) { done(true); }, [done](caf::error&) { done(false); });
+          .then([done](decltype(value)&) { done(true); },
+                [done](caf::error&) { done(false); });
     };
   };
   for (size_t n : {size_t{1}, size_t{64}}) {
-    auto r = measure(sys, "raw CAF, CAF defaults", "int64", n, duration, call(int64_t{42}));
+    auto r =
+        measure(sys, "raw CAF, CAF defaults", "int64", n, duration, call(int64_t{42}));
     print_row(r);
   }
   for (size_t n : {size_t{1}, size_t{64}}) {
@@ -867,7 +896,8 @@ int main(int argc, char** argv) {
     }
     kept.push_back(arg);
     if (i > 0)
-      for (auto prefix : {"--scheduler.", "--work-stealing.", "--middleman.", "--slacker."})
+      for (auto prefix :
+           {"--scheduler.", "--work-stealing.", "--middleman.", "--slacker."})
         if (arg.rfind(prefix, 0) == 0 && arg.rfind("--slacker.tls.", 0) != 0)
           forwarded.push_back(arg);
   }

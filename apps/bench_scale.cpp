@@ -77,15 +77,17 @@ double pct(std::vector<double> xs, double q) {
   if (xs.empty())
     return 0;
   std::sort(xs.begin(), xs.end());
-  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())))];
+  return xs[std::min(xs.size() - 1,
+                     static_cast<size_t>(q * static_cast<double>(xs.size())))];
 }
 
 /// The client's ZooKeeper requests so far (reads + writes).
 uint64_t zk_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
   caf::scoped_actor self{sys};
   uint64_t out = 0;
-  self->request(sc.registry_actor(), std::chrono::seconds{10}, slacker::zk_requests_atom::value)
-    .receive([&](std::vector<uint64_t>& n) { out = n[0] + n[1]; }, [](caf::error&) {});
+  self->request(sc.registry_actor(), std::chrono::seconds{10},
+                slacker::zk_requests_atom::value)
+      .receive([&](std::vector<uint64_t>& n) { out = n[0] + n[1]; }, [](caf::error&) {});
   return out;
 }
 
@@ -117,8 +119,8 @@ uint64_t settled_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
 struct scale_row {
   size_t n = 0;
   double formation_ms = 0;
-  double idle_cpu_pct = 0;   // per server
-  double idle_wakeups = 0;   // per server, a second
+  double idle_cpu_pct = 0; // per server
+  double idle_wakeups = 0; // per server, a second
   double random_p50 = 0;
   double random_p99 = 0;
   double all_p50 = 0;
@@ -139,7 +141,7 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
   for (int attempt = 0; attempt < 5 && zk_addr.empty(); ++attempt) {
     auto port = std::to_string(20000 + (getpid() * 11 + attempt * 4099) % 20000);
     zk = std::make_unique<slacker_test::process>(
-      std::vector<std::string>{zk_path, "--port=" + port});
+        std::vector<std::string>{zk_path, "--port=" + port});
     if (zk->wait_for("ZooKeeper serving", 30000))
       zk_addr = "127.0.0.1:" + port;
   }
@@ -167,7 +169,8 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
       std::fprintf(stderr, "bench: %zu servers did not all register\n", n);
       break;
     }
-    row.formation_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+    row.formation_ms =
+        std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
     for (auto& s : servers) // reap the "ports" lines
       s->wait_for("ports ", 15000);
     // Connected to every server (calls to each), then idle.
@@ -185,9 +188,10 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     auto idle_s = std::chrono::duration<double>(clock_type::now() - idle_t0).count();
     for (size_t i = 0; i < servers.size(); ++i) {
       auto after = usage_of(servers[i]->pid());
-      row.idle_cpu_pct += 100.0 * static_cast<double>(after.ticks - before[i].ticks)
-                          / static_cast<double>(hz) / idle_s;
-      row.idle_wakeups += static_cast<double>(after.switches - before[i].switches) / idle_s;
+      row.idle_cpu_pct += 100.0 * static_cast<double>(after.ticks - before[i].ticks) /
+                          static_cast<double>(hz) / idle_s;
+      row.idle_wakeups +=
+          static_cast<double>(after.switches - before[i].switches) / idle_s;
     }
     row.idle_cpu_pct /= static_cast<double>(n);
     row.idle_wakeups /= static_cast<double>(n);
@@ -197,12 +201,14 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
       auto until = clock_type::now() + duration;
       while (clock_type::now() < until) {
         auto c0 = clock_type::now();
-        bool ok = fan_out
-                    ? static_cast<bool>(sc.call<std::map<std::string, int64_t>>(
+        bool ok =
+            fan_out
+                ? static_cast<bool>(sc.call<std::map<std::string, int64_t>>(
                       opts, "bench/echo", int64_t{42}))
-                    : static_cast<bool>(sc.call<int64_t>(opts, "bench/echo", int64_t{42}));
+                : static_cast<bool>(sc.call<int64_t>(opts, "bench/echo", int64_t{42}));
         if (ok)
-          us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - c0).count());
+          us.push_back(
+              std::chrono::duration<double, std::micro>(clock_type::now() - c0).count());
       }
       return us;
     };
@@ -228,7 +234,8 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     stop = true;
     for (auto& t : callers)
       t.join();
-    row.rate16 = static_cast<double>(done) / std::chrono::duration<double>(clock_type::now() - l0).count();
+    row.rate16 = static_cast<double>(done) /
+                 std::chrono::duration<double>(clock_type::now() - l0).count();
     // One server joins, then leaves: the client's ZooKeeper requests for each.
     auto r0 = settled_requests(sys, sc);
     servers.push_back(std::make_unique<slacker_test::process>(server_args()));
@@ -249,13 +256,14 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
               "formation ms", "idle cpu %", "idle wakeup/s", "random p50", "random p99",
               "all p50", "all p99", "calls/s @16", "zk join", "zk leave", "rss MiB");
   std::printf("%7s %12s %10s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "", "",
-              "per server", "per server", "us", "us", "us", "us", "", "requests", "requests",
-              "client");
+              "per server", "per server", "us", "us", "us", "us", "", "requests",
+              "requests", "client");
   for (auto& r : rows)
-    std::printf("%7zu %12.0f %10.2f %13.1f %10.1f %10.1f %10.1f %10.1f %12.0f %9ld %9ld %9.1f\n",
-                r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups, r.random_p50,
-                r.random_p99, r.all_p50, r.all_p99, r.rate16, r.join_requests,
-                r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0);
+    std::printf(
+        "%7zu %12.0f %10.2f %13.1f %10.1f %10.1f %10.1f %10.1f %12.0f %9ld %9ld %9.1f\n",
+        r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups, r.random_p50, r.random_p99,
+        r.all_p50, r.all_p99, r.rate16, r.join_requests, r.leave_requests,
+        static_cast<double>(r.rss_kib) / 1024.0);
   zk->signal(SIGTERM);
   zk->stop();
 }

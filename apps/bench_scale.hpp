@@ -9,5 +9,6 @@
 /// The scale bench (bench_scale.cpp): one table row per cluster size in
 /// `sizes`, with servers started from `self_path --role=server` and a
 /// ZooKeeper from `zk_path` (example-zk).
-void run_scale(caf::actor_system& sys, const std::string& self_path, const std::string& zk_path,
-               const std::vector<size_t>& sizes, std::chrono::milliseconds duration);
+void run_scale(caf::actor_system& sys, const std::string& self_path,
+               const std::string& zk_path, const std::vector<size_t>& sizes,
+               std::chrono::milliseconds duration);

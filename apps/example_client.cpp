@@ -25,16 +25,15 @@ struct client_config : slacker::config {
   size_t servers = 1;
   client_config() {
     opt_group{custom_options_, "global"}
-      .add(cluster, "cluster", "cluster name (default example-cluster)")
-      .add(zk, "zk", "ZooKeeper ensemble, HOST:PORT[,HOST:PORT...]")
-      .add(servers, "servers", "servers to wait for before starting (default 1)");
+        .add(cluster, "cluster", "cluster name (default example-cluster)")
+        .add(zk, "zk", "ZooKeeper ensemble, HOST:PORT[,HOST:PORT...]")
+        .add(servers, "servers", "servers to wait for before starting (default 1)");
   }
 };
 
 int failures = 0;
 
-template <class T>
-void show(const char* what, const caf::expected<T>& res) {
+template <class T> void show(const char* what, const caf::expected<T>& res) {
   if (res) {
     std::printf("%-48s -> %s\n", what, caf::deep_to_string(*res).c_str());
   } else {
@@ -50,8 +49,8 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
   // Wait for the servers to register (bounded).
   for (int i = 0; i < 300; ++i) {
     auto view = sc.members();
-    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers
-        && view->namespaces["slacker.example.api2"].size() >= cfg.servers)
+    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers &&
+        view->namespaces["slacker.example.api2"].size() >= cfg.servers)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   }
@@ -69,11 +68,11 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
   lif_map.results = slacker::results_kind::map;
   std::promise<caf::expected<std::map<std::string, std::string>>> done;
   sc.call_async<std::map<std::string, std::string>>(
-    lif_map, "slacker.example.api/whoami",
-    [&](caf::expected<std::map<std::string, std::string>> r) {
-      std::printf("(callback ran)\n");
-      done.set_value(std::move(r));
-    });
+      lif_map, "slacker.example.api/whoami",
+      [&](caf::expected<std::map<std::string, std::string>> r) {
+        std::printf("(callback ran)\n");
+        done.set_value(std::move(r));
+      });
   show("whoami with least-in-flight + map, async", done.get_future().get());
 
   slacker::cluster_options random;
@@ -92,7 +91,8 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
 
   auto err = sc.call<int64_t>("slacker.example.api/make-error");
   if (!err && slacker::code_of(err.error()) == slacker::sc::exception) {
-    std::printf("%-48s -> caught: %s\n", "make-error", slacker::describe(err.error()).c_str());
+    std::printf("%-48s -> caught: %s\n", "make-error",
+                slacker::describe(err.error()).c_str());
   } else {
     std::printf("make-error did not fail as expected\n");
     ++failures;

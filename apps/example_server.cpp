@@ -26,8 +26,8 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/cluster/manager.hpp"
 #include "slacker/cluster/registration.hpp"
-#include "slacker/registry/registry.hpp"
 #include "slacker/cluster/server_config.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
 
@@ -40,10 +40,11 @@ struct server_config : slacker::cluster_server_config {
 /// The command line: CLI11 documents and checks it; the values land in the
 /// CAF configuration `cfg` (whose defaults it shows).
 struct command_line {
-  CLI::App app{"The example server of slacker-cluster: serves slacker.example.api, "
-               "slacker.example.api2 and the manager namespace, registered in a cluster.\n"
-               "Configuration keys (--slacker.worker-threads=8, --caf.*) pass through to CAF.",
-               "example-server"};
+  CLI::App app{
+      "The example server of slacker-cluster: serves slacker.example.api, "
+      "slacker.example.api2 and the manager namespace, registered in a cluster.\n"
+      "Configuration keys (--slacker.worker-threads=8, --caf.*) pass through to CAF.",
+      "example-server"};
   uint16_t port = 2104;
   std::string cluster = "example-cluster";
   std::string zk = "127.0.0.1:2181";
@@ -61,19 +62,19 @@ struct command_line {
     app.add_option("--cluster", cluster, "the cluster to join")->type_name("NAME");
     app.add_option("--zk", zk, "ZooKeeper ensemble")->type_name("HOST:PORT[,...]");
     app.add_option("--server-data", server_data, "this server's data for clients (JSON)")
-      ->type_name("JSON");
+        ->type_name("JSON");
     app.add_option("--node", node, "the address to register (default: detected)")
-      ->type_name("IP");
+        ->type_name("IP");
     app.add_option("--session-timeout", session_timeout, "ZooKeeper session timeout")
-      ->type_name("MS");
+        ->type_name("MS");
     app.add_option("--grace", grace,
                    "while stopping, stop once no call arrived for this many ms")
-      ->type_name("MS");
+        ->type_name("MS");
     app.add_option("--log-calls", log_calls,
                    "one log line per call: function, caller address, duration, outcome");
     app.add_option("--metrics", metrics,
                    "serve Prometheus /metrics and /health on this address (default: off)")
-      ->type_name("HOST:PORT");
+        ->type_name("HOST:PORT");
     security.add_to(app, true);
   }
 

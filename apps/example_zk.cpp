@@ -3,8 +3,8 @@
 // temporary data directory that is removed again when it stops (Ctrl-C,
 // SIGTERM, SIGHUP). Its JVM dies with it whatever ends it, even SIGKILL.
 //   example-zk [--port=2181]
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -47,8 +47,8 @@ bool serving(uint16_t port) {
   timeval tv{2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string reply;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
-      && write(fd, "srvr", 4) == 4) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      write(fd, "srvr", 4) == 4) {
     char buf[512];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -88,8 +88,8 @@ bool listens_on(pid_t pid, uint16_t port) {
     while (std::getline(tcp, line)) {
       std::istringstream in{line};
       std::string slot, local, remote, state, queues, timer, retr, uid, timeout, node;
-      in >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout
-        >> node;
+      in >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >>
+          timeout >> node;
       if (state == "0A" && local.size() > 5 && local.substr(local.size() - 5) == want)
         inode = node;
     }
@@ -97,7 +97,8 @@ bool listens_on(pid_t pid, uint16_t port) {
   if (inode.empty())
     return false;
   std::error_code ec;
-  for (auto& fd : std::filesystem::directory_iterator{"/proc/" + std::to_string(pid) + "/fd", ec}) {
+  for (auto& fd :
+       std::filesystem::directory_iterator{"/proc/" + std::to_string(pid) + "/fd", ec}) {
     std::error_code ec2;
     auto target = std::filesystem::read_symlink(fd.path(), ec2);
     if (!ec2 && target.string() == "socket:[" + inode + "]")
@@ -109,8 +110,10 @@ bool listens_on(pid_t pid, uint16_t port) {
 void caf_main(caf::actor_system&, const zk_config& cfg) {
   namespace fs = std::filesystem;
   if (!port_free(cfg.port)) {
-    std::fprintf(stderr, "error: port %u on 127.0.0.1 is taken (another ZooKeeper?); "
-                         "choose one with --port\n", cfg.port);
+    std::fprintf(stderr,
+                 "error: port %u on 127.0.0.1 is taken (another ZooKeeper?); "
+                 "choose one with --port\n",
+                 cfg.port);
     std::exit(1);
   }
   // Folders of example-zk processes that were SIGKILLed (nothing else can
@@ -138,17 +141,20 @@ void caf_main(caf::actor_system&, const zk_config& cfg) {
                                  << "admin.enableServer=false\n"
                                  << "4lw.commands.whitelist=srvr,ruok,stat,mntr\n";
   std::ofstream{dir / "log4j.properties"}
-    << "log4j.rootLogger=WARN, FILE\nlog4j.appender.FILE=org.apache.log4j.FileAppender\n"
-    << "log4j.appender.FILE.File=" << (dir / "zookeeper.log").string() << "\n"
-    << "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
-    << "log4j.appender.FILE.layout.ConversionPattern=%d %-5p %c{1}: %m%n\n";
+      << "log4j.rootLogger=WARN, "
+         "FILE\nlog4j.appender.FILE=org.apache.log4j.FileAppender\n"
+      << "log4j.appender.FILE.File=" << (dir / "zookeeper.log").string() << "\n"
+      << "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
+      << "log4j.appender.FILE.layout.ConversionPattern=%d %-5p %c{1}: %m%n\n";
   std::string cp = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:"
                    "/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-log4j12.jar:"
                    "/usr/share/java/log4j-1.2.jar";
   std::string log4j = "-Dlog4j.configuration=file:" + (dir / "log4j.properties").string();
   std::string conf = (dir / "zoo.cfg").string();
-  std::vector<std::string> args{"java", "-Xmx256m", "-cp", cp, log4j,
-                                "org.apache.zookeeper.server.quorum.QuorumPeerMain", conf};
+  std::vector<std::string> args{
+      "java", "-Xmx256m", "-cp",
+      cp,     log4j,      "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+      conf};
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());
@@ -197,7 +203,8 @@ void caf_main(caf::actor_system&, const zk_config& cfg) {
       std::fprintf(stderr, "error: ZooKeeper exited (port %u taken?); see its log:\n",
                    cfg.port);
       std::ifstream log{dir / "zookeeper.log"};
-      std::fprintf(stderr, "%s\n", std::string{std::istreambuf_iterator<char>{log}, {}}.c_str());
+      std::fprintf(stderr, "%s\n",
+                   std::string{std::istreambuf_iterator<char>{log}, {}}.c_str());
       fs::remove_all(dir);
       std::exit(1);
     }
@@ -210,12 +217,13 @@ void caf_main(caf::actor_system&, const zk_config& cfg) {
     stop();
     std::exit(1);
   }
-  std::printf("ZooKeeper serving on 127.0.0.1:%u (data in %s); Ctrl-C stops it\n", cfg.port,
-              dir.c_str());
+  std::printf("ZooKeeper serving on 127.0.0.1:%u (data in %s); Ctrl-C stops it\n",
+              cfg.port, dir.c_str());
   std::fflush(stdout);
   slacker::wait_stop_signal();
-  slacker::on_further_stop_signals("example-zk: stopping ZooKeeper; send another signal to "
-                                   "force");
+  slacker::on_further_stop_signals(
+      "example-zk: stopping ZooKeeper; send another signal to "
+      "force");
   stop();
   std::printf("ZooKeeper stopped\n");
 }

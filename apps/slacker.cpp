@@ -30,12 +30,12 @@
 
 #include "apps/support/cli.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/actors/detail/tcp_connect.hpp"
-#include "slacker/messages/atoms.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/cluster/manager.hpp"
-#include "slacker/registry/registry.hpp"
+#include "slacker/messages/atoms.hpp"
 #include "slacker/registry/detail/zk_session.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
 #include "slacker/runtime/version.hpp"
@@ -74,8 +74,8 @@ struct cli_config {
 };
 
 void usage(const std::string& why) {
-  std::cerr << "slacker: " << why << "\nRun 'slacker " << (positional.empty() ? "" : positional[0] + " ")
-            << "--help' for more.\n";
+  std::cerr << "slacker: " << why << "\nRun 'slacker "
+            << (positional.empty() ? "" : positional[0] + " ") << "--help' for more.\n";
   exit_code = slacker_apps::usage_exit;
 }
 
@@ -130,11 +130,13 @@ caf::error zk_unreachable(const cli_config& cfg) {
   std::string reasons;
   std::stringstream in{hosts};
   for (std::string one; std::getline(in, one, ',');)
-    reasons += (reasons.empty() ? "" : "; ") + (hosts.find(',') == std::string::npos
-                                                   ? probe(one, milliseconds{500})
-                                                   : one + ": " + probe(one, milliseconds{500}));
-  return slacker::make_error(slacker::sc::unavailable,
-                             "ZooKeeper at " + cfg.zk + " not reachable (" + reasons + ")");
+    reasons += (reasons.empty() ? "" : "; ") +
+               (hosts.find(',') == std::string::npos
+                    ? probe(one, milliseconds{500})
+                    : one + ": " + probe(one, milliseconds{500}));
+  return slacker::make_error(slacker::sc::unavailable, "ZooKeeper at " + cfg.zk +
+                                                           " not reachable (" + reasons +
+                                                           ")");
 }
 
 /// Waits until `connected()` says true, up to --zk-timeout; else the error.
@@ -172,8 +174,9 @@ caf::expected<json> json_value(const std::string& arg, const std::string& what) 
   } else if (arg.size() > 1 && arg[0] == '@') {
     std::ifstream file{arg.substr(1), std::ios::binary};
     if (!file)
-      return slacker::make_error(slacker::sc::invalid_request,
-                                 "cannot read " + arg.substr(1) + ": " + std::strerror(errno));
+      return slacker::make_error(slacker::sc::invalid_request, "cannot read " +
+                                                                   arg.substr(1) + ": " +
+                                                                   std::strerror(errno));
     text.assign(std::istreambuf_iterator<char>{file}, {});
     from = " (" + arg.substr(1) + ")";
   } else {
@@ -182,7 +185,8 @@ caf::expected<json> json_value(const std::string& arg, const std::string& what) 
   auto v = slacker::parse_json(text.data(), text.size());
   if (!v)
     return slacker::make_error(slacker::sc::invalid_request,
-                               what + from + " is not JSON: " + slacker::describe(v.error()));
+                               what + from +
+                                   " is not JSON: " + slacker::describe(v.error()));
   return std::move(*v);
 }
 
@@ -280,7 +284,8 @@ void cmd_call(caf::actor_system& sys, const cli_config& cfg) {
     return;
   auto timeout = std::chrono::milliseconds{cfg.timeout};
   if (!cfg.server.empty()) {
-    auto res = call_server(sys, cfg.server, positional[1], args, timeout, manager_token(cfg));
+    auto res =
+        call_server(sys, cfg.server, positional[1], args, timeout, manager_token(cfg));
     if (!res)
       return fail(res.error());
     std::cout << res->dump() << "\n";
@@ -370,8 +375,9 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
       return fail(err);
     one = [&, proto = *proto]() -> caf::expected<std::vector<std::string>> {
       auto call = proto;
-      call.req.deadline_ns = (std::chrono::system_clock::now() + timeout).time_since_epoch()
-                             / std::chrono::nanoseconds{1};
+      call.req.deadline_ns =
+          (std::chrono::system_clock::now() + timeout).time_since_epoch() /
+          std::chrono::nanoseconds{1};
       auto rep = sc->invoke(std::move(call));
       if (!rep)
         return std::move(rep.error());
@@ -392,8 +398,9 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
         if (cfg.rate > 0) {
           // Calls start on a schedule of --rate a second, whoever is free.
           auto k = next_slot.fetch_add(1);
-          auto at = start + std::chrono::duration_cast<clock::duration>(
-                              std::chrono::duration<double>(static_cast<double>(k) / cfg.rate));
+          auto at = start +
+                    std::chrono::duration_cast<clock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(k) / cfg.rate));
           if (at >= end)
             return;
           std::this_thread::sleep_until(at);
@@ -402,7 +409,8 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
           return;
         auto t0 = clock::now();
         auto res = one();
-        auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
+        auto took =
+            std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
         st.latency_us.push_back(static_cast<uint32_t>(took.count()));
         ++st.calls;
         ++calls;
@@ -418,10 +426,12 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
       }
     });
   bool show = cfg.progress || isatty(STDERR_FILENO);
-  for (auto tick = start + std::chrono::seconds{1}; tick < end; tick += std::chrono::seconds{1}) {
+  for (auto tick = start + std::chrono::seconds{1}; tick < end;
+       tick += std::chrono::seconds{1}) {
     std::this_thread::sleep_until(tick);
     if (show)
-      std::cerr << "[" << std::chrono::duration_cast<std::chrono::seconds>(tick - start).count()
+      std::cerr << "["
+                << std::chrono::duration_cast<std::chrono::seconds>(tick - start).count()
                 << " s] " << calls.load() << " calls, " << ok.load() << " ok, "
                 << calls.load() - ok.load() << " errors" << std::endl;
   }
@@ -430,7 +440,8 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
   auto elapsed = std::chrono::duration<double>(clock::now() - start).count();
   load_stats all;
   for (auto& st : stats) {
-    all.latency_us.insert(all.latency_us.end(), st.latency_us.begin(), st.latency_us.end());
+    all.latency_us.insert(all.latency_us.end(), st.latency_us.begin(),
+                          st.latency_us.end());
     all.calls += st.calls;
     all.ok += st.ok;
     for (auto& [k, n] : st.errors)
@@ -442,19 +453,21 @@ void cmd_load(caf::actor_system& sys, const cli_config& cfg) {
   auto pct = [&](double q) -> json {
     if (all.latency_us.empty())
       return nullptr;
-    auto i = std::min(all.latency_us.size() - 1,
-                      static_cast<size_t>(q * static_cast<double>(all.latency_us.size())));
+    auto i =
+        std::min(all.latency_us.size() - 1,
+                 static_cast<size_t>(q * static_cast<double>(all.latency_us.size())));
     return all.latency_us[i];
   };
-  json out{{"calls", all.calls},
-           {"ok", all.ok},
-           {"errors", all.errors},
-           {"calls_per_s", static_cast<double>(all.calls) / elapsed},
-           {"p50_us", pct(0.5)},
-           {"p99_us", pct(0.99)},
-           {"p999_us", pct(0.999)},
-           {"max_us", all.latency_us.empty() ? json(nullptr) : json(all.latency_us.back())},
-           {"servers", all.servers}};
+  json out{
+      {"calls", all.calls},
+      {"ok", all.ok},
+      {"errors", all.errors},
+      {"calls_per_s", static_cast<double>(all.calls) / elapsed},
+      {"p50_us", pct(0.5)},
+      {"p99_us", pct(0.99)},
+      {"p999_us", pct(0.999)},
+      {"max_us", all.latency_us.empty() ? json(nullptr) : json(all.latency_us.back())},
+      {"servers", all.servers}};
   if (out["errors"].is_null())
     out["errors"] = json::object();
   if (out["servers"].is_null())
@@ -490,9 +503,9 @@ json members_json(const slacker::membership_view& v) {
     out["servers"][addr] = data_json(data);
   for (auto& [ns, addrs] : v.namespaces) {
     auto leader = v.leaders.find(ns);
-    out["namespaces"][ns] = {{"servers", addrs},
-                             {"leader", leader == v.leaders.end() ? json(nullptr)
-                                                                  : json(leader->second)}};
+    out["namespaces"][ns] = {
+        {"servers", addrs},
+        {"leader", leader == v.leaders.end() ? json(nullptr) : json(leader->second)}};
   }
   return out;
 }
@@ -507,9 +520,10 @@ void cmd_members(caf::actor_system& sys, const cli_config& cfg) {
   while (v->servers.size() < cfg.wait) {
     if (std::chrono::steady_clock::now() >= until)
       return fail(slacker::make_error(
-        slacker::sc::timeout, std::to_string(v->servers.size()) + " of "
-                                + std::to_string(cfg.wait) + " servers registered in cluster "
-                                + cfg.cluster + " after " + std::to_string(cfg.timeout) + " ms"));
+          slacker::sc::timeout, std::to_string(v->servers.size()) + " of " +
+                                    std::to_string(cfg.wait) +
+                                    " servers registered in cluster " + cfg.cluster +
+                                    " after " + std::to_string(cfg.timeout) + " ms"));
     std::this_thread::sleep_for(milliseconds{20});
     v = reg.view();
     if (!v)
@@ -543,8 +557,8 @@ void cmd_inspect(const cli_config& cfg) {
     auto st = (*zk)->children(base + "/" + ns, false, fns);
     if (!st) {
       if (st.code == slacker::zk::rc::no_node)
-        return fail(slacker::make_error(slacker::sc::not_found,
-                                        "no namespace " + ns + " in cluster " + cfg.cluster));
+        return fail(slacker::make_error(
+            slacker::sc::not_found, "no namespace " + ns + " in cluster " + cfg.cluster));
       return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
     }
     out[ns] = json::object();
@@ -582,32 +596,36 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
   auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
     using namespace slacker;
     return {
-      [=](membership_view& v) {
-        auto j = members_json(v);
-        j["event"] = "snapshot";
-        print(j);
-      },
-      [=](member_up& x) {
-        print({{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}});
-      },
-      [=](member_down& x) { print({{"event", "member_down"}, {"addr", x.addr}}); },
-      [=](server_data_changed& x) {
-        print({{"event", "server_data_changed"}, {"addr", x.addr}, {"data", data_json(x.data)}});
-      },
-      [=](namespace_up& x) {
-        print({{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}});
-      },
-      [=](namespace_down& x) {
-        print({{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}});
-      },
-      [=](leader_changed& x) {
-        print({{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}});
-      },
-      [=](registry_state& x) {
-        print({{"event", "registry_state"},
-               {"status", to_string(x.status)},
-               {"view_age_ms", x.view_age_ms}});
-      },
+        [=](membership_view& v) {
+          auto j = members_json(v);
+          j["event"] = "snapshot";
+          print(j);
+        },
+        [=](member_up& x) {
+          print({{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}});
+        },
+        [=](member_down& x) {
+          print({{"event", "member_down"}, {"addr", x.addr}});
+        },
+        [=](server_data_changed& x) {
+          print({{"event", "server_data_changed"},
+                 {"addr", x.addr},
+                 {"data", data_json(x.data)}});
+        },
+        [=](namespace_up& x) {
+          print({{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}});
+        },
+        [=](namespace_down& x) {
+          print({{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}});
+        },
+        [=](leader_changed& x) {
+          print({{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}});
+        },
+        [=](registry_state& x) {
+          print({{"event", "registry_state"},
+                 {"status", to_string(x.status)},
+                 {"view_age_ms", x.view_age_ms}});
+        },
     };
   });
   caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
@@ -617,7 +635,8 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
 
 /// A manager function of the server at `addr`, called directly.
 caf::expected<json> manager_call(caf::actor_system& sys, const cli_config& cfg,
-                                 const std::string& addr, const std::string& fn, json args) {
+                                 const std::string& addr, const std::string& fn,
+                                 json args) {
   auto text = args.dump();
   return call_server(sys, addr, std::string{slacker::manager_ns} + "/" + fn,
                      slacker::bytes(text.begin(), text.end()), milliseconds{cfg.timeout},
@@ -630,7 +649,8 @@ void print_state(caf::actor_system& sys, const cli_config& cfg, const std::strin
   auto res = manager_call(sys, cfg, addr, "state", json::array());
   if (!res)
     return fail(res.error());
-  auto state = res->is_string() ? json::parse(res->get<std::string>(), nullptr, false) : *res;
+  auto state =
+      res->is_string() ? json::parse(res->get<std::string>(), nullptr, false) : *res;
   if (state.is_discarded())
     state = *res;
   json out{{"addr", addr}};
@@ -646,10 +666,11 @@ void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
       return fail(data.error());
     if (cfg.merge && !data->is_object())
       return fail(slacker::make_error(slacker::sc::invalid_request,
-                                      "--merge takes a JSON object, got: "
-                                        + slacker::excerpt(data->dump(), 60)));
-    auto res = manager_call(sys, cfg, addr, cfg.merge ? "merge-server-data" : "set-server-data",
-                            json::array({data->dump()}));
+                                      "--merge takes a JSON object, got: " +
+                                          slacker::excerpt(data->dump(), 60)));
+    auto res =
+        manager_call(sys, cfg, addr, cfg.merge ? "merge-server-data" : "set-server-data",
+                     json::array({data->dump()}));
     if (!res)
       return fail(res.error());
     return print_state(sys, cfg, addr);
@@ -662,7 +683,8 @@ void cmd_server_data(caf::actor_system& sys, const cli_config& cfg) {
   if (i == v->servers.end())
     return fail(slacker::make_error(slacker::sc::not_found,
                                     "no server " + addr + " in cluster " + cfg.cluster));
-  std::cout << parse_result(slacker::bytes(i->second.begin(), i->second.end())).dump() << "\n";
+  std::cout << parse_result(slacker::bytes(i->second.begin(), i->second.end())).dump()
+            << "\n";
 }
 
 void cmd_offline_online(caf::actor_system& sys, const cli_config& cfg, bool offline) {
@@ -676,8 +698,8 @@ void cmd_offline_online(caf::actor_system& sys, const cli_config& cfg, bool offl
   if (!res)
     return fail(res.error());
   if (*res == json(false))
-    return fail(slacker::make_error(slacker::sc::not_found, positional[1] + " serves no namespace "
-                                                              + positional[2]));
+    return fail(slacker::make_error(
+        slacker::sc::not_found, positional[1] + " serves no namespace " + positional[2]));
   print_state(sys, cfg, positional[1]);
 }
 
@@ -690,9 +712,10 @@ void cmd_shutdown(caf::actor_system& sys, const cli_config& cfg) {
 
 /// The commands, their flags and help; fills `cfg` and `positional`.
 struct command_line {
-  CLI::App app{"Calls and operates a slacker cluster from the shell: JSON in, JSON out.\n"
-               "Configuration keys (--slacker.log-level=debug, --caf.*) pass through to CAF.",
-               "slacker"};
+  CLI::App app{
+      "Calls and operates a slacker cluster from the shell: JSON in, JSON out.\n"
+      "Configuration keys (--slacker.log-level=debug, --caf.*) pass through to CAF.",
+      "slacker"};
   std::string fn;
   std::string addr;
   std::string ns;
@@ -707,7 +730,7 @@ struct command_line {
       c->add_option("--cluster", cfg.cluster, "cluster name")->type_name("NAME");
       c->add_option("--zk-timeout", cfg.zk_timeout,
                     "give up when ZooKeeper has not answered after this many ms")
-        ->type_name("MS");
+          ->type_name("MS");
     };
     auto common = [&](CLI::App* c) {
       c->add_option("--timeout", cfg.timeout, "call timeout")->type_name("MS");
@@ -715,74 +738,84 @@ struct command_line {
     };
     auto policies = [&](CLI::App* c) {
       c->add_option("--server", cfg.server, "call this server directly, not the cluster")
-        ->type_name("HOST:PORT");
+          ->type_name("HOST:PORT");
       c->add_option("--grouping", cfg.grouping, "which servers")
-        ->check(CLI::IsMember({"random", "all", "first", "leader", "least-in-flight",
-                               "weighted", "round-robin"}));
+          ->check(CLI::IsMember({"random", "all", "first", "leader", "least-in-flight",
+                                 "weighted", "round-robin"}));
       c->add_option("--results", cfg.results, "how answers combine")
-        ->check(CLI::IsMember({"single", "vector", "map", "nil"}));
+          ->check(CLI::IsMember({"single", "vector", "map", "nil"}));
       c->add_option("--exceptions", cfg.exceptions, "which errors fail the call")
-        ->check(CLI::IsMember({"all", "any"}));
-      c->add_option("--quorum", cfg.quorum,
-                    "decide once this many servers succeeded (with --grouping=all; 0: off)")
-        ->type_name("K");
+          ->check(CLI::IsMember({"all", "any"}));
+      c->add_option(
+           "--quorum", cfg.quorum,
+           "decide once this many servers succeeded (with --grouping=all; 0: off)")
+          ->type_name("K");
       c->add_option("--unavailable-value", cfg.unavailable_value,
                     "the result when no server provides the function (JSON, @FILE or -)")
-        ->type_name("JSON");
+          ->type_name("JSON");
       c->add_flag("--idempotent", cfg.idempotent,
                   "the call may run twice: retried elsewhere, hedged");
-      c->add_option("--hedge-after", cfg.hedge_after,
-                    "ms before a backup call to another server (idempotent calls; 0: none)")
-        ->type_name("MS");
+      c->add_option(
+           "--hedge-after", cfg.hedge_after,
+           "ms before a backup call to another server (idempotent calls; 0: none)")
+          ->type_name("MS");
     };
     auto function = [&](CLI::App* c) {
       c->add_option("NS/FN", fn, "the function")->required();
       c->add_option("JSON-ARG", args,
                     "its arguments, one JSON value each ('\"text\"', 42, '[1,2]'); "
                     "@FILE reads one from a file, - from standard input")
-        ->default_str("");
+          ->default_str("");
     };
     auto server = [&](CLI::App* c) {
       c->add_option("ADDR", addr, "the server")->required()->type_name("HOST:PORT");
     };
 
-    auto call = app.add_subcommand("call", "call a function through the cluster, or one server");
+    auto call =
+        app.add_subcommand("call", "call a function through the cluster, or one server");
     function(call);
     policies(call);
     zk(call);
     common(call);
 
-    auto load = app.add_subcommand("load", "a steady load on a function; one JSON report");
+    auto load =
+        app.add_subcommand("load", "a steady load on a function; one JSON report");
     function(load);
     load->add_option("--duration", cfg.duration, "seconds to run")->type_name("S");
     load->add_option("--concurrency", cfg.concurrency, "calls in flight")->type_name("N");
-    load->add_option("--rate", cfg.rate, "calls a second at most (0: as fast as possible)")
-      ->type_name("CALLS_PER_S");
+    load->add_option("--rate", cfg.rate,
+                     "calls a second at most (0: as fast as possible)")
+        ->type_name("CALLS_PER_S");
     load->add_flag("--progress", cfg.progress,
                    "a progress line a second on stderr (default: when it is a terminal)");
     load->add_option("--metrics", cfg.metrics,
                      "serve the client's Prometheus /metrics and /health here meanwhile")
-      ->type_name("HOST:PORT");
+        ->type_name("HOST:PORT");
     policies(load);
     zk(load);
     common(load);
 
-    auto inspect = app.add_subcommand("inspect", "namespaces, functions, docs and signatures");
+    auto inspect =
+        app.add_subcommand("inspect", "namespaces, functions, docs and signatures");
     inspect->add_option("NS", ns, "one namespace (default: all)");
     zk(inspect);
     common(inspect);
 
     auto members = app.add_subcommand(
-      "members", "servers with data; namespaces with servers and leader; the view's status");
-    members->add_option("--wait", cfg.wait,
-                        "first wait (up to --timeout) until this many servers are registered")
-      ->type_name("N");
+        "members",
+        "servers with data; namespaces with servers and leader; the view's status");
+    members
+        ->add_option(
+            "--wait", cfg.wait,
+            "first wait (up to --timeout) until this many servers are registered")
+        ->type_name("N");
     zk(members);
     common(members);
 
-    auto watch = app.add_subcommand("watch", "membership events as JSON lines until a signal");
+    auto watch =
+        app.add_subcommand("watch", "membership events as JSON lines until a signal");
     watch->add_option("--count", cfg.count, "stop after this many lines (0: never)")
-      ->type_name("N");
+        ->type_name("N");
     zk(watch);
     common(watch);
 
@@ -795,10 +828,11 @@ struct command_line {
     zk(data);
     common(data);
 
-    for (auto [name, what] : {std::pair{"offline", "take a server (or one namespace) out of "
-                                                   "routing; it keeps serving direct calls"},
-                              std::pair{"online", "put a server (or one namespace) back into "
-                                                  "routing"}}) {
+    for (auto [name, what] :
+         {std::pair{"offline", "take a server (or one namespace) out of "
+                               "routing; it keeps serving direct calls"},
+          std::pair{"online", "put a server (or one namespace) back into "
+                              "routing"}}) {
       auto c = app.add_subcommand(name, what);
       server(c);
       c->add_option("NS", ns, "only this namespace");
@@ -806,8 +840,8 @@ struct command_line {
       common(c);
     }
 
-    auto stop = app.add_subcommand("shutdown",
-                                   "the server leaves the cluster, drains its calls and stops");
+    auto stop = app.add_subcommand(
+        "shutdown", "the server leaves the cluster, drains its calls and stops");
     server(stop);
     zk(stop);
     common(stop);
@@ -821,9 +855,11 @@ struct command_line {
                           [](auto& w) { return w.empty() || w[0] != '-'; });
     if (i == words.end())
       return true;
-    auto known = app.get_subcommands([&](const CLI::App* c) { return c->get_name() == *i; });
+    auto known =
+        app.get_subcommands([&](const CLI::App* c) { return c->get_name() == *i; });
     if (known.empty()) {
-      std::cerr << "slacker: unknown command " << *i << "\nRun 'slacker --help' for more.\n";
+      std::cerr << "slacker: unknown command " << *i
+                << "\nRun 'slacker --help' for more.\n";
       return false;
     }
     std::rotate(words.begin(), i, i + 1);

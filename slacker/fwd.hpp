@@ -57,7 +57,6 @@ class cluster_client;
 class registration;
 struct registration_options;
 class cluster_server_config;
-template <class Signature>
-class remote_fn;
+template <class Signature> class remote_fn;
 
 } // namespace slacker

@@ -47,14 +47,16 @@ public:
         auto until = clock_type::now() + max;
         while (!stop_ && clock_type::now() < until) {
           auto call = proto;
-          call.req.deadline_ns = (std::chrono::system_clock::now() + call.policies->timeout)
-                                   .time_since_epoch()
-                                 / 1ns;
+          call.req.deadline_ns =
+              (std::chrono::system_clock::now() + call.policies->timeout)
+                  .time_since_epoch() /
+              1ns;
           auto start = clock_type::now();
           auto rep = client.invoke(std::move(call));
           auto end = clock_type::now();
           std::lock_guard<std::mutex> guard{mtx_};
-          samples_.push_back({end, end - start, rep ? sc::none : slacker::code_of(rep.error())});
+          samples_.push_back(
+              {end, end - start, rep ? sc::none : slacker::code_of(rep.error())});
           if (!rep)
             texts_.push_back(slacker::describe(rep.error()));
         }
@@ -75,9 +77,10 @@ public:
   /// Successful calls that ended in [from, to).
   size_t ok_between(clock_type::time_point from, clock_type::time_point to) {
     std::lock_guard<std::mutex> guard{mtx_};
-    return static_cast<size_t>(std::count_if(samples_.begin(), samples_.end(), [&](auto& s) {
-      return s.code == sc::none && s.end >= from && s.end < to;
-    }));
+    return static_cast<size_t>(
+        std::count_if(samples_.begin(), samples_.end(), [&](auto& s) {
+          return s.code == sc::none && s.end >= from && s.end < to;
+        }));
   }
 
   size_t calls() {

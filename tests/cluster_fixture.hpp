@@ -56,7 +56,7 @@ struct cluster_fixture {
     using namespace std::chrono_literals;
     for (auto ns : {"test.api", "test.reflect"})
       SLACKER_REQUIRE(log->next<slacker::namespace_up>(
-                        [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
+                          [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
                       "no namespace_up of " << ns << " for " << m.addr);
   }
 };

@@ -49,8 +49,7 @@ public:
     return found;
   }
 
-  template <class T>
-  std::optional<T> next(std::chrono::milliseconds timeout) {
+  template <class T> std::optional<T> next(std::chrono::milliseconds timeout) {
     return next<T>([](const T&) { return true; }, timeout);
   }
 
@@ -70,16 +69,18 @@ private:
 
 /// An actor that puts every membership message it gets into `log`.
 inline caf::behavior collector(caf::event_based_actor*, std::shared_ptr<event_log> log) {
-  auto keep = [log](auto& x) { log->push(caf::make_message(x)); };
+  auto keep = [log](auto& x) {
+    log->push(caf::make_message(x));
+  };
   return {
-    [=](slacker::membership_view& x) { keep(x); },
-    [=](slacker::member_up& x) { keep(x); },
-    [=](slacker::member_down& x) { keep(x); },
-    [=](slacker::server_data_changed& x) { keep(x); },
-    [=](slacker::namespace_up& x) { keep(x); },
-    [=](slacker::namespace_down& x) { keep(x); },
-    [=](slacker::leader_changed& x) { keep(x); },
-    [=](slacker::registry_state& x) { keep(x); },
+      [=](slacker::membership_view& x) { keep(x); },
+      [=](slacker::member_up& x) { keep(x); },
+      [=](slacker::member_down& x) { keep(x); },
+      [=](slacker::server_data_changed& x) { keep(x); },
+      [=](slacker::namespace_up& x) { keep(x); },
+      [=](slacker::namespace_down& x) { keep(x); },
+      [=](slacker::leader_changed& x) { keep(x); },
+      [=](slacker::registry_state& x) { keep(x); },
   };
 }
 

@@ -37,14 +37,17 @@ public:
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
-    SLACKER_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
-                      && ::listen(listener_, 64) == 0,
+    SLACKER_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
+                            0 &&
+                        ::listen(listener_, 64) == 0,
                     "proxy: cannot listen");
     socklen_t len = sizeof(addr);
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
     SLACKER_REQUIRE(::pipe(wake_) == 0, "proxy: no pipe");
-    thread_ = std::thread{[this] { run(); }};
+    thread_ = std::thread{[this] {
+      run();
+    }};
   }
 
   ~tcp_proxy() {

@@ -2,9 +2,9 @@
 //   test-server [--port=N] [--slacker.worker-threads=N] [--slow-ms=N]
 // SIGTERM (or the manager's shutdown) stops it gracefully (graceful_stop)
 // and prints `stopped`.
-#include <csignal>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -19,8 +19,8 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/cluster/manager.hpp"
 #include "slacker/cluster/registration.hpp"
-#include "slacker/registry/registry.hpp"
 #include "slacker/cluster/server_config.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "test_types.hpp"
 
@@ -38,9 +38,9 @@ struct test_server_config : slacker::cluster_server_config {
     node = "127.0.0.1";
     session_timeout = 2000;
     opt_group{custom_options_, "global"}
-      .add(manager, "manager", "serve the manager namespace")
-      .add(bind, "bind", "address to listen on (127.0.0.1)")
-      .add(slow_ms, "slow-ms", "test.api/maybe_slow sleeps this long here (0)");
+        .add(manager, "manager", "serve the manager namespace")
+        .add(bind, "bind", "address to listen on (127.0.0.1)")
+        .add(slow_ms, "slow-ms", "test.api/maybe_slow sleeps this long here (0)");
     add_message_type<point>("slacker_test::point");
   }
 };
@@ -56,76 +56,76 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   slacker::server srv{sys};
   // whoami answers this server's registered address once it is published.
   auto self_addr = std::make_shared<std::string>();
-  srv.add(slacker::ns("test.api")
-              .def(
-                  "whoami", [self_addr] { return *self_addr; }, "this server's host:port")
-              .def(
-                  "echo", [](std::string s) { return s; }, "returns its argument")
-              .def(
-                  "add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
-              .def(
-                  "bytes", [](int64_t n) { return std::string(static_cast<size_t>(n), 'x'); },
-                  "a string of n bytes")
-              .def(
-                  "fail",
-                  [](std::string what) -> int32_t { throw std::runtime_error(what); },
-                  "throws its argument")
-              .def(
-                  "slow",
-                  [](int64_t ms) {
-                    std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-                    return ms;
-                  },
-                  "sleeps ms milliseconds on the worker pool", slacker::blocking)
-              .def("move",
-                   [](point p, int32_t dx) {
-                     p.x += dx;
-                     return p;
-                   })
-              .def("doubles",
-                   [](std::vector<double> xs) {
-                     for (auto& x : xs)
-                       x *= 2;
-                     return xs;
-                   })
-              .def("lookup",
-                   [](std::map<std::string, int32_t> m,
-                      std::string key) -> std::optional<int32_t> {
-                     auto i = m.find(key);
-                     if (i == m.end())
-                       return std::nullopt;
-                     return i->second;
-                   })
-              .def("negate", [](bool b) { return !b; })
-              .def("caf_only",
-                   [](caf_only x) {
-                     x.value += 1;
-                     return x;
-                   })
-              .def("nothing", [] {})
-              .def(
-                "note",
-                [notes = std::make_shared<std::atomic<int64_t>>(0)](std::string) {
-                  return ++*notes;
-                },
-                "counts its calls (not idempotent)")
-              .def(
-                "maybe_slow",
-                [self_addr, ms = cfg.slow_ms] {
-                  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-                  return *self_addr;
-                },
-                "sleeps --slow-ms on this server, then says who it is", slacker::blocking)
-              .idempotent("whoami")
-              .idempotent("echo")
-              .idempotent("maybe_slow"));
+  srv.add(
+      slacker::ns("test.api")
+          .def(
+              "whoami", [self_addr] { return *self_addr; }, "this server's host:port")
+          .def(
+              "echo", [](std::string s) { return s; }, "returns its argument")
+          .def(
+              "add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
+          .def(
+              "bytes", [](int64_t n) { return std::string(static_cast<size_t>(n), 'x'); },
+              "a string of n bytes")
+          .def(
+              "fail", [](std::string what) -> int32_t { throw std::runtime_error(what); },
+              "throws its argument")
+          .def(
+              "slow",
+              [](int64_t ms) {
+                std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                return ms;
+              },
+              "sleeps ms milliseconds on the worker pool", slacker::blocking)
+          .def("move",
+               [](point p, int32_t dx) {
+                 p.x += dx;
+                 return p;
+               })
+          .def("doubles",
+               [](std::vector<double> xs) {
+                 for (auto& x : xs)
+                   x *= 2;
+                 return xs;
+               })
+          .def("lookup",
+               [](std::map<std::string, int32_t> m,
+                  std::string key) -> std::optional<int32_t> {
+                 auto i = m.find(key);
+                 if (i == m.end())
+                   return std::nullopt;
+                 return i->second;
+               })
+          .def("negate", [](bool b) { return !b; })
+          .def("caf_only",
+               [](caf_only x) {
+                 x.value += 1;
+                 return x;
+               })
+          .def("nothing", [] {})
+          .def(
+              "note",
+              [notes = std::make_shared<std::atomic<int64_t>>(0)](std::string) {
+                return ++*notes;
+              },
+              "counts its calls (not idempotent)")
+          .def(
+              "maybe_slow",
+              [self_addr, ms = cfg.slow_ms] {
+                std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                return *self_addr;
+              },
+              "sleeps --slow-ms on this server, then says who it is", slacker::blocking)
+          .idempotent("whoami")
+          .idempotent("echo")
+          .idempotent("maybe_slow"));
   // An operator's function: the manager's authorization rule, without ZooKeeper.
   srv.add(slacker::ns("test.admin")
-            .def(
-              "secret", [] { return std::string{"granted"}; }, "guarded")
-            .def(
-              "open", [] { return std::string{"open"}; }, "not guarded")
-            .guard("secret"));
+              .def(
+                  "secret", [] { return std::string{"granted"}; }, "guarded")
+              .def(
+                  "open", [] { return std::string{"open"}; }, "not guarded")
+              .guard("secret"));
   auto reflect = sys.spawn(reflector);
   srv.expose("test.reflect", reflect);
   auto port = srv.publish(cfg.port, cfg.bind);
@@ -152,7 +152,8 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
     int sig = 0;
     sigwait(&term, &sig);
     if (reg)
-      slacker::graceful_stop(srv, *reg, std::chrono::milliseconds{300}, std::chrono::seconds{10});
+      slacker::graceful_stop(srv, *reg, std::chrono::milliseconds{300},
+                             std::chrono::seconds{10});
     else
       srv.stop();
     std::printf("stopped\n");
@@ -186,8 +187,8 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
       // What this server leads now: `leading NS=SESSION:SEQUENCE ...`.
       std::string out = "leading";
       for (auto& x : reg->leaderships())
-        out += " " + x.ns + "=" + std::to_string(x.token.session) + ":"
-               + std::to_string(x.token.sequence);
+        out += " " + x.ns + "=" + std::to_string(x.token.session) + ":" +
+               std::to_string(x.token.sequence);
       std::printf("%s\n", out.c_str());
     } else if (cmd == "publish" && reg) {
       std::printf(reg->publish(arg) ? "ok\n" : "failed\n");

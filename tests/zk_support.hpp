@@ -3,10 +3,10 @@
 // For tests against the ZooKeeper the ctest fixture started: its address,
 // and test-server processes registered in a cluster.
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
-#include <chrono>
 #include <map>
 #include <string>
 #include <thread>
@@ -43,7 +43,7 @@ inline std::string zk_address() {
 inline std::map<std::string, std::string> election_candidates(const std::string& dir) {
   std::map<std::string, std::string> out;
   auto zk = slacker::zk::session::open(zk_address(), std::chrono::seconds{5},
-                                      [](const slacker::zk::event&) {});
+                                       [](const slacker::zk::event&) {});
   if (!zk)
     return out;
   std::vector<std::string> names;
@@ -75,15 +75,17 @@ struct member {
     addr = "127.0.0.1:" + *serving;
   }
 
-  static std::vector<std::string> args(const std::string& cluster, const std::string& data,
-                                       int session_timeout_ms, uint16_t port, bool manager,
+  static std::vector<std::string> args(const std::string& cluster,
+                                       const std::string& data, int session_timeout_ms,
+                                       uint16_t port, bool manager,
                                        const std::vector<std::string>& extra,
                                        const std::string& zk = "") {
     std::vector<std::string> result{slacker_test::binary_path("test-server"),
                                     "--zk=" + (zk.empty() ? zk_address() : zk),
                                     "--cluster=" + cluster,
                                     "--server-data=" + data,
-                                    "--session-timeout=" + std::to_string(session_timeout_ms),
+                                    "--session-timeout=" +
+                                        std::to_string(session_timeout_ms),
                                     "--port=" + std::to_string(port)};
     if (manager)
       result.emplace_back("--manager"); // CAF's flags take no value
@@ -94,7 +96,8 @@ struct member {
   void command(const std::string& line) {
     proc.write_line(line);
     auto answer = proc.wait_for("", 10000);
-    SLACKER_REQUIRE(answer && *answer == "ok", line << " -> " << answer.value_or("nothing"));
+    SLACKER_REQUIRE(answer && *answer == "ok",
+                    line << " -> " << answer.value_or("nothing"));
   }
 };
 

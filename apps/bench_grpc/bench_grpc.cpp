@@ -73,13 +73,14 @@ struct row {
     if (lat_ns.empty())
       return 0;
     std::sort(lat_ns.begin(), lat_ns.end());
-    return lat_ns[std::min(lat_ns.size() - 1, static_cast<size_t>(p * lat_ns.size()))] / 1000.0;
+    return lat_ns[std::min(lat_ns.size() - 1, static_cast<size_t>(p * lat_ns.size()))] /
+           1000.0;
   }
 
   void print() {
     std::printf("row %s|%s|%zu|%.0f|%.1f|%.1f|%.1f|%zu\n", name.c_str(), payload.c_str(),
-                in_flight, seconds > 0 ? calls / seconds : 0, pct(0.5), pct(0.99), pct(0.999),
-                errors);
+                in_flight, seconds > 0 ? calls / seconds : 0, pct(0.5), pct(0.99),
+                pct(0.999), errors);
     std::fflush(stdout);
   }
 };
@@ -110,8 +111,8 @@ row sync_client(Echo::Stub& stub, sync_method<Req, Resp> method, const Req& req,
 
 /// The callback API: each completion starts the next call, `in_flight` at once.
 template <class Req, class Resp, class Start>
-row callback_client(Start start_call, const Req& req, std::string payload, size_t in_flight,
-                    std::chrono::milliseconds duration) {
+row callback_client(Start start_call, const Req& req, std::string payload,
+                    size_t in_flight, std::chrono::milliseconds duration) {
   row r;
   r.name = "gRPC C++ callback client";
   r.payload = std::move(payload);
@@ -193,7 +194,8 @@ int main(int argc, char** argv) {
   auto server = option(argc, argv, "server", "sync");
   auto suffix = std::string{", "} + server + " server";
   std::chrono::milliseconds duration{std::stoi(option(argc, argv, "millis", "3000"))};
-  auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
   auto stub = Echo::NewStub(channel);
   Int64 small;
   small.set_value(42);

@@ -24,28 +24,31 @@ split_args split(int argc, char** argv) {
 
 void security_options::add_to(CLI::App& app, bool server) {
   auto group = "Security";
-  app.add_option("--tls-cert", tls_cert, "PEM certificate: mutual TLS with --tls-key, --tls-ca")
-    ->type_name("FILE")
-    ->group(group);
-  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")
-    ->type_name("FILE")
-    ->group(group);
-  app.add_option("--tls-ca", tls_ca, "PEM CA that signs the peers' certificates")
-    ->type_name("FILE")
-    ->group(group);
-  app.add_option("--manager-token", manager_token,
-                 server ? "the secret manager writes must carry (default: loopback callers only)"
-                        : "the secret sent with manager writes and direct calls "
-                          "(default: $SLACKER_MANAGER_TOKEN)")
-    ->type_name("SECRET")
-    ->group(group);
-  app.add_option("--zk-auth", zk_auth, "ZooKeeper digest credentials")
-    ->type_name("USER:PASSWORD")
-    ->group(group);
-  if (server)
-    app.add_flag("--insecure", insecure,
-                 "without TLS, take peers that are not on loopback (trusted networks only)")
+  app.add_option("--tls-cert", tls_cert,
+                 "PEM certificate: mutual TLS with --tls-key, --tls-ca")
+      ->type_name("FILE")
       ->group(group);
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option("--tls-ca", tls_ca, "PEM CA that signs the peers' certificates")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option(
+         "--manager-token", manager_token,
+         server ? "the secret manager writes must carry (default: loopback callers only)"
+                : "the secret sent with manager writes and direct calls "
+                  "(default: $SLACKER_MANAGER_TOKEN)")
+      ->type_name("SECRET")
+      ->group(group);
+  app.add_option("--zk-auth", zk_auth, "ZooKeeper digest credentials")
+      ->type_name("USER:PASSWORD")
+      ->group(group);
+  if (server)
+    app.add_flag(
+           "--insecure", insecure,
+           "without TLS, take peers that are not on loopback (trusted networks only)")
+        ->group(group);
 }
 
 void security_options::forward(std::vector<std::string>& caf_args) const {

@@ -23,8 +23,8 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
   slacker::cluster_options everyone;
   everyone.grouping = slacker::grouping_kind::all;
   everyone.results = slacker::results_kind::map;
-  auto stamps = sc.call<std::map<std::string, int64_t>>(everyone,
-                                                        "slacker.example.api/timestamp");
+  auto stamps =
+      sc.call<std::map<std::string, int64_t>>(everyone, "slacker.example.api/timestamp");
   // stamps: {"10.0.0.5:2104": 1795711804289, "10.0.0.6:2104": 1795711804290}
   // -- vector, any
   slacker::cluster_options strict;
@@ -32,29 +32,30 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
   strict.results = slacker::results_kind::vector;
   strict.exceptions = slacker::exceptions_kind::any; // one failure fails the call
   strict.timeout = std::chrono::milliseconds{500};
-  auto echoes = sc.call<std::vector<std::string>>(strict, "slacker.example.api/echo", "hi");
+  auto echoes =
+      sc.call<std::vector<std::string>>(strict, "slacker.example.api/echo", "hi");
   // -- user grouping
   slacker::cluster_options heavy_only;
   heavy_only.grouping = slacker::grouping_fn{
-    [](const slacker::grouping_call& call) -> slacker::grouping_choice {
-      slacker::addresses picked;
-      for (auto& server : call.view.servers)
-        if (slacker::grouping::weight_of(call.view.server_data(server.addr)) >= 2)
-          picked.push_back(server.addr);
-      if (picked.empty())
-        return slacker::grouping_kind::random; // fall back to a built-in
-      return picked;
-    }};
+      [](const slacker::grouping_call& call) -> slacker::grouping_choice {
+        slacker::addresses picked;
+        for (auto& server : call.view.servers)
+          if (slacker::grouping::weight_of(call.view.server_data(server.addr)) >= 2)
+            picked.push_back(server.addr);
+        if (picked.empty())
+          return slacker::grouping_kind::random; // fall back to a built-in
+        return picked;
+      }};
   auto who = sc.call<std::string>(heavy_only, "slacker.example.api/whoami");
   // -- sick servers: retries, hedging, quorum
   slacker::cluster_options patient;
-  patient.idempotent = true;                              // may run twice
-  patient.hedge_after = std::chrono::milliseconds{20};    // a backup after 20 ms
+  patient.idempotent = true;                           // may run twice
+  patient.hedge_after = std::chrono::milliseconds{20}; // a backup after 20 ms
   auto stamp = sc.call<int64_t>(patient, "slacker.example.api/timestamp");
   slacker::cluster_options two_of_all;
   two_of_all.grouping = slacker::grouping_kind::all;
   two_of_all.results = slacker::results_kind::map;
-  two_of_all.exceptions = slacker::quorum{2};             // the first 2 successes
+  two_of_all.exceptions = slacker::quorum{2}; // the first 2 successes
   auto two = sc.call<std::map<std::string, int64_t>>(two_of_all,
                                                      "slacker.example.api/timestamp");
   // -- unavailable value
@@ -74,7 +75,7 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
   // -- remote fn
   slacker::remote_fn<int64_t()> timestamp{sc, "slacker.example.api/timestamp"};
   slacker::remote_fn<std::vector<std::string>(std::string)> echo_all{
-    sc, "slacker.example.api/echo", strict};
+      sc, "slacker.example.api/echo", strict};
   auto one = timestamp();
   auto all = echo_all("hello");
   auto first_only = echo_all.with(heavy_only, "hello"); // per call wins
@@ -100,10 +101,11 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
     });
   });
   // -- user actors
-  auto doubled = sc.ask<std::map<std::string, int32_t>>(everyone, "example.actor", int32_t{21});
+  auto doubled =
+      sc.ask<std::map<std::string, int32_t>>(everyone, "example.actor", int32_t{21});
   // -- end
-  (void) stamps, (void) echoes, (void) who, (void) zero, (void) total, (void) one,
-    (void) all, (void) first_only, (void) data, (void) doubled;
+  (void)stamps, (void)echoes, (void)who, (void)zero, (void)total, (void)one, (void)all,
+      (void)first_only, (void)data, (void)doubled;
 }
 
 CAF_MAIN()

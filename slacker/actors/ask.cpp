@@ -3,9 +3,9 @@
 #include <map>
 #include <optional>
 
-#include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
 
 namespace slacker {
 
@@ -55,33 +55,33 @@ caf::behavior ask_gather(caf::event_based_actor* self, ask_request req,
       settle(self, *st);
     };
     self->request(conn, caf::infinite, lookup_atom::value, ns)
-      .then(
-        [self, st, a, send](caf::actor& handler) {
-          send(self, handler, [self, st, a](caf::expected<caf::message> answer) {
-            if (answer) {
-              st->answers[a] = std::move(*answer);
-              st->agg->add(a, call_reply{});
-            } else {
-              st->agg->fail(a, with_origin(answer.error(), a));
-            }
-            settle(self, *st);
-          });
-        },
-        fail);
+        .then(
+            [self, st, a, send](caf::actor& handler) {
+              send(self, handler, [self, st, a](caf::expected<caf::message> answer) {
+                if (answer) {
+                  st->answers[a] = std::move(*answer);
+                  st->agg->add(a, call_reply{});
+                } else {
+                  st->agg->fail(a, with_origin(answer.error(), a));
+                }
+                settle(self, *st);
+              });
+            },
+            fail);
   }
   self->delayed_send(self, req.policies->timeout, deadline_atom::value);
   return {
-    [=](gather_atom) -> caf::result<ask_reply> {
-      st->rp = self->make_response_promise();
-      st->started = true;
-      auto rp = st->rp;
-      settle(self, *st);
-      return caf::delegated<ask_reply>{};
-    },
-    [=](deadline_atom) {
-      st->agg->expire();
-      settle(self, *st);
-    },
+      [=](gather_atom) -> caf::result<ask_reply> {
+        st->rp = self->make_response_promise();
+        st->started = true;
+        auto rp = st->rp;
+        settle(self, *st);
+        return caf::delegated<ask_reply>{};
+      },
+      [=](deadline_atom) {
+        st->agg->expire();
+        settle(self, *st);
+      },
   };
 }
 

@@ -28,13 +28,12 @@ using ask_fn = std::function<void(caf::event_based_actor* self, const caf::actor
                                   std::function<void(caf::expected<caf::message>)> done)>;
 
 /// Makes the `ask_fn` of message `xs...` whose answer is one `E`.
-template <class E, class... Ts>
-ask_fn make_ask(Ts... xs) {
+template <class E, class... Ts> ask_fn make_ask(Ts... xs) {
   return [=](caf::event_based_actor* self, const caf::actor& handler,
              std::function<void(caf::expected<caf::message>)> done) {
     self->request(handler, caf::infinite, xs...)
-      .then([done](E& x) { done(caf::make_message(std::move(x))); },
-            [done](caf::error& err) { done(std::move(err)); });
+        .then([done](E& x) { done(caf::make_message(std::move(x))); },
+              [done](caf::error& err) { done(std::move(err)); });
   };
 }
 
@@ -66,19 +65,19 @@ caf::behavior ask_gather(caf::event_based_actor* self, ask_request req,
 template <class R>
 caf::expected<R> decode_ask(const ask_reply& rep, const std::string& ns) {
   return detail::shaped<R>(
-    rep.shape, rep.addrs, rep.answers.size(), ns, [&](auto type, size_t i) {
-      using T = typename decltype(type)::type;
-      if constexpr (std::is_void_v<T>) {
-        return caf::expected<void>{};
-      } else {
-        auto& m = rep.answers[i];
-        if (m.match_elements<T>())
-          return caf::expected<T>{m.get_as<T>(0)};
-        return caf::expected<T>{make_error(sc::codec_error,
-                                           ns + ": the answer from " + rep.addrs[i]
-                                             + " is not of the expected type")};
-      }
-    });
+      rep.shape, rep.addrs, rep.answers.size(), ns, [&](auto type, size_t i) {
+        using T = typename decltype(type)::type;
+        if constexpr (std::is_void_v<T>) {
+          return caf::expected<void>{};
+        } else {
+          auto& m = rep.answers[i];
+          if (m.match_elements<T>())
+            return caf::expected<T>{m.get_as<T>(0)};
+          return caf::expected<T>{
+              make_error(sc::codec_error, ns + ": the answer from " + rep.addrs[i] +
+                                              " is not of the expected type")};
+        }
+      });
 }
 
 } // namespace slacker

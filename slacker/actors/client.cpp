@@ -79,8 +79,9 @@ caf::expected<call_reply> client::invoke(call_request req,
 caf::expected<ask_reply> client::ask_raw(ask_request req) {
   if (invalid_)
     return invalid_;
-  auto gather = sys_.spawn(ask_gather, std::move(req),
-                           std::vector<std::pair<std::string, caf::actor>>{{address_, actor_}});
+  auto gather =
+      sys_.spawn(ask_gather, std::move(req),
+                 std::vector<std::pair<std::string, caf::actor>>{{address_, actor_}});
   return pool_->request<ask_reply>(gather, gather_atom::value);
 }
 
@@ -94,15 +95,15 @@ caf::expected<caf::actor> client::lookup(const std::string& ns) {
 caf::expected<std::vector<std::string>> client::namespaces() {
   if (invalid_)
     return invalid_;
-  return blocking_request<std::vector<std::string>>(sys_, actor_, std::chrono::seconds{10},
-                                                    inspect_atom::value);
+  return blocking_request<std::vector<std::string>>(
+      sys_, actor_, std::chrono::seconds{10}, inspect_atom::value);
 }
 
 caf::expected<std::vector<function_info>> client::functions(const std::string& ns) {
   if (invalid_)
     return invalid_;
-  return blocking_request<std::vector<function_info>>(sys_, actor_, std::chrono::seconds{10},
-                                                      inspect_atom::value, ns);
+  return blocking_request<std::vector<function_info>>(
+      sys_, actor_, std::chrono::seconds{10}, inspect_atom::value, ns);
 }
 
 } // namespace slacker

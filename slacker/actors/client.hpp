@@ -3,20 +3,20 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <vector>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
 #include "slacker/actors/ask.hpp"
-#include "slacker/runtime/blocking_request.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/codec.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/blocking_request.hpp"
 
 namespace slacker {
 

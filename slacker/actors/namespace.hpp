@@ -64,8 +64,8 @@ template <class R, class... Args, class F>
 function_entry make_entry(const std::string& qualified, std::string doc, bool is_blocking,
                           F fn, std::tuple<Args...>*) {
   using result_type = std::conditional_t<std::is_void_v<R>, bool, R>;
-  static_assert((must_travel<std::decay_t<Args>>::value && ...)
-                && must_travel<result_type>::value);
+  static_assert((must_travel<std::decay_t<Args>>::value && ...) &&
+                must_travel<result_type>::value);
   function_entry entry;
   auto pos = qualified.rfind('/');
   entry.info.name = qualified.substr(pos + 1);

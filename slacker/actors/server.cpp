@@ -12,11 +12,11 @@
 
 #include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/actors/detail/server_connection.hpp"
-#include "slacker/runtime/wire_options.hpp"
-#include <caf/io/network/default_multiplexer.hpp>
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/detail/metrics.hpp"
+#include "slacker/runtime/wire_options.hpp"
+#include <caf/io/network/default_multiplexer.hpp>
 
 namespace slacker {
 
@@ -51,8 +51,8 @@ server& server::add(ns functions) {
   auto infos = functions.infos();
   auto fns = std::make_shared<const ns>(std::move(functions));
   auto handler = on_network_thread_
-                   ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
-                   : sys_.spawn(namespace_actor, fns, pool_);
+                     ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
+                     : sys_.spawn(namespace_actor, fns, pool_);
   spawned_.push_back(handler);
   catalog_->update([&](catalog::table& t) {
     t[name] = catalog::entry{std::move(fns), std::move(handler), std::move(infos)};
@@ -80,9 +80,8 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     spdlog::error("slacker server: {}", describe(opts.problem));
     return opts.problem;
   }
-  auto door =
-      sys_.middleman().backend().new_tcp_doorman(port, bind.empty() ? nullptr : bind.c_str(),
-                                                 true);
+  auto door = sys_.middleman().backend().new_tcp_doorman(
+      port, bind.empty() ? nullptr : bind.c_str(), true);
   if (!door) {
     spdlog::error("slacker server: cannot serve on port {}: {}", port,
                   describe(door.error()));
@@ -91,33 +90,35 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
   port_ = (*door)->port();
   remote_peers_ = opts.tls != nullptr || opts.insecure;
   if (!opts.tls && opts.insecure)
-    spdlog::warn("slacker server: slacker.insecure: plaintext connections from any address "
-                 "are taken on port {}; anyone who reaches it can call every function and "
-                 "read every call (docs/security.md)",
-                 port_);
+    spdlog::warn(
+        "slacker server: slacker.insecure: plaintext connections from any address "
+        "are taken on port {}; anyone who reaches it can call every function and "
+        "read every call (docs/security.md)",
+        port_);
   acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
                                             opts, log_calls_);
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
   metrics::serve_from(sys_.config());
   if (metrics::enabled()) {
     auto label = "port=\"" + std::to_string(port_) + "\"";
-    metrics_.push_back(metrics::add_gauge("slacker_worker_queue", label,
-                                          "blocking calls waiting for a worker thread",
-                                          [pool = pool_] { return double(pool->queued()); }));
     metrics_.push_back(metrics::add_gauge(
-      "slacker_server_draining", label, "1 while the server stops (drains)",
-      [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
+        "slacker_worker_queue", label, "blocking calls waiting for a worker thread",
+        [pool = pool_] { return double(pool->queued()); }));
+    metrics_.push_back(metrics::add_gauge(
+        "slacker_server_draining", label, "1 while the server stops (drains)",
+        [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
     metrics_.push_back(
-      metrics::add_health("server on port " + std::to_string(port_), [cat = catalog_] {
-        return cat->draining() ? std::string{"draining: stopping"} : std::string{};
-      }));
+        metrics::add_health("server on port " + std::to_string(port_), [cat = catalog_] {
+          return cat->draining() ? std::string{"draining: stopping"} : std::string{};
+        }));
   }
   return port_;
 }
 
 void server::going_away() {
   if (acceptor_)
-    blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5}, going_away_atom::value);
+    blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5},
+                           going_away_atom::value);
 }
 
 bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
@@ -127,7 +128,8 @@ bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds 
   // thread that has nothing else to do until the server stops.
   for (;;) {
     auto now = clock::now();
-    auto last = clock::time_point{std::chrono::nanoseconds{catalog_->last_arrival.load()}};
+    auto last =
+        clock::time_point{std::chrono::nanoseconds{catalog_->last_arrival.load()}};
     if (catalog_->owed.load() <= 0 && now - last >= quiet)
       break;
     if (now >= until)
@@ -137,7 +139,8 @@ bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds 
   // Namespace actors called from elsewhere (not through a connection).
   caf::scoped_actor self{sys_};
   for (auto& a : spawned_) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
     bool done = false;
     if (left.count() > 0)
       self->request(a, left, drain_atom::value)
@@ -155,7 +158,8 @@ std::vector<std::string> server::namespaces() const {
   return names;
 }
 
-caf::expected<std::vector<function_info>> server::functions(const std::string& name) const {
+caf::expected<std::vector<function_info>>
+server::functions(const std::string& name) const {
   auto table = catalog_->get();
   auto i = table->find(name);
   if (i == table->end())

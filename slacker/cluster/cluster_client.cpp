@@ -43,12 +43,12 @@ namespace {
 /// spawned per call.
 caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher) {
   return {
-    [=](async_call& x) {
-      auto done = std::move(x.done);
-      self->request(dispatcher, caf::infinite, std::move(x.call))
-        .then([done](cluster_reply& rep) { done(std::move(rep)); },
-              [done](caf::error& err) { done(std::move(err)); });
-    },
+      [=](async_call& x) {
+        auto done = std::move(x.done);
+        self->request(dispatcher, caf::infinite, std::move(x.call))
+            .then([done](cluster_reply& rep) { done(std::move(rep)); },
+                  [done](caf::error& err) { done(std::move(err)); });
+      },
   };
 }
 
@@ -62,9 +62,7 @@ cluster_client::cluster_client(caf::actor_system& sys, std::string cluster,
 
 cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
                                cluster_options defaults)
-  : sys_(sys),
-    cluster_(zk.cluster),
-    defaults_(std::move(defaults)),
+  : sys_(sys), cluster_(zk.cluster), defaults_(std::move(defaults)),
     pool_(std::make_unique<scoped_pool>(sys)) {
   configure_logging(sys.config());
   auto session_timeout = zk.session_timeout;
@@ -73,36 +71,37 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   if (metrics::enabled()) {
     auto label = "cluster=\"" + cluster_ + "\"";
     auto* reg = registry_.get(); // read without asking its actor
-    auto view = [reg] { return reg->state(); };
+    auto view = [reg] {
+      return reg->state();
+    };
     metrics_.push_back(metrics::add_gauge(
-      "slacker_registry_connected", label, "1 while the client's ZooKeeper view is current",
-      [view] {
-        return view().status == registry_status::connected ? 1.0 : 0.0;
-      }));
+        "slacker_registry_connected", label,
+        "1 while the client's ZooKeeper view is current",
+        [view] { return view().status == registry_status::connected ? 1.0 : 0.0; }));
     metrics_.push_back(metrics::add_gauge(
-      "slacker_registry_view_age_seconds", label,
-      "time since the client's view of the cluster was last known current", [view] {
-        return static_cast<double>(view().view_age_ms) / 1000;
-      }));
+        "slacker_registry_view_age_seconds", label,
+        "time since the client's view of the cluster was last known current",
+        [view] { return static_cast<double>(view().view_age_ms) / 1000; }));
     metrics_.push_back(
-      metrics::add_health("cluster client of " + cluster_, [view, session_timeout] {
-        auto v = view();
-        if (v.status == registry_status::connected)
-          return std::string{};
-        if (v.view_age_ms <= session_timeout.count())
-          return std::string{};
-        if (v.status == registry_status::connecting) // never reached yet
-          return "ZooKeeper not reached for " + std::to_string(v.view_age_ms) + " ms";
-        return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms ("
-               + to_string(v.status) + ")";
-      }));
+        metrics::add_health("cluster client of " + cluster_, [view, session_timeout] {
+          auto v = view();
+          if (v.status == registry_status::connected)
+            return std::string{};
+          if (v.view_age_ms <= session_timeout.count())
+            return std::string{};
+          if (v.status == registry_status::connecting) // never reached yet
+            return "ZooKeeper not reached for " + std::to_string(v.view_age_ms) + " ms";
+          return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms (" +
+                 to_string(v.status) + ")";
+        }));
   }
-  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path",
-                  std::string{"network"}) == "network")
+  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path", std::string{"network"}) ==
+      "network")
     dispatcher_ =
         sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
   else
-    dispatcher_ = sys.spawn(dispatcher_actor, cluster_, registry_->actor(), link_factory{});
+    dispatcher_ =
+        sys.spawn(dispatcher_actor, cluster_, registry_->actor(), link_factory{});
   async_ = sys.spawn(async_front, dispatcher_);
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
@@ -120,18 +119,20 @@ cluster_client::~cluster_client() {
   caf::anon_send_exit(async_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(dispatcher_, caf::exit_reason::user_shutdown);
   self->receive([](const caf::down_msg&) {},
-                caf::after(std::chrono::seconds{5}) >> [] {
-                  spdlog::warn("slacker: the cluster client's dispatcher did not end in 5 s");
-                });
+                caf::after(std::chrono::seconds{5}) >>
+                    [] {
+                      spdlog::warn(
+                          "slacker: the cluster client's dispatcher did not end in 5 s");
+                    });
 }
 
 const caf::actor& cluster_client::registry_actor() const {
   return registry_->actor();
 }
 
-caf::expected<cluster_call> cluster_client::assemble(std::shared_ptr<call_policies> policies,
-                                                     const std::string& qualified,
-                                                     bytes args) {
+caf::expected<cluster_call>
+cluster_client::assemble(std::shared_ptr<call_policies> policies,
+                         const std::string& qualified, bytes args) {
   call_options opts;
   opts.timeout = policies->timeout;
   opts.codec = policies->codec;
@@ -142,10 +143,10 @@ caf::expected<cluster_call> cluster_client::assemble(std::shared_ptr<call_polici
   return cluster_call{std::move(*req), std::move(policies), {}, false};
 }
 
-caf::expected<cluster_call> cluster_client::prepare_encoded(const cluster_options& per_call,
-                                                            const cluster_options& per_fn,
-                                                            const std::string& qualified,
-                                                            bytes args) const {
+caf::expected<cluster_call>
+cluster_client::prepare_encoded(const cluster_options& per_call,
+                                const cluster_options& per_fn,
+                                const std::string& qualified, bytes args) const {
   return assemble(std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_)),
                   qualified, std::move(args));
 }
@@ -156,8 +157,8 @@ caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
   return pool_->request<cluster_reply>(dispatcher_, std::move(call));
 }
 
-void cluster_client::invoke_async(cluster_call call,
-                                  std::function<void(caf::expected<cluster_reply>)> done) {
+void cluster_client::invoke_async(
+    cluster_call call, std::function<void(caf::expected<cluster_reply>)> done) {
   caf::anon_send(async_, async_call{std::move(call), std::move(done)});
 }
 

@@ -18,11 +18,11 @@
 #include <caf/send.hpp>
 
 #include "slacker/actors/ask.hpp"
-#include "slacker/runtime/blocking_request.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/options.hpp"
+#include "slacker/runtime/blocking_request.hpp"
 
 namespace slacker {
 
@@ -30,24 +30,17 @@ class registry;
 
 namespace detail {
 
-template <class T>
-struct identity {
-  using value_type = T;
-};
+template <class T> struct identity { using value_type = T; };
 
-template <class M>
-struct mapped_of {
-  using value_type = typename M::mapped_type;
-};
+template <class M> struct mapped_of { using value_type = typename M::mapped_type; };
 
 } // namespace detail
 
 /// A typed results function from a reducer of (address, value) pairs:
 /// `slacker::reduce<int64_t>([](auto& pairs) { sum... })`.
-template <class T, class F>
-results_fn reduce(F f) {
-  return [f = std::move(f)](codec_id c, const std::vector<server_result>& xs)
-           -> caf::expected<bytes> {
+template <class T, class F> results_fn reduce(F f) {
+  return [f = std::move(f)](
+             codec_id c, const std::vector<server_result>& xs) -> caf::expected<bytes> {
     results::pairs<T> pairs;
     for (auto& x : xs) {
       auto v = result_of<T>(x.reply);
@@ -66,7 +59,8 @@ results_fn reduce(F f) {
 /// slacker::cluster_options all;
 /// all.grouping = slacker::grouping_kind::all;
 /// all.results = slacker::results_kind::map;
-/// auto each = sc.call<std::map<std::string, int64_t>>(all, "slacker.example.api/timestamp");
+/// auto each = sc.call<std::map<std::string, int64_t>>(all,
+/// "slacker.example.api/timestamp");
 /// ```
 class cluster_client {
 public:
@@ -95,8 +89,9 @@ public:
 
   /// Calls with per-call and per-function options (what `remote_fn` uses).
   template <class R, class... Ts>
-  caf::expected<R> call_with(const cluster_options& per_call, const cluster_options& per_fn,
-                             const std::string& qualified, const Ts&... xs) {
+  caf::expected<R> call_with(const cluster_options& per_call,
+                             const cluster_options& per_fn, const std::string& qualified,
+                             const Ts&... xs) {
     auto call = prepare(per_call, per_fn, qualified, xs...);
     if (!call)
       return std::move(call.error());
@@ -135,13 +130,12 @@ public:
     auto what = call.req.ns + "/" + call.req.fn;
     // No CAF timeout: the call's deadline is enforced where it waits.
     self->request(dispatcher_, caf::infinite, std::move(call))
-      .then([f, what](cluster_reply& rep) mutable { f(decode_cluster<R>(rep, what)); },
-            [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
+        .then([f, what](cluster_reply& rep) mutable { f(decode_cluster<R>(rep, what)); },
+              [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
   }
 
   /// Fire-and-forget: the call runs, its result is dropped.
-  template <class... Ts>
-  caf::error send(const std::string& qualified, const Ts&... xs) {
+  template <class... Ts> caf::error send(const std::string& qualified, const Ts&... xs) {
     auto call = prepare(cluster_options{}, cluster_options{}, qualified, xs...);
     if (!call)
       return std::move(call.error());
@@ -156,7 +150,8 @@ public:
   /// exceptions policy applies as to function calls. A server that dies
   /// mid-call counts at once as `connection_broken`.
   template <class R, class... Ts>
-  caf::expected<R> ask(const cluster_options& opts, const std::string& ns, const Ts&... xs);
+  caf::expected<R> ask(const cluster_options& opts, const std::string& ns,
+                       const Ts&... xs);
 
   /// Runs a typed-message request and waits for its answers.
   caf::expected<ask_reply> ask_raw(ask_request req);
@@ -179,20 +174,23 @@ public:
   /// JSON array, with `codec = codec_id::json`).
   caf::expected<cluster_call> prepare_encoded(const cluster_options& per_call,
                                               const cluster_options& per_fn,
-                                              const std::string& qualified, bytes args) const;
+                                              const std::string& qualified,
+                                              bytes args) const;
 
   /// Runs a prepared call and waits for its reply (decode it with
   /// `decode_cluster<R>`).
   caf::expected<cluster_reply> invoke(cluster_call call);
 
   /// Runs a prepared call; `done` runs on a CAF thread with its reply.
-  void invoke_async(cluster_call call, std::function<void(caf::expected<cluster_reply>)> done);
+  void invoke_async(cluster_call call,
+                    std::function<void(caf::expected<cluster_reply>)> done);
 
   /// The server-data a server registered (JSON text), as this client knows it.
   caf::expected<std::string> server_data(const std::string& addr);
 
   /// Runs `fn(addr, data)` on every server-data change (on a CAF thread).
-  void on_server_data_change(std::function<void(const std::string&, const std::string&)> fn);
+  void
+  on_server_data_change(std::function<void(const std::string&, const std::string&)> fn);
 
   /// What this client knows of the cluster.
   caf::expected<membership_view> members();
@@ -229,10 +227,11 @@ template <class R, class... Ts>
 caf::expected<R> cluster_client::ask(const cluster_options& opts, const std::string& ns,
                                      const Ts&... xs) {
   using element = typename std::conditional_t<
-    detail::is_std_vector<R>::value, R,
-    std::conditional_t<detail::is_string_map<R>::value, detail::mapped_of<R>,
-                       detail::identity<R>>>::value_type;
-  auto policies = std::make_shared<call_policies>(resolve(opts, cluster_options{}, defaults_));
+      detail::is_std_vector<R>::value, R,
+      std::conditional_t<detail::is_string_map<R>::value, detail::mapped_of<R>,
+                         detail::identity<R>>>::value_type;
+  auto policies =
+      std::make_shared<call_policies>(resolve(opts, cluster_options{}, defaults_));
   auto rep = ask_raw(ask_request{ns, make_ask<element>(xs...), std::move(policies)});
   if (!rep)
     return std::move(rep.error());
@@ -245,11 +244,9 @@ caf::expected<R> cluster_client::ask(const cluster_options& opts, const std::str
 /// slacker::remote_fn<int64_t()> timestamp{sc, "slacker.example.api/timestamp"};
 /// auto ts = timestamp();
 /// ```
-template <class Sig>
-class remote_fn;
+template <class Sig> class remote_fn;
 
-template <class R, class... Args>
-class remote_fn<R(Args...)> {
+template <class R, class... Args> class remote_fn<R(Args...)> {
 public:
   remote_fn(cluster_client& sc, std::string qualified, cluster_options opts = {})
     : sc_(sc), qualified_(std::move(qualified)), opts_(std::move(opts)) {

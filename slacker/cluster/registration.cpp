@@ -52,10 +52,11 @@ registration::registration(caf::actor_system& sys, const server& srv,
   // address only when told it is on a trusted network (slacker.insecure).
   bool remote_ok = srv.takes_remote_peers();
   if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
-    refused_ = make_error(sc::forbidden,
-                          "--node " + opts.node
-                            + " is not on loopback and this server serves without TLS: "
-                              "configure TLS (--tls-cert, --tls-key, --tls-ca) or --insecure");
+    refused_ =
+        make_error(sc::forbidden,
+                   "--node " + opts.node +
+                       " is not on loopback and this server serves without TLS: "
+                       "configure TLS (--tls-cert, --tls-key, --tls-ca) or --insecure");
     spdlog::error("registry: {}", describe(refused_));
     return;
   }
@@ -82,9 +83,9 @@ caf::error registration::wait_registered(std::chrono::milliseconds timeout) {
   auto res = blocking_request<bool>(sys_, actor_, timeout, wait_atom::value);
   if (!res)
     return code_of(res.error()) != sc::none
-             ? res.error()
-             : make_error(sc::timeout, "not registered within "
-                                         + std::to_string(timeout.count()) + " ms");
+               ? res.error()
+               : make_error(sc::timeout, "not registered within " +
+                                             std::to_string(timeout.count()) + " ms");
   return {};
 }
 
@@ -124,14 +125,16 @@ void registration::store_server_data(const std::string& json) {
 }
 
 caf::expected<std::string> registration::merge_server_data(const std::string& patch) {
-  auto object = [](const std::string& text, const char* what) -> caf::expected<nlohmann::json> {
+  auto object = [](const std::string& text,
+                   const char* what) -> caf::expected<nlohmann::json> {
     auto v = parse_json(text.data(), text.size());
     if (!v)
-      return make_error(sc::invalid_request, std::string{what} + " is not JSON: "
-                                               + describe(v.error()));
+      return make_error(sc::invalid_request,
+                        std::string{what} + " is not JSON: " + describe(v.error()));
     if (!v->is_object())
       return make_error(sc::invalid_request,
-                        std::string{what} + " is not a JSON object: " + excerpt(text, 60));
+                        std::string{what} +
+                            " is not a JSON object: " + excerpt(text, 60));
     return std::move(*v);
   };
   auto p = object(patch, "the patch");

@@ -116,10 +116,9 @@ private:
   std::string cluster_;
   mutable std::mutex mtx_;
   std::string server_data_;
-  std::set<std::string> routed_;  // guarded by mtx_
-  std::shared_ptr<void> health_;  // its part of /health
-  std::mutex update_mtx_;         // one server-data update at a time
+  std::set<std::string> routed_; // guarded by mtx_
+  std::shared_ptr<void> health_; // its part of /health
+  std::mutex update_mtx_;        // one server-data update at a time
 };
 
 } // namespace slacker
-

@@ -17,10 +17,14 @@ const char* to_string(codec_id id) {
 
 const char* to_string(registry_status x) {
   switch (x) {
-    case registry_status::connecting: return "connecting";
-    case registry_status::connected: return "connected";
-    case registry_status::suspended: return "suspended";
-    case registry_status::expired: return "expired";
+    case registry_status::connecting:
+      return "connecting";
+    case registry_status::connected:
+      return "connected";
+    case registry_status::suspended:
+      return "suspended";
+    case registry_status::expired:
+      return "expired";
   }
   return "unknown";
 }

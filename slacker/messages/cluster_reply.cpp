@@ -4,11 +4,16 @@ namespace slacker {
 
 const char* to_string(reply_shape x) {
   switch (x) {
-    case reply_shape::single: return "single";
-    case reply_shape::vector: return "vector";
-    case reply_shape::map: return "map";
-    case reply_shape::nil: return "nil";
-    case reply_shape::whole: return "whole";
+    case reply_shape::single:
+      return "single";
+    case reply_shape::vector:
+      return "vector";
+    case reply_shape::map:
+      return "map";
+    case reply_shape::nil:
+      return "nil";
+    case reply_shape::whole:
+      return "whole";
   }
   return "unknown";
 }

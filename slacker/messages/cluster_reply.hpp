@@ -17,7 +17,6 @@
 
 namespace slacker {
 
-
 /// How a `cluster_reply` is shaped: the results policy it was made under,
 /// so that it decodes without the policies.
 enum class reply_shape : uint8_t {
@@ -51,22 +50,20 @@ typename Inspector::result_type inspect(Inspector& f, cluster_reply& x) {
 
 namespace detail {
 
-template <class T>
-struct as_type {
-  using type = T;
-};
+template <class T> struct as_type { using type = T; };
 
 /// Shapes `n` answers as the typed result `R`: `element<T>(i)` decodes
 /// answer `i` as a `T`, `addrs[i]` is its server. The one decode path of
 /// cluster replies and of typed-message answers.
 template <class R, class Element>
-caf::expected<R> shaped(reply_shape shape, const std::vector<std::string>& addrs, size_t n,
-                        const std::string& what, Element element) {
+caf::expected<R> shaped(reply_shape shape, const std::vector<std::string>& addrs,
+                        size_t n, const std::string& what, Element element) {
   auto mismatch = [&] {
-    return make_error(sc::invalid_request,
-                      what + ": results " + to_string(shape)
-                        + " needs a std::vector (vector) or std::map<std::string, T> (map) "
-                          "result type");
+    return make_error(
+        sc::invalid_request,
+        what + ": results " + to_string(shape) +
+            " needs a std::vector (vector) or std::map<std::string, T> (map) "
+            "result type");
   };
   if constexpr (std::is_void_v<R>) {
     if (shape == reply_shape::whole && n > 0) {

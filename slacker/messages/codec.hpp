@@ -166,15 +166,14 @@ template <class T> void json_get(const nlohmann::json& j, T& out) {
     else
       out = static_cast<T>(d);
   } else {
-    constexpr const char* target = std::is_signed_v<T>
-                                     ? (sizeof(T) == 8   ? "int64"
-                                        : sizeof(T) == 4 ? "int32"
-                                        : sizeof(T) == 2 ? "int16"
-                                                         : "int8")
-                                     : (sizeof(T) == 8   ? "uint64"
-                                        : sizeof(T) == 4 ? "uint32"
-                                        : sizeof(T) == 2 ? "uint16"
-                                                         : "uint8");
+    constexpr const char* target = std::is_signed_v<T> ? (sizeof(T) == 8   ? "int64"
+                                                          : sizeof(T) == 4 ? "int32"
+                                                          : sizeof(T) == 2 ? "int16"
+                                                                           : "int8")
+                                                       : (sizeof(T) == 8   ? "uint64"
+                                                          : sizeof(T) == 4 ? "uint32"
+                                                          : sizeof(T) == 2 ? "uint16"
+                                                                           : "uint8");
     if (j.is_number_unsigned()) {
       auto v = j.get<uint64_t>();
       if (v > static_cast<uint64_t>(std::numeric_limits<T>::max()))
@@ -182,9 +181,9 @@ template <class T> void json_get(const nlohmann::json& j, T& out) {
       out = static_cast<T>(v);
     } else if (j.is_number_integer()) {
       auto v = j.get<int64_t>();
-      if (v < static_cast<int64_t>(std::numeric_limits<T>::min())
-          || (v > 0 && static_cast<uint64_t>(v)
-                         > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          (v > 0 && static_cast<uint64_t>(v) >
+                        static_cast<uint64_t>(std::numeric_limits<T>::max())))
         throw_number_error(j, target);
       out = static_cast<T>(v);
     } else if (j.is_number_float()) {
@@ -202,7 +201,6 @@ template <class T> void json_get(const nlohmann::json& j, T& out) {
   }
 }
 
-
 // -- detection ------------------------------------------------------------
 
 template <class T>
@@ -210,11 +208,11 @@ struct caf_codec_ok : std::bool_constant<caf::detail::is_serializable<T>::value>
 template <class T> struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
 
 template <class T>
-constexpr bool json_codec_ok = std::is_same_v<T, nlohmann::json>
-                               || requires(nlohmann::json& j, const T& in, T& out) {
-                                    nlohmann::adl_serializer<T>::to_json(j, in);
-                                    nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
-                                  };
+constexpr bool json_codec_ok = std::is_same_v<T, nlohmann::json> ||
+                               requires(nlohmann::json& j, const T& in, T& out) {
+  nlohmann::adl_serializer<T>::to_json(j, in);
+  nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
+};
 
 template <class T>
         struct boost_codec_ok : std::bool_constant < std::is_arithmetic_v<T> ||
@@ -240,8 +238,7 @@ template <class T> struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {
 /// carry it: a function's argument or result type needs an `inspect`
 /// overload (CAF binary), `to_json`/`from_json` (JSON) or `serialize`
 /// (Boost).
-template <class T>
-struct must_travel {
+template <class T> struct must_travel {
   static_assert(caf_codec_ok<T>::value || json_codec_ok<T> || boost_codec_ok<T>::value,
                 "slacker: this argument or result type (see must_travel<T> above) cannot "
                 "travel in any codec: give it an inspect() overload (CAF binary), "
@@ -383,10 +380,11 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
           if (!doc)
             return std::move(doc.error());
           if (!doc->is_array() || doc->size() != sizeof...(Ts))
-            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts))
-                        + " values, got " + detail::json_type_name(*doc)
-                        + (doc->is_array() ? " of " + std::to_string(doc->size()) + " values"
-                                           : std::string{}));
+            return fail("expected a JSON array of " + std::to_string(sizeof...(Ts)) +
+                        " values, got " + detail::json_type_name(*doc) +
+                        (doc->is_array()
+                             ? " of " + std::to_string(doc->size()) + " values"
+                             : std::string{}));
           size_t i = 0;
           std::apply([&](auto&... xs) { ((detail::json_get(doc->at(i++), xs)), ...); },
                      out);

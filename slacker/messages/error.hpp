@@ -23,7 +23,7 @@ enum class sc : uint8_t {
   invalid_request,   // a request that makes no sense (bad name, bad option)
   forbidden,         // the caller may not call this function (manager token, loopback)
   too_large,         // an argument or result larger than slacker.max-message-size
-  draining,          // the server is stopping: the call was not run (safe to send elsewhere)
+  draining, // the server is stopping: the call was not run (safe to send elsewhere)
 };
 
 /// The atom CAF uses to tell slacker's errors apart from others.

@@ -40,7 +40,7 @@ bool from_string(const std::string& name, exceptions_kind& out);
 /// consulted once every server has answered (or the deadline passed); see
 /// `decide_fn` for one that may decide earlier.
 using exceptions_fn = std::function<std::optional<caf::error>(
-  const std::vector<server_result>&, const std::vector<server_failure>&)>;
+    const std::vector<server_result>&, const std::vector<server_failure>&)>;
 
 /// Decides as soon as `k` servers answered successfully (the results are
 /// shaped from those `k`), and fails as soon as `k` successes are no longer

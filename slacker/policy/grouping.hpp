@@ -13,10 +13,10 @@
 namespace slacker {
 
 enum class grouping_kind : uint8_t {
-  random, // one server, uniformly (the default)
-  all,    // every server
-  first,  // the first server in address order
-  leader, // the namespace's elected leader
+  random,          // one server, uniformly (the default)
+  all,             // every server
+  first,           // the first server in address order
+  leader,          // the namespace's elected leader
   least_in_flight, // the server with the fewest pending calls of this client
   weighted,        // one server, by server-data "weight" (default 1)
   round_robin,     // one server, in turn
@@ -31,9 +31,9 @@ bool from_string(const std::string& name, grouping_kind& out);
 /// A server a call may go to.
 struct candidate {
   std::string addr;
-  std::string data;      // server-data, JSON text
-  size_t in_flight = 0;  // calls of this client pending on it
-  double weight = 1;     // `weight_of(data)`, parsed when the data changes
+  std::string data;     // server-data, JSON text
+  size_t in_flight = 0; // calls of this client pending on it
+  double weight = 1;    // `weight_of(data)`, parsed when the data changes
 };
 
 /// What a grouping decides on: the connected servers that provide the

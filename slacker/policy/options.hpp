@@ -21,9 +21,10 @@ namespace slacker {
 /// encoded on demand in the call's codec. Make one with `slacker::fallback(x)`.
 using unavailable_value = std::function<caf::expected<bytes>(codec_id)>;
 
-template <class T>
-unavailable_value fallback(T value) {
-  return [value = std::move(value)](codec_id c) { return encode_value(c, value); };
+template <class T> unavailable_value fallback(T value) {
+  return [value = std::move(value)](codec_id c) {
+    return encode_value(c, value);
+  };
 }
 
 /// Options of a cluster call; unset ones come from the next level.

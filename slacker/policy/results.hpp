@@ -30,31 +30,27 @@ bool from_string(const std::string& name, results_kind& out);
 
 /// A user policy over the (address, result) pairs that succeeded; returns the
 /// call's one result, encoded in `codec` (see `slacker::reduce` for a typed one).
-using results_fn =
-  std::function<caf::expected<bytes>(codec_id codec, const std::vector<server_result>&)>;
+using results_fn = std::function<caf::expected<bytes>(codec_id codec,
+                                                      const std::vector<server_result>&)>;
 
 using results_policy = std::variant<results_kind, results_fn>;
 
 namespace results {
 
-template <class T>
-using pairs = std::vector<std::pair<std::string, T>>;
+template <class T> using pairs = std::vector<std::pair<std::string, T>>;
 
-template <class T>
-T single(pairs<T> xs) {
+template <class T> T single(pairs<T> xs) {
   return std::move(xs.front().second);
 }
 
-template <class T>
-std::vector<T> vector(pairs<T> xs) {
+template <class T> std::vector<T> vector(pairs<T> xs) {
   std::vector<T> result;
   for (auto& x : xs)
     result.push_back(std::move(x.second));
   return result;
 }
 
-template <class T>
-std::map<std::string, T> map(pairs<T> xs) {
+template <class T> std::map<std::string, T> map(pairs<T> xs) {
   std::map<std::string, T> result;
   for (auto& x : xs)
     result.emplace(std::move(x.first), std::move(x.second));

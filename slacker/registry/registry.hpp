@@ -50,5 +50,4 @@ private:
   std::shared_ptr<live_registry_state> live_;
 };
 
-
 } // namespace slacker

@@ -15,7 +15,14 @@ enum class node_kind { persistent, ephemeral, ephemeral_sequential };
 /// `not_zookeeper`: the peer answered the handshake as no ZooKeeper server
 /// would (a read-only session nobody asked for: e.g. an HTTP server parsed as
 /// a handshake); the session is of no use.
-enum class session_state { connecting, connected, expired, auth_failed, closed, not_zookeeper };
+enum class session_state {
+  connecting,
+  connected,
+  expired,
+  auth_failed,
+  closed,
+  not_zookeeper
+};
 enum class event_type { session, created, deleted, changed, child, not_watching };
 
 /// One watch or session event, as the C client reported it.
@@ -36,13 +43,23 @@ struct auth_options {
 };
 
 /// Result codes of ZooKeeper operations the callers tell apart.
-enum class rc { ok, no_node, node_exists, not_empty, connection_loss, session_expired, other };
+enum class rc {
+  ok,
+  no_node,
+  node_exists,
+  not_empty,
+  connection_loss,
+  session_expired,
+  other
+};
 
 /// A synchronous result: the code, and ZooKeeper's own text for it.
 struct status {
   rc code = rc::ok;
   std::string text;
-  explicit operator bool() const noexcept { return code == rc::ok; }
+  explicit operator bool() const noexcept {
+    return code == rc::ok;
+  }
 };
 
 /// Requests a session sent: reads (get, children, exists, ACL) and writes

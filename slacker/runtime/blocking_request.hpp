@@ -48,9 +48,9 @@ public:
     auto self = borrow();
     caf::expected<T> result{caf::error{}};
     (*self)
-      ->request(who, caf::infinite, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
+        ->request(who, caf::infinite, std::forward<Ts>(xs)...)
+        .receive([&](T& x) { result = std::move(x); },
+                 [&](caf::error& err) { result = std::move(err); });
     give_back(std::move(self));
     return result;
   }

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <set>
 
-#include "slacker/messages/cluster_reply.hpp"
 #include "slacker/messages/call.hpp"
+#include "slacker/messages/cluster_reply.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/messages/membership.hpp"
 
@@ -43,30 +43,37 @@ config::config() {
       .add(log_level, "log-level", "trace|debug|info|warn|error|critical|off")
       .add(worker_threads, "worker-threads", "threads running blocking functions")
       .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread")
-    .add(log_calls, "log-calls", "servers log one line per call")
-    .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
-    .add(dispatcher_hot_path, "dispatcher-hot-path",
-         "scheduled|network: where cluster dispatchers run")
-    .add(gather_hot_path, "gather-hot-path", "scheduled|network: where gather actors run")
-    .add(blocking_calls, "blocking-calls", "lane|broker: how blocking direct calls travel")
-    .add(wire.max_message_size, "max-message-size", "largest frame taken from the network (bytes)")
-    .add(wire.handshake_timeout, "handshake-timeout", "time a new connection has to say hello")
-    .add(wire.idle_timeout, "idle-timeout", "a server closes connections silent for this long")
-    .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
-    .add(wire.peer_timeout, "peer-timeout", "a client drops a server silent for this long")
-    .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
-    .add(failure_accrual, "failure-accrual",
-         "calls in a row timing out on a server before clients route around it")
-    .add(retry_budget, "retry-budget", "share of recent calls that may be retried (0.2)")
-    .add(leader_step_down, "leader-step-down",
-         "a leader steps down when its ZooKeeper link has been down this share of the "
-         "session timeout (0.667)")
-    .add(insecure, "insecure", "a plaintext server also takes peers not on loopback")
-    .add(metrics, "metrics", "HOST:PORT serving /metrics and /health (default: off)");
+      .add(log_calls, "log-calls", "servers log one line per call")
+      .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
+      .add(dispatcher_hot_path, "dispatcher-hot-path",
+           "scheduled|network: where cluster dispatchers run")
+      .add(gather_hot_path, "gather-hot-path",
+           "scheduled|network: where gather actors run")
+      .add(blocking_calls, "blocking-calls",
+           "lane|broker: how blocking direct calls travel")
+      .add(wire.max_message_size, "max-message-size",
+           "largest frame taken from the network (bytes)")
+      .add(wire.handshake_timeout, "handshake-timeout",
+           "time a new connection has to say hello")
+      .add(wire.idle_timeout, "idle-timeout",
+           "a server closes connections silent for this long")
+      .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
+      .add(wire.peer_timeout, "peer-timeout",
+           "a client drops a server silent for this long")
+      .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
+      .add(failure_accrual, "failure-accrual",
+           "calls in a row timing out on a server before clients route around it")
+      .add(retry_budget, "retry-budget",
+           "share of recent calls that may be retried (0.2)")
+      .add(leader_step_down, "leader-step-down",
+           "a leader steps down when its ZooKeeper link has been down this share of the "
+           "session timeout (0.667)")
+      .add(insecure, "insecure", "a plaintext server also takes peers not on loopback")
+      .add(metrics, "metrics", "HOST:PORT serving /metrics and /health (default: off)");
   opt_group{custom_options_, "slacker.tls"}
-    .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
-    .add(tls_key, "key", "PEM private key of the certificate")
-    .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
+      .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
+      .add(tls_key, "key", "PEM private key of the certificate")
+      .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
   opt_group{custom_options_, "slacker.manager"}.add(manager_token, "token",
                                                     "secret manager writes must carry");
   opt_group{custom_options_, "slacker.zk"}.add(zk_auth, "auth",
@@ -81,7 +88,8 @@ config::config() {
   // them) and look for work to steal at this interval: 200 ms instead of
   // CAF's 10 ms takes an idle process from ~400 to ~23 wakeups a second,
   // with no loss in the bench's latency rows (docs/benchmarks.md).
-  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{200}});
+  set("work-stealing.relaxed-sleep-duration",
+      caf::timespan{std::chrono::milliseconds{200}});
 }
 
 namespace {
@@ -99,11 +107,11 @@ std::mutex switched_off_mtx;
 void expand_option_aliases(std::vector<std::string>& args,
                            const std::vector<std::string>& switches) {
   static const std::pair<const char*, const char*> aliases[] = {
-    {"--tls-cert=", "--slacker.tls.certificate="},
-    {"--tls-key=", "--slacker.tls.key="},
-    {"--tls-ca=", "--slacker.tls.ca="},
-    {"--manager-token=", "--slacker.manager.token="},
-    {"--zk-auth=", "--slacker.zk.auth="},
+      {"--tls-cert=", "--slacker.tls.certificate="},
+      {"--tls-key=", "--slacker.tls.key="},
+      {"--tls-ca=", "--slacker.tls.ca="},
+      {"--manager-token=", "--slacker.manager.token="},
+      {"--zk-auth=", "--slacker.zk.auth="},
   };
   std::vector<std::string> known{"slacker.insecure", "slacker.log-calls"};
   known.insert(known.end(), switches.begin(), switches.end());
@@ -135,7 +143,8 @@ void expand_option_aliases(std::vector<std::string>& args,
   args = std::move(out);
 }
 
-bool switch_on(const caf::actor_system_config& cfg, const std::string& name, bool fallback) {
+bool switch_on(const caf::actor_system_config& cfg, const std::string& name,
+               bool fallback) {
   {
     std::lock_guard<std::mutex> guard{switched_off_mtx};
     if (switched_off().count(name) > 0)
@@ -147,7 +156,8 @@ bool switch_on(const caf::actor_system_config& cfg, const std::string& name, boo
 void configure_logging(const caf::actor_system_config& cfg) {
   // Logs go to stderr: stdout belongs to the program (results, JSON).
   static std::once_flag once;
-  std::call_once(once, [] { spdlog::set_default_logger(spdlog::stderr_color_mt("slacker")); });
+  std::call_once(once,
+                 [] { spdlog::set_default_logger(spdlog::stderr_color_mt("slacker")); });
   auto level = caf::get_or(cfg, "slacker.log-level", std::string{"info"});
   spdlog::set_level(spdlog::level::from_str(level));
 }

@@ -3,7 +3,6 @@
 #include <string>
 #include <vector>
 
-
 #include <caf/actor_system_config.hpp>
 
 #include "slacker/runtime/wire_options.hpp"
@@ -70,18 +69,18 @@ public:
   std::string dispatcher_hot_path = "network";
   std::string gather_hot_path = "network";
   std::string blocking_calls = "lane";
-  wire_options wire; // the slacker.max-message-size ... connect-timeout options
+  wire_options wire;           // the slacker.max-message-size ... connect-timeout options
   size_t json_max_depth = 256; // slacker.json.max-depth
-  size_t failure_accrual = 3;   // slacker.failure-accrual
-  double retry_budget = 0.2;    // slacker.retry-budget
+  size_t failure_accrual = 3;  // slacker.failure-accrual
+  double retry_budget = 0.2;   // slacker.retry-budget
   double leader_step_down = 2.0 / 3; // slacker.leader-step-down
-  std::string tls_certificate;  // slacker.tls.certificate
-  std::string tls_key;          // slacker.tls.key
-  std::string tls_ca;           // slacker.tls.ca
-  bool insecure = false;        // slacker.insecure
-  std::string manager_token;    // slacker.manager.token
-  std::string zk_auth;          // slacker.zk.auth (user:password)
-  std::string metrics;          // slacker.metrics (HOST:PORT; empty: off)
+  std::string tls_certificate;       // slacker.tls.certificate
+  std::string tls_key;               // slacker.tls.key
+  std::string tls_ca;                // slacker.tls.ca
+  bool insecure = false;             // slacker.insecure
+  std::string manager_token;         // slacker.manager.token
+  std::string zk_auth;               // slacker.zk.auth (user:password)
+  std::string metrics;               // slacker.metrics (HOST:PORT; empty: off)
 };
 
 /// Rewrites, in place, the short spellings the apps take into slacker's

@@ -35,7 +35,9 @@ int wait_stop_signal() {
 }
 
 void exit_on_stop_signal() {
-  std::thread{[] { _exit(128 + wait_stop_signal()); }}.detach();
+  std::thread{[] {
+    _exit(128 + wait_stop_signal());
+  }}.detach();
 }
 
 void on_further_stop_signals(std::string note) {

@@ -15,12 +15,13 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   auto max = caf::get_or(cfg, "slacker.max-message-size", size_t{x.max_message_size});
   // A frame needs its type byte; the length field cannot say more than 4 GiB.
   x.max_message_size = static_cast<uint32_t>(std::clamp<size_t>(max, 64, UINT32_MAX));
-  x.handshake_timeout = caf::get_or(cfg, "slacker.handshake-timeout", x.handshake_timeout);
+  x.handshake_timeout =
+      caf::get_or(cfg, "slacker.handshake-timeout", x.handshake_timeout);
   x.idle_timeout = caf::get_or(cfg, "slacker.idle-timeout", x.idle_timeout);
   x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
   x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
   x.failure_accrual = static_cast<uint32_t>(
-    caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
+      caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
   x.insecure = switch_on(cfg, "slacker.insecure");
   x.manager_token = caf::get_or(cfg, "slacker.manager.token", std::string{});
@@ -41,13 +42,13 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
 }
 
 bool is_loopback(const std::string& host) {
-  return host.rfind("127.", 0) == 0 || host == "::1" || host.rfind("::ffff:127.", 0) == 0
-         || host == "localhost";
+  return host.rfind("127.", 0) == 0 || host == "::1" ||
+         host.rfind("::ffff:127.", 0) == 0 || host == "localhost";
 }
 
 std::chrono::nanoseconds time_left(int64_t deadline_ns) {
-  return std::chrono::nanoseconds{deadline_ns}
-         - std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::nanoseconds{deadline_ns} -
+         std::chrono::system_clock::now().time_since_epoch();
 }
 
 } // namespace slacker

@@ -7,5 +7,6 @@ struct no_codec_type {
 };
 
 slacker::ns broken() {
-  return slacker::ns("test").def("f", [](no_codec_type v) { return v.x; }, "");
+  return slacker::ns("test").def(
+      "f", [](no_codec_type v) { return v.x; }, "");
 }

@@ -21,11 +21,11 @@
 #include <caf/actor_system.hpp>
 
 #include "apps/support/process.hpp"
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/runtime/config.hpp"
 #include "tests/binaries.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
-#include "slacker/cluster/cluster_client.hpp"
-#include "slacker/runtime/config.hpp"
 #include "tests/tcp_proxy.hpp"
 #include "tests/zk_support.hpp"
 
@@ -66,8 +66,7 @@ bool running(const std::string& text) {
 }
 
 /// Waits (bounded) until `pred` holds.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds max = 10s) {
+template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds max = 10s) {
   auto until = std::chrono::steady_clock::now() + max;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > until)
@@ -79,8 +78,8 @@ bool eventually(Pred pred, std::chrono::milliseconds max = 10s) {
 
 /// example-zk on a free port, serving; its data folder.
 std::string start_zk(std::unique_ptr<process>& zk) {
-  zk = std::make_unique<process>(
-    std::vector<std::string>{app("example-zk"), "--port=" + std::to_string(free_port())});
+  zk = std::make_unique<process>(std::vector<std::string>{
+      app("example-zk"), "--port=" + std::to_string(free_port())});
   auto line = zk->wait_for("ZooKeeper serving on ", 60000);
   SLACKER_REQUIRE(line, "example-zk did not serve");
   auto at = line->find("/tmp/slacker-example-zk-");
@@ -90,7 +89,7 @@ std::string start_zk(std::unique_ptr<process>& zk) {
 
 } // namespace
 
-CAF_TEST(example-zk refuses a port another ZooKeeper serves) {
+CAF_TEST(example - zk refuses a port another ZooKeeper serves) {
   auto zk = slacker_test::zk_address();
   SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
   process p{{app("example-zk"), "--port=" + zk.substr(zk.rfind(':') + 1)}};
@@ -100,7 +99,7 @@ CAF_TEST(example-zk refuses a port another ZooKeeper serves) {
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
 }
 
-CAF_TEST(example-zk stopped by a signal leaves neither its JVM nor its folder) {
+CAF_TEST(example - zk stopped by a signal leaves neither its JVM nor its folder) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     std::unique_ptr<process> zk;
     auto dir = start_zk(zk);
@@ -113,7 +112,7 @@ CAF_TEST(example-zk stopped by a signal leaves neither its JVM nor its folder) {
   }
 }
 
-CAF_TEST(example-zk killed takes its JVM along and its folder goes at the next start) {
+CAF_TEST(example - zk killed takes its JVM along and its folder goes at the next start) {
   std::unique_ptr<process> zk;
   auto dir = start_zk(zk);
   zk->kill(); // SIGKILL: nothing of it runs any more
@@ -161,7 +160,8 @@ CAF_TEST(slacker watch with a count ends on a signal) {
   auto zk = slacker_test::zk_address();
   SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
   for (int sig : {SIGINT, SIGTERM}) {
-    process w{{app("slacker"), "watch", "--count=100", "--zk=" + zk, "--cluster=apps-nobody"}};
+    process w{
+        {app("slacker"), "watch", "--count=100", "--zk=" + zk, "--cluster=apps-nobody"}};
     CAF_REQUIRE(w.wait_for("{\"event\":\"snapshot\"", 15000)); // watching
     w.signal(sig);
     auto status = w.stop();
@@ -177,8 +177,8 @@ std::string start_server(std::unique_ptr<process>& srv, const std::string& clust
                          const std::string& extra = "--grace=300") {
   // Its log (stderr) merged into stdout, read by the test.
   srv = std::make_unique<process>(std::vector<std::string>{
-    "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", app("example-server"), "0",
-    "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster, extra});
+      "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", app("example-server"), "0",
+      "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster, extra});
   auto serving = srv->wait_for("serving ", 15000);
   SLACKER_REQUIRE(serving, "example-server did not serve");
   auto port = serving->substr(serving->rfind(' ') + 1);
@@ -192,7 +192,7 @@ bool line_with(process& p, const std::string& text, int timeout_ms = 10000) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
   while (std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      until - std::chrono::steady_clock::now());
+        until - std::chrono::steady_clock::now());
     auto line = p.read_line(static_cast<int>(std::max<int64_t>(1, left.count())));
     if (!line)
       return false;
@@ -209,7 +209,7 @@ std::string output_of(const std::vector<std::string>& argv) {
 
 } // namespace
 
-CAF_TEST(example-server help shows its options with defaults and its port) {
+CAF_TEST(example - server help shows its options with defaults and its port) {
   auto help = output_of({app("example-server"), "--help"});
   for (auto text : {"PORT UINT=2104", "--cluster NAME=example-cluster",
                     "--zk HOST:PORT[,...]=127.0.0.1:2181", "--session-timeout MS=5000",
@@ -221,13 +221,14 @@ CAF_TEST(example-server help shows its options with defaults and its port) {
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
-CAF_TEST(example-server says registered once it is and logs callers by address) {
+CAF_TEST(example - server says registered once it is and logs callers by address) {
   auto cluster = "apps-" + std::to_string(getpid()) + "-reg";
   std::unique_ptr<process> srv;
   auto port = start_server(srv, cluster);
   // Registered means listed: no wait between the line and the listing.
-  auto members = output_of({app("slacker"), "members", "--zk=" + slacker_test::zk_address(),
-                            "--cluster=" + cluster});
+  auto members =
+      output_of({app("slacker"), "members", "--zk=" + slacker_test::zk_address(),
+                 "--cluster=" + cluster});
   CAF_CHECK(members.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
   auto server = "--server=127.0.0.1:" + port;
   for (auto fn : {"slacker.example.api/echo", "slacker.example.api/slow"}) {
@@ -241,7 +242,7 @@ CAF_TEST(example-server says registered once it is and logs callers by address) 
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-CAF_TEST(example-server ignores a second signal while draining and a third forces it) {
+CAF_TEST(example - server ignores a second signal while draining and a third forces it) {
   for (bool third : {false, true}) {
     auto cluster = "apps-" + std::to_string(getpid()) + "-drain-" + (third ? "3" : "2");
     std::unique_ptr<process> srv;
@@ -266,7 +267,8 @@ namespace {
 
 /// An HTTP GET with curl: the status code and the body.
 std::pair<int, std::string> http_get(const std::string& url) {
-  auto out = output_of({"/usr/bin/curl", "-s", "--max-time", "10", "-w", "\n%{http_code}\n", url});
+  auto out = output_of(
+      {"/usr/bin/curl", "-s", "--max-time", "10", "-w", "\n%{http_code}\n", url});
   auto nl = out.rfind('\n', out.size() - 2);
   if (nl == std::string::npos)
     return {0, out};
@@ -298,14 +300,17 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   auto metrics = http_get("http://" + http + "/metrics");
   CAF_CHECK_EQUAL(metrics.first, 200);
   auto& m = metrics.second;
-  CAF_CHECK(has(m, "slacker_server_calls_total{ns=\"slacker.example.api\",fn=\"echo\"} 3\n"));
-  CAF_CHECK(has(m, "slacker_server_errors_total{ns=\"slacker.example.api\",fn=\"make-error\","
-                   "code=\"exception\"} 1\n"));
+  CAF_CHECK(
+      has(m, "slacker_server_calls_total{ns=\"slacker.example.api\",fn=\"echo\"} 3\n"));
+  CAF_CHECK(
+      has(m, "slacker_server_errors_total{ns=\"slacker.example.api\",fn=\"make-error\","
+             "code=\"exception\"} 1\n"));
   CAF_CHECK(has(m, "slacker_server_latency_seconds_count{ns=\"slacker.example.api\","
                    "fn=\"echo\"} 3\n"));
   CAF_CHECK(has(m, "slacker_server_latency_seconds_bucket{ns=\"slacker.example.api\","
                    "fn=\"slow\",le=\"+Inf\"} 1\n")); // blocking: the worker pool's path
-  CAF_CHECK(has(m, "slacker_server_in_flight{ns=\"slacker.example.api\",fn=\"slow\"} 0\n"));
+  CAF_CHECK(
+      has(m, "slacker_server_in_flight{ns=\"slacker.example.api\",fn=\"slow\"} 0\n"));
   CAF_CHECK(has(m, "slacker_worker_queue{port=\"" + port + "\"} 0\n"));
   CAF_CHECK(has(m, "# TYPE slacker_server_latency_seconds histogram\n"));
   CAF_CHECK_EQUAL(http_get("http://" + http + "/nothing").first, 404);
@@ -328,16 +333,16 @@ CAF_TEST(a cluster client serves its metrics per server and its registry state) 
                 "--cluster=" + cluster, "--duration=20", "--rate=50", "--metrics=" + http,
                 "slacker.example.api/echo", "\"x\""}};
   auto addr = "127.0.0.1:" + port;
-  auto counted = "slacker_client_calls_total{cluster=\"" + cluster + "\",server=\"" + addr
-                 + "\"} ";
+  auto counted =
+      "slacker_client_calls_total{cluster=\"" + cluster + "\",server=\"" + addr + "\"} ";
   std::string m;
   CAF_CHECK(eventually([&] { // calls are under way once the client has the view
     m = http_get("http://" + http + "/metrics").second;
     auto at = m.find(counted);
     return at != std::string::npos && m.compare(at + counted.size(), 2, "0\n") != 0;
   }));
-  CAF_CHECK(has(m, "slacker_client_routable{cluster=\"" + cluster + "\",server=\"" + addr
-                     + "\"} 1\n"));
+  CAF_CHECK(has(m, "slacker_client_routable{cluster=\"" + cluster + "\",server=\"" +
+                       addr + "\"} 1\n"));
   CAF_CHECK(has(m, "slacker_registry_connected{cluster=\"" + cluster + "\"} 1\n"));
   CAF_CHECK(has(m, "slacker_registry_view_age_seconds{cluster=\"" + cluster + "\"} 0\n"));
   auto health = http_get("http://" + http + "/health");
@@ -359,7 +364,9 @@ CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unh
   opts.cluster = "apps-" + std::to_string(getpid()) + "-lost";
   opts.session_timeout = 2000ms;
   slacker::cluster_client sc{sys, opts};
-  auto healthy = [&] { return http_get("http://" + http + "/health").first == 200; };
+  auto healthy = [&] {
+    return http_get("http://" + http + "/health").first == 200;
+  };
   CAF_REQUIRE(eventually([&] { // connected first: then its link is cut
     auto v = sc.members();
     return v && v->state.status == slacker::registry_status::connected;
@@ -368,11 +375,11 @@ CAF_TEST(a cluster client cut off from zookeeper past its session timeout is unh
   proxy.cut(); // past the session timeout: the view may be stale
   std::pair<int, std::string> lost;
   CAF_CHECK(eventually(
-    [&] {
-      lost = http_get("http://" + http + "/health");
-      return lost.first == 503;
-    },
-    15s));
+      [&] {
+        lost = http_get("http://" + http + "/health");
+        return lost.first == 503;
+      },
+      15s));
   CAF_MESSAGE("cut off: " << lost.second);
   CAF_CHECK(has(lost.second, "ZooKeeper lost for"));
   proxy.restore();

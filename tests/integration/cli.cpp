@@ -14,14 +14,14 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "tests/event_log.hpp"
 #include "apps/support/process.hpp"
-#include "tests/binaries.hpp"
-#include "tests/require.hpp"
-#include "tests/run_support.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/binaries.hpp"
+#include "tests/event_log.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;
@@ -55,7 +55,8 @@ struct fixture {
   caf::actor_system sys{cfg};
   std::string cluster;
   std::unique_ptr<slacker::registry> reg;
-  std::shared_ptr<slacker_test::event_log> log = std::make_shared<slacker_test::event_log>();
+  std::shared_ptr<slacker_test::event_log> log =
+      std::make_shared<slacker_test::event_log>();
   caf::actor sub;
   std::vector<std::unique_ptr<member>> members;
 
@@ -69,11 +70,12 @@ struct fixture {
     sub = sys.spawn(slacker_test::collector, log);
     caf::anon_send(reg->actor(), subscribe_atom::value, sub);
     for (int i = 0; i < 2; ++i) {
-      members.push_back(std::make_unique<member>(cluster, R"({"label":"t"})", 2000, 0, true));
+      members.push_back(
+          std::make_unique<member>(cluster, R"({"label":"t"})", 2000, 0, true));
       auto& m = *members.back();
       for (auto ns : {"test.api", "slacker.cluster.manager"})
         SLACKER_REQUIRE(log->next<namespace_up>(
-                          [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
+                            [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
                         "no namespace_up of " << ns);
     }
   }
@@ -116,7 +118,8 @@ CAF_TEST(call through the cluster with json arguments and each results policy) {
   auto map = slacker({"call", "--grouping=all", "--results=map", "test.api/whoami"});
   CAF_CHECK_EQUAL(map.exit_code, 0);
   CAF_CHECK_EQUAL(map.value(), json({{addr(0), addr(0)}, {addr(1), addr(1)}}));
-  auto vec = slacker({"call", "--grouping=all", "--results=vector", "test.api/echo", "\"x\""});
+  auto vec =
+      slacker({"call", "--grouping=all", "--results=vector", "test.api/echo", "\"x\""});
   CAF_CHECK_EQUAL(vec.value(), json({"x", "x"}));
   auto nil = slacker({"call", "--results=nil", "test.api/echo", "\"x\""});
   CAF_CHECK_EQUAL(nil.value(), json(nullptr));
@@ -135,8 +138,8 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
   auto not_json = slacker({"call", "test.api/add", "not-json"});
   CAF_CHECK_EQUAL(not_json.exit_code, 1); // about the call, not the usage
   CAF_CHECK(not_json.lines.empty());
-  CAF_CHECK_EQUAL(slacker({"call", "--grouping=fastest", "test.api/add", "1", "2"}).exit_code,
-                  2);
+  CAF_CHECK_EQUAL(
+      slacker({"call", "--grouping=fastest", "test.api/add", "1", "2"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({"frobnicate"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({}).exit_code, 2);
 }
@@ -150,7 +153,9 @@ CAF_TEST(inspect lists functions with docs and signatures) {
   CAF_CHECK_EQUAL(one["test.api"]["add"]["doc"], json("a + b"));
   CAF_CHECK_EQUAL(one["test.api"]["add"]["args"], json({"int64", "int64"}));
   // arglists: an array of arrays for any arity (two once came out an object).
-  auto arglists = [&](const char* fn) { return one["test.api"][fn]["arglists"]; };
+  auto arglists = [&](const char* fn) {
+    return one["test.api"][fn]["arglists"];
+  };
   CAF_CHECK_EQUAL(arglists("add"), json::parse(R"([["int64","int64"]])"));
   CAF_CHECK_EQUAL(arglists("echo"), json::parse(R"([["string"]])"));
   CAF_CHECK_EQUAL(arglists("whoami"), json::parse(R"([[]])"));
@@ -182,10 +187,10 @@ CAF_TEST(server data reads and sets through the manager) {
   auto set = slacker({"server-data", addr(0), "{\"weight\":5}"});
   CAF_CHECK_EQUAL(set.field("addr"), json(addr(0))); // the new state
   CAF_CHECK_EQUAL(set.field("server_data"), json({{"weight", 5}}));
-  SLACKER_REQUIRE(log->next<server_data_changed>(
-                    [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; },
-                    10s),
-                  "no server_data_changed");
+  SLACKER_REQUIRE(
+      log->next<server_data_changed>(
+          [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; }, 10s),
+      "no server_data_changed");
   CAF_CHECK_EQUAL(slacker({"server-data", addr(0)}).value(), json({{"weight", 5}}));
   CAF_CHECK_EQUAL(slacker({"server-data", "127.0.0.1:1"}).exit_code, 1);
 }
@@ -196,20 +201,21 @@ CAF_TEST(offline and online take a server or a namespace out of routing and back
   CAF_CHECK_EQUAL(out["offline"], json({"test.api"}));
   CAF_CHECK(!out["routed"].empty());
   CAF_CHECK(log->next<namespace_down>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
   for (int i = 0; i < 5; ++i)
     CAF_CHECK_EQUAL(slacker({"call", "test.api/whoami"}).value(), json(addr(1)));
-  CAF_CHECK_EQUAL(slacker({"online", addr(0), "test.api"}).field("offline"), json::array());
+  CAF_CHECK_EQUAL(slacker({"online", addr(0), "test.api"}).field("offline"),
+                  json::array());
   CAF_CHECK(log->next<namespace_up>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == addr(0); }, 10s));
   auto all_out = slacker({"offline", addr(1)}).value();
   CAF_CHECK(all_out["routed"].empty());
   CAF_CHECK_EQUAL(all_out["offline"].size(), 4u); // test.api, .admin, .reflect, manager
   CAF_CHECK(log->next<namespace_down>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
   CAF_CHECK_EQUAL(slacker({"online", addr(1)}).field("offline"), json::array());
   CAF_CHECK(log->next<namespace_up>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == addr(1); }, 10s));
 }
 
 CAF_TEST(help lists the commands and each command its options with defaults) {
@@ -218,8 +224,8 @@ CAF_TEST(help lists the commands and each command its options with defaults) {
   std::string all;
   for (auto& l : top.lines)
     all += l + "\n";
-  for (auto cmd : {"call", "load", "inspect", "members", "watch", "server-data", "offline",
-                   "online", "shutdown"})
+  for (auto cmd : {"call", "load", "inspect", "members", "watch", "server-data",
+                   "offline", "online", "shutdown"})
     if (all.find("\n  " + std::string{cmd} + " ") == std::string::npos)
       CAF_FAIL("--help does not list " << cmd);
   for (auto flag : {"--help", "-h"}) {
@@ -252,8 +258,8 @@ CAF_TEST(arguments come from files and standard input and flags take json string
   std::remove(file.c_str());
   CAF_CHECK_EQUAL(slacker({"call", "test.api/echo", "@" + file}).exit_code, 1); // gone
   slacker_test::process piped{{slacker_test::binary_path("../apps/slacker"), "call",
-                               "--zk=" + zk_address(), "--cluster=" + cluster, "test.api/echo",
-                               "-"}};
+                               "--zk=" + zk_address(), "--cluster=" + cluster,
+                               "test.api/echo", "-"}};
   piped.write_line("\"from standard input\"");
   piped.close_input();
   CAF_CHECK_EQUAL(piped.read_line(30000).value_or("nothing"), "\"from standard input\"");
@@ -271,7 +277,7 @@ CAF_TEST(server data merges keys with merge and is replaced without it) {
   auto removed = slacker({"server-data", addr(0), "{\"label\":null}", "--merge"});
   CAF_CHECK_EQUAL(removed.field("server_data"), json({{"weight", 5}}));
   CAF_CHECK(log->next<server_data_changed>(
-    [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; }, 10s));
+      [&](auto& x) { return x.addr == addr(0) && x.data == R"({"weight":5})"; }, 10s));
   CAF_CHECK_EQUAL(slacker({"server-data", addr(0), "[1]", "--merge"}).exit_code, 1);
   auto replaced = slacker({"server-data", addr(0), "{\"only\":1}"});
   CAF_CHECK_EQUAL(replaced.field("server_data"), json({{"only", 1}}));
@@ -294,10 +300,15 @@ CAF_TEST(members waits for servers and shutdown stops one) {
 
 CAF_TEST(without zookeeper every command fails fast with one line) {
   std::vector<std::vector<std::string>> commands{
-    {"call", "test.api/add", "1", "2"}, {"load", "--duration=1", "test.api/add", "1", "2"},
-    {"inspect"}, {"members"}, {"watch"}, {"server-data", "127.0.0.1:9"}};
+      {"call", "test.api/add", "1", "2"},
+      {"load", "--duration=1", "test.api/add", "1", "2"},
+      {"inspect"},
+      {"members"},
+      {"watch"},
+      {"server-data", "127.0.0.1:9"}};
   for (auto cmd : commands) {
-    cmd.insert(cmd.end(), {"--zk=127.0.0.1:1", "--zk-timeout=300", "--cluster=" + cluster});
+    cmd.insert(cmd.end(),
+               {"--zk=127.0.0.1:1", "--zk-timeout=300", "--cluster=" + cluster});
     auto out = slacker_test::run([&] {
       auto argv = cmd;
       argv.insert(argv.begin(), slacker_test::binary_path("../apps/slacker"));
@@ -305,8 +316,9 @@ CAF_TEST(without zookeeper every command fails fast with one line) {
     }());
     CAF_MESSAGE(cmd.front() << ": " << out.output);
     CAF_CHECK_EQUAL(out.exit_code, 1);
-    CAF_CHECK_EQUAL(out.output, "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable "
-                                "(connection refused)\n");
+    CAF_CHECK_EQUAL(out.output,
+                    "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable "
+                    "(connection refused)\n");
   }
 }
 

@@ -13,13 +13,13 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "tests/cluster_fixture.hpp"
-#include "tests/event_log.hpp"
-#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/cluster_fixture.hpp"
+#include "tests/event_log.hpp"
+#include "tests/require.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;
@@ -99,20 +99,24 @@ CAF_TEST(least in flight avoids the server that is busy) {
   auto pin = with_grouping(grouping_fn{[&](const grouping_call&) -> grouping_choice {
     return busy.addr;
   }});
-  auto slow_call = client->prepare(pin, cluster_options{}, "test.api/slow", int64_t{1500});
+  auto slow_call =
+      client->prepare(pin, cluster_options{}, "test.api/slow", int64_t{1500});
   SLACKER_REQUIRE(slow_call, describe(slow_call.error()));
   caf::scoped_actor self{sys};
   auto slow = self->request(client->dispatcher(), caf::infinite, std::move(*slow_call));
   self->request(client->dispatcher(), 5s, server_data_atom::value, busy.addr)
-    .receive([](std::string&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
+      .receive([](std::string&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
   auto lif = with_grouping(grouping_kind::least_in_flight);
   for (int i = 0; i < 20; ++i) {
     auto who = client->call<std::string>(lif, "test.api/whoami");
     SLACKER_REQUIRE(who, describe(who.error()));
     CAF_CHECK_NOT_EQUAL(*who, busy.addr);
   }
-  slow.receive([&](cluster_reply& rep) { CAF_CHECK(rep.addrs == std::vector<std::string>{busy.addr}); },
-               [](caf::error& err) { CAF_FAIL(describe(err)); });
+  slow.receive(
+      [&](cluster_reply& rep) {
+        CAF_CHECK(rep.addrs == std::vector<std::string>{busy.addr});
+      },
+      [](caf::error& err) { CAF_FAIL(describe(err)); });
 }
 
 CAF_TEST(weighted never picks a server of weight zero) {
@@ -133,7 +137,7 @@ CAF_TEST(leader goes to the elected leader and follows a change) {
   for (int i = 0; i < 3; ++i)
     start();
   auto elected = log->next<leader_changed>(
-    [](auto& x) { return x.ns == "test.api" && !x.addr.empty(); }, 15s);
+      [](auto& x) { return x.ns == "test.api" && !x.addr.empty(); }, 15s);
   SLACKER_REQUIRE(elected, "no leader");
   auto opts = with_grouping(grouping_kind::leader);
   for (int i = 0; i < 5; ++i) {
@@ -145,8 +149,10 @@ CAF_TEST(leader goes to the elected leader and follows a change) {
     if (m->addr == elected->addr)
       m->proc.kill();
   auto next = log->next<leader_changed>(
-    [&](auto& x) { return x.ns == "test.api" && !x.addr.empty() && x.addr != elected->addr; },
-    15s);
+      [&](auto& x) {
+        return x.ns == "test.api" && !x.addr.empty() && x.addr != elected->addr;
+      },
+      15s);
   SLACKER_REQUIRE(next, "no new leader");
   auto who = client->call<std::string>(opts, "test.api/whoami");
   SLACKER_REQUIRE(who, describe(who.error()));
@@ -222,9 +228,10 @@ CAF_TEST(a server going away leaves routing at once without ZooKeeper and loses 
   caf::scoped_actor self{sys};
   auto note = [&] {
     caf::expected<call_reply> out{caf::error{}};
-    self->request(held.actor(), 5s, *make_call(call_options{}, "test.api/note", std::string{"x"}))
-      .receive([&](call_reply& rep) { out = std::move(rep); },
-               [&](caf::error& err) { out = std::move(err); });
+    self->request(held.actor(), 5s,
+                  *make_call(call_options{}, "test.api/note", std::string{"x"}))
+        .receive([&](call_reply& rep) { out = std::move(rep); },
+                 [&](caf::error& err) { out = std::move(err); });
     return out;
   };
   SLACKER_REQUIRE(note(), "no note before the drain");
@@ -262,8 +269,10 @@ CAF_TEST(a server that joins is used within two seconds) {
   members.push_back(std::make_unique<member>(cluster));
   auto& fresh = *members.back();
   auto start_time = std::chrono::steady_clock::now();
-  SLACKER_REQUIRE(log->next<namespace_up>([&](auto& x) { return x.ns == "test.api" && x.addr == fresh.addr; }, 15s),
-                  "no namespace_up");
+  SLACKER_REQUIRE(
+      log->next<namespace_up>(
+          [&](auto& x) { return x.ns == "test.api" && x.addr == fresh.addr; }, 15s),
+      "no namespace_up");
   auto opts = with_grouping(grouping_kind::all);
   opts.results = results_kind::map;
   auto res = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
@@ -298,7 +307,8 @@ CAF_TEST(remote functions and per call options resolve in order) {
   cluster_options all_vector;
   all_vector.grouping = grouping_kind::all;
   all_vector.results = results_kind::vector;
-  remote_fn<std::vector<std::string>()> everyone{first_client, "test.api/whoami", all_vector};
+  remote_fn<std::vector<std::string>()> everyone{first_client, "test.api/whoami",
+                                                 all_vector};
   auto many = everyone();
   SLACKER_REQUIRE(many, describe(many.error()));
   CAF_CHECK_EQUAL(many->size(), 2u);
@@ -333,9 +343,10 @@ CAF_TEST(exceptions all keeps successes and any fails on one failure) {
     CAF_CHECK(text.find(addr) != std::string::npos);
   // A user grouping sends one copy to a server and one to an unknown address:
   // the unknown one is dropped, the call succeeds.
-  auto one_known = with_grouping(grouping_fn{[&](const grouping_call& c) -> grouping_choice {
-    return addresses{c.view.servers.front().addr, "10.255.255.1:1"};
-  }});
+  auto one_known =
+      with_grouping(grouping_fn{[&](const grouping_call& c) -> grouping_choice {
+        return addresses{c.view.servers.front().addr, "10.255.255.1:1"};
+      }});
   auto res = client->call<std::string>(one_known, "test.api/echo", "x");
   CAF_CHECK(res && *res == "x");
 }
@@ -343,8 +354,9 @@ CAF_TEST(exceptions all keeps successes and any fails on one failure) {
 CAF_TEST(async calls callbacks fire and forget and server data handlers) {
   auto& m = start();
   std::promise<caf::expected<std::string>> done;
-  client->call_async<std::string>(cluster_options{}, "test.api/echo",
-                              [&](caf::expected<std::string> r) { done.set_value(r); }, "cb");
+  client->call_async<std::string>(
+      cluster_options{}, "test.api/echo",
+      [&](caf::expected<std::string> r) { done.set_value(r); }, "cb");
   auto r = done.get_future().get();
   CAF_CHECK(r && *r == "cb");
   CAF_CHECK(!client->send("test.api/echo", "dropped"));
@@ -370,7 +382,8 @@ CAF_TEST(typed messages to user actors go through the same policies) {
   start();
   auto opts = with_grouping(grouping_kind::all);
   opts.results = results_kind::map;
-  auto by_addr = client->ask<std::map<std::string, int32_t>>(opts, "test.reflect", int32_t{21});
+  auto by_addr =
+      client->ask<std::map<std::string, int32_t>>(opts, "test.reflect", int32_t{21});
   SLACKER_REQUIRE(by_addr, describe(by_addr.error()));
   std::set<std::string> keys;
   for (auto& kvp : *by_addr) {

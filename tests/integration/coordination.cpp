@@ -14,12 +14,12 @@
 
 #include <caf/all.hpp>
 
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/messages/atoms.hpp"
 #include "tests/call_load.hpp"
 #include "tests/cluster_fixture.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
-#include "slacker/cluster/cluster_client.hpp"
-#include "slacker/messages/atoms.hpp"
 #include "tests/tcp_proxy.hpp"
 #include "tests/zk_support.hpp"
 
@@ -40,9 +40,8 @@ struct fixture : slacker_test::cluster_fixture {
   /// A server (sessions of 2 s) on the test ZooKeeper or on `zk`; this
   /// fixture's client can route to it once this returns.
   member& start(const std::string& zk = "") {
-    members.push_back(
-      std::make_unique<member>(cluster, "{}", 2000, uint16_t{0}, false,
-                               std::vector<std::string>{}, zk));
+    members.push_back(std::make_unique<member>(cluster, "{}", 2000, uint16_t{0}, false,
+                                               std::vector<std::string>{}, zk));
     wait_routable(*members.back());
     return *members.back();
   }
@@ -120,15 +119,16 @@ CAF_TEST(ZooKeeper frozen past every session timeout fails no call) {
   bool settled = false;
   for (int i = 0; i < 200 && !settled; ++i) { // bounded: 10 s
     auto v = client2->members();
-    settled = v && v->state.status == registry_status::connected
-              && v->namespaces["test.api"].size() == 3;
+    settled = v && v->state.status == registry_status::connected &&
+              v->namespaces["test.api"].size() == 3;
     if (!settled)
       std::this_thread::sleep_for(50ms);
   }
   auto took = clock_type::now() - thawed;
   std::this_thread::sleep_for(3s); // past the client's grace (one session timeout)
   l.stop();
-  CAF_MESSAGE(l.calls() << " calls, " << l.failed() << " failed; the client connected with "
+  CAF_MESSAGE(l.calls() << " calls, " << l.failed()
+                        << " failed; the client connected with "
                         << "all servers " << ms_of(took) << " ms after the thaw");
   for (auto& text : l.first_errors())
     CAF_MESSAGE("  " << text);
@@ -163,7 +163,8 @@ CAF_TEST(the client link cut past its session timeout fails no call) {
   l.stop();
   CAF_MESSAGE(l.calls() << " calls, " << l.failed() << " failed; status during the cut: "
                         << (during ? to_string(during->state.status) : "?")
-                        << "; connected again " << ms_of(took) << " ms after the restore");
+                        << "; connected again " << ms_of(took)
+                        << " ms after the restore");
   for (auto& text : l.first_errors())
     CAF_MESSAGE("  " << text);
   CAF_CHECK(during && during->state.status != registry_status::connected);
@@ -235,10 +236,11 @@ CAF_TEST(a leader cut off from ZooKeeper steps down before another is elected) {
   std::string new_token;
   if (new_leader > 0)
     new_token = leading(*members[new_leader])["test.api"];
-  CAF_MESSAGE(samples << " samples, at most " << most << " leader(s) at once; the old one "
-                      << "stepped down " << ms_of(stepped_down) << " ms after the cut, a new "
-                      << "one led after " << ms_of(elected) << " ms; fencing tokens "
-                      << old_token << " -> " << new_token);
+  CAF_MESSAGE(
+      samples << " samples, at most " << most << " leader(s) at once; the old one "
+              << "stepped down " << ms_of(stepped_down) << " ms after the cut, a new "
+              << "one led after " << ms_of(elected) << " ms; fencing tokens " << old_token
+              << " -> " << new_token);
   CAF_CHECK_EQUAL(most, 1u);
   CAF_CHECK_GREATER(elected.count(), 0);
   CAF_CHECK_LESS(stepped_down, elected);

@@ -8,11 +8,11 @@
 #include <caf/io/all.hpp>
 
 #include "apps/support/process.hpp"
-#include "tests/binaries.hpp"
-#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/binaries.hpp"
+#include "tests/require.hpp"
 #include "tests/test_types.hpp"
 
 using namespace slacker;
@@ -191,7 +191,8 @@ CAF_TEST(every registered type crosses a real connection intact) {
 CAF_TEST(the server lists namespaces and function metadata) {
   auto names = client.namespaces();
   SLACKER_REQUIRE(names, describe(names.error()));
-  CAF_CHECK(*names == (std::vector<std::string>{"test.admin", "test.api", "test.reflect"}));
+  CAF_CHECK(*names ==
+            (std::vector<std::string>{"test.admin", "test.api", "test.reflect"}));
   auto fns = client.functions("test.api");
   SLACKER_REQUIRE(fns, describe(fns.error()));
   auto add =

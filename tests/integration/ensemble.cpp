@@ -46,7 +46,8 @@ std::string ensemble_address() {
 std::string zookeeper(const std::string& cmd, const std::string& dir) {
   auto script = std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper";
   auto res = slacker_test::run({script, cmd, dir});
-  SLACKER_REQUIRE(res.exit_code == 0, "zookeeper " << cmd << " " << dir << ": " << res.output);
+  SLACKER_REQUIRE(res.exit_code == 0,
+                  "zookeeper " << cmd << " " << dir << ": " << res.output);
   return res.output;
 }
 
@@ -94,8 +95,8 @@ struct fixture : slacker_test::cluster_fixture {
     auto until = clock_type::now() + max;
     while (clock_type::now() < until) {
       auto v = client->members();
-      if (v && v->state.status == registry_status::connected
-          && v->namespaces["test.api"].size() == 3)
+      if (v && v->state.status == registry_status::connected &&
+          v->namespaces["test.api"].size() == 3)
         return true;
       std::this_thread::sleep_for(50ms);
     }
@@ -103,8 +104,8 @@ struct fixture : slacker_test::cluster_fixture {
   }
 
   void report(load& l, const std::string& what) {
-    CAF_MESSAGE(what << ": " << l.calls() << " calls, " << l.failed() << " failed, longest "
-                     << ms_of(l.longest()) << " ms");
+    CAF_MESSAGE(what << ": " << l.calls() << " calls, " << l.failed()
+                     << " failed, longest " << ms_of(l.longest()) << " ms");
     for (auto& text : l.first_errors())
       CAF_MESSAGE("  " << text);
   }
@@ -135,9 +136,9 @@ CAF_TEST(the ensemble leader killed and then a follower killed fail no call) {
   CAF_CHECK(settled(15s));
   zookeeper("restart", node_dir(follower));
   l.stop();
-  report(l, "leader node " + std::to_string(leader) + " killed (node "
-              + std::to_string(next) + " led " + std::to_string(ms_of(elected))
-              + " ms later), then follower node " + std::to_string(follower));
+  report(l, "leader node " + std::to_string(leader) + " killed (node " +
+                std::to_string(next) + " led " + std::to_string(ms_of(elected)) +
+                " ms later), then follower node " + std::to_string(follower));
   CAF_CHECK_EQUAL(l.failed(), 0u);
 }
 
@@ -154,8 +155,8 @@ CAF_TEST(the whole ensemble down 30 s and back with its data fails no call) {
   // Past the grace of the client's new session (its timeout), then stop.
   std::this_thread::sleep_for(10s - std::min<clock_type::duration>(took, 10s));
   l.stop();
-  report(l, "ensemble down 30 s; the client routed to all servers again "
-              + std::to_string(ms_of(took)) + " ms after it served");
+  report(l, "ensemble down 30 s; the client routed to all servers again " +
+                std::to_string(ms_of(took)) + " ms after it served");
   CAF_CHECK(during && during->state.status != registry_status::connected);
   CAF_CHECK(ok);
   CAF_CHECK_EQUAL(l.failed(), 0u);

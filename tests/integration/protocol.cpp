@@ -7,10 +7,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,15 +23,15 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
-#include "tests/binaries.hpp"
-#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/messages/codec.hpp"
-#include "apps/support/proc_status.hpp"
-#include "tests/raw_conn.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/binaries.hpp"
+#include "tests/raw_conn.hpp"
+#include "tests/require.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;
@@ -210,7 +210,8 @@ CAF_TEST(a peer that never reads its replies cannot make the server buffer them)
     burst.insert(burst.end(), call.begin(), call.end());
   size_t off = 0;
   while (sent < budget) {
-    auto n = ::send(fd, burst.data() + off, burst.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto n =
+        ::send(fd, burst.data() + off, burst.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       sent += static_cast<size_t>(n);
       off = (off + static_cast<size_t>(n)) % burst.size();
@@ -326,8 +327,8 @@ CAF_TEST(a thousand idle connections are closed by the idle limit) {
     auto got = c->frames(SIZE_MAX); // until closed (receive timeout 5 s)
     if (!got.empty() && got.front().first == wire::frame_type::hello)
       ++greeted;
-    if (c->closed && got.back().first == wire::frame_type::error
-        && close_code_of(got.back().second) == wire::close_code::idle_timeout)
+    if (c->closed && got.back().first == wire::frame_type::error &&
+        close_code_of(got.back().second) == wire::close_code::idle_timeout)
       ++closed_idle;
   }
   auto took = clock_type::now() - start;
@@ -383,8 +384,9 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   server.proc.signal(SIGCONT);
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
-  CAF_MESSAGE("failed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                              << " ms: " << describe(r.error()));
+  CAF_MESSAGE("failed after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms: " << describe(r.error()));
   CAF_CHECK(took < 2500ms);
   // Thawed, it is reconnected by the next call.
   auto again = c.call<std::string>("test.api/echo", "thawed");

@@ -12,16 +12,16 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "tests/event_log.hpp"
 #include "apps/support/process.hpp"
+#include "slacker/cluster/registration.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/registry/detail/zk_session.hpp"
+#include "slacker/registry/registry.hpp"
+#include "slacker/runtime/config.hpp"
+#include "tests/event_log.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
 #include "tests/zk_support.hpp"
-#include "slacker/messages/atoms.hpp"
-#include "slacker/cluster/registration.hpp"
-#include "slacker/registry/registry.hpp"
-#include "slacker/registry/detail/zk_session.hpp"
-#include "slacker/runtime/config.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;
@@ -59,16 +59,15 @@ struct fixture {
   }
 
   bool wait_member_up(const std::string& addr, std::chrono::milliseconds t = 15s) {
-    return log
-      ->next<member_up>([&](const member_up& x) { return x.addr == addr; }, t)
-      .has_value();
+    return log->next<member_up>([&](const member_up& x) { return x.addr == addr; }, t)
+        .has_value();
   }
 
   std::optional<std::string> wait_leader(const std::string& ns,
                                          std::function<bool(const std::string&)> pred,
                                          std::chrono::milliseconds t = 15s) {
     auto ev = log->next<leader_changed>(
-      [&](const leader_changed& x) { return x.ns == ns && pred(x.addr); }, t);
+        [&](const leader_changed& x) { return x.ns == ns && pred(x.addr); }, t);
     if (!ev)
       return std::nullopt;
     return ev->addr;
@@ -80,7 +79,7 @@ void wait_up(event_log& log, const std::vector<member*>& ms) {
   for (auto m : ms)
     for (auto ns : {"test.api", "test.reflect"})
       SLACKER_REQUIRE(log.next<namespace_up>(
-                        [&](auto& x) { return x.ns == ns && x.addr == m->addr; }, 15s),
+                          [&](auto& x) { return x.ns == ns && x.addr == m->addr; }, 15s),
                       "no namespace_up of " << ns << " for " << m->addr);
 }
 
@@ -157,22 +156,23 @@ CAF_TEST(a server data update reaches subscribers) {
   SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
   m.command(R"(data {"weight":2})");
   auto ev = log->next<server_data_changed>(
-    [&](auto& x) { return x.addr == m.addr && x.data == R"({"weight":2})"; }, 10s);
+      [&](auto& x) { return x.addr == m.addr && x.data == R"({"weight":2})"; }, 10s);
   CAF_CHECK(ev.has_value());
 }
 
 CAF_TEST(a namespace unpublished and published again is seen both ways) {
   member m{cluster};
   SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
-  SLACKER_REQUIRE(log->next<namespace_up>(
-                    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s),
-                  "no namespace_up");
+  SLACKER_REQUIRE(
+      log->next<namespace_up>(
+          [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s),
+      "no namespace_up");
   m.command("unpublish test.api");
   CAF_CHECK(log->next<namespace_down>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
   m.command("publish test.api");
   CAF_CHECK(log->next<namespace_up>(
-    [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
+      [&](auto& x) { return x.ns == "test.api" && x.addr == m.addr; }, 10s));
 }
 
 CAF_TEST(killing the leader elects the next candidate) {
@@ -183,10 +183,10 @@ CAF_TEST(killing the leader elects the next candidate) {
     members.emplace(addr, std::move(m));
   }
   for (auto& kvp : members)
-    SLACKER_REQUIRE(log->next<namespace_up>(
-                      [&](auto& x) { return x.ns == "test.api" && x.addr == kvp.first; },
-                      15s),
-                    "no namespace_up for " << kvp.first);
+    SLACKER_REQUIRE(
+        log->next<namespace_up>(
+            [&](auto& x) { return x.ns == "test.api" && x.addr == kvp.first; }, 15s),
+        "no namespace_up for " << kvp.first);
   auto elected = wait_leader("test.api", [](auto& a) { return !a.empty(); });
   SLACKER_REQUIRE(elected, "no leader");
   auto leader = *elected;
@@ -196,7 +196,8 @@ CAF_TEST(killing the leader elects the next candidate) {
   auto next = wait_leader("test.api", [&](auto& a) { return !a.empty() && a != leader; });
   SLACKER_REQUIRE(next, "no new leader");
   CAF_CHECK(members.count(*next) == 1);
-  CAF_CHECK(std::chrono::steady_clock::now() - start < 2s + 2s); // session timeout + margin
+  CAF_CHECK(std::chrono::steady_clock::now() - start <
+            2s + 2s); // session timeout + margin
   // The new leader also wrote _leader.
   auto path = "/slacker/cluster/" + cluster + "/namespaces/test.api/_leader";
   for (int i = 0; i < 100 && read_node(path) != next; ++i)
@@ -236,31 +237,32 @@ CAF_TEST(a quickly restarted server replaces the node of its old session) {
   first->proc.kill(); // its ephemeral nodes stay until its session expires
   member second{cluster, R"({"run":2})", 2000, port};
   CAF_CHECK(log->next<server_data_changed>(
-    [&](auto& x) { return x.addr == addr && x.data == R"({"run":2})"; }, 10s));
+      [&](auto& x) { return x.addr == addr && x.data == R"({"run":2})"; }, 10s));
   // The old session's expiry (2 s) must not take the new registration away.
   auto down = log->next<member_down>([&](auto& x) { return x.addr == addr; }, 4s);
   CAF_CHECK(!down.has_value());
-  CAF_CHECK_EQUAL(read_node("/slacker/cluster/" + cluster + "/servers/" + addr)
-                    .value_or("missing"),
-                  R"({"run":2})");
+  CAF_CHECK_EQUAL(
+      read_node("/slacker/cluster/" + cluster + "/servers/" + addr).value_or("missing"),
+      R"({"run":2})");
 }
 
 CAF_TEST(after a ZooKeeper restart the views recover) {
   member m{cluster, "{}", 15000};
   SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
   auto before = log->mark();
-  auto rc = std::system(("'" + std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper' restart '"
-                         + zk_dir() + "' > /dev/null")
-                          .c_str());
+  auto rc = std::system(("'" + std::string{SLACKER_SOURCE_DIR} +
+                         "/scripts/zookeeper' restart '" + zk_dir() + "' > /dev/null")
+                            .c_str());
   SLACKER_REQUIRE(rc == 0, "restarting ZooKeeper failed");
   CAF_CHECK(log->next<registry_state>(
-    [](auto& x) { return x.status == registry_status::suspended; }, 20s, before));
+      [](auto& x) { return x.status == registry_status::suspended; }, 20s, before));
   CAF_CHECK(log->next<registry_state>(
-    [](auto& x) { return x.status == registry_status::connected; }, 30s, before));
+      [](auto& x) { return x.status == registry_status::connected; }, 30s, before));
   // Watches work again: a change after the restart is seen.
   m.command(R"(data {"after":"restart"})");
   CAF_CHECK(log->next<server_data_changed>(
-    [&](auto& x) { return x.addr == m.addr && x.data == R"({"after":"restart"})"; }, 20s));
+      [&](auto& x) { return x.addr == m.addr && x.data == R"({"after":"restart"})"; },
+      20s));
   auto view = reg->view();
   SLACKER_REQUIRE(view, "no view");
   CAF_CHECK_EQUAL(view->servers.count(m.addr), 1u);
@@ -277,8 +279,8 @@ CAF_TEST(digest authentication makes nodes writable by their owner only) {
     }
     return static_cast<bool>(st);
   };
-  auto owner = zk::session::open(zk_address(), 5s, [](const zk::event&) {},
-                                 zk::auth_options{"slacker:secret", ""});
+  auto owner = zk::session::open(
+      zk_address(), 5s, [](const zk::event&) {}, zk::auth_options{"slacker:secret", ""});
   auto other = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
   SLACKER_REQUIRE(owner && other, "cannot open sessions");
   SLACKER_REQUIRE(connected(**owner) && connected(**other), "sessions did not connect");
@@ -306,7 +308,8 @@ CAF_TEST(an unreachable ZooKeeper neither crashes nor blocks the registry) {
   CAF_CHECK(view->servers.empty());
 }
 
-CAF_TEST(a join costs each client the same few ZooKeeper requests whatever the cluster size) {
+CAF_TEST(
+    a join costs each client the same few ZooKeeper requests whatever the cluster size) {
   std::vector<std::unique_ptr<member>> ms;
   int marks = 0;
   // The client's requests once it has read everything before a marker: a
@@ -316,7 +319,7 @@ CAF_TEST(a join costs each client the same few ZooKeeper requests whatever the c
     auto data = "{\"mark\":" + std::to_string(++marks) + "}";
     m.command("data " + data);
     SLACKER_REQUIRE(log->next<server_data_changed>(
-                      [&](auto& x) { return x.addr == m.addr && x.data == data; }, 15s),
+                        [&](auto& x) { return x.addr == m.addr && x.data == data; }, 15s),
                     "no marker from " << m.addr);
     auto n = reg->zk_requests();
     SLACKER_REQUIRE(n, describe(n.error()));
@@ -348,8 +351,8 @@ CAF_TEST(a join costs each client the same few ZooKeeper requests whatever the c
   auto small = cheaper(); // at 3 and 4 servers
   up(4);
   auto large = cheaper(); // at 9 and 10 servers
-  CAF_MESSAGE("ZooKeeper requests of one client per join: " << small << " at 3-4 servers, "
-                                                            << large << " at 9-10");
+  CAF_MESSAGE("ZooKeeper requests of one client per join: "
+              << small << " at 3-4 servers, " << large << " at 9-10");
   // Reading the whole view would cost at least one more read per server.
   CAF_CHECK_LESS_OR_EQUAL(large, small + 2);
   CAF_CHECK_LESS_OR_EQUAL(large, 12u);
@@ -373,10 +376,10 @@ CAF_TEST(registration writes nothing when the function metadata is unchanged) {
   // The second owns: its server node, and per namespace (test.api,
   // test.admin, test.reflect) a namespace node and an election candidate.
   size_t owned = 1 + 2 * 3;
-  CAF_MESSAGE("registration: first " << reads1 << " reads, " << writes1 << " writes; second "
-                                     << reads2 << " reads, " << writes2 << " writes (owns "
-                                     << owned << " nodes)");
-  CAF_CHECK_EQUAL(writes2, owned); // metadata and parents: already there
+  CAF_MESSAGE("registration: first "
+              << reads1 << " reads, " << writes1 << " writes; second " << reads2
+              << " reads, " << writes2 << " writes (owns " << owned << " nodes)");
+  CAF_CHECK_EQUAL(writes2, owned);     // metadata and parents: already there
   CAF_CHECK_GREATER(writes1, writes2); // the first wrote the metadata
 }
 
@@ -399,7 +402,8 @@ CAF_TEST(a server node deleted by another client is back within a second) {
   CAF_MESSAGE("server node back after "
               << std::chrono::duration_cast<std::chrono::milliseconds>(server).count()
               << " ms, namespace entry after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(entry).count() << " ms");
+              << std::chrono::duration_cast<std::chrono::milliseconds>(entry).count()
+              << " ms");
   CAF_CHECK_LESS(server, 1s);
   CAF_CHECK_LESS(entry, 1s);
 }
@@ -407,7 +411,8 @@ CAF_TEST(a server node deleted by another client is back within a second) {
 CAF_TEST(a deleted election candidate runs again and its leader steps down) {
   member a{cluster};
   wait_up(*log, {&a});
-  SLACKER_REQUIRE(wait_leader("test.api", [&](auto& x) { return x == a.addr; }), "a never led");
+  SLACKER_REQUIRE(wait_leader("test.api", [&](auto& x) { return x == a.addr; }),
+                  "a never led");
   member b{cluster};
   wait_up(*log, {&b});
   auto dir = "/slacker/cluster/" + cluster + "/namespaces/test.api/_election";
@@ -423,7 +428,8 @@ CAF_TEST(a deleted election candidate runs again and its leader steps down) {
   // Its candidate deleted: the next one leads, and it runs again behind.
   auto start = std::chrono::steady_clock::now();
   SLACKER_REQUIRE(delete_node(dir + "/" + mine), "could not delete the candidate");
-  auto next = wait_leader("test.api", [&](auto& x) { return x == b.addr; }, 5s);
+  auto next = wait_leader(
+      "test.api", [&](auto& x) { return x == b.addr; }, 5s);
   auto took = std::chrono::steady_clock::now() - start;
   std::string again;
   for (int i = 0; i < 100 && (again.empty() || again == mine); ++i) { // bounded: 5 s
@@ -449,7 +455,8 @@ CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
   std::string port;
   std::ifstream{zk_dir() + "/port"} >> port;
   auto script = std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper";
-  SLACKER_REQUIRE(slacker_test::run({script, "stop", zk_dir()}).exit_code == 0, "no stop");
+  SLACKER_REQUIRE(slacker_test::run({script, "stop", zk_dir()}).exit_code == 0,
+                  "no stop");
   std::filesystem::remove_all(zk_dir() + "/data"); // a new ensemble at the same address
   SLACKER_REQUIRE(slacker_test::run({script, "start", zk_dir(), port}).exit_code == 0,
                   "ZooKeeper did not start again");

@@ -20,17 +20,17 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/support/proc_status.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/cluster/manager.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/runtime/config.hpp"
 #include "tests/call_load.hpp"
 #include "tests/cluster_fixture.hpp"
 #include "tests/event_log.hpp"
-#include "apps/support/proc_status.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
-#include "slacker/actors/client.hpp"
-#include "slacker/cluster/cluster_client.hpp"
-#include "slacker/messages/atoms.hpp"
-#include "slacker/cluster/manager.hpp"
-#include "slacker/runtime/config.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;
@@ -52,7 +52,7 @@ struct fixture : slacker_test::cluster_fixture {
   /// client can route to it.
   member& start(int session_ms = 2000, std::vector<std::string> extra = {}) {
     members.push_back(
-      std::make_unique<member>(cluster, "{}", session_ms, uint16_t{0}, true, extra));
+        std::make_unique<member>(cluster, "{}", session_ms, uint16_t{0}, true, extra));
     wait_routable(*members.back());
     return *members.back();
   }
@@ -65,8 +65,8 @@ struct fixture : slacker_test::cluster_fixture {
 
   /// Calls per second over [from, to).
   double rate(load& l, clock_type::time_point from, clock_type::time_point to) {
-    return static_cast<double>(l.ok_between(from, to))
-           / std::chrono::duration<double>(to - from).count();
+    return static_cast<double>(l.ok_between(from, to)) /
+           std::chrono::duration<double>(to - from).count();
   }
 
   /// A server stopped and replaced; the replacement is routable.
@@ -88,7 +88,8 @@ cluster_options with_timeout(std::chrono::milliseconds t) {
 /// The `q`-quantile of `xs` (sorted here).
 clock_type::duration quantile(std::vector<clock_type::duration> xs, double q) {
   std::sort(xs.begin(), xs.end());
-  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * static_cast<double>(xs.size())))];
+  return xs[std::min(xs.size() - 1,
+                     static_cast<size_t>(q * static_cast<double>(xs.size())))];
 }
 
 } // namespace
@@ -105,7 +106,8 @@ CAF_TEST(a frozen server leaves routing within 3 s and no call waits on it longe
   auto frozen_at = clock_type::now();
   auto baseline = rate(l, frozen_at - 800ms, frozen_at);
   ::kill(frozen_pid, SIGSTOP);
-  SLACKER_REQUIRE(slacker_test::wait_proc_state(frozen_pid, 'T', 5s), "the server did not stop");
+  SLACKER_REQUIRE(slacker_test::wait_proc_state(frozen_pid, 'T', 5s),
+                  "the server did not stop");
   std::this_thread::sleep_for(5s);
   auto end = clock_type::now();
   l.stop();
@@ -123,12 +125,13 @@ CAF_TEST(a frozen server leaves routing within 3 s and no call waits on it longe
   };
   auto recovered = back_above(0.8);
   auto flowing = back_above(0.5);
-  CAF_MESSAGE("baseline " << static_cast<long>(baseline) << " calls/s; back above 80 % after "
-                          << ms_of(recovered - frozen_at) << " ms, above 50 % after "
-                          << ms_of(flowing - frozen_at) << " ms ("
-                          << static_cast<long>(rate(l, flowing, end))
-                          << " calls/s from then on); longest call " << ms_of(l.longest())
-                          << " ms; " << l.failed() << " of " << l.calls() << " calls failed");
+  CAF_MESSAGE(
+      "baseline " << static_cast<long>(baseline) << " calls/s; back above 80 % after "
+                  << ms_of(recovered - frozen_at) << " ms, above 50 % after "
+                  << ms_of(flowing - frozen_at) << " ms ("
+                  << static_cast<long>(rate(l, flowing, end))
+                  << " calls/s from then on); longest call " << ms_of(l.longest())
+                  << " ms; " << l.failed() << " of " << l.calls() << " calls failed");
   // The 80 % figure is reported: two servers on two shared cores sometimes
   // run at 75-80 % of three for a second. What is asserted: calls flow again
   // within 3 s (the frozen server is out of routing), none waited longer.
@@ -172,7 +175,8 @@ CAF_TEST(a rolling restart by a termination signal with ZooKeeper frozen loses n
       members[i]->proc.signal(SIGTERM);
       SLACKER_REQUIRE(members[i]->proc.wait_for("stopped", 20000),
                       members[i]->addr << " did not stop gracefully");
-      CAF_MESSAGE("stopped in " << ms_of(clock_type::now() - t0) << " ms with ZooKeeper frozen");
+      CAF_MESSAGE("stopped in " << ms_of(clock_type::now() - t0)
+                                << " ms with ZooKeeper frozen");
     }
     members[i]->proc.stop();
     members[i].reset();
@@ -180,8 +184,8 @@ CAF_TEST(a rolling restart by a termination signal with ZooKeeper frozen loses n
   }
   std::this_thread::sleep_for(300ms);
   l.stop();
-  CAF_MESSAGE(l.calls() << " calls through 3 restarts with ZooKeeper frozen, " << l.failed()
-                        << " failed");
+  CAF_MESSAGE(l.calls() << " calls through 3 restarts with ZooKeeper frozen, "
+                        << l.failed() << " failed");
   for (auto& e : l.first_errors())
     CAF_MESSAGE("  " << e);
   CAF_CHECK_EQUAL(l.failed(), 0u);
@@ -234,10 +238,10 @@ CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
   auto fast = sample(hedged);
   auto p99_plain = quantile(plain, 0.99);
   auto p99_hedged = quantile(fast, 0.99);
-  CAF_MESSAGE("p50/p99 without hedging " << ms_of(quantile(plain, 0.5)) << "/"
-                                         << ms_of(p99_plain) << " ms, with hedge_after=30ms "
-                                         << ms_of(quantile(fast, 0.5)) << "/"
-                                         << ms_of(p99_hedged) << " ms");
+  CAF_MESSAGE("p50/p99 without hedging "
+              << ms_of(quantile(plain, 0.5)) << "/" << ms_of(p99_plain)
+              << " ms, with hedge_after=30ms " << ms_of(quantile(fast, 0.5)) << "/"
+              << ms_of(p99_hedged) << " ms");
   CAF_CHECK_GREATER_OR_EQUAL(p99_plain, 300ms);
   CAF_CHECK_LESS(p99_hedged, 150ms);
 }
@@ -308,7 +312,9 @@ CAF_TEST(a quorum of 2 of 3 answers as fast as the two healthy servers) {
 CAF_TEST(memory per call is released when the call ends not at its deadline) {
   start();
   start();
-  auto rss = [] { return slacker_test::status_kib("self", "VmRSS:"); };
+  auto rss = [] {
+    return slacker_test::status_kib("self", "VmRSS:");
+  };
   // Warm: connections, pools, allocator arenas of the callers.
   {
     load warm{*client, prepare(with_timeout(10s), "test.api/echo"), 4};
@@ -360,9 +366,10 @@ CAF_TEST(members reports how old the view is while ZooKeeper is away) {
 CAF_TEST(slacker load reports counts that add up) {
   start();
   start();
-  auto out = slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
-                                "--cluster=" + cluster, "--duration=2", "--concurrency=2",
-                                "--idempotent", "--hedge-after=50", "test.api/echo", "\"x\""});
+  auto out =
+      slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
+                         "--cluster=" + cluster, "--duration=2", "--concurrency=2",
+                         "--idempotent", "--hedge-after=50", "test.api/echo", "\"x\""});
   CAF_MESSAGE(out.output);
   CAF_CHECK_EQUAL(out.exit_code, 0);
   auto at = out.output.find("{\"calls\"");
@@ -385,17 +392,20 @@ CAF_TEST(slacker load reports counts that add up) {
   CAF_CHECK_EQUAL(j["servers"].size(), 2u);
   CAF_CHECK(j["p50_us"].get<double>() <= j["p99_us"].get<double>());
   // Usage errors exit 2; a run with failed calls exits 1.
-  CAF_CHECK_EQUAL(slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address()})
-                    .exit_code,
-                  2);
-  auto failing = slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address(),
-                                    "--cluster=" + cluster, "--duration=1", "--rate=20",
-                                    "test.api/fail", "\"boom\""});
+  CAF_CHECK_EQUAL(
+      slacker_test::run({slacker_test::cli_path(), "load", "--zk=" + zk_address()})
+          .exit_code,
+      2);
+  auto failing = slacker_test::run(
+      {slacker_test::cli_path(), "load", "--zk=" + zk_address(), "--cluster=" + cluster,
+       "--duration=1", "--rate=20", "test.api/fail", "\"boom\""});
   CAF_CHECK_EQUAL(failing.exit_code, 1);
-  auto report = nlohmann::json::parse(failing.output.substr(failing.output.find("{\"calls\"")),
-                                      nullptr, false);
-  CAF_CHECK(!report.is_discarded() && report["errors"].value("exception", 0) == report["calls"]);
-  CAF_CHECK(!report.is_discarded() && report["calls"].get<long>() <= 21); // --rate=20 for 1 s
+  auto report = nlohmann::json::parse(
+      failing.output.substr(failing.output.find("{\"calls\"")), nullptr, false);
+  CAF_CHECK(!report.is_discarded() &&
+            report["errors"].value("exception", 0) == report["calls"]);
+  CAF_CHECK(!report.is_discarded() &&
+            report["calls"].get<long>() <= 21); // --rate=20 for 1 s
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

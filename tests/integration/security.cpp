@@ -13,14 +13,14 @@
 #include <caf/scoped_actor.hpp>
 
 #include "apps/support/certs.hpp"
-#include "tests/netns.hpp"
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/runtime/config.hpp"
+#include "tests/netns.hpp"
 #include "tests/raw_conn.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
-#include "slacker/actors/client.hpp"
-#include "slacker/runtime/config.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;

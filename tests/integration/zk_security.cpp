@@ -16,19 +16,19 @@
 #include <caf/io/all.hpp>
 
 #include "apps/support/certs.hpp"
-#include "tests/event_log.hpp"
 #include "apps/support/process.hpp"
-#include "tests/binaries.hpp"
-#include "tests/require.hpp"
-#include "tests/run_support.hpp"
-#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/actors/server.hpp"
+#include "slacker/cluster/cluster_client.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/membership.hpp"
-#include "slacker/cluster/registration.hpp"
-#include "slacker/registry/registry.hpp"
 #include "slacker/registry/detail/zk_session.hpp"
+#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/binaries.hpp"
+#include "tests/event_log.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;

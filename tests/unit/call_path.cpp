@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/actors/detail/dispatcher.hpp"
 #include "slacker/actors/detail/ledger.hpp"
-#include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/config.hpp"
 
 using namespace slacker;
@@ -91,7 +91,8 @@ CAF_TEST(a ledger expires in deadline order and arms one timer for the earliest)
 // -- the aggregator ------------------------------------------------------------
 
 CAF_TEST(single under all decides at the first success) {
-  aggregator agg{"ns/fn", policies(results_kind::single, exceptions_kind::all), {"a", "b", "c"}};
+  aggregator agg{
+      "ns/fn", policies(results_kind::single, exceptions_kind::all), {"a", "b", "c"}};
   CAF_CHECK(!agg.add("a", error_reply(sc::exception)));
   CAF_CHECK(agg.add("c", value_reply(3)));
   auto out = agg.result();
@@ -112,7 +113,8 @@ CAF_TEST(nil under all decides at the first success and keeps nothing) {
 }
 
 CAF_TEST(any decides at the first failure) {
-  aggregator agg{"ns/fn", policies(results_kind::vector, exceptions_kind::any), {"a", "b", "c"}};
+  aggregator agg{
+      "ns/fn", policies(results_kind::vector, exceptions_kind::any), {"a", "b", "c"}};
   CAF_CHECK(!agg.add("a", value_reply(1)));
   CAF_CHECK(agg.fail("b", make_error(sc::connection_broken, "gone")));
   auto out = agg.result();
@@ -121,8 +123,9 @@ CAF_TEST(any decides at the first failure) {
 }
 
 CAF_TEST(vector and a user exceptions function wait for every server) {
-  exceptions_fn quorum = [](const std::vector<server_result>& oks,
-                            const std::vector<server_failure>&) -> std::optional<caf::error> {
+  exceptions_fn quorum =
+      [](const std::vector<server_result>& oks,
+         const std::vector<server_failure>&) -> std::optional<caf::error> {
     if (oks.size() >= 2)
       return std::nullopt;
     return make_error(sc::exception, "no quorum");
@@ -135,7 +138,8 @@ CAF_TEST(vector and a user exceptions function wait for every server) {
   auto out = agg.result();
   CAF_REQUIRE(out);
   CAF_CHECK(out->shape == reply_shape::vector);
-  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") == (std::vector<int64_t>{1, 2}));
+  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") ==
+            (std::vector<int64_t>{1, 2}));
 }
 
 CAF_TEST(at the deadline missing servers count as timeouts) {
@@ -144,8 +148,8 @@ CAF_TEST(at the deadline missing servers count as timeouts) {
   CAF_CHECK(agg.expire());
   auto out = agg.result();
   CAF_REQUIRE(out); // all: a partial result
-  CAF_CHECK(*decode_cluster<std::map<std::string, int64_t>>(*out, "ns/fn")
-            == (std::map<std::string, int64_t>{{"a", 1}}));
+  CAF_CHECK(*decode_cluster<std::map<std::string, int64_t>>(*out, "ns/fn") ==
+            (std::map<std::string, int64_t>{{"a", 1}}));
   aggregator none{"ns/fn", policies(results_kind::single, exceptions_kind::all), {"a"}};
   none.expire();
   auto err = none.result();
@@ -175,7 +179,8 @@ CAF_TEST(a quorum decides at its kth success with results from those k) {
   CAF_CHECK(agg.add("c", value_reply(3))); // b failed, c frozen: decided without it
   auto out = agg.result();
   CAF_REQUIRE(out);
-  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") == (std::vector<int64_t>{1, 3}));
+  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") ==
+            (std::vector<int64_t>{1, 3}));
   CAF_CHECK(out->failed == std::vector<std::string>{"b"}); // partial: who failed, and why
   CAF_REQUIRE_EQUAL(out->errors.size(), 1u);
   CAF_CHECK_EQUAL(code_of(out->errors[0]), sc::exception);
@@ -184,14 +189,17 @@ CAF_TEST(a quorum decides at its kth success with results from those k) {
 CAF_TEST(a quorum fails as soon as k successes are out of reach) {
   aggregator agg{"ns/fn", policies(results_kind::vector, quorum{2}), {"a", "b", "c"}};
   CAF_CHECK(!agg.fail("a", make_error(sc::exception, "boom")));
-  CAF_CHECK(agg.fail("b", make_error(sc::connection_broken, "gone"))); // c alone cannot make 2
+  CAF_CHECK(
+      agg.fail("b", make_error(sc::connection_broken, "gone"))); // c alone cannot make 2
   auto out = agg.result();
   CAF_REQUIRE(!out);
   CAF_CHECK_EQUAL(code_of(out.error()), sc::exception);
-  CAF_CHECK(describe(out.error()).find("quorum of 2 not reached: 0 of 2") != std::string::npos);
+  CAF_CHECK(describe(out.error()).find("quorum of 2 not reached: 0 of 2") !=
+            std::string::npos);
 }
 
-CAF_TEST(a deciding user function is consulted after each answer with the pending servers) {
+CAF_TEST(
+    a deciding user function is consulted after each answer with the pending servers) {
   std::vector<size_t> pending_seen;
   decide_fn first_two = [&](const std::vector<server_result>& oks,
                             const std::vector<server_failure>& fails,
@@ -207,7 +215,8 @@ CAF_TEST(a deciding user function is consulted after each answer with the pendin
   CAF_CHECK(pending_seen == (std::vector<size_t>{2, 1}));
   auto out = agg.result();
   CAF_REQUIRE(out);
-  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") == (std::vector<int64_t>{2, 1}));
+  CAF_CHECK(*decode_cluster<std::vector<int64_t>>(*out, "ns/fn") ==
+            (std::vector<int64_t>{2, 1}));
   aggregator failing{"ns/fn", policies(results_kind::vector, first_two), {"a", "b"}};
   CAF_CHECK(failing.fail("a", make_error(sc::timeout, "late")));
   CAF_REQUIRE(!failing.result());
@@ -215,14 +224,16 @@ CAF_TEST(a deciding user function is consulted after each answer with the pendin
 }
 
 CAF_TEST(a server answering draining is left out of a fan out) {
-  aggregator agg{"ns/fn", policies(results_kind::vector, exceptions_kind::any), {"a", "b"}};
+  aggregator agg{
+      "ns/fn", policies(results_kind::vector, exceptions_kind::any), {"a", "b"}};
   CAF_CHECK(!agg.add("a", error_reply(sc::draining)));
   CAF_CHECK(agg.add("b", value_reply(2)));
   auto out = agg.result();
   CAF_REQUIRE(out); // `any`, yet the stopping server is no failure
   CAF_CHECK(out->addrs == std::vector<std::string>{"b"});
   CAF_CHECK(out->failed.empty());
-  aggregator stopping{"ns/fn", policies(results_kind::vector, exceptions_kind::all), {"a"}};
+  aggregator stopping{
+      "ns/fn", policies(results_kind::vector, exceptions_kind::all), {"a"}};
   CAF_CHECK(stopping.add("a", error_reply(sc::draining)));
   CAF_REQUIRE(!stopping.result());
   CAF_CHECK_EQUAL(code_of(stopping.result().error()), sc::unavailable);
@@ -267,62 +278,65 @@ enum class mode { ok, draining, broken, silent };
 /// A connection broker stand-in: answers a one-server cluster call with its
 /// own address as the result (or as its `mode` says), and a fan-out
 /// call_request with its address. Namespace "ns" declares "idem" idempotent.
-caf::behavior fake_link(caf::event_based_actor* self, std::string addr, caf::actor observer,
+caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
+                        caf::actor observer,
                         std::shared_ptr<std::map<std::string, int>> seen,
                         std::shared_ptr<std::map<std::string, mode>> modes) {
   return {
-    [=](cluster_call& call) -> caf::result<cluster_reply> {
-      ++(*seen)[addr];
-      auto m = (*modes)[addr];
-      if (m == mode::silent)
-        return self->make_response_promise<cluster_reply>(); // never answered
-      if (m != mode::ok) {
-        // What the real broker does with a call that failed there.
-        bool draining = m == mode::draining;
-        if (draining || call.idempotent) {
-          call.tried.push_back(addr);
-          auto rp = self->make_response_promise();
-          auto err = make_error(draining ? sc::draining : sc::connection_broken, addr);
-          rp.delegate(observer, resend_atom::value, std::move(call), std::move(err), !draining,
-                      call.idempotent);
-          return caf::delegated<cluster_reply>{};
+      [=](cluster_call& call) -> caf::result<cluster_reply> {
+        ++(*seen)[addr];
+        auto m = (*modes)[addr];
+        if (m == mode::silent)
+          return self->make_response_promise<cluster_reply>(); // never answered
+        if (m != mode::ok) {
+          // What the real broker does with a call that failed there.
+          bool draining = m == mode::draining;
+          if (draining || call.idempotent) {
+            call.tried.push_back(addr);
+            auto rp = self->make_response_promise();
+            auto err = make_error(draining ? sc::draining : sc::connection_broken, addr);
+            rp.delegate(observer, resend_atom::value, std::move(call), std::move(err),
+                        !draining, call.idempotent);
+            return caf::delegated<cluster_reply>{};
+          }
+          return make_error(sc::connection_broken, addr);
         }
-        return make_error(sc::connection_broken, addr);
-      }
-      cluster_reply out;
-      out.addrs.push_back(addr);
-      call_reply rep;
-      rep.codec = call.req.codec;
-      rep.result = *encode_value(codec_id::caf_binary, addr);
-      out.replies.push_back(rep);
-      return out;
-    },
-    [=](call_request& req) -> call_reply {
-      ++(*seen)[addr];
-      call_reply rep;
-      rep.id = req.id;
-      rep.result = *encode_value(codec_id::caf_binary, addr);
-      return rep;
-    },
-    [](inspect_atom, std::string& ns) {
-      std::vector<function_info> fns;
-      if (ns == "ns") {
-        fns.resize(2);
-        fns[0].name = "fn";
-        fns[1].name = "idem";
-        fns[1].idempotent = true;
-      }
-      return fns;
-    },
-    [](caf::connect_atom) { return true; },
-    [](retire_atom) {},
+        cluster_reply out;
+        out.addrs.push_back(addr);
+        call_reply rep;
+        rep.codec = call.req.codec;
+        rep.result = *encode_value(codec_id::caf_binary, addr);
+        out.replies.push_back(rep);
+        return out;
+      },
+      [=](call_request& req) -> call_reply {
+        ++(*seen)[addr];
+        call_reply rep;
+        rep.id = req.id;
+        rep.result = *encode_value(codec_id::caf_binary, addr);
+        return rep;
+      },
+      [](inspect_atom, std::string& ns) {
+        std::vector<function_info> fns;
+        if (ns == "ns") {
+          fns.resize(2);
+          fns[0].name = "fn";
+          fns[1].name = "idem";
+          fns[1].idempotent = true;
+        }
+        return fns;
+      },
+      [](caf::connect_atom) { return true; },
+      [](retire_atom) {},
   };
 }
 
 struct fixture : test_coordinator_fixture<unit_config> {
   caf::actor dispatcher;
-  std::shared_ptr<std::map<std::string, int>> seen = std::make_shared<std::map<std::string, int>>();
-  std::shared_ptr<std::map<std::string, mode>> modes = std::make_shared<std::map<std::string, mode>>();
+  std::shared_ptr<std::map<std::string, int>> seen =
+      std::make_shared<std::map<std::string, int>>();
+  std::shared_ptr<std::map<std::string, mode>> modes =
+      std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
 
   fixture() {
@@ -407,29 +421,33 @@ CAF_TEST(a call to several servers gets one gather that the brokers answer) {
 }
 
 CAF_TEST(candidates follow membership and connection events) {
-  CAF_CHECK(servers_of(call(grouping_kind::all)) == (std::vector<std::string>{"a:1", "b:1"}));
+  CAF_CHECK(servers_of(call(grouping_kind::all)) ==
+            (std::vector<std::string>{"a:1", "b:1"}));
   self->send(dispatcher, namespace_up{"ns", "c:1"});
   sched.run();
-  CAF_CHECK(servers_of(call(grouping_kind::all))
-            == (std::vector<std::string>{"a:1", "b:1", "c:1"}));
+  CAF_CHECK(servers_of(call(grouping_kind::all)) ==
+            (std::vector<std::string>{"a:1", "b:1", "c:1"}));
   // Weight 0 (server-data) is never chosen while others weigh more.
   for (int i = 0; i < 20; ++i)
-    CAF_CHECK(servers_of(call(grouping_kind::weighted)) != std::vector<std::string>{"c:1"});
+    CAF_CHECK(servers_of(call(grouping_kind::weighted)) !=
+              std::vector<std::string>{"c:1"});
   self->send(dispatcher, server_data_changed{"c:1", R"({"weight":5})"});
   self->send(dispatcher, server_data_changed{"a:1", R"({"weight":0})"});
   self->send(dispatcher, server_data_changed{"b:1", R"({"weight":0})"});
   sched.run();
-  CAF_CHECK(servers_of(call(grouping_kind::weighted, results_kind::single))
-            == std::vector<std::string>{"c:1"});
+  CAF_CHECK(servers_of(call(grouping_kind::weighted, results_kind::single)) ==
+            std::vector<std::string>{"c:1"});
   self->send(dispatcher, member_down{"b:1"});
   sched.run();
-  CAF_CHECK(servers_of(call(grouping_kind::all)) == (std::vector<std::string>{"a:1", "c:1"}));
+  CAF_CHECK(servers_of(call(grouping_kind::all)) ==
+            (std::vector<std::string>{"a:1", "c:1"}));
   self->send(dispatcher, conn_down_atom::value, std::string{"a:1"});
   sched.run();
   CAF_CHECK(servers_of(call(grouping_kind::all)) == std::vector<std::string>{"c:1"});
   self->send(dispatcher, conn_up_atom::value, std::string{"a:1"});
   sched.run();
-  CAF_CHECK(servers_of(call(grouping_kind::all)) == (std::vector<std::string>{"a:1", "c:1"}));
+  CAF_CHECK(servers_of(call(grouping_kind::all)) ==
+            (std::vector<std::string>{"a:1", "c:1"}));
   self->send(dispatcher, namespace_down{"ns", "c:1"});
   sched.run();
   CAF_CHECK(servers_of(call(grouping_kind::all)) == std::vector<std::string>{"a:1"});
@@ -441,8 +459,8 @@ CAF_TEST(the leader grouping follows leader events) {
   CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
   self->send(dispatcher, leader_changed{"ns", "b:1"});
   sched.run();
-  CAF_CHECK(servers_of(call(grouping_kind::leader, results_kind::single))
-            == std::vector<std::string>{"b:1"});
+  CAF_CHECK(servers_of(call(grouping_kind::leader, results_kind::single)) ==
+            std::vector<std::string>{"b:1"});
   self->send(dispatcher, leader_changed{"ns", ""});
   sched.run();
   CAF_CHECK(!call(grouping_kind::leader));
@@ -494,7 +512,7 @@ CAF_TEST(a call waiting for a provider gets unavailable at its deadline) {
   self->send(dispatcher, c);
   sched.run();
   CAF_CHECK(!self->has_next_message()); // waiting, not answered at once
-  sched.trigger_timeouts(); // the dispatcher's sweep
+  sched.trigger_timeouts();             // the dispatcher's sweep
   sched.run();
   caf::expected<cluster_reply> out{make_error(sc::timeout, "no answer")};
   self->receive([&](cluster_reply& r) { out = std::move(r); },
@@ -511,8 +529,8 @@ CAF_TEST(a draining answer goes to another server and the stopping one leaves ro
   CAF_CHECK(servers_of(rep) == std::vector<std::string>{"b:1"});
   seen->clear();
   for (int i = 0; i < 10; ++i)
-    CAF_CHECK(servers_of(call(grouping_kind::random, results_kind::single))
-              == std::vector<std::string>{"b:1"});
+    CAF_CHECK(servers_of(call(grouping_kind::random, results_kind::single)) ==
+              std::vector<std::string>{"b:1"});
   CAF_CHECK_EQUAL(seen->count("a:1"), 0u);
 }
 

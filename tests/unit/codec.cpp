@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/require.hpp"
 #include "slacker/messages/codec.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/require.hpp"
 #include "tests/test_types.hpp"
 
 using namespace slacker;
@@ -135,8 +135,9 @@ CAF_TEST(boolean switches take true and false on the command line) {
   std::vector<std::string> args{"app", "--slacker.log-calls=true", "--insecure=true",
                                 "--test.switch=false", "--unavailable-value=false"};
   slacker::expand_option_aliases(args, {"test.switch"});
-  CAF_CHECK(args == (std::vector<std::string>{"app", "--slacker.log-calls", "--slacker.insecure",
-                                              "--unavailable-value=false"}));
+  CAF_CHECK(args ==
+            (std::vector<std::string>{"app", "--slacker.log-calls", "--slacker.insecure",
+                                      "--unavailable-value=false"}));
   caf::actor_system_config cfg;
   CAF_CHECK(!slacker::switch_on(cfg, "test.switch", true)); // the command line said false
   CAF_CHECK(slacker::switch_on(cfg, "test.other", true));

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,8 +36,8 @@ public:
   /// Opens sessions on this ZooKeeper; each says `connected` at once.
   zk::connector connector() {
     return [this](const std::string&, std::chrono::milliseconds timeout,
-                  zk::session::callback cb, zk::auth_options)
-             -> caf::expected<std::unique_ptr<zk::session>> {
+                  zk::session::callback cb,
+                  zk::auth_options) -> caf::expected<std::unique_ptr<zk::session>> {
       auto s = std::make_unique<session>(*this, ++last_id_, timeout, std::move(cb));
       sessions_[s->id_] = s.get();
       s->cb_(zk::event{zk::event_type::session, zk::session_state::connected, ""});
@@ -111,7 +111,8 @@ public:
 private:
   class session final : public zk::session {
   public:
-    session(fake_zookeeper& zk, int64_t id, std::chrono::milliseconds timeout, callback cb)
+    session(fake_zookeeper& zk, int64_t id, std::chrono::milliseconds timeout,
+            callback cb)
       : zk_(zk), id_(id), timeout_(timeout), cb_(std::move(cb)) {
       // nop
     }
@@ -129,8 +130,8 @@ private:
       return timeout_;
     }
 
-    zk::status create(const std::string& path, const std::string& data, zk::node_kind kind,
-                      bool parents, std::string* created) override {
+    zk::status create(const std::string& path, const std::string& data,
+                      zk::node_kind kind, bool parents, std::string* created) override {
       ++counts_.writes;
       if (auto err = usable())
         return *err;
@@ -212,7 +213,8 @@ private:
       return {};
     }
 
-    zk::status replace_ephemeral(const std::string& path, const std::string& data) override {
+    zk::status replace_ephemeral(const std::string& path,
+                                 const std::string& data) override {
       ++counts_.writes;
       if (auto err = usable())
         return *err;

@@ -37,8 +37,8 @@ struct fixture : test_coordinator_fixture<unit_config> {
   /// What a connection broker sends the gather: the answer of call `id`,
   /// the index of its server.
   void reply(const std::string& addr, call_reply rep) {
-    rep.id = static_cast<uint64_t>(
-      std::find(servers.begin(), servers.end(), addr) - servers.begin());
+    rep.id = static_cast<uint64_t>(std::find(servers.begin(), servers.end(), addr) -
+                                   servers.begin());
     self->send(gather, rep);
     sched.run();
   }
@@ -136,9 +136,10 @@ CAF_TEST(all fails when every server failed and names each cause) {
   auto out = outcome();
   CAF_REQUIRE(out && !*out);
   CAF_CHECK_EQUAL(code_of(out->error()), sc::exception);
-  CAF_CHECK_EQUAL(describe(out->error()),
-                  "exception: ns/fn failed on 2 of 2 server(s): a: exception: cause at a; "
-                  "b: connection_broken: cause at b");
+  CAF_CHECK_EQUAL(
+      describe(out->error()),
+      "exception: ns/fn failed on 2 of 2 server(s): a: exception: cause at a; "
+      "b: connection_broken: cause at b");
 }
 
 CAF_TEST(any fails at the first failure without waiting) {

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "apps/support/proc_status.hpp"
-#include "tests/require.hpp"
-#include "slacker/actors/namespace.hpp"
 #include "slacker/actors/detail/namespace_actor.hpp"
+#include "slacker/actors/namespace.hpp"
 #include "slacker/messages/codec.hpp"
+#include "tests/require.hpp"
 
 using namespace slacker;
 

@@ -4,11 +4,11 @@
 #include <deque>
 #include <stdexcept>
 
-#include "tests/require.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/require.hpp"
 #include "tests/test_types.hpp"
 
 using namespace slacker;
@@ -161,12 +161,14 @@ CAF_TEST(drain answers once the running blocking calls finished) {
   self->send(api, drain_atom::value);
   run();
   bool drained = false;
-  self->receive([&](bool) { drained = true; }, caf::after(std::chrono::seconds{0}) >> [] {});
+  self->receive([&](bool) { drained = true; },
+                caf::after(std::chrono::seconds{0}) >> [] {});
   CAF_CHECK(!drained); // the call still runs
   pool->run_one();
   run();
   CAF_CHECK(!reply().err);
-  self->receive([&](bool) { drained = true; }, caf::after(std::chrono::seconds{0}) >> [] {});
+  self->receive([&](bool) { drained = true; },
+                caf::after(std::chrono::seconds{0}) >> [] {});
   CAF_CHECK(drained);
 }
 

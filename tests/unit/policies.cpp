@@ -6,9 +6,9 @@
 #include <set>
 
 #include "slacker/cluster/cluster_client.hpp"
+#include "slacker/messages/error.hpp"
 #include "slacker/policy/exceptions.hpp"
 #include "slacker/policy/grouping.hpp"
-#include "slacker/messages/error.hpp"
 
 using namespace slacker;
 
@@ -17,7 +17,8 @@ namespace {
 grouping_view three_servers() {
   grouping_view v;
   v.ns = "ns";
-  v.servers = {{"10.0.0.1:1", "{}", 2}, {"10.0.0.2:1", R"({"weight":0})", 0},
+  v.servers = {{"10.0.0.1:1", "{}", 2},
+               {"10.0.0.2:1", R"({"weight":0})", 0},
                {"10.0.0.3:1", R"({"weight":3})", 5}};
   for (auto& s : v.servers)
     s.weight = grouping::weight_of(s.data); // what a dispatcher keeps
@@ -69,7 +70,8 @@ CAF_TEST(least in flight picks the idlest and breaks ties at random) {
   CAF_CHECK(grouping::least_in_flight(v, rng) == addresses{"10.0.0.2:1"});
   for (auto& s : v.servers)
     s.in_flight = 1;
-  CAF_CHECK_EQUAL(draw([&] { return grouping::least_in_flight(v, rng); }, 200).size(), 3u);
+  CAF_CHECK_EQUAL(draw([&] { return grouping::least_in_flight(v, rng); }, 200).size(),
+                  3u);
 }
 
 CAF_TEST(weighted never picks weight zero unless all are zero) {
@@ -91,8 +93,9 @@ CAF_TEST(round robin takes each server in turn) {
   std::vector<std::string> order;
   for (int i = 0; i < 6; ++i)
     order.push_back(grouping::round_robin(v, turn).front());
-  CAF_CHECK(order == (std::vector<std::string>{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1",
-                                               "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"}));
+  CAF_CHECK(order ==
+            (std::vector<std::string>{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1",
+                                      "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"}));
 }
 
 CAF_TEST(a user grouping sees the view and unknown addresses are dropped) {
@@ -131,7 +134,8 @@ CAF_TEST(grouping names parse both spellings) {
 CAF_TEST(exceptions all fails only when every server failed) {
   std::vector<server_failure> one_failure{failed("a", sc::exception)};
   CAF_CHECK(!exceptions::all("ns/fn", {ok("b")}, one_failure));
-  auto err = exceptions::all("ns/fn", {}, {failed("a", sc::timeout), failed("b", sc::exception)});
+  auto err = exceptions::all("ns/fn", {},
+                             {failed("a", sc::timeout), failed("b", sc::exception)});
   CAF_REQUIRE(err.has_value());
   CAF_CHECK_EQUAL(code_of(*err), sc::timeout);
   CAF_CHECK_EQUAL(describe(*err),
@@ -141,7 +145,8 @@ CAF_TEST(exceptions all fails only when every server failed) {
 }
 
 CAF_TEST(exceptions any fails on one failure) {
-  auto err = exceptions::any("ns/fn", {ok("b"), ok("c")}, {failed("a", sc::connection_broken)});
+  auto err =
+      exceptions::any("ns/fn", {ok("b"), ok("c")}, {failed("a", sc::connection_broken)});
   CAF_REQUIRE(err.has_value());
   CAF_CHECK_EQUAL(code_of(*err), sc::connection_broken);
   CAF_CHECK(describe(*err).find("failed on 1 of 3 server(s)") != std::string::npos);
@@ -149,13 +154,13 @@ CAF_TEST(exceptions any fails on one failure) {
 }
 
 CAF_TEST(a user exceptions policy decides) {
-  exceptions_policy two_of_three = exceptions_fn{
-    [](const std::vector<server_result>& oks,
-       const std::vector<server_failure>&) -> std::optional<caf::error> {
-      if (oks.size() >= 2)
-        return std::nullopt;
-      return make_error(sc::exception, "no quorum");
-    }};
+  exceptions_policy two_of_three =
+      exceptions_fn{[](const std::vector<server_result>& oks,
+                       const std::vector<server_failure>&) -> std::optional<caf::error> {
+        if (oks.size() >= 2)
+          return std::nullopt;
+        return make_error(sc::exception, "no quorum");
+      }};
   CAF_CHECK(!judge(two_of_three, "x", {ok("a"), ok("b")}, {failed("c", sc::timeout)}));
   CAF_CHECK(judge(two_of_three, "x", {ok("a")}, {failed("b", sc::timeout)}).has_value());
 }

@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "tests/require.hpp"
-#include "slacker/messages/error.hpp"
 #include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/error.hpp"
+#include "tests/require.hpp"
 
 using namespace slacker;
 using namespace slacker::wire;
@@ -47,8 +47,8 @@ feed_in_steps(const std::vector<char>& bytes, size_t step, uint32_t max = 1024) 
 }
 
 bool same(const call_request& a, const call_request& b) {
-  return a.id == b.id && a.ns == b.ns && a.fn == b.fn && a.codec == b.codec
-         && a.args == b.args && a.deadline_ns == b.deadline_ns && a.ext == b.ext;
+  return a.id == b.id && a.ns == b.ns && a.fn == b.fn && a.codec == b.codec &&
+         a.args == b.args && a.deadline_ns == b.deadline_ns && a.ext == b.ext;
 }
 
 } // namespace
@@ -106,7 +106,8 @@ CAF_TEST(a length beyond the cap closes before the frame is kept) {
   at_cap[2] = 4; // length 1024
   at_cap[4] = static_cast<char>(frame_type::ping);
   frame_buffer ok{1024};
-  CAF_CHECK(!ok.feed(at_cap.data(), at_cap.size(), [](frame_type, reader&) { return true; }));
+  CAF_CHECK(
+      !ok.feed(at_cap.data(), at_cap.size(), [](frame_type, reader&) { return true; }));
 }
 
 CAF_TEST(a zero length is malformed) {

@@ -36,16 +36,16 @@ using log_ptr = std::shared_ptr<std::vector<std::string>>;
 /// Writes each membership event it gets as one line.
 caf::behavior listener(caf::event_based_actor*, log_ptr log) {
   return {
-    [=](membership_view& v) {
-      log->push_back("view " + std::to_string(v.servers.size()));
-    },
-    [=](member_up& x) { log->push_back("up " + x.addr + " " + x.data); },
-    [=](member_down& x) { log->push_back("down " + x.addr); },
-    [=](server_data_changed& x) { log->push_back("data " + x.addr + " " + x.data); },
-    [=](namespace_up& x) { log->push_back("ns up " + x.ns + " " + x.addr); },
-    [=](namespace_down& x) { log->push_back("ns down " + x.ns + " " + x.addr); },
-    [=](leader_changed& x) { log->push_back("leader " + x.ns + " " + x.addr); },
-    [=](registry_state&) {},
+      [=](membership_view& v) {
+        log->push_back("view " + std::to_string(v.servers.size()));
+      },
+      [=](member_up& x) { log->push_back("up " + x.addr + " " + x.data); },
+      [=](member_down& x) { log->push_back("down " + x.addr); },
+      [=](server_data_changed& x) { log->push_back("data " + x.addr + " " + x.data); },
+      [=](namespace_up& x) { log->push_back("ns up " + x.ns + " " + x.addr); },
+      [=](namespace_down& x) { log->push_back("ns down " + x.ns + " " + x.addr); },
+      [=](leader_changed& x) { log->push_back("leader " + x.ns + " " + x.addr); },
+      [=](registry_state&) {},
   };
 }
 
@@ -77,8 +77,8 @@ struct fixture : test_coordinator_fixture<zk_config> {
   caf::actor registrar(uint16_t port, std::string ns = "ns", std::string data = "{}") {
     std::map<std::string, std::vector<function_info>> nss;
     nss[ns] = functions("fn");
-    auto r = sys.spawn(registrar_actor, opts, std::string{"127.0.0.1"}, port, std::move(data),
-                       std::move(nss), false, zookeeper.connector());
+    auto r = sys.spawn(registrar_actor, opts, std::string{"127.0.0.1"}, port,
+                       std::move(data), std::move(nss), false, zookeeper.connector());
     actors.push_back(r);
     sched.run();
     return r;
@@ -239,18 +239,18 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
   link_factory connect = [](caf::actor_system& sys, const std::string& addr, link_hooks) {
     return sys.spawn([addr](caf::event_based_actor*) -> caf::behavior {
       return {
-        [addr](cluster_call& call) {
-          cluster_reply out;
-          out.addrs.push_back(addr);
-          call_reply rep;
-          rep.codec = call.req.codec;
-          rep.result = *encode_value(codec_id::caf_binary, addr);
-          out.replies.push_back(rep);
-          return out;
-        },
-        [](inspect_atom, std::string&) { return functions("fn"); },
-        [](caf::connect_atom) { return true; },
-        [](retire_atom) {},
+          [addr](cluster_call& call) {
+            cluster_reply out;
+            out.addrs.push_back(addr);
+            call_reply rep;
+            rep.codec = call.req.codec;
+            rep.result = *encode_value(codec_id::caf_binary, addr);
+            out.replies.push_back(rep);
+            return out;
+          },
+          [](inspect_atom, std::string&) { return functions("fn"); },
+          [](caf::connect_atom) { return true; },
+          [](retire_atom) {},
       };
     });
   };
@@ -270,10 +270,10 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
     sched.run();
     caf::expected<std::string> out{make_error(sc::timeout, "no answer")};
     self->receive(
-      [&](cluster_reply& rep) {
-        out = decode_value<std::string>(codec_id::caf_binary, rep.replies.at(0).result);
-      },
-      [&](caf::error& err) { out = std::move(err); }, caf::after(0s) >> [] {});
+        [&](cluster_reply& rep) {
+          out = decode_value<std::string>(codec_id::caf_binary, rep.replies.at(0).result);
+        },
+        [&](caf::error& err) { out = std::move(err); }, caf::after(0s) >> [] {});
     return out;
   };
   auto before = call();

@@ -8,8 +8,8 @@
 #include <cerrno>
 
 #include "slacker/actors/detail/tcp_connect.hpp"
-#include "slacker/messages/error.hpp"
 #include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/error.hpp"
 #include "slacker/runtime/detail/tls.hpp"
 
 namespace slacker {
@@ -19,7 +19,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 int millis_until(clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - clock::now()).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t - clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60'000));
 }
 
@@ -44,10 +45,10 @@ struct blocking_lane::conn {
   uint64_t next_id = 1;
   uint64_t next_nonce = 1;
   clock::time_point last_heard = clock::now();
-  std::string why; // what the server said when it closed
+  std::string why;                  // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
   uint32_t peer_max = UINT32_MAX;   // the server's frame cap, from its hello
-  std::vector<char> sealed, opened;  // TLS buffers, reused from call to call
+  std::vector<char> sealed, opened; // TLS buffers, reused from call to call
 
   explicit conn(uint32_t max) : in(max) {}
 
@@ -122,8 +123,8 @@ struct blocking_lane::conn {
         sealed.clear(); // handshake records for the server, if any
         auto was_established = tls->established();
         if (!tls->feed(buf, size, opened, sealed)) {
-          why = tls->error()
-                + (was_established ? "" : " (does the server use TLS with the same CA?)");
+          why = tls->error() +
+                (was_established ? "" : " (does the server use TLS with the same CA?)");
           return outcome::protocol_error;
         }
         if (!sealed.empty() && !send_raw(sealed.data(), sealed.size(), deadline))
@@ -145,8 +146,8 @@ struct blocking_lane::conn {
         }
         if (!greeted) {
           wire::hello h;
-          bad = type != frame_type::hello || !wire::read_hello(r, h) || h.magic != wire::magic
-                || h.version != wire::version;
+          bad = type != frame_type::hello || !wire::read_hello(r, h) ||
+                h.magic != wire::magic || h.version != wire::version;
           greeted = !bad;
           if (greeted)
             peer_max = std::max<uint32_t>(h.max_message_size, 64);
@@ -203,9 +204,7 @@ struct blocking_lane::conn {
 };
 
 blocking_lane::blocking_lane(std::string host, uint16_t port, wire_options opts)
-  : host_(std::move(host)),
-    port_(port),
-    addr_(host_ + ":" + std::to_string(port)),
+  : host_(std::move(host)), port_(port), addr_(host_ + ":" + std::to_string(port)),
     opts_(opts) {
   // nop
 }
@@ -237,8 +236,8 @@ blocking_lane::borrow(const std::string& what) {
     return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
   auto fd = connect_within(host_, port_, opts_.connect_timeout);
   if (!fd)
-    return make_error(sc::connection_broken,
-                      what + ": cannot connect to " + addr_ + ": " + describe(fd.error()));
+    return make_error(sc::connection_broken, what + ": cannot connect to " + addr_ +
+                                                 ": " + describe(fd.error()));
   auto c = std::make_unique<conn>(opts_.max_message_size);
   c->fd = *fd;
   if (opts_.tls) {
@@ -246,10 +245,10 @@ blocking_lane::borrow(const std::string& what) {
     // until the handshake is done (while the call awaits its reply).
     c->tls = std::make_unique<tls_session>(*opts_.tls, false);
     std::vector<char> flight;
-    if (!c->tls->start(flight)
-        || !c->send_raw(flight.data(), flight.size(), clock::now() + opts_.connect_timeout))
-      return make_error(sc::connection_broken, what + ": TLS with " + addr_ + " failed: "
-                                                 + c->tls->error());
+    if (!c->tls->start(flight) ||
+        !c->send_raw(flight.data(), flight.size(), clock::now() + opts_.connect_timeout))
+      return make_error(sc::connection_broken,
+                        what + ": TLS with " + addr_ + " failed: " + c->tls->error());
   }
   std::vector<char> hello;
   wire::write_hello(hello, opts_.max_message_size);
@@ -278,7 +277,8 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
       return std::move(c.error());
     auto& cn = **c;
     // The server's own cap, once its hello told it (after the first call).
-    if (auto err = wire::check_call_size(req, std::min(opts_.max_message_size, cn.peer_max))) {
+    if (auto err =
+            wire::check_call_size(req, std::min(opts_.max_message_size, cn.peer_max))) {
       give_back(std::move(*c));
       return err;
     }
@@ -299,27 +299,31 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
         // The server had closed it before our call arrived: not run, retry.
         if (attempt == 0 && cn.reused)
           continue;
-        return make_error(sc::connection_broken, what + ": connection to " + addr_
-                                                   + " closed by the server: " + cn.why);
+        return make_error(sc::connection_broken, what + ": connection to " + addr_ +
+                                                     " closed by the server: " + cn.why);
       case outcome::timed_out: {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-        return make_error(sc::timeout, what + " on " + addr_ + ": no reply within "
-                                         + std::to_string(std::max<int64_t>(ms, 0)) + " ms");
+        return make_error(sc::timeout, what + " on " + addr_ + ": no reply within " +
+                                           std::to_string(std::max<int64_t>(ms, 0)) +
+                                           " ms");
       }
       case outcome::silent:
-        return make_error(sc::connection_broken,
-                          what + ": connection to " + addr_ + " dropped: nothing heard for "
-                            + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               opts_.peer_timeout)
-                                               .count())
-                            + " ms");
+        return make_error(
+            sc::connection_broken,
+            what + ": connection to " + addr_ + " dropped: nothing heard for " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   opts_.peer_timeout)
+                                   .count()) +
+                " ms");
       case outcome::protocol_error:
         return make_error(sc::connection_broken,
-                          what + ": connection to " + addr_ + " closed: "
-                            + (cn.why.empty() ? "the server sent a frame this client cannot take"
-                                              : cn.why));
+                          what + ": connection to " + addr_ + " closed: " +
+                              (cn.why.empty()
+                                   ? "the server sent a frame this client cannot take"
+                                   : cn.why));
       case outcome::lost:
-        return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+        return make_error(sc::connection_broken,
+                          what + ": connection to " + addr_ + " lost");
     }
   }
 }

@@ -9,8 +9,8 @@
 
 #include <caf/expected.hpp>
 
-#include "slacker/runtime/wire_options.hpp"
 #include "slacker/messages/call.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
 

@@ -30,13 +30,13 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/cluster_call.hpp"
-#include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/actors/detail/ledger.hpp"
 #include "slacker/actors/detail/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
-#include "slacker/messages/error.hpp"
 #include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
 
 namespace slacker {
 
@@ -51,9 +51,9 @@ struct conn_state {
 
   /// Who gets a call's answer, and how.
   enum class answer_kind : uint8_t {
-    request,    // a `call_reply`, errors as errors (naming the server)
-    send,       // a `call_reply` with errors inside
-    cluster,    // a `cluster_reply` shaped by the call's policies
+    request, // a `call_reply`, errors as errors (naming the server)
+    send,    // a `call_reply` with errors inside
+    cluster, // a `cluster_reply` shaped by the call's policies
   };
 
   struct call {
@@ -108,8 +108,8 @@ struct conn_state {
 
   call_ledger<call> calls;
   std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
-  std::shared_ptr<metrics::peer_counts> counts;    // for /metrics, or null
-  uint32_t accrual = 3;       // timeouts in a row that make this server suspect
+  std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
+  uint32_t accrual = 3; // timeouts in a row that make this server suspect
   uint32_t timeouts_in_row = 0;
   bool retiring = false; // end once nothing is in flight
   std::unordered_map<uint64_t, query> queries;
@@ -220,10 +220,11 @@ void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
   if (!st.counts)
     return;
   st.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  st.counts->record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            clock::now() - c.started)
-                                            .count()),
-                    err);
+  st.counts->record(
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - c.started)
+              .count()),
+      err);
 }
 
 /// A retiring broker ends once it owes no answer.
@@ -273,7 +274,8 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   auto queries = std::move(st.queries);
   st.queries.clear();
   for (auto& kvp : queries)
-    kvp.second.rp.deliver(make_error(sc::connection_broken, kvp.second.ns + ": " + cause));
+    kvp.second.rp.deliver(
+        make_error(sc::connection_broken, kvp.second.ns + ": " + cause));
   auto sends = std::move(st.sends);
   st.sends.clear();
   for (auto& kvp : sends)
@@ -303,18 +305,28 @@ void ensure_connection(self_ptr self, conn_state& st);
 /// Sends call `req` (its id is the caller's) and keeps it in the ledger until
 /// its answer, its deadline or the end of the connection. A call beyond the
 /// frame cap is answered here, before anything is sent.
-void start_call(self_ptr self, conn_state& st, call_request& req, caf::response_promise rp,
-                conn_state::answer_kind kind,
+void start_call(self_ptr self, conn_state& st, call_request& req,
+                caf::response_promise rp, conn_state::answer_kind kind,
                 std::shared_ptr<const call_policies> policies = nullptr,
                 std::vector<std::string> tried = {}, bool idempotent = false) {
   if (req.deadline_ns == 0)
-    req.deadline_ns = (std::chrono::system_clock::now() + default_timeout)
-                        .time_since_epoch()
-                      / std::chrono::nanoseconds{1};
+    req.deadline_ns =
+        (std::chrono::system_clock::now() + default_timeout).time_since_epoch() /
+        std::chrono::nanoseconds{1};
   auto left = time_left(req.deadline_ns);
-  conn_state::call c{req.id, req.ns + "/" + req.fn, std::move(rp), kind,
-                     req.codec, left, std::move(policies), {}, {}, false, clock::now()};
-  if (auto err = wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+  conn_state::call c{req.id,
+                     req.ns + "/" + req.fn,
+                     std::move(rp),
+                     kind,
+                     req.codec,
+                     left,
+                     std::move(policies),
+                     {},
+                     {},
+                     false,
+                     clock::now()};
+  if (auto err =
+          wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
     reply_error(st, c, std::move(err));
     return;
@@ -355,14 +367,13 @@ void ensure_connection(self_ptr self, conn_state& st) {
   // The connect blocks: a helper thread of its own, never the network thread.
   // It answers anonymously: a message that names it would keep it (and its
   // thread) alive for as long as the message waits in a mailbox.
-  self->home_system().spawn<caf::detached + caf::hidden>(
-    [=](caf::event_based_actor*) {
-      auto fd = connect_within(host, port, timeout);
-      if (fd)
-        caf::anon_send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
-      else
-        caf::anon_send(me, connected_atom::value, gen, std::move(fd.error()));
-    });
+  self->home_system().spawn<caf::detached + caf::hidden>([=](caf::event_based_actor*) {
+    auto fd = connect_within(host, port, timeout);
+    if (fd)
+      caf::anon_send(me, connected_atom::value, gen, static_cast<int64_t>(*fd));
+    else
+      caf::anon_send(me, connected_atom::value, gen, std::move(fd.error()));
+  });
 }
 
 void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
@@ -405,8 +416,8 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
     // Not run there: `draining` always goes elsewhere; `overloaded` when the
     // call is idempotent (a retry, which the budget may refuse).
     auto code = code_of(rep.err);
-    if ((code == sc::draining || (code == sc::overloaded && c->idempotent))
-        && resend(st, *c, with_origin(rep.err, st.addr), code != sc::draining))
+    if ((code == sc::draining || (code == sc::overloaded && c->idempotent)) &&
+        resend(st, *c, with_origin(rep.err, st.addr), code != sc::draining))
       return;
   }
   answer(st, *c, std::move(rep));
@@ -425,17 +436,17 @@ void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
     caf::message msg;
     bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
     if (auto derr = source(msg))
-      self->send(s.proxy, forward_atom::value, s.pid,
-                 make_error(sc::codec_error,
-                            "the answer from " + st.addr
-                              + " cannot be deserialized: " + describe(derr)));
+      self->send(
+          s.proxy, forward_atom::value, s.pid,
+          make_error(sc::codec_error, "the answer from " + st.addr +
+                                          " cannot be deserialized: " + describe(derr)));
     else
       self->send(s.proxy, forward_atom::value, s.pid, std::move(msg));
   }
 }
 
-void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in,
-                    bool& malformed) {
+void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type,
+                    wire::reader& in, bool& malformed) {
   uint64_t id = 0;
   uint8_t ok = 0;
   if (!(in.u64(id) && in.u8(ok))) {
@@ -462,7 +473,8 @@ void on_query_reply(self_ptr self, conn_state& st, wire::frame_type type, wire::
     }
     auto& proxy = st.proxies[q.ns];
     if (!proxy)
-      proxy = self->spawn(remote_namespace, caf::actor_cast<caf::actor>(self), q.ns, st.addr);
+      proxy =
+          self->spawn(remote_namespace, caf::actor_cast<caf::actor>(self), q.ns, st.addr);
     q.rp.deliver(proxy);
   } else if (q.kind == conn_state::query_kind::namespaces) {
     std::vector<std::string> names;
@@ -504,16 +516,17 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
     uint8_t code = 0;
     std::string text;
     in.u8(code) && in.str(text); // e.g. "this server requires TLS"
-    lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
+    lose(self, st,
+         "connection to " + st.addr + " closed by the server: " + excerpt(text));
     return false;
   }
   if (!st.greeted) {
     wire::hello h;
-    if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic
-        || h.version != wire::version)
+    if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic ||
+        h.version != wire::version)
       return protocol_error(wire::close_code::bad_hello,
-                            st.addr + " does not speak slacker wire protocol version "
-                              + std::to_string(wire::version));
+                            st.addr + " does not speak slacker wire protocol version " +
+                                std::to_string(wire::version));
     st.greeted = true;
     st.peer_max = std::max<uint32_t>(h.max_message_size, 64);
     observe(self, st, true);
@@ -539,7 +552,8 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
       uint8_t ok = 0;
       std::vector<char> bytes;
       caf::error err;
-      if (!(in.u64(id) && in.u8(ok) && (ok ? in.blob(bytes) : in.err(err)) && in.at_end())) {
+      if (!(in.u64(id) && in.u8(ok) && (ok ? in.blob(bytes) : in.err(err)) &&
+            in.at_end())) {
         malformed = true;
         break;
       }
@@ -566,22 +580,24 @@ bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader
         spdlog::info("slacker: {} is going away", st.addr);
         observe(self, st, false);
         st.going_away = true;
-            }
+      }
       break;
     case frame_type::error: {
       uint8_t code = 0;
       std::string text;
       in.u8(code) && in.str(text);
-      lose(self, st, "connection to " + st.addr + " closed by the server: " + excerpt(text));
+      lose(self, st,
+           "connection to " + st.addr + " closed by the server: " + excerpt(text));
       return false;
     }
     default:
       return protocol_error(wire::close_code::unexpected_frame,
-                            "frame type " + std::to_string(static_cast<int>(type))
-                              + " is not taken by a client");
+                            "frame type " + std::to_string(static_cast<int>(type)) +
+                                " is not taken by a client");
   }
   if (malformed)
-    return protocol_error(wire::close_code::malformed, "a malformed frame from " + st.addr);
+    return protocol_error(wire::close_code::malformed,
+                          "a malformed frame from " + st.addr);
   return st.ph == conn_state::phase::open;
 }
 
@@ -612,172 +628,182 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
   });
   return {
-    [self, sp](call_request& req) -> caf::result<call_reply> {
-      auto rp = self->make_response_promise<call_reply>();
-      start_call(self, *sp, req, rp,
-                 self->current_message_id().is_request() ? conn_state::answer_kind::request
-                                                         : conn_state::answer_kind::send);
-      return rp;
-    },
-    // A cluster call that goes to this server only (delegated by a
-    // dispatcher): answered with the call's outcome under its policies.
-    [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
-      auto rp = self->make_response_promise<cluster_reply>();
-      start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
-                 std::move(call.policies), std::move(call.tried), call.idempotent);
-      return rp;
-    },
-    [self, sp](retire_atom) {
-      sp->retiring = true;
-      maybe_retire(self, *sp);
-    },
-    [self, sp](lookup_atom, std::string& ns) -> caf::result<caf::actor> {
-      auto& st = *sp;
-      if (auto i = st.proxies.find(ns); i != st.proxies.end())
-        return i->second;
-      send_query(self, st, conn_state::query_kind::lookup, wire::frame_type::lookup, ns,
-                 self->make_response_promise());
-      return caf::delegated<caf::actor>{};
-    },
-    [self, sp](inspect_atom) -> caf::result<std::vector<std::string>> {
-      auto& st = *sp;
-      send_query(self, st, conn_state::query_kind::namespaces, wire::frame_type::inspect,
-                 std::string{}, self->make_response_promise());
-      return caf::delegated<std::vector<std::string>>{};
-    },
-    [self, sp](inspect_atom, std::string& ns) -> caf::result<std::vector<function_info>> {
-      auto& st = *sp;
-      send_query(self, st, conn_state::query_kind::functions, wire::frame_type::inspect, ns,
-                 self->make_response_promise());
-      return caf::delegated<std::vector<function_info>>{};
-    },
-    [self, sp](caf::connect_atom) -> caf::result<bool> {
-      auto& st = *sp;
-      if (st.going_away)
-        return make_error(sc::connection_broken, st.addr + " is going away");
-      if (st.greeted)
-        return true;
-      auto rp = self->make_response_promise();
-      st.connect_waiters.push_back(rp);
-      ensure_connection(self, st);
-      return caf::delegated<bool>{};
-    },
-    // A typed message from a stand-in.
-    [self, sp](forward_atom, std::string& ns, uint64_t pid, caf::message& msg) {
-      auto& st = *sp;
-      auto proxy = caf::actor_cast<caf::actor>(self->current_sender());
-      std::vector<char> bytes;
-      caf::binary_serializer sink{self->home_system(), bytes};
-      if (auto err = sink(msg)) {
-        self->send(proxy, forward_atom::value, pid,
-                   make_error(sc::codec_error, "a message to " + ns
-                                                 + " cannot be serialized: " + describe(err)));
-        return;
-      }
-      auto id = st.next_id++;
-      st.sends.emplace(id, conn_state::sent{proxy, pid});
-      ensure_connection(self, st);
-      wire::writer out{out_buf(self, st), wire::frame_type::send};
-      out.u64(id).str(ns).blob(bytes);
-      out.finish();
-      flush_out(self, st);
-    },
-    [self, sp](connected_atom, uint64_t gen, int64_t fd) {
-      on_connected(self, *sp, gen, static_cast<int>(fd));
-    },
-    [self, sp](connected_atom, uint64_t gen, caf::error& err) {
-      auto& st = *sp;
-      if (gen != st.generation)
-        return;
-      lose(self, st, "cannot connect to " + st.addr + ": " + describe(err));
-    },
-    [self, sp](caf::io::new_data_msg& msg) {
-      auto& st = *sp;
-      if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
-        return;
-      st.last_heard = clock::now();
-      const char* data = msg.buf.data();
-      size_t size = msg.buf.size();
-      if (st.tls) {
-        st.plain_in.clear();
-        auto was_established = st.tls->established();
-        if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
-          self->flush(st.hdl);
-          lose(self, st,
-               "connection to " + st.addr + " closed: " + st.tls->error()
-                 + (was_established ? "" : " (does the server use TLS with the same CA?)"));
+      [self, sp](call_request& req) -> caf::result<call_reply> {
+        auto rp = self->make_response_promise<call_reply>();
+        start_call(self, *sp, req, rp,
+                   self->current_message_id().is_request()
+                       ? conn_state::answer_kind::request
+                       : conn_state::answer_kind::send);
+        return rp;
+      },
+      // A cluster call that goes to this server only (delegated by a
+      // dispatcher): answered with the call's outcome under its policies.
+      [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
+        auto rp = self->make_response_promise<cluster_reply>();
+        start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
+                   std::move(call.policies), std::move(call.tried), call.idempotent);
+        return rp;
+      },
+      [self, sp](retire_atom) {
+        sp->retiring = true;
+        maybe_retire(self, *sp);
+      },
+      [self, sp](lookup_atom, std::string& ns) -> caf::result<caf::actor> {
+        auto& st = *sp;
+        if (auto i = st.proxies.find(ns); i != st.proxies.end())
+          return i->second;
+        send_query(self, st, conn_state::query_kind::lookup, wire::frame_type::lookup, ns,
+                   self->make_response_promise());
+        return caf::delegated<caf::actor>{};
+      },
+      [self, sp](inspect_atom) -> caf::result<std::vector<std::string>> {
+        auto& st = *sp;
+        send_query(self, st, conn_state::query_kind::namespaces,
+                   wire::frame_type::inspect, std::string{},
+                   self->make_response_promise());
+        return caf::delegated<std::vector<std::string>>{};
+      },
+      [self, sp](inspect_atom,
+                 std::string& ns) -> caf::result<std::vector<function_info>> {
+        auto& st = *sp;
+        send_query(self, st, conn_state::query_kind::functions, wire::frame_type::inspect,
+                   ns, self->make_response_promise());
+        return caf::delegated<std::vector<function_info>>{};
+      },
+      [self, sp](caf::connect_atom) -> caf::result<bool> {
+        auto& st = *sp;
+        if (st.going_away)
+          return make_error(sc::connection_broken, st.addr + " is going away");
+        if (st.greeted)
+          return true;
+        auto rp = self->make_response_promise();
+        st.connect_waiters.push_back(rp);
+        ensure_connection(self, st);
+        return caf::delegated<bool>{};
+      },
+      // A typed message from a stand-in.
+      [self, sp](forward_atom, std::string& ns, uint64_t pid, caf::message& msg) {
+        auto& st = *sp;
+        auto proxy = caf::actor_cast<caf::actor>(self->current_sender());
+        std::vector<char> bytes;
+        caf::binary_serializer sink{self->home_system(), bytes};
+        if (auto err = sink(msg)) {
+          self->send(
+              proxy, forward_atom::value, pid,
+              make_error(sc::codec_error, "a message to " + ns +
+                                              " cannot be serialized: " + describe(err)));
           return;
         }
-        if (!was_established && st.tls->established()) {
-          flush_out(self, st); // the frames written meanwhile, hello first
-          if (st.ph != conn_state::phase::open)
+        auto id = st.next_id++;
+        st.sends.emplace(id, conn_state::sent{proxy, pid});
+        ensure_connection(self, st);
+        wire::writer out{out_buf(self, st), wire::frame_type::send};
+        out.u64(id).str(ns).blob(bytes);
+        out.finish();
+        flush_out(self, st);
+      },
+      [self, sp](connected_atom, uint64_t gen, int64_t fd) {
+        on_connected(self, *sp, gen, static_cast<int>(fd));
+      },
+      [self, sp](connected_atom, uint64_t gen, caf::error& err) {
+        auto& st = *sp;
+        if (gen != st.generation)
+          return;
+        lose(self, st, "cannot connect to " + st.addr + ": " + describe(err));
+      },
+      [self, sp](caf::io::new_data_msg& msg) {
+        auto& st = *sp;
+        if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
+          return;
+        st.last_heard = clock::now();
+        const char* data = msg.buf.data();
+        size_t size = msg.buf.size();
+        if (st.tls) {
+          st.plain_in.clear();
+          auto was_established = st.tls->established();
+          if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+            self->flush(st.hdl);
+            lose(self, st,
+                 "connection to " + st.addr + " closed: " + st.tls->error() +
+                     (was_established ? ""
+                                      : " (does the server use TLS with the same CA?)"));
             return;
+          }
+          if (!was_established && st.tls->established()) {
+            flush_out(self, st); // the frames written meanwhile, hello first
+            if (st.ph != conn_state::phase::open)
+              return;
+          }
+          data = st.plain_in.data();
+          size = st.plain_in.size();
         }
-        data = st.plain_in.data();
-        size = st.plain_in.size();
-      }
-      auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
-        return on_frame(self, st, type, in);
-      });
-      if (res) {
-        wire::write_close(out_buf(self, st), *res, "a frame beyond this client's limit");
-        flush_out(self, st);
-        lose(self, st,
-             "connection to " + st.addr + " closed: " + wire::to_string(*res) + " frame");
-      } else {
-        flush_out(self, st);
-      }
-      maybe_retire(self, st);
-    },
-    [self, sp](caf::io::connection_closed_msg& msg) {
-      auto& st = *sp;
-      if (st.ph == conn_state::phase::open && msg.handle == st.hdl)
-        lose(self, st, "connection to " + st.addr + " lost");
-    },
-    [self, sp](handshake_atom, uint64_t gen) {
-      auto& st = *sp;
-      if (gen == st.generation && !st.greeted)
-        lose(self, st, st.addr + " did not answer hello in time");
-    },
-    [self, sp](tick_atom, uint64_t gen) {
-      auto& st = *sp;
-      if (gen != st.generation || st.ph != conn_state::phase::open)
-        return;
-      auto silent = clock::now() - st.last_heard;
-      if (silent > st.opts.peer_timeout) {
-        lose(self, st,
-             "connection to " + st.addr + " dropped: nothing heard for "
-               + std::to_string(
-                 std::chrono::duration_cast<std::chrono::milliseconds>(silent).count())
-               + " ms");
-        return;
-      }
-      wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
-      flush_out(self, st);
-      self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
-    },
-    [self, sp](deadline_atom) {
-      auto& st = *sp;
-      st.calls.fired(); // a wake-up that came early re-arms below
-      st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
-        count_out(st);
-        counted(st, c, make_error(sc::timeout, c.what));
-        // Failure accrual: timeouts in a row make the server suspect.
-        if (++st.timeouts_in_row == st.accrual) {
-          spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
-                       st.addr, st.accrual);
-          if (auto observer = caf::actor_cast<caf::actor>(st.observer))
-            self->send(observer, suspect_atom::value, st.addr);
+        auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+          return on_frame(self, st, type, in);
+        });
+        if (res) {
+          wire::write_close(out_buf(self, st), *res,
+                            "a frame beyond this client's limit");
+          flush_out(self, st);
+          lose(self, st,
+               "connection to " + st.addr + " closed: " + wire::to_string(*res) +
+                   " frame");
+        } else {
+          flush_out(self, st);
         }
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
-        reply_error(st, c,
-                    make_error(sc::timeout, c.what + " on " + st.addr + ": no reply within "
-                                              + std::to_string(ms.count()) + " ms"));
-      });
-      if (auto at = st.calls.earliest())
-        arm_deadline(self, st, *at);
-      maybe_retire(self, st);
-    },
+        maybe_retire(self, st);
+      },
+      [self, sp](caf::io::connection_closed_msg& msg) {
+        auto& st = *sp;
+        if (st.ph == conn_state::phase::open && msg.handle == st.hdl)
+          lose(self, st, "connection to " + st.addr + " lost");
+      },
+      [self, sp](handshake_atom, uint64_t gen) {
+        auto& st = *sp;
+        if (gen == st.generation && !st.greeted)
+          lose(self, st, st.addr + " did not answer hello in time");
+      },
+      [self, sp](tick_atom, uint64_t gen) {
+        auto& st = *sp;
+        if (gen != st.generation || st.ph != conn_state::phase::open)
+          return;
+        auto silent = clock::now() - st.last_heard;
+        if (silent > st.opts.peer_timeout) {
+          lose(self, st,
+               "connection to " + st.addr + " dropped: nothing heard for " +
+                   std::to_string(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(silent)
+                           .count()) +
+                   " ms");
+          return;
+        }
+        wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
+        flush_out(self, st);
+        self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+      },
+      [self, sp](deadline_atom) {
+        auto& st = *sp;
+        st.calls.fired(); // a wake-up that came early re-arms below
+        st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
+          count_out(st);
+          counted(st, c, make_error(sc::timeout, c.what));
+          // Failure accrual: timeouts in a row make the server suspect.
+          if (++st.timeouts_in_row == st.accrual) {
+            spdlog::warn(
+                "slacker: {} did not answer {} calls in a row; routing around it",
+                st.addr, st.accrual);
+            if (auto observer = caf::actor_cast<caf::actor>(st.observer))
+              self->send(observer, suspect_atom::value, st.addr);
+          }
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
+          reply_error(st, c,
+                      make_error(sc::timeout, c.what + " on " + st.addr +
+                                                  ": no reply within " +
+                                                  std::to_string(ms.count()) + " ms"));
+        });
+        if (auto at = st.calls.earliest())
+          arm_deadline(self, st, *at);
+        maybe_retire(self, st);
+      },
   };
 }
 
@@ -789,34 +815,34 @@ caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,
   };
   auto st = std::make_shared<state>();
   self->set_default_handler(
-    [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
-      auto pid = st->next++;
-      st->waiting.emplace(pid, self->make_response_promise());
-      self->send(conn, forward_atom::value, ns, pid, x.move_content_to_message());
-      return caf::delegated<caf::message>{};
-    });
+      [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+        auto pid = st->next++;
+        st->waiting.emplace(pid, self->make_response_promise());
+        self->send(conn, forward_atom::value, ns, pid, x.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      });
   self->set_exit_handler([=](caf::scheduled_actor*, caf::exit_msg& x) {
     for (auto& kvp : st->waiting)
-      kvp.second.deliver(make_error(sc::connection_broken, ns + ": connection to " + addr
-                                                             + " lost"));
+      kvp.second.deliver(
+          make_error(sc::connection_broken, ns + ": connection to " + addr + " lost"));
     st->waiting.clear();
     self->quit(x.reason);
   });
   return {
-    [=](forward_atom, uint64_t pid, caf::message& reply) {
-      auto i = st->waiting.find(pid);
-      if (i == st->waiting.end())
-        return;
-      i->second.deliver(std::move(reply));
-      st->waiting.erase(i);
-    },
-    [=](forward_atom, uint64_t pid, caf::error& err) {
-      auto i = st->waiting.find(pid);
-      if (i == st->waiting.end())
-        return;
-      i->second.deliver(std::move(err));
-      st->waiting.erase(i);
-    },
+      [=](forward_atom, uint64_t pid, caf::message& reply) {
+        auto i = st->waiting.find(pid);
+        if (i == st->waiting.end())
+          return;
+        i->second.deliver(std::move(reply));
+        st->waiting.erase(i);
+      },
+      [=](forward_atom, uint64_t pid, caf::error& err) {
+        auto i = st->waiting.find(pid);
+        if (i == st->waiting.end())
+          return;
+        i->second.deliver(std::move(err));
+        st->waiting.erase(i);
+      },
   };
 }
 

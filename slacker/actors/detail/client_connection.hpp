@@ -56,7 +56,6 @@ struct link_hooks {
 caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
                                 wire_options opts, link_hooks hooks);
 
-
 /// The stand-in for a remote namespace's actor (see `lookup_atom` above).
 caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,
                                std::string ns, std::string addr);

@@ -9,12 +9,12 @@
 #include <caf/settings.hpp>
 #include <spdlog/spdlog.h>
 
-#include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/actors/ask.hpp"
 #include "slacker/actors/detail/gather.hpp"
 #include "slacker/actors/detail/hedge.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/runtime/detail/metrics.hpp"
 
 namespace slacker {
@@ -37,15 +37,15 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
                    metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
-    return nullptr; // not host:port
+    return nullptr;    // not host:port
   self->link_to(conn); // connection brokers end with their dispatcher
-  return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight}).first->second;
+  return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight})
+              .first->second;
 }
 
 /// Lets the connection broker of a server that left answer what is in
 /// flight there, then end.
-template <class Self>
-void drop_link(Self* self, const std::string& addr) {
+template <class Self> void drop_link(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end()) {
     self->unlink_from(i->second.conn);
@@ -55,8 +55,7 @@ void drop_link(Self* self, const std::string& addr) {
 }
 
 /// Rebuilds the candidates of `ns` (after an event that touched them).
-template <class Self>
-void refresh(Self* self, const std::string& ns) {
+template <class Self> void refresh(Self* self, const std::string& ns) {
   auto& st = self->state;
   auto i = st.namespaces.find(ns);
   if (i == st.namespaces.end()) {
@@ -79,21 +78,19 @@ void refresh(Self* self, const std::string& ns) {
 }
 
 /// Rebuilds the candidates of every namespace `addr` provides.
-template <class Self>
-void refresh_server(Self* self, const std::string& addr) {
+template <class Self> void refresh_server(Self* self, const std::string& addr) {
   auto& st = self->state;
   for (auto& [ns, addrs] : st.namespaces)
     if (addrs.count(addr) > 0)
       refresh(self, ns);
   if (metrics::enabled()) // routable: a member, reachable, not suspect
     metrics::peer(st.cluster, addr)
-      ->routable.store(st.servers.count(addr) > 0 && st.broken.count(addr) == 0
-                         && st.suspects.count(addr) == 0,
-                       std::memory_order_relaxed);
+        ->routable.store(st.servers.count(addr) > 0 && st.broken.count(addr) == 0 &&
+                             st.suspects.count(addr) == 0,
+                         std::memory_order_relaxed);
 }
 
-template <class Self>
-void refresh_all(Self* self) {
+template <class Self> void refresh_all(Self* self) {
   auto& st = self->state;
   st.candidates.clear();
   for (auto& kvp : st.namespaces)
@@ -101,8 +98,9 @@ void refresh_all(Self* self) {
   if (metrics::enabled())
     for (auto& kvp : st.servers)
       metrics::peer(st.cluster, kvp.first)
-        ->routable.store(st.broken.count(kvp.first) == 0 && st.suspects.count(kvp.first) == 0,
-                         std::memory_order_relaxed);
+          ->routable.store(st.broken.count(kvp.first) == 0 &&
+                               st.suspects.count(kvp.first) == 0,
+                           std::memory_order_relaxed);
 }
 
 /// The candidates of `ns`, with their calls in flight when the grouping
@@ -145,9 +143,9 @@ std::optional<std::string> due_probe(Self* self, const std::string& ns,
   if (provides == st.namespaces.end())
     return std::nullopt;
   for (auto& [addr, s] : st.suspects) {
-    if (s.next_probe > now || provides->second.count(addr) == 0
-        || st.broken.count(addr) > 0
-        || std::find(tried.begin(), tried.end(), addr) != tried.end())
+    if (s.next_probe > now || provides->second.count(addr) == 0 ||
+        st.broken.count(addr) > 0 ||
+        std::find(tried.begin(), tried.end(), addr) != tried.end())
       continue;
     s.backoff = std::min<clock::duration>(s.backoff * 2, std::chrono::seconds{10});
     s.next_probe = now + s.backoff;
@@ -167,23 +165,22 @@ bool idempotent(Self* self, const cluster_call& call, const caf::actor& conn) {
   if (i == st.idempotent_fns.end()) {
     st.idempotent_fns.emplace(req.ns, std::set<std::string>{});
     self->request(conn, caf::infinite, inspect_atom::value, req.ns)
-      .then(
-        [self, ns = req.ns](std::vector<function_info>& fns) {
-          auto& names = self->state.idempotent_fns[ns];
-          for (auto& f : fns)
-            if (f.idempotent)
-              names.insert(f.name);
-        },
-        [self, ns = req.ns](caf::error&) {
-          self->state.idempotent_fns.erase(ns); // asked again on the next call
-        });
+        .then(
+            [self, ns = req.ns](std::vector<function_info>& fns) {
+              auto& names = self->state.idempotent_fns[ns];
+              for (auto& f : fns)
+                if (f.idempotent)
+                  names.insert(f.name);
+            },
+            [self, ns = req.ns](caf::error&) {
+              self->state.idempotent_fns.erase(ns); // asked again on the next call
+            });
     return call.policies->idempotent;
   }
   return call.policies->idempotent || i->second.count(req.fn) > 0;
 }
 
-template <class Self>
-route start(Self* self, cluster_call& call) {
+template <class Self> route start(Self* self, cluster_call& call) {
   auto& st = self->state;
   auto& req = call.req;
   auto& policies = *call.policies;
@@ -197,8 +194,8 @@ route start(Self* self, cluster_call& call) {
     auto& xs = others->servers;
     xs.erase(std::remove_if(xs.begin(), xs.end(),
                             [&](const candidate& c) {
-                              return std::find(call.tried.begin(), call.tried.end(), c.addr)
-                                     != call.tried.end();
+                              return std::find(call.tried.begin(), call.tried.end(),
+                                               c.addr) != call.tried.end();
                             }),
              xs.end());
   }
@@ -215,7 +212,8 @@ route start(Self* self, cluster_call& call) {
   if (chosen.size() == 1) {
     auto l = link_of(self, chosen.front());
     if (!l)
-      return {nullptr, false, make_error(sc::invalid_request, "bad address " + chosen.front())};
+      return {nullptr, false,
+              make_error(sc::invalid_request, "bad address " + chosen.front())};
     l->in_flight->fetch_add(1, std::memory_order_relaxed); // its broker counts it out
     call.idempotent = idempotent(self, call, l->conn);
     if (call.idempotent && policies.hedge_after.count() > 0 && call.tried.empty()) {
@@ -227,9 +225,9 @@ route start(Self* self, cluster_call& call) {
   }
   auto what = req.ns + "/" + req.fn;
   auto gather = st.gathers_on_network_thread
-                  ? self->home_system().middleman().spawn_broker(gather_broker, what,
-                                                                 call.policies, chosen)
-                  : self->spawn(gather_actor, what, call.policies, chosen);
+                    ? self->home_system().middleman().spawn_broker(gather_broker, what,
+                                                                   call.policies, chosen)
+                    : self->spawn(gather_actor, what, call.policies, chosen);
   // Each broker answers the gather. The caller's request is delegated to the
   // gather after this, so answers may come first: the gather keeps them until
   // it has the request (`started`).
@@ -252,8 +250,7 @@ route start(Self* self, cluster_call& call) {
 /// A call waits (up to its deadline) rather than failing at once: before the
 /// first view, and while the view is being rebuilt (ZooKeeper not connected)
 /// when no server of its namespace is routable.
-template <class Self>
-bool must_wait(Self* self, const cluster_call& call) {
+template <class Self> bool must_wait(Self* self, const cluster_call& call) {
   auto& st = self->state;
   if (!st.ready)
     return true;
@@ -264,8 +261,7 @@ bool must_wait(Self* self, const cluster_call& call) {
 }
 
 /// Runs the waiting calls that need not wait any more.
-template <class Self>
-void release_waiting(Self* self) {
+template <class Self> void release_waiting(Self* self) {
   if (self->state.waiting.empty())
     return;
   auto waiting = std::move(self->state.waiting);
@@ -284,8 +280,12 @@ void release_waiting(Self* self) {
         rp.deliver(std::move(res.now.error()));
       continue;
     }
-    auto ok = [rp](cluster_reply& r) mutable { rp.deliver(std::move(r)); };
-    auto fail = [rp](caf::error& e) mutable { rp.deliver(std::move(e)); };
+    auto ok = [rp](cluster_reply& r) mutable {
+      rp.deliver(std::move(r));
+    };
+    auto fail = [rp](caf::error& e) mutable {
+      rp.deliver(std::move(e));
+    };
     if (res.gather)
       self->request(res.to, caf::infinite, gather_atom::value).then(ok, fail);
     else
@@ -293,8 +293,7 @@ void release_waiting(Self* self) {
   }
 }
 
-template <class Self>
-void set_ready(Self* self, const registry_state& x) {
+template <class Self> void set_ready(Self* self, const registry_state& x) {
   auto& st = self->state;
   st.status = x.status;
   // When the view was last known current, as the registry says.
@@ -312,25 +311,25 @@ void warm_up(Self* self, const std::string& ns, const std::string& addr) {
     return;
   if (auto l = link_of(self, addr))
     self->request(l->conn, caf::infinite, caf::connect_atom::value)
-      .then([](bool) {}, [](caf::error&) {});
+        .then([](bool) {}, [](caf::error&) {});
 }
 
-template <class Self>
-void sweep(Self* self) {
+template <class Self> void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
       if (!st.ready) {
-        i->rp.deliver(make_error(sc::unavailable, "cluster " + st.cluster
-                                                    + " not reachable: ZooKeeper is "
-                                                    + to_string(st.status)));
+        i->rp.deliver(make_error(sc::unavailable, "cluster " + st.cluster +
+                                                      " not reachable: ZooKeeper is " +
+                                                      to_string(st.status)));
       } else {
         auto& req = i->call.req;
-        auto res = aggregator::none(req.ns + "/" + req.fn,
-                                    "cluster " + st.cluster + " (waited until the deadline; "
-                                      + "ZooKeeper is " + to_string(st.status) + ")",
-                                    *i->call.policies, req.ext);
+        auto res =
+            aggregator::none(req.ns + "/" + req.fn,
+                             "cluster " + st.cluster + " (waited until the deadline; " +
+                                 "ZooKeeper is " + to_string(st.status) + ")",
+                             *i->call.policies, req.ext);
         if (res)
           i->rp.deliver(std::move(*res));
         else
@@ -349,7 +348,7 @@ void sweep(Self* self) {
     }
     if (auto l = link_of(self, addr))
       self->request(l->conn, caf::infinite, caf::connect_atom::value)
-        .then([](bool) {}, [](caf::error&) {}); // conn_up tells
+          .then([](bool) {}, [](caf::error&) {}); // conn_up tells
   }
 }
 
@@ -377,7 +376,8 @@ caf::error amended(const caf::error& err, const std::string& extra) {
     return err;
   auto text = describe(err);
   auto colon = text.find(": ");
-  return make_error(code, (colon == std::string::npos ? text : text.substr(colon + 2)) + extra);
+  return make_error(code,
+                    (colon == std::string::npos ? text : text.substr(colon + 2)) + extra);
 }
 
 caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
@@ -399,18 +399,19 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   // ends, and a handle back would keep both alive, and the registry's
   // detached thread with them, past the end of the actor system.
   static_cast<void>(registry);
-  st.gathers_on_network_thread
-    = caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
-                  std::string{"network"})
-      == "network";
-  st.budget = retry_budget{caf::get_or(self->home_system().config(), "slacker.retry-budget",
-                                       0.2)};
+  st.gathers_on_network_thread =
+      caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
+                  std::string{"network"}) == "network";
+  st.budget = retry_budget{
+      caf::get_or(self->home_system().config(), "slacker.retry-budget", 0.2)};
   if (connect) {
     st.connect = std::move(connect);
   } else {
     // TLS files are loaded once, not per server.
-    auto opts = std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
-    st.connect = [opts](caf::actor_system& sys, const std::string& addr, link_hooks hooks) {
+    auto opts =
+        std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
+    st.connect = [opts](caf::actor_system& sys, const std::string& addr,
+                        link_hooks hooks) {
       return default_connect(sys, addr, *opts, std::move(hooks));
     };
   }
@@ -425,193 +426,200 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   });
   self->delayed_send(self, sweep_interval, sweep_atom::value);
   return {
-    [=](cluster_call& call) -> caf::result<cluster_reply> {
-      auto& st = self->state;
-      if (must_wait(self, call)) {
-        auto rp = self->template make_response_promise<cluster_reply>();
-        auto left = time_left(call.req.deadline_ns);
-        auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(left);
-        st.waiting.push_back({std::move(call), rp, deadline});
-        return rp;
-      }
-      st.budget.deposit(self->clock().now());
-      return dispatch(self, call);
-    },
-    // A call a broker could not finish there: to another server.
-    [=](resend_atom, cluster_call& call, caf::error& cause, bool charged,
-        bool idem) -> caf::result<cluster_reply> {
-      auto& st = self->state;
-      auto last = call.tried.empty() ? std::string{} : call.tried.back();
-      auto give_up = [&](caf::error err) -> caf::result<cluster_reply> {
-        call_reply rep;
-        rep.codec = call.req.codec;
-        rep.err = std::move(err);
-        auto res = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, last,
-                                   std::move(rep));
-        if (res)
-          return std::move(*res);
-        return std::move(res.error());
-      };
-      if (code_of(cause) == sc::draining && st.servers.count(last) > 0
-          && st.broken.insert(last).second)
-        refresh_server(self, last); // stopping: no new calls there
-      if (time_left(call.req.deadline_ns).count() <= 0)
-        return give_up(std::move(cause));
-      auto now = self->clock().now();
-      auto& view = candidates_of(self, call.req.ns, call.policies->grouping);
-      auto other = std::any_of(view.servers.begin(), view.servers.end(), [&](auto& c) {
-        return std::find(call.tried.begin(), call.tried.end(), c.addr) == call.tried.end();
-      });
-      if (!other)
-        return give_up(amended(cause, " (no other server to send it to)"));
-      if (charged && !st.budget.withdraw(now))
-        return give_up(amended(cause, " (not retried: " + st.budget.describe(now) + ")"));
-      call.idempotent = idem;
-      auto res = start(self, call);
-      if (!res.to)
-        return give_up(amended(cause, " (no other server to send it to)"));
-      if (res.gather)
-        self->delegate(res.to, gather_atom::value);
-      else
-        self->delegate(res.to, std::move(call));
-      return caf::delegated<cluster_reply>{};
-    },
-    // The backup of a hedged call.
-    [=](hedge_atom, cluster_call& call) -> caf::result<cluster_reply> {
-      auto& st = self->state;
-      auto now = self->clock().now();
-      if (!st.budget.withdraw(now))
-        return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
-      return dispatch(self, call);
-    },
-    [=](suspect_atom, const std::string& addr) {
-      auto& st = self->state;
-      if (st.servers.count(addr) == 0)
-        return;
-      auto backoff = std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
-      st.suspects[addr] = {self->clock().now() + backoff, backoff};
-      refresh_server(self, addr);
-    },
-    [=](membership_view& view) {
-      auto& st = self->state;
-      st.servers = std::move(view.servers);
-      st.namespaces = std::move(view.namespaces);
-      st.leaders = std::move(view.leaders);
-      refresh_all(self);
-      set_ready(self, view.state);
-    },
-    [=](registry_state& x) { set_ready(self, x); },
-    [=](member_up& x) {
-      auto& st = self->state;
-      st.servers[x.addr] = x.data;
-      st.broken.erase(x.addr); // registered again: worth a try
-      refresh_server(self, x.addr);
-      release_waiting(self);
-    },
-    [=](member_down& x) {
-      auto& st = self->state;
-      st.servers.erase(x.addr);
-      st.broken.erase(x.addr);
-      st.suspects.erase(x.addr);
-      drop_link(self, x.addr);
-      refresh_server(self, x.addr);
-    },
-    [=](conn_down_atom, const std::string& addr) {
-      // Out of routing. The calls in flight there are the broker's: it
-      // answers each (a reply, or connection_broken when the connection
-      // dropped; a server going away still answers them).
-      auto& st = self->state;
-      if (st.broken.insert(addr).second && st.servers.count(addr) > 0) {
-        spdlog::warn("slacker: {} unreachable or going away; routing around it until it "
-                     "answers again",
-                     addr);
+      [=](cluster_call& call) -> caf::result<cluster_reply> {
+        auto& st = self->state;
+        if (must_wait(self, call)) {
+          auto rp = self->template make_response_promise<cluster_reply>();
+          auto left = time_left(call.req.deadline_ns);
+          auto deadline =
+              clock::now() + std::chrono::duration_cast<clock::duration>(left);
+          st.waiting.push_back({std::move(call), rp, deadline});
+          return rp;
+        }
+        st.budget.deposit(self->clock().now());
+        return dispatch(self, call);
+      },
+      // A call a broker could not finish there: to another server.
+      [=](resend_atom, cluster_call& call, caf::error& cause, bool charged,
+          bool idem) -> caf::result<cluster_reply> {
+        auto& st = self->state;
+        auto last = call.tried.empty() ? std::string{} : call.tried.back();
+        auto give_up = [&](caf::error err) -> caf::result<cluster_reply> {
+          call_reply rep;
+          rep.codec = call.req.codec;
+          rep.err = std::move(err);
+          auto res = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, last,
+                                     std::move(rep));
+          if (res)
+            return std::move(*res);
+          return std::move(res.error());
+        };
+        if (code_of(cause) == sc::draining && st.servers.count(last) > 0 &&
+            st.broken.insert(last).second)
+          refresh_server(self, last); // stopping: no new calls there
+        if (time_left(call.req.deadline_ns).count() <= 0)
+          return give_up(std::move(cause));
+        auto now = self->clock().now();
+        auto& view = candidates_of(self, call.req.ns, call.policies->grouping);
+        auto other = std::any_of(view.servers.begin(), view.servers.end(), [&](auto& c) {
+          return std::find(call.tried.begin(), call.tried.end(), c.addr) ==
+                 call.tried.end();
+        });
+        if (!other)
+          return give_up(amended(cause, " (no other server to send it to)"));
+        if (charged && !st.budget.withdraw(now))
+          return give_up(
+              amended(cause, " (not retried: " + st.budget.describe(now) + ")"));
+        call.idempotent = idem;
+        auto res = start(self, call);
+        if (!res.to)
+          return give_up(amended(cause, " (no other server to send it to)"));
+        if (res.gather)
+          self->delegate(res.to, gather_atom::value);
+        else
+          self->delegate(res.to, std::move(call));
+        return caf::delegated<cluster_reply>{};
+      },
+      // The backup of a hedged call.
+      [=](hedge_atom, cluster_call& call) -> caf::result<cluster_reply> {
+        auto& st = self->state;
+        auto now = self->clock().now();
+        if (!st.budget.withdraw(now))
+          return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
+        return dispatch(self, call);
+      },
+      [=](suspect_atom, const std::string& addr) {
+        auto& st = self->state;
+        if (st.servers.count(addr) == 0)
+          return;
+        auto backoff =
+            std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
+        st.suspects[addr] = {self->clock().now() + backoff, backoff};
         refresh_server(self, addr);
-      }
-    },
-    [=](conn_up_atom, const std::string& addr) {
-      auto& st = self->state;
-      if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
-        spdlog::info("slacker: {} is reachable again", addr);
-        refresh_server(self, addr);
+      },
+      [=](membership_view& view) {
+        auto& st = self->state;
+        st.servers = std::move(view.servers);
+        st.namespaces = std::move(view.namespaces);
+        st.leaders = std::move(view.leaders);
+        refresh_all(self);
+        set_ready(self, view.state);
+      },
+      [=](registry_state& x) { set_ready(self, x); },
+      [=](member_up& x) {
+        auto& st = self->state;
+        st.servers[x.addr] = x.data;
+        st.broken.erase(x.addr); // registered again: worth a try
+        refresh_server(self, x.addr);
         release_waiting(self);
-      }
-    },
-    [=](server_data_changed& x) {
-      auto& st = self->state;
-      st.servers[x.addr] = x.data;
-      refresh_server(self, x.addr);
-      for (auto& h : st.data_handlers)
-        h.fn(x.addr, x.data);
-    },
-    [=](namespace_up& x) {
-      self->state.namespaces[x.ns].insert(x.addr);
-      refresh(self, x.ns);
-      warm_up(self, x.ns, x.addr);
-      release_waiting(self);
-    },
-    [=](namespace_down& x) {
-      auto& st = self->state;
-      if (auto i = st.namespaces.find(x.ns); i != st.namespaces.end()) {
-        i->second.erase(x.addr);
-        if (i->second.empty())
-          st.namespaces.erase(i);
-      }
-      refresh(self, x.ns);
-    },
-    [=](leader_changed& x) {
-      auto& st = self->state;
-      if (x.addr.empty())
-        st.leaders.erase(x.ns);
-      else
-        st.leaders[x.ns] = x.addr;
-      if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
-        i->second.leader = x.addr;
-    },
-    [=](sweep_atom) {
-      sweep(self);
-      self->delayed_send(self, sweep_interval, sweep_atom::value);
-    },
-    [=](server_data_atom, const std::string& addr) -> caf::result<std::string> {
-      auto& st = self->state;
-      auto i = st.servers.find(addr);
-      if (i == st.servers.end())
-        return make_error(sc::not_found, "no server " + addr + " in cluster " + st.cluster);
-      return i->second;
-    },
-    [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
-    [=](ask_request& req) -> caf::result<ask_reply> {
-      auto& st = self->state;
-      st.used.insert(req.ns);
-      auto& view = candidates_of(self, req.ns, req.policies->grouping);
-      std::string no_fn;
-      std::vector<char> no_args;
-      grouping_call gc{req.ns, no_fn, 0, no_args, view};
-      auto chosen = choose(req.policies->grouping, gc, st.rng, st.turn);
-      if (chosen.empty())
-        return make_error(sc::unavailable, "no server provides " + req.ns + " in cluster "
-                                             + st.cluster);
-      std::vector<std::pair<std::string, caf::actor>> links;
-      for (auto& addr : chosen)
-        if (auto l = link_of(self, addr))
-          links.emplace_back(addr, l->conn);
-      auto gather = self->spawn(ask_gather, std::move(req), std::move(links));
-      self->delegate(gather, gather_atom::value);
-      return caf::delegated<ask_reply>{};
-    },
-    [=](view_atom) {
-      auto& st = self->state;
-      membership_view view;
-      view.servers = st.servers;
-      view.namespaces = st.namespaces;
-      view.leaders = st.leaders;
-      view.state.status = st.status;
-      view.state.view_age_ms
-        = st.status == registry_status::connected
-            ? 0
-            : std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - st.current_at)
-                .count();
-      return view;
-    },
+      },
+      [=](member_down& x) {
+        auto& st = self->state;
+        st.servers.erase(x.addr);
+        st.broken.erase(x.addr);
+        st.suspects.erase(x.addr);
+        drop_link(self, x.addr);
+        refresh_server(self, x.addr);
+      },
+      [=](conn_down_atom, const std::string& addr) {
+        // Out of routing. The calls in flight there are the broker's: it
+        // answers each (a reply, or connection_broken when the connection
+        // dropped; a server going away still answers them).
+        auto& st = self->state;
+        if (st.broken.insert(addr).second && st.servers.count(addr) > 0) {
+          spdlog::warn(
+              "slacker: {} unreachable or going away; routing around it until it "
+              "answers again",
+              addr);
+          refresh_server(self, addr);
+        }
+      },
+      [=](conn_up_atom, const std::string& addr) {
+        auto& st = self->state;
+        if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
+          spdlog::info("slacker: {} is reachable again", addr);
+          refresh_server(self, addr);
+          release_waiting(self);
+        }
+      },
+      [=](server_data_changed& x) {
+        auto& st = self->state;
+        st.servers[x.addr] = x.data;
+        refresh_server(self, x.addr);
+        for (auto& h : st.data_handlers)
+          h.fn(x.addr, x.data);
+      },
+      [=](namespace_up& x) {
+        self->state.namespaces[x.ns].insert(x.addr);
+        refresh(self, x.ns);
+        warm_up(self, x.ns, x.addr);
+        release_waiting(self);
+      },
+      [=](namespace_down& x) {
+        auto& st = self->state;
+        if (auto i = st.namespaces.find(x.ns); i != st.namespaces.end()) {
+          i->second.erase(x.addr);
+          if (i->second.empty())
+            st.namespaces.erase(i);
+        }
+        refresh(self, x.ns);
+      },
+      [=](leader_changed& x) {
+        auto& st = self->state;
+        if (x.addr.empty())
+          st.leaders.erase(x.ns);
+        else
+          st.leaders[x.ns] = x.addr;
+        if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
+          i->second.leader = x.addr;
+      },
+      [=](sweep_atom) {
+        sweep(self);
+        self->delayed_send(self, sweep_interval, sweep_atom::value);
+      },
+      [=](server_data_atom, const std::string& addr) -> caf::result<std::string> {
+        auto& st = self->state;
+        auto i = st.servers.find(addr);
+        if (i == st.servers.end())
+          return make_error(sc::not_found,
+                            "no server " + addr + " in cluster " + st.cluster);
+        return i->second;
+      },
+      [=](server_data_handler& h) { self->state.data_handlers.push_back(std::move(h)); },
+      [=](ask_request& req) -> caf::result<ask_reply> {
+        auto& st = self->state;
+        st.used.insert(req.ns);
+        auto& view = candidates_of(self, req.ns, req.policies->grouping);
+        std::string no_fn;
+        std::vector<char> no_args;
+        grouping_call gc{req.ns, no_fn, 0, no_args, view};
+        auto chosen = choose(req.policies->grouping, gc, st.rng, st.turn);
+        if (chosen.empty())
+          return make_error(sc::unavailable,
+                            "no server provides " + req.ns + " in cluster " + st.cluster);
+        std::vector<std::pair<std::string, caf::actor>> links;
+        for (auto& addr : chosen)
+          if (auto l = link_of(self, addr))
+            links.emplace_back(addr, l->conn);
+        auto gather = self->spawn(ask_gather, std::move(req), std::move(links));
+        self->delegate(gather, gather_atom::value);
+        return caf::delegated<ask_reply>{};
+      },
+      [=](view_atom) {
+        auto& st = self->state;
+        membership_view view;
+        view.servers = st.servers;
+        view.namespaces = st.namespaces;
+        view.leaders = st.leaders;
+        view.state.status = st.status;
+        view.state.view_age_ms =
+            st.status == registry_status::connected
+                ? 0
+                : std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() -
+                                                                        st.current_at)
+                      .count();
+        return view;
+      },
   };
 }
 
@@ -620,11 +628,13 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
 caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
                                std::string cluster, caf::actor registry,
                                link_factory connect) {
-  return dispatcher_behavior(self, std::move(cluster), std::move(registry), std::move(connect));
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry),
+                             std::move(connect));
 }
 
-caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
-                                std::string cluster, caf::actor registry) {
+caf::behavior
+dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                  std::string cluster, caf::actor registry) {
   return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr);
 }
 

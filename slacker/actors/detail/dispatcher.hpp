@@ -21,10 +21,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "slacker/actors/detail/client_connection.hpp"
 #include "slacker/actors/cluster_call.hpp"
-#include "slacker/policy/detail/retry_budget.hpp"
+#include "slacker/actors/detail/client_connection.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
@@ -38,8 +38,8 @@ struct server_data_handler {
 /// Makes the connection broker of the server `addr` for a dispatcher (the
 /// seam of the dispatcher's tests; by default `client_connection` on the
 /// network thread).
-using link_factory = std::function<caf::actor(caf::actor_system& sys, const std::string& addr,
-                                              link_hooks hooks)>;
+using link_factory = std::function<caf::actor(caf::actor_system& sys,
+                                              const std::string& addr, link_hooks hooks)>;
 
 /// What the dispatcher of one cluster client remembers.
 struct dispatcher_state {
@@ -61,7 +61,7 @@ struct dispatcher_state {
   bool ready = false; // the registry has read the cluster at least once
   registry_status status = registry_status::connecting;
   clock::time_point current_at = clock::now(); // the view was last known current
-  std::map<std::string, std::string> servers;              // addr -> server-data
+  std::map<std::string, std::string> servers;  // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
   /// ns -> the servers a call may go to: members providing it whose
@@ -84,8 +84,8 @@ struct dispatcher_state {
   /// ns -> its functions declared idempotent on its servers (learned from the
   /// first server on first use).
   std::unordered_map<std::string, std::set<std::string>> idempotent_fns;
-  std::set<std::string> used;   // namespaces this client called
-  std::vector<queued> waiting;  // calls waiting for a view or a provider (must_wait)
+  std::set<std::string> used;  // namespaces this client called
+  std::vector<queued> waiting; // calls waiting for a view or a provider (must_wait)
   std::vector<server_data_handler> data_handlers;
   bool gathers_on_network_thread = false; // slacker.gather-hot-path=network
   std::mt19937_64 rng{std::random_device{}()};
@@ -127,8 +127,9 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, where its requests leave and the replies arrive.
-caf::behavior dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
-                                std::string cluster, caf::actor registry);
+caf::behavior
+dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
+                  std::string cluster, caf::actor registry);
 
 } // namespace slacker
 

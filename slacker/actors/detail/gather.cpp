@@ -8,8 +8,7 @@ namespace slacker {
 
 namespace {
 
-template <class Self>
-void settle(Self* self) {
+template <class Self> void settle(Self* self) {
   auto& st = self->state;
   if (!st.started || !st.agg->decided())
     return;
@@ -29,21 +28,21 @@ caf::behavior gather_behavior(Self* self, std::string what,
   st.addrs = addrs;
   st.agg.emplace(std::move(what), std::move(policies), std::move(addrs));
   return {
-    [=](gather_atom) -> caf::result<cluster_reply> {
-      auto& st = self->state;
-      st.rp = self->template make_response_promise<cluster_reply>();
-      st.started = true;
-      auto rp = st.rp;
-      settle(self);
-      return rp;
-    },
-    [=](call_reply& rep) {
-      auto& st = self->state;
-      if (rep.id >= st.addrs.size())
-        return;
-      st.agg->add(st.addrs[rep.id], std::move(rep));
-      settle(self);
-    },
+      [=](gather_atom) -> caf::result<cluster_reply> {
+        auto& st = self->state;
+        st.rp = self->template make_response_promise<cluster_reply>();
+        st.started = true;
+        auto rp = st.rp;
+        settle(self);
+        return rp;
+      },
+      [=](call_reply& rep) {
+        auto& st = self->state;
+        if (rep.id >= st.addrs.size())
+          return;
+        st.agg->add(st.addrs[rep.id], std::move(rep));
+        settle(self);
+      },
   };
 }
 
@@ -56,7 +55,8 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string 
 }
 
 caf::behavior gather_broker(caf::stateful_actor<gather_state, caf::io::broker>* self,
-                            std::string what, std::shared_ptr<const call_policies> policies,
+                            std::string what,
+                            std::shared_ptr<const call_policies> policies,
                             std::vector<std::string> addrs) {
   return gather_behavior(self, std::move(what), std::move(policies), std::move(addrs));
 }

@@ -40,7 +40,8 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, std::string 
 
 /// The same, spawned as a broker: it runs on the network thread.
 caf::behavior gather_broker(caf::stateful_actor<gather_state, caf::io::broker>* self,
-                            std::string what, std::shared_ptr<const call_policies> policies,
+                            std::string what,
+                            std::shared_ptr<const call_policies> policies,
                             std::vector<std::string> addrs);
 
 } // namespace slacker

@@ -15,8 +15,7 @@ namespace slacker {
 /// any time; the connection broker of each server keeps one, for the direct
 /// client and the cluster client alike. Every call leaves it exactly once:
 /// answered (`take`), expired, or drained when the connection ends.
-template <class Entry>
-class call_ledger {
+template <class Entry> class call_ledger {
 public:
   using clock = std::chrono::steady_clock;
   using time_point = clock::time_point;
@@ -48,8 +47,7 @@ public:
 
   /// Removes every call due at or before `now`, earliest first, calling
   /// `f(id, entry)` for each.
-  template <class F>
-  void expire(time_point now, F f) {
+  template <class F> void expire(time_point now, F f) {
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
       auto id = deadlines_.begin()->second;
       deadlines_.erase(deadlines_.begin());
@@ -61,8 +59,7 @@ public:
   }
 
   /// Removes every call, calling `f(id, entry)` for each (the connection ended).
-  template <class F>
-  void drain(F f) {
+  template <class F> void drain(F f) {
     auto calls = std::move(calls_);
     calls_.clear();
     deadlines_.clear();

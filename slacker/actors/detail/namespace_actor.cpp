@@ -38,9 +38,9 @@ call_reply error_reply(const call_request& req, caf::error err) {
 call_reply run_call(const ns& functions, call_request& req) {
   auto i = functions.functions().find(req.fn);
   if (i == functions.functions().end())
-    return error_reply(
-        req, make_error(sc::not_found,
-                        "no function " + excerpt(req.fn) + " in namespace " + functions.name()));
+    return error_reply(req, make_error(sc::not_found, "no function " + excerpt(req.fn) +
+                                                          " in namespace " +
+                                                          functions.name()));
   if (req.deadline_ns != 0 && now_ns() > req.deadline_ns)
     return error_reply(
         req, make_error(sc::canceled, functions.name() + "/" + req.fn +
@@ -56,8 +56,8 @@ call_reply run_call(const ns& functions, call_request& req) {
 void log_call(const std::string& ns, const std::string& fn, const std::string& caller,
               std::chrono::steady_clock::time_point start, const call_reply& rep) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-              std::chrono::steady_clock::now() - start)
-              .count();
+                std::chrono::steady_clock::now() - start)
+                .count();
   spdlog::info("call {}/{} from {} took {} us: {}", ns, fn, caller, us,
                rep.err ? describe(rep.err) : std::string{"ok"});
 }
@@ -72,52 +72,53 @@ caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions
   state->functions = std::move(functions);
   state->pool = std::move(pool);
   return {
-    [self, state](call_request& req) -> caf::result<call_reply> {
-      auto& st = *state;
-      auto i = st.functions->functions().find(req.fn);
-      if (i == st.functions->functions().end() || !i->second.info.blocking)
-        return run_call(*st.functions, req);
-      auto key = st.next_job++;
-      auto busy = error_reply(req, make_error(sc::overloaded, st.functions->name() + "/"
-                                                                + req.fn
-                                                                + ": worker queue is full"));
-      auto job = [fns = st.functions, req = std::move(req), key,
-                  me = caf::actor_cast<caf::actor>(self)]() mutable {
-        auto rep = run_call(*fns, req);
-        caf::anon_send(me, job_done_atom::value, key, std::move(rep));
-      };
-      if (!st.pool->try_submit(std::move(job)))
-        return busy;
-      auto rp = self->template make_response_promise<call_reply>();
-      st.running.emplace(key, rp);
-      return rp;
-    },
-    [self, state](job_done_atom, uint64_t key, call_reply& rep) {
-      auto& st = *state;
-      auto i = st.running.find(key);
-      if (i == st.running.end())
-        return;
-      i->second.deliver(std::move(rep));
-      st.running.erase(i);
-      if (st.running.empty()) {
-        for (auto& d : st.drains)
-          d.deliver(true);
-        st.drains.clear();
-      }
-    },
-    [self, state](drain_atom) -> caf::result<bool> {
-      if (state->running.empty())
-        return true;
-      auto rp = self->template make_response_promise<bool>();
-      state->drains.push_back(rp);
-      return rp;
-    },
+      [self, state](call_request& req) -> caf::result<call_reply> {
+        auto& st = *state;
+        auto i = st.functions->functions().find(req.fn);
+        if (i == st.functions->functions().end() || !i->second.info.blocking)
+          return run_call(*st.functions, req);
+        auto key = st.next_job++;
+        auto busy = error_reply(
+            req, make_error(sc::overloaded, st.functions->name() + "/" + req.fn +
+                                                ": worker queue is full"));
+        auto job = [fns = st.functions, req = std::move(req), key,
+                    me = caf::actor_cast<caf::actor>(self)]() mutable {
+          auto rep = run_call(*fns, req);
+          caf::anon_send(me, job_done_atom::value, key, std::move(rep));
+        };
+        if (!st.pool->try_submit(std::move(job)))
+          return busy;
+        auto rp = self->template make_response_promise<call_reply>();
+        st.running.emplace(key, rp);
+        return rp;
+      },
+      [self, state](job_done_atom, uint64_t key, call_reply& rep) {
+        auto& st = *state;
+        auto i = st.running.find(key);
+        if (i == st.running.end())
+          return;
+        i->second.deliver(std::move(rep));
+        st.running.erase(i);
+        if (st.running.empty()) {
+          for (auto& d : st.drains)
+            d.deliver(true);
+          st.drains.clear();
+        }
+      },
+      [self, state](drain_atom) -> caf::result<bool> {
+        if (state->running.empty())
+          return true;
+        auto rp = self->template make_response_promise<bool>();
+        state->drains.push_back(rp);
+        return rp;
+      },
   };
 }
 
 } // namespace
 
-caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
+caf::behavior namespace_actor(caf::event_based_actor* self,
+                              std::shared_ptr<const ns> functions,
                               std::shared_ptr<worker_pool> pool) {
   return namespace_behavior(self, std::move(functions), std::move(pool));
 }

@@ -30,7 +30,8 @@ struct namespace_state {
 /// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
 /// reply, so that a plain `send` gets its answer as well as a `request`).
 /// `(drain_atom) -> bool` answers once no blocking call is running.
-caf::behavior namespace_actor(caf::event_based_actor* self, std::shared_ptr<const ns> functions,
+caf::behavior namespace_actor(caf::event_based_actor* self,
+                              std::shared_ptr<const ns> functions,
                               std::shared_ptr<worker_pool> pool);
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the

@@ -21,8 +21,8 @@
 
 #include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/messages/atoms.hpp"
-#include "slacker/messages/error.hpp"
 #include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/error.hpp"
 #include "slacker/runtime/detail/tls.hpp"
 
 #include <openssl/crypto.h>
@@ -64,8 +64,8 @@ struct connection_state {
   bool warned_token = false;
   int64_t owed = 0; // answers this connection still owes (the catalog's count)
 
-  connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c, wire_options o,
-                   bool log)
+  connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c,
+                   wire_options o, bool log)
     : hdl(h), cat(std::move(c)), opts(o), log_calls(log), in(o.max_message_size) {
     // nop
   }
@@ -161,7 +161,8 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
   self->flush(st.hdl);
 }
 
-void write_reply_frame(caf::io::broker* self, connection_state& st, const call_reply& rep) {
+void write_reply_frame(caf::io::broker* self, connection_state& st,
+                       const call_reply& rep) {
   write_now(self, st,
             [&](std::vector<char>& buf) { wire::write_reply_within(buf, rep, st.cap); });
 }
@@ -178,15 +179,16 @@ void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
       serr = sink(const_cast<caf::message&>(*msg));
     }
     if (msg && !serr && bytes.size() + 64 > st.cap)
-      out.u8(0).err(make_error(sc::too_large, "a reply of " + std::to_string(bytes.size())
-                                                + " bytes is larger than the limit of "
-                                                + std::to_string(st.cap)
-                                                + " bytes (slacker.max-message-size)"));
+      out.u8(0).err(make_error(sc::too_large, "a reply of " +
+                                                  std::to_string(bytes.size()) +
+                                                  " bytes is larger than the limit of " +
+                                                  std::to_string(st.cap) +
+                                                  " bytes (slacker.max-message-size)"));
     else if (msg && !serr)
       out.u8(1).blob(bytes);
     else
-      out.u8(0).err(msg ? make_error(sc::codec_error, "the reply cannot be serialized: "
-                                                        + describe(serr))
+      out.u8(0).err(msg ? make_error(sc::codec_error,
+                                     "the reply cannot be serialized: " + describe(serr))
                         : err);
     out.finish();
   });
@@ -195,8 +197,9 @@ void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
 /// Delivers one typed message to the actor serving a namespace and carries
 /// what it answers back to the connection. A plain send, so the actor answers
 /// as it would to a remote sender; the answer is whatever arrives from it.
-caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf::message msg,
-                          caf::actor conn, uint64_t id, std::string ns) {
+caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler,
+                          caf::message msg, caf::actor conn, uint64_t id,
+                          std::string ns) {
   self->monitor(handler);
   self->monitor(conn); // nobody waits for the answer once the connection is gone
   self->send(handler, std::move(msg));
@@ -204,13 +207,13 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf:
     return self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(handler);
   };
   self->set_default_handler(
-    [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
-      if (from_handler()) {
-        self->send(conn, forward_atom::value, id, x.move_content_to_message());
-        self->quit();
-      }
-      return caf::delegated<caf::message>{};
-    });
+      [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+        if (from_handler()) {
+          self->send(conn, forward_atom::value, id, x.move_content_to_message());
+          self->quit();
+        }
+        return caf::delegated<caf::message>{};
+      });
   self->set_error_handler([=](caf::scheduled_actor*, caf::error& err) {
     self->send(conn, forward_atom::value, id, std::move(err));
     self->quit();
@@ -220,14 +223,15 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler, caf:
       self->quit();
       return;
     }
-    self->send(conn, forward_atom::value, id,
-               make_error(sc::connection_broken, "the actor serving " + ns + " went down"));
+    self->send(
+        conn, forward_atom::value, id,
+        make_error(sc::connection_broken, "the actor serving " + ns + " went down"));
     self->quit();
   });
   return {
-    [](tick_atom) {
-      // never sent: a behavior keeps the helper alive until the answer
-    },
+      [](tick_atom) {
+        // never sent: a behavior keeps the helper alive until the answer
+      },
   };
 }
 
@@ -239,13 +243,15 @@ caf::error authorize(connection_state& st, const call_request& req) {
   if (st.opts.manager_token.empty()) {
     if (is_loopback(st.peer_host))
       return {};
-    return make_error(sc::forbidden, what + " is only open to callers on the server's host "
-                                              "(the server has no slacker.manager.token)");
+    return make_error(sc::forbidden, what +
+                                         " is only open to callers on the server's host "
+                                         "(the server has no slacker.manager.token)");
   }
   auto i = req.ext.find(manager_token_ext);
   if (i == req.ext.end())
-    return make_error(sc::forbidden, what + " needs the manager token (--manager-token or "
-                                            "SLACKER_MANAGER_TOKEN)");
+    return make_error(sc::forbidden, what +
+                                         " needs the manager token (--manager-token or "
+                                         "SLACKER_MANAGER_TOKEN)");
   if (!tokens_equal(i->second, st.opts.manager_token)) {
     if (!st.warned_token) { // once per connection: no log flood
       st.warned_token = true;
@@ -263,20 +269,21 @@ call_reply draining_reply(const call_request& req) {
   rep.id = req.id;
   rep.codec = req.codec;
   rep.ext = req.ext;
-  rep.err = make_error(sc::draining, excerpt(req.ns + "/" + req.fn)
-                                       + " was not run: the server is stopping");
+  rep.err = make_error(sc::draining, excerpt(req.ns + "/" + req.fn) +
+                                         " was not run: the server is stopping");
   return rep;
 }
 
 uint64_t micros_since(clock::time_point start) {
   return static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start)
+          .count());
 }
 
 int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           clock::now().time_since_epoch())
-    .count();
+             clock::now().time_since_epoch())
+      .count();
 }
 
 void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
@@ -313,8 +320,8 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     if (f == entry.functions->functions().end() || !f->second.info.blocking) {
       // The fast path: run inline, reply from the data handler.
       auto counts = metrics::enabled() && f != entry.functions->functions().end()
-                      ? &metrics::served(entry.functions->name(), req.fn)
-                      : nullptr;
+                        ? &metrics::served(entry.functions->name(), req.fn)
+                        : nullptr;
       auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
       auto rep = run_call(*entry.functions, req);
       if (st.log_calls)
@@ -332,17 +339,18 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto ext = req.ext;
   // Functions of a namespace are counted (metrics); a user actor's are not
   // known, and a peer's names are not to grow the table.
-  auto counts = metrics::enabled() && entry.functions
-                    && entry.functions->functions().count(req.fn) > 0
-                  ? &metrics::served(entry.functions->name(), req.fn)
-                  : nullptr;
+  auto counts = metrics::enabled() && entry.functions &&
+                        entry.functions->functions().count(req.fn) > 0
+                    ? &metrics::served(entry.functions->name(), req.fn)
+                    : nullptr;
   auto fn = st.log_calls ? req.fn : std::string{};
   auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
   if (counts)
     counts->in_flight.fetch_add(1, std::memory_order_relaxed);
   owe(st, +1);
   self->request(entry.handler, caf::infinite, std::move(req))
-    .then([self, sp, fn, start, counts, ns = i->first](call_reply& rep) {
+      .then(
+          [self, sp, fn, start, counts, ns = i->first](call_reply& rep) {
             owe(*sp, -1);
             if (sp->log_calls)
               log_call(ns, fn, sp->peer, start, rep);
@@ -358,10 +366,11 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
             rep.id = id;
             rep.codec = codec;
             rep.ext = ext;
-            rep.err = code_of(err) != sc::none
-                        ? err
-                        : make_error(sc::connection_broken,
-                                     "the actor serving " + ns + " failed: " + describe(err));
+            rep.err =
+                code_of(err) != sc::none
+                    ? err
+                    : make_error(sc::connection_broken,
+                                 "the actor serving " + ns + " failed: " + describe(err));
             if (sp->log_calls)
               log_call(ns, fn, sp->peer, start, rep);
             if (counts) {
@@ -372,29 +381,31 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
           });
 }
 
-void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id, const std::string& ns,
-             const std::vector<char>& bytes) {
+void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
+             const std::string& ns, const std::vector<char>& bytes) {
   auto& st = *sp;
   st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
   if (st.cat->draining()) {
-    write_send_reply(self, st, id, nullptr,
-                     make_error(sc::draining, "a message to " + excerpt(ns)
-                                                + " was not delivered: the server is stopping"));
+    write_send_reply(
+        self, st, id, nullptr,
+        make_error(sc::draining, "a message to " + excerpt(ns) +
+                                     " was not delivered: the server is stopping"));
     return;
   }
   auto& table = st.current();
   auto i = table.find(ns);
   if (i == table.end()) {
-    write_send_reply(self, st, id, nullptr, make_error(sc::not_found, "no namespace " + excerpt(ns)));
+    write_send_reply(self, st, id, nullptr,
+                     make_error(sc::not_found, "no namespace " + excerpt(ns)));
     return;
   }
   caf::message msg;
   bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
   if (auto err = source(msg)) {
-    write_send_reply(self, st, id, nullptr,
-                     make_error(sc::codec_error, "a message to " + ns
-                                                   + " cannot be deserialized: "
-                                                   + describe(err)));
+    write_send_reply(
+        self, st, id, nullptr,
+        make_error(sc::codec_error,
+                   "a message to " + ns + " cannot be deserialized: " + describe(err)));
     return;
   }
   owe(st, +1);
@@ -441,7 +452,8 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
   using wire::frame_type;
   auto& st = *sp;
   auto malformed = [&](const char* what) {
-    close_with(self, st, close_code::malformed, std::string{"malformed "} + what + " frame");
+    close_with(self, st, close_code::malformed,
+               std::string{"malformed "} + what + " frame");
     return false;
   };
   if (!st.greeted) {
@@ -454,12 +466,13 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
       return malformed("hello");
     if (h.magic != wire::magic || h.version != wire::version) {
       close_with(self, st, close_code::bad_hello,
-                 "this server speaks slacker wire protocol version "
-                   + std::to_string(wire::version));
+                 "this server speaks slacker wire protocol version " +
+                     std::to_string(wire::version));
       return false;
     }
     st.greeted = true;
-    st.cap = std::min(st.opts.max_message_size, std::max<uint32_t>(h.max_message_size, 64));
+    st.cap =
+        std::min(st.opts.max_message_size, std::max<uint32_t>(h.max_message_size, 64));
     wire::write_hello(out(self, st), st.opts.max_message_size);
     return true;
   }
@@ -513,8 +526,8 @@ bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
     }
     default:
       close_with(self, st, close_code::unexpected_frame,
-                 "frame type " + std::to_string(static_cast<int>(type))
-                   + " is not taken by a server");
+                 "frame type " + std::to_string(static_cast<int>(type)) +
+                     " is not taken by a server");
       return false;
   }
 }
@@ -524,9 +537,10 @@ bool plaintext_hello(const char* data, size_t size) {
   if (size < 9)
     return false;
   auto b = reinterpret_cast<const unsigned char*>(data);
-  uint32_t magic = (uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) | (uint32_t{b[7]} << 8)
-                   | uint32_t{b[8]};
-  return b[4] == static_cast<unsigned char>(wire::frame_type::hello) && magic == wire::magic;
+  uint32_t magic = (uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) |
+                   (uint32_t{b[7]} << 8) | uint32_t{b[8]};
+  return b[4] == static_cast<unsigned char>(wire::frame_type::hello) &&
+         magic == wire::magic;
 }
 
 /// A connection that is refused: says why, reads what the peer sent first
@@ -544,9 +558,9 @@ caf::behavior refused_connection(caf::io::broker* self, caf::io::connection_hand
     self->quit();
   };
   return {
-    [=](caf::io::new_data_msg&) { done(); },
-    [=](caf::io::connection_closed_msg&) { self->quit(); },
-    [=](handshake_atom) { done(); },
+      [=](caf::io::new_data_msg&) { done(); },
+      [=](caf::io::connection_closed_msg&) { self->quit(); },
+      [=](handshake_atom) { done(); },
   };
 }
 
@@ -566,7 +580,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
     sp->tls = std::make_unique<tls_session>(*opts.tls, true);
   sp->peer_host = self->remote_addr(hdl);
   // An IPv4 peer on a dual-stack socket: said as IPv4 (::ffff:127.0.0.1).
-  if (sp->peer_host.rfind("::ffff:", 0) == 0 && sp->peer_host.find('.') != std::string::npos)
+  if (sp->peer_host.rfind("::ffff:", 0) == 0 &&
+      sp->peer_host.find('.') != std::string::npos)
     sp->peer_host.erase(0, 7);
   sp->peer = sp->peer_host + ":" + std::to_string(self->remote_port(hdl));
   int one = 1;
@@ -578,102 +593,103 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   // A connection that ends owes nothing any more.
   self->attach_functor([sp](const caf::error&) { owe(*sp, -sp->owed); });
   return {
-    [self, sp](caf::io::new_data_msg& msg) {
-      auto& st = *sp;
-      if (st.closing)
-        return;
-      st.last_heard = clock::now();
-      auto before = self->wr_buf(st.hdl).size();
-      const char* data = msg.buf.data();
-      size_t size = msg.buf.size();
-      if (st.tls) {
-        if (st.first_bytes && plaintext_hello(data, size)) {
-          // A client without TLS: tell it so, in words it can read.
-          wire::write_close(self->wr_buf(st.hdl), wire::close_code::bad_hello,
-                            "this server requires TLS (slacker.tls.*)");
-          st.closing = true;
-          self->flush(st.hdl);
-          self->close(st.hdl);
-          self->quit();
+      [self, sp](caf::io::new_data_msg& msg) {
+        auto& st = *sp;
+        if (st.closing)
+          return;
+        st.last_heard = clock::now();
+        auto before = self->wr_buf(st.hdl).size();
+        const char* data = msg.buf.data();
+        size_t size = msg.buf.size();
+        if (st.tls) {
+          if (st.first_bytes && plaintext_hello(data, size)) {
+            // A client without TLS: tell it so, in words it can read.
+            wire::write_close(self->wr_buf(st.hdl), wire::close_code::bad_hello,
+                              "this server requires TLS (slacker.tls.*)");
+            st.closing = true;
+            self->flush(st.hdl);
+            self->close(st.hdl);
+            self->quit();
+            return;
+          }
+          st.first_bytes = false;
+          st.plain_in.clear();
+          if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+            // No frame of this peer was ever taken before its certificate
+            // was verified; the alert explaining why goes out first.
+            spdlog::debug("slacker server: refused {}: {}", st.peer, st.tls->error());
+            st.closing = true;
+            self->flush(st.hdl);
+            self->close(st.hdl);
+            self->quit();
+            return;
+          }
+          data = st.plain_in.data();
+          size = st.plain_in.size();
+        }
+        auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+          return on_frame(self, sp, type, in);
+        });
+        if (!res) {
+          if (!st.closing && seal(self, st))
+            account_output(self, st, before); // CAF flushes when this handler returns
           return;
         }
-        st.first_bytes = false;
-        st.plain_in.clear();
-        if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
-          // No frame of this peer was ever taken before its certificate
-          // was verified; the alert explaining why goes out first.
-          spdlog::debug("slacker server: refused {}: {}", st.peer, st.tls->error());
-          st.closing = true;
-          self->flush(st.hdl);
-          self->close(st.hdl);
-          self->quit();
-          return;
-        }
-        data = st.plain_in.data();
-        size = st.plain_in.size();
-      }
-      auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
-        return on_frame(self, sp, type, in);
-      });
-      if (!res) {
-        if (!st.closing && seal(self, st))
-          account_output(self, st, before); // CAF flushes when this handler returns
-        return;
-      }
-      close_with(self, st, *res,
+        close_with(self, st, *res,
                    *res == wire::close_code::frame_too_large
-                     ? "a frame is larger than this server's limit of "
-                         + std::to_string(st.opts.max_message_size) + " bytes"
-                     : "a frame declared a length of 0");
-    },
-    [self, sp](caf::io::data_transferred_msg& msg) {
-      auto& st = *sp;
-      st.written += msg.written;
-      if (st.halted && st.queued - st.written <= st.opts.max_message_size / 2) {
-        st.halted = false;
-        self->trigger(st.hdl);
-      }
-    },
-    [self, sp](caf::io::connection_closed_msg&) {
-      sp->closing = true;
-      self->quit();
-    },
-    [self, sp](handshake_atom) {
-      if (!sp->greeted)
-        close_with(self, *sp, wire::close_code::handshake_timeout, "no hello in time");
-    },
-    [self, sp](tick_atom) {
-      auto& st = *sp;
-      if (st.closing)
-        return;
-      if (clock::now() - st.last_heard >= st.opts.idle_timeout) {
-        close_with(self, st, wire::close_code::idle_timeout,
-                   "nothing received for "
-                     + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        st.opts.idle_timeout)
-                                        .count())
-                     + " ms");
-        return;
-      }
-      arm_idle_check(self, st);
-    },
-    // The answer of a typed message, from its helper.
-    [self, sp](forward_atom, uint64_t id, caf::message& msg) {
-      owe(*sp, -1);
-      write_send_reply(self, *sp, id, &msg, caf::error{});
-    },
-    [self, sp](forward_atom, uint64_t id, caf::error& err) {
-      owe(*sp, -1);
-      write_send_reply(self, *sp, id, nullptr, err);
-    },
-    // The server stops gracefully: tell the client.
-    [self, sp](going_away_atom) {
-      write_now(self, *sp, [](std::vector<char>& buf) {
-        wire::writer out{buf, wire::frame_type::going_away};
-        out.str("the server is stopping");
-        out.finish();
-      });
-    },
+                       ? "a frame is larger than this server's limit of " +
+                             std::to_string(st.opts.max_message_size) + " bytes"
+                       : "a frame declared a length of 0");
+      },
+      [self, sp](caf::io::data_transferred_msg& msg) {
+        auto& st = *sp;
+        st.written += msg.written;
+        if (st.halted && st.queued - st.written <= st.opts.max_message_size / 2) {
+          st.halted = false;
+          self->trigger(st.hdl);
+        }
+      },
+      [self, sp](caf::io::connection_closed_msg&) {
+        sp->closing = true;
+        self->quit();
+      },
+      [self, sp](handshake_atom) {
+        if (!sp->greeted)
+          close_with(self, *sp, wire::close_code::handshake_timeout, "no hello in time");
+      },
+      [self, sp](tick_atom) {
+        auto& st = *sp;
+        if (st.closing)
+          return;
+        if (clock::now() - st.last_heard >= st.opts.idle_timeout) {
+          close_with(
+              self, st, wire::close_code::idle_timeout,
+              "nothing received for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     st.opts.idle_timeout)
+                                     .count()) +
+                  " ms");
+          return;
+        }
+        arm_idle_check(self, st);
+      },
+      // The answer of a typed message, from its helper.
+      [self, sp](forward_atom, uint64_t id, caf::message& msg) {
+        owe(*sp, -1);
+        write_send_reply(self, *sp, id, &msg, caf::error{});
+      },
+      [self, sp](forward_atom, uint64_t id, caf::error& err) {
+        owe(*sp, -1);
+        write_send_reply(self, *sp, id, nullptr, err);
+      },
+      // The server stops gracefully: tell the client.
+      [self, sp](going_away_atom) {
+        write_now(self, *sp, [](std::vector<char>& buf) {
+          wire::writer out{buf, wire::frame_type::going_away};
+          out.str("the server is stopping");
+          out.finish();
+        });
+      },
   };
 }
 
@@ -698,32 +714,33 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
       }
   });
   return {
-    [=](const caf::io::new_connection_msg& msg) {
-      if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
-        // Plaintext is for loopback only (docs/security.md).
-        // One line a minute at most: refusals must not flood the log.
-        if (clock::now() - *last_warned > std::chrono::minutes{1}) {
-          *last_warned = clock::now();
-          spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
-                       "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
-                       self->remote_addr(msg.handle));
+      [=](const caf::io::new_connection_msg& msg) {
+        if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
+          // Plaintext is for loopback only (docs/security.md).
+          // One line a minute at most: refusals must not flood the log.
+          if (clock::now() - *last_warned > std::chrono::minutes{1}) {
+            *last_warned = clock::now();
+            spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
+                         "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
+                         self->remote_addr(msg.handle));
+          }
+          self->fork(
+              refused_connection, msg.handle,
+              std::string{"this server takes plaintext connections from loopback only"},
+              opts.handshake_timeout);
+          return;
         }
-        self->fork(refused_connection, msg.handle,
-                   std::string{"this server takes plaintext connections from loopback only"},
-                   opts.handshake_timeout);
-        return;
-      }
-      auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
-      self->monitor(conn);
-      conns->insert(conn);
-    },
-    [=](going_away_atom) {
-      cat->start_draining();
-      self->close(listening);
-      for (auto& c : *conns)
-        self->send(c, going_away_atom::value);
-      return true;
-    },
+        auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
+        self->monitor(conn);
+        conns->insert(conn);
+      },
+      [=](going_away_atom) {
+        cat->start_draining();
+        self->close(listening);
+        for (auto& c : *conns)
+          self->send(c, going_away_atom::value);
+        return true;
+      },
   };
 }
 

@@ -13,8 +13,8 @@
 #include <caf/io/fwd.hpp>
 
 #include "slacker/actors/namespace.hpp"
-#include "slacker/runtime/wire_options.hpp"
 #include "slacker/messages/call.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
 

@@ -23,11 +23,11 @@ caf::expected<int> connect_within(const std::string& host, uint16_t port,
   addrinfo* found = nullptr;
   auto service = std::to_string(port);
   if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
-    return make_error(sc::connection_broken, std::string{"cannot resolve "} + host + ": "
-                                               + ::gai_strerror(rc));
+    return make_error(sc::connection_broken,
+                      std::string{"cannot resolve "} + host + ": " + ::gai_strerror(rc));
   std::string why = "no address";
   auto ms = static_cast<int>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
   for (auto ai = found; ai != nullptr; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                       ai->ai_protocol);

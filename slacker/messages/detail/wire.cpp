@@ -119,7 +119,8 @@ bool reader::u32(uint32_t& x) {
   if (!take(4, p))
     return false;
   auto b = reinterpret_cast<const unsigned char*>(p);
-  x = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+  x = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) |
+      uint32_t{b[3]};
   return true;
 }
 
@@ -211,8 +212,8 @@ void write_hello(std::vector<char>& buf, uint32_t max_message_size) {
 }
 
 bool read_hello(reader& in, hello& out) {
-  return in.u32(out.magic) && in.u16(out.version) && in.u32(out.features)
-         && in.u32(out.max_message_size) && in.at_end();
+  return in.u32(out.magic) && in.u16(out.version) && in.u32(out.features) &&
+         in.u32(out.max_message_size) && in.at_end();
 }
 
 void write_call(std::vector<char>& buf, const call_request& req) {
@@ -226,22 +227,24 @@ size_t call_length(const call_request& req) {
   size_t ext = 4;
   for (auto& kvp : req.ext)
     ext += 8 + kvp.first.size() + kvp.second.size();
-  return 1 + 8 + 4 + req.ns.size() + 4 + req.fn.size() + 1 + 8 + ext + 4 + req.args.size();
+  return 1 + 8 + 4 + req.ns.size() + 4 + req.fn.size() + 1 + 8 + ext + 4 +
+         req.args.size();
 }
 
 caf::error check_call_size(const call_request& req, uint32_t cap) {
   auto len = call_length(req);
   if (len <= cap)
     return {};
-  return make_error(sc::too_large, excerpt(req.ns + "/" + req.fn) + ": a call of "
-                                     + std::to_string(len) + " bytes is larger than the limit of "
-                                     + std::to_string(cap) + " bytes (slacker.max-message-size)");
+  return make_error(sc::too_large,
+                    excerpt(req.ns + "/" + req.fn) + ": a call of " +
+                        std::to_string(len) + " bytes is larger than the limit of " +
+                        std::to_string(cap) + " bytes (slacker.max-message-size)");
 }
 
 bool read_call(reader& in, call_request& out) {
   uint8_t codec = 0;
-  if (!(in.u64(out.id) && in.str(out.ns) && in.str(out.fn) && in.u8(codec)
-        && in.i64(out.deadline_ns) && in.ext(out.ext) && in.blob(out.args) && in.at_end()))
+  if (!(in.u64(out.id) && in.str(out.ns) && in.str(out.fn) && in.u8(codec) &&
+        in.i64(out.deadline_ns) && in.ext(out.ext) && in.blob(out.args) && in.at_end()))
     return false;
   out.codec = static_cast<codec_id>(codec);
   return true;
@@ -264,10 +267,10 @@ void write_reply_within(std::vector<char>& buf, const call_reply& rep, uint32_t 
   call_reply err;
   err.id = rep.id;
   err.codec = rep.codec;
-  err.err = make_error(sc::too_large, "a result of " + std::to_string(len)
-                                        + " bytes is larger than the limit of "
-                                        + std::to_string(cap)
-                                        + " bytes (slacker.max-message-size)");
+  err.err = make_error(sc::too_large, "a result of " + std::to_string(len) +
+                                          " bytes is larger than the limit of " +
+                                          std::to_string(cap) +
+                                          " bytes (slacker.max-message-size)");
   write_reply(buf, err);
 }
 
@@ -295,8 +298,8 @@ bool read_function_infos(reader& in, std::vector<function_info>& xs) {
   for (uint32_t i = 0; i < n; ++i) {
     function_info x;
     uint8_t flags = 0;
-    if (!(in.str(x.name) && in.str(x.doc) && in.strings(x.arg_types)
-          && in.str(x.result_type) && in.strings(x.codecs) && in.u8(flags)))
+    if (!(in.str(x.name) && in.str(x.doc) && in.strings(x.arg_types) &&
+          in.str(x.result_type) && in.strings(x.codecs) && in.u8(flags)))
       return false;
     x.blocking = (flags & 1) != 0;
     x.idempotent = (flags & 2) != 0;

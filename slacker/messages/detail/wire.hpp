@@ -207,11 +207,12 @@ public:
 
 private:
   template <class F>
-  std::optional<close_code> parse(const char* data, size_t size, size_t& used, F& on_frame) {
+  std::optional<close_code> parse(const char* data, size_t size, size_t& used,
+                                  F& on_frame) {
     while (size - used >= header_size) {
       auto b = reinterpret_cast<const unsigned char*>(data + used);
-      uint32_t len = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8)
-                     | uint32_t{b[3]};
+      uint32_t len = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
+                     (uint32_t{b[2]} << 8) | uint32_t{b[3]};
       if (len == 0)
         return close_code::malformed;
       if (len > max_)

@@ -8,9 +8,7 @@ namespace slacker {
 
 aggregator::aggregator(std::string what, std::shared_ptr<const call_policies> policies,
                        std::vector<std::string> addrs)
-  : what_(std::move(what)),
-    policies_(std::move(policies)),
-    waiting_(std::move(addrs)) {
+  : what_(std::move(what)), policies_(std::move(policies)), waiting_(std::move(addrs)) {
   // nop
 }
 
@@ -47,10 +45,9 @@ bool aggregator::fail(const std::string& addr, caf::error err) {
 bool aggregator::expire() {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(policies_->timeout);
   for (auto& addr : waiting_)
-    failures_.push_back({addr, make_error(sc::timeout, what_ + " on " + addr
-                                                         + ": no reply within "
-                                                         + std::to_string(ms.count())
-                                                         + " ms")});
+    failures_.push_back(
+        {addr, make_error(sc::timeout, what_ + " on " + addr + ": no reply within " +
+                                           std::to_string(ms.count()) + " ms")});
   waiting_.clear();
   update();
   return true;
@@ -68,7 +65,8 @@ bool aggregator::update() {
   if (waiting_.empty())
     return decided_ = true;
   if (auto q = std::get_if<quorum>(&policy))
-    return decided_ = successes_.size() >= q->k || successes_.size() + waiting_.size() < q->k;
+    return decided_ =
+               successes_.size() >= q->k || successes_.size() + waiting_.size() < q->k;
   auto ex = std::get_if<exceptions_kind>(&policy);
   if (!ex)
     return false; // a user function sees every answer
@@ -76,8 +74,8 @@ bool aggregator::update() {
     return decided_ = !failures_.empty();
   // `all`: one success settles a call that keeps at most one result.
   auto res = std::get_if<results_kind>(&policies_->results);
-  return decided_ = res && (*res == results_kind::single || *res == results_kind::nil)
-                    && !successes_.empty();
+  return decided_ = res && (*res == results_kind::single || *res == results_kind::nil) &&
+                    !successes_.empty();
 }
 
 caf::expected<cluster_reply> aggregator::result() {
@@ -88,8 +86,8 @@ caf::expected<cluster_reply> aggregator::result() {
     err = verdict_.err ? verdict_.err : make_error(sc::exception, what_ + ": failed");
   else if (verdict_.what == verdict::kind::wait)
     err = judge(std::holds_alternative<decide_fn>(policies_->exceptions)
-                  ? exceptions_policy{exceptions_kind::all}
-                  : policies_->exceptions,
+                    ? exceptions_policy{exceptions_kind::all}
+                    : policies_->exceptions,
                 what_, successes_, failures_);
   if (err && *err)
     return std::move(*err);
@@ -115,10 +113,18 @@ caf::expected<cluster_reply> aggregator::result() {
   auto kind = std::get_if<results_kind>(&policies_->results);
   auto k = kind ? *kind : results_kind::single;
   switch (k) {
-    case results_kind::nil: out.shape = reply_shape::nil; return out;
-    case results_kind::single: out.shape = reply_shape::single; break;
-    case results_kind::vector: out.shape = reply_shape::vector; break;
-    case results_kind::map: out.shape = reply_shape::map; break;
+    case results_kind::nil:
+      out.shape = reply_shape::nil;
+      return out;
+    case results_kind::single:
+      out.shape = reply_shape::single;
+      break;
+    case results_kind::vector:
+      out.shape = reply_shape::vector;
+      break;
+    case results_kind::map:
+      out.shape = reply_shape::map;
+      break;
   }
   for (auto& s : successes_) {
     out.addrs.push_back(std::move(s.addr));
@@ -130,9 +136,9 @@ caf::expected<cluster_reply> aggregator::result() {
   return out;
 }
 
-caf::expected<cluster_reply> aggregator::one(std::string what,
-                                             std::shared_ptr<const call_policies> policies,
-                                             std::string addr, call_reply rep) {
+caf::expected<cluster_reply>
+aggregator::one(std::string what, std::shared_ptr<const call_policies> policies,
+                std::string addr, call_reply rep) {
   // The one answer is all there is: straight to the outcome.
   aggregator agg{std::move(what), std::move(policies), {}};
   if (rep.err)

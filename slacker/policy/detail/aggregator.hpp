@@ -63,7 +63,8 @@ public:
 
   /// The outcome of a call no server can run: the policies' unavailable
   /// value (shaped `whole`), else `unavailable` naming `what` and `where`.
-  static caf::expected<cluster_reply> none(const std::string& what, const std::string& where,
+  static caf::expected<cluster_reply> none(const std::string& what,
+                                           const std::string& where,
                                            const call_policies& policies,
                                            const extensions& ext);
 

@@ -39,8 +39,9 @@ public:
   std::string describe(clock::time_point now) {
     bucket(now);
     auto [calls, retries] = totals();
-    return "retry budget spent: " + std::to_string(retries) + " retries for "
-           + std::to_string(calls) + " calls in the last " + std::to_string(window_s) + " s";
+    return "retry budget spent: " + std::to_string(retries) + " retries for " +
+           std::to_string(calls) + " calls in the last " + std::to_string(window_s) +
+           " s";
   }
 
 private:
@@ -51,7 +52,8 @@ private:
   };
 
   slot& bucket(clock::time_point now) {
-    auto sec = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    auto sec =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     auto& b = slots_[static_cast<size_t>(sec) % window_s];
     if (b.second != sec)
       b = slot{sec, 0, 0};

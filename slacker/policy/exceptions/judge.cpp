@@ -24,8 +24,8 @@ caf::error combine(const std::string& what, const std::vector<server_failure>& f
                    size_t servers) {
   if (servers == 1 && failures.size() == 1)
     return failures.front().err; // already names the function and the server
-  std::string text = what + " failed on " + std::to_string(failures.size()) + " of "
-                     + std::to_string(servers) + " server(s): ";
+  std::string text = what + " failed on " + std::to_string(failures.size()) + " of " +
+                     std::to_string(servers) + " server(s): ";
   for (size_t i = 0; i < failures.size(); ++i) {
     if (i > 0)
       text += "; ";
@@ -37,9 +37,9 @@ caf::error combine(const std::string& what, const std::vector<server_failure>& f
 
 caf::error short_of(const std::string& what, size_t k, size_t successes,
                     const std::vector<server_failure>& failures, size_t servers) {
-  std::string text = what + ": quorum of " + std::to_string(k) + " not reached: "
-                     + std::to_string(successes) + " of " + std::to_string(servers)
-                     + " server(s) succeeded";
+  std::string text = what + ": quorum of " + std::to_string(k) +
+                     " not reached: " + std::to_string(successes) + " of " +
+                     std::to_string(servers) + " server(s) succeeded";
   for (auto& f : failures)
     text += "; " + f.addr + ": " + describe(f.err);
   auto code = failures.empty() ? sc::unavailable : code_of(failures.front().err);

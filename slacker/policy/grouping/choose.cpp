@@ -6,13 +6,20 @@ namespace slacker {
 
 const char* to_string(grouping_kind x) {
   switch (x) {
-    case grouping_kind::random: return "random";
-    case grouping_kind::all: return "all";
-    case grouping_kind::first: return "first";
-    case grouping_kind::leader: return "leader";
-    case grouping_kind::least_in_flight: return "least-in-flight";
-    case grouping_kind::weighted: return "weighted";
-    case grouping_kind::round_robin: return "round-robin";
+    case grouping_kind::random:
+      return "random";
+    case grouping_kind::all:
+      return "all";
+    case grouping_kind::first:
+      return "first";
+    case grouping_kind::leader:
+      return "leader";
+    case grouping_kind::least_in_flight:
+      return "least-in-flight";
+    case grouping_kind::weighted:
+      return "weighted";
+    case grouping_kind::round_robin:
+      return "round-robin";
   }
   return "unknown";
 }
@@ -43,13 +50,20 @@ namespace {
 addresses builtin(grouping_kind kind, const grouping_view& view, std::mt19937_64& rng,
                   uint64_t& turn) {
   switch (kind) {
-    case grouping_kind::random: return grouping::random(view, rng);
-    case grouping_kind::all: return grouping::all(view);
-    case grouping_kind::first: return grouping::first(view);
-    case grouping_kind::leader: return grouping::leader(view);
-    case grouping_kind::least_in_flight: return grouping::least_in_flight(view, rng);
-    case grouping_kind::weighted: return grouping::weighted(view, rng);
-    case grouping_kind::round_robin: return grouping::round_robin(view, turn);
+    case grouping_kind::random:
+      return grouping::random(view, rng);
+    case grouping_kind::all:
+      return grouping::all(view);
+    case grouping_kind::first:
+      return grouping::first(view);
+    case grouping_kind::leader:
+      return grouping::leader(view);
+    case grouping_kind::least_in_flight:
+      return grouping::least_in_flight(view, rng);
+    case grouping_kind::weighted:
+      return grouping::weighted(view, rng);
+    case grouping_kind::round_robin:
+      return grouping::round_robin(view, turn);
   }
   return {};
 }
@@ -75,8 +89,8 @@ addresses choose(const grouping_policy& policy, const grouping_call& call,
   addresses result;
   for (auto& addr : wanted)
     if (std::any_of(call.view.servers.begin(), call.view.servers.end(),
-                    [&](auto& s) { return s.addr == addr; })
-        && std::find(result.begin(), result.end(), addr) == result.end())
+                    [&](auto& s) { return s.addr == addr; }) &&
+        std::find(result.begin(), result.end(), addr) == result.end())
       result.push_back(addr);
   return result;
 }

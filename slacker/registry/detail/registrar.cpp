@@ -119,7 +119,8 @@ void step_down_later(self_ptr self) {
   auto timeout = st.link.session_timeout();
   auto share = std::min(std::max(st.link.opts.leader_step_down, 0.0), 1.0);
   auto unnoticed = timeout * 2 / 3;
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timeout * share) - unnoticed;
+  auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(timeout * share) - unnoticed;
   if (wait.count() <= 0) {
     step_down_all(self, " (ZooKeeper link down)");
     return;
@@ -236,11 +237,12 @@ bool cluster_squatted(self_ptr self) {
   for (auto& path : paths) {
     bool writable = false;
     if (zk.world_writable(path, writable) && writable) {
-      give_up(self, make_error(sc::forbidden,
-                               "cluster node " + path
-                                 + " exists and anyone may write it (world ACL): someone "
-                                   "created it before this server; remove it, or use another "
-                                   "cluster name"));
+      give_up(self,
+              make_error(sc::forbidden,
+                         "cluster node " + path +
+                             " exists and anyone may write it (world ACL): someone "
+                             "created it before this server; remove it, or use another "
+                             "cluster name"));
       return true;
     }
   }
@@ -270,10 +272,11 @@ void register_all(self_ptr self) {
       return;
     }
     if (!st.remote_ok && !is_loopback(*host)) {
-      give_up(self, make_error(sc::forbidden,
-                               "this server's detected address " + *host
-                                 + " is not on loopback and it serves without TLS: configure "
-                                   "TLS (--tls-cert, --tls-key, --tls-ca) or --insecure"));
+      give_up(self,
+              make_error(sc::forbidden,
+                         "this server's detected address " + *host +
+                             " is not on loopback and it serves without TLS: configure "
+                             "TLS (--tls-cert, --tls-key, --tls-ca) or --insecure"));
       return;
     }
     st.addr = *host + ":" + std::to_string(st.port);
@@ -300,24 +303,26 @@ void register_all(self_ptr self) {
 } // namespace
 
 std::string to_json(const function_info& info) {
-  return nlohmann::json{{"name", info.name},
-                        {"doc", info.doc},
-                        // One list of argument types per arity (Clojure's
-                        // arglists): an array of arrays, never an object
-                        // (nlohmann reads {{"a","b"}} as a key-value pair).
-                        {"arglists", nlohmann::json::array({nlohmann::json(info.arg_types)})},
-                        {"args", info.arg_types},
-                        {"result", info.result_type},
-                        {"codecs", info.codecs},
-                        {"blocking", info.blocking},
-                        {"idempotent", info.idempotent}}
-    .dump();
+  return nlohmann::json{
+      {"name", info.name},
+      {"doc", info.doc},
+      // One list of argument types per arity (Clojure's
+      // arglists): an array of arrays, never an object
+      // (nlohmann reads {{"a","b"}} as a key-value pair).
+      {"arglists", nlohmann::json::array({nlohmann::json(info.arg_types)})},
+      {"args", info.arg_types},
+      {"result", info.result_type},
+      {"codecs", info.codecs},
+      {"blocking", info.blocking},
+      {"idempotent", info.idempotent}}
+      .dump();
 }
 
-caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
-                              std::string host, uint16_t port, std::string server_data,
-                              std::map<std::string, std::vector<function_info>> namespaces,
-                              bool remote_ok, zk::connector connect) {
+caf::behavior
+registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
+                std::string host, uint16_t port, std::string server_data,
+                std::map<std::string, std::vector<function_info>> namespaces,
+                bool remote_ok, zk::connector connect) {
   auto& st = self->state;
   st.remote_ok = remote_ok;
   st.link.opts = std::move(opts);
@@ -330,143 +335,144 @@ caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_opt
   st.link.open(self);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& ws = self->state.watchers;
-    ws.erase(std::remove_if(ws.begin(), ws.end(),
-                            [&](const caf::actor& w) { return w.address() == msg.source; }),
-             ws.end());
+    ws.erase(
+        std::remove_if(ws.begin(), ws.end(),
+                       [&](const caf::actor& w) { return w.address() == msg.source; }),
+        ws.end());
   });
   return {
-    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
-      auto& st = self->state;
-      auto& link = st.link;
-      if (gen != link.generation || !link.zk)
-        return;
-      if (!zk_link::session_event(type)) {
-        // One of this server's own nodes changed or went away: heal it.
-        if (st.registered && connected(self)) {
-          auto ns_dir = base(self) + "/namespaces/";
-          if (path == base(self) + "/servers/" + st.addr) {
-            heal(self, path, st.server_data);
-            return;
-          }
-          for (auto& kvp : st.namespaces)
-            if (path == ns_dir + kvp.first + "/" + st.addr) {
-              heal(self, path, "");
+      [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+        auto& st = self->state;
+        auto& link = st.link;
+        if (gen != link.generation || !link.zk)
+          return;
+        if (!zk_link::session_event(type)) {
+          // One of this server's own nodes changed or went away: heal it.
+          if (st.registered && connected(self)) {
+            auto ns_dir = base(self) + "/namespaces/";
+            if (path == base(self) + "/servers/" + st.addr) {
+              heal(self, path, st.server_data);
               return;
             }
+            for (auto& kvp : st.namespaces)
+              if (path == ns_dir + kvp.first + "/" + st.addr) {
+                heal(self, path, "");
+                return;
+              }
+          }
+          // A predecessor in an election went away (or another watch fired).
+          for (auto& kvp : std::map<std::string, std::string>{st.candidates})
+            if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)
+              check_election(self, kvp.first);
+          return;
         }
-        // A predecessor in an election went away (or another watch fired).
-        for (auto& kvp : std::map<std::string, std::string>{st.candidates})
-          if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)
-            check_election(self, kvp.first);
-        return;
-      }
-      switch (static_cast<zk::session_state>(state)) {
-        case zk::session_state::connected:
-          if (link.status != registry_status::connected) {
-            if (link.status != registry_status::connecting)
-              spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
-            link.status = registry_status::connected;
-            link.backoff = {};
-            register_all(self); // idempotent: also right after a mere reconnect
-          }
-          break;
-        case zk::session_state::connecting:
-          if (link.status == registry_status::connected) {
-            spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
-                         st.addr);
-            link.status = registry_status::suspended;
-            link.went_down(self);
-            step_down_later(self);
-          }
-          break;
-        case zk::session_state::expired:
-          spdlog::warn("registry: session of {} expired; stepping down and registering again",
-                       st.addr);
-          start_over(self, " (session expired)");
-          break;
-        case zk::session_state::not_zookeeper:
-          link.reject(self);
-          break;
-        default:
-          spdlog::error("registry: ZooKeeper refused the session (authentication)");
-          break;
-      }
-    },
-    [=](retry_atom, uint64_t gen) {
-      auto& st = self->state;
-      auto& link = st.link;
-      if (!link.on_retry(self, gen))
-        return;
-      // Lost: ZooKeeper expired the session (or came back without it).
-      spdlog::warn("registry: session of {} lost (disconnected longer than its timeout); "
-                   "stepping down and registering again on a new one",
-                   st.addr);
-      start_over(self, " (session lost)");
-    },
-    [=](step_down_atom, uint64_t outage) {
-      auto& st = self->state;
-      if (outage == st.outage && st.link.status != registry_status::connected)
-        step_down_all(self, " (ZooKeeper link down)");
-    },
-    [=](subscribe_atom, caf::actor& who) {
-      auto& st = self->state;
-      if (!who)
-        return;
-      st.watchers.push_back(who);
-      self->monitor(who);
-      for (auto& ns : st.leading)
-        caf::anon_send(who, leadership{ns, true, token_of(self, ns)});
-    },
-    [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
-      self->state.namespaces[ns] = std::move(fns);
-      if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
-        delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
-      return true;
-    },
-    [=](unpublish_atom, const std::string& ns) {
-      auto& st = self->state;
-      if (st.namespaces.erase(ns) == 0)
-        return false;
-      lead(self, ns, false, " (unpublished)");
-      if (connected(self)) {
-        st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
-        if (auto i = st.candidates.find(ns); i != st.candidates.end())
-          st.link.zk->remove(i->second);
-      }
-      st.candidates.erase(ns);
-      return true;
-    },
-    [=](server_data_atom, std::string& json) {
-      auto& st = self->state;
-      st.server_data = std::move(json);
-      if (connected(self) && !st.addr.empty()
-          && !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
-        delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
-      return true;
-    },
-    [=](wait_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      if (st.fatal)
-        return st.fatal;
-      if (st.registered)
+        switch (static_cast<zk::session_state>(state)) {
+          case zk::session_state::connected:
+            if (link.status != registry_status::connected) {
+              if (link.status != registry_status::connecting)
+                spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
+              link.status = registry_status::connected;
+              link.backoff = {};
+              register_all(self); // idempotent: also right after a mere reconnect
+            }
+            break;
+          case zk::session_state::connecting:
+            if (link.status == registry_status::connected) {
+              spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
+                           st.addr);
+              link.status = registry_status::suspended;
+              link.went_down(self);
+              step_down_later(self);
+            }
+            break;
+          case zk::session_state::expired:
+            spdlog::warn(
+                "registry: session of {} expired; stepping down and registering again",
+                st.addr);
+            start_over(self, " (session expired)");
+            break;
+          case zk::session_state::not_zookeeper:
+            link.reject(self);
+            break;
+          default:
+            spdlog::error("registry: ZooKeeper refused the session (authentication)");
+            break;
+        }
+      },
+      [=](retry_atom, uint64_t gen) {
+        auto& st = self->state;
+        auto& link = st.link;
+        if (!link.on_retry(self, gen))
+          return;
+        // Lost: ZooKeeper expired the session (or came back without it).
+        spdlog::warn(
+            "registry: session of {} lost (disconnected longer than its timeout); "
+            "stepping down and registering again on a new one",
+            st.addr);
+        start_over(self, " (session lost)");
+      },
+      [=](step_down_atom, uint64_t outage) {
+        auto& st = self->state;
+        if (outage == st.outage && st.link.status != registry_status::connected)
+          step_down_all(self, " (ZooKeeper link down)");
+      },
+      [=](subscribe_atom, caf::actor& who) {
+        auto& st = self->state;
+        if (!who)
+          return;
+        st.watchers.push_back(who);
+        self->monitor(who);
+        for (auto& ns : st.leading)
+          caf::anon_send(who, leadership{ns, true, token_of(self, ns)});
+      },
+      [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
+        self->state.namespaces[ns] = std::move(fns);
+        if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
+          delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
         return true;
-      auto rp = self->make_response_promise();
-      st.waiters.push_back(rp);
-      return caf::delegated<bool>{};
-    },
-    [=](register_atom) {
-      register_all(self);
-    },
-    [=](leaders_atom) {
-      std::vector<leadership> result;
-      for (auto& ns : self->state.leading)
-        result.push_back({ns, true, token_of(self, ns)});
-      return result;
-    },
-    [=](zk_requests_atom) {
-      auto n = self->state.link.requests();
-      return std::vector<uint64_t>{n.reads, n.writes};
-    },
+      },
+      [=](unpublish_atom, const std::string& ns) {
+        auto& st = self->state;
+        if (st.namespaces.erase(ns) == 0)
+          return false;
+        lead(self, ns, false, " (unpublished)");
+        if (connected(self)) {
+          st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
+          if (auto i = st.candidates.find(ns); i != st.candidates.end())
+            st.link.zk->remove(i->second);
+        }
+        st.candidates.erase(ns);
+        return true;
+      },
+      [=](server_data_atom, std::string& json) {
+        auto& st = self->state;
+        st.server_data = std::move(json);
+        if (connected(self) && !st.addr.empty() &&
+            !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
+          delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
+        return true;
+      },
+      [=](wait_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (st.fatal)
+          return st.fatal;
+        if (st.registered)
+          return true;
+        auto rp = self->make_response_promise();
+        st.waiters.push_back(rp);
+        return caf::delegated<bool>{};
+      },
+      [=](register_atom) { register_all(self); },
+      [=](leaders_atom) {
+        std::vector<leadership> result;
+        for (auto& ns : self->state.leading)
+          result.push_back({ns, true, token_of(self, ns)});
+        return result;
+      },
+      [=](zk_requests_atom) {
+        auto n = self->state.link.requests();
+        return std::vector<uint64_t>{n.reads, n.writes};
+      },
   };
 }
 

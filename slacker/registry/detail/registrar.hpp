@@ -6,8 +6,8 @@
 #include <vector>
 
 #include <caf/behavior.hpp>
-#include <caf/response_promise.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "slacker/messages/call.hpp"
@@ -18,7 +18,7 @@ namespace slacker {
 /// What the server-side registry remembers: what it must keep registered.
 struct registrar_state {
   zk_link link;
-  std::string addr;        // host:port; the host is detected when not given
+  std::string addr; // host:port; the host is detected when not given
   uint16_t port = 0;
   std::string server_data; // JSON text
   std::map<std::string, std::vector<function_info>> namespaces;
@@ -53,10 +53,11 @@ struct registrar_state {
 /// a cluster whose nodes anyone may write (squatted).
 /// Spawn it detached: it calls ZooKeeper synchronously. `connect` opens its
 /// sessions (a fake ZooKeeper in tests).
-caf::behavior registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
-                              std::string host, uint16_t port, std::string server_data,
-                              std::map<std::string, std::vector<function_info>> namespaces,
-                              bool remote_ok, zk::connector connect = zk::session::open);
+caf::behavior
+registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
+                std::string host, uint16_t port, std::string server_data,
+                std::map<std::string, std::vector<function_info>> namespaces,
+                bool remote_ok, zk::connector connect = zk::session::open);
 
 /// Function metadata as the JSON stored in `functions/<ns>/<fn>`.
 std::string to_json(const function_info& info);

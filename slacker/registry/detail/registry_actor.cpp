@@ -17,8 +17,7 @@ using self_ptr = caf::stateful_actor<mirror_state>*;
 /// would keep it (and its thread) alive for as long as it waits in a mailbox
 /// that is never drained (a broker's, once the network module stopped), and
 /// the actor system waits for that thread when it shuts down.
-template <class T>
-void emit(self_ptr self, const T& event) {
+template <class T> void emit(self_ptr self, const T& event) {
   for (auto& sub : self->state.subscribers)
     caf::anon_send(sub, event);
 }
@@ -237,94 +236,98 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
       }
   });
   return {
-    [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
-      auto& link = self->state.link;
-      if (gen != link.generation || !link.zk)
-        return;
-      if (!zk_link::session_event(type)) {
-        on_node_event(self, path);
-        return;
-      }
-      switch (static_cast<zk::session_state>(state)) {
-        case zk::session_state::connected:
-          if (link.status != registry_status::connected) {
-            spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
-            link.backoff = {};
-            if (link.status == registry_status::expired && !self->state.view.servers.empty()) {
-              // A new session: what is missing now may be registering again.
-              auto grace = link.session_timeout();
-              self->state.settle_until = self->clock().now() + grace;
-              delayed_weak_send(self, grace, caf::make_message(settle_atom::value,
-                                                               link.generation));
+      [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
+        auto& link = self->state.link;
+        if (gen != link.generation || !link.zk)
+          return;
+        if (!zk_link::session_event(type)) {
+          on_node_event(self, path);
+          return;
+        }
+        switch (static_cast<zk::session_state>(state)) {
+          case zk::session_state::connected:
+            if (link.status != registry_status::connected) {
+              spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+              link.backoff = {};
+              if (link.status == registry_status::expired &&
+                  !self->state.view.servers.empty()) {
+                // A new session: what is missing now may be registering again.
+                auto grace = link.session_timeout();
+                self->state.settle_until = self->clock().now() + grace;
+                delayed_weak_send(self, grace,
+                                  caf::make_message(settle_atom::value, link.generation));
+              }
+              // After a reconnect or a new session: read everything, then say
+              // connected, so that the view is complete when subscribers hear it.
+              refresh_all(self);
+              set_status(self, registry_status::connected);
             }
-            // After a reconnect or a new session: read everything, then say
-            // connected, so that the view is complete when subscribers hear it.
-            refresh_all(self);
-            set_status(self, registry_status::connected);
-          }
-          break;
-        case zk::session_state::connecting:
-          if (link.status == registry_status::connected) {
-            spdlog::warn("registry: connection to ZooKeeper lost; serving the last view");
-            set_status(self, registry_status::suspended);
-            link.went_down(self);
-          }
-          break;
-        case zk::session_state::expired:
-          spdlog::warn("registry: ZooKeeper session expired; opening a new one");
-          set_status(self, registry_status::expired);
-          link.open(self);
-          break;
-        case zk::session_state::not_zookeeper:
-          link.reject(self);
-          break;
-        default:
-          spdlog::error("registry: ZooKeeper refused the session (authentication)");
-          break;
-      }
-    },
-    [=](retry_atom, uint64_t gen) {
-      auto& link = self->state.link;
-      if (!link.on_retry(self, gen))
-        return;
-      spdlog::warn("registry: ZooKeeper session lost (disconnected longer than its timeout); "
-                   "opening a new one");
-      set_status(self, registry_status::expired);
-      link.open(self);
-    },
-    [=](settle_atom, uint64_t gen) {
-      // The grace after a new session is over: what is still missing is gone.
-      auto& link = self->state.link;
-      if (gen != link.generation || !link.zk || link.status != registry_status::connected)
-        return;
-      self->state.settle_until = {};
-      refresh_all(self);
-    },
-    [=](subscribe_atom, caf::actor& who) {
-      auto& subs = self->state.subscribers;
-      if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())
-        return;
-      subs.push_back(who);
-      self->monitor(who);
-      self->state.view.state = self->state.link.state();
-      caf::anon_send(who, self->state.view);
-    },
-    [=](unsubscribe_atom, caf::actor& who) {
-      auto& subs = self->state.subscribers;
-      auto i = std::find(subs.begin(), subs.end(), who);
-      if (i == subs.end())
-        return;
-      subs.erase(i);
-      self->demonitor(who);
-    },
-    [=](view_atom) {
-      self->state.view.state = self->state.link.state();
-      return self->state.view;
-    },
-    [=](zk_requests_atom) {
-      auto n = self->state.link.requests();
-      return std::vector<uint64_t>{n.reads, n.writes};
-    },
+            break;
+          case zk::session_state::connecting:
+            if (link.status == registry_status::connected) {
+              spdlog::warn(
+                  "registry: connection to ZooKeeper lost; serving the last view");
+              set_status(self, registry_status::suspended);
+              link.went_down(self);
+            }
+            break;
+          case zk::session_state::expired:
+            spdlog::warn("registry: ZooKeeper session expired; opening a new one");
+            set_status(self, registry_status::expired);
+            link.open(self);
+            break;
+          case zk::session_state::not_zookeeper:
+            link.reject(self);
+            break;
+          default:
+            spdlog::error("registry: ZooKeeper refused the session (authentication)");
+            break;
+        }
+      },
+      [=](retry_atom, uint64_t gen) {
+        auto& link = self->state.link;
+        if (!link.on_retry(self, gen))
+          return;
+        spdlog::warn(
+            "registry: ZooKeeper session lost (disconnected longer than its timeout); "
+            "opening a new one");
+        set_status(self, registry_status::expired);
+        link.open(self);
+      },
+      [=](settle_atom, uint64_t gen) {
+        // The grace after a new session is over: what is still missing is gone.
+        auto& link = self->state.link;
+        if (gen != link.generation || !link.zk ||
+            link.status != registry_status::connected)
+          return;
+        self->state.settle_until = {};
+        refresh_all(self);
+      },
+      [=](subscribe_atom, caf::actor& who) {
+        auto& subs = self->state.subscribers;
+        if (!who || std::find(subs.begin(), subs.end(), who) != subs.end())
+          return;
+        subs.push_back(who);
+        self->monitor(who);
+        self->state.view.state = self->state.link.state();
+        caf::anon_send(who, self->state.view);
+      },
+      [=](unsubscribe_atom, caf::actor& who) {
+        auto& subs = self->state.subscribers;
+        auto i = std::find(subs.begin(), subs.end(), who);
+        if (i == subs.end())
+          return;
+        subs.erase(i);
+        self->demonitor(who);
+      },
+      [=](view_atom) {
+        self->state.view.state = self->state.link.state();
+        return self->state.view;
+      },
+      [=](zk_requests_atom) {
+        auto n = self->state.link.requests();
+        return std::vector<uint64_t>{n.reads, n.writes};
+      },
   };
 }
 

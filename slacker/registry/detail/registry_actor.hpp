@@ -2,8 +2,8 @@
 
 #include <map>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>

@@ -27,13 +27,15 @@ void zk_link::open(caf::event_based_actor* self) {
   if (!res) {
     backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
                        std::chrono::milliseconds{30000});
-    spdlog::error("registry: {}; retrying in {} ms", describe(res.error()), backoff.count());
+    spdlog::error("registry: {}; retrying in {} ms", describe(res.error()),
+                  backoff.count());
     delayed_weak_send(self, backoff, caf::make_message(retry_atom::value, gen));
     return;
   }
   zk = std::move(*res);
   // One clear line if the ensemble does not answer in time; the client keeps trying.
-  delayed_weak_send(self, opts.connect_timeout, caf::make_message(retry_atom::value, gen));
+  delayed_weak_send(self, opts.connect_timeout,
+                    caf::make_message(retry_atom::value, gen));
 }
 
 bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
@@ -48,13 +50,15 @@ bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   auto now = self->clock().now();
   if (status == registry_status::suspended && now - down_since >= session_timeout())
     return true;
-  if (now - last_said >= std::chrono::seconds{10} || status == registry_status::connecting) {
+  if (now - last_said >= std::chrono::seconds{10} ||
+      status == registry_status::connecting) {
     last_said = now;
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - down_since);
     spdlog::warn("registry: ZooKeeper at {} still unreachable after {} s; still trying",
                  opts.zk, secs.count());
   }
-  delayed_weak_send(self, std::chrono::seconds{10}, caf::make_message(retry_atom::value, gen));
+  delayed_weak_send(self, std::chrono::seconds{10},
+                    caf::make_message(retry_atom::value, gen));
   return false;
 }
 
@@ -63,9 +67,10 @@ void zk_link::reject(caf::event_based_actor* self) {
   zk.reset();
   backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
                      std::chrono::milliseconds{30000});
-  spdlog::error("registry: {} answered as no ZooKeeper server would (is it one?); retrying in "
-                "{} ms",
-                opts.zk, backoff.count());
+  spdlog::error(
+      "registry: {} answered as no ZooKeeper server would (is it one?); retrying in "
+      "{} ms",
+      opts.zk, backoff.count());
   delayed_weak_send(self, backoff, caf::make_message(retry_atom::value, generation));
 }
 
@@ -73,7 +78,8 @@ void zk_link::went_down(caf::event_based_actor* self) {
   down_since = self->clock().now();
   last_said = down_since;
   // The lost-session check at the session timeout; then a line every 10 s.
-  delayed_weak_send(self, session_timeout(), caf::make_message(retry_atom::value, generation));
+  delayed_weak_send(self, session_timeout(),
+                    caf::make_message(retry_atom::value, generation));
 }
 
 zk::request_counts zk_link::requests() const {
@@ -94,30 +100,33 @@ void zk_link::close() {
 int64_t zk_link::view_age_ms() const {
   if (status == registry_status::connected)
     return 0;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - last_current)
-    .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() -
+                                                               last_current)
+      .count();
 }
 
-void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay, caf::message msg) {
+void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
+                       caf::message msg) {
   auto target = caf::actor_cast<caf::weak_actor_ptr>(self);
   self->home_system().spawn<caf::hidden>(
-    [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
-      timer->delayed_send(timer, delay, tick_atom::value);
-      return {
-        [timer, target, msg](tick_atom) {
-          if (auto dest = caf::actor_cast<caf::actor>(target))
-            caf::anon_send(dest, msg);
-          timer->quit();
-        },
-      };
-    });
+      [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
+        timer->delayed_send(timer, delay, tick_atom::value);
+        return {
+            [timer, target, msg](tick_atom) {
+              if (auto dest = caf::actor_cast<caf::actor>(target))
+                caf::anon_send(dest, msg);
+              timer->quit();
+            },
+        };
+      });
 }
 
 bool zk_link::session_event(uint8_t type) {
   return static_cast<zk::event_type>(type) == zk::event_type::session;
 }
 
-caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys, const caf::actor& who) {
+caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys,
+                                                 const caf::actor& who) {
   if (!who)
     return make_error(sc::unavailable, "no ZooKeeper session");
   auto res = blocking_request<std::vector<uint64_t>>(sys, who, std::chrono::seconds{30},
@@ -126,6 +135,5 @@ caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys, const c
     return std::move(res.error());
   return zk::request_counts{(*res)[0], (*res)[1]};
 }
-
 
 } // namespace slacker

@@ -7,14 +7,14 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/expected.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
 #include <caf/message.hpp>
 #include <caf/timespan.hpp>
 
 #include "slacker/messages/membership.hpp"
-#include "slacker/registry/options.hpp"
 #include "slacker/registry/detail/zk_session.hpp"
+#include "slacker/registry/options.hpp"
 
 namespace slacker {
 
@@ -98,10 +98,10 @@ struct live_registry_state {
     if (st == registry_status::connected)
       return {st, 0};
     auto since = zk_link::clock::time_point{
-      zk_link::clock::duration{last_current_ns.load(std::memory_order_relaxed)}};
+        zk_link::clock::duration{last_current_ns.load(std::memory_order_relaxed)}};
     return {st, std::chrono::duration_cast<std::chrono::milliseconds>(
-                  zk_link::clock::now() - since)
-                  .count()};
+                    zk_link::clock::now() - since)
+                    .count()};
   }
 };
 
@@ -110,10 +110,12 @@ struct live_registry_state {
 /// destroyed, nor its thread end, before the timer fires, and the actor
 /// system waits for that thread when it shuts down. A hidden helper holds
 /// the timer and only a weak reference to `self`.
-void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay, caf::message msg);
+void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
+                       caf::message msg);
 
 /// What a registry or registrar actor's session sent (`zk_requests_atom`),
 /// asked and waited for.
-caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys, const caf::actor& who);
+caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys,
+                                                 const caf::actor& who);
 
 } // namespace slacker

@@ -71,7 +71,9 @@ event_type to_type(int type) {
 /// to debug (trace for its info lines): the registry actors log each state
 /// change once, and an outage once every 10 s.
 void log_line(const char* message) {
-  auto has = [message](const char* tag) { return std::strstr(message, tag) != nullptr; };
+  auto has = [message](const char* tag) {
+    return std::strstr(message, tag) != nullptr;
+  };
   const char* text = message;
   if (auto tag = std::strstr(message, ":ZOO_")) {
     if (auto end = std::strstr(tag, ": "))
@@ -138,8 +140,9 @@ struct c_session::impl {
   ACL_vector* parent_acl_ptr(const std::string& parent) {
     if (acl.count == 0 || shared_root.empty())
       return acl_ptr();
-    bool ancestor = shared_root.rfind(parent, 0) == 0
-                    && (shared_root.size() == parent.size() || shared_root[parent.size()] == '/');
+    bool ancestor =
+        shared_root.rfind(parent, 0) == 0 &&
+        (shared_root.size() == parent.size() || shared_root[parent.size()] == '/');
     return ancestor ? &shared_acl : &acl;
   }
 };
@@ -163,21 +166,22 @@ session::open(const std::string& hosts, std::chrono::milliseconds session_timeou
                           static_cast<int>(session_timeout.count()), nullptr, raw, 0,
                           log_line);
   if (p->zh == nullptr)
-    return make_error(sc::invalid_request, "cannot use ZooKeeper address '" + hosts
-                                             + "': " + std::strerror(errno));
+    return make_error(sc::invalid_request, "cannot use ZooKeeper address '" + hosts +
+                                               "': " + std::strerror(errno));
   if (!auth.digest.empty()) {
     zoo_add_auth(p->zh, "digest", auth.digest.c_str(),
                  static_cast<int>(auth.digest.size()), nullptr, nullptr);
     // Written by this user only ("auth": the creator's credentials), read by all.
     p->acl_entries.push_back(ACL{ZOO_PERM_ALL, Id{p->auth_id.data(), p->empty.data()}});
-    p->acl_entries.push_back(ACL{ZOO_PERM_READ, Id{p->world_scheme.data(), p->anyone.data()}});
+    p->acl_entries.push_back(
+        ACL{ZOO_PERM_READ, Id{p->world_scheme.data(), p->anyone.data()}});
     p->acl.count = static_cast<int32_t>(p->acl_entries.size());
     p->acl.data = p->acl_entries.data();
     // Shared parents: anyone reads them and adds children (a cluster of its
     // own); nobody can change or delete them.
     p->shared_root = auth.shared_root;
-    p->shared_entries.push_back(
-      ACL{ZOO_PERM_READ | ZOO_PERM_CREATE, Id{p->world_scheme.data(), p->anyone.data()}});
+    p->shared_entries.push_back(ACL{ZOO_PERM_READ | ZOO_PERM_CREATE,
+                                    Id{p->world_scheme.data(), p->anyone.data()}});
     p->shared_acl.count = 1;
     p->shared_acl.data = p->shared_entries.data();
   }
@@ -194,7 +198,7 @@ std::chrono::milliseconds c_session::timeout() const {
 }
 
 status c_session::create(const std::string& path, const std::string& data, node_kind kind,
-                       bool parents, std::string* created) {
+                         bool parents, std::string* created) {
   int flags = ZOO_PERSISTENT;
   if (kind == node_kind::ephemeral)
     flags = ZOO_EPHEMERAL;
@@ -225,8 +229,8 @@ status c_session::create(const std::string& path, const std::string& data, node_
     }
     for (auto i = missing.rbegin(); i != missing.rend(); ++i) {
       ++counts_.writes;
-      auto made = zoo_create(impl_->zh, i->c_str(), nullptr, -1, impl_->parent_acl_ptr(*i),
-                             ZOO_PERSISTENT, nullptr, 0);
+      auto made = zoo_create(impl_->zh, i->c_str(), nullptr, -1,
+                             impl_->parent_acl_ptr(*i), ZOO_PERSISTENT, nullptr, 0);
       if (made != ZOK && made != ZNODEEXISTS)
         return make_status(made);
     }
@@ -237,7 +241,8 @@ status c_session::create(const std::string& path, const std::string& data, node_
   return make_status(res);
 }
 
-status c_session::get(const std::string& path, bool watch, std::string& data, node_stat* st) {
+status c_session::get(const std::string& path, bool watch, std::string& data,
+                      node_stat* st) {
   std::vector<char> buf(64 * 1024);
   int len = static_cast<int>(buf.size());
   Stat s{};
@@ -253,12 +258,12 @@ status c_session::get(const std::string& path, bool watch, std::string& data, no
 
 status c_session::set(const std::string& path, const std::string& data) {
   ++counts_.writes;
-  return make_status(zoo_set(impl_->zh, path.c_str(), data.data(),
-                             static_cast<int>(data.size()), -1));
+  return make_status(
+      zoo_set(impl_->zh, path.c_str(), data.data(), static_cast<int>(data.size()), -1));
 }
 
 status c_session::children(const std::string& path, bool watch,
-                         std::vector<std::string>& out) {
+                           std::vector<std::string>& out) {
   String_vector names{0, nullptr};
   ++counts_.reads;
   auto res = zoo_get_children(impl_->zh, path.c_str(), watch ? 1 : 0, &names);
@@ -306,8 +311,8 @@ status c_session::world_writable(const std::string& path, bool& writable) {
   if (res == ZOK) {
     for (int32_t i = 0; i < acl.count; ++i) {
       auto& e = acl.data[i];
-      if (std::string{e.id.scheme} == "world"
-          && (e.perms & (ZOO_PERM_WRITE | ZOO_PERM_DELETE | ZOO_PERM_ADMIN)) != 0)
+      if (std::string{e.id.scheme} == "world" &&
+          (e.perms & (ZOO_PERM_WRITE | ZOO_PERM_DELETE | ZOO_PERM_ADMIN)) != 0)
         writable = true;
     }
     deallocate_ACL_vector(&acl);
@@ -352,8 +357,8 @@ caf::expected<std::string> local_address_towards(const std::string& hosts) {
         freeaddrinfo(res);
         if (text[0] != '\0')
           return std::string{text};
-        return make_error(sc::unavailable, "cannot read the local address towards "
-                                             + hostport);
+        return make_error(sc::unavailable,
+                          "cannot read the local address towards " + hostport);
       }
       close(fd);
     }
@@ -362,8 +367,8 @@ caf::expected<std::string> local_address_towards(const std::string& hosts) {
   }
   return make_error(sc::unavailable,
                     "cannot detect this server's address: no ZooKeeper server accepts a "
-                    "connection (tried "
-                      + (tried.empty() ? hosts : tried) + "); set the node address");
+                    "connection (tried " +
+                        (tried.empty() ? hosts : tried) + "); set the node address");
 }
 
 void set_client_log_level(const std::string& level) {

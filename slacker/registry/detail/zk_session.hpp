@@ -53,17 +53,15 @@ public:
   /// and only when missing); `created` gets the actual path (with the
   /// sequence number).
   virtual status create(const std::string& path, const std::string& data, node_kind kind,
-                        bool parents, std::string* created = nullptr)
-    = 0;
+                        bool parents, std::string* created = nullptr) = 0;
 
   virtual status get(const std::string& path, bool watch, std::string& data,
-                     node_stat* st = nullptr)
-    = 0;
+                     node_stat* st = nullptr) = 0;
 
   virtual status set(const std::string& path, const std::string& data) = 0;
 
-  virtual status children(const std::string& path, bool watch, std::vector<std::string>& out)
-    = 0;
+  virtual status children(const std::string& path, bool watch,
+                          std::vector<std::string>& out) = 0;
 
   virtual status exists(const std::string& path, bool watch, node_stat* st = nullptr) = 0;
 
@@ -86,8 +84,8 @@ protected:
 
 /// Opens sessions: `session::open` (the C client), or a fake in tests.
 using connector = std::function<caf::expected<std::unique_ptr<session>>(
-  const std::string& hosts, std::chrono::milliseconds session_timeout,
-  session::callback cb, auth_options auth)>;
+    const std::string& hosts, std::chrono::milliseconds session_timeout,
+    session::callback cb, auth_options auth)>;
 
 /// The local IP address this host uses to reach the first of `hosts` that
 /// accepts a TCP connection; a clear error when none does.

@@ -41,7 +41,7 @@ struct registry {
   /// ns -> fn -> counts; found by name without a copy (each served call).
   std::map<std::string, std::map<std::string, std::unique_ptr<call_counts>, std::less<>>,
            std::less<>>
-    served;
+      served;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<peer_counts>> peers;
   std::list<gauge> gauges;
   std::list<health_part> health;
@@ -101,8 +101,8 @@ void render_calls(std::ostream& out, const std::string& prefix, const std::strin
   for (auto& [labels, c] : rows)
     for (size_t i = 1; i < c->outcomes.size(); ++i)
       if (auto n = c->outcomes[i].load(); n > 0)
-        out << prefix << "_errors_total{" << labels << ",code=\"" << outcome_name(i) << "\"} "
-            << n << "\n";
+        out << prefix << "_errors_total{" << labels << ",code=\"" << outcome_name(i)
+            << "\"} " << n << "\n";
   header(out, prefix + "_in_flight", what + ": calls under way", "gauge");
   for (auto& [labels, c] : rows)
     out << prefix << "_in_flight{" << labels << "} " << c->in_flight.load() << "\n";
@@ -128,7 +128,10 @@ int send(mg_connection* conn, int status, const char* type, const std::string& b
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
             "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status, status == 200 ? "OK" : status == 503 ? "Service Unavailable" : "Not Found",
+            status,
+            status == 200   ? "OK"
+            : status == 503 ? "Service Unavailable"
+                            : "Not Found",
             type, body.size());
   mg_write(conn, body.data(), body.size());
   return status;
@@ -145,8 +148,7 @@ struct forget_caf {
 };
 
 /// Answers with what `produce` returns (status, body) as `type`.
-template <class F>
-int respond(mg_connection* conn, const char* type, F produce) {
+template <class F> int respond(mg_connection* conn, const char* type, F produce) {
   std::pair<int, std::string> answer;
   {
     forget_caf guard;
@@ -216,7 +218,8 @@ std::shared_ptr<void> add_gauge(std::string name, std::string labels, std::strin
                                 std::function<double()> read) {
   auto& r = reg();
   std::unique_lock<std::shared_mutex> guard{r.mtx};
-  r.gauges.push_back({std::move(name), std::move(labels), std::move(help), std::move(read)});
+  r.gauges.push_back(
+      {std::move(name), std::move(labels), std::move(help), std::move(read)});
   return handle_of(r.gauges, std::prev(r.gauges.end()));
 }
 
@@ -238,12 +241,13 @@ std::string render() {
   render_calls(out, "slacker_server", "functions served by this process", rows);
   rows.clear();
   for (auto& [key, c] : r.peers)
-    rows.emplace_back("cluster=\"" + escape(key.first) + "\",server=\"" + escape(key.second)
-                        + "\"",
+    rows.emplace_back("cluster=\"" + escape(key.first) + "\",server=\"" +
+                          escape(key.second) + "\"",
                       c.get());
-  render_calls(out, "slacker_client", "calls this process's cluster clients sent per server",
-               rows);
-  header(out, "slacker_client_routable", "1 while a server may be chosen for calls", "gauge");
+  render_calls(out, "slacker_client",
+               "calls this process's cluster clients sent per server", rows);
+  header(out, "slacker_client_routable", "1 while a server may be chosen for calls",
+         "gauge");
   for (auto& [key, c] : r.peers)
     out << "slacker_client_routable{cluster=\"" << escape(key.first) << "\",server=\""
         << escape(key.second) << "\"} " << (c->routable.load() ? 1 : 0) << "\n";
@@ -287,18 +291,23 @@ caf::error serve(const std::string& host_port) {
   if (r.http) {
     if (r.address == host_port)
       return {};
-    return make_error(sc::invalid_request, "metrics are served on " + r.address
-                                             + " already, not also on " + host_port);
+    return make_error(sc::invalid_request, "metrics are served on " + r.address +
+                                               " already, not also on " + host_port);
   }
-  const char* options[] = {"listening_ports", host_port.c_str(), "num_threads", "2",
-                           "request_timeout_ms", "5000", nullptr};
+  const char* options[] = {"listening_ports",
+                           host_port.c_str(),
+                           "num_threads",
+                           "2",
+                           "request_timeout_ms",
+                           "5000",
+                           nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = on_log;
   mg_init_library(0);
   auto* ctx = mg_start(&callbacks, nullptr, options);
   if (!ctx)
-    return make_error(sc::invalid_request,
-                      "cannot serve metrics on " + host_port + " (taken, or not HOST:PORT)");
+    return make_error(sc::invalid_request, "cannot serve metrics on " + host_port +
+                                               " (taken, or not HOST:PORT)");
   mg_set_request_handler(ctx, "/metrics$", on_metrics, nullptr);
   mg_set_request_handler(ctx, "/health$", on_health, nullptr);
   r.http = ctx; // runs until the process ends

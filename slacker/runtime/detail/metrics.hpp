@@ -26,8 +26,8 @@ namespace slacker::metrics {
 bool enabled() noexcept;
 
 /// Upper bounds (µs) of the latency histogram's buckets; `+Inf` follows.
-inline constexpr std::array<uint64_t, 12> bucket_us{50,    100,   250,    500,     1000,    2500,
-                                                    5000,  10000, 25000,  100000,  1000000, 10000000};
+inline constexpr std::array<uint64_t, 12> bucket_us{
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000, 10000000};
 
 /// Calls, errors by code, a latency histogram and calls in flight.
 struct call_counts {
