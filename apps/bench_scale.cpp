@@ -93,14 +93,13 @@ uint64_t zk_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
 
 /// Waits (bounded) until the client knows `n` servers of `bench`.
 bool wait_servers(slacker::cluster_client& sc, size_t n, std::chrono::seconds limit) {
-  auto until = clock_type::now() + limit;
-  while (clock_type::now() < until) {
-    auto v = sc.members();
-    if (v && v->namespaces["bench"].size() == n)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  }
-  return false;
+  auto v = sc.wait_until(
+      [n](auto& view) {
+        auto i = view.namespaces.find("bench");
+        return (i == view.namespaces.end() ? 0 : i->second.size()) == n;
+      },
+      limit);
+  return static_cast<bool>(v);
 }
 
 /// The client's requests once they stopped changing for 300 ms (bounded).

@@ -47,13 +47,16 @@ void caf_main(caf::actor_system& sys, const client_config& cfg) {
   slacker::cluster_client sc{sys, cfg.cluster, cfg.zk};
   std::printf("cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
   // Wait for the servers to register (bounded).
-  for (int i = 0; i < 300; ++i) {
-    auto view = sc.members();
-    if (view && view->namespaces["slacker.example.api"].size() >= cfg.servers &&
-        view->namespaces["slacker.example.api2"].size() >= cfg.servers)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-  }
+  sc.wait_until(
+      [&](auto& view) {
+        auto count = [&](const char* ns) {
+          auto i = view.namespaces.find(ns);
+          return i == view.namespaces.end() ? 0 : i->second.size();
+        };
+        return count("slacker.example.api") >= cfg.servers &&
+               count("slacker.example.api2") >= cfg.servers;
+      },
+      std::chrono::seconds{30});
   show("timestamp (default: random, single)",
        sc.call<int64_t>("slacker.example.api/timestamp"));
 

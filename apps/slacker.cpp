@@ -35,6 +35,7 @@
 #include "slacker/cluster/manager.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/detail/zk_session.hpp"
+#include "slacker/registry/layout.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
@@ -516,18 +517,17 @@ void cmd_members(caf::actor_system& sys, const cli_config& cfg) {
   if (!v)
     return fail(v.error());
   // --wait=N: until N servers are registered, up to --timeout.
-  auto until = std::chrono::steady_clock::now() + milliseconds{cfg.timeout};
-  while (v->servers.size() < cfg.wait) {
-    if (std::chrono::steady_clock::now() >= until)
+  if (v->servers.size() < cfg.wait) {
+    v = reg.wait_until([&](auto& view) { return view.servers.size() >= cfg.wait; },
+                       milliseconds{cfg.timeout});
+    if (!v) {
+      auto now = reg.view();
+      auto have = now ? now->servers.size() : 0;
       return fail(slacker::make_error(
-          slacker::sc::timeout, std::to_string(v->servers.size()) + " of " +
-                                    std::to_string(cfg.wait) +
+          slacker::sc::timeout, std::to_string(have) + " of " + std::to_string(cfg.wait) +
                                     " servers registered in cluster " + cfg.cluster +
                                     " after " + std::to_string(cfg.timeout) + " ms"));
-    std::this_thread::sleep_for(milliseconds{20});
-    v = reg.view();
-    if (!v)
-      return fail(v.error());
+    }
   }
   std::cout << members_json(*v).dump() << "\n";
 }
@@ -537,7 +537,7 @@ void cmd_inspect(const cli_config& cfg) {
                                        [](const slacker::zk::event&) {});
   if (!zk) // an address it cannot use: say why, as every command does
     return fail(zk_unreachable(cfg));
-  auto base = zk_of(cfg).base() + "/functions";
+  auto base = slacker::zk_layout{zk_of(cfg)}.functions();
   // The session connects in the background: wait until it answers.
   if (auto err = wait_zk(cfg, [&] {
         return (*zk)->exists("/", false).code != slacker::zk::rc::connection_loss;
@@ -571,6 +571,37 @@ void cmd_inspect(const cli_config& cfg) {
   std::cout << out.dump() << "\n";
 }
 
+// One JSON line per membership event (`slacker watch`).
+json event_json(const slacker::membership_view& v) {
+  auto j = members_json(v);
+  j["event"] = "snapshot";
+  return j;
+}
+json event_json(const slacker::member_up& x) {
+  return {{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}};
+}
+json event_json(const slacker::member_down& x) {
+  return {{"event", "member_down"}, {"addr", x.addr}};
+}
+json event_json(const slacker::server_data_changed& x) {
+  return {
+      {"event", "server_data_changed"}, {"addr", x.addr}, {"data", data_json(x.data)}};
+}
+json event_json(const slacker::namespace_up& x) {
+  return {{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::namespace_down& x) {
+  return {{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::leader_changed& x) {
+  return {{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::registry_state& x) {
+  return {{"event", "registry_state"},
+          {"status", slacker::to_string(x.status)},
+          {"view_age_ms", x.view_age_ms}};
+}
+
 void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
   slacker::registry reg{sys, zk_of(cfg)};
   // Subscribe once the registry has read the cluster: the snapshot is whole.
@@ -594,39 +625,7 @@ void cmd_watch(caf::actor_system& sys, const cli_config& cfg) {
       finish();
   };
   auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
-    using namespace slacker;
-    return {
-        [=](membership_view& v) {
-          auto j = members_json(v);
-          j["event"] = "snapshot";
-          print(j);
-        },
-        [=](member_up& x) {
-          print({{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}});
-        },
-        [=](member_down& x) {
-          print({{"event", "member_down"}, {"addr", x.addr}});
-        },
-        [=](server_data_changed& x) {
-          print({{"event", "server_data_changed"},
-                 {"addr", x.addr},
-                 {"data", data_json(x.data)}});
-        },
-        [=](namespace_up& x) {
-          print({{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}});
-        },
-        [=](namespace_down& x) {
-          print({{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}});
-        },
-        [=](leader_changed& x) {
-          print({{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}});
-        },
-        [=](registry_state& x) {
-          print({{"event", "registry_state"},
-                 {"status", to_string(x.status)},
-                 {"view_age_ms", x.view_age_ms}});
-        },
-    };
+    return slacker::on_membership([print](auto& x) { print(event_json(x)); });
   });
   caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
   done->get_future().wait();
@@ -740,12 +739,11 @@ struct command_line {
       c->add_option("--server", cfg.server, "call this server directly, not the cluster")
           ->type_name("HOST:PORT");
       c->add_option("--grouping", cfg.grouping, "which servers")
-          ->check(CLI::IsMember({"random", "all", "first", "leader", "least-in-flight",
-                                 "weighted", "round-robin"}));
+          ->check(CLI::IsMember(slacker::all_names<slacker::grouping_kind>()));
       c->add_option("--results", cfg.results, "how answers combine")
-          ->check(CLI::IsMember({"single", "vector", "map", "nil"}));
+          ->check(CLI::IsMember(slacker::all_names<slacker::results_kind>()));
       c->add_option("--exceptions", cfg.exceptions, "which errors fail the call")
-          ->check(CLI::IsMember({"all", "any"}));
+          ->check(CLI::IsMember(slacker::all_names<slacker::exceptions_kind>()));
       c->add_option(
            "--quorum", cfg.quorum,
            "decide once this many servers succeeded (with --grouping=all; 0: off)")

@@ -69,19 +69,7 @@ private:
 
 /// An actor that puts every membership message it gets into `log`.
 inline caf::behavior collector(caf::event_based_actor*, std::shared_ptr<event_log> log) {
-  auto keep = [log](auto& x) {
-    log->push(caf::make_message(x));
-  };
-  return {
-      [=](slacker::membership_view& x) { keep(x); },
-      [=](slacker::member_up& x) { keep(x); },
-      [=](slacker::member_down& x) { keep(x); },
-      [=](slacker::server_data_changed& x) { keep(x); },
-      [=](slacker::namespace_up& x) { keep(x); },
-      [=](slacker::namespace_down& x) { keep(x); },
-      [=](slacker::leader_changed& x) { keep(x); },
-      [=](slacker::registry_state& x) { keep(x); },
-  };
+  return slacker::on_membership([log](auto& x) { log->push(caf::make_message(x)); });
 }
 
 } // namespace slacker_test

@@ -22,6 +22,7 @@
 #include "slacker/cluster/server_config.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/signals.hpp"
 #include "test_types.hpp"
 
 using namespace slacker_test;
@@ -144,13 +145,9 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   }
   std::printf("port %u\n", *port);
   std::fflush(stdout);
-  // SIGTERM (blocked in every thread by main): a graceful stop, then exit.
+  // A stop signal (blocked in every thread by main): a graceful stop, then exit.
   std::thread{[&srv, &reg] {
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    int sig = 0;
-    sigwait(&term, &sig);
+    slacker::wait_stop_signal();
     if (reg)
       slacker::graceful_stop(srv, *reg, std::chrono::milliseconds{300},
                              std::chrono::seconds{10});
@@ -204,9 +201,6 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &term, nullptr); // before CAF's threads exist
+  slacker::block_stop_signals(); // before CAF's threads exist
   return caf::exec_main<>(caf_main, argc, argv);
 }

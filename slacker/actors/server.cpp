@@ -38,8 +38,7 @@ server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   : sys_(sys), pool_(std::move(pool)), catalog_(std::make_shared<catalog>()) {
   configure_logging(sys.config());
   log_calls_ = switch_on(sys.config(), "slacker.log-calls");
-  on_network_thread_ =
-      caf::get_or(sys.config(), "slacker.hot-path", std::string{"network"}) == "network";
+  on_network_thread_ = on_network_thread(sys.config(), hot_path::namespaces);
 }
 
 server::~server() {

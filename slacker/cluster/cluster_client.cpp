@@ -95,8 +95,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
                  to_string(v.status) + ")";
         }));
   }
-  if (caf::get_or(sys.config(), "slacker.dispatcher-hot-path", std::string{"network"}) ==
-      "network")
+  if (on_network_thread(sys.config(), hot_path::dispatcher))
     dispatcher_ =
         sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
   else
@@ -177,6 +176,12 @@ void cluster_client::on_server_data_change(
 
 caf::expected<membership_view> cluster_client::members() {
   return pool_->request<membership_view>(dispatcher_, view_atom::value);
+}
+
+caf::expected<membership_view>
+cluster_client::wait_until(const std::function<bool(const membership_view&)>& pred,
+                           std::chrono::milliseconds timeout) {
+  return wait_for_view([this] { return members(); }, pred, timeout);
 }
 
 } // namespace slacker

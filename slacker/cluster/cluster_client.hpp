@@ -195,6 +195,12 @@ public:
   /// What this client knows of the cluster.
   caf::expected<membership_view> members();
 
+  /// Waits until what this client routes to satisfies `pred` (e.g. two
+  /// servers provide a namespace); the view then, or `timeout` after `timeout`.
+  caf::expected<membership_view>
+  wait_until(const std::function<bool(const membership_view&)>& pred,
+             std::chrono::milliseconds timeout);
+
   /// The dispatcher: actors send it `cluster_call`s (see `prepare`) and get
   /// `cluster_reply`s; decode them with `decode_cluster<R>` (or use `request`).
   const caf::actor& dispatcher() const noexcept {

@@ -21,7 +21,7 @@ registration_options cluster_server_config::registration() const {
   opts.zk.session_timeout = std::chrono::milliseconds{session_timeout};
   opts.node = node;
   opts.server_data = server_data;
-  opts.zk.auth.digest = zk_auth;
+  opts.zk.auth.digest = caf::get_or(*this, "slacker.zk.auth", std::string{});
   return opts;
 }
 

@@ -1,41 +1,36 @@
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/messages/names.hpp"
 
 namespace slacker {
 
+constexpr name_entry<codec_id> codec_names[] = {
+    {codec_id::caf_binary, "caf"},
+    {codec_id::json, "json"},
+    {codec_id::boost_binary, "boost"},
+};
+
 const char* to_string(codec_id id) {
-  switch (id) {
-    case codec_id::caf_binary:
-      return "caf";
-    case codec_id::json:
-      return "json";
-    case codec_id::boost_binary:
-      return "boost";
-  }
-  return "unknown";
+  return name_in(codec_names, id);
 }
 
+constexpr name_entry<registry_status> registry_status_names[] = {
+    {registry_status::connecting, "connecting"},
+    {registry_status::connected, "connected"},
+    {registry_status::suspended, "suspended"},
+    {registry_status::expired, "expired"},
+};
+
 const char* to_string(registry_status x) {
-  switch (x) {
-    case registry_status::connecting:
-      return "connecting";
-    case registry_status::connected:
-      return "connected";
-    case registry_status::suspended:
-      return "suspended";
-    case registry_status::expired:
-      return "expired";
-  }
-  return "unknown";
+  return name_in(registry_status_names, x);
+}
+
+template <> std::vector<std::string> all_names<codec_id>() {
+  return names_in(codec_names);
 }
 
 bool from_string(const std::string& name, codec_id& out) {
-  for (auto id : {codec_id::caf_binary, codec_id::json, codec_id::boost_binary})
-    if (name == to_string(id)) {
-      out = id;
-      return true;
-    }
-  return false;
+  return value_in(codec_names, name, out);
 }
 
 bool split_address(const std::string& address, std::string& host, uint16_t& port) {

@@ -8,6 +8,8 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "slacker/messages/names.hpp"
+
 namespace slacker {
 
 /// Encoded arguments or results.
@@ -28,6 +30,7 @@ const char* to_string(codec_id id);
 
 /// Parses `caf`, `json` or `boost`; false for anything else.
 bool from_string(const std::string& name, codec_id& out);
+template <> std::vector<std::string> all_names<codec_id>();
 
 /// One call of `ns/fn`, from a client to a namespace actor.
 struct call_request {

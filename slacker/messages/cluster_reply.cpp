@@ -1,21 +1,16 @@
 #include "slacker/messages/cluster_reply.hpp"
+#include "slacker/messages/names.hpp"
 
 namespace slacker {
 
+constexpr name_entry<reply_shape> shape_names[] = {
+    {reply_shape::single, "single"}, {reply_shape::vector, "vector"},
+    {reply_shape::map, "map"},       {reply_shape::nil, "nil"},
+    {reply_shape::whole, "whole"},
+};
+
 const char* to_string(reply_shape x) {
-  switch (x) {
-    case reply_shape::single:
-      return "single";
-    case reply_shape::vector:
-      return "vector";
-    case reply_shape::map:
-      return "map";
-    case reply_shape::nil:
-      return "nil";
-    case reply_shape::whole:
-      return "whole";
-  }
-  return "unknown";
+  return name_in(shape_names, x);
 }
 
 } // namespace slacker

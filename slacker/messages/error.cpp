@@ -1,40 +1,29 @@
 #include "slacker/messages/error.hpp"
+#include "slacker/messages/names.hpp"
 
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
 namespace slacker {
 
+constexpr name_entry<sc> error_names[] = {
+    {sc::none, "none"},
+    {sc::not_found, "not_found"},
+    {sc::exception, "exception"},
+    {sc::codec_error, "codec_error"},
+    {sc::timeout, "timeout"},
+    {sc::canceled, "canceled"},
+    {sc::connection_broken, "connection_broken"},
+    {sc::overloaded, "overloaded"},
+    {sc::unavailable, "unavailable"},
+    {sc::invalid_request, "invalid_request"},
+    {sc::forbidden, "forbidden"},
+    {sc::too_large, "too_large"},
+    {sc::draining, "draining"},
+};
+
 const char* to_string(sc code) {
-  switch (code) {
-    case sc::none:
-      return "none";
-    case sc::not_found:
-      return "not_found";
-    case sc::exception:
-      return "exception";
-    case sc::codec_error:
-      return "codec_error";
-    case sc::timeout:
-      return "timeout";
-    case sc::canceled:
-      return "canceled";
-    case sc::connection_broken:
-      return "connection_broken";
-    case sc::overloaded:
-      return "overloaded";
-    case sc::unavailable:
-      return "unavailable";
-    case sc::invalid_request:
-      return "invalid_request";
-    case sc::forbidden:
-      return "forbidden";
-    case sc::too_large:
-      return "too_large";
-    case sc::draining:
-      return "draining";
-  }
-  return "unknown";
+  return name_in(error_names, code);
 }
 
 std::string excerpt(const std::string& text, size_t max) {

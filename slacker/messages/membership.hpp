@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include <caf/message_handler.hpp>
 #include <caf/meta/type_name.hpp>
 
 namespace slacker {
@@ -138,6 +139,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
   return f(caf::meta::type_name("slacker::membership_view"), x.servers, x.namespaces,
            x.leaders, x.state);
+}
+
+/// One handler for each membership message, each passing it on to `f` (a
+/// generic lambda or an overload set): the one list of the types, for an
+/// actor that takes them all (`return slacker::on_membership(f);`).
+template <class F> caf::message_handler on_membership(F f) {
+  return {
+      [f](membership_view& x) mutable { f(x); },
+      [f](member_up& x) mutable { f(x); },
+      [f](member_down& x) mutable { f(x); },
+      [f](server_data_changed& x) mutable { f(x); },
+      [f](namespace_up& x) mutable { f(x); },
+      [f](namespace_down& x) mutable { f(x); },
+      [f](leader_changed& x) mutable { f(x); },
+      [f](registry_state& x) mutable { f(x); },
+  };
 }
 
 } // namespace slacker

@@ -13,6 +13,7 @@
 #include <caf/error.hpp>
 
 #include "slacker/messages/call.hpp"
+#include "slacker/messages/names.hpp"
 
 namespace slacker {
 
@@ -35,6 +36,7 @@ enum class exceptions_kind : uint8_t {
 
 const char* to_string(exceptions_kind x);
 bool from_string(const std::string& name, exceptions_kind& out);
+template <> std::vector<std::string> all_names<exceptions_kind>();
 
 /// A user policy: given successes and failures, an error or nothing. It is
 /// consulted once every server has answered (or the deadline passed); see

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "slacker/messages/names.hpp"
+
 namespace slacker {
 
 enum class grouping_kind : uint8_t {
@@ -27,6 +29,7 @@ const char* to_string(grouping_kind x);
 /// Parses `random`, `all`, `first`, `leader`, `least-in-flight` (or
 /// `least_in_flight`), `weighted`, `round-robin`; false for anything else.
 bool from_string(const std::string& name, grouping_kind& out);
+template <> std::vector<std::string> all_names<grouping_kind>();
 
 /// A server a call may go to.
 struct candidate {

@@ -1,29 +1,25 @@
 #include "slacker/policy/results.hpp"
+#include "slacker/messages/names.hpp"
 
 namespace slacker {
 
+constexpr name_entry<results_kind> results_names[] = {
+    {results_kind::single, "single"},
+    {results_kind::vector, "vector"},
+    {results_kind::map, "map"},
+    {results_kind::nil, "nil"},
+};
+
 const char* to_string(results_kind x) {
-  switch (x) {
-    case results_kind::single:
-      return "single";
-    case results_kind::vector:
-      return "vector";
-    case results_kind::map:
-      return "map";
-    case results_kind::nil:
-      return "nil";
-  }
-  return "unknown";
+  return name_in(results_names, x);
+}
+
+template <> std::vector<std::string> all_names<results_kind>() {
+  return names_in(results_names);
 }
 
 bool from_string(const std::string& name, results_kind& out) {
-  for (auto k :
-       {results_kind::single, results_kind::vector, results_kind::map, results_kind::nil})
-    if (name == to_string(k)) {
-      out = k;
-      return true;
-    }
-  return false;
+  return value_in(results_names, name, out);
 }
 
 } // namespace slacker

@@ -14,6 +14,7 @@
 
 #include <caf/expected.hpp>
 
+#include "slacker/messages/names.hpp"
 #include "slacker/policy/exceptions.hpp"
 
 namespace slacker {
@@ -27,6 +28,7 @@ enum class results_kind : uint8_t {
 
 const char* to_string(results_kind x);
 bool from_string(const std::string& name, results_kind& out);
+template <> std::vector<std::string> all_names<results_kind>();
 
 /// A user policy over the (address, result) pairs that succeeded; returns the
 /// call's one result, encoded in `codec` (see `slacker::reduce` for a typed one).

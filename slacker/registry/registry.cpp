@@ -1,21 +1,15 @@
 #include "slacker/registry/registry.hpp"
 
-#include "slacker/runtime/wire_options.hpp"
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
-
-#include "slacker/runtime/blocking_request.hpp"
+#include <thread>
 
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "slacker/messages/atoms.hpp"
-#include "slacker/messages/codec.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/registry/detail/registry_actor.hpp"
+#include "slacker/runtime/blocking_request.hpp"
 #include "slacker/runtime/config.hpp"
-#include "slacker/runtime/detail/metrics.hpp"
 
 namespace slacker {
 
@@ -53,6 +47,29 @@ caf::expected<membership_view> registry::view() {
 
 caf::expected<zk::request_counts> registry::zk_requests() {
   return zk_requests_of(sys_, actor_);
+}
+
+caf::expected<membership_view>
+registry::wait_until(const std::function<bool(const membership_view&)>& pred,
+                     std::chrono::milliseconds timeout) {
+  return wait_for_view([this] { return view(); }, pred, timeout);
+}
+
+caf::expected<membership_view>
+wait_for_view(const std::function<caf::expected<membership_view>()>& read,
+              const std::function<bool(const membership_view&)>& pred,
+              std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto v = read();
+    if (!v || pred(*v))
+      return v;
+    if (std::chrono::steady_clock::now() >= until)
+      return make_error(sc::timeout, "the cluster's membership did not reach what was "
+                                     "waited for within " +
+                                         std::to_string(timeout.count()) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
 }
 
 } // namespace slacker

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +39,12 @@ public:
   /// The current view (blocking).
   caf::expected<membership_view> view();
 
+  /// Waits until the view satisfies `pred` (e.g. three servers registered);
+  /// the view then, or a `timeout` error after `timeout`.
+  caf::expected<membership_view>
+  wait_until(const std::function<bool(const membership_view&)>& pred,
+             std::chrono::milliseconds timeout);
+
   /// Its status and view age now, without asking its actor (which may be
   /// busy in a ZooKeeper call): for metrics and health checks.
   registry_state state() const;
@@ -49,5 +57,13 @@ private:
   caf::actor actor_;
   std::shared_ptr<live_registry_state> live_;
 };
+
+/// Reads a view with `read` until `pred` holds, every 10 ms, for at most
+/// `timeout`: the one wait for membership (`registry::wait_until`,
+/// `cluster_client::wait_until`). A failed read ends it with its error.
+caf::expected<membership_view>
+wait_for_view(const std::function<caf::expected<membership_view>()>& read,
+              const std::function<bool(const membership_view&)>& pred,
+              std::chrono::milliseconds timeout);
 
 } // namespace slacker

@@ -40,46 +40,42 @@ config::config() {
   load<caf::io::middleman>();
   slacker::add_message_types(*this);
   opt_group{custom_options_, "slacker"}
-      .add(log_level, "log-level", "trace|debug|info|warn|error|critical|off")
-      .add(worker_threads, "worker-threads", "threads running blocking functions")
-      .add(worker_queue, "worker-queue", "blocking calls that may wait for a thread")
-      .add(log_calls, "log-calls", "servers log one line per call")
-      .add(hot_path, "hot-path", "scheduled|network: where namespace actors run")
-      .add(dispatcher_hot_path, "dispatcher-hot-path",
-           "scheduled|network: where cluster dispatchers run")
-      .add(gather_hot_path, "gather-hot-path",
-           "scheduled|network: where gather actors run")
-      .add(blocking_calls, "blocking-calls",
-           "lane|broker: how blocking direct calls travel")
-      .add(wire.max_message_size, "max-message-size",
-           "largest frame taken from the network (bytes)")
-      .add(wire.handshake_timeout, "handshake-timeout",
-           "time a new connection has to say hello")
-      .add(wire.idle_timeout, "idle-timeout",
-           "a server closes connections silent for this long")
-      .add(wire.ping_interval, "ping-interval", "how often clients ping their servers")
-      .add(wire.peer_timeout, "peer-timeout",
-           "a client drops a server silent for this long")
-      .add(wire.connect_timeout, "connect-timeout", "time allowed for a TCP connect")
-      .add(failure_accrual, "failure-accrual",
-           "calls in a row timing out on a server before clients route around it")
-      .add(retry_budget, "retry-budget",
-           "share of recent calls that may be retried (0.2)")
-      .add(leader_step_down, "leader-step-down",
-           "a leader steps down when its ZooKeeper link has been down this share of the "
-           "session timeout (0.667)")
-      .add(insecure, "insecure", "a plaintext server also takes peers not on loopback")
-      .add(metrics, "metrics", "HOST:PORT serving /metrics and /health (default: off)");
+      .add<std::string>("log-level", "trace|debug|info|warn|error|critical|off")
+      .add<size_t>("worker-threads", "threads running blocking functions")
+      .add<size_t>("worker-queue", "blocking calls that may wait for a thread")
+      .add<bool>("log-calls", "servers log one line per call")
+      .add<std::string>("hot-path", "scheduled|network: where namespace actors run")
+      .add<std::string>("dispatcher-hot-path",
+                        "scheduled|network: where cluster dispatchers run")
+      .add<std::string>("gather-hot-path", "scheduled|network: where gather actors run")
+      .add<std::string>("blocking-calls", "lane|broker: how blocking direct calls travel")
+      .add<uint32_t>("max-message-size", "largest frame taken from the network (bytes)")
+      .add<caf::timespan>("handshake-timeout", "time a new connection has to say hello")
+      .add<caf::timespan>("idle-timeout",
+                          "a server closes connections silent for this long")
+      .add<caf::timespan>("ping-interval", "how often clients ping their servers")
+      .add<caf::timespan>("peer-timeout", "a client drops a server silent for this long")
+      .add<caf::timespan>("connect-timeout", "time allowed for a TCP connect")
+      .add<size_t>("failure-accrual",
+                   "calls in a row timing out on a server before clients route around it")
+      .add<double>("retry-budget", "share of recent calls that may be retried (0.2)")
+      .add<double>(
+          "leader-step-down",
+          "a leader steps down when its ZooKeeper link has been down this share of the "
+          "session timeout (0.667)")
+      .add<bool>("insecure", "a plaintext server also takes peers not on loopback")
+      .add<std::string>("metrics",
+                        "HOST:PORT serving /metrics and /health (default: off)");
   opt_group{custom_options_, "slacker.tls"}
-      .add(tls_certificate, "certificate", "PEM certificate of this process (mutual TLS)")
-      .add(tls_key, "key", "PEM private key of the certificate")
-      .add(tls_ca, "ca", "PEM CA certificate peers must be signed by");
-  opt_group{custom_options_, "slacker.manager"}.add(manager_token, "token",
-                                                    "secret manager writes must carry");
-  opt_group{custom_options_, "slacker.zk"}.add(zk_auth, "auth",
-                                               "user:password for ZooKeeper digest auth");
-  opt_group{custom_options_, "slacker.json"}.add(json_max_depth, "max-depth",
-                                                 "deepest JSON nesting decoders accept");
+      .add<std::string>("certificate", "PEM certificate of this process (mutual TLS)")
+      .add<std::string>("key", "PEM private key of the certificate")
+      .add<std::string>("ca", "PEM CA certificate peers must be signed by");
+  opt_group{custom_options_, "slacker.manager"}.add<std::string>(
+      "token", "secret manager writes must carry");
+  opt_group{custom_options_, "slacker.zk"}.add<std::string>(
+      "auth", "user:password for ZooKeeper digest auth");
+  opt_group{custom_options_, "slacker.json"}.add<size_t>(
+      "max-depth", "deepest JSON nesting decoders accept");
   // Measured on loopback (see docs/benchmarks.md): the network thread handles
   // I/O itself and idle workers do not spin, which cuts a round trip in half.
   set("middleman.workers", size_t{0});
@@ -90,6 +86,13 @@ config::config() {
   // with no loss in the bench's latency rows (docs/benchmarks.md).
   set("work-stealing.relaxed-sleep-duration",
       caf::timespan{std::chrono::milliseconds{200}});
+}
+
+bool on_network_thread(const caf::actor_system_config& cfg, hot_path which) {
+  static constexpr const char* keys[] = {
+      "slacker.hot-path", "slacker.dispatcher-hot-path", "slacker.gather-hot-path"};
+  return caf::get_or(cfg, keys[static_cast<int>(which)], std::string{"network"}) ==
+         "network";
 }
 
 namespace {

@@ -57,31 +57,22 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.metrics`: `HOST:PORT` where servers and cluster clients serve
 ///   Prometheus metrics (`/metrics`) and a health check (`/health`); off by
 ///   default (docs/operations.md).
+/// The options live in the configuration's settings (read them with
+/// `caf::get_or(cfg, "slacker.worker-threads", ...)`, set them with
+/// `cfg.set("slacker.worker-threads", 8)`), not in fields of their own.
 class config : public caf::actor_system_config {
 public:
   config();
-
-  std::string log_level = "info";
-  size_t worker_threads = 4;
-  size_t worker_queue = 1024;
-  bool log_calls = false;
-  std::string hot_path = "network";
-  std::string dispatcher_hot_path = "network";
-  std::string gather_hot_path = "network";
-  std::string blocking_calls = "lane";
-  wire_options wire;           // the slacker.max-message-size ... connect-timeout options
-  size_t json_max_depth = 256; // slacker.json.max-depth
-  size_t failure_accrual = 3;  // slacker.failure-accrual
-  double retry_budget = 0.2;   // slacker.retry-budget
-  double leader_step_down = 2.0 / 3; // slacker.leader-step-down
-  std::string tls_certificate;       // slacker.tls.certificate
-  std::string tls_key;               // slacker.tls.key
-  std::string tls_ca;                // slacker.tls.ca
-  bool insecure = false;             // slacker.insecure
-  std::string manager_token;         // slacker.manager.token
-  std::string zk_auth;               // slacker.zk.auth (user:password)
-  std::string metrics;               // slacker.metrics (HOST:PORT; empty: off)
 };
+
+/// Where a kind of actor runs: on CAF's network thread, as a broker (`network`,
+/// the default: one scheduler hop less per call), or on its scheduler
+/// (`scheduled`). The one reader of `slacker.hot-path` (namespace actors),
+/// `slacker.dispatcher-hot-path` and `slacker.gather-hot-path`.
+enum class hot_path { namespaces, dispatcher, gathers };
+
+/// True when `which` runs on the network thread in this configuration.
+bool on_network_thread(const caf::actor_system_config& cfg, hot_path which);
 
 /// Rewrites, in place, the short spellings the apps take into slacker's
 /// configuration keys: `--tls-cert=F`, `--tls-key=F`, `--tls-ca=F`,

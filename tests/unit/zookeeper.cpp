@@ -33,20 +33,34 @@ struct zk_config : caf::actor_system_config {
 
 using log_ptr = std::shared_ptr<std::vector<std::string>>;
 
+std::string line(const membership_view& v) {
+  return "view " + std::to_string(v.servers.size());
+}
+std::string line(const member_up& x) {
+  return "up " + x.addr + " " + x.data;
+}
+std::string line(const member_down& x) {
+  return "down " + x.addr;
+}
+std::string line(const server_data_changed& x) {
+  return "data " + x.addr + " " + x.data;
+}
+std::string line(const namespace_up& x) {
+  return "ns up " + x.ns + " " + x.addr;
+}
+std::string line(const namespace_down& x) {
+  return "ns down " + x.ns + " " + x.addr;
+}
+std::string line(const leader_changed& x) {
+  return "leader " + x.ns + " " + x.addr;
+}
+std::string line(const registry_state& x) {
+  return std::string{"status "} + to_string(x.status);
+}
+
 /// Writes each membership event it gets as one line.
 caf::behavior listener(caf::event_based_actor*, log_ptr log) {
-  return {
-      [=](membership_view& v) {
-        log->push_back("view " + std::to_string(v.servers.size()));
-      },
-      [=](member_up& x) { log->push_back("up " + x.addr + " " + x.data); },
-      [=](member_down& x) { log->push_back("down " + x.addr); },
-      [=](server_data_changed& x) { log->push_back("data " + x.addr + " " + x.data); },
-      [=](namespace_up& x) { log->push_back("ns up " + x.ns + " " + x.addr); },
-      [=](namespace_down& x) { log->push_back("ns down " + x.ns + " " + x.addr); },
-      [=](leader_changed& x) { log->push_back("leader " + x.ns + " " + x.addr); },
-      [=](registry_state&) {},
-  };
+  return on_membership([log](auto& x) { log->push_back(line(x)); });
 }
 
 std::vector<function_info> functions(std::string name) {

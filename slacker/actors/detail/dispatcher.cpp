@@ -1,4 +1,5 @@
 #include "slacker/actors/detail/dispatcher.hpp"
+#include "slacker/runtime/config.hpp"
 
 #include <algorithm>
 
@@ -400,8 +401,7 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
   // detached thread with them, past the end of the actor system.
   static_cast<void>(registry);
   st.gathers_on_network_thread =
-      caf::get_or(self->home_system().config(), "slacker.gather-hot-path",
-                  std::string{"network"}) == "network";
+      on_network_thread(self->home_system().config(), hot_path::gathers);
   st.budget = retry_budget{
       caf::get_or(self->home_system().config(), "slacker.retry-budget", 0.2)};
   if (connect) {

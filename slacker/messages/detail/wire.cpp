@@ -1,4 +1,5 @@
 #include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/names.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
@@ -7,24 +8,18 @@
 
 namespace slacker::wire {
 
+constexpr name_entry<close_code> close_names[] = {
+    {close_code::frame_too_large, "frame_too_large"},
+    {close_code::malformed, "malformed"},
+    {close_code::bad_hello, "bad_hello"},
+    {close_code::handshake_timeout, "handshake_timeout"},
+    {close_code::idle_timeout, "idle_timeout"},
+    {close_code::unexpected_frame, "unexpected_frame"},
+    {close_code::shutting_down, "shutting_down"},
+};
+
 const char* to_string(close_code code) {
-  switch (code) {
-    case close_code::frame_too_large:
-      return "frame_too_large";
-    case close_code::malformed:
-      return "malformed";
-    case close_code::bad_hello:
-      return "bad_hello";
-    case close_code::handshake_timeout:
-      return "handshake_timeout";
-    case close_code::idle_timeout:
-      return "idle_timeout";
-    case close_code::unexpected_frame:
-      return "unexpected_frame";
-    case close_code::shutting_down:
-      return "shutting_down";
-  }
-  return "unknown";
+  return name_in(close_names, code);
 }
 
 // -- writer -------------------------------------------------------------------

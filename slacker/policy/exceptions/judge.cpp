@@ -1,21 +1,25 @@
+#include "slacker/messages/names.hpp"
 #include "slacker/policy/exceptions.hpp"
 
 #include "slacker/messages/error.hpp"
 
 namespace slacker {
 
+constexpr name_entry<exceptions_kind> exceptions_names[] = {
+    {exceptions_kind::all, "all"},
+    {exceptions_kind::any, "any"},
+};
+
 const char* to_string(exceptions_kind x) {
-  return x == exceptions_kind::all ? "all" : "any";
+  return name_in(exceptions_names, x);
+}
+
+template <> std::vector<std::string> all_names<exceptions_kind>() {
+  return names_in(exceptions_names);
 }
 
 bool from_string(const std::string& name, exceptions_kind& out) {
-  if (name == "all")
-    out = exceptions_kind::all;
-  else if (name == "any")
-    out = exceptions_kind::any;
-  else
-    return false;
-  return true;
+  return value_in(exceptions_names, name, out);
 }
 
 namespace exceptions {

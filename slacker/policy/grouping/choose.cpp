@@ -1,40 +1,32 @@
+#include "slacker/messages/names.hpp"
 #include "slacker/policy/grouping.hpp"
 
 #include <algorithm>
 
 namespace slacker {
 
+constexpr name_entry<grouping_kind> grouping_names[] = {
+    {grouping_kind::random, "random"},
+    {grouping_kind::all, "all"},
+    {grouping_kind::first, "first"},
+    {grouping_kind::leader, "leader"},
+    {grouping_kind::least_in_flight, "least-in-flight"},
+    {grouping_kind::weighted, "weighted"},
+    {grouping_kind::round_robin, "round-robin"},
+};
+
 const char* to_string(grouping_kind x) {
-  switch (x) {
-    case grouping_kind::random:
-      return "random";
-    case grouping_kind::all:
-      return "all";
-    case grouping_kind::first:
-      return "first";
-    case grouping_kind::leader:
-      return "leader";
-    case grouping_kind::least_in_flight:
-      return "least-in-flight";
-    case grouping_kind::weighted:
-      return "weighted";
-    case grouping_kind::round_robin:
-      return "round-robin";
-  }
-  return "unknown";
+  return name_in(grouping_names, x);
+}
+
+template <> std::vector<std::string> all_names<grouping_kind>() {
+  return names_in(grouping_names);
 }
 
 bool from_string(const std::string& name, grouping_kind& out) {
   auto text = name;
   std::replace(text.begin(), text.end(), '_', '-');
-  for (auto k : {grouping_kind::random, grouping_kind::all, grouping_kind::first,
-                 grouping_kind::leader, grouping_kind::least_in_flight,
-                 grouping_kind::weighted, grouping_kind::round_robin})
-    if (text == to_string(k)) {
-      out = k;
-      return true;
-    }
-  return false;
+  return value_in(grouping_names, text, out);
 }
 
 const std::string& grouping_view::server_data(const std::string& addr) const {

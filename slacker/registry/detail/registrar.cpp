@@ -1,4 +1,5 @@
 #include "slacker/registry/detail/registrar.hpp"
+#include "slacker/registry/layout.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,8 +19,8 @@ using self_ptr = caf::stateful_actor<registrar_state>*;
 
 constexpr auto retry_delay = std::chrono::seconds{1};
 
-std::string base(self_ptr self) {
-  return self->state.link.opts.base();
+zk_layout paths(self_ptr self) {
+  return zk_layout{self->state.link.opts};
 }
 
 bool connected(self_ptr self) {
@@ -63,10 +64,6 @@ bool write_persistent(self_ptr self, const std::string& path, const std::string&
   return static_cast<bool>(zk.set(path, data));
 }
 
-std::string sequence_of(const std::string& name) {
-  return name.size() >= 10 ? name.substr(name.size() - 10) : name;
-}
-
 void check_election(self_ptr self, const std::string& ns);
 
 /// The fencing token of our candidate in the election of `ns`.
@@ -75,8 +72,7 @@ fencing_token token_of(self_ptr self, const std::string& ns) {
   fencing_token token;
   if (auto i = st.candidates.find(ns); i != st.candidates.end() && st.link.zk) {
     token.session = st.link.zk->id();
-    auto seq = sequence_of(i->second);
-    token.sequence = std::strtoull(seq.c_str(), nullptr, 10);
+    token.sequence = zk_layout::sequence_of(i->second);
   }
   return token;
 }
@@ -131,7 +127,7 @@ void step_down_later(self_ptr self) {
 bool join_election(self_ptr self, const std::string& ns) {
   auto& st = self->state;
   auto& zk = *st.link.zk;
-  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  auto dir = paths(self).election(ns);
   if (auto i = st.candidates.find(ns); i != st.candidates.end()) {
     zk::node_stat stat;
     if (zk.exists(i->second, false, &stat) && stat.ephemeral_owner == zk.id())
@@ -139,8 +135,8 @@ bool join_election(self_ptr self, const std::string& ns) {
     st.candidates.erase(i);
   }
   std::string created;
-  auto res = zk.create(dir + "/c_", st.addr, zk::node_kind::ephemeral_sequential, true,
-                       &created);
+  auto res = zk.create(paths(self).candidate_prefix(ns), st.addr,
+                       zk::node_kind::ephemeral_sequential, true, &created);
   if (!res)
     return false;
   st.candidates[ns] = created;
@@ -152,14 +148,15 @@ void check_election(self_ptr self, const std::string& ns) {
   if (!connected(self) || st.candidates.count(ns) == 0)
     return;
   auto& zk = *st.link.zk;
-  auto dir = base(self) + "/namespaces/" + ns + "/_election";
+  auto dir = paths(self).election(ns);
   auto mine = st.candidates[ns].substr(dir.size() + 1);
   for (int attempt = 0; attempt < 10; ++attempt) {
     std::vector<std::string> names;
     if (!zk.children(dir, false, names))
       return;
-    std::sort(names.begin(), names.end(),
-              [](auto& a, auto& b) { return sequence_of(a) < sequence_of(b); });
+    std::sort(names.begin(), names.end(), [](auto& a, auto& b) {
+      return zk_layout::sequence_of(a) < zk_layout::sequence_of(b);
+    });
     auto me = std::find(names.begin(), names.end(), mine);
     if (me == names.end()) { // our node vanished: run again
       st.candidates.erase(ns);
@@ -172,7 +169,7 @@ void check_election(self_ptr self, const std::string& ns) {
     zk.exists(dir + "/" + mine, true);
     if (me == names.begin()) {
       lead(self, ns, true);
-      write_persistent(self, base(self) + "/namespaces/" + ns + "/_leader", st.addr);
+      write_persistent(self, paths(self).leader(ns), st.addr);
       return;
     }
     // Watch only the predecessor: when it goes, only we re-check (no herd).
@@ -198,13 +195,12 @@ void heal(self_ptr self, const std::string& path, const std::string& data) {
 
 bool publish_namespace(self_ptr self, const std::string& ns) {
   auto& st = self->state;
-  auto own = base(self) + "/namespaces/" + ns + "/" + st.addr;
+  auto own = paths(self).provider(ns, st.addr);
   if (!claim(self, own, ""))
     return false;
   st.link.zk->exists(own, true); // healed if someone deletes it
   for (auto& fn : st.namespaces[ns])
-    if (!write_persistent(self, base(self) + "/functions/" + ns + "/" + fn.name,
-                          to_json(fn)))
+    if (!write_persistent(self, paths(self).function(ns, fn.name), to_json(fn)))
       return false;
   if (!join_election(self, ns))
     return false;
@@ -229,12 +225,13 @@ bool cluster_squatted(self_ptr self) {
   if (st.link.opts.auth.digest.empty())
     return false;
   auto& zk = *st.link.zk;
-  std::vector<std::string> paths{base(self)};
+  auto base = paths(self).base();
+  std::vector<std::string> nodes{base};
   std::vector<std::string> children;
-  if (zk.children(base(self), false, children))
+  if (zk.children(base, false, children))
     for (auto& c : children)
-      paths.push_back(base(self) + "/" + c);
-  for (auto& path : paths) {
+      nodes.push_back(base + "/" + c);
+  for (auto& path : nodes) {
     bool writable = false;
     if (zk.world_writable(path, writable) && writable) {
       give_up(self,
@@ -283,13 +280,13 @@ void register_all(self_ptr self) {
   }
   if (cluster_squatted(self))
     return;
-  bool ok = claim(self, base(self) + "/servers/" + st.addr, st.server_data);
+  bool ok = claim(self, paths(self).server(st.addr), st.server_data);
   if (ok)
-    st.link.zk->exists(base(self) + "/servers/" + st.addr, true); // healed if deleted
+    st.link.zk->exists(paths(self).server(st.addr), true); // healed if deleted
   for (auto& kvp : st.namespaces)
     ok = ok && publish_namespace(self, kvp.first);
   if (ok) {
-    spdlog::info("registry: {} registered in {}", st.addr, base(self));
+    spdlog::info("registry: {} registered in {}", st.addr, paths(self).base());
     st.registered = true;
     for (auto& rp : st.waiters)
       rp.deliver(true);
@@ -298,6 +295,26 @@ void register_all(self_ptr self) {
     spdlog::warn("registry: registering {} failed; trying again", st.addr);
     delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
   }
+}
+
+/// One of this server's own nodes changed or went away: heal it; or a
+/// predecessor in an election went away (or another watch fired).
+void on_node_event(self_ptr self, const std::string& path) {
+  auto& st = self->state;
+  if (st.registered && connected(self)) {
+    if (path == paths(self).server(st.addr)) {
+      heal(self, path, st.server_data);
+      return;
+    }
+    for (auto& kvp : st.namespaces)
+      if (path == paths(self).provider(kvp.first, st.addr)) {
+        heal(self, path, "");
+        return;
+      }
+  }
+  for (auto& kvp : std::map<std::string, std::string>{st.candidates})
+    if (path.rfind(paths(self).ns(kvp.first) + "/", 0) == 0)
+      check_election(self, kvp.first);
 }
 
 } // namespace
@@ -342,62 +359,32 @@ registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
   });
   return {
       [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
-        auto& st = self->state;
-        auto& link = st.link;
-        if (gen != link.generation || !link.zk)
-          return;
-        if (!zk_link::session_event(type)) {
-          // One of this server's own nodes changed or went away: heal it.
-          if (st.registered && connected(self)) {
-            auto ns_dir = base(self) + "/namespaces/";
-            if (path == base(self) + "/servers/" + st.addr) {
-              heal(self, path, st.server_data);
-              return;
-            }
-            for (auto& kvp : st.namespaces)
-              if (path == ns_dir + kvp.first + "/" + st.addr) {
-                heal(self, path, "");
-                return;
-              }
-          }
-          // A predecessor in an election went away (or another watch fired).
-          for (auto& kvp : std::map<std::string, std::string>{st.candidates})
-            if (path.rfind(base(self) + "/namespaces/" + kvp.first + "/", 0) == 0)
-              check_election(self, kvp.first);
-          return;
-        }
-        switch (static_cast<zk::session_state>(state)) {
-          case zk::session_state::connected:
-            if (link.status != registry_status::connected) {
-              if (link.status != registry_status::connecting)
-                spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
-              link.status = registry_status::connected;
-              link.backoff = {};
-              register_all(self); // idempotent: also right after a mere reconnect
-            }
-            break;
-          case zk::session_state::connecting:
-            if (link.status == registry_status::connected) {
-              spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
-                           st.addr);
-              link.status = registry_status::suspended;
-              link.went_down(self);
-              step_down_later(self);
-            }
-            break;
-          case zk::session_state::expired:
-            spdlog::warn(
-                "registry: session of {} expired; stepping down and registering again",
-                st.addr);
-            start_over(self, " (session expired)");
-            break;
-          case zk::session_state::not_zookeeper:
-            link.reject(self);
-            break;
-          default:
-            spdlog::error("registry: ZooKeeper refused the session (authentication)");
-            break;
-        }
+        auto& link = self->state.link;
+        link.handle(
+            self, gen, type, state, path,
+            {
+                [=](const std::string& node) { on_node_event(self, node); },
+                [=] {
+                  auto& st = self->state;
+                  if (st.link.status != registry_status::connecting)
+                    spdlog::info("registry: {} reconnected to ZooKeeper", st.addr);
+                  st.link.status = registry_status::connected;
+                  register_all(self); // idempotent: also right after a mere reconnect
+                },
+                [=] {
+                  auto& st = self->state;
+                  spdlog::warn("registry: connection to ZooKeeper lost; {} keeps serving",
+                               st.addr);
+                  st.link.status = registry_status::suspended;
+                  step_down_later(self);
+                },
+                [=] {
+                  spdlog::warn("registry: session of {} expired; stepping down and "
+                               "registering again",
+                               self->state.addr);
+                  start_over(self, " (session expired)");
+                },
+            });
       },
       [=](retry_atom, uint64_t gen) {
         auto& st = self->state;
@@ -437,7 +424,7 @@ registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
           return false;
         lead(self, ns, false, " (unpublished)");
         if (connected(self)) {
-          st.link.zk->remove(base(self) + "/namespaces/" + ns + "/" + st.addr);
+          st.link.zk->remove(paths(self).provider(ns, st.addr));
           if (auto i = st.candidates.find(ns); i != st.candidates.end())
             st.link.zk->remove(i->second);
         }
@@ -448,7 +435,7 @@ registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
         auto& st = self->state;
         st.server_data = std::move(json);
         if (connected(self) && !st.addr.empty() &&
-            !claim(self, base(self) + "/servers/" + st.addr, st.server_data))
+            !claim(self, paths(self).server(st.addr), st.server_data))
           delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
         return true;
       },

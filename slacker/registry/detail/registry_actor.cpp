@@ -1,4 +1,5 @@
 #include "slacker/registry/detail/registry_actor.hpp"
+#include "slacker/registry/layout.hpp"
 
 #include <algorithm>
 
@@ -27,16 +28,8 @@ bool settling(self_ptr self) {
   return self->clock().now() < self->state.settle_until;
 }
 
-bool is_meta(const std::string& name) {
-  return !name.empty() && name[0] == '_';
-}
-
-std::string servers_path(self_ptr self) {
-  return self->state.link.opts.base() + "/servers";
-}
-
-std::string namespaces_path(self_ptr self) {
-  return self->state.link.opts.base() + "/namespaces";
+zk_layout paths(self_ptr self) {
+  return zk_layout{self->state.link.opts};
 }
 
 /// Lists children with a watch; a missing parent is watched for creation.
@@ -56,7 +49,7 @@ bool watched_children(self_ptr self, const std::string& path,
 
 void refresh_server(self_ptr self, const std::string& addr) {
   std::string data;
-  auto res = self->state.link.zk->get(servers_path(self) + "/" + addr, true, data);
+  auto res = self->state.link.zk->get(paths(self).server(addr), true, data);
   if (!res)
     return; // gone: the children watch reports it
   auto& servers = self->state.view.servers;
@@ -74,7 +67,7 @@ void refresh_server(self_ptr self, const std::string& addr) {
 /// the nodes that appeared (their data watches stay armed for the others).
 void refresh_servers(self_ptr self, bool all) {
   std::vector<std::string> names;
-  if (!watched_children(self, servers_path(self), names))
+  if (!watched_children(self, paths(self).servers(), names))
     return;
   std::set<std::string> now(names.begin(), names.end());
   auto& servers = self->state.view.servers;
@@ -94,13 +87,12 @@ void refresh_servers(self_ptr self, bool all) {
 }
 
 void refresh_leader(self_ptr self, const std::string& ns) {
-  auto path = namespaces_path(self) + "/" + ns + "/_election";
+  auto path = paths(self).election(ns);
   std::vector<std::string> candidates;
   std::string leader;
   if (watched_children(self, path, candidates) && !candidates.empty()) {
-    // Sequence numbers are the last ten digits of each name.
     std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) {
-      return a.substr(a.size() - 10) < b.substr(b.size() - 10);
+      return zk_layout::sequence_of(a) < zk_layout::sequence_of(b);
     });
     std::string data;
     for (auto& c : candidates)
@@ -123,11 +115,11 @@ void refresh_leader(self_ptr self, const std::string& ns) {
 /// The servers of `ns` changed; `leader`: read its election too (first read).
 void refresh_namespace(self_ptr self, const std::string& ns, bool leader) {
   std::vector<std::string> names;
-  if (!watched_children(self, namespaces_path(self) + "/" + ns, names))
+  if (!watched_children(self, paths(self).ns(ns), names))
     return;
   std::set<std::string> now;
   for (auto& n : names)
-    if (!is_meta(n))
+    if (!zk_layout::is_meta(n))
       now.insert(n);
   auto& addrs = self->state.view.namespaces[ns];
   auto keep = settling(self);
@@ -151,11 +143,11 @@ void refresh_namespace(self_ptr self, const std::string& ns, bool leader) {
 /// the namespaces that appeared.
 void refresh_namespaces(self_ptr self, bool all) {
   std::vector<std::string> names;
-  if (!watched_children(self, namespaces_path(self), names))
+  if (!watched_children(self, paths(self).namespaces(), names))
     return;
   std::set<std::string> now;
   for (auto& n : names)
-    if (!is_meta(n))
+    if (!zk_layout::is_meta(n))
       now.insert(n);
   auto& view = self->state.view;
   auto keep = settling(self);
@@ -186,8 +178,8 @@ void refresh_all(self_ptr self) {
 
 /// Re-reads what a watch event says has changed.
 void on_node_event(self_ptr self, const std::string& path) {
-  auto servers = servers_path(self);
-  auto namespaces = namespaces_path(self);
+  auto servers = paths(self).servers();
+  auto namespaces = paths(self).namespaces();
   if (path == servers) {
     refresh_servers(self, false);
   } else if (path.rfind(servers + "/", 0) == 0) {
@@ -202,7 +194,7 @@ void on_node_event(self_ptr self, const std::string& path) {
       refresh_namespace(self, ns, false);
     else
       refresh_leader(self, ns);
-  } else if (path == self->state.link.opts.base() || path.empty()) {
+  } else if (path == paths(self).base() || path.empty()) {
     refresh_all(self);
   }
 }
@@ -238,51 +230,39 @@ caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options
   return {
       [=](zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, std::string& path) {
         auto& link = self->state.link;
-        if (gen != link.generation || !link.zk)
-          return;
-        if (!zk_link::session_event(type)) {
-          on_node_event(self, path);
-          return;
-        }
-        switch (static_cast<zk::session_state>(state)) {
-          case zk::session_state::connected:
-            if (link.status != registry_status::connected) {
-              spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
-              link.backoff = {};
-              if (link.status == registry_status::expired &&
-                  !self->state.view.servers.empty()) {
-                // A new session: what is missing now may be registering again.
-                auto grace = link.session_timeout();
-                self->state.settle_until = self->clock().now() + grace;
-                delayed_weak_send(self, grace,
-                                  caf::make_message(settle_atom::value, link.generation));
-              }
-              // After a reconnect or a new session: read everything, then say
-              // connected, so that the view is complete when subscribers hear it.
-              refresh_all(self);
-              set_status(self, registry_status::connected);
-            }
-            break;
-          case zk::session_state::connecting:
-            if (link.status == registry_status::connected) {
-              spdlog::warn(
-                  "registry: connection to ZooKeeper lost; serving the last view");
-              set_status(self, registry_status::suspended);
-              link.went_down(self);
-            }
-            break;
-          case zk::session_state::expired:
-            spdlog::warn("registry: ZooKeeper session expired; opening a new one");
-            set_status(self, registry_status::expired);
-            link.open(self);
-            break;
-          case zk::session_state::not_zookeeper:
-            link.reject(self);
-            break;
-          default:
-            spdlog::error("registry: ZooKeeper refused the session (authentication)");
-            break;
-        }
+        link.handle(
+            self, gen, type, state, path,
+            {
+                [=](const std::string& node) { on_node_event(self, node); },
+                [=] {
+                  auto& link = self->state.link;
+                  spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);
+                  if (link.status == registry_status::expired &&
+                      !self->state.view.servers.empty()) {
+                    // A new session: what is missing now may be registering again.
+                    auto grace = link.session_timeout();
+                    self->state.settle_until = self->clock().now() + grace;
+                    delayed_weak_send(
+                        self, grace,
+                        caf::make_message(settle_atom::value, link.generation));
+                  }
+                  // After a reconnect or a new session: read everything, then
+                  // say connected, so that the view is complete when
+                  // subscribers hear it.
+                  refresh_all(self);
+                  set_status(self, registry_status::connected);
+                },
+                [=] {
+                  spdlog::warn(
+                      "registry: connection to ZooKeeper lost; serving the last view");
+                  set_status(self, registry_status::suspended);
+                },
+                [=] {
+                  spdlog::warn("registry: ZooKeeper session expired; opening a new one");
+                  set_status(self, registry_status::expired);
+                  self->state.link.open(self);
+                },
+            });
       },
       [=](retry_atom, uint64_t gen) {
         auto& link = self->state.link;

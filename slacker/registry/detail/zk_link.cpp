@@ -121,8 +121,37 @@ void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
       });
 }
 
-bool zk_link::session_event(uint8_t type) {
-  return static_cast<zk::event_type>(type) == zk::event_type::session;
+void zk_link::handle(caf::event_based_actor* self, uint64_t gen, uint8_t type,
+                     uint8_t state, const std::string& path, const zk_link_handlers& on) {
+  if (gen != generation || !zk)
+    return; // an event of a closed session
+  if (static_cast<zk::event_type>(type) != zk::event_type::session) {
+    on.node(path);
+    return;
+  }
+  switch (static_cast<zk::session_state>(state)) {
+    case zk::session_state::connected:
+      if (status != registry_status::connected) {
+        backoff = {};
+        on.connected();
+      }
+      break;
+    case zk::session_state::connecting:
+      if (status == registry_status::connected) {
+        went_down(self);
+        on.suspended();
+      }
+      break;
+    case zk::session_state::expired:
+      on.expired();
+      break;
+    case zk::session_state::not_zookeeper:
+      reject(self);
+      break;
+    default:
+      spdlog::error("registry: ZooKeeper refused the session (authentication)");
+      break;
+  }
 }
 
 caf::expected<zk::request_counts> zk_requests_of(caf::actor_system& sys,

@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -17,6 +19,21 @@
 #include "slacker/registry/options.hpp"
 
 namespace slacker {
+
+/// What the owner of a `zk_link` does on its events (`zk_link::handle` does
+/// the rest: stale generations, backoff, outages, a peer that is no ZooKeeper).
+struct zk_link_handlers {
+  /// A watch fired on `path`.
+  std::function<void(const std::string& path)> node;
+  /// Connected while the status said otherwise (first connect, reconnect, or
+  /// a new session after `expired`); the handler sets the status.
+  std::function<void()> connected;
+  /// The connection was lost while connected (the outage is counted already);
+  /// the handler sets the status.
+  std::function<void()> suspended;
+  /// ZooKeeper expired the session.
+  std::function<void()> expired;
+};
 
 /// The ZooKeeper session of a registry actor, with what both sides need:
 /// opening (and reopening after expiry), the status, and events posted to
@@ -77,8 +94,10 @@ struct zk_link {
     return {status, view_age_ms()};
   }
 
-  /// Turns a posted event into the new status; true when it is a session event.
-  static bool session_event(uint8_t type);
+  /// Handles `(zk_event_atom, gen, type, state, path)`, the one switch over
+  /// ZooKeeper's session states for the registry actor and the registrar.
+  void handle(caf::event_based_actor* self, uint64_t gen, uint8_t type, uint8_t state,
+              const std::string& path, const zk_link_handlers& on);
 };
 
 /// A registry's status for other threads (metrics, health): written by its
