@@ -96,11 +96,12 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
         }));
   }
   if (on_network_thread(sys.config(), hot_path::dispatcher))
-    dispatcher_ =
-        sys.middleman().spawn_broker(dispatcher_broker, cluster_, registry_->actor());
+    dispatcher_ = sys.middleman().spawn_broker(
+        dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor()));
   else
     dispatcher_ =
-        sys.spawn(dispatcher_actor, cluster_, registry_->actor(), link_factory{});
+        sys.spawn(dispatcher_actor, cluster_,
+                  caf::actor_cast<caf::actor>(registry_->actor()), link_factory{});
   async_ = sys.spawn(async_front, dispatcher_);
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
@@ -125,7 +126,7 @@ cluster_client::~cluster_client() {
                     });
 }
 
-const caf::actor& cluster_client::registry_actor() const {
+const registry_actor_type& cluster_client::registry_actor() const {
   return registry_->actor();
 }
 

@@ -21,6 +21,7 @@
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/registry/interfaces.hpp"
 #include "slacker/registry/options.hpp"
 #include "slacker/runtime/blocking_request.hpp"
 
@@ -208,7 +209,7 @@ public:
   }
 
   /// The registry this client follows (subscribe to it for events).
-  const caf::actor& registry_actor() const;
+  const registry_actor_type& registry_actor() const;
 
   const cluster_options& defaults() const noexcept {
     return defaults_;

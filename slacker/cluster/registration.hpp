@@ -17,6 +17,7 @@
 
 #include "slacker/actors/server.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/registry/interfaces.hpp"
 #include "slacker/registry/options.hpp"
 
 namespace slacker {
@@ -102,7 +103,7 @@ public:
   /// The ZooKeeper requests this registration sent so far (blocking).
   caf::expected<zk::request_counts> zk_requests();
 
-  const caf::actor& actor() const noexcept {
+  const registrar_actor_type& actor() const noexcept {
     return actor_;
   }
 
@@ -111,7 +112,7 @@ private:
 
   caf::actor_system& sys_;
   const server& srv_;
-  caf::actor actor_;
+  registrar_actor_type actor_;
   caf::error refused_; // why it never started
   std::string cluster_;
   mutable std::mutex mtx_;

@@ -17,8 +17,8 @@ namespace {
 
 /// Asks `who` and waits; the registry actors answer at once unless a
 /// ZooKeeper call is under way.
-template <class T, class... Ts>
-caf::expected<T> ask(caf::actor_system& sys, const caf::actor& who, Ts&&... xs) {
+template <class T, class Handle, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, const Handle& who, Ts&&... xs) {
   return blocking_request<T>(sys, who, std::chrono::seconds{30}, std::forward<Ts>(xs)...);
 }
 
@@ -46,7 +46,7 @@ caf::expected<membership_view> registry::view() {
 }
 
 caf::expected<zk::request_counts> registry::zk_requests() {
-  return zk_requests_of(sys_, actor_);
+  return zk_requests_of(sys_, caf::actor_cast<caf::actor>(actor_));
 }
 
 caf::expected<membership_view>

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include "slacker/messages/membership.hpp"
+#include "slacker/registry/interfaces.hpp"
 #include "slacker/registry/options.hpp"
 #include "slacker/registry/zookeeper.hpp"
 
@@ -32,7 +33,7 @@ public:
   registry(const registry&) = delete;
   registry& operator=(const registry&) = delete;
 
-  const caf::actor& actor() const noexcept {
+  const registry_actor_type& actor() const noexcept {
     return actor_;
   }
 
@@ -54,7 +55,7 @@ public:
 
 private:
   caf::actor_system& sys_;
-  caf::actor actor_;
+  registry_actor_type actor_;
   std::shared_ptr<live_registry_state> live_;
 };
 

@@ -16,8 +16,8 @@ namespace slacker {
 /// Sends `xs...` to `who` as a request from plain code and waits up to
 /// `timeout` for its one-element answer of type `T`, or its error. Makes a
 /// scoped actor: for occasional requests (use a `scoped_pool` on hot paths).
-template <class T, class Duration, class... Ts>
-caf::expected<T> blocking_request(caf::actor_system& sys, const caf::actor& who,
+template <class T, class Handle, class Duration, class... Ts>
+caf::expected<T> blocking_request(caf::actor_system& sys, const Handle& who,
                                   Duration timeout, Ts&&... xs) {
   caf::scoped_actor self{sys};
   caf::expected<T> result{caf::error{}};
@@ -43,8 +43,8 @@ public:
   scoped_pool& operator=(const scoped_pool&) = delete;
 
   /// Sends `xs...` to `who` and waits for its answer of type `T` or its error.
-  template <class T, class... Ts>
-  caf::expected<T> request(const caf::actor& who, Ts&&... xs) {
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> request(const Handle& who, Ts&&... xs) {
     auto self = borrow();
     caf::expected<T> result{caf::error{}};
     (*self)

@@ -88,36 +88,39 @@ struct fixture : test_coordinator_fixture<zk_config> {
   }
 
   /// A registrar for server 127.0.0.1:`port` serving `ns` (function "fn").
-  caf::actor registrar(uint16_t port, std::string ns = "ns", std::string data = "{}") {
+  registrar_actor_type registrar(uint16_t port, std::string ns = "ns",
+                                 std::string data = "{}") {
     std::map<std::string, std::vector<function_info>> nss;
     nss[ns] = functions("fn");
     auto r = sys.spawn(registrar_actor, opts, std::string{"127.0.0.1"}, port,
                        std::move(data), std::move(nss), false, zookeeper.connector());
-    actors.push_back(r);
+    actors.push_back(caf::actor_cast<caf::actor>(r));
     sched.run();
     return r;
   }
 
   /// A registry actor with a listener subscribed to it.
-  caf::actor mirror() {
+  registry_actor_type mirror() {
     auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
     auto l = sys.spawn(listener, log);
-    actors.push_back(m);
+    actors.push_back(caf::actor_cast<caf::actor>(m));
     actors.push_back(l);
     self->send(m, subscribe_atom::value, l);
     sched.run();
     return m;
   }
 
-  std::set<std::string> leading(const caf::actor& r) {
-    return deref<caf::stateful_actor<registrar_state>>(r).state.leading;
+  std::set<std::string> leading(const registrar_actor_type& r) {
+    return deref<registrar_actor_type::stateful_base<registrar_state>>(r).state.leading;
   }
 
   /// The session of a registrar or registry actor.
-  int64_t session_of(const caf::actor& a, bool is_registrar = true) {
-    if (is_registrar)
-      return deref<caf::stateful_actor<registrar_state>>(a).state.link.zk->id();
-    return deref<caf::stateful_actor<mirror_state>>(a).state.link.zk->id();
+  int64_t session_of(const registrar_actor_type& a) {
+    return deref<registrar_actor_type::stateful_base<registrar_state>>(a)
+        .state.link.zk->id();
+  }
+  int64_t session_of(const registry_actor_type& a) {
+    return deref<registry_actor_type::stateful_base<mirror_state>>(a).state.link.zk->id();
   }
 
   /// Advances simulated time by `d`, running what becomes due.
@@ -219,7 +222,7 @@ CAF_TEST(a resync after an empty restart drops no server that registers again) {
   auto m = mirror();
   // ZooKeeper comes back empty: every link drops, then every session has
   // expired and every node is gone.
-  auto sm = session_of(m, false);
+  auto sm = session_of(m);
   auto sa = session_of(a);
   zookeeper.disconnect(sm);
   zookeeper.disconnect(sa);
@@ -236,7 +239,7 @@ CAF_TEST(a resync after an empty restart drops no server that registers again) {
 CAF_TEST(after a new session a server still missing at the end of the grace is gone) {
   auto a = registrar(1000);
   auto m = mirror();
-  auto sm = session_of(m, false);
+  auto sm = session_of(m);
   // The server dies while the mirror's session is expiring.
   self->send_exit(a, caf::exit_reason::user_shutdown);
   zookeeper.disconnect(sm);
@@ -271,7 +274,7 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
   auto d = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect);
   actors.push_back(d);
   auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
-  actors.push_back(m);
+  actors.push_back(caf::actor_cast<caf::actor>(m));
   self->send(m, subscribe_atom::value, d);
   sched.run();
   auto call = [&]() -> caf::expected<std::string> {

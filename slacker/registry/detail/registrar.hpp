@@ -12,6 +12,7 @@
 
 #include "slacker/messages/call.hpp"
 #include "slacker/registry/detail/zk_link.hpp"
+#include "slacker/registry/interfaces.hpp"
 
 namespace slacker {
 
@@ -53,9 +54,9 @@ struct registrar_state {
 /// a cluster whose nodes anyone may write (squatted).
 /// Spawn it detached: it calls ZooKeeper synchronously. `connect` opens its
 /// sessions (a fake ZooKeeper in tests).
-caf::behavior
-registrar_actor(caf::stateful_actor<registrar_state>* self, zk_options opts,
-                std::string host, uint16_t port, std::string server_data,
+registrar_actor_type::behavior_type
+registrar_actor(registrar_actor_type::stateful_pointer<registrar_state> self,
+                zk_options opts, std::string host, uint16_t port, std::string server_data,
                 std::map<std::string, std::vector<function_info>> namespaces,
                 bool remote_ok, zk::connector connect = zk::session::open);
 

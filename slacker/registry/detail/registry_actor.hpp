@@ -12,6 +12,7 @@
 
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/detail/zk_link.hpp"
+#include "slacker/registry/interfaces.hpp"
 
 namespace slacker {
 
@@ -47,8 +48,9 @@ struct mirror_state {
 /// registering again): a resync never drops a live server.
 /// `live` (optional) gets each status change; `connect` opens its sessions
 /// (a fake ZooKeeper in tests).
-caf::behavior registry_actor(caf::stateful_actor<mirror_state>* self, zk_options opts,
-                             std::shared_ptr<live_registry_state> live = nullptr,
-                             zk::connector connect = zk::session::open);
+registry_actor_type::behavior_type
+registry_actor(registry_actor_type::stateful_pointer<mirror_state> self, zk_options opts,
+               std::shared_ptr<live_registry_state> live = nullptr,
+               zk::connector connect = zk::session::open);
 
 } // namespace slacker

@@ -10,7 +10,7 @@
 
 namespace slacker {
 
-void zk_link::open(caf::event_based_actor* self) {
+void zk_link::open(caf::scheduled_actor* self) {
   before = requests();
   down_since = self->clock().now();
   zk.reset();
@@ -38,7 +38,7 @@ void zk_link::open(caf::event_based_actor* self) {
                     caf::make_message(retry_atom::value, gen));
 }
 
-bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
+bool zk_link::on_retry(caf::scheduled_actor* self, uint64_t gen) {
   if (gen != generation)
     return false;
   if (!zk) {
@@ -62,7 +62,7 @@ bool zk_link::on_retry(caf::event_based_actor* self, uint64_t gen) {
   return false;
 }
 
-void zk_link::reject(caf::event_based_actor* self) {
+void zk_link::reject(caf::scheduled_actor* self) {
   before = requests();
   zk.reset();
   backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds{500}),
@@ -74,7 +74,7 @@ void zk_link::reject(caf::event_based_actor* self) {
   delayed_weak_send(self, backoff, caf::make_message(retry_atom::value, generation));
 }
 
-void zk_link::went_down(caf::event_based_actor* self) {
+void zk_link::went_down(caf::scheduled_actor* self) {
   down_since = self->clock().now();
   last_said = down_since;
   // The lost-session check at the session timeout; then a line every 10 s.
@@ -105,7 +105,7 @@ int64_t zk_link::view_age_ms() const {
       .count();
 }
 
-void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
+void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay,
                        caf::message msg) {
   auto target = caf::actor_cast<caf::weak_actor_ptr>(self);
   self->home_system().spawn<caf::hidden>(
@@ -121,7 +121,7 @@ void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
       });
 }
 
-void zk_link::handle(caf::event_based_actor* self, uint64_t gen, uint8_t type,
+void zk_link::handle(caf::scheduled_actor* self, uint64_t gen, uint8_t type,
                      uint8_t state, const std::string& path, const zk_link_handlers& on) {
   if (gen != generation || !zk)
     return; // an event of a closed session

@@ -12,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/timespan.hpp>
 
 #include "slacker/messages/membership.hpp"
@@ -53,7 +54,7 @@ struct zk_link {
   std::chrono::milliseconds backoff{0};
 
   /// Opens a new session; on failure, schedules `retry_atom` with backoff.
-  void open(caf::event_based_actor* self);
+  void open(caf::scheduled_actor* self);
 
   /// Handles `(retry_atom, gen)` scheduled by `open` and `went_down`: opens
   /// again after a failed open; while ZooKeeper does not answer, says so once
@@ -61,15 +62,15 @@ struct zk_link {
   /// when the session is **lost**: disconnected for longer than its timeout
   /// (ZooKeeper has expired it, or came back without it, e.g. with empty
   /// data): the caller treats it as expired and opens a new one.
-  bool on_retry(caf::event_based_actor* self, uint64_t gen);
+  bool on_retry(caf::scheduled_actor* self, uint64_t gen);
 
   /// The peer is no ZooKeeper server (`session_state::not_zookeeper`):
   /// closes the session and opens a new one after a backoff, instead of
   /// letting the C client reconnect in a tight loop.
-  void reject(caf::event_based_actor* self);
+  void reject(caf::scheduled_actor* self);
 
   /// The connection was lost: counts the outage from now (see `on_retry`).
-  void went_down(caf::event_based_actor* self);
+  void went_down(caf::scheduled_actor* self);
 
   clock::time_point down_since = clock::now(); // start of the current outage
   clock::time_point last_said = clock::now();  // the last "still unreachable"
@@ -96,7 +97,7 @@ struct zk_link {
 
   /// Handles `(zk_event_atom, gen, type, state, path)`, the one switch over
   /// ZooKeeper's session states for the registry actor and the registrar.
-  void handle(caf::event_based_actor* self, uint64_t gen, uint8_t type, uint8_t state,
+  void handle(caf::scheduled_actor* self, uint64_t gen, uint8_t type, uint8_t state,
               const std::string& path, const zk_link_handlers& on);
 };
 
@@ -129,8 +130,7 @@ struct live_registry_state {
 /// destroyed, nor its thread end, before the timer fires, and the actor
 /// system waits for that thread when it shuts down. A hidden helper holds
 /// the timer and only a weak reference to `self`.
-void delayed_weak_send(caf::event_based_actor* self, caf::timespan delay,
-                       caf::message msg);
+void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay, caf::message msg);
 
 /// What a registry or registrar actor's session sent (`zk_requests_atom`),
 /// asked and waited for.
