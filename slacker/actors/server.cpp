@@ -49,10 +49,12 @@ server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
   auto fns = std::make_shared<const ns>(std::move(functions));
-  auto handler = on_network_thread_
+  auto spawned = on_network_thread_
                      ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
                      : sys_.spawn(namespace_actor, fns, pool_);
-  spawned_.push_back(handler);
+  spawned_.push_back(spawned);
+  // In the catalog beside user actors (plain actors): untyped there.
+  auto handler = caf::actor_cast<caf::actor>(spawned);
   catalog_->update([&](catalog::table& t) {
     t[name] = catalog::entry{std::move(fns), std::move(handler), std::move(infos)};
   });

@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
+#include "slacker/actors/interfaces.hpp"
 #include "slacker/actors/namespace.hpp"
 #include "slacker/runtime/worker_pool.hpp"
 
@@ -93,7 +94,7 @@ private:
   std::shared_ptr<worker_pool> pool_;
   std::shared_ptr<catalog> catalog_;
   caf::actor acceptor_;
-  std::vector<caf::actor> spawned_;
+  std::vector<namespace_actor_type> spawned_;
   bool log_calls_ = false;
   bool on_network_thread_ = false; // slacker.hot-path=network
   uint16_t port_ = 0;

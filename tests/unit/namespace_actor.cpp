@@ -41,7 +41,7 @@ struct manual_pool : worker_pool {
 
 struct fixture : test_coordinator_fixture<unit_config> {
   std::shared_ptr<manual_pool> pool = std::make_shared<manual_pool>(1);
-  caf::actor api;
+  namespace_actor_type api;
 
   fixture() {
     auto fns = std::make_shared<const ns>(

@@ -65,8 +65,9 @@ void log_call(const std::string& ns, const std::string& fn, const std::string& c
 namespace {
 
 template <class Self>
-caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
-                                 std::shared_ptr<worker_pool> pool) {
+namespace_actor_type::behavior_type
+namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
+                   std::shared_ptr<worker_pool> pool) {
   // The state lives as long as the behavior's handlers, which share it.
   auto state = std::make_shared<namespace_state>();
   state->functions = std::move(functions);
@@ -117,14 +118,15 @@ caf::behavior namespace_behavior(Self* self, std::shared_ptr<const ns> functions
 
 } // namespace
 
-caf::behavior namespace_actor(caf::event_based_actor* self,
-                              std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool) {
+namespace_actor_type::behavior_type namespace_actor(namespace_actor_type::pointer self,
+                                                    std::shared_ptr<const ns> functions,
+                                                    std::shared_ptr<worker_pool> pool) {
   return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 
-caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
-                               std::shared_ptr<worker_pool> pool) {
+namespace_actor_type::behavior_type namespace_broker(namespace_broker_type* self,
+                                                     std::shared_ptr<const ns> functions,
+                                                     std::shared_ptr<worker_pool> pool) {
   return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 

@@ -8,9 +8,10 @@
 
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/io/fwd.hpp>
+#include <caf/io/typed_broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "slacker/actors/interfaces.hpp"
 #include "slacker/actors/namespace.hpp"
 #include "slacker/runtime/worker_pool.hpp"
 
@@ -30,15 +31,22 @@ struct namespace_state {
 /// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
 /// reply, so that a plain `send` gets its answer as well as a `request`).
 /// `(drain_atom) -> bool` answers once no blocking call is running.
-caf::behavior namespace_actor(caf::event_based_actor* self,
-                              std::shared_ptr<const ns> functions,
-                              std::shared_ptr<worker_pool> pool);
+namespace_actor_type::behavior_type namespace_actor(namespace_actor_type::pointer self,
+                                                    std::shared_ptr<const ns> functions,
+                                                    std::shared_ptr<worker_pool> pool);
+
+/// The broker that runs a namespace actor's interface.
+using namespace_broker_type =
+    caf::io::typed_broker<caf::replies_to<call_request>::with<call_reply>,
+                          caf::replies_to<drain_atom>::with<bool>,
+                          caf::reacts_to<job_done_atom, uint64_t, call_reply>>;
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, which saves a scheduler hop per call. Functions marked
 /// blocking still run on the worker pool.
-caf::behavior namespace_broker(caf::io::broker* self, std::shared_ptr<const ns> functions,
-                               std::shared_ptr<worker_pool> pool);
+namespace_actor_type::behavior_type namespace_broker(namespace_broker_type* self,
+                                                     std::shared_ptr<const ns> functions,
+                                                     std::shared_ptr<worker_pool> pool);
 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.
