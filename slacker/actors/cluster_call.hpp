@@ -3,6 +3,7 @@
 // The message from a caller to a cluster client's dispatcher: one call and
 // its resolved policies.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,13 @@ struct cluster_call {
   bool idempotent = false;
 };
 
+/// From a cluster client to its dispatcher: called (on the dispatcher's
+/// thread) with `(addr, data)` when a server's server-data changes. Keep it short.
+struct server_data_handler {
+  std::function<void(const std::string& addr, const std::string& data)> fn;
+};
+
 } // namespace slacker
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::cluster_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::server_data_handler)

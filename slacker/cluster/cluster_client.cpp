@@ -96,16 +96,17 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
         }));
   }
   if (on_network_thread(sys.config(), hot_path::dispatcher))
-    dispatcher_ = sys.middleman().spawn_broker(
-        dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor()));
+    dispatcher_ = caf::actor_cast<dispatcher_actor_type>(sys.middleman().spawn_broker(
+        dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor())));
   else
     dispatcher_ =
         sys.spawn(dispatcher_actor, cluster_,
                   caf::actor_cast<caf::actor>(registry_->actor()), link_factory{});
-  async_ = sys.spawn(async_front, dispatcher_);
+  async_ = sys.spawn(async_front, caf::actor_cast<caf::actor>(dispatcher_));
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
-  caf::anon_send(registry_->actor(), subscribe_atom::value, dispatcher_);
+  caf::anon_send(registry_->actor(), subscribe_atom::value,
+                 caf::actor_cast<caf::actor>(dispatcher_));
 }
 
 cluster_client::~cluster_client() {

@@ -20,6 +20,7 @@
 #include "slacker/actors/ask.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/interfaces.hpp"
 #include "slacker/registry/options.hpp"
@@ -204,7 +205,7 @@ public:
 
   /// The dispatcher: actors send it `cluster_call`s (see `prepare`) and get
   /// `cluster_reply`s; decode them with `decode_cluster<R>` (or use `request`).
-  const caf::actor& dispatcher() const noexcept {
+  const dispatcher_actor_type& dispatcher() const noexcept {
     return dispatcher_;
   }
 
@@ -224,7 +225,7 @@ private:
   std::string cluster_;
   cluster_options defaults_;
   std::unique_ptr<registry> registry_;
-  caf::actor dispatcher_;
+  dispatcher_actor_type dispatcher_;
   caf::actor async_; // runs `invoke_async` callbacks
   std::unique_ptr<scoped_pool> pool_;
   std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)

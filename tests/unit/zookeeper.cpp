@@ -272,10 +272,10 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
     });
   };
   auto d = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect);
-  actors.push_back(d);
+  actors.push_back(caf::actor_cast<caf::actor>(d));
   auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
   actors.push_back(caf::actor_cast<caf::actor>(m));
-  self->send(m, subscribe_atom::value, d);
+  self->send(m, subscribe_atom::value, caf::actor_cast<caf::actor>(d));
   sched.run();
   auto call = [&]() -> caf::expected<std::string> {
     cluster_call c;

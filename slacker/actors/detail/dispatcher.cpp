@@ -50,7 +50,7 @@ template <class Self> void drop_link(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end()) {
     self->unlink_from(i->second.conn);
-    self->send(i->second.conn, retire_atom::value);
+    caf::anon_send(i->second.conn, retire_atom::value);
     links.erase(i);
   }
 }
@@ -242,7 +242,7 @@ template <class Self> route start(Self* self, cluster_call& call) {
       call_reply rep;
       rep.id = i;
       rep.err = make_error(sc::invalid_request, "bad address " + chosen[i]);
-      self->send(gather, std::move(rep));
+      caf::anon_send(gather, std::move(rep));
     }
   }
   return {gather, true, caf::error{}};
@@ -392,8 +392,9 @@ caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
 }
 
 template <class Self>
-caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
-                                  link_factory connect) {
+dispatcher_actor_type::behavior_type dispatcher_behavior(Self* self, std::string cluster,
+                                                         caf::actor registry,
+                                                         link_factory connect) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
   // Not kept: the registry holds this dispatcher (a subscriber) until it
@@ -625,9 +626,9 @@ caf::behavior dispatcher_behavior(Self* self, std::string cluster, caf::actor re
 
 } // namespace
 
-caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
-                               std::string cluster, caf::actor registry,
-                               link_factory connect) {
+dispatcher_actor_type::behavior_type
+dispatcher_actor(dispatcher_actor_type::stateful_pointer<dispatcher_state> self,
+                 std::string cluster, caf::actor registry, link_factory connect) {
   return dispatcher_behavior(self, std::move(cluster), std::move(registry),
                              std::move(connect));
 }
@@ -635,7 +636,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
 caf::behavior
 dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
                   std::string cluster, caf::actor registry) {
-  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr);
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr)
+      .unbox();
 }
 
 } // namespace slacker

@@ -23,17 +23,12 @@
 
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/actors/detail/client_connection.hpp"
+#include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
 namespace slacker {
-
-/// Called (on the dispatcher's thread) with `(addr, data)` when a server's
-/// server-data changes. Keep it short.
-struct server_data_handler {
-  std::function<void(const std::string& addr, const std::string& data)> fn;
-};
 
 /// Makes the connection broker of the server `addr` for a dispatcher (the
 /// seam of the dispatcher's tests; by default `client_connection` on the
@@ -121,16 +116,18 @@ struct dispatcher_state {
 /// - `(hedge_atom, cluster_call) -> cluster_reply`: the backup of a hedged
 ///   call (hedge.hpp), to a server not tried yet, within the retry budget.
 /// `connect`, if given, makes the connection brokers (tests).
-caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self,
-                               std::string cluster, caf::actor registry,
-                               link_factory connect = nullptr);
+dispatcher_actor_type::behavior_type
+dispatcher_actor(dispatcher_actor_type::stateful_pointer<dispatcher_state> self,
+                 std::string cluster, caf::actor registry,
+                 link_factory connect = nullptr);
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, where its requests leave and the replies arrive.
 caf::behavior
 dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
                   std::string cluster, caf::actor registry);
+// (An untyped broker running the typed behaviour: CAF 0.17's typed brokers
+// cannot be stateful. The behaviour is checked against the interface all the
+// same; the handle is cast to dispatcher_actor_type.)
 
 } // namespace slacker
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(slacker::server_data_handler)
