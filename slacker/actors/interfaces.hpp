@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/io/system_messages.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -19,6 +20,19 @@
 #include "slacker/messages/membership.hpp"
 
 namespace slacker {
+
+/// The front of a server: its acceptor on the network thread. It forks one
+/// connection broker per accepted connection (docs/protocol.md) and stops
+/// taking connections when the server goes away.
+///
+/// ```
+/// interface front {
+///   new_connection_msg -> void           // from its doorman: fork a connection
+///   (going_away_atom) -> bool            // stop accepting; tell every connection
+/// }
+/// ```
+using front_actor_type = caf::typed_actor<caf::reacts_to<caf::io::new_connection_msg>,
+                                          caf::replies_to<going_away_atom>::with<bool>>;
 
 /// A namespace actor: serves the functions of one namespace of a server.
 ///

@@ -96,8 +96,8 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
         "are taken on port {}; anyone who reaches it can call every function and "
         "read every call (docs/security.md)",
         port_);
-  acceptor_ = sys_.middleman().spawn_broker(server_acceptor, std::move(*door), catalog_,
-                                            opts, log_calls_);
+  acceptor_ = caf::actor_cast<front_actor_type>(sys_.middleman().spawn_broker(
+      server_acceptor, std::move(*door), catalog_, opts, log_calls_));
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
   metrics::serve_from(sys_.config());
   if (metrics::enabled()) {
@@ -172,7 +172,7 @@ void server::stop() {
   if (acceptor_) {
     caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
     spdlog::info("slacker server: stopped serving on port {}", port_);
-    acceptor_ = nullptr;
+    acceptor_ = front_actor_type{};
   }
   for (auto& a : spawned_)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

@@ -93,7 +93,7 @@ private:
   caf::actor_system& sys_;
   std::shared_ptr<worker_pool> pool_;
   std::shared_ptr<catalog> catalog_;
-  caf::actor acceptor_;
+  front_actor_type acceptor_;
   std::vector<namespace_actor_type> spawned_;
   bool log_calls_ = false;
   bool on_network_thread_ = false; // slacker.hot-path=network

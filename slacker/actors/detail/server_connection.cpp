@@ -1,4 +1,5 @@
 #include "slacker/actors/detail/server_connection.hpp"
+#include "slacker/actors/interfaces.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -713,7 +714,9 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
         return;
       }
   });
-  return {
+  // An untyped broker (it forks untyped connection brokers) running the
+  // front's interface, checked by the compiler.
+  return front_actor_type::behavior_type{
       [=](const caf::io::new_connection_msg& msg) {
         if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
           // Plaintext is for loopback only (docs/security.md).
@@ -741,7 +744,8 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
           self->send(c, going_away_atom::value);
         return true;
       },
-  };
+  }
+      .unbox();
 }
 
 } // namespace slacker
