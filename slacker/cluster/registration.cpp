@@ -121,7 +121,7 @@ void registration::store_server_data(const std::string& json) {
     server_data_ = json;
   }
   if (actor_)
-    ask<bool>(sys_, actor_, server_data_atom::value, json);
+    ask<bool>(sys_, actor_, set_data_atom::value, json);
 }
 
 caf::expected<std::string> registration::merge_server_data(const std::string& patch) {

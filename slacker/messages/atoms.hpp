@@ -24,8 +24,10 @@ using subscribe_atom = caf::atom_constant<caf::atom("sl_sub")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("sl_unsub")>;
 /// Asks a registry actor or a dispatcher for its membership view.
 using view_atom = caf::atom_constant<caf::atom("sl_view")>;
-/// Sets a server's server-data.
+/// Asks a dispatcher for a server's server-data.
 using server_data_atom = caf::atom_constant<caf::atom("sl_sdata")>;
+/// Gives a registrar its server's new server-data.
+using set_data_atom = caf::atom_constant<caf::atom("sl_setdata")>;
 /// An event of the ZooKeeper client, posted from its thread.
 using zk_event_atom = caf::atom_constant<caf::atom("sl_zkev")>;
 /// Time to try a ZooKeeper session again: `(retry_atom, generation)`.

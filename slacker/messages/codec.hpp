@@ -6,15 +6,11 @@
 // - json: nlohmann `to_json`/`from_json` (or a type nlohmann knows);
 // - boost_binary: Boost.Serialization `serialize` (member or free), or a
 //   standard container/optional of such types.
+// This header is the front; each codec has a header of its own in codec/.
 // Arguments travel as a sequence: one value after the other (CAF, Boost) or a
 // JSON array. Decoding never trusts its input: any failure is a codec_error.
 
-#include <cmath>
 #include <cstddef>
-#include <limits>
-#include <map>
-#include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -22,217 +18,18 @@
 #include <utility>
 #include <vector>
 
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/serialization/map.hpp>
-#include <boost/serialization/set.hpp>
-#include <boost/serialization/split_free.hpp>
-#include <boost/serialization/string.hpp>
-#include <boost/serialization/utility.hpp>
-#include <boost/serialization/vector.hpp>
-#include <caf/binary_serializer.hpp>
-#include <caf/detail/type_traits.hpp>
 #include <caf/expected.hpp>
-#include <nlohmann/json.hpp>
 
 #include "slacker/messages/bounded.hpp"
 #include "slacker/messages/call.hpp"
+#include "slacker/messages/codec/boost.hpp"
+#include "slacker/messages/codec/caf_binary.hpp"
+#include "slacker/messages/codec/json.hpp"
 #include "slacker/messages/error.hpp"
-
-// std::optional for the two libraries that predate it here (Boost 1.74, nlohmann 3.11.2).
-namespace boost::serialization {
-
-template <class Archive, class T>
-void save(Archive& ar, const std::optional<T>& x, unsigned) {
-  bool has = x.has_value();
-  ar << has;
-  if (has)
-    ar << *x;
-}
-
-template <class Archive, class T> void load(Archive& ar, std::optional<T>& x, unsigned) {
-  bool has = false;
-  ar >> has;
-  if (has) {
-    T value{};
-    ar >> value;
-    x = std::move(value);
-  } else {
-    x.reset();
-  }
-}
-
-template <class Archive, class T>
-void serialize(Archive& ar, std::optional<T>& x, unsigned version) {
-  split_free(ar, x, version);
-}
-
-} // namespace boost::serialization
-
-namespace nlohmann {
-
-template <class T> struct adl_serializer<std::optional<T>> {
-  static void to_json(json& j, const std::optional<T>& x) {
-    if (x)
-      j = *x;
-    else
-      j = nullptr;
-  }
-  static void from_json(const json& j, std::optional<T>& x) {
-    if (j.is_null())
-      x.reset();
-    else
-      x = j.get<T>();
-  }
-};
-
-} // namespace nlohmann
 
 namespace slacker {
 
-/// The deepest JSON nesting a decoder accepts (`slacker.json.max-depth`,
-/// default 256): deeper input is a codec_error before it is parsed.
-size_t json_max_depth() noexcept;
-void set_json_max_depth(size_t depth) noexcept;
-
-/// Parses JSON text that came from outside: nesting deeper than
-/// `json_max_depth()` or text that is not JSON is a codec_error whose
-/// message quotes none of the input.
-caf::expected<nlohmann::json> parse_json(const char* data, size_t size);
-
 namespace detail {
-
-template <class T> struct is_std_optional : std::false_type {};
-template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
-
-/// The name of a JSON value's type, for error messages.
-const char* json_type_name(const nlohmann::json& j) noexcept;
-
-[[noreturn]] void throw_number_error(const nlohmann::json& j, const char* target);
-
-/// `j.get_to(out)`, except that numbers must fit their target: no wrapping,
-/// no truncation, no fraction for an integer (nlohmann converts silently).
-/// Containers of numbers are checked element by element; a user type's own
-/// `from_json` decides for itself.
-template <class T> void json_get(const nlohmann::json& j, T& out);
-
-template <class T> struct is_std_vector : std::false_type {};
-template <class T, class A> struct is_std_vector<std::vector<T, A>> : std::true_type {};
-template <class T> struct is_std_set : std::false_type {};
-template <class T> struct is_std_set<std::set<T>> : std::true_type {};
-template <class T> struct is_string_map : std::false_type {};
-template <class V> struct is_string_map<std::map<std::string, V>> : std::true_type {};
-
-template <class T> void json_get(const nlohmann::json& j, T& out) {
-  if constexpr (std::is_same_v<T, bool> || !std::is_arithmetic_v<T>) {
-    if constexpr (is_std_optional<T>::value) {
-      if (j.is_null()) {
-        out.reset();
-      } else {
-        typename T::value_type value{};
-        json_get(j, value);
-        out = std::move(value);
-      }
-    } else if constexpr (is_std_vector<T>::value || is_std_set<T>::value) {
-      if (!j.is_array()) {
-        j.get_to(out); // nlohmann's own error
-        return;
-      }
-      out.clear();
-      for (auto& x : j) {
-        typename T::value_type value{};
-        json_get(x, value);
-        out.insert(out.end(), std::move(value));
-      }
-    } else if constexpr (is_string_map<T>::value) {
-      if (!j.is_object()) {
-        j.get_to(out);
-        return;
-      }
-      out.clear();
-      for (auto& kvp : j.items()) {
-        typename T::mapped_type value{};
-        json_get(kvp.value(), value);
-        out.emplace(kvp.key(), std::move(value));
-      }
-    } else {
-      j.get_to(out);
-    }
-  } else if constexpr (std::is_floating_point_v<T>) {
-    if (!j.is_number())
-      j.get_to(out);
-    else if (auto d = j.get<double>();
-             std::isfinite(d) && std::fabs(d) > double(std::numeric_limits<T>::max()))
-      throw_number_error(j, "this floating-point type");
-    else
-      out = static_cast<T>(d);
-  } else {
-    constexpr const char* target = std::is_signed_v<T> ? (sizeof(T) == 8   ? "int64"
-                                                          : sizeof(T) == 4 ? "int32"
-                                                          : sizeof(T) == 2 ? "int16"
-                                                                           : "int8")
-                                                       : (sizeof(T) == 8   ? "uint64"
-                                                          : sizeof(T) == 4 ? "uint32"
-                                                          : sizeof(T) == 2 ? "uint16"
-                                                                           : "uint8");
-    if (j.is_number_unsigned()) {
-      auto v = j.get<uint64_t>();
-      if (v > static_cast<uint64_t>(std::numeric_limits<T>::max()))
-        throw_number_error(j, target);
-      out = static_cast<T>(v);
-    } else if (j.is_number_integer()) {
-      auto v = j.get<int64_t>();
-      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-          (v > 0 && static_cast<uint64_t>(v) >
-                        static_cast<uint64_t>(std::numeric_limits<T>::max())))
-        throw_number_error(j, target);
-      out = static_cast<T>(v);
-    } else if (j.is_number_float()) {
-      auto d = j.get<double>();
-      // 2^63 and beyond are not representable in int64: the bounds are
-      // compared as doubles, exclusive at the top.
-      constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
-      constexpr double hi = static_cast<double>(std::numeric_limits<T>::max()) + 1.0;
-      if (!std::isfinite(d) || d != std::trunc(d) || d < lo || d >= hi)
-        throw_number_error(j, target);
-      out = static_cast<T>(d);
-    } else {
-      j.get_to(out);
-    }
-  }
-}
-
-// -- detection ------------------------------------------------------------
-
-template <class T>
-struct caf_codec_ok : std::bool_constant<caf::detail::is_serializable<T>::value> {};
-template <class T> struct caf_codec_ok<std::optional<T>> : caf_codec_ok<T> {};
-
-template <class T>
-constexpr bool json_codec_ok = std::is_same_v<T, nlohmann::json> ||
-                               requires(nlohmann::json& j, const T& in, T& out) {
-  nlohmann::adl_serializer<T>::to_json(j, in);
-  nlohmann::adl_serializer<T>::from_json(std::as_const(j), out);
-};
-
-template <class T>
-        struct boost_codec_ok : std::bool_constant < std::is_arithmetic_v<T> ||
-    std::is_enum_v<T> || requires(T& x, boost::archive::binary_oarchive& ar) {
-  x.serialize(ar, 0u);
-} || requires(T& x, boost::archive::binary_oarchive& ar) {
-  serialize(ar, x, 0u);
-}
-> {};
-template <> struct boost_codec_ok<std::string> : std::true_type {};
-template <class T, class A>
-struct boost_codec_ok<std::vector<T, A>> : boost_codec_ok<T> {};
-template <class T> struct boost_codec_ok<std::set<T>> : boost_codec_ok<T> {};
-template <class K, class V>
-struct boost_codec_ok<std::map<K, V>>
-  : std::bool_constant<boost_codec_ok<K>::value && boost_codec_ok<V>::value> {};
-template <class A, class B>
-struct boost_codec_ok<std::pair<A, B>>
-  : std::bool_constant<boost_codec_ok<A>::value && boost_codec_ok<B>::value> {};
-template <class T> struct boost_codec_ok<std::optional<T>> : boost_codec_ok<T> {};
 
 /// Stops the build, naming `T` (in `must_travel<T>`), when no codec can
 /// carry it: a function's argument or result type needs an `inspect`
@@ -245,44 +42,6 @@ template <class T> struct must_travel {
                 "to_json/from_json (JSON) or serialize() (Boost)");
   static constexpr bool value = true;
 };
-
-// -- CAF binary -------------------------------------------------------------
-
-template <class T> caf::error caf_save(caf::binary_serializer& sink, const T& x) {
-  if constexpr (is_std_optional<T>::value) {
-    bool has = x.has_value();
-    if (auto err = sink(has))
-      return err;
-    return has ? caf_save(sink, *x) : caf::error{};
-  } else {
-    return sink(const_cast<T&>(x));
-  }
-}
-
-template <class T> caf::error caf_load(bounded_deserializer& source, T& x) {
-  if constexpr (is_std_optional<T>::value) {
-    bool has = false;
-    if (auto err = source(has))
-      return err;
-    if (!has) {
-      x.reset();
-      return {};
-    }
-    typename T::value_type value{};
-    if (auto err = caf_load(source, value))
-      return err;
-    x = std::move(value);
-    return {};
-  } else {
-    return source(x);
-  }
-}
-
-// -- Boost ----------------------------------------------------------------
-
-// With the archive header: bytes that are not a Boost archive fail at once,
-// before any length read from them can ask for a huge allocation.
-constexpr unsigned boost_flags = 0;
 
 } // namespace detail
 

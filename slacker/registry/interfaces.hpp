@@ -50,7 +50,7 @@ using registry_actor_type = caf::typed_actor<
 /// interface registrar {
 ///   (publish_atom, string ns, vector<function_info>) -> bool
 ///   (unpublish_atom, string ns) -> bool              // false: not published
-///   (server_data_atom, string json) -> bool
+///   (set_data_atom, string json) -> bool
 ///   (wait_atom) -> bool                              // once registered, or why never
 ///   (leaders_atom) -> vector<leadership>             // what it leads, with fencing
 ///   tokens (subscribe_atom, actor) -> void                  // leadership messages
@@ -65,7 +65,7 @@ using registry_actor_type = caf::typed_actor<
 using registrar_actor_type = caf::typed_actor<
     caf::replies_to<publish_atom, std::string, std::vector<function_info>>::with<bool>,
     caf::replies_to<unpublish_atom, std::string>::with<bool>,
-    caf::replies_to<server_data_atom, std::string>::with<bool>,
+    caf::replies_to<set_data_atom, std::string>::with<bool>,
     caf::replies_to<wait_atom>::with<bool>,
     caf::replies_to<leaders_atom>::with<std::vector<leadership>>,
     caf::reacts_to<subscribe_atom, caf::actor>,

@@ -157,7 +157,7 @@ CAF_TEST(the registry actor reports servers as they register change and leave) {
   auto b = registrar(1001);
   CAF_CHECK(logged("up 127.0.0.1:1001 {}"));
   CAF_CHECK(logged("ns up ns 127.0.0.1:1001"));
-  self->send(b, server_data_atom::value, std::string{R"({"w":2})"});
+  self->send(b, set_data_atom::value, std::string{R"({"w":2})"});
   sched.run();
   CAF_CHECK(logged(R"(data 127.0.0.1:1001 {"w":2})"));
   self->send_exit(b, caf::exit_reason::user_shutdown);

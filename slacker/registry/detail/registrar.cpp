@@ -431,7 +431,7 @@ registrar_actor(registrar_actor_type::stateful_pointer<registrar_state> self,
         st.candidates.erase(ns);
         return true;
       },
-      [=](server_data_atom, std::string& json) {
+      [=](set_data_atom, std::string& json) {
         auto& st = self->state;
         st.server_data = std::move(json);
         if (connected(self) && !st.addr.empty() &&

@@ -43,7 +43,7 @@ struct registrar_state {
 /// Nodes left by an expired session of its own are replaced. After an
 /// expiry it steps down and registers everything again in a new session.
 /// Messages: `(publish_atom, ns, vector<function_info>)`, `(unpublish_atom, ns)`,
-/// `(server_data_atom, json)`; `(leaders_atom)` answers `vector<leadership>`
+/// `(set_data_atom, json)`; `(leaders_atom)` answers `vector<leadership>`
 /// (the namespaces it leads, with fencing tokens); `(subscribe_atom, actor)`:
 /// the actor gets a `leadership` message at each change (and one per
 /// namespace led now). A leader steps down locally when its link has been
