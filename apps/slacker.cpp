@@ -30,12 +30,10 @@
 
 #include "apps/support/cli.hpp"
 #include "slacker/actors/client.hpp"
-#include "slacker/actors/detail/tcp_connect.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/cluster/manager.hpp"
 #include "slacker/messages/atoms.hpp"
-#include "slacker/registry/detail/zk_session.hpp"
-#include "slacker/registry/layout.hpp"
+#include "slacker/registry/lookup.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/signals.hpp"
@@ -102,50 +100,12 @@ std::string manager_token(const cli_config& cfg) {
   return env ? env : "";
 }
 
-/// Why nothing answers at `addr` (host:port): a TCP probe's outcome.
-std::string probe(const std::string& addr, milliseconds patience) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos)
-    return "no port in " + addr;
-  auto port = std::atoi(addr.c_str() + colon + 1);
-  if (port <= 0 || port > 65535)
-    return "no port in " + addr;
-  auto fd = slacker::connect_within(addr.substr(0, colon), static_cast<uint16_t>(port),
-                                    patience);
-  if (fd) {
-    close(*fd);
-    return "it takes connections but opened no ZooKeeper session";
-  }
-  // connect_within says `connection_broken: WHY`: the WHY, in lower case.
-  auto why = slacker::describe(fd.error());
-  why = why.substr(why.find(": ") == std::string::npos ? 0 : why.find(": ") + 2);
-  if (!why.empty())
-    why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-  return why;
-}
-
-/// The one error of every command when ZooKeeper does not answer in time.
-caf::error zk_unreachable(const cli_config& cfg) {
-  // The connect string: host:port[,host:port...][/chroot].
-  auto hosts = cfg.zk.substr(0, cfg.zk.find('/'));
-  std::string reasons;
-  std::stringstream in{hosts};
-  for (std::string one; std::getline(in, one, ',');)
-    reasons += (reasons.empty() ? "" : "; ") +
-               (hosts.find(',') == std::string::npos
-                    ? probe(one, milliseconds{500})
-                    : one + ": " + probe(one, milliseconds{500}));
-  return slacker::make_error(slacker::sc::unavailable, "ZooKeeper at " + cfg.zk +
-                                                           " not reachable (" + reasons +
-                                                           ")");
-}
-
 /// Waits until `connected()` says true, up to --zk-timeout; else the error.
 caf::error wait_zk(const cli_config& cfg, const std::function<bool()>& connected) {
   auto until = std::chrono::steady_clock::now() + milliseconds{cfg.zk_timeout};
   while (!connected()) {
     if (std::chrono::steady_clock::now() >= until)
-      return zk_unreachable(cfg);
+      return slacker::zk_unreachable(cfg.zk);
     std::this_thread::sleep_for(milliseconds{20});
   }
   return {};
@@ -533,40 +493,16 @@ void cmd_members(caf::actor_system& sys, const cli_config& cfg) {
 }
 
 void cmd_inspect(const cli_config& cfg) {
-  auto zk = slacker::zk::session::open(cfg.zk, std::chrono::seconds{10},
-                                       [](const slacker::zk::event&) {});
-  if (!zk) // an address it cannot use: say why, as every command does
-    return fail(zk_unreachable(cfg));
-  auto base = slacker::zk_layout{zk_of(cfg)}.functions();
-  // The session connects in the background: wait until it answers.
-  if (auto err = wait_zk(cfg, [&] {
-        return (*zk)->exists("/", false).code != slacker::zk::rc::connection_loss;
-      }))
-    return fail(err);
-  std::vector<std::string> namespaces;
-  if (positional.size() > 1) {
-    namespaces.push_back(positional[1]);
-  } else {
-    auto st = (*zk)->children(base, false, namespaces);
-    if (!st && st.code != slacker::zk::rc::no_node)
-      return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
-  }
+  auto fns = slacker::registered_functions(zk_of(cfg),
+                                           positional.size() > 1 ? positional[1] : "",
+                                           milliseconds{cfg.zk_timeout});
+  if (!fns)
+    return fail(fns.error());
   json out = json::object();
-  for (auto& ns : namespaces) {
-    std::vector<std::string> fns;
-    auto st = (*zk)->children(base + "/" + ns, false, fns);
-    if (!st) {
-      if (st.code == slacker::zk::rc::no_node)
-        return fail(slacker::make_error(
-            slacker::sc::not_found, "no namespace " + ns + " in cluster " + cfg.cluster));
-      return fail(slacker::make_error(slacker::sc::unavailable, "ZooKeeper: " + st.text));
-    }
+  for (auto& [ns, entries] : *fns) {
     out[ns] = json::object();
-    for (auto& fn : fns) {
-      std::string data;
-      (*zk)->get(base + "/" + ns + "/" + fn, false, data);
+    for (auto& [fn, data] : entries)
       out[ns][fn] = parse_result(slacker::bytes(data.begin(), data.end()));
-    }
   }
   std::cout << out.dump() << "\n";
 }

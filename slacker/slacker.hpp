@@ -22,6 +22,7 @@
 #include "slacker/actors/namespace.hpp"
 #include "slacker/actors/server.hpp"
 
+#include "slacker/registry/lookup.hpp"
 #include "slacker/registry/registry.hpp"
 
 #include "slacker/cluster/cluster_client.hpp"

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "slacker/actors/detail/tcp_connect.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/detail/tcp_connect.hpp"
 #include "slacker/runtime/detail/tls.hpp"
 
 namespace slacker {

@@ -31,12 +31,12 @@
 
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/actors/detail/ledger.hpp"
-#include "slacker/actors/detail/tcp_connect.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/runtime/detail/tcp_connect.hpp"
 
 namespace slacker {
 

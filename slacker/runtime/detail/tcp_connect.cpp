@@ -1,4 +1,4 @@
-#include "slacker/actors/detail/tcp_connect.hpp"
+#include "slacker/runtime/detail/tcp_connect.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
