@@ -13,17 +13,6 @@
 
 namespace slacker {
 
-namespace {
-
-/// Asks `who` and waits; the registry actors answer at once unless a
-/// ZooKeeper call is under way.
-template <class T, class Handle, class... Ts>
-caf::expected<T> ask(caf::actor_system& sys, const Handle& who, Ts&&... xs) {
-  return blocking_request<T>(sys, who, std::chrono::seconds{30}, std::forward<Ts>(xs)...);
-}
-
-} // namespace
-
 registry::registry(caf::actor_system& sys, zk_options opts) : sys_(sys) {
   configure_logging(sys.config());
   zk::set_client_log_level(
@@ -42,7 +31,9 @@ registry_state registry::state() const {
 }
 
 caf::expected<membership_view> registry::view() {
-  return ask<membership_view>(sys_, actor_, view_atom::value);
+  // The registry actor answers at once unless a ZooKeeper call is under way.
+  return blocking_request<membership_view>(sys_, actor_, std::chrono::seconds{30},
+                                           view_atom::value);
 }
 
 caf::expected<zk::request_counts> registry::zk_requests() {

@@ -13,6 +13,7 @@
 #include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/unit/dispatcher_support.hpp"
 
 using namespace slacker;
 using namespace std::chrono_literals;
@@ -263,14 +264,7 @@ CAF_TEST(the retry budget allows a share of recent calls plus a floor) {
 
 namespace {
 
-struct unit_config : caf::actor_system_config {
-  unit_config() {
-    slacker::add_message_types(*this);
-    // No middleman in a deterministic test: gathers on the scheduler.
-    opt_group{custom_options_, "slacker"}.add<std::string>("gather-hot-path", "");
-    set("slacker.gather-hot-path", "scheduled");
-  }
-};
+using slacker_test::unit_config;
 
 /// How a stand-in broker answers one-server cluster calls.
 enum class mode { ok, draining, broken, silent };
@@ -301,13 +295,7 @@ caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
           }
           return make_error(sc::connection_broken, addr);
         }
-        cluster_reply out;
-        out.addrs.push_back(addr);
-        call_reply rep;
-        rep.codec = call.req.codec;
-        rep.result = *encode_value(codec_id::caf_binary, addr);
-        out.replies.push_back(rep);
-        return out;
+        return slacker_test::address_reply(addr, call);
       },
       [=](call_request& req) -> call_reply {
         ++(*seen)[addr];

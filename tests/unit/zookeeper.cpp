@@ -12,6 +12,7 @@
 #include "slacker/registry/detail/registrar.hpp"
 #include "slacker/registry/detail/registry_actor.hpp"
 #include "slacker/runtime/config.hpp"
+#include "tests/unit/dispatcher_support.hpp"
 #include "tests/unit/fake_zookeeper.hpp"
 
 // The registry actor, the registrar and a dispatcher on a fake ZooKeeper, with
@@ -23,13 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct zk_config : caf::actor_system_config {
-  zk_config() {
-    slacker::add_message_types(*this);
-    opt_group{custom_options_, "slacker"}.add<std::string>("gather-hot-path", "");
-    set("slacker.gather-hot-path", "scheduled");
-  }
-};
+using slacker_test::unit_config;
 
 using log_ptr = std::shared_ptr<std::vector<std::string>>;
 
@@ -69,7 +64,7 @@ std::vector<function_info> functions(std::string name) {
   return fns;
 }
 
-struct fixture : test_coordinator_fixture<zk_config> {
+struct fixture : test_coordinator_fixture<unit_config> {
   slacker_test::fake_zookeeper zookeeper;
   zk_options opts;
   log_ptr log = std::make_shared<std::vector<std::string>>();
@@ -256,15 +251,7 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
   link_factory connect = [](caf::actor_system& sys, const std::string& addr, link_hooks) {
     return sys.spawn([addr](caf::event_based_actor*) -> caf::behavior {
       return {
-          [addr](cluster_call& call) {
-            cluster_reply out;
-            out.addrs.push_back(addr);
-            call_reply rep;
-            rep.codec = call.req.codec;
-            rep.result = *encode_value(codec_id::caf_binary, addr);
-            out.replies.push_back(rep);
-            return out;
-          },
+          [addr](cluster_call& call) { return slacker_test::address_reply(addr, call); },
           [](inspect_atom, std::string&) { return functions("fn"); },
           [](caf::connect_atom) { return true; },
           [](retire_atom) {},
