@@ -1,5 +1,7 @@
 # Installs slacker from BUILD_DIR into WORK_DIR/prefix, then configures, builds
-# and runs the consumer project against that install tree.
+# and runs the consumer project against that install tree: all of slacker
+# (find_package(slacker)), and direct calls alone (COMPONENTS actors), which
+# link no ZooKeeper.
 file(REMOVE_RECURSE "${WORK_DIR}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix"
                 RESULT_VARIABLE rc)
@@ -38,4 +40,43 @@ endif()
 execute_process(COMMAND "${WORK_DIR}/build/consumer" RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "the consumer failed: ${rc}")
+endif()
+
+# Direct calls alone: the actors component.
+execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/direct" -B "${WORK_DIR}/direct"
+                        -G Ninja "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
+                RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the direct consumer (COMPONENTS actors) failed")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/direct" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the direct consumer failed")
+endif()
+execute_process(COMMAND "${WORK_DIR}/direct/direct" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the direct consumer failed: ${rc}")
+endif()
+# What each was linked with: the direct consumer without ZooKeeper's library,
+# the full one with it (so that the check can fail).
+execute_process(COMMAND ninja -C "${WORK_DIR}/direct" -t commands direct
+                OUTPUT_VARIABLE direct_link)
+execute_process(COMMAND ninja -C "${WORK_DIR}/build" -t commands consumer
+                OUTPUT_VARIABLE full_link)
+if(direct_link MATCHES "zookeeper")
+  message(FATAL_ERROR "the direct consumer is linked with ZooKeeper:\n${direct_link}")
+endif()
+if(NOT full_link MATCHES "zookeeper")
+  message(FATAL_ERROR "the full consumer's link line names no ZooKeeper:\n${full_link}")
+endif()
+
+# An unknown component is refused.
+file(WRITE "${WORK_DIR}/bogus/CMakeLists.txt"
+  "cmake_minimum_required(VERSION 3.20)\nproject(bogus LANGUAGES CXX)\n"
+  "find_package(slacker REQUIRED COMPONENTS nonsense)\n")
+execute_process(COMMAND "${CMAKE_COMMAND}" -S "${WORK_DIR}/bogus" -B "${WORK_DIR}/bogus/build"
+                        "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc OR NOT err MATCHES "nonsense")
+  message(FATAL_ERROR "find_package(slacker COMPONENTS nonsense) did not fail naming it:\n${err}")
 endif()

@@ -1,6 +1,7 @@
 # Builds the .deb from BUILD_DIR (CPack), unpacks it with dpkg -x into
 # WORK_DIR/root, then builds and runs the consumer against what it holds:
-# once with CMake (find_package) and once with pkg-config.
+# once with CMake (find_package) and once with pkg-config, for all of slacker
+# and for direct calls alone (slacker-actors, no ZooKeeper).
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
@@ -21,7 +22,8 @@ endif()
 run("dpkg -x" dpkg -x "${debs}" "${WORK_DIR}/root")
 set(usr "${WORK_DIR}/root/usr")
 foreach(f bin/slacker bin/slacker-example-zk bin/slacker-example-server
-          include/slacker/cluster/cluster_client.hpp lib/libslacker.a
+          include/slacker/cluster/cluster_client.hpp lib/libslacker_cluster.a
+          lib/libslacker_actors.a lib/pkgconfig/slacker-actors.pc
           lib/cmake/slacker/slackerConfig.cmake lib/pkgconfig/slacker.pc
           share/doc/slacker/LICENSE share/doc/slacker/docs/cli.md)
   if(NOT EXISTS "${usr}/${f}")
@@ -46,3 +48,18 @@ string(STRIP "${output}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run("compiling with pkg-config" c++ "${SOURCE_DIR}/main.cpp" -o "${WORK_DIR}/pc-consumer" ${flags})
 run("the pkg-config consumer" "${WORK_DIR}/pc-consumer")
+
+# Direct calls with pkg-config's slacker-actors: no ZooKeeper on the link line.
+run("pkg-config slacker" pkg-config --libs slacker)
+if(NOT output MATCHES "zookeeper")
+  message(FATAL_ERROR "pkg-config --libs slacker names no ZooKeeper: ${output}")
+endif()
+run("pkg-config slacker-actors" pkg-config --cflags --libs slacker-actors)
+if(output MATCHES "zookeeper")
+  message(FATAL_ERROR "pkg-config --libs slacker-actors names ZooKeeper: ${output}")
+endif()
+string(STRIP "${output}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run("compiling the direct consumer with pkg-config" c++ "${SOURCE_DIR}/direct/main.cpp"
+    -o "${WORK_DIR}/pc-direct" ${flags})
+run("the pkg-config direct consumer" "${WORK_DIR}/pc-direct")

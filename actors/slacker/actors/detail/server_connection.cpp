@@ -1,0 +1,741 @@
+#include "slacker/actors/detail/server_connection.hpp"
+#include "slacker/actors/interfaces.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <set>
+
+#include "slacker/messages/bounded.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
+#include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/doorman.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/message_view.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "slacker/actors/detail/namespace_actor.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/detail/wire.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/runtime/detail/tls.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+namespace slacker {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct connection_state {
+  caf::io::connection_handle hdl;
+  std::shared_ptr<catalog> cat;
+  std::shared_ptr<const catalog::table> table;
+  uint64_t table_version = 0;
+  wire_options opts;
+  bool log_calls = false;
+  std::string peer;      // host:port of the client, for logs
+  std::string peer_host; // its address alone
+  wire::frame_buffer in;
+  bool greeted = false;
+  bool closing = false;
+  uint32_t cap = 0; // the largest frame both sides take (from the hello)
+  // Backpressure: bytes handed to the socket and bytes it wrote. Past one
+  // frame cap still unwritten, the connection stops reading until the peer
+  // has read half of it: a peer that never reads its replies cannot make the
+  // server buffer more.
+  uint64_t queued = 0;
+  uint64_t written = 0;
+  bool halted = false;
+  clock::time_point last_heard = clock::now();
+  // TLS: frames are written to `plain_out` and sealed into the socket's
+  // buffer; what arrives is opened into `plain_in` before it is framed.
+  std::unique_ptr<tls_session> tls;
+  std::vector<char> plain_out;
+  std::vector<char> plain_in;
+  bool first_bytes = true;
+  bool warned_token = false;
+  int64_t owed = 0; // answers this connection still owes (the catalog's count)
+
+  connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c,
+                   wire_options o, bool log)
+    : hdl(h), cat(std::move(c)), opts(o), log_calls(log), in(o.max_message_size) {
+    // nop
+  }
+
+  const catalog::table& current() {
+    auto v = cat->version();
+    if (v != table_version) {
+      table = cat->get();
+      table_version = v;
+    }
+    return *table;
+  }
+};
+
+using state_ptr = std::shared_ptr<connection_state>;
+
+/// Counts an answer owed (+1) or given (-1), here and in the catalog's total.
+void owe(connection_state& st, int64_t n) {
+  st.owed += n;
+  st.cat->owed.fetch_add(n, std::memory_order_relaxed);
+}
+
+/// Compares the digests, in constant time: neither the content nor the
+/// length of the token leaks through timing.
+bool tokens_equal(const std::vector<char>& given, const std::string& expected) {
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/// Where frames are written: the socket's buffer, or the plaintext that TLS
+/// seals into it.
+std::vector<char>& out(caf::io::broker* self, connection_state& st) {
+  return st.tls ? st.plain_out : self->wr_buf(st.hdl);
+}
+
+/// Encrypts the frames written since the last call (TLS only); a TLS
+/// session that cannot write any more ends the connection.
+bool seal(caf::io::broker* self, connection_state& st) {
+  if (!st.tls || st.plain_out.empty())
+    return true;
+  auto ok = st.tls->write(st.plain_out.data(), st.plain_out.size(), self->wr_buf(st.hdl));
+  st.plain_out.clear();
+  if (!ok && !st.closing) {
+    spdlog::debug("slacker server: connection from {}: {}", st.peer, st.tls->error());
+    st.closing = true;
+    self->close(st.hdl);
+    self->quit();
+  }
+  return ok;
+}
+
+void close_with(caf::io::broker* self, connection_state& st, wire::close_code code,
+                const std::string& text) {
+  if (st.closing)
+    return;
+  st.closing = true;
+  spdlog::debug("slacker server: closing connection from {}: {}: {}", st.peer,
+                wire::to_string(code), text);
+  if (self->valid(st.hdl)) {
+    if (!st.tls || st.tls->established())
+      wire::write_close(out(self, st), code, text);
+    seal(self, st);
+    self->flush(st.hdl);
+    self->close(st.hdl); // unwritten data is still sent
+  }
+  self->quit();
+}
+
+/// Counts the bytes written into the socket's buffer since it held `before`
+/// (CAF keeps unflushed bytes there while a write is under way) and stops
+/// reading when too many are still unwritten.
+void account_output(caf::io::broker* self, connection_state& st, size_t before) {
+  st.queued += self->wr_buf(st.hdl).size() - before;
+  if (!st.halted && st.queued - st.written > st.opts.max_message_size) {
+    st.halted = true;
+    self->halt(st.hdl);
+  }
+}
+
+/// Writes a frame produced outside the data handler, where CAF flushes by
+/// itself; writes to a closed handle would only grow a buffer nobody drains.
+template <class F> void write_now(caf::io::broker* self, connection_state& st, F f) {
+  if (st.closing || !self->valid(st.hdl))
+    return;
+  auto before = self->wr_buf(st.hdl).size();
+  f(out(self, st));
+  if (!seal(self, st))
+    return;
+  account_output(self, st, before);
+  self->flush(st.hdl);
+}
+
+void write_reply_frame(caf::io::broker* self, connection_state& st,
+                       const call_reply& rep) {
+  write_now(self, st,
+            [&](std::vector<char>& buf) { wire::write_reply_within(buf, rep, st.cap); });
+}
+
+void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
+                      const caf::message* msg, const caf::error& err) {
+  write_now(self, st, [&](std::vector<char>& buf) {
+    wire::writer out{buf, wire::frame_type::send_reply};
+    out.u64(id);
+    std::vector<char> bytes;
+    caf::error serr;
+    if (msg) {
+      caf::binary_serializer sink{self->home_system(), bytes};
+      serr = sink(const_cast<caf::message&>(*msg));
+    }
+    if (msg && !serr && bytes.size() + 64 > st.cap)
+      out.u8(0).err(make_error(sc::too_large, "a reply of " +
+                                                  std::to_string(bytes.size()) +
+                                                  " bytes is larger than the limit of " +
+                                                  std::to_string(st.cap) +
+                                                  " bytes (slacker.max-message-size)"));
+    else if (msg && !serr)
+      out.u8(1).blob(bytes);
+    else
+      out.u8(0).err(msg ? make_error(sc::codec_error,
+                                     "the reply cannot be serialized: " + describe(serr))
+                        : err);
+    out.finish();
+  });
+}
+
+/// Delivers one typed message to the actor serving a namespace and carries
+/// what it answers back to the connection. A plain send, so the actor answers
+/// as it would to a remote sender; the answer is whatever arrives from it.
+caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler,
+                          caf::message msg, caf::actor conn, uint64_t id,
+                          std::string ns) {
+  self->monitor(handler);
+  self->monitor(conn); // nobody waits for the answer once the connection is gone
+  self->send(handler, std::move(msg));
+  auto from_handler = [self, handler] {
+    return self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(handler);
+  };
+  self->set_default_handler(
+      [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+        if (from_handler()) {
+          self->send(conn, forward_atom::value, id, x.move_content_to_message());
+          self->quit();
+        }
+        return caf::delegated<caf::message>{};
+      });
+  self->set_error_handler([=](caf::scheduled_actor*, caf::error& err) {
+    self->send(conn, forward_atom::value, id, std::move(err));
+    self->quit();
+  });
+  self->set_down_handler([=](caf::scheduled_actor*, caf::down_msg& down) {
+    if (down.source == conn.address()) {
+      self->quit();
+      return;
+    }
+    self->send(
+        conn, forward_atom::value, id,
+        make_error(sc::connection_broken, "the actor serving " + ns + " went down"));
+    self->quit();
+  });
+  return {
+      [](tick_atom) {
+        // never sent: a behavior keeps the helper alive until the answer
+      },
+  };
+}
+
+/// Whether the caller may run a guarded (operator's) function: it carries the
+/// manager token, compared in constant time, or (no token configured) it
+/// calls from this host.
+caf::error authorize(connection_state& st, const call_request& req) {
+  auto what = req.ns + "/" + req.fn;
+  if (st.opts.manager_token.empty()) {
+    if (is_loopback(st.peer_host))
+      return {};
+    return make_error(sc::forbidden, what +
+                                         " is only open to callers on the server's host "
+                                         "(the server has no slacker.manager.token)");
+  }
+  auto i = req.ext.find(manager_token_ext);
+  if (i == req.ext.end())
+    return make_error(sc::forbidden, what +
+                                         " needs the manager token (--manager-token or "
+                                         "SLACKER_MANAGER_TOKEN)");
+  if (!tokens_equal(i->second, st.opts.manager_token)) {
+    if (!st.warned_token) { // once per connection: no log flood
+      st.warned_token = true;
+      spdlog::warn("slacker server: {} sent a wrong manager token for {}", st.peer, what);
+    }
+    return make_error(sc::forbidden, what + ": wrong manager token");
+  }
+  return {};
+}
+
+/// The server is stopping: the call is answered `draining`, not run, so that
+/// its client sends it to another server.
+call_reply draining_reply(const call_request& req) {
+  return error_reply(
+      req, make_error(sc::draining, excerpt(req.ns + "/" + req.fn) +
+                                        " was not run: the server is stopping"));
+}
+
+uint64_t micros_since(clock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start)
+          .count());
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             clock::now().time_since_epoch())
+      .count();
+}
+
+void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
+  auto& st = *sp;
+  st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
+  if (st.cat->draining()) {
+    wire::write_reply_within(out(self, st), draining_reply(req), st.cap);
+    return;
+  }
+  auto& table = st.current();
+  auto i = table.find(req.ns);
+  if (i == table.end()) {
+    wire::write_reply_within(
+        out(self, st),
+        error_reply(req, make_error(sc::not_found, "no namespace " + excerpt(req.ns))),
+        st.cap);
+    return;
+  }
+  auto& entry = i->second;
+  if (entry.functions) {
+    auto f = entry.functions->functions().find(req.fn);
+    if (f != entry.functions->functions().end() && f->second.guarded) {
+      if (auto err = authorize(st, req)) {
+        wire::write_reply_within(out(self, st), error_reply(req, std::move(err)), st.cap);
+        return;
+      }
+    }
+    if (f == entry.functions->functions().end() || !f->second.info.blocking) {
+      // The fast path: run inline, reply from the data handler.
+      auto counts = metrics::enabled() && f != entry.functions->functions().end()
+                        ? &metrics::served(entry.functions->name(), req.fn)
+                        : nullptr;
+      auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
+      auto rep = run_call(*entry.functions, req);
+      if (st.log_calls)
+        log_call(entry.functions->name(), req.fn, st.peer, start, rep);
+      if (counts)
+        counts->record(micros_since(start), rep.err);
+      wire::write_reply_within(out(self, st), rep, st.cap);
+      return;
+    }
+  }
+  // Blocking functions go to their namespace actor (worker pool, drain);
+  // namespaces served by user actors get the request as it is.
+  auto id = req.id;
+  auto codec = req.codec;
+  auto ext = req.ext;
+  // Functions of a namespace are counted (metrics); a user actor's are not
+  // known, and a peer's names are not to grow the table.
+  auto counts = metrics::enabled() && entry.functions &&
+                        entry.functions->functions().count(req.fn) > 0
+                    ? &metrics::served(entry.functions->name(), req.fn)
+                    : nullptr;
+  auto fn = st.log_calls ? req.fn : std::string{};
+  auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
+  if (counts)
+    counts->in_flight.fetch_add(1, std::memory_order_relaxed);
+  owe(st, +1);
+  self->request(entry.handler, caf::infinite, std::move(req))
+      .then(
+          [self, sp, fn, start, counts, ns = i->first](call_reply& rep) {
+            owe(*sp, -1);
+            if (sp->log_calls)
+              log_call(ns, fn, sp->peer, start, rep);
+            if (counts) {
+              counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+              counts->record(micros_since(start), rep.err);
+            }
+            write_reply_frame(self, *sp, rep);
+          },
+          [self, sp, id, codec, ext, fn, start, counts, ns = i->first](caf::error& err) {
+            owe(*sp, -1);
+            call_reply rep;
+            rep.id = id;
+            rep.codec = codec;
+            rep.ext = ext;
+            rep.err =
+                code_of(err) != sc::none
+                    ? err
+                    : make_error(sc::connection_broken,
+                                 "the actor serving " + ns + " failed: " + describe(err));
+            if (sp->log_calls)
+              log_call(ns, fn, sp->peer, start, rep);
+            if (counts) {
+              counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+              counts->record(micros_since(start), rep.err);
+            }
+            write_reply_frame(self, *sp, rep);
+          });
+}
+
+void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
+             const std::string& ns, const std::vector<char>& bytes) {
+  auto& st = *sp;
+  st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
+  if (st.cat->draining()) {
+    write_send_reply(
+        self, st, id, nullptr,
+        make_error(sc::draining, "a message to " + excerpt(ns) +
+                                     " was not delivered: the server is stopping"));
+    return;
+  }
+  auto& table = st.current();
+  auto i = table.find(ns);
+  if (i == table.end()) {
+    write_send_reply(self, st, id, nullptr,
+                     make_error(sc::not_found, "no namespace " + excerpt(ns)));
+    return;
+  }
+  caf::message msg;
+  bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
+  if (auto err = source(msg)) {
+    write_send_reply(
+        self, st, id, nullptr,
+        make_error(sc::codec_error,
+                   "a message to " + ns + " cannot be deserialized: " + describe(err)));
+    return;
+  }
+  owe(st, +1);
+  self->spawn(send_helper, i->second.handler, std::move(msg),
+              caf::actor_cast<caf::actor>(self), id, ns);
+}
+
+void on_inspect(caf::io::broker* self, connection_state& st, uint64_t id,
+                const std::string& ns) {
+  auto& table = st.current();
+  wire::writer w{out(self, st), wire::frame_type::inspect_reply};
+  w.u64(id);
+  if (ns.empty()) {
+    std::vector<std::string> names;
+    for (auto& kvp : table)
+      names.push_back(kvp.first);
+    w.u8(1).strings(names);
+  } else if (auto i = table.find(ns); i != table.end()) {
+    w.u8(1);
+    wire::write_function_infos(w, i->second.infos);
+  } else {
+    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
+  }
+  w.finish();
+}
+
+void on_lookup(caf::io::broker* self, connection_state& st, uint64_t id,
+               const std::string& ns) {
+  auto& table = st.current();
+  wire::writer w{out(self, st), wire::frame_type::lookup_reply};
+  w.u64(id);
+  if (auto i = table.find(ns); i != table.end())
+    w.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
+                                                        : wire::ns_kind::actor));
+  else
+    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
+  w.finish();
+}
+
+/// Handles one frame; false when the connection is being closed.
+bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
+              wire::reader& in) {
+  using wire::close_code;
+  using wire::frame_type;
+  auto& st = *sp;
+  auto malformed = [&](const char* what) {
+    close_with(self, st, close_code::malformed,
+               std::string{"malformed "} + what + " frame");
+    return false;
+  };
+  if (!st.greeted) {
+    wire::hello h;
+    if (type != frame_type::hello) {
+      close_with(self, st, close_code::unexpected_frame, "expected hello first");
+      return false;
+    }
+    if (!wire::read_hello(in, h))
+      return malformed("hello");
+    if (h.magic != wire::magic || h.version != wire::version) {
+      close_with(self, st, close_code::bad_hello,
+                 "this server speaks slacker wire protocol version " +
+                     std::to_string(wire::version));
+      return false;
+    }
+    st.greeted = true;
+    st.cap =
+        std::min(st.opts.max_message_size, std::max<uint32_t>(h.max_message_size, 64));
+    wire::write_hello(out(self, st), st.opts.max_message_size);
+    return true;
+  }
+  switch (type) {
+    case frame_type::call: {
+      call_request req;
+      if (!wire::read_call(in, req))
+        return malformed("call");
+      on_call(self, sp, req);
+      return true;
+    }
+    case frame_type::send: {
+      uint64_t id = 0;
+      std::string ns;
+      std::vector<char> bytes;
+      if (!(in.u64(id) && in.str(ns) && in.blob(bytes) && in.at_end()))
+        return malformed("send");
+      on_send(self, sp, id, ns, bytes);
+      return true;
+    }
+    case frame_type::ping: {
+      uint64_t nonce = 0;
+      if (!(in.u64(nonce) && in.at_end()))
+        return malformed("ping");
+      wire::write_u64(out(self, st), frame_type::pong, nonce);
+      return true;
+    }
+    case frame_type::pong:
+      return true;
+    case frame_type::inspect:
+    case frame_type::lookup: {
+      uint64_t id = 0;
+      std::string ns;
+      if (!(in.u64(id) && in.str(ns) && in.at_end()))
+        return malformed(type == frame_type::inspect ? "inspect" : "lookup");
+      if (type == frame_type::inspect)
+        on_inspect(self, st, id, ns);
+      else
+        on_lookup(self, st, id, ns);
+      return true;
+    }
+    case frame_type::error: {
+      uint8_t code = 0;
+      std::string text;
+      in.u8(code) && in.str(text);
+      spdlog::debug("slacker server: {} closed the connection: {}", st.peer, text);
+      st.closing = true;
+      self->close(st.hdl);
+      self->quit();
+      return false;
+    }
+    default:
+      close_with(self, st, close_code::unexpected_frame,
+                 "frame type " + std::to_string(static_cast<int>(type)) +
+                     " is not taken by a server");
+      return false;
+  }
+}
+
+/// True when `data` begins like a plaintext `hello` frame.
+bool plaintext_hello(const char* data, size_t size) {
+  if (size < 9)
+    return false;
+  auto b = reinterpret_cast<const unsigned char*>(data);
+  uint32_t magic = (uint32_t{b[5]} << 24) | (uint32_t{b[6]} << 16) |
+                   (uint32_t{b[7]} << 8) | uint32_t{b[8]};
+  return b[4] == static_cast<unsigned char>(wire::frame_type::hello) &&
+         magic == wire::magic;
+}
+
+/// A connection that is refused: says why, reads what the peer sent first
+/// (closing with unread bytes would reset the connection before the peer
+/// reads the reason), then closes; at the latest after `limit`.
+caf::behavior refused_connection(caf::io::broker* self, caf::io::connection_handle hdl,
+                                 std::string why, caf::timespan limit) {
+  wire::write_close(self->wr_buf(hdl), wire::close_code::bad_hello, why);
+  self->flush(hdl);
+  self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
+  self->delayed_send(self, limit, handshake_atom::value);
+  auto done = [self, hdl] {
+    if (self->valid(hdl))
+      self->close(hdl);
+    self->quit();
+  };
+  return {
+      [=](caf::io::new_data_msg&) { done(); },
+      [=](caf::io::connection_closed_msg&) { self->quit(); },
+      [=](handshake_atom) { done(); },
+  };
+}
+
+void arm_idle_check(caf::io::broker* self, connection_state& st) {
+  auto due = st.last_heard + st.opts.idle_timeout - clock::now();
+  self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{1}}),
+                     tick_atom::value);
+}
+
+} // namespace
+
+caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handle hdl,
+                                std::shared_ptr<catalog> cat, wire_options opts,
+                                bool log_calls) {
+  auto sp = std::make_shared<connection_state>(hdl, std::move(cat), opts, log_calls);
+  if (opts.tls)
+    sp->tls = std::make_unique<tls_session>(*opts.tls, true);
+  sp->peer_host = self->remote_addr(hdl);
+  // An IPv4 peer on a dual-stack socket: said as IPv4 (::ffff:127.0.0.1).
+  if (sp->peer_host.rfind("::ffff:", 0) == 0 &&
+      sp->peer_host.find('.') != std::string::npos)
+    sp->peer_host.erase(0, 7);
+  sp->peer = sp->peer_host + ":" + std::to_string(self->remote_port(hdl));
+  int one = 1;
+  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
+  self->ack_writes(hdl, true);
+  self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
+  arm_idle_check(self, *sp);
+  // A connection that ends owes nothing any more.
+  self->attach_functor([sp](const caf::error&) { owe(*sp, -sp->owed); });
+  return {
+      [self, sp](caf::io::new_data_msg& msg) {
+        auto& st = *sp;
+        if (st.closing)
+          return;
+        st.last_heard = clock::now();
+        auto before = self->wr_buf(st.hdl).size();
+        const char* data = msg.buf.data();
+        size_t size = msg.buf.size();
+        if (st.tls) {
+          if (st.first_bytes && plaintext_hello(data, size)) {
+            // A client without TLS: tell it so, in words it can read.
+            wire::write_close(self->wr_buf(st.hdl), wire::close_code::bad_hello,
+                              "this server requires TLS (slacker.tls.*)");
+            st.closing = true;
+            self->flush(st.hdl);
+            self->close(st.hdl);
+            self->quit();
+            return;
+          }
+          st.first_bytes = false;
+          st.plain_in.clear();
+          if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
+            // No frame of this peer was ever taken before its certificate
+            // was verified; the alert explaining why goes out first.
+            spdlog::debug("slacker server: refused {}: {}", st.peer, st.tls->error());
+            st.closing = true;
+            self->flush(st.hdl);
+            self->close(st.hdl);
+            self->quit();
+            return;
+          }
+          data = st.plain_in.data();
+          size = st.plain_in.size();
+        }
+        auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
+          return on_frame(self, sp, type, in);
+        });
+        if (!res) {
+          if (!st.closing && seal(self, st))
+            account_output(self, st, before); // CAF flushes when this handler returns
+          return;
+        }
+        close_with(self, st, *res,
+                   *res == wire::close_code::frame_too_large
+                       ? "a frame is larger than this server's limit of " +
+                             std::to_string(st.opts.max_message_size) + " bytes"
+                       : "a frame declared a length of 0");
+      },
+      [self, sp](caf::io::data_transferred_msg& msg) {
+        auto& st = *sp;
+        st.written += msg.written;
+        if (st.halted && st.queued - st.written <= st.opts.max_message_size / 2) {
+          st.halted = false;
+          self->trigger(st.hdl);
+        }
+      },
+      [self, sp](caf::io::connection_closed_msg&) {
+        sp->closing = true;
+        self->quit();
+      },
+      [self, sp](handshake_atom) {
+        if (!sp->greeted)
+          close_with(self, *sp, wire::close_code::handshake_timeout, "no hello in time");
+      },
+      [self, sp](tick_atom) {
+        auto& st = *sp;
+        if (st.closing)
+          return;
+        if (clock::now() - st.last_heard >= st.opts.idle_timeout) {
+          close_with(
+              self, st, wire::close_code::idle_timeout,
+              "nothing received for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     st.opts.idle_timeout)
+                                     .count()) +
+                  " ms");
+          return;
+        }
+        arm_idle_check(self, st);
+      },
+      // The answer of a typed message, from its helper.
+      [self, sp](forward_atom, uint64_t id, caf::message& msg) {
+        owe(*sp, -1);
+        write_send_reply(self, *sp, id, &msg, caf::error{});
+      },
+      [self, sp](forward_atom, uint64_t id, caf::error& err) {
+        owe(*sp, -1);
+        write_send_reply(self, *sp, id, nullptr, err);
+      },
+      // The server stops gracefully: tell the client.
+      [self, sp](going_away_atom) {
+        write_now(self, *sp, [](std::vector<char>& buf) {
+          wire::writer out{buf, wire::frame_type::going_away};
+          out.str("the server is stopping");
+          out.finish();
+        });
+      },
+  };
+}
+
+caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
+                              std::shared_ptr<catalog> cat, wire_options opts,
+                              bool log_calls) {
+  auto listening = door->hdl();
+  self->add_doorman(std::move(door));
+  auto conns = std::make_shared<std::set<caf::actor>>();
+  auto last_warned = std::make_shared<clock::time_point>(clock::time_point::min());
+  // Connections end with their acceptor (a link would also end the acceptor
+  // when a connection fails).
+  self->attach_functor([conns](const caf::error&) {
+    for (auto& c : *conns)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([conns](caf::scheduled_actor*, caf::down_msg& msg) {
+    for (auto i = conns->begin(); i != conns->end(); ++i)
+      if (i->address() == msg.source) {
+        conns->erase(i);
+        return;
+      }
+  });
+  // An untyped broker (it forks untyped connection brokers) running the
+  // front's interface, checked by the compiler.
+  return front_actor_type::behavior_type{
+      [=](const caf::io::new_connection_msg& msg) {
+        if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
+          // Plaintext is for loopback only (docs/security.md).
+          // One line a minute at most: refusals must not flood the log.
+          if (clock::now() - *last_warned > std::chrono::minutes{1}) {
+            *last_warned = clock::now();
+            spdlog::warn("slacker server: refused a plaintext connection from {}: not on "
+                         "loopback; configure TLS (slacker.tls.*) or slacker.insecure",
+                         self->remote_addr(msg.handle));
+          }
+          self->fork(
+              refused_connection, msg.handle,
+              std::string{"this server takes plaintext connections from loopback only"},
+              opts.handshake_timeout);
+          return;
+        }
+        auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
+        self->monitor(conn);
+        conns->insert(conn);
+      },
+      [=](going_away_atom) {
+        cat->start_draining();
+        self->close(listening);
+        for (auto& c : *conns)
+          self->send(c, going_away_atom::value);
+        return true;
+      },
+  }
+      .unbox();
+}
+
+} // namespace slacker

@@ -1,0 +1,95 @@
+// slacker watch [--count=N]: membership events as JSON lines until a signal.
+#include <atomic>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "apps/cli/command.hpp"
+#include "slacker/messages/atoms.hpp"
+#include "slacker/messages/error.hpp"
+#include "slacker/registry/registry.hpp"
+#include "slacker/runtime/signals.hpp"
+
+namespace slacker_cli {
+
+namespace {
+
+// One JSON line per membership event (`slacker watch`).
+json event_json(const slacker::membership_view& v) {
+  auto j = members_json(v);
+  j["event"] = "snapshot";
+  return j;
+}
+json event_json(const slacker::member_up& x) {
+  return {{"event", "member_up"}, {"addr", x.addr}, {"data", data_json(x.data)}};
+}
+json event_json(const slacker::member_down& x) {
+  return {{"event", "member_down"}, {"addr", x.addr}};
+}
+json event_json(const slacker::server_data_changed& x) {
+  return {
+      {"event", "server_data_changed"}, {"addr", x.addr}, {"data", data_json(x.data)}};
+}
+json event_json(const slacker::namespace_up& x) {
+  return {{"event", "namespace_up"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::namespace_down& x) {
+  return {{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::leader_changed& x) {
+  return {{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}};
+}
+json event_json(const slacker::registry_state& x) {
+  return {{"event", "registry_state"},
+          {"status", slacker::to_string(x.status)},
+          {"view_age_ms", x.view_age_ms}};
+}
+
+int run_watch(caf::actor_system& sys, const cli_config& cfg) {
+  slacker::registry reg{sys, zk_of(cfg)};
+  // Subscribe once the registry has read the cluster: the snapshot is whole.
+  if (auto v = current_view(reg, cfg); !v)
+    return fail(v.error());
+  // Ends after --count events, or on SIGINT/SIGTERM/SIGHUP (blocked since main).
+  auto done = std::make_shared<std::promise<void>>();
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [done, ended] {
+    if (!ended->exchange(true))
+      done->set_value();
+  };
+  std::thread{[finish] {
+    slacker::wait_stop_signal();
+    finish();
+  }}.detach();
+  auto left = std::make_shared<size_t>(cfg.count);
+  auto print = [left, finish](json line) {
+    std::cout << line.dump() << std::endl;
+    if (*left > 0 && --*left == 0)
+      finish();
+  };
+  auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
+    return slacker::on_membership([print](auto& x) { print(event_json(x)); });
+  });
+  caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
+  done->get_future().wait();
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+} // namespace
+
+command watch_command() {
+  return {"watch", "membership events as JSON lines until a signal",
+          [](CLI::App& c, cli_config& cfg) {
+            c.add_option("--count", cfg.count, "stop after this many lines (0: never)")
+                ->type_name("N");
+            add_zk_options(c, cfg);
+            add_common_options(c, cfg);
+          },
+          run_watch};
+}
+
+} // namespace slacker_cli

@@ -1,0 +1,279 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "slacker/actors/ask.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/interfaces.hpp"
+#include "slacker/messages/membership.hpp"
+#include "slacker/registry/interfaces.hpp"
+#include "slacker/registry/options.hpp"
+#include "slacker/runtime/blocking_request.hpp"
+
+namespace slacker {
+
+class registry;
+
+namespace detail {
+
+template <class T> struct identity { using value_type = T; };
+
+template <class M> struct mapped_of { using value_type = typename M::mapped_type; };
+
+} // namespace detail
+
+/// A typed results function from a reducer of (address, value) pairs:
+/// `slacker::reduce<int64_t>([](auto& pairs) { sum... })`.
+template <class T, class F> results_fn reduce(F f) {
+  return [f = std::move(f)](
+             codec_id c, const std::vector<server_result>& xs) -> caf::expected<bytes> {
+    results::pairs<T> pairs;
+    for (auto& x : xs) {
+      auto v = result_of<T>(x.reply);
+      if (!v)
+        return std::move(v.error());
+      pairs.emplace_back(x.addr, std::move(*v));
+    }
+    return encode_value(c, f(pairs));
+  };
+}
+
+/// A client of a whole cluster, from its name and a ZooKeeper address:
+/// ```
+/// slacker::cluster_client sc{sys, "example-cluster", "127.0.0.1:2181"};
+/// auto ts = sc.call<int64_t>("slacker.example.api/timestamp");
+/// slacker::cluster_options all;
+/// all.grouping = slacker::grouping_kind::all;
+/// all.results = slacker::results_kind::map;
+/// auto each = sc.call<std::map<std::string, int64_t>>(
+///     all, "slacker.example.api/timestamp");
+/// ```
+class cluster_client {
+public:
+  cluster_client(caf::actor_system& sys, std::string cluster, std::string zk,
+                 cluster_options defaults = {});
+
+  /// With every ZooKeeper option (session timeout, root, auth).
+  cluster_client(caf::actor_system& sys, zk_options zk, cluster_options defaults = {});
+
+  ~cluster_client();
+  cluster_client(const cluster_client&) = delete;
+  cluster_client& operator=(const cluster_client&) = delete;
+
+  /// Calls `ns/fn` under the client's default options.
+  template <class R, class... Ts>
+  caf::expected<R> call(const std::string& qualified, const Ts&... xs) {
+    return call_with<R>(cluster_options{}, cluster_options{}, qualified, xs...);
+  }
+
+  /// Calls `ns/fn` with per-call options.
+  template <class R, class... Ts>
+  caf::expected<R> call(const cluster_options& opts, const std::string& qualified,
+                        const Ts&... xs) {
+    return call_with<R>(opts, cluster_options{}, qualified, xs...);
+  }
+
+  /// Calls with per-call and per-function options (what `remote_fn` uses).
+  template <class R, class... Ts>
+  caf::expected<R> call_with(const cluster_options& per_call,
+                             const cluster_options& per_fn, const std::string& qualified,
+                             const Ts&... xs) {
+    auto call = prepare(per_call, per_fn, qualified, xs...);
+    if (!call)
+      return std::move(call.error());
+    auto rep = invoke(std::move(*call));
+    if (!rep)
+      return std::move(rep.error());
+    return decode_cluster<R>(*rep, qualified);
+  }
+
+  /// Calls without waiting; `callback` runs on a CAF thread with the result.
+  template <class R, class... Ts>
+  void call_async(const cluster_options& opts, const std::string& qualified,
+                  std::function<void(caf::expected<R>)> callback, const Ts&... xs) {
+    auto call = prepare(opts, cluster_options{}, qualified, xs...);
+    if (!call) {
+      callback(std::move(call.error()));
+      return;
+    }
+    invoke_async(std::move(*call),
+                 [qualified, cb = std::move(callback)](caf::expected<cluster_reply> rep) {
+                   if (!rep)
+                     cb(std::move(rep.error()));
+                   else
+                     cb(decode_cluster<R>(*rep, qualified));
+                 });
+  }
+
+  /// From an actor, without blocking: sends a prepared call (see `prepare`)
+  /// to the dispatcher and calls `f` with the typed result, on `self`.
+  /// ```
+  /// auto call = sc.prepare(opts, {}, "ns/fn", 1);
+  /// sc.request<int64_t>(self, std::move(*call), [](caf::expected<int64_t> x) { ... });
+  /// ```
+  template <class R, class Self, class F>
+  void request(Self* self, cluster_call call, F f) const {
+    auto what = call.req.ns + "/" + call.req.fn;
+    // No CAF timeout: the call's deadline is enforced where it waits.
+    self->request(dispatcher_, caf::infinite, std::move(call))
+        .then([f, what](cluster_reply& rep) mutable { f(decode_cluster<R>(rep, what)); },
+              [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
+  }
+
+  /// Fire-and-forget: the call runs, its result is dropped.
+  template <class... Ts> caf::error send(const std::string& qualified, const Ts&... xs) {
+    auto call = prepare(cluster_options{}, cluster_options{}, qualified, xs...);
+    if (!call)
+      return std::move(call.error());
+    caf::anon_send(dispatcher_, std::move(*call));
+    return {};
+  }
+
+  /// Sends the plain CAF message `xs...` to the user actors serving namespace
+  /// `ns` on the servers the grouping picks, and collects their one-element
+  /// answers of type `E` as the results policy says: `R` is `E` (single),
+  /// `std::vector<E>` (vector), `std::map<std::string, E>` (map); the
+  /// exceptions policy applies as to function calls. A server that dies
+  /// mid-call counts at once as `connection_broken`.
+  template <class R, class... Ts>
+  caf::expected<R> ask(const cluster_options& opts, const std::string& ns,
+                       const Ts&... xs);
+
+  /// Runs a typed-message request and waits for its answers.
+  caf::expected<ask_reply> ask_raw(ask_request req);
+
+  /// Builds a call: resolves the options (per call > per function > this
+  /// client's defaults) and encodes the arguments.
+  template <class... Ts>
+  caf::expected<cluster_call> prepare(const cluster_options& per_call,
+                                      const cluster_options& per_fn,
+                                      const std::string& qualified, const Ts&... xs) {
+    auto policies = std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_));
+    auto args = encode<detail::wire_t<Ts>...>(policies->codec, detail::wire_t<Ts>(xs)...);
+    if (!args)
+      return make_error(sc::codec_error,
+                        "arguments of " + qualified + ": " + describe(args.error()));
+    return assemble(std::move(policies), qualified, std::move(*args));
+  }
+
+  /// Builds a call whose arguments are already encoded in its codec (e.g. a
+  /// JSON array, with `codec = codec_id::json`).
+  caf::expected<cluster_call> prepare_encoded(const cluster_options& per_call,
+                                              const cluster_options& per_fn,
+                                              const std::string& qualified,
+                                              bytes args) const;
+
+  /// Runs a prepared call and waits for its reply (decode it with
+  /// `decode_cluster<R>`).
+  caf::expected<cluster_reply> invoke(cluster_call call);
+
+  /// Runs a prepared call; `done` runs on a CAF thread with its reply.
+  void invoke_async(cluster_call call,
+                    std::function<void(caf::expected<cluster_reply>)> done);
+
+  /// The server-data a server registered (JSON text), as this client knows it.
+  caf::expected<std::string> server_data(const std::string& addr);
+
+  /// Runs `fn(addr, data)` on every server-data change (on a CAF thread).
+  void
+  on_server_data_change(std::function<void(const std::string&, const std::string&)> fn);
+
+  /// What this client knows of the cluster.
+  caf::expected<membership_view> members();
+
+  /// Waits until what this client routes to satisfies `pred` (e.g. two
+  /// servers provide a namespace); the view then, or `timeout` after `timeout`.
+  caf::expected<membership_view>
+  wait_until(const std::function<bool(const membership_view&)>& pred,
+             std::chrono::milliseconds timeout);
+
+  /// The dispatcher: actors send it `cluster_call`s (see `prepare`) and get
+  /// `cluster_reply`s; decode them with `decode_cluster<R>` (or use `request`).
+  const dispatcher_actor_type& dispatcher() const noexcept {
+    return dispatcher_;
+  }
+
+  /// The registry this client follows (subscribe to it for events).
+  const registry_actor_type& registry_actor() const;
+
+  const cluster_options& defaults() const noexcept {
+    return defaults_;
+  }
+
+private:
+  /// The call of `qualified` under resolved `policies` (deadline from their timeout).
+  static caf::expected<cluster_call> assemble(std::shared_ptr<call_policies> policies,
+                                              const std::string& qualified, bytes args);
+
+  caf::actor_system& sys_;
+  std::string cluster_;
+  cluster_options defaults_;
+  std::unique_ptr<registry> registry_;
+  dispatcher_actor_type dispatcher_;
+  caf::actor async_; // runs `invoke_async` callbacks
+  std::unique_ptr<scoped_pool> pool_;
+  std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)
+};
+
+template <class R, class... Ts>
+caf::expected<R> cluster_client::ask(const cluster_options& opts, const std::string& ns,
+                                     const Ts&... xs) {
+  using element = typename std::conditional_t<
+      detail::is_std_vector<R>::value, R,
+      std::conditional_t<detail::is_string_map<R>::value, detail::mapped_of<R>,
+                         detail::identity<R>>>::value_type;
+  auto policies =
+      std::make_shared<call_policies>(resolve(opts, cluster_options{}, defaults_));
+  auto rep = ask_raw(ask_request{ns, make_ask<element>(xs...), std::move(policies)});
+  if (!rep)
+    return std::move(rep.error());
+  return decode_ask<R>(*rep, ns);
+}
+
+/// The equivalent of slacker's `defn-remote`: a typed remote function with
+/// its own options (per call > these > the client's defaults).
+/// ```
+/// slacker::remote_fn<int64_t()> timestamp{sc, "slacker.example.api/timestamp"};
+/// auto ts = timestamp();
+/// ```
+template <class Sig> class remote_fn;
+
+template <class R, class... Args> class remote_fn<R(Args...)> {
+public:
+  remote_fn(cluster_client& sc, std::string qualified, cluster_options opts = {})
+    : sc_(sc), qualified_(std::move(qualified)), opts_(std::move(opts)) {
+    // nop
+  }
+
+  caf::expected<R> operator()(const Args&... xs) const {
+    return sc_.call_with<R>(cluster_options{}, opts_, qualified_, xs...);
+  }
+
+  /// With per-call options.
+  caf::expected<R> with(const cluster_options& per_call, const Args&... xs) const {
+    return sc_.call_with<R>(per_call, opts_, qualified_, xs...);
+  }
+
+private:
+  cluster_client& sc_;
+  std::string qualified_;
+  cluster_options opts_;
+};
+
+} // namespace slacker
