@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "slacker/messages/detail/protocol.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/runtime/detail/tcp_connect.hpp"
@@ -36,10 +37,9 @@ enum class outcome {
 
 } // namespace
 
-struct blocking_lane::conn {
+struct blocking_lane::conn : wire::client_protocol::callee {
   int fd = -1;
-  wire::frame_buffer in;
-  bool greeted = false;
+  wire::client_protocol proto;
   bool going_away = false;
   bool reused = false;
   uint64_t next_id = 1;
@@ -47,14 +47,38 @@ struct blocking_lane::conn {
   clock::time_point last_heard = clock::now();
   std::string why;                  // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
-  uint32_t peer_max = UINT32_MAX;   // the server's frame cap, from its hello
   std::vector<char> sealed, opened; // TLS buffers, reused from call to call
+  // The wait under way: the reply it waits for, and whether it came.
+  uint64_t awaited = 0;
+  call_reply* reply = nullptr;
+  bool replied = false;
 
-  explicit conn(uint32_t max) : in(max) {}
+  conn(uint32_t max, const std::string& addr) : proto(*this, max, addr) {}
 
-  ~conn() {
+  ~conn() override {
     if (fd >= 0)
       ::close(fd);
+  }
+
+  // What the protocol reports. The lane sends no typed messages and no
+  // queries: their answers would be a server's mistake, and are ignored.
+  void on_greeted() override {
+    // nop: the call was written after the hello already
+  }
+  void on_reply(call_reply& rep) override {
+    if (reply && rep.id == awaited) {
+      *reply = std::move(rep);
+      replied = true;
+    }
+  }
+  void on_send_reply(uint64_t, bool, std::vector<char>&, caf::error&) override {
+    // nop
+  }
+  bool on_query_reply(wire::frame_type, wire::reader&) override {
+    return true;
+  }
+  void on_going_away() override {
+    going_away = true;
   }
 
   /// Writes a frame (sealed, with TLS) before `deadline`.
@@ -91,7 +115,6 @@ struct blocking_lane::conn {
   outcome await(uint64_t id, call_reply& out, clock::time_point deadline,
                 const wire_options& opts) {
     char buf[wire::read_chunk];
-    bool replied = false;
     for (;;) {
       auto now = clock::now();
       if (now >= deadline)
@@ -133,70 +156,28 @@ struct blocking_lane::conn {
         size = opened.size();
       }
       std::vector<char> answers; // pongs to pings of the server
-      auto closed_as_idle = false;
-      auto bad = false;
-      auto res = in.feed(data, size, [&](wire::frame_type type, wire::reader& r) {
-        using wire::frame_type;
-        if (!greeted && type == frame_type::error) {
-          uint8_t code = 0;
-          r.u8(code) && r.str(why); // e.g. "this server requires TLS"
-          why = "the server refused it: " + excerpt(why);
-          bad = true;
-          return false;
-        }
-        if (!greeted) {
-          wire::hello h;
-          bad = type != frame_type::hello || !wire::read_hello(r, h) ||
-                h.magic != wire::magic || h.version != wire::version;
-          greeted = !bad;
-          if (greeted)
-            peer_max = std::max<uint32_t>(h.max_message_size, 64);
-          return !bad;
-        }
-        switch (type) {
-          case frame_type::reply: {
-            call_reply rep;
-            if (!wire::read_reply(r, rep)) {
-              bad = true;
-              return false;
-            }
-            if (rep.id == id) {
-              out = std::move(rep);
-              replied = true;
-            }
-            return true;
-          }
-          case frame_type::ping: {
-            uint64_t nonce = 0;
-            if (r.u64(nonce))
-              wire::write_u64(answers, frame_type::pong, nonce);
-            return true;
-          }
-          case frame_type::pong:
-            return true;
-          case frame_type::going_away:
-            going_away = true;
-            return true;
-          case frame_type::error: {
-            uint8_t code = 0;
-            r.u8(code) && r.str(why);
-            closed_as_idle = code == static_cast<uint8_t>(wire::close_code::idle_timeout);
-            bad = !closed_as_idle;
-            return false;
-          }
-          default:
-            bad = true;
-            return false;
-        }
-      });
-      if (closed_as_idle)
-        return outcome::idle_closed;
-      if (res)
-        why = std::string{wire::to_string(*res)} + " frame";
-      if (bad || res)
-        return outcome::protocol_error;
-      if (!answers.empty() && !write_all(answers, deadline))
+      awaited = id;
+      reply = &out;
+      replied = false;
+      auto closed = proto.feed(data, size, answers);
+      reply = nullptr;
+      if (!answers.empty() && !write_all(answers, deadline) && !replied)
         return outcome::lost;
+      if (closed && replied)
+        going_away = true; // the reply came first: keep it, not the connection
+      if (closed && !replied) {
+        if (!closed->by_peer) {
+          why = closed->text;
+          return outcome::protocol_error;
+        }
+        if (!proto.greeted()) {
+          why = "the server refused it: " + excerpt(closed->text); // e.g. requires TLS
+          return outcome::protocol_error;
+        }
+        why = closed->text;
+        return closed->code == wire::close_code::idle_timeout ? outcome::idle_closed
+                                                              : outcome::protocol_error;
+      }
       if (replied)
         return outcome::replied;
     }
@@ -238,7 +219,7 @@ blocking_lane::borrow(const std::string& what) {
   if (!fd)
     return make_error(sc::connection_broken, what + ": cannot connect to " + addr_ +
                                                  ": " + describe(fd.error()));
-  auto c = std::make_unique<conn>(opts_.max_message_size);
+  auto c = std::make_unique<conn>(opts_.max_message_size, addr_);
   c->fd = *fd;
   if (opts_.tls) {
     // The client's first handshake flight; the hello below waits, sealed,
@@ -251,7 +232,7 @@ blocking_lane::borrow(const std::string& what) {
                         what + ": TLS with " + addr_ + " failed: " + c->tls->error());
   }
   std::vector<char> hello;
-  wire::write_hello(hello, opts_.max_message_size);
+  c->proto.start(hello);
   if (!c->write_all(hello, clock::now() + opts_.connect_timeout))
     return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
   return c;
@@ -277,8 +258,8 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
       return std::move(c.error());
     auto& cn = **c;
     // The server's own cap, once its hello told it (after the first call).
-    if (auto err =
-            wire::check_call_size(req, std::min(opts_.max_message_size, cn.peer_max))) {
+    if (auto err = wire::check_call_size(
+            req, std::min(opts_.max_message_size, cn.proto.peer_max()))) {
       give_back(std::move(*c));
       return err;
     }

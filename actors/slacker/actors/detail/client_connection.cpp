@@ -33,6 +33,7 @@
 #include "slacker/actors/detail/ledger.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
+#include "slacker/messages/detail/protocol.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/policy/detail/aggregator.hpp"
@@ -45,6 +46,23 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 constexpr auto default_timeout = std::chrono::seconds{10};
+
+struct conn_state;
+
+/// What the protocol asks of the broker (implemented below).
+struct conn_callee : wire::client_protocol::callee {
+  caf::io::broker* self;
+  conn_state* st;
+
+  conn_callee(caf::io::broker* b, conn_state* s) : self(b), st(s) {}
+
+  void on_greeted() override;
+  void on_reply(call_reply& rep) override;
+  void on_send_reply(uint64_t id, bool ok, std::vector<char>& bytes,
+                     caf::error& err) override;
+  bool on_query_reply(wire::frame_type type, wire::reader& in) override;
+  void on_going_away() override;
+};
 
 struct conn_state {
   enum class phase { idle, connecting, open };
@@ -103,7 +121,10 @@ struct conn_state {
   std::unique_ptr<tls_session> tls;
   std::vector<char> plain_in;
   uint32_t peer_max = UINT32_MAX; // the server's frame cap, from its hello
-  wire::frame_buffer in;
+  conn_callee callee;
+  // The protocol of the current connection (a new one per connection); shared
+  // so that a feed in progress keeps its own.
+  std::shared_ptr<wire::client_protocol> proto;
   clock::time_point last_heard;
 
   call_ledger<call> calls;
@@ -119,7 +140,10 @@ struct conn_state {
   uint64_t next_id = 1;
   uint64_t next_nonce = 1;
 
-  explicit conn_state(wire_options o) : opts(o), in(o.max_message_size) {}
+  conn_state(caf::io::broker* self, wire_options o) : opts(o), callee(self, this) {}
+
+  conn_state(const conn_state&) = delete;
+  conn_state& operator=(const conn_state&) = delete;
 
   bool busy() const {
     return !calls.empty() || !queries.empty() || !sends.empty();
@@ -259,7 +283,9 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   st.greeted = false;
   st.going_away = false;
   st.outbox.clear();
-  st.in = wire::frame_buffer{st.opts.max_message_size};
+  if (st.proto)
+    st.proto->stop();
+  st.proto.reset();
   ++st.generation;
   if (st.busy() || !st.connect_waiters.empty())
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
@@ -358,7 +384,9 @@ void ensure_connection(self_ptr self, conn_state& st) {
     self->send(me, connected_atom::value, st.generation, st.opts.problem);
     return;
   }
-  wire::write_hello(st.outbox, st.opts.max_message_size);
+  st.proto = std::make_shared<wire::client_protocol>(st.callee, st.opts.max_message_size,
+                                                     st.addr);
+  st.proto->start(st.outbox);
   auto gen = st.generation;
   auto me = caf::actor_cast<caf::actor>(self);
   auto host = st.host;
@@ -503,109 +531,44 @@ void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
   flush_out(self, st);
 }
 
-/// Handles one frame from the server; false when the connection ended.
-bool on_frame(self_ptr self, conn_state& st, wire::frame_type type, wire::reader& in) {
-  using wire::frame_type;
-  auto protocol_error = [&](wire::close_code code, const std::string& text) {
-    wire::write_close(out_buf(self, st), code, text);
-    flush_out(self, st);
-    lose(self, st, "connection to " + st.addr + " closed: " + text);
-    return false;
-  };
-  if (!st.greeted && type == frame_type::error) {
-    uint8_t code = 0;
-    std::string text;
-    in.u8(code) && in.str(text); // e.g. "this server requires TLS"
-    lose(self, st,
-         "connection to " + st.addr + " closed by the server: " + excerpt(text));
-    return false;
-  }
-  if (!st.greeted) {
-    wire::hello h;
-    if (type != frame_type::hello || !wire::read_hello(in, h) || h.magic != wire::magic ||
-        h.version != wire::version)
-      return protocol_error(wire::close_code::bad_hello,
-                            st.addr + " does not speak slacker wire protocol version " +
-                                std::to_string(wire::version));
-    st.greeted = true;
-    st.peer_max = std::max<uint32_t>(h.max_message_size, 64);
-    observe(self, st, true);
-    auto waiters = std::move(st.connect_waiters);
-    st.connect_waiters.clear();
-    for (auto& rp : waiters)
-      rp.deliver(true);
-    return true;
-  }
+void conn_callee::on_greeted() {
+  st->greeted = true;
+  st->peer_max = st->proto->peer_max();
+  observe(self, *st, true);
+  auto waiters = std::move(st->connect_waiters);
+  st->connect_waiters.clear();
+  for (auto& rp : waiters)
+    rp.deliver(true);
+}
+
+void conn_callee::on_reply(call_reply& rep) {
+  slacker::on_reply(self, *st, rep);
+}
+
+void conn_callee::on_send_reply(uint64_t id, bool ok, std::vector<char>& bytes,
+                                caf::error& err) {
+  slacker::on_send_reply(self, *st, id, ok, bytes, err);
+}
+
+bool conn_callee::on_query_reply(wire::frame_type type, wire::reader& in) {
   bool malformed = false;
-  switch (type) {
-    case frame_type::reply: {
-      call_reply rep;
-      if (!wire::read_reply(in, rep)) {
-        malformed = true;
-        break;
-      }
-      on_reply(self, st, rep);
-      break;
-    }
-    case frame_type::send_reply: {
-      uint64_t id = 0;
-      uint8_t ok = 0;
-      std::vector<char> bytes;
-      caf::error err;
-      if (!(in.u64(id) && in.u8(ok) && (ok ? in.blob(bytes) : in.err(err)) &&
-            in.at_end())) {
-        malformed = true;
-        break;
-      }
-      on_send_reply(self, st, id, ok != 0, bytes, err);
-      break;
-    }
-    case frame_type::inspect_reply:
-    case frame_type::lookup_reply:
-      on_query_reply(self, st, type, in, malformed);
-      break;
-    case frame_type::ping: {
-      uint64_t nonce = 0;
-      if (!in.u64(nonce)) {
-        malformed = true;
-        break;
-      }
-      wire::write_u64(out_buf(self, st), frame_type::pong, nonce);
-      break;
-    }
-    case frame_type::pong:
-      break;
-    case frame_type::going_away:
-      if (!st.going_away) {
-        spdlog::info("slacker: {} is going away", st.addr);
-        observe(self, st, false);
-        st.going_away = true;
-      }
-      break;
-    case frame_type::error: {
-      uint8_t code = 0;
-      std::string text;
-      in.u8(code) && in.str(text);
-      lose(self, st,
-           "connection to " + st.addr + " closed by the server: " + excerpt(text));
-      return false;
-    }
-    default:
-      return protocol_error(wire::close_code::unexpected_frame,
-                            "frame type " + std::to_string(static_cast<int>(type)) +
-                                " is not taken by a client");
+  slacker::on_query_reply(self, *st, type, in, malformed);
+  return !malformed;
+}
+
+void conn_callee::on_going_away() {
+  if (!st->going_away) {
+    spdlog::info("slacker: {} is going away", st->addr);
+    observe(self, *st, false);
+    st->going_away = true;
   }
-  if (malformed)
-    return protocol_error(wire::close_code::malformed,
-                          "a malformed frame from " + st.addr);
-  return st.ph == conn_state::phase::open;
 }
 
 } // namespace
 
 caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
                                 wire_options opts, link_hooks hooks) {
-  auto sp = std::make_shared<conn_state>(opts);
+  auto sp = std::make_shared<conn_state>(self, opts);
   sp->host = std::move(host);
   sp->port = port;
   sp->addr = sp->host + ":" + std::to_string(port);
@@ -697,9 +660,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto id = st.next_id++;
         st.sends.emplace(id, conn_state::sent{proxy, pid});
         ensure_connection(self, st);
-        wire::writer out{out_buf(self, st), wire::frame_type::send};
-        out.u64(id).str(ns).blob(bytes);
-        out.finish();
+        wire::write_send(out_buf(self, st), id, ns, bytes);
         flush_out(self, st);
       },
       [self, sp](connected_atom, uint64_t gen, int64_t fd) {
@@ -737,19 +698,15 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           data = st.plain_in.data();
           size = st.plain_in.size();
         }
-        auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
-          return on_frame(self, st, type, in);
-        });
-        if (res) {
-          wire::write_close(out_buf(self, st), *res,
-                            "a frame beyond this client's limit");
-          flush_out(self, st);
+        auto proto = st.proto; // this connection's, through the feed
+        auto res = proto->feed(data, size, out_buf(self, st));
+        if (!res || !res->by_peer)
+          flush_out(self, st); // with a close, the error frame for the server
+        if (res && proto == st.proto)
           lose(self, st,
-               "connection to " + st.addr + " closed: " + wire::to_string(*res) +
-                   " frame");
-        } else {
-          flush_out(self, st);
-        }
+               res->by_peer ? "connection to " + st.addr +
+                                  " closed by the server: " + excerpt(res->text)
+                            : "connection to " + st.addr + " closed: " + res->text);
         maybe_retire(self, st);
       },
       [self, sp](caf::io::connection_closed_msg& msg) {

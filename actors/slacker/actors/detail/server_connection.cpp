@@ -22,6 +22,7 @@
 
 #include "slacker/actors/detail/namespace_actor.hpp"
 #include "slacker/messages/atoms.hpp"
+#include "slacker/messages/detail/protocol.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/runtime/detail/tls.hpp"
@@ -35,7 +36,24 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-struct connection_state {
+struct connection_state;
+
+/// What the protocol asks of the connection (implemented below).
+struct connection_callee : wire::server_protocol::callee {
+  caf::io::broker* self;
+  connection_state* st;
+  std::weak_ptr<connection_state> weak;
+
+  explicit connection_callee(caf::io::broker* b) : self(b), st(nullptr) {}
+
+  void on_call(call_request& req, std::vector<char>& out) override;
+  void on_send(uint64_t id, const std::string& ns, const std::vector<char>& msg,
+               std::vector<char>& out) override;
+  void on_query(wire::frame_type type, uint64_t id, const std::string& ns,
+                std::vector<char>& out) override;
+};
+
+struct connection_state : std::enable_shared_from_this<connection_state> {
   caf::io::connection_handle hdl;
   std::shared_ptr<catalog> cat;
   std::shared_ptr<const catalog::table> table;
@@ -44,10 +62,9 @@ struct connection_state {
   bool log_calls = false;
   std::string peer;      // host:port of the client, for logs
   std::string peer_host; // its address alone
-  wire::frame_buffer in;
-  bool greeted = false;
+  connection_callee callee;
+  wire::server_protocol proto; // frames in, frames out: the protocol itself
   bool closing = false;
-  uint32_t cap = 0; // the largest frame both sides take (from the hello)
   // Backpressure: bytes handed to the socket and bytes it wrote. Past one
   // frame cap still unwritten, the connection stops reading until the peer
   // has read half of it: a peer that never reads its replies cannot make the
@@ -65,11 +82,15 @@ struct connection_state {
   bool warned_token = false;
   int64_t owed = 0; // answers this connection still owes (the catalog's count)
 
-  connection_state(caf::io::connection_handle h, std::shared_ptr<catalog> c,
-                   wire_options o, bool log)
-    : hdl(h), cat(std::move(c)), opts(o), log_calls(log), in(o.max_message_size) {
-    // nop
+  connection_state(caf::io::broker* self, caf::io::connection_handle h,
+                   std::shared_ptr<catalog> c, wire_options o, bool log)
+    : hdl(h), cat(std::move(c)), opts(o), log_calls(log), callee(self),
+      proto(callee, o.max_message_size) {
+    callee.st = this;
   }
+
+  connection_state(const connection_state&) = delete;
+  connection_state& operator=(const connection_state&) = delete;
 
   const catalog::table& current() {
     auto v = cat->version();
@@ -121,21 +142,46 @@ bool seal(caf::io::broker* self, connection_state& st) {
   return ok;
 }
 
+/// Ends the connection for `why`: the protocol has written the error frame
+/// for the peer (unless the peer closed it), which goes out first.
+void end_with(caf::io::broker* self, connection_state& st,
+              const wire::close_reason& why) {
+  if (st.closing)
+    return;
+  if (why.by_peer)
+    spdlog::debug("slacker server: {} closed the connection: {}", st.peer,
+                  excerpt(why.text));
+  else
+    spdlog::debug("slacker server: closing connection from {}: {}: {}", st.peer,
+                  wire::to_string(why.code), why.text);
+  if (self->valid(st.hdl)) {
+    if (!why.by_peer)
+      seal(self, st);
+    st.closing = true;
+    self->flush(st.hdl);
+    self->close(st.hdl); // unwritten data is still sent
+  }
+  st.closing = true;
+  self->quit();
+}
+
+/// Where the frame that closes a connection goes: to the peer, unless a TLS
+/// handshake is still under way (nothing can be said to it then).
+std::vector<char>& closing_buf(caf::io::broker* self, connection_state& st) {
+  static thread_local std::vector<char> unsaid;
+  if (st.tls && !st.tls->established()) {
+    unsaid.clear();
+    return unsaid;
+  }
+  return out(self, st);
+}
+
+/// Closes for a reason of this side (idle, handshake): tells the peer why.
 void close_with(caf::io::broker* self, connection_state& st, wire::close_code code,
                 const std::string& text) {
   if (st.closing)
     return;
-  st.closing = true;
-  spdlog::debug("slacker server: closing connection from {}: {}: {}", st.peer,
-                wire::to_string(code), text);
-  if (self->valid(st.hdl)) {
-    if (!st.tls || st.tls->established())
-      wire::write_close(out(self, st), code, text);
-    seal(self, st);
-    self->flush(st.hdl);
-    self->close(st.hdl); // unwritten data is still sent
-  }
-  self->quit();
+  end_with(self, st, st.proto.close(closing_buf(self, st), code, text));
 }
 
 /// Counts the bytes written into the socket's buffer since it held `before`
@@ -164,34 +210,34 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
 
 void write_reply_frame(caf::io::broker* self, connection_state& st,
                        const call_reply& rep) {
-  write_now(self, st,
-            [&](std::vector<char>& buf) { wire::write_reply_within(buf, rep, st.cap); });
+  write_now(self, st, [&](std::vector<char>& buf) { st.proto.write_reply(buf, rep); });
 }
 
 void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
                       const caf::message* msg, const caf::error& err) {
   write_now(self, st, [&](std::vector<char>& buf) {
-    wire::writer out{buf, wire::frame_type::send_reply};
-    out.u64(id);
     std::vector<char> bytes;
     caf::error serr;
     if (msg) {
       caf::binary_serializer sink{self->home_system(), bytes};
       serr = sink(const_cast<caf::message&>(*msg));
     }
-    if (msg && !serr && bytes.size() + 64 > st.cap)
-      out.u8(0).err(make_error(sc::too_large, "a reply of " +
-                                                  std::to_string(bytes.size()) +
-                                                  " bytes is larger than the limit of " +
-                                                  std::to_string(st.cap) +
-                                                  " bytes (slacker.max-message-size)"));
+    auto cap = st.proto.cap();
+    if (msg && !serr && bytes.size() + 64 > cap)
+      wire::write_send_error(
+          buf, id,
+          make_error(sc::too_large, "a reply of " + std::to_string(bytes.size()) +
+                                        " bytes is larger than the limit of " +
+                                        std::to_string(cap) +
+                                        " bytes (slacker.max-message-size)"));
     else if (msg && !serr)
-      out.u8(1).blob(bytes);
+      wire::write_send_reply(buf, id, bytes);
     else
-      out.u8(0).err(msg ? make_error(sc::codec_error,
-                                     "the reply cannot be serialized: " + describe(serr))
-                        : err);
-    out.finish();
+      wire::write_send_error(
+          buf, id,
+          msg ? make_error(sc::codec_error,
+                           "the reply cannot be serialized: " + describe(serr))
+              : err);
   });
 }
 
@@ -287,16 +333,15 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto& st = *sp;
   st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
   if (st.cat->draining()) {
-    wire::write_reply_within(out(self, st), draining_reply(req), st.cap);
+    st.proto.write_reply(out(self, st), draining_reply(req));
     return;
   }
   auto& table = st.current();
   auto i = table.find(req.ns);
   if (i == table.end()) {
-    wire::write_reply_within(
+    st.proto.write_reply(
         out(self, st),
-        error_reply(req, make_error(sc::not_found, "no namespace " + excerpt(req.ns))),
-        st.cap);
+        error_reply(req, make_error(sc::not_found, "no namespace " + excerpt(req.ns))));
     return;
   }
   auto& entry = i->second;
@@ -304,7 +349,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     auto f = entry.functions->functions().find(req.fn);
     if (f != entry.functions->functions().end() && f->second.guarded) {
       if (auto err = authorize(st, req)) {
-        wire::write_reply_within(out(self, st), error_reply(req, std::move(err)), st.cap);
+        st.proto.write_reply(out(self, st), error_reply(req, std::move(err)));
         return;
       }
     }
@@ -319,7 +364,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       if (counts)
         counts->record(micros_since(start), rep.err);
-      wire::write_reply_within(out(self, st), rep, st.cap);
+      st.proto.write_reply(out(self, st), rep);
       return;
     }
   }
@@ -404,122 +449,36 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
               caf::actor_cast<caf::actor>(self), id, ns);
 }
 
-void on_inspect(caf::io::broker* self, connection_state& st, uint64_t id,
-                const std::string& ns) {
-  auto& table = st.current();
-  wire::writer w{out(self, st), wire::frame_type::inspect_reply};
-  w.u64(id);
-  if (ns.empty()) {
+void connection_callee::on_call(call_request& req, std::vector<char>&) {
+  slacker::on_call(self, st->shared_from_this(), req);
+}
+
+void connection_callee::on_send(uint64_t id, const std::string& ns,
+                                const std::vector<char>& msg, std::vector<char>&) {
+  slacker::on_send(self, st->shared_from_this(), id, ns, msg);
+}
+
+void connection_callee::on_query(wire::frame_type type, uint64_t id,
+                                 const std::string& ns, std::vector<char>& out) {
+  auto& table = st->current();
+  auto i = table.find(ns);
+  if (type == wire::frame_type::lookup) {
+    if (i != table.end())
+      wire::write_lookup_reply(
+          out, id, i->second.functions ? wire::ns_kind::functions : wire::ns_kind::actor);
+    else
+      wire::write_query_error(out, wire::frame_type::lookup_reply, id,
+                              make_error(sc::not_found, "no namespace " + excerpt(ns)));
+  } else if (ns.empty()) {
     std::vector<std::string> names;
     for (auto& kvp : table)
       names.push_back(kvp.first);
-    w.u8(1).strings(names);
-  } else if (auto i = table.find(ns); i != table.end()) {
-    w.u8(1);
-    wire::write_function_infos(w, i->second.infos);
+    wire::write_inspect_reply(out, id, names);
+  } else if (i != table.end()) {
+    wire::write_inspect_reply(out, id, i->second.infos);
   } else {
-    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
-  }
-  w.finish();
-}
-
-void on_lookup(caf::io::broker* self, connection_state& st, uint64_t id,
-               const std::string& ns) {
-  auto& table = st.current();
-  wire::writer w{out(self, st), wire::frame_type::lookup_reply};
-  w.u64(id);
-  if (auto i = table.find(ns); i != table.end())
-    w.u8(1).u8(static_cast<uint8_t>(i->second.functions ? wire::ns_kind::functions
-                                                        : wire::ns_kind::actor));
-  else
-    w.u8(0).err(make_error(sc::not_found, "no namespace " + excerpt(ns)));
-  w.finish();
-}
-
-/// Handles one frame; false when the connection is being closed.
-bool on_frame(caf::io::broker* self, const state_ptr& sp, wire::frame_type type,
-              wire::reader& in) {
-  using wire::close_code;
-  using wire::frame_type;
-  auto& st = *sp;
-  auto malformed = [&](const char* what) {
-    close_with(self, st, close_code::malformed,
-               std::string{"malformed "} + what + " frame");
-    return false;
-  };
-  if (!st.greeted) {
-    wire::hello h;
-    if (type != frame_type::hello) {
-      close_with(self, st, close_code::unexpected_frame, "expected hello first");
-      return false;
-    }
-    if (!wire::read_hello(in, h))
-      return malformed("hello");
-    if (h.magic != wire::magic || h.version != wire::version) {
-      close_with(self, st, close_code::bad_hello,
-                 "this server speaks slacker wire protocol version " +
-                     std::to_string(wire::version));
-      return false;
-    }
-    st.greeted = true;
-    st.cap =
-        std::min(st.opts.max_message_size, std::max<uint32_t>(h.max_message_size, 64));
-    wire::write_hello(out(self, st), st.opts.max_message_size);
-    return true;
-  }
-  switch (type) {
-    case frame_type::call: {
-      call_request req;
-      if (!wire::read_call(in, req))
-        return malformed("call");
-      on_call(self, sp, req);
-      return true;
-    }
-    case frame_type::send: {
-      uint64_t id = 0;
-      std::string ns;
-      std::vector<char> bytes;
-      if (!(in.u64(id) && in.str(ns) && in.blob(bytes) && in.at_end()))
-        return malformed("send");
-      on_send(self, sp, id, ns, bytes);
-      return true;
-    }
-    case frame_type::ping: {
-      uint64_t nonce = 0;
-      if (!(in.u64(nonce) && in.at_end()))
-        return malformed("ping");
-      wire::write_u64(out(self, st), frame_type::pong, nonce);
-      return true;
-    }
-    case frame_type::pong:
-      return true;
-    case frame_type::inspect:
-    case frame_type::lookup: {
-      uint64_t id = 0;
-      std::string ns;
-      if (!(in.u64(id) && in.str(ns) && in.at_end()))
-        return malformed(type == frame_type::inspect ? "inspect" : "lookup");
-      if (type == frame_type::inspect)
-        on_inspect(self, st, id, ns);
-      else
-        on_lookup(self, st, id, ns);
-      return true;
-    }
-    case frame_type::error: {
-      uint8_t code = 0;
-      std::string text;
-      in.u8(code) && in.str(text);
-      spdlog::debug("slacker server: {} closed the connection: {}", st.peer, text);
-      st.closing = true;
-      self->close(st.hdl);
-      self->quit();
-      return false;
-    }
-    default:
-      close_with(self, st, close_code::unexpected_frame,
-                 "frame type " + std::to_string(static_cast<int>(type)) +
-                     " is not taken by a server");
-      return false;
+    wire::write_query_error(out, wire::frame_type::inspect_reply, id,
+                            make_error(sc::not_found, "no namespace " + excerpt(ns)));
   }
 }
 
@@ -566,7 +525,8 @@ void arm_idle_check(caf::io::broker* self, connection_state& st) {
 caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handle hdl,
                                 std::shared_ptr<catalog> cat, wire_options opts,
                                 bool log_calls) {
-  auto sp = std::make_shared<connection_state>(hdl, std::move(cat), opts, log_calls);
+  auto sp =
+      std::make_shared<connection_state>(self, hdl, std::move(cat), opts, log_calls);
   if (opts.tls)
     sp->tls = std::make_unique<tls_session>(*opts.tls, true);
   sp->peer_host = self->remote_addr(hdl);
@@ -618,19 +578,13 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           data = st.plain_in.data();
           size = st.plain_in.size();
         }
-        auto res = st.in.feed(data, size, [&](wire::frame_type type, wire::reader& in) {
-          return on_frame(self, sp, type, in);
-        });
-        if (!res) {
-          if (!st.closing && seal(self, st))
-            account_output(self, st, before); // CAF flushes when this handler returns
+        auto res = st.proto.feed(data, size, out(self, st));
+        if (st.closing)
           return;
-        }
-        close_with(self, st, *res,
-                   *res == wire::close_code::frame_too_large
-                       ? "a frame is larger than this server's limit of " +
-                             std::to_string(st.opts.max_message_size) + " bytes"
-                       : "a frame declared a length of 0");
+        if (res)
+          return end_with(self, st, *res);
+        if (seal(self, st))
+          account_output(self, st, before); // CAF flushes when this handler returns
       },
       [self, sp](caf::io::data_transferred_msg& msg) {
         auto& st = *sp;
@@ -645,8 +599,11 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         self->quit();
       },
       [self, sp](handshake_atom) {
-        if (!sp->greeted)
-          close_with(self, *sp, wire::close_code::handshake_timeout, "no hello in time");
+        auto& st = *sp;
+        if (st.closing)
+          return;
+        if (auto why = st.proto.handshake_expired(closing_buf(self, st)))
+          end_with(self, st, *why);
       },
       [self, sp](tick_atom) {
         auto& st = *sp;
@@ -676,9 +633,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       // The server stops gracefully: tell the client.
       [self, sp](going_away_atom) {
         write_now(self, *sp, [](std::vector<char>& buf) {
-          wire::writer out{buf, wire::frame_type::going_away};
-          out.str("the server is stopping");
-          out.finish();
+          wire::write_going_away(buf, "the server is stopping");
         });
       },
   };

@@ -309,6 +309,31 @@ void write_close(std::vector<char>& buf, close_code code, const std::string& tex
   out.finish();
 }
 
+void write_send(std::vector<char>& buf, uint64_t id, const std::string& ns,
+                const std::vector<char>& msg) {
+  writer out{buf, frame_type::send};
+  out.u64(id).str(ns).blob(msg);
+  out.finish();
+}
+
+void write_send_reply(std::vector<char>& buf, uint64_t id, const std::vector<char>& msg) {
+  writer out{buf, frame_type::send_reply};
+  out.u64(id).u8(1).blob(msg);
+  out.finish();
+}
+
+void write_send_error(std::vector<char>& buf, uint64_t id, const caf::error& err) {
+  writer out{buf, frame_type::send_reply};
+  out.u64(id).u8(0).err(err);
+  out.finish();
+}
+
+void write_going_away(std::vector<char>& buf, const std::string& why) {
+  writer out{buf, frame_type::going_away};
+  out.str(why);
+  out.finish();
+}
+
 void write_u64(std::vector<char>& buf, frame_type type, uint64_t x) {
   writer out{buf, type};
   out.u64(x);

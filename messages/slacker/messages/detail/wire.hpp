@@ -168,6 +168,16 @@ bool read_function_infos(reader& in, std::vector<function_info>& xs);
 /// An `error` frame.
 void write_close(std::vector<char>& buf, close_code code, const std::string& text);
 
+/// A typed message (CAF-serialized) to the actor serving `ns`, and its answer:
+/// the serialized reply, or an error.
+void write_send(std::vector<char>& buf, uint64_t id, const std::string& ns,
+                const std::vector<char>& msg);
+void write_send_reply(std::vector<char>& buf, uint64_t id, const std::vector<char>& msg);
+void write_send_error(std::vector<char>& buf, uint64_t id, const caf::error& err);
+
+/// The server is stopping (`why` for the client's log).
+void write_going_away(std::vector<char>& buf, const std::string& why);
+
 /// A frame with one `u64` (ping, pong) or an id and a name (inspect, lookup).
 void write_u64(std::vector<char>& buf, frame_type type, uint64_t x);
 void write_id_str(std::vector<char>& buf, frame_type type, uint64_t id,
