@@ -39,8 +39,8 @@ void add_common_options(CLI::App& c, cli_config& cfg) {
 void add_policy_options(CLI::App& c, cli_config& cfg) {
   c.add_option("--server", cfg.server, "call this server directly, not the cluster")
       ->type_name("HOST:PORT");
-  c.add_option("--grouping", cfg.grouping, "which servers")
-      ->check(CLI::IsMember(slacker::all_names<slacker::grouping_kind>()));
+  c.add_option("--grouping", cfg.grouping, "which servers (a registered grouping)")
+      ->check(CLI::IsMember(slacker::grouping::names()));
   c.add_option("--results", cfg.results, "how answers combine")
       ->check(CLI::IsMember(slacker::all_names<slacker::results_kind>()));
   c.add_option("--exceptions", cfg.exceptions, "which errors fail the call")
@@ -210,16 +210,13 @@ int print_state(caf::actor_system& sys, const cli_config& cfg, const std::string
 }
 
 int policy_options(const cli_config& cfg, slacker::cluster_options& opts) {
-  slacker::grouping_kind g;
   slacker::results_kind r;
   slacker::exceptions_kind e;
-  if (!slacker::from_string(cfg.grouping, g))
-    return usage(cfg, "unknown grouping " + cfg.grouping);
   if (!slacker::from_string(cfg.results, r))
     return usage(cfg, "unknown results " + cfg.results);
   if (!slacker::from_string(cfg.exceptions, e))
     return usage(cfg, "unknown exceptions " + cfg.exceptions);
-  opts.grouping = g;
+  opts.grouping = slacker::grouping_named(cfg.grouping); // checked by --grouping
   opts.results = r;
   if (cfg.quorum > 0)
     opts.exceptions = slacker::quorum{cfg.quorum};

@@ -13,6 +13,40 @@
 #include <slacker/cluster/cluster_client.hpp>
 #include <slacker/runtime/config.hpp>
 
+// -- registered grouping
+/// The server that answered fastest lately (servers not heard from first).
+class fastest : public slacker::grouping::policy {
+public:
+  slacker::addresses select(const slacker::grouping_call& call) override {
+    const slacker::candidate* best = nullptr;
+    for (auto& server : call.view.servers)
+      if (!best || latency(server.addr) < latency(best->addr))
+        best = &server;
+    if (!best)
+      return {};
+    return {best->addr};
+  }
+  void feedback(const slacker::call_feedback& fb) override {
+    latency_us_[fb.addr] = fb.ok ? fb.latency.count() : 1'000'000;
+  }
+  bool wants_feedback() const override {
+    return true; // each call's outcome travels to the dispatcher
+  }
+
+private:
+  int64_t latency(const std::string& addr) const {
+    auto i = latency_us_.find(addr);
+    return i == latency_us_.end() ? 0 : i->second;
+  }
+  std::map<std::string, int64_t> latency_us_;
+};
+
+void register_fastest() {
+  slacker::grouping::add("fastest", [] { return std::make_unique<fastest>(); });
+  // then: opts.grouping = slacker::grouping_name{"fastest"};
+  //       or --grouping=fastest, or slacker.grouping=fastest
+}
+
 void caf_main(caf::actor_system& sys, const slacker::config&) {
   // -- connect
   slacker::cluster_client sc{sys, "example-cluster", "127.0.0.1:2181"};

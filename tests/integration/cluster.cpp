@@ -119,6 +119,74 @@ CAF_TEST(least in flight avoids the server that is busy) {
       [](caf::error& err) { CAF_FAIL(describe(err)); });
 }
 
+namespace {
+
+/// A grouping that takes the first candidate and counts what it hears.
+class outcome_counter final : public grouping::policy {
+public:
+  static inline int ok = 0;
+  static inline int failed = 0;
+  static inline std::set<std::string> servers;
+
+  addresses select(const grouping_call& call) override {
+    return grouping::first(call.view);
+  }
+  void feedback(const call_feedback& fb) override {
+    (fb.ok ? ok : failed)++;
+    servers.insert(fb.addr);
+    CAF_CHECK_EQUAL(fb.ns, "test.api");
+  }
+  bool wants_feedback() const override {
+    return true;
+  }
+};
+
+} // namespace
+
+CAF_TEST(a registered grouping selects by name and hears the outcome of each call) {
+  auto& a = start();
+  auto& b = start();
+  grouping::add("test-outcomes", [] { return std::make_unique<outcome_counter>(); });
+  auto opts = with_grouping(grouping_name{"test-outcomes"});
+  auto first = std::min(a.addr, b.addr);
+  for (int i = 0; i < 10; ++i) {
+    auto who = client->call<std::string>(opts, "test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    CAF_CHECK_EQUAL(*who, first);
+  }
+  auto failing = client->call<int32_t>(opts, "test.api/fail", std::string{"no"});
+  CAF_CHECK(!failing);
+  // The brokers tell the dispatcher before they answer: once it answers a
+  // later request, it has heard every outcome.
+  caf::scoped_actor self{sys};
+  self->request(client->dispatcher(), 5s, view_atom::value)
+      .receive([](membership_view&) {}, [](caf::error& err) { CAF_FAIL(describe(err)); });
+  CAF_CHECK_EQUAL(outcome_counter::ok, 10);
+  CAF_CHECK_EQUAL(outcome_counter::failed, 1);
+  CAF_CHECK(outcome_counter::servers == std::set<std::string>{first});
+  auto unknown = client->call<std::string>(with_grouping(grouping_name{"nobody-knows"}),
+                                           "test.api/whoami");
+  CAF_REQUIRE(!unknown);
+  CAF_CHECK(code_of(unknown.error()) == sc::invalid_request);
+}
+
+CAF_TEST(slacker.grouping is the default grouping of the cluster clients of a process) {
+  auto& a = start();
+  auto& b = start();
+  slacker::config other_cfg;
+  other_cfg.set("slacker.grouping", "first");
+  caf::actor_system other{other_cfg};
+  {
+    cluster_client c{other, cluster, zk_address()};
+    // random would pick both servers in ten calls but for 2 in 1024 runs
+    for (int i = 0; i < 10; ++i) {
+      auto who = c.call<std::string>("test.api/whoami");
+      SLACKER_REQUIRE(who, describe(who.error()));
+      CAF_CHECK_EQUAL(*who, std::min(a.addr, b.addr));
+    }
+  }
+}
+
 CAF_TEST(weighted never picks a server of weight zero) {
   auto& zero = start(R"({"weight":0})");
   auto& one = start(R"({"weight":1})");

@@ -320,7 +320,7 @@ caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
 }
 
 struct fixture : test_coordinator_fixture<unit_config> {
-  dispatcher_actor_type dispatcher;
+  dispatcher_internal_type dispatcher;
   std::shared_ptr<std::map<std::string, int>> seen =
       std::make_shared<std::map<std::string, int>>();
   std::shared_ptr<std::map<std::string, mode>> modes =

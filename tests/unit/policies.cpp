@@ -1,14 +1,17 @@
 #define CAF_SUITE policies
 #include <caf/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
 
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/error.hpp"
+#include "slacker/policy/detail/grouping_selector.hpp"
 #include "slacker/policy/exceptions.hpp"
 #include "slacker/policy/grouping.hpp"
+#include "slacker/policy/retry.hpp"
 
 using namespace slacker;
 
@@ -100,8 +103,8 @@ CAF_TEST(round robin takes each server in turn) {
 
 CAF_TEST(a user grouping sees the view and unknown addresses are dropped) {
   auto v = three_servers();
-  std::mt19937_64 rng{3};
-  uint64_t turn = 0;
+  grouping_selector::views none;
+  grouping_selector groupings{none};
   std::vector<char> args;
   std::string fn = "fn";
   grouping_call call{v.ns, fn, 0, args, v};
@@ -113,15 +116,111 @@ CAF_TEST(a user grouping sees the view and unknown addresses are dropped) {
     heavy.push_back("192.0.2.1:9"); // not a candidate: dropped
     return heavy;
   }};
-  CAF_CHECK(choose(by_data, call, rng, turn) == addresses{"10.0.0.3:1"});
+  CAF_CHECK(*groupings.select(by_data, call) == addresses{"10.0.0.3:1"});
   grouping_policy builtin = grouping_fn{[](const grouping_call&) -> grouping_choice {
     return grouping_kind::all;
   }};
-  CAF_CHECK_EQUAL(choose(builtin, call, rng, turn).size(), 3u);
+  CAF_CHECK_EQUAL(groupings.select(builtin, call)->size(), 3u);
   grouping_policy one = grouping_fn{[](const grouping_call&) -> grouping_choice {
     return std::string{"10.0.0.2:1"};
   }};
-  CAF_CHECK(choose(one, call, rng, turn) == addresses{"10.0.0.2:1"});
+  CAF_CHECK(*groupings.select(one, call) == addresses{"10.0.0.2:1"});
+}
+
+namespace {
+
+/// A custom grouping: the candidate with the lowest latency it has heard of
+/// (untried ones first), and what it was told.
+class fastest final : public grouping::policy {
+public:
+  static inline std::vector<std::string> updates; // "ns:N servers", in order
+  static inline int made = 0;
+
+  fastest() {
+    ++made;
+  }
+
+  void update(const grouping_view& view) override {
+    updates.push_back(view.ns + ":" + std::to_string(view.servers.size()));
+  }
+
+  addresses select(const grouping_call& call) override {
+    const candidate* best = nullptr;
+    for (auto& s : call.view.servers)
+      if (!best || latency(s.addr) < latency(best->addr))
+        best = &s;
+    if (!best)
+      return {};
+    return {best->addr, "192.0.2.1:9"}; // not a candidate: dropped
+  }
+
+  void feedback(const call_feedback& fb) override {
+    latency_us[fb.addr] = fb.ok ? fb.latency.count() : 1'000'000;
+  }
+
+  bool wants_feedback() const override {
+    return true;
+  }
+
+private:
+  int64_t latency(const std::string& addr) const {
+    auto i = latency_us.find(addr);
+    return i == latency_us.end() ? 0 : i->second;
+  }
+
+  std::map<std::string, int64_t> latency_us;
+};
+
+} // namespace
+
+CAF_TEST(a grouping registered by name hears the views and feedback and selects) {
+  CAF_REQUIRE(grouping::add("test-fastest", [] { return std::make_unique<fastest>(); }));
+  CAF_CHECK(!grouping::add("test-fastest", [] { return std::make_unique<fastest>(); }));
+  CAF_CHECK(!grouping::add("random", [] { return std::make_unique<fastest>(); }));
+  auto names = grouping::names();
+  CAF_CHECK_EQUAL(names.front(), "random");
+  CAF_CHECK(std::find(names.begin(), names.end(), "test-fastest") != names.end());
+  grouping_selector::views views;
+  views["ns"] = three_servers();
+  views["other"] = grouping_view{"other", {}, {}};
+  grouping_selector groupings{views};
+  CAF_CHECK(!groupings.wants_feedback());
+  auto v = three_servers();
+  std::vector<char> args;
+  std::string fn = "fn";
+  grouping_call call{v.ns, fn, 0, args, v};
+  grouping_policy p = grouping_name{"test-fastest"};
+  fastest::updates.clear();
+  CAF_CHECK(*groupings.select(p, call) == addresses{"10.0.0.1:1"});
+  CAF_CHECK_EQUAL(fastest::made, 1);
+  // Made on first use and told every view the dispatcher holds.
+  CAF_CHECK_EQUAL(fastest::updates.size(), 2u);
+  CAF_CHECK(groupings.wants_feedback());
+  groupings.feedback({"ns", "10.0.0.1:1", std::chrono::microseconds{900}, true});
+  groupings.feedback({"ns", "10.0.0.2:1", std::chrono::microseconds{50}, false});
+  groupings.feedback({"ns", "10.0.0.3:1", std::chrono::microseconds{300}, true});
+  CAF_CHECK(*groupings.select(p, call) == addresses{"10.0.0.3:1"});
+  CAF_CHECK_EQUAL(fastest::made, 1); // one instance per selector
+  groupings.update(grouping_view{"ns", {}, {}});
+  CAF_CHECK_EQUAL(fastest::updates.back(), "ns:0");
+  CAF_CHECK(!groupings.reads_in_flight(p));
+  CAF_CHECK(groupings.reads_in_flight(grouping_kind::least_in_flight));
+}
+
+CAF_TEST(a grouping name nobody registered is an invalid request naming it) {
+  grouping_selector::views none;
+  grouping_selector groupings{none};
+  auto v = three_servers();
+  std::vector<char> args;
+  std::string fn = "fn";
+  grouping_call call{v.ns, fn, 0, args, v};
+  auto res = groupings.select(grouping_name{"no-such-grouping"}, call);
+  CAF_REQUIRE(!res);
+  CAF_CHECK(code_of(res.error()) == sc::invalid_request);
+  CAF_CHECK(describe(res.error()).find("no-such-grouping") != std::string::npos);
+  // Built-ins are reached by name too, in either spelling.
+  CAF_CHECK_EQUAL(groupings.select(grouping_name{"least_in_flight"}, call)->size(), 1u);
+  CAF_CHECK_EQUAL(name_of(grouping_kind::round_robin), "round-robin");
 }
 
 CAF_TEST(grouping names parse both spellings) {
@@ -226,4 +325,66 @@ CAF_TEST(options resolve per call over per function over client default) {
   CAF_CHECK(std::get<exceptions_kind>(p.exceptions) == exceptions_kind::all);
   CAF_CHECK_EQUAL(p.timeout.count(), 100);
   CAF_CHECK(p.ext["k"] == std::vector<char>{'f'});
+}
+
+CAF_TEST(every form of the exceptions policy decides through one contract) {
+  std::vector<std::string> two_pending{"b", "c"};
+  std::vector<std::string> none;
+  std::vector<server_result> one_ok{ok("a")};
+  std::vector<server_result> no_ok;
+  std::vector<server_failure> one_failed{failed("a", sc::timeout)};
+  std::vector<server_failure> no_failure;
+  using kind = verdict::kind;
+  auto decide = [&](const exceptions_policy& p, const std::vector<server_result>& s,
+                    const std::vector<server_failure>& f,
+                    const std::vector<std::string>& pending, bool one_result = false) {
+    return exceptions::decide(p, {"ns/fn", s, f, pending, one_result}).what;
+  };
+  // all: waits for every answer, unless one success is all the results keep.
+  CAF_CHECK(decide(exceptions_kind::all, one_ok, no_failure, two_pending) == kind::wait);
+  CAF_CHECK(decide(exceptions_kind::all, one_ok, no_failure, two_pending, true) ==
+            kind::succeed);
+  CAF_CHECK(decide(exceptions_kind::all, no_ok, one_failed, none) == kind::fail);
+  // any: fails at the first failure.
+  CAF_CHECK(decide(exceptions_kind::any, no_ok, one_failed, two_pending) == kind::fail);
+  CAF_CHECK(decide(exceptions_kind::any, one_ok, no_failure, none) == kind::succeed);
+  // quorum: at its k-th success, or once k is out of reach.
+  CAF_CHECK(decide(quorum{1}, one_ok, no_failure, two_pending) == kind::succeed);
+  CAF_CHECK(decide(quorum{3}, one_ok, no_failure, none) == kind::fail);
+  CAF_CHECK(decide(quorum{2}, no_ok, one_failed, two_pending) == kind::wait);
+  // A judging function: once every answer is in.
+  exceptions_fn strict = [](auto&, const std::vector<server_failure>& f) {
+    return f.empty() ? std::nullopt : std::optional<caf::error>{f.front().err};
+  };
+  CAF_CHECK(decide(strict, no_ok, one_failed, two_pending) == kind::wait);
+  CAF_CHECK(decide(strict, no_ok, one_failed, none) == kind::fail);
+  // A deciding function, and `wait` at the end judged as `all`.
+  decide_fn patient = [](auto&, auto&, auto&) {
+    return verdict::wait();
+  };
+  CAF_CHECK(decide(patient, one_ok, no_failure, two_pending) == kind::wait);
+  CAF_CHECK(decide(patient, one_ok, no_failure, none) == kind::succeed);
+  CAF_CHECK(decide(patient, no_ok, one_failed, none) == kind::fail);
+}
+
+CAF_TEST(the retry rule resends what did not run and charges what may have) {
+  using retry::verdict;
+  auto after = [](sc code, bool sent, bool answered, bool idem) {
+    return retry::after({code, sent, answered, idem});
+  };
+  CAF_CHECK(after(sc::none, true, true, true) == verdict::stop);
+  // Never sent: anywhere, free.
+  CAF_CHECK(after(sc::connection_broken, false, false, false) == verdict::free);
+  // Answered draining: not run there, free.
+  CAF_CHECK(after(sc::draining, true, true, false) == verdict::free);
+  // Shed under load: elsewhere when idempotent, charged.
+  CAF_CHECK(after(sc::overloaded, true, true, true) == verdict::charged);
+  CAF_CHECK(after(sc::overloaded, true, true, false) == verdict::stop);
+  // Lost after sending: it may have run.
+  CAF_CHECK(after(sc::connection_broken, true, false, true) == verdict::charged);
+  CAF_CHECK(after(sc::connection_broken, true, false, false) == verdict::stop);
+  // The server's own answers stand, as do timeouts.
+  CAF_CHECK(after(sc::connection_broken, true, true, true) == verdict::stop);
+  CAF_CHECK(after(sc::exception, true, true, true) == verdict::stop);
+  CAF_CHECK(after(sc::timeout, true, false, true) == verdict::stop);
 }

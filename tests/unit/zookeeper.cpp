@@ -106,16 +106,18 @@ struct fixture : test_coordinator_fixture<unit_config> {
   }
 
   std::set<std::string> leading(const registrar_actor_type& r) {
-    return deref<registrar_actor_type::stateful_base<registrar_state>>(r).state.leading;
+    return deref<registrar_internal_type::stateful_base<registrar_state>>(r)
+        .state.leading;
   }
 
   /// The session of a registrar or registry actor.
   int64_t session_of(const registrar_actor_type& a) {
-    return deref<registrar_actor_type::stateful_base<registrar_state>>(a)
+    return deref<registrar_internal_type::stateful_base<registrar_state>>(a)
         .state.link.zk->id();
   }
   int64_t session_of(const registry_actor_type& a) {
-    return deref<registry_actor_type::stateful_base<mirror_state>>(a).state.link.zk->id();
+    return deref<registry_mirror_type::stateful_base<mirror_state>>(a)
+        .state.link.zk->id();
   }
 
   /// Advances simulated time by `d`, running what becomes due.

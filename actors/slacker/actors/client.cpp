@@ -13,7 +13,7 @@
 
 namespace slacker {
 
-caf::expected<call_request> make_encoded_call(const call_options& opts,
+caf::expected<call_request> make_encoded_call(call_options opts,
                                               const std::string& qualified, bytes args) {
   call_request req;
   if (!split_function_name(qualified, req.ns, req.fn))
@@ -22,7 +22,7 @@ caf::expected<call_request> make_encoded_call(const call_options& opts,
   req.codec = opts.codec;
   req.args = std::move(args);
   req.deadline_ns = detail::deadline_after(opts.timeout);
-  req.ext = opts.ext;
+  req.ext = std::move(opts.ext);
   return req;
 }
 
@@ -49,8 +49,8 @@ client::client(caf::actor_system& sys, const std::string& address)
   auto opts = wire_options::from(sys.config());
   if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
     lane_ = std::make_unique<blocking_lane>(host, port, opts);
-  actor_ = sys.middleman().spawn_broker(client_connection, std::move(host), port, opts,
-                                        link_hooks{});
+  actor_ = caf::actor_cast<connection_actor_type>(sys.middleman().spawn_broker(
+      client_connection, std::move(host), port, opts, link_hooks{}));
 }
 
 client::client(caf::actor_system& sys, std::string host, uint16_t port)
@@ -79,9 +79,9 @@ caf::expected<call_reply> client::invoke(call_request req,
 caf::expected<ask_reply> client::ask_raw(ask_request req) {
   if (invalid_)
     return invalid_;
-  auto gather =
-      sys_.spawn(ask_gather, std::move(req),
-                 std::vector<std::pair<std::string, caf::actor>>{{address_, actor_}});
+  auto gather = sys_.spawn(ask_gather, std::move(req),
+                           std::vector<std::pair<std::string, caf::actor>>{
+                               {address_, caf::actor_cast<caf::actor>(actor_)}});
   return pool_->request<ask_reply>(gather, gather_atom::value);
 }
 

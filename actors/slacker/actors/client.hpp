@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "slacker/actors/ask.hpp"
+#include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/codec.hpp"
 #include "slacker/messages/error.hpp"
@@ -43,7 +44,7 @@ int64_t deadline_after(std::chrono::milliseconds timeout);
 
 /// Builds the request for `ns/fn` whose arguments are already encoded in
 /// `opts.codec` (e.g. a JSON array from the command line).
-caf::expected<call_request> make_encoded_call(const call_options& opts,
+caf::expected<call_request> make_encoded_call(call_options opts,
                                               const std::string& qualified, bytes args);
 
 /// Builds the request for `ns/fn` with arguments `xs...` encoded in `opts.codec`.
@@ -82,7 +83,7 @@ public:
   /// (it goes down with the connection); `(inspect_atom) -> vector<string>`
   /// and `(inspect_atom, ns) -> vector<function_info>`, the server's
   /// namespaces and a namespace's functions.
-  const caf::actor& actor() const noexcept {
+  const connection_actor_type& actor() const noexcept {
     return actor_;
   }
 
@@ -154,7 +155,7 @@ private:
   caf::actor_system& sys_;
   std::string address_;
   caf::error invalid_; // set when the address does not parse
-  caf::actor actor_;
+  connection_actor_type actor_;
   std::unique_ptr<blocking_lane> lane_; // slacker.blocking-calls=lane
   std::unique_ptr<scoped_pool> pool_;
 };

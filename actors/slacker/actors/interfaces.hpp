@@ -1,7 +1,9 @@
 #pragma once
 
 // The message interfaces of the server's and the cluster client's actors, as
-// types: the compiler checks every send against them.
+// types: the compiler checks every send against them. These are what users
+// may send; an actor's own messages (timers, reports of its helpers) extend
+// its interface in detail/.
 
 #include <cstdint>
 #include <string>
@@ -41,16 +43,39 @@ using front_actor_type = caf::typed_actor<caf::reacts_to<caf::io::new_connection
 ///   // errors travel inside the reply, so that a plain send gets one too
 ///   (call_request) -> call_reply
 ///   (drain_atom) -> bool                 // once no blocking call runs
-///   // its own: a blocking function finished on the worker pool
-///   (job_done_atom, uint64_t job, call_reply) -> void
 /// }
 /// ```
 using namespace_actor_type =
     caf::typed_actor<caf::replies_to<call_request>::with<call_reply>,
-                     caf::replies_to<drain_atom>::with<bool>,
-                     caf::reacts_to<job_done_atom, uint64_t, call_reply>>;
+                     caf::replies_to<drain_atom>::with<bool>>;
 
-/// The dispatcher of a cluster client: routes each call to servers.
+/// The connection broker of one server (a direct client's, or one per server
+/// of a cluster client): what its users and the dispatcher may send it. Its
+/// whole interface (its socket, connect results, timers, stand-ins) extends
+/// this in detail/client_connection.hpp.
+///
+/// ```
+/// interface connection {
+///   call_request -> call_reply         // a plain send gets errors inside
+///   cluster_call -> cluster_reply      // to this server only, under its policies
+///   (lookup_atom, string ns) -> actor  // a stand-in for the actor serving ns
+///   (inspect_atom) -> vector<string>   // the server's namespaces
+///   (inspect_atom, string ns) -> vector<function_info>
+///   (connect_atom) -> bool             // once connected (the server said hello)
+///   (retire_atom) -> void              // the server left: finish, then end
+/// }
+/// ```
+using connection_actor_type = caf::typed_actor<
+    caf::replies_to<call_request>::with<call_reply>,
+    caf::replies_to<cluster_call>::with<cluster_reply>,
+    caf::replies_to<lookup_atom, std::string>::with<caf::actor>,
+    caf::replies_to<inspect_atom>::with<std::vector<std::string>>,
+    caf::replies_to<inspect_atom, std::string>::with<std::vector<function_info>>,
+    caf::replies_to<caf::connect_atom>::with<bool>, caf::reacts_to<retire_atom>>;
+
+/// The dispatcher of a cluster client: routes each call to servers. What
+/// users may send it; its whole interface (membership events, its brokers'
+/// reports, resends, hedges, its timer) extends this in detail/dispatcher.hpp.
 ///
 /// ```
 /// interface dispatcher {
@@ -59,18 +84,6 @@ using namespace_actor_type =
 ///   (view_atom) -> membership_view                 // what it routes to
 ///   (server_data_atom, string addr) -> string      // a server's data, or not_found
 ///   server_data_handler -> void                    // called on server-data changes
-///   // from the registry actor it subscribed to
-///   membership_view, member_up, member_down, server_data_changed,
-///   namespace_up, namespace_down, leader_changed, registry_state -> void
-///   // from its connection brokers (failure accrual, connections)
-///   (suspect_atom, string addr) -> void
-///   (conn_up_atom, string addr), (conn_down_atom, string addr) -> void
-///   // a call a broker hands back: to a server not tried yet
-///   (resend_atom, cluster_call, error, bool charged, bool idempotent) -> cluster_reply
-///   // the backup of a hedged call
-///   (hedge_atom, cluster_call) -> cluster_reply
-///   // its own housekeeping timer
-///   (sweep_atom) -> void
 /// }
 /// ```
 using dispatcher_actor_type =
@@ -78,17 +91,6 @@ using dispatcher_actor_type =
                      caf::replies_to<ask_request>::with<ask_reply>,
                      caf::replies_to<view_atom>::with<membership_view>,
                      caf::replies_to<server_data_atom, std::string>::with<std::string>,
-                     caf::reacts_to<server_data_handler>, caf::reacts_to<membership_view>,
-                     caf::reacts_to<member_up>, caf::reacts_to<member_down>,
-                     caf::reacts_to<server_data_changed>, caf::reacts_to<namespace_up>,
-                     caf::reacts_to<namespace_down>, caf::reacts_to<leader_changed>,
-                     caf::reacts_to<registry_state>,
-                     caf::reacts_to<suspect_atom, std::string>,
-                     caf::reacts_to<conn_up_atom, std::string>,
-                     caf::reacts_to<conn_down_atom, std::string>,
-                     caf::replies_to<resend_atom, cluster_call, caf::error, bool,
-                                     bool>::with<cluster_reply>,
-                     caf::replies_to<hedge_atom, cluster_call>::with<cluster_reply>,
-                     caf::reacts_to<sweep_atom>>;
+                     caf::reacts_to<server_data_handler>>;
 
 } // namespace slacker

@@ -65,6 +65,12 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
   : sys_(sys), cluster_(zk.cluster), defaults_(std::move(defaults)),
     pool_(std::make_unique<scoped_pool>(sys)) {
   configure_logging(sys.config());
+  // slacker.grouping: the default grouping of this process's cluster clients
+  // (any registered name) when the code sets none.
+  if (!defaults_.grouping)
+    if (auto name = caf::get_or(sys.config(), "slacker.grouping", std::string{});
+        !name.empty())
+      defaults_.grouping = grouping_named(name);
   auto session_timeout = zk.session_timeout;
   registry_ = std::make_unique<registry>(sys, std::move(zk));
   metrics::serve_from(sys.config());
@@ -96,7 +102,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
         }));
   }
   if (on_network_thread(sys.config(), hot_path::dispatcher))
-    dispatcher_ = caf::actor_cast<dispatcher_actor_type>(sys.middleman().spawn_broker(
+    dispatcher_ = caf::actor_cast<dispatcher_internal_type>(sys.middleman().spawn_broker(
         dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor())));
   else
     dispatcher_ =
@@ -134,11 +140,13 @@ const registry_actor_type& cluster_client::registry_actor() const {
 caf::expected<cluster_call>
 cluster_client::assemble(std::shared_ptr<call_policies> policies,
                          const std::string& qualified, bytes args) {
+  // The extensions were merged once (resolve); they travel in the request
+  // from here, not copied again.
   call_options opts;
   opts.timeout = policies->timeout;
   opts.codec = policies->codec;
-  opts.ext = policies->ext;
-  auto req = make_encoded_call(opts, qualified, std::move(args));
+  opts.ext = std::move(policies->ext);
+  auto req = make_encoded_call(std::move(opts), qualified, std::move(args));
   if (!req)
     return std::move(req.error());
   return cluster_call{std::move(*req), std::move(policies), {}, false};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -67,6 +68,20 @@ typename Inspector::result_type inspect(Inspector& f, call_reply& x) {
 /// The reply that fails `req` with `err`: the request's id, codec and
 /// extensions echoed, as every reply does.
 call_reply error_reply(const call_request& req, caf::error err);
+
+/// How one cluster call went on one server: what a grouping policy may learn
+/// from (its connection broker tells its dispatcher).
+struct call_feedback {
+  std::string ns;
+  std::string addr;
+  std::chrono::microseconds latency{0};
+  bool ok = true; // false: it failed there (any error code)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_feedback& x) {
+  return f(caf::meta::type_name("slacker::call_feedback"), x.ns, x.addr, x.latency, x.ok);
+}
 
 /// What a server tells about one of its functions.
 struct function_info {

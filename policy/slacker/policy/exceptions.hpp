@@ -1,7 +1,11 @@
 #pragma once
 
-// Grouping-exceptions: when a call to several servers has failed. Plain
-// functions of the successes and failures (one file each).
+// Grouping-exceptions: when a call to several servers has failed. Every form
+// of the policy (a built-in kind, a quorum, a user function judging at the
+// end, a user function deciding after each answer) is applied through one
+// contract, `exceptions::decide`: after each answer, wait, succeed or fail.
+// The built-ins are plain functions of the successes and failures (one file
+// each).
 
 #include <cstdint>
 #include <functional>
@@ -99,7 +103,27 @@ caf::error short_of(const std::string& what, size_t k, size_t successes,
 
 } // namespace exceptions
 
-/// Applies a policy once every server has answered (or none will any more).
+namespace exceptions {
+
+/// What an exceptions policy decides on, after each answer.
+struct progress {
+  const std::string& what; // ns/fn, for errors
+  const std::vector<server_result>& successes;
+  const std::vector<server_failure>& failures;
+  const std::vector<std::string>& pending; // servers not answered yet
+  /// The results policy keeps one answer (`single`, `nil`): under `all`, the
+  /// first success settles the call.
+  bool one_result = false;
+};
+
+/// The one contract: whether the call is settled, and how. Never `wait`
+/// once nothing is pending. `fail` carries the call's error.
+verdict decide(const exceptions_policy& policy, const progress& p);
+
+} // namespace exceptions
+
+/// Applies a policy once every server has answered (or none will any more):
+/// `decide` with nothing pending; the error when it fails.
 std::optional<caf::error> judge(const exceptions_policy& policy, const std::string& what,
                                 const std::vector<server_result>& successes,
                                 const std::vector<server_failure>& failures);

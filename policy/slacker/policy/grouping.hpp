@@ -1,15 +1,23 @@
 #pragma once
 
-// Grouping: which servers run a call. Each built-in is a plain function of a
-// view of the candidates (one file each), callable from tests without a network.
+// Grouping: which servers run a call. A grouping is an object behind one small
+// interface (`grouping::policy`, like bRPC's LoadBalancer): it hears the
+// candidates of each namespace as membership changes, selects the servers of a
+// call, and may learn how calls went. Policies are registered by name
+// (`grouping::add`), so that options, the command line and configuration reach
+// custom ones. Each built-in is one file: a plain function of a view of the
+// candidates (callable from tests without a network) and its policy object.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "slacker/messages/call.hpp"
 #include "slacker/messages/names.hpp"
 
 namespace slacker {
@@ -82,11 +90,65 @@ struct grouping_call {
 };
 using grouping_fn = std::function<grouping_choice(const grouping_call&)>;
 
-/// A grouping policy: a built-in or a user function.
-using grouping_policy = std::variant<grouping_kind, grouping_fn>;
+/// A grouping registered by name with `grouping::add` (built-ins are
+/// registered under their names too).
+struct grouping_name {
+  std::string name;
+};
 
-/// Turns a policy into addresses, keeping only candidates (others are dropped).
-addresses choose(const grouping_policy& policy, const grouping_call& call,
-                 std::mt19937_64& rng, uint64_t& turn);
+/// A grouping policy: a built-in, a registered one by name, or a user function.
+using grouping_policy = std::variant<grouping_kind, grouping_fn, grouping_name>;
+
+namespace grouping {
+
+/// A grouping as an object. A cluster client makes one instance of each
+/// policy it uses and calls it from its dispatcher only: an instance needs no
+/// locking, and may keep state (a turn, weights, latencies).
+class policy {
+public:
+  virtual ~policy();
+
+  /// The candidates of `view.ns` changed (membership, server-data, leader,
+  /// a server taken out of routing or back in). Also called, for every
+  /// namespace known, right after the instance is made.
+  virtual void update(const grouping_view& view);
+
+  /// The servers for one call, among `call.view.servers` (others are
+  /// dropped); none: no server, the call is unavailable.
+  virtual addresses select(const grouping_call& call) = 0;
+
+  /// How a call to a server went; called only when `wants_feedback()`.
+  virtual void feedback(const call_feedback& fb);
+
+  /// True when `select` reads `candidate::in_flight` (counted for it then).
+  virtual bool reads_in_flight() const;
+
+  /// True when the instance wants `feedback` (each call's outcome travels
+  /// to the dispatcher then: it costs a message per call).
+  virtual bool wants_feedback() const;
+};
+
+using factory = std::function<std::unique_ptr<policy>()>;
+
+/// Registers a grouping under `name` (`grouping_name{name}` in options,
+/// `--grouping=NAME` on a command line). False when the name is taken.
+/// Thread-safe; register before cluster clients use the name.
+bool add(const std::string& name, factory make);
+
+/// A new instance of the grouping registered under `name`; null when none is.
+std::unique_ptr<policy> make(const std::string& name);
+
+/// The registered names, built-ins first.
+std::vector<std::string> names();
+
+} // namespace grouping
+
+/// The policy a name stands for: a built-in's kind, else the grouping
+/// registered under it (resolved when a call uses it).
+grouping_policy grouping_named(const std::string& name);
+
+/// The registered name a policy selects with (the built-in's name for a
+/// kind); empty for a user function.
+std::string name_of(const grouping_policy& policy);
 
 } // namespace slacker

@@ -57,7 +57,7 @@ struct call_policies {
   unavailable_value unavailable; // empty: fail with `unavailable`
   bool idempotent = false;
   std::chrono::milliseconds hedge_after{0}; // 0: no hedging
-  extensions ext;
+  extensions ext; // merged; moved into the call's request when it is built
 };
 
 /// Per call > per remote function > client default > built-in defaults.

@@ -1,7 +1,8 @@
 #pragma once
 
 // The message interfaces of the registry's two actors, as types: the compiler
-// checks every send against them.
+// checks every send against them. These are what users may send; each actor's
+// whole interface (its ZooKeeper events and timers) extends it in detail/.
 
 #include <cstdint>
 #include <string>
@@ -29,20 +30,13 @@ namespace slacker {
 ///   (unsubscribe_atom, actor subscriber) -> void
 ///   (view_atom) -> membership_view
 ///   (zk_requests_atom) -> vector<uint64_t>            // reads, writes
-///   // its own: an event of its ZooKeeper session (posted from the client's
-///   // thread), the retry and settle timers of a session generation
-///   (zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, string path) -> void
-///   (retry_atom, uint64_t gen) -> void
-///   (settle_atom, uint64_t gen) -> void
 /// }
 /// ```
-using registry_actor_type = caf::typed_actor<
-    caf::reacts_to<subscribe_atom, caf::actor>,
-    caf::reacts_to<unsubscribe_atom, caf::actor>,
-    caf::replies_to<view_atom>::with<membership_view>,
-    caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>,
-    caf::reacts_to<zk_event_atom, uint64_t, uint8_t, uint8_t, std::string>,
-    caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<settle_atom, uint64_t>>;
+using registry_actor_type =
+    caf::typed_actor<caf::reacts_to<subscribe_atom, caf::actor>,
+                     caf::reacts_to<unsubscribe_atom, caf::actor>,
+                     caf::replies_to<view_atom>::with<membership_view>,
+                     caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>>;
 
 /// The registrar (server side): keeps one server registered in a cluster.
 ///
@@ -55,11 +49,6 @@ using registry_actor_type = caf::typed_actor<
 ///   (leaders_atom) -> vector<leadership>             // what it leads, fenced
 ///   (subscribe_atom, actor) -> void                  // leadership messages
 ///   (zk_requests_atom) -> vector<uint64_t>           // reads, writes
-///   // its own: session events and timers
-///   (zk_event_atom, uint64_t gen, uint8_t type, uint8_t state, string path) -> void
-///   (retry_atom, uint64_t gen) -> void               // the session
-///   (register_atom) -> void                          // what failed to register
-///   (step_down_atom, uint64_t outage) -> void
 /// }
 /// ```
 using registrar_actor_type = caf::typed_actor<
@@ -69,9 +58,6 @@ using registrar_actor_type = caf::typed_actor<
     caf::replies_to<wait_atom>::with<bool>,
     caf::replies_to<leaders_atom>::with<std::vector<leadership>>,
     caf::reacts_to<subscribe_atom, caf::actor>,
-    caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>,
-    caf::reacts_to<zk_event_atom, uint64_t, uint8_t, uint8_t, std::string>,
-    caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<register_atom>,
-    caf::reacts_to<step_down_atom, uint64_t>>;
+    caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>>;
 
 } // namespace slacker

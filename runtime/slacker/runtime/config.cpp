@@ -19,6 +19,7 @@ namespace slacker {
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<call_request>("slacker::call_request");
   cfg.add_message_type<call_reply>("slacker::call_reply");
+  cfg.add_message_type<call_feedback>("slacker::call_feedback");
   cfg.add_message_type<function_info>("slacker::function_info");
   cfg.add_message_type<std::vector<function_info>>("std::vector<slacker::function_info>");
   cfg.add_message_type<member_up>("slacker::member_up");
@@ -59,6 +60,8 @@ config::config() {
       .add<size_t>("failure-accrual",
                    "calls in a row timing out on a server before clients route around it")
       .add<double>("retry-budget", "share of recent calls that may be retried (0.2)")
+      .add<std::string>("grouping",
+                        "default grouping of cluster clients (a registered name)")
       .add<double>(
           "leader-step-down",
           "a leader steps down when its ZooKeeper link has been down this share of the "

@@ -43,7 +43,9 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.failure-accrual` (3): calls in a row that time out on a server
 ///   before a cluster client routes around it; `slacker.retry-budget` (0.2):
 ///   the share of a client's recent calls that may be retried or hedged
-///   (docs/reliability.md).
+///   (docs/reliability.md); `slacker.grouping` (random): the grouping of this
+///   process's cluster clients when their code sets none (a built-in or a
+///   name registered with `grouping::add`).
 /// - `slacker.json.max-depth` (256): the deepest JSON nesting decoders accept
 ///   (process-wide, applied when a server or client starts).
 /// - `slacker.tls.certificate`, `slacker.tls.key`, `slacker.tls.ca`: PEM

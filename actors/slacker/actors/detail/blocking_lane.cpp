@@ -277,7 +277,8 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
           return with_origin(rep.err, addr_);
         return rep;
       case outcome::idle_closed:
-        // The server had closed it before our call arrived: not run, retry.
+        // The server had closed it before our call arrived: the call never
+        // reached it, which retry::after calls free; once, on a fresh one.
         if (attempt == 0 && cn.reused)
           continue;
         return make_error(sc::connection_broken, what + ": connection to " + addr_ +

@@ -37,6 +37,7 @@
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/policy/detail/aggregator.hpp"
+#include "slacker/policy/retry.hpp"
 #include "slacker/runtime/detail/tcp_connect.hpp"
 
 namespace slacker {
@@ -130,6 +131,7 @@ struct conn_state {
   call_ledger<call> calls;
   std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
   std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
+  std::shared_ptr<std::atomic<bool>> feedback;    // a grouping wants outcomes
   uint32_t accrual = 3; // timeouts in a row that make this server suspect
   uint32_t timeouts_in_row = 0;
   bool retiring = false; // end once nothing is in flight
@@ -239,8 +241,17 @@ void count_out(conn_state& st, size_t n = 1) {
     st.in_flight->fetch_sub(n, std::memory_order_relaxed);
 }
 
-/// One call of this server ended (for /metrics).
+/// One call of this server ended: for /metrics, and for a grouping that
+/// learns from outcomes.
 void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
+  if (st.feedback && c.kind == conn_state::answer_kind::cluster &&
+      st.feedback->load(std::memory_order_relaxed))
+    if (auto observer = caf::actor_cast<caf::actor>(st.observer))
+      caf::anon_send(observer,
+                     call_feedback{c.what.substr(0, c.what.find('/')), st.addr,
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       clock::now() - c.started),
+                                   !err});
   if (!st.counts)
     return;
   st.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -273,9 +284,8 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   if (st.ph == conn_state::phase::idle)
     return;
   auto was_up = st.greeted && !st.going_away;
-  // Calls of a connection that never opened were never sent: any of them
-  // may go to another server. Others only when idempotent.
-  auto never_sent = st.ph == conn_state::phase::connecting;
+  // Calls of a connection that never opened were never sent.
+  auto sent = st.ph != conn_state::phase::connecting;
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
     self->close(st.hdl);
   st.tls.reset();
@@ -293,7 +303,8 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   st.calls.drain([&](uint64_t, conn_state::call& c) {
     auto err = make_error(sc::connection_broken, c.what + ": " + cause);
     counted(st, c, err);
-    if ((never_sent || c.idempotent) && resend(st, c, err, !never_sent))
+    auto v = retry::after({sc::connection_broken, sent, false, c.idempotent});
+    if (v != retry::verdict::stop && resend(st, c, err, v == retry::verdict::charged))
       return;
     reply_error(st, c, std::move(err));
   });
@@ -441,11 +452,9 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
     observe(self, st, true); // answers again
   st.timeouts_in_row = 0;
   if (rep.err) {
-    // Not run there: `draining` always goes elsewhere; `overloaded` when the
-    // call is idempotent (a retry, which the budget may refuse).
-    auto code = code_of(rep.err);
-    if ((code == sc::draining || (code == sc::overloaded && c->idempotent)) &&
-        resend(st, *c, with_origin(rep.err, st.addr), code != sc::draining))
+    auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
+    if (v != retry::verdict::stop &&
+        resend(st, *c, with_origin(rep.err, st.addr), v == retry::verdict::charged))
       return;
   }
   answer(st, *c, std::move(rep));
@@ -575,6 +584,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->observer = caf::actor_cast<caf::weak_actor_ptr>(hooks.observer);
   sp->in_flight = std::move(hooks.in_flight);
   sp->counts = std::move(hooks.counts);
+  sp->feedback = std::move(hooks.feedback);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
@@ -590,7 +600,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
     for (auto& kvp : sp->proxies)
       caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
   });
-  return {
+  return connection_internal_type::behavior_type{
       [self, sp](call_request& req) -> caf::result<call_reply> {
         auto rp = self->make_response_promise<call_reply>();
         start_call(self, *sp, req, rp,
@@ -761,7 +771,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           arm_deadline(self, st, *at);
         maybe_retire(self, st);
       },
-  };
+  }
+      .unbox();
 }
 
 caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,

@@ -9,7 +9,10 @@
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/fwd.hpp>
+#include <caf/io/system_messages.hpp>
 
+#include "slacker/actors/interfaces.hpp"
+#include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
 namespace slacker::metrics {
@@ -23,12 +26,16 @@ struct link_hooks {
   /// Gets `(conn_up_atom, addr)` when a connection is established and
   /// `(conn_down_atom, addr)` when it ends or the server says it is going away.
   caf::actor observer;
-  /// The number of calls in flight on this server (read by `least_in_flight`):
+  /// The number of calls in flight on this server (read by groupings that
+  /// look at load, such as `least_in_flight`):
   /// the dispatcher adds each call it routes here, the broker takes it away
   /// when the call leaves (answered, expired, failed or handed back).
   std::shared_ptr<std::atomic<size_t>> in_flight;
   /// The server's counts for /metrics (null: not counted).
   std::shared_ptr<metrics::peer_counts> counts;
+  /// When set and true, each cluster call's outcome goes to the observer as
+  /// a `call_feedback` (a grouping wants it).
+  std::shared_ptr<std::atomic<bool>> feedback;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It
@@ -53,8 +60,21 @@ struct link_hooks {
 /// - `(inspect_atom) -> vector<string>`, `(inspect_atom, ns) ->
 ///   vector<function_info>`: the server's namespaces, a namespace's functions.
 /// - `(connect_atom) -> bool`: answers once connected (the server said hello).
+/// (An untyped broker running the typed behaviour of `connection_internal_type`:
+/// the handlers are checked against it; handles are `connection_actor_type`.)
 caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_t port,
                                 wire_options opts, link_hooks hooks);
+
+/// The connection broker's whole interface: what its users may send
+/// (`connection_actor_type`) and its own messages: a typed message from a
+/// stand-in, the outcome of a connect, its socket, its timers.
+using connection_internal_type = connection_actor_type::extend<
+    caf::reacts_to<forward_atom, std::string, uint64_t, caf::message>,
+    caf::reacts_to<connected_atom, uint64_t, int64_t>,
+    caf::reacts_to<connected_atom, uint64_t, caf::error>,
+    caf::reacts_to<caf::io::new_data_msg>, caf::reacts_to<caf::io::connection_closed_msg>,
+    caf::reacts_to<handshake_atom, uint64_t>, caf::reacts_to<tick_atom, uint64_t>,
+    caf::reacts_to<deadline_atom>>;
 
 /// The stand-in for a remote namespace's actor (see `lookup_atom` above).
 caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,

@@ -33,14 +33,17 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   auto& st = self->state;
   if (auto i = st.links.find(addr); i != st.links.end())
     return &i->second;
-  link_hooks hooks{caf::actor_cast<caf::actor>(self),
-                   std::make_shared<std::atomic<size_t>>(0),
-                   metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr};
+  link_hooks hooks{
+      caf::actor_cast<caf::actor>(self), std::make_shared<std::atomic<size_t>>(0),
+      metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr, st.feedback};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr;    // not host:port
   self->link_to(conn); // connection brokers end with their dispatcher
-  return &st.links.emplace(addr, dispatcher_state::link{conn, hooks.in_flight})
+  return &st.links
+              .emplace(addr,
+                       dispatcher_state::link{
+                           caf::actor_cast<connection_actor_type>(conn), hooks.in_flight})
               .first->second;
 }
 
@@ -55,27 +58,36 @@ template <class Self> void drop_link(Self* self, const std::string& addr) {
   }
 }
 
-/// Rebuilds the candidates of `ns` (after an event that touched them).
-template <class Self> void refresh(Self* self, const std::string& ns) {
-  auto& st = self->state;
-  auto i = st.namespaces.find(ns);
-  if (i == st.namespaces.end()) {
-    st.candidates.erase(ns);
-    return;
-  }
-  auto& view = st.candidates[ns];
+/// The candidates of `ns` from scratch: members providing it that are
+/// neither broken nor suspect, with their weights.
+void refill(dispatcher_state& st, grouping_view& view, const std::string& ns,
+            const std::set<std::string>& providers) {
   view.ns = ns;
   view.servers.clear();
   if (auto l = st.leaders.find(ns); l != st.leaders.end())
     view.leader = l->second;
   else
     view.leader.clear();
-  for (auto& addr : i->second) {
+  for (auto& addr : providers) {
     auto s = st.servers.find(addr);
     if (s == st.servers.end() || st.broken.count(addr) > 0 || st.suspects.count(addr) > 0)
       continue;
     view.servers.push_back({addr, s->second, 0, grouping::weight_of(s->second)});
   }
+}
+
+/// Rebuilds the candidates of `ns` (after an event that touched them).
+template <class Self> void refresh(Self* self, const std::string& ns) {
+  auto& st = self->state;
+  auto i = st.namespaces.find(ns);
+  if (i == st.namespaces.end()) {
+    if (st.candidates.erase(ns) > 0)
+      st.groupings.update(grouping_view{ns, {}, {}});
+    return;
+  }
+  auto& view = st.candidates[ns];
+  refill(st, view, ns, i->second);
+  st.groupings.update(view);
 }
 
 /// Rebuilds the candidates of every namespace `addr` provides.
@@ -93,6 +105,9 @@ template <class Self> void refresh_server(Self* self, const std::string& addr) {
 
 template <class Self> void refresh_all(Self* self) {
   auto& st = self->state;
+  for (auto& kvp : st.candidates)
+    if (st.namespaces.count(kvp.first) == 0)
+      st.groupings.update(grouping_view{kvp.first, {}, {}});
   st.candidates.clear();
   for (auto& kvp : st.namespaces)
     refresh(self, kvp.first);
@@ -114,8 +129,7 @@ const grouping_view& candidates_of(Self* self, const std::string& ns,
   auto i = st.candidates.find(ns);
   if (i == st.candidates.end())
     return none;
-  auto kind = std::get_if<grouping_kind>(&grouping);
-  if (!kind || *kind == grouping_kind::least_in_flight)
+  if (st.groupings.reads_in_flight(grouping))
     for (auto& c : i->second.servers) {
       auto l = st.links.find(c.addr);
       c.in_flight = l == st.links.end() ? 0 : l->second.in_flight->load();
@@ -159,7 +173,7 @@ std::optional<std::string> due_probe(Self* self, const std::string& ns,
 /// declared idempotent on its servers. Learns the declarations of a
 /// namespace from one of its servers on first use.
 template <class Self>
-bool idempotent(Self* self, const cluster_call& call, const caf::actor& conn) {
+bool idempotent(Self* self, const cluster_call& call, const connection_actor_type& conn) {
   auto& st = self->state;
   auto& req = call.req;
   auto i = st.idempotent_fns.find(req.ns);
@@ -202,7 +216,12 @@ template <class Self> route start(Self* self, cluster_call& call) {
   }
   auto& view = others ? *others : all;
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
-  auto chosen = choose(policies.grouping, gc, st.rng, st.turn);
+  auto selected = st.groupings.select(policies.grouping, gc);
+  if (st.groupings.wants_feedback())
+    st.feedback->store(true, std::memory_order_relaxed);
+  if (!selected)
+    return {nullptr, false, std::move(selected.error())};
+  auto& chosen = *selected;
   if (chosen.size() <= 1)
     if (auto probe = due_probe(self, req.ns, call.tried))
       chosen = {*probe};
@@ -218,11 +237,12 @@ template <class Self> route start(Self* self, cluster_call& call) {
     l->in_flight->fetch_add(1, std::memory_order_relaxed); // its broker counts it out
     call.idempotent = idempotent(self, call, l->conn);
     if (call.idempotent && policies.hedge_after.count() > 0 && call.tried.empty()) {
-      auto h = self->spawn(hedge_actor, caf::actor_cast<caf::actor>(self), l->conn,
-                           chosen.front(), std::move(call));
+      auto h = self->spawn(hedge_actor, caf::actor_cast<caf::actor>(self),
+                           caf::actor_cast<caf::actor>(l->conn), chosen.front(),
+                           std::move(call));
       return {h, true, caf::error{}};
     }
-    return {l->conn, false, caf::error{}};
+    return {caf::actor_cast<caf::actor>(l->conn), false, caf::error{}};
   }
   auto what = req.ns + "/" + req.fn;
   auto gather = st.gathers_on_network_thread
@@ -392,9 +412,9 @@ caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
 }
 
 template <class Self>
-dispatcher_actor_type::behavior_type dispatcher_behavior(Self* self, std::string cluster,
-                                                         caf::actor registry,
-                                                         link_factory connect) {
+dispatcher_internal_type::behavior_type
+dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
+                    link_factory connect) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
   // Not kept: the registry holds this dispatcher (a subscriber) until it
@@ -489,6 +509,7 @@ dispatcher_actor_type::behavior_type dispatcher_behavior(Self* self, std::string
           return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
         return dispatch(self, call);
       },
+      [=](call_feedback& fb) { self->state.groupings.feedback(fb); },
       [=](suspect_atom, const std::string& addr) {
         auto& st = self->state;
         if (st.servers.count(addr) == 0)
@@ -594,14 +615,17 @@ dispatcher_actor_type::behavior_type dispatcher_behavior(Self* self, std::string
         std::string no_fn;
         std::vector<char> no_args;
         grouping_call gc{req.ns, no_fn, 0, no_args, view};
-        auto chosen = choose(req.policies->grouping, gc, st.rng, st.turn);
+        auto selected = st.groupings.select(req.policies->grouping, gc);
+        if (!selected)
+          return std::move(selected.error());
+        auto& chosen = *selected;
         if (chosen.empty())
           return make_error(sc::unavailable,
                             "no server provides " + req.ns + " in cluster " + st.cluster);
         std::vector<std::pair<std::string, caf::actor>> links;
         for (auto& addr : chosen)
           if (auto l = link_of(self, addr))
-            links.emplace_back(addr, l->conn);
+            links.emplace_back(addr, caf::actor_cast<caf::actor>(l->conn));
         auto gather = self->spawn(ask_gather, std::move(req), std::move(links));
         self->delegate(gather, gather_atom::value);
         return caf::delegated<ask_reply>{};
@@ -626,8 +650,8 @@ dispatcher_actor_type::behavior_type dispatcher_behavior(Self* self, std::string
 
 } // namespace
 
-dispatcher_actor_type::behavior_type
-dispatcher_actor(dispatcher_actor_type::stateful_pointer<dispatcher_state> self,
+dispatcher_internal_type::behavior_type
+dispatcher_actor(dispatcher_internal_type::stateful_pointer<dispatcher_state> self,
                  std::string cluster, caf::actor registry, link_factory connect) {
   return dispatcher_behavior(self, std::move(cluster), std::move(registry),
                              std::move(connect));

@@ -25,6 +25,7 @@
 #include "slacker/actors/detail/client_connection.hpp"
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/policy/detail/grouping_selector.hpp"
 #include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
@@ -48,7 +49,7 @@ struct dispatcher_state {
 
   /// The connection broker of one server, and its calls in flight.
   struct link {
-    caf::actor conn;
+    connection_actor_type conn;
     std::shared_ptr<std::atomic<size_t>> in_flight;
   };
 
@@ -83,8 +84,13 @@ struct dispatcher_state {
   std::vector<queued> waiting; // calls waiting for a view or a provider (must_wait)
   std::vector<server_data_handler> data_handlers;
   bool gathers_on_network_thread = false; // slacker.gather-hot-path=network
-  std::mt19937_64 rng{std::random_device{}()};
-  uint64_t turn = 0;
+  /// The grouping policies this client used, told every change of
+  /// `candidates` (declared after it: it reads it).
+  grouping_selector groupings{candidates};
+  /// Shared with every connection broker: true once a grouping wants each
+  /// call's outcome (they send `call_feedback` then).
+  std::shared_ptr<std::atomic<bool>> feedback =
+      std::make_shared<std::atomic<bool>>(false);
 
   static inline const char* name = "slacker.dispatcher";
 };
@@ -116,8 +122,40 @@ struct dispatcher_state {
 /// - `(hedge_atom, cluster_call) -> cluster_reply`: the backup of a hedged
 ///   call (hedge.hpp), to a server not tried yet, within the retry budget.
 /// `connect`, if given, makes the connection brokers (tests).
-dispatcher_actor_type::behavior_type
-dispatcher_actor(dispatcher_actor_type::stateful_pointer<dispatcher_state> self,
+/// The dispatcher's whole interface: what users may send
+/// (`dispatcher_actor_type`) and its own messages.
+///
+/// ```
+/// interface dispatcher (internal) {
+///   // from the registry actor it subscribed to
+///   membership_view, member_up, member_down, server_data_changed,
+///   namespace_up, namespace_down, leader_changed, registry_state -> void
+///   // from its connection brokers (failure accrual, connections)
+///   (suspect_atom, string addr) -> void
+///   (conn_up_atom, string addr), (conn_down_atom, string addr) -> void
+///   call_feedback -> void          // a call's outcome, when a grouping wants it
+///   // a call a broker hands back: to a server not tried yet
+///   (resend_atom, cluster_call, error, bool charged, bool idempotent) -> cluster_reply
+///   // the backup of a hedged call
+///   (hedge_atom, cluster_call) -> cluster_reply
+///   // its own housekeeping timer
+///   (sweep_atom) -> void
+/// }
+/// ```
+using dispatcher_internal_type = dispatcher_actor_type::extend<
+    caf::reacts_to<membership_view>, caf::reacts_to<member_up>,
+    caf::reacts_to<member_down>, caf::reacts_to<server_data_changed>,
+    caf::reacts_to<namespace_up>, caf::reacts_to<namespace_down>,
+    caf::reacts_to<leader_changed>, caf::reacts_to<registry_state>,
+    caf::reacts_to<suspect_atom, std::string>, caf::reacts_to<conn_up_atom, std::string>,
+    caf::reacts_to<conn_down_atom, std::string>, caf::reacts_to<call_feedback>,
+    caf::replies_to<resend_atom, cluster_call, caf::error, bool,
+                    bool>::with<cluster_reply>,
+    caf::replies_to<hedge_atom, cluster_call>::with<cluster_reply>,
+    caf::reacts_to<sweep_atom>>;
+
+dispatcher_internal_type::behavior_type
+dispatcher_actor(dispatcher_internal_type::stateful_pointer<dispatcher_state> self,
                  std::string cluster, caf::actor registry,
                  link_factory connect = nullptr);
 
@@ -128,6 +166,6 @@ dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
                   std::string cluster, caf::actor registry);
 // (An untyped broker running the typed behaviour: CAF 0.17's typed brokers
 // cannot be stateful. The behaviour is checked against the interface all the
-// same; the handle is cast to dispatcher_actor_type.)
+// same; the handle is cast to dispatcher_internal_type.)
 
 } // namespace slacker

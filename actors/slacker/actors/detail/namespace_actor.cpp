@@ -59,7 +59,7 @@ void log_call(const std::string& ns, const std::string& fn, const std::string& c
 namespace {
 
 template <class Self>
-namespace_actor_type::behavior_type
+namespace_internal_type::behavior_type
 namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
                    std::shared_ptr<worker_pool> pool) {
   // The state lives as long as the behavior's handlers, which share it.
@@ -112,15 +112,15 @@ namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
 
 } // namespace
 
-namespace_actor_type::behavior_type namespace_actor(namespace_actor_type::pointer self,
-                                                    std::shared_ptr<const ns> functions,
-                                                    std::shared_ptr<worker_pool> pool) {
+namespace_internal_type::behavior_type
+namespace_actor(namespace_internal_type::pointer self,
+                std::shared_ptr<const ns> functions, std::shared_ptr<worker_pool> pool) {
   return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 
-namespace_actor_type::behavior_type namespace_broker(namespace_broker_type* self,
-                                                     std::shared_ptr<const ns> functions,
-                                                     std::shared_ptr<worker_pool> pool) {
+namespace_internal_type::behavior_type
+namespace_broker(namespace_broker_type* self, std::shared_ptr<const ns> functions,
+                 std::shared_ptr<worker_pool> pool) {
   return namespace_behavior(self, std::move(functions), std::move(pool));
 }
 

@@ -31,9 +31,15 @@ struct namespace_state {
 /// Serves one namespace: `call_request` in, `call_reply` out (errors inside the
 /// reply, so that a plain `send` gets its answer as well as a `request`).
 /// `(drain_atom) -> bool` answers once no blocking call is running.
-namespace_actor_type::behavior_type namespace_actor(namespace_actor_type::pointer self,
-                                                    std::shared_ptr<const ns> functions,
-                                                    std::shared_ptr<worker_pool> pool);
+/// A namespace actor's whole interface: what users may send
+/// (`namespace_actor_type`) and its own message, a blocking function finished
+/// on the worker pool.
+using namespace_internal_type =
+    namespace_actor_type::extend<caf::reacts_to<job_done_atom, uint64_t, call_reply>>;
+
+namespace_internal_type::behavior_type
+namespace_actor(namespace_internal_type::pointer self,
+                std::shared_ptr<const ns> functions, std::shared_ptr<worker_pool> pool);
 
 /// The broker that runs a namespace actor's interface.
 using namespace_broker_type =
@@ -44,9 +50,9 @@ using namespace_broker_type =
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, which saves a scheduler hop per call. Functions marked
 /// blocking still run on the worker pool.
-namespace_actor_type::behavior_type namespace_broker(namespace_broker_type* self,
-                                                     std::shared_ptr<const ns> functions,
-                                                     std::shared_ptr<worker_pool> pool);
+namespace_internal_type::behavior_type
+namespace_broker(namespace_broker_type* self, std::shared_ptr<const ns> functions,
+                 std::shared_ptr<worker_pool> pool);
 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.

@@ -56,26 +56,12 @@ bool aggregator::expire() {
 bool aggregator::update() {
   if (decided_)
     return true;
-  auto& policy = policies_->exceptions;
-  if (auto fn = std::get_if<decide_fn>(&policy); fn && *fn) {
-    verdict_ = (*fn)(successes_, failures_, waiting_);
-    decided_ = verdict_.what != verdict::kind::wait || waiting_.empty();
-    return decided_;
-  }
-  if (waiting_.empty())
-    return decided_ = true;
-  if (auto q = std::get_if<quorum>(&policy))
-    return decided_ =
-               successes_.size() >= q->k || successes_.size() + waiting_.size() < q->k;
-  auto ex = std::get_if<exceptions_kind>(&policy);
-  if (!ex)
-    return false; // a user function sees every answer
-  if (*ex == exceptions_kind::any)
-    return decided_ = !failures_.empty();
-  // `all`: one success settles a call that keeps at most one result.
+  // `all` may settle at the first success when the results keep one answer.
   auto res = std::get_if<results_kind>(&policies_->results);
-  return decided_ = res && (*res == results_kind::single || *res == results_kind::nil) &&
-                    !successes_.empty();
+  auto one = res && (*res == results_kind::single || *res == results_kind::nil);
+  verdict_ = exceptions::decide(policies_->exceptions,
+                                {what_, successes_, failures_, waiting_, one});
+  return decided_ = verdict_.what != verdict::kind::wait;
 }
 
 caf::expected<cluster_reply> aggregator::result() {
@@ -84,11 +70,6 @@ caf::expected<cluster_reply> aggregator::result() {
     err = make_error(sc::unavailable, what_ + ": every server chosen is stopping");
   else if (verdict_.what == verdict::kind::fail)
     err = verdict_.err ? verdict_.err : make_error(sc::exception, what_ + ": failed");
-  else if (verdict_.what == verdict::kind::wait)
-    err = judge(std::holds_alternative<decide_fn>(policies_->exceptions)
-                    ? exceptions_policy{exceptions_kind::all}
-                    : policies_->exceptions,
-                what_, successes_, failures_);
   if (err && *err)
     return std::move(*err);
   cluster_reply out;

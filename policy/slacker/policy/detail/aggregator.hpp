@@ -81,7 +81,7 @@ private:
   std::vector<server_failure> failures_;
   size_t left_ = 0; // servers that answered `draining`
   bool decided_ = false;
-  verdict verdict_; // a decide_fn's last word
+  verdict verdict_; // the exceptions policy's word (exceptions::decide)
 };
 
 } // namespace slacker

@@ -52,18 +52,64 @@ caf::error short_of(const std::string& what, size_t k, size_t successes,
 
 } // namespace exceptions
 
+namespace exceptions {
+
+namespace {
+
+verdict settle(std::optional<caf::error> err) {
+  if (err && *err)
+    return verdict::fail(std::move(*err));
+  return verdict::succeed();
+}
+
+} // namespace
+
+verdict decide(const exceptions_policy& policy, const progress& p) {
+  auto done = p.pending.empty();
+  if (auto fn = std::get_if<decide_fn>(&policy)) {
+    if (*fn) {
+      auto v = (*fn)(p.successes, p.failures, p.pending);
+      if (v.what != verdict::kind::wait || !done)
+        return v;
+    }
+    // `wait` once nothing is pending judges as `all` does.
+    return done ? settle(all(p.what, p.successes, p.failures)) : verdict::wait();
+  }
+  if (auto q = std::get_if<quorum>(&policy)) {
+    if (p.successes.size() >= q->k)
+      return verdict::succeed();
+    if (p.successes.size() + p.pending.size() < q->k)
+      return verdict::fail(short_of(p.what, q->k, p.successes.size(), p.failures,
+                                    p.successes.size() + p.failures.size()));
+    return verdict::wait();
+  }
+  if (auto fn = std::get_if<exceptions_fn>(&policy)) {
+    // A user function judges once every answer is in.
+    if (!done)
+      return verdict::wait();
+    return settle(*fn ? (*fn)(p.successes, p.failures)
+                      : all(p.what, p.successes, p.failures));
+  }
+  if (std::get<exceptions_kind>(policy) == exceptions_kind::any) {
+    if (!p.failures.empty() || done)
+      return settle(any(p.what, p.successes, p.failures));
+    return verdict::wait();
+  }
+  if (done)
+    return settle(all(p.what, p.successes, p.failures));
+  return p.one_result && !p.successes.empty() ? verdict::succeed() : verdict::wait();
+}
+
+} // namespace exceptions
+
 std::optional<caf::error> judge(const exceptions_policy& policy, const std::string& what,
                                 const std::vector<server_result>& successes,
                                 const std::vector<server_failure>& failures) {
-  if (auto fn = std::get_if<exceptions_fn>(&policy); fn && *fn)
-    return (*fn)(successes, failures);
-  if (auto q = std::get_if<quorum>(&policy); q && successes.size() < q->k)
-    return exceptions::short_of(what, q->k, successes.size(), failures,
-                                successes.size() + failures.size());
-  auto kind = std::get_if<exceptions_kind>(&policy);
-  if (kind && *kind == exceptions_kind::any)
-    return exceptions::any(what, successes, failures);
-  return exceptions::all(what, successes, failures);
+  std::vector<std::string> none;
+  auto v = exceptions::decide(policy, {what, successes, failures, none, false});
+  if (v.what == verdict::kind::fail)
+    return std::move(v.err);
+  return std::nullopt;
 }
 
 } // namespace slacker

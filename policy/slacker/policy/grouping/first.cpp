@@ -1,3 +1,4 @@
+#include "slacker/policy/detail/groupings.hpp"
 #include "slacker/policy/grouping.hpp"
 
 namespace slacker::grouping {
@@ -6,6 +7,10 @@ addresses first(const grouping_view& view) {
   if (view.servers.empty())
     return {};
   return {view.servers.front().addr};
+}
+
+std::unique_ptr<policy> make_first() {
+  return std::make_unique<view_policy<first>>();
 }
 
 } // namespace slacker::grouping

@@ -1,3 +1,4 @@
+#include "slacker/policy/detail/groupings.hpp"
 #include "slacker/policy/grouping.hpp"
 
 namespace slacker::grouping {
@@ -9,6 +10,10 @@ addresses leader(const grouping_view& view) {
     if (s.addr == view.leader)
       return {s.addr};
   return {};
+}
+
+std::unique_ptr<policy> make_leader() {
+  return std::make_unique<view_policy<leader>>();
 }
 
 } // namespace slacker::grouping

@@ -1,3 +1,4 @@
+#include "slacker/policy/detail/groupings.hpp"
 #include "slacker/policy/grouping.hpp"
 
 namespace slacker::grouping {
@@ -15,6 +16,10 @@ addresses least_in_flight(const grouping_view& view, std::mt19937_64& rng) {
       idlest.push_back(&s);
   std::uniform_int_distribution<size_t> pick{0, idlest.size() - 1};
   return {idlest[pick(rng)]->addr};
+}
+
+std::unique_ptr<policy> make_least_in_flight() {
+  return std::make_unique<drawing_policy<least_in_flight, true>>();
 }
 
 } // namespace slacker::grouping

@@ -1,3 +1,4 @@
+#include "slacker/policy/detail/groupings.hpp"
 #include "slacker/policy/grouping.hpp"
 
 namespace slacker::grouping {
@@ -7,6 +8,10 @@ addresses random(const grouping_view& view, std::mt19937_64& rng) {
     return {};
   std::uniform_int_distribution<size_t> pick{0, view.servers.size() - 1};
   return {view.servers[pick(rng)].addr};
+}
+
+std::unique_ptr<policy> make_random() {
+  return std::make_unique<drawing_policy<random>>();
 }
 
 } // namespace slacker::grouping

@@ -1,3 +1,4 @@
+#include "slacker/policy/detail/groupings.hpp"
 #include "slacker/policy/grouping.hpp"
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,10 @@ addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
     return random(view, rng);
   std::discrete_distribution<size_t> pick{weights.begin(), weights.end()};
   return {view.servers[pick(rng)].addr};
+}
+
+std::unique_ptr<policy> make_weighted() {
+  return std::make_unique<drawing_policy<weighted>>();
 }
 
 } // namespace slacker::grouping

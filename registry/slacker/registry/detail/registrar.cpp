@@ -15,7 +15,7 @@ namespace slacker {
 
 namespace {
 
-using self_ptr = registrar_actor_type::stateful_pointer<registrar_state>;
+using self_ptr = registrar_internal_type::stateful_pointer<registrar_state>;
 
 constexpr auto retry_delay = std::chrono::seconds{1};
 
@@ -335,8 +335,8 @@ std::string to_json(const function_info& info) {
       .dump();
 }
 
-registrar_actor_type::behavior_type
-registrar_actor(registrar_actor_type::stateful_pointer<registrar_state> self,
+registrar_internal_type::behavior_type
+registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
                 zk_options opts, std::string host, uint16_t port, std::string server_data,
                 std::map<std::string, std::vector<function_info>> namespaces,
                 bool remote_ok, zk::connector connect) {

@@ -54,8 +54,16 @@ struct registrar_state {
 /// a cluster whose nodes anyone may write (squatted).
 /// Spawn it detached: it calls ZooKeeper synchronously. `connect` opens its
 /// sessions (a fake ZooKeeper in tests).
-registrar_actor_type::behavior_type
-registrar_actor(registrar_actor_type::stateful_pointer<registrar_state> self,
+/// The registrar's whole interface: what users may send
+/// (`registrar_actor_type`) and its own messages: session events and timers
+/// (the session's retry, registering what failed, stepping down).
+using registrar_internal_type = registrar_actor_type::extend<
+    caf::reacts_to<zk_event_atom, uint64_t, uint8_t, uint8_t, std::string>,
+    caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<register_atom>,
+    caf::reacts_to<step_down_atom, uint64_t>>;
+
+registrar_internal_type::behavior_type
+registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
                 zk_options opts, std::string host, uint16_t port, std::string server_data,
                 std::map<std::string, std::vector<function_info>> namespaces,
                 bool remote_ok, zk::connector connect = zk::session::open);

@@ -12,7 +12,7 @@ namespace slacker {
 
 namespace {
 
-using self_ptr = registry_actor_type::stateful_pointer<mirror_state>;
+using self_ptr = registry_mirror_type::stateful_pointer<mirror_state>;
 
 /// Tells every subscriber. Anonymously: a message naming this detached actor
 /// would keep it (and its thread) alive for as long as it waits in a mailbox
@@ -212,8 +212,8 @@ void set_status(self_ptr self, registry_status status) {
 
 } // namespace
 
-registry_actor_type::behavior_type
-registry_actor(registry_actor_type::stateful_pointer<mirror_state> self, zk_options opts,
+registry_mirror_type::behavior_type
+registry_actor(registry_mirror_type::stateful_pointer<mirror_state> self, zk_options opts,
                std::shared_ptr<live_registry_state> live, zk::connector connect) {
   self->state.live = std::move(live);
   self->state.link.opts = std::move(opts);

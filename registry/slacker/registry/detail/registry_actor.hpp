@@ -48,8 +48,16 @@ struct mirror_state {
 /// registering again): a resync never drops a live server.
 /// `live` (optional) gets each status change; `connect` opens its sessions
 /// (a fake ZooKeeper in tests).
-registry_actor_type::behavior_type
-registry_actor(registry_actor_type::stateful_pointer<mirror_state> self, zk_options opts,
+/// The registry actor's whole interface: what users may send
+/// (`registry_actor_type`) and its own messages: an event of its ZooKeeper
+/// session (posted from the client's thread), the retry and settle timers of
+/// a session generation.
+using registry_mirror_type = registry_actor_type::extend<
+    caf::reacts_to<zk_event_atom, uint64_t, uint8_t, uint8_t, std::string>,
+    caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<settle_atom, uint64_t>>;
+
+registry_mirror_type::behavior_type
+registry_actor(registry_mirror_type::stateful_pointer<mirror_state> self, zk_options opts,
                std::shared_ptr<live_registry_state> live = nullptr,
                zk::connector connect = zk::session::open);
 
