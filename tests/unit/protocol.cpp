@@ -388,3 +388,33 @@ CAF_TEST(send replies reach the client with their id) {
   CAF_CHECK(!c.proto.feed(in.data(), in.size(), out));
   CAF_CHECK_EQUAL(c.send_replies, (std::vector<uint64_t>{4, 5}));
 }
+
+namespace {
+
+/// A transport that takes one frame type of its own (say, 42: a trace mark).
+struct marking_side : server_side {
+  std::vector<uint64_t> marks;
+
+  bool on_other(frame_type type, reader& in, std::vector<char>&) override {
+    uint64_t mark = 0;
+    if (static_cast<int>(type) != 42 || !in.u64(mark))
+      return false;
+    marks.push_back(mark);
+    return true;
+  }
+};
+
+} // namespace
+
+CAF_TEST(a frame type of its own reaches the transport and others still close) {
+  marking_side s;
+  std::vector<char> mark;
+  write_u64(mark, static_cast<frame_type>(42), 7);
+  std::vector<char> odd;
+  write_u64(odd, static_cast<frame_type>(43), 7);
+  auto [out, closed] = s.feed_bytewise(hello_frame() + mark + odd);
+  CAF_CHECK_EQUAL(s.marks, (std::vector<uint64_t>{7}));
+  CAF_REQUIRE(closed);
+  CAF_CHECK(closed->code == close_code::unexpected_frame);
+  CAF_CHECK_EQUAL(closed->text, "frame type 43 is not taken by a server");
+}

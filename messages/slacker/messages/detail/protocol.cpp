@@ -30,6 +30,10 @@ close_reason peer_closed(reader& in) {
 
 server_protocol::callee::~callee() = default;
 
+bool server_protocol::callee::on_other(frame_type, reader&, std::vector<char>&) {
+  return false;
+}
+
 server_protocol::server_protocol(callee& c, uint32_t max_message_size)
   : callee_(c), max_(max_message_size), in_(max_message_size) {
   // nop
@@ -123,6 +127,8 @@ bool server_protocol::on_frame(frame_type type, reader& in, std::vector<char>& o
       stopped_ = true;
       return false;
     default:
+      if (callee_.on_other(type, in, out))
+        break;
       return fail(close_code::unexpected_frame,
                   "frame type " + std::to_string(static_cast<int>(type)) +
                       " is not taken by a server");
@@ -133,6 +139,10 @@ bool server_protocol::on_frame(frame_type type, reader& in, std::vector<char>& o
 // -- client side --------------------------------------------------------------
 
 client_protocol::callee::~callee() = default;
+
+bool client_protocol::callee::on_other(frame_type, reader&, std::vector<char>&) {
+  return false;
+}
 
 client_protocol::client_protocol(callee& c, uint32_t max_message_size, std::string peer)
   : callee_(c), max_(max_message_size), peer_(std::move(peer)), in_(max_message_size) {
@@ -220,6 +230,8 @@ bool client_protocol::on_frame(frame_type type, reader& in, std::vector<char>& o
       callee_.on_going_away();
       break;
     default:
+      if (callee_.on_other(type, in, out))
+        break;
       return fail(close_code::unexpected_frame,
                   "frame type " + std::to_string(static_cast<int>(type)) +
                       " is not taken by a client");

@@ -6,8 +6,9 @@
 // handshake, the dispatch of every frame type, pings, error frames and what
 // is malformed live here once; the server connection, the client connection
 // broker and the blocking lane keep only I/O, TLS, timers and scheduling.
-// A new frame type touches wire.hpp/.cpp (its layout), this file's .cpp (its
-// dispatch) and the callee that acts on it.
+// A new frame type that one transport acts on touches wire.hpp (its type and
+// layout) and that transport (`on_other` reads and acts on it); one that both
+// sides' protocols handle alike, wire.hpp and protocol.cpp.
 
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,10 @@ public:
     /// with `write_inspect_reply` / `write_lookup_reply`.
     virtual void on_query(frame_type type, uint64_t id, const std::string& ns,
                           std::vector<char>& out) = 0;
+    /// A frame type this protocol does not handle itself: true when the
+    /// callee took it (read it from `in`), false (the default) to close
+    /// the connection with `unexpected_frame`.
+    virtual bool on_other(frame_type type, reader& in, std::vector<char>& out);
   };
 
   server_protocol(callee& c, uint32_t max_message_size);
@@ -114,6 +119,9 @@ public:
     virtual bool on_query_reply(frame_type type, reader& in) = 0;
     /// The server is stopping: no new calls to it.
     virtual void on_going_away() = 0;
+    /// A frame type this protocol does not handle itself: true when the
+    /// callee took it, false (the default) to close with `unexpected_frame`.
+    virtual bool on_other(frame_type type, reader& in, std::vector<char>& out);
   };
 
   /// `peer` names the server in errors.

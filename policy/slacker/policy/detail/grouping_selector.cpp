@@ -38,10 +38,17 @@ grouping::policy* grouping_selector::instance(const std::string& name) {
   return live_.emplace(name, std::move(made)).first->second.get();
 }
 
+grouping::policy* grouping_selector::instance(grouping_kind kind) {
+  auto& p = builtins_[static_cast<size_t>(kind)];
+  if (!p)
+    p = instance(to_string(kind));
+  return p;
+}
+
 caf::expected<addresses> grouping_selector::select(const grouping_policy& policy,
                                                    const grouping_call& call) {
   if (auto kind = std::get_if<grouping_kind>(&policy))
-    return instance(to_string(*kind))->select(call); // built-ins pick candidates only
+    return instance(*kind)->select(call); // built-ins pick candidates only
   if (auto named = std::get_if<grouping_name>(&policy)) {
     auto p = instance(named->name);
     if (!p)
@@ -50,10 +57,10 @@ caf::expected<addresses> grouping_selector::select(const grouping_policy& policy
   }
   auto& fn = std::get<grouping_fn>(policy);
   if (!fn)
-    return instance("random")->select(call);
+    return instance(grouping_kind::random)->select(call);
   auto choice = fn(call);
   if (auto kind = std::get_if<grouping_kind>(&choice))
-    return instance(to_string(*kind))->select(call);
+    return instance(*kind)->select(call);
   if (auto one = std::get_if<std::string>(&choice))
     return only_candidates(addresses{*one}, call.view);
   return only_candidates(std::get<addresses>(choice), call.view);
@@ -62,7 +69,9 @@ caf::expected<addresses> grouping_selector::select(const grouping_policy& policy
 bool grouping_selector::reads_in_flight(const grouping_policy& policy) {
   if (std::holds_alternative<grouping_fn>(policy))
     return true; // it sees the view, counts included
-  auto p = instance(name_of(policy));
+  if (auto kind = std::get_if<grouping_kind>(&policy))
+    return instance(*kind)->reads_in_flight();
+  auto p = instance(std::get<grouping_name>(policy).name);
   return p && p->reads_in_flight();
 }
 

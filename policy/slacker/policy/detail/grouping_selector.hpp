@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,8 +44,12 @@ public:
 private:
   grouping::policy* instance(const std::string& name);
 
+  /// A built-in's instance, found without a name on the call's path.
+  grouping::policy* instance(grouping_kind kind);
+
   const views& views_;
   std::map<std::string, std::unique_ptr<grouping::policy>> live_;
+  std::array<grouping::policy*, 7> builtins_{}; // by kind, into live_
   bool wants_feedback_ = false;
 };
 
