@@ -27,36 +27,27 @@ foreach(heavy caf/io/broker.hpp caf/io/middleman.hpp)
     message(FATAL_ERROR "<slacker/cluster/cluster_client.hpp> pulls in ${heavy}")
   endif()
 endforeach()
-execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/build"
-                        -G Ninja "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the consumer failed")
-endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the consumer failed")
-endif()
-execute_process(COMMAND "${WORK_DIR}/build/consumer" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the consumer failed: ${rc}")
-endif()
+# Configures, builds and runs the project in SOURCE_DIR/sub as WORK_DIR/dir.
+function(build_and_run what sub dir program)
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/${sub}" -B "${WORK_DIR}/${dir}"
+                          -G Ninja "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
+                  RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "configuring the ${what} failed")
+  endif()
+  execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/${dir}" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "building the ${what} failed")
+  endif()
+  execute_process(COMMAND "${WORK_DIR}/${dir}/${program}" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "the ${what} failed: ${rc}")
+  endif()
+endfunction()
 
+build_and_run("consumer" "." build consumer)
 # Direct calls alone: the actors component.
-execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/direct" -B "${WORK_DIR}/direct"
-                        -G Ninja "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the direct consumer (COMPONENTS actors) failed")
-endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/direct" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the direct consumer failed")
-endif()
-execute_process(COMMAND "${WORK_DIR}/direct/direct" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the direct consumer failed: ${rc}")
-endif()
+build_and_run("direct consumer (COMPONENTS actors)" direct direct direct)
 # What each was linked with: the direct consumer without ZooKeeper's library,
 # the full one with it (so that the check can fail).
 execute_process(COMMAND ninja -C "${WORK_DIR}/direct" -t commands direct
