@@ -72,6 +72,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   uint64_t queued = 0;
   uint64_t written = 0;
   bool halted = false;
+  size_t read_start = 0; // the output buffer's size when the current read began
   clock::time_point last_heard = clock::now();
   // TLS: frames are written to `plain_out` and sealed into the socket's
   // buffer; what arrives is opened into `plain_in` before it is framed.
@@ -449,8 +450,13 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
               caf::actor_cast<caf::actor>(self), id, ns);
 }
 
-void connection_callee::on_call(call_request& req, std::vector<char>&) {
+void connection_callee::on_call(call_request& req, std::vector<char>& out) {
   slacker::on_call(self, st->shared_from_this(), req);
+  // Backpressure between frames of one read: once the replies not yet
+  // written pass one frame cap, the next frame waits (docs/protocol.md).
+  auto pending = out.size() - std::min(out.size(), st->read_start);
+  if (st->queued - st->written + pending > st->opts.max_message_size)
+    st->proto.pause();
 }
 
 void connection_callee::on_send(uint64_t id, const std::string& ns,
@@ -578,6 +584,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           data = st.plain_in.data();
           size = st.plain_in.size();
         }
+        st.read_start = out(self, st).size();
         auto res = st.proto.feed(data, size, out(self, st));
         if (st.closing)
           return;
@@ -589,10 +596,26 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       [self, sp](caf::io::data_transferred_msg& msg) {
         auto& st = *sp;
         st.written += msg.written;
-        if (st.halted && st.queued - st.written <= st.opts.max_message_size / 2) {
-          st.halted = false;
-          self->trigger(st.hdl);
+        if (st.closing || !st.halted ||
+            st.queued - st.written > st.opts.max_message_size / 2)
+          return;
+        st.halted = false;
+        if (st.proto.paused()) {
+          // The frames kept from the read that filled the output, first.
+          auto before = self->wr_buf(st.hdl).size();
+          st.read_start = out(self, st).size();
+          auto res = st.proto.resume(out(self, st));
+          if (st.closing)
+            return;
+          if (res)
+            return end_with(self, st, *res);
+          if (!seal(self, st))
+            return;
+          account_output(self, st, before);
+          self->flush(st.hdl);
         }
+        if (!st.halted)
+          self->trigger(st.hdl);
       },
       [self, sp](caf::io::connection_closed_msg&) {
         sp->closing = true;

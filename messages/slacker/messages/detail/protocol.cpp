@@ -50,6 +50,16 @@ std::optional<close_reason> server_protocol::feed(const char* data, size_t size,
   return reason_;
 }
 
+std::optional<close_reason> server_protocol::resume(std::vector<char>& out) {
+  if (stopped_)
+    return reason_;
+  auto res =
+      in_.resume([&](frame_type type, reader& in) { return on_frame(type, in, out); });
+  if (res)
+    return close(out, *res, framing_text(*res, max_, "server"));
+  return reason_;
+}
+
 std::optional<close_reason> server_protocol::handshake_expired(std::vector<char>& out) {
   if (greeted_ || stopped_)
     return std::nullopt;

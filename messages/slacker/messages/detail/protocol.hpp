@@ -69,6 +69,19 @@ public:
     stopped_ = true;
   }
 
+  /// Backpressure: takes no frame after the one being handled, keeping the
+  /// rest of the read, until `resume`.
+  void pause() noexcept {
+    in_.pause();
+  }
+
+  bool paused() const noexcept {
+    return in_.paused();
+  }
+
+  /// Takes the frames kept since `pause`; as `feed`.
+  std::optional<close_reason> resume(std::vector<char>& out);
+
   /// A reply, or a `too_large` error in its place when it exceeds the cap.
   void write_reply(std::vector<char>& out, const call_reply& rep) const {
     write_reply_within(out, rep, cap_);

@@ -195,6 +195,10 @@ public:
   /// it must: a declared length of 0 or beyond the cap.
   template <class F>
   std::optional<close_code> feed(const char* data, size_t size, F&& on_frame) {
+    if (paused_) {
+      buf_.insert(buf_.end(), data, data + size); // kept for `resume`
+      return std::nullopt;
+    }
     if (buf_.empty()) {
       // Fast path: frames straight from the read buffer, keep only the rest.
       size_t used = 0;
@@ -210,9 +214,28 @@ public:
     return res;
   }
 
-  /// Bytes held of an incomplete frame.
+  /// Bytes held of an incomplete frame (and, paused, of frames not taken).
   size_t buffered() const noexcept {
     return buf_.size();
+  }
+
+  /// Stops after the frame being handled and keeps the rest of the read:
+  /// the transport takes no frames for now (its output is backed up).
+  void pause() noexcept {
+    paused_ = true;
+  }
+
+  bool paused() const noexcept {
+    return paused_;
+  }
+
+  /// Takes the frames kept since `pause` (until paused again).
+  template <class F> std::optional<close_code> resume(F&& on_frame) {
+    paused_ = false;
+    size_t used = 0;
+    auto res = parse(buf_.data(), buf_.size(), used, on_frame);
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(used));
+    return res;
   }
 
 private:
@@ -236,12 +259,15 @@ private:
         stopped_ = true;
         return std::nullopt;
       }
+      if (paused_)
+        break;
     }
     return std::nullopt;
   }
 
   uint32_t max_;
   bool stopped_ = false;
+  bool paused_ = false;
   std::vector<char> buf_;
 };
 
