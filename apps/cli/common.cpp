@@ -77,7 +77,8 @@ int usage(const cli_config& cfg, const std::string& why) {
 }
 
 int fail(const caf::error& err) {
-  std::cerr << "error: " << slacker::describe(err) << "\n";
+  // A server's error text is the server's: escaped, at most 512 bytes of it.
+  std::cerr << "error: " << slacker::printable(slacker::describe(err), 512) << "\n";
   return 1;
 }
 

@@ -1,6 +1,7 @@
 #define CAF_SUITE cli
 #include <caf/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -142,6 +143,16 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
       slacker({"call", "--grouping=fastest", "test.api/add", "1", "2"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({"frobnicate"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({}).exit_code, 2);
+  // A server's error text is printed escaped and bounded: one line, no
+  // terminal escape, at most 512 bytes of it.
+  auto hostile = slacker_test::run(
+      {slacker_test::cli_path(), "call", "--zk=" + zk_address(), "--cluster=" + cluster,
+       "test.api/fail", "\"one\\n\\u001b[31mtwo" + std::string(2000, 'x') + "\""});
+  CAF_CHECK_EQUAL(hostile.exit_code, 1);
+  CAF_CHECK(hostile.output.find("one\\n\\x1b[31mtwo") != std::string::npos);
+  CAF_CHECK(hostile.output.find('\x1b') == std::string::npos);
+  CAF_CHECK_EQUAL(std::count(hostile.output.begin(), hostile.output.end(), '\n'), 1);
+  CAF_CHECK_LESS(hostile.output.size(), 700u);
 }
 
 CAF_TEST(inspect lists functions with docs and signatures) {

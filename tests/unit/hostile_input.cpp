@@ -141,7 +141,12 @@ CAF_TEST(deep json with the wrong arity crashes no namespace) {
 }
 
 CAF_TEST(json numbers that do not fit their type are codec_errors) {
-  auto bad64 = {"[9223372036854775808]", "[1e300]", "[1.9]", "[-1e19]", "[\"7\"]"};
+  auto bad64 = {"[9223372036854775808]",
+                "[-9223372036854775809]",
+                "[1e300]",
+                "[1.9]",
+                "[-1e19]",
+                "[\"7\"]"};
   for (auto in : bad64) {
     auto res = decode<int64_t>(codec_id::json, text(in));
     SLACKER_REQUIRE(!res, in << " was accepted as int64");
@@ -188,4 +193,11 @@ CAF_TEST(error messages quote at most a few hundred bytes of their input) {
   auto rep = run_call(api, req);
   CAF_CHECK_EQUAL(code_of(rep.err), sc::not_found);
   CAF_CHECK_LESS(describe(rep.err).size(), 400u);
+}
+
+CAF_TEST(texts from the wire are printed escaped and bounded) {
+  CAF_CHECK_EQUAL(printable("a\nb\x1b[31mc\\d\r\te\x7f"),
+                  "a\\nb\\x1b[31mc\\\\d\\r\\te\\x7f");
+  CAF_CHECK_EQUAL(printable(std::string(300, 'x'), 10), "xxxxxxxxxx... (300 bytes)");
+  CAF_CHECK_EQUAL(printable("caf\xc3\xa9"), "caf\xc3\xa9"); // UTF-8 passes
 }

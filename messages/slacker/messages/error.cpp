@@ -32,6 +32,31 @@ std::string excerpt(const std::string& text, size_t max) {
   return text.substr(0, max) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
+std::string printable(const std::string& text, size_t max) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  auto n = std::min(text.size(), max);
+  out.reserve(n + 16);
+  for (size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f) // UTF-8 (0x80 and up) passes
+      out += std::string{"\\x"} + hex[c >> 4] + hex[c & 0xf];
+    else
+      out += static_cast<char>(c);
+  }
+  if (text.size() > max)
+    out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
 caf::error make_error(sc code, std::string what) {
   return caf::error{static_cast<uint8_t>(code), error_category,
                     caf::make_message(std::move(what))};

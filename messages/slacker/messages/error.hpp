@@ -50,6 +50,12 @@ caf::error with_origin(const caf::error& err, const std::string& addr);
 /// an error never echoes a whole (possibly huge, possibly hostile) input.
 std::string excerpt(const std::string& text, size_t max = 200);
 
+/// `text` (from a peer) made safe to print on one line: control characters
+/// and backslashes escaped (`\n`, `\x1b`, `\\`), at most `max` bytes kept
+/// (then "... (N bytes)"): a name or an error text from the wire can neither
+/// forge a log line nor drive a terminal.
+std::string printable(const std::string& text, size_t max = 200);
+
 /// Renders slacker errors for `actor_system::render`.
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx);
 

@@ -52,8 +52,9 @@ void log_call(const std::string& ns, const std::string& fn, const std::string& c
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - start)
                 .count();
-  spdlog::info("call {}/{} from {} took {} us: {}", ns, fn, caller, us,
-               rep.err ? describe(rep.err) : std::string{"ok"});
+  // Names and error texts come from the wire: escaped, bounded.
+  spdlog::info("call {}/{} from {} took {} us: {}", printable(ns), printable(fn), caller,
+               us, rep.err ? printable(describe(rep.err), 400) : std::string{"ok"});
 }
 
 namespace {

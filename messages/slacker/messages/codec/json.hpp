@@ -130,7 +130,11 @@ template <class T> void json_get(const nlohmann::json& j, T& out) {
       // compared as doubles, exclusive at the top.
       constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
       constexpr double hi = static_cast<double>(std::numeric_limits<T>::max()) + 1.0;
-      if (!std::isfinite(d) || d != std::trunc(d) || d < lo || d >= hi)
+      // The bottom is exclusive for 64 bits: -2^63 written as an integer is
+      // parsed as one; as a double it may stand for -2^63 - 1 (rounded).
+      constexpr bool low_open = sizeof(T) == 8 && std::is_signed_v<T>;
+      if (!std::isfinite(d) || d != std::trunc(d) || d < lo || (low_open && d == lo) ||
+          d >= hi)
         throw_number_error(j, target);
       out = static_cast<T>(d);
     } else {
