@@ -213,6 +213,8 @@ CAF_TEST(a killed server fails only the calls in flight and none that are idempo
     l.stop();
     auto failures = l.failures();
     CAF_MESSAGE("not idempotent: " << l.failed() << " of " << l.calls() << " failed");
+    for (auto& e : l.first_errors())
+      CAF_MESSAGE("  " << e);
     CAF_CHECK_LESS_OR_EQUAL(l.failed(), 4u); // at most one in flight per caller
     CAF_CHECK_EQUAL(l.failed(), failures[sc::connection_broken]);
   }
