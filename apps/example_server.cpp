@@ -35,6 +35,7 @@ namespace {
 
 struct server_config : slacker::cluster_server_config {
   size_t grace = 300;
+  size_t drain_timeout = 30000;
 };
 
 /// The command line: CLI11 documents and checks it; the values land in the
@@ -52,6 +53,7 @@ struct command_line {
   std::string node;
   size_t session_timeout = 5000;
   size_t grace = 300;
+  size_t drain_timeout = 30000;
   bool log_calls = true;
   std::string metrics;
   slacker_apps::security_options security;
@@ -70,6 +72,10 @@ struct command_line {
     app.add_option("--grace", grace,
                    "while stopping, stop once no call arrived for this many ms")
         ->type_name("MS");
+    app.add_option("--drain-timeout", drain_timeout,
+                   "while stopping, calls still running after this many ms are abandoned "
+                   "and the process exits")
+        ->type_name("MS");
     app.add_option("--log-calls", log_calls,
                    "one log line per call: function, caller address, duration, outcome");
     app.add_option("--metrics", metrics,
@@ -87,6 +93,7 @@ struct command_line {
     cfg.node = node;
     cfg.session_timeout = session_timeout;
     cfg.grace = grace;
+    cfg.drain_timeout = drain_timeout;
   }
 
   /// The configuration keys these flags stand for.
@@ -201,7 +208,7 @@ int run(caf::actor_system& sys, const server_config& cfg) {
   std::printf("stopping\n");
   std::fflush(stdout);
   slacker::graceful_stop(srv, reg, std::chrono::milliseconds{cfg.grace},
-                         std::chrono::seconds{30});
+                         std::chrono::milliseconds{cfg.drain_timeout});
   return 0;
 }
 

@@ -12,9 +12,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "slacker/messages/call.hpp"
+#include "slacker/messages/codec.hpp"
 #include "slacker/messages/detail/wire.hpp"
 
 namespace slacker_test {
@@ -106,5 +109,48 @@ private:
   bool connected_ = false;
   slacker::wire::frame_buffer in_{slacker::wire::default_max_message_size};
 };
+
+/// A `hello` frame announcing the default frame cap.
+inline std::vector<char> hello_frame() {
+  std::vector<char> buf;
+  slacker::wire::write_hello(buf, slacker::wire::default_max_message_size);
+  return buf;
+}
+
+/// A `call` frame for `ns`/`fn` with arguments encoded already (caf_binary).
+inline std::vector<char> call_frame(uint64_t id, const std::string& ns,
+                                    const std::string& fn, std::vector<char> args) {
+  slacker::call_request req;
+  req.id = id;
+  req.ns = ns;
+  req.fn = fn;
+  req.args = std::move(args);
+  std::vector<char> buf;
+  slacker::wire::write_call(buf, req);
+  return buf;
+}
+
+/// A call of test.api/echo.
+inline std::vector<char> echo_call(uint64_t id, const std::string& text) {
+  return call_frame(id, "test.api", "echo",
+                    *slacker::encode<std::string>(slacker::codec_id::caf_binary, text));
+}
+
+/// The reply in a frame's payload (as collected by `raw_conn::frames`); its
+/// id is 0 and its error `malformed` text when the payload is not a reply.
+inline slacker::call_reply reply_of(const std::vector<char>& payload) {
+  slacker::call_reply rep;
+  slacker::wire::reader r{payload.data(), payload.size()};
+  if (!slacker::wire::read_reply(r, rep))
+    rep.err = slacker::make_error(slacker::sc::codec_error, "malformed reply frame");
+  return rep;
+}
+
+/// The close code of an error frame's payload (0 when it is empty).
+inline slacker::wire::close_code close_code_of(const std::vector<char>& payload) {
+  if (payload.empty())
+    return static_cast<slacker::wire::close_code>(0);
+  return static_cast<slacker::wire::close_code>(static_cast<uint8_t>(payload[0]));
+}
 
 } // namespace slacker_test

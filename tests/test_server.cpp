@@ -103,6 +103,13 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                  x.value += 1;
                  return x;
                })
+          .def(
+              "hold",
+              [](std::string payload, int64_t ms) {
+                std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                return static_cast<int64_t>(payload.size());
+              },
+              "holds its argument ms milliseconds on the worker pool", slacker::blocking)
           .def("nothing", [] {})
           .def(
               "note",
@@ -126,7 +133,11 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                   "secret", [] { return std::string{"granted"}; }, "guarded")
               .def(
                   "open", [] { return std::string{"open"}; }, "not guarded")
-              .guard("secret"));
+              .def(
+                  "lane", [] { return std::string{"operator lane"}; },
+                  "guarded, blocking: on the operator lane", slacker::blocking)
+              .guard("secret")
+              .guard("lane"));
   auto reflect = sys.spawn(reflector);
   srv.expose("test.reflect", reflect);
   auto port = srv.publish(cfg.port, cfg.bind);

@@ -20,10 +20,12 @@
 
 #include <caf/actor_system.hpp>
 
+#include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/binaries.hpp"
+#include "tests/raw_conn.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
 #include "tests/tcp_proxy.hpp"
@@ -261,6 +263,47 @@ CAF_TEST(example - server ignores a second signal while draining and a third for
     else
       CAF_CHECK_EQUAL(code, 0);
   }
+}
+
+CAF_TEST(example - server ends in time on a signal whatever its workers hold) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-stuck";
+  std::unique_ptr<process> srv;
+  auto port = start_server(srv, cluster, "--drain-timeout=1000");
+  // Every worker busy for 10 minutes, more calls waiting behind them.
+  slacker_test::raw_conn c{static_cast<uint16_t>(std::stoi(port)), 5s};
+  CAF_REQUIRE(c.send(slacker_test::hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  std::vector<char> burst;
+  for (uint64_t id = 1; id <= 20; ++id) {
+    auto f = slacker_test::call_frame(
+        id, "slacker.example.api", "slow",
+        *slacker::encode(slacker::codec_id::caf_binary, int64_t{600000}));
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  // An echo behind them: once it is answered, the server has taken them all.
+  auto echo = slacker_test::call_frame(
+      99, "slacker.example.api", "echo",
+      *slacker::encode(slacker::codec_id::caf_binary, std::string{"sync"}));
+  burst.insert(burst.end(), echo.begin(), echo.end());
+  CAF_REQUIRE(c.send(burst));
+  auto answered = c.frames(1);
+  CAF_REQUIRE_EQUAL(answered.size(), 1u);
+  CAF_REQUIRE_EQUAL(slacker_test::reply_of(answered[0].second).id, 99u);
+  auto t0 = std::chrono::steady_clock::now();
+  srv->signal(SIGTERM);
+  // Queued calls answered `draining` at once, running ones abandoned after
+  // the drain timeout (1 s) and the stop's grace (1 s).
+  CAF_CHECK(line_with(*srv, "abandoned", 15000));
+  auto exited = slacker_test::wait_proc_state(srv->pid(), 'Z', 10s);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+  CAF_MESSAGE("exited " << took
+                        << " ms after SIGTERM with 4 calls of 10 minutes running");
+  CAF_CHECK(exited);
+  CAF_CHECK_LESS(took, 8000);
+  auto status = srv->stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 namespace {

@@ -36,7 +36,11 @@
 using namespace slacker;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using slacker_test::close_code_of;
+using slacker_test::echo_call;
+using slacker_test::hello_frame;
 using slacker_test::raw_conn;
+using slacker_test::reply_of;
 
 namespace {
 
@@ -73,37 +77,6 @@ struct probed_server {
     return rss_kib_of(std::to_string(proc.pid()));
   }
 };
-
-std::vector<char> hello_frame() {
-  std::vector<char> buf;
-  wire::write_hello(buf, wire::default_max_message_size);
-  return buf;
-}
-
-std::vector<char> echo_call(uint64_t id, const std::string& text) {
-  call_request req;
-  req.id = id;
-  req.ns = "test.api";
-  req.fn = "echo";
-  req.args = *encode<std::string>(codec_id::caf_binary, text);
-  std::vector<char> buf;
-  wire::write_call(buf, req);
-  return buf;
-}
-
-/// The reply in a frame's payload (as collected by `raw_conn::frames`).
-call_reply reply_of(const std::vector<char>& payload) {
-  call_reply rep;
-  wire::reader r{payload.data(), payload.size()};
-  CAF_CHECK(wire::read_reply(r, rep));
-  return rep;
-}
-
-/// The close code of an error frame's payload.
-wire::close_code close_code_of(const std::vector<char>& payload) {
-  CAF_REQUIRE(!payload.empty());
-  return static_cast<wire::close_code>(static_cast<uint8_t>(payload[0]));
-}
 
 struct fixture {
   slacker::config cfg;

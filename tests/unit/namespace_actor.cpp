@@ -24,23 +24,28 @@ struct unit_config : caf::actor_system_config {
 /// A worker pool the test drives: jobs run when the test says so.
 struct manual_pool : worker_pool {
   explicit manual_pool(size_t bound) : bound(bound) {}
-  bool try_submit(job j) override {
+  job_refusal submit(pool_job j) override {
     if (jobs.size() >= bound)
-      return false;
+      return job_refusal::queue_full;
     jobs.push_back(std::move(j));
-    return true;
+    return job_refusal::none;
   }
   void run_one() {
     auto j = std::move(jobs.front());
     jobs.pop_front();
-    j();
+    j.run();
+  }
+  void purge() override {
+    ++purges;
   }
   size_t bound;
-  std::deque<job> jobs;
+  size_t purges = 0;
+  std::deque<pool_job> jobs;
 };
 
 struct fixture : test_coordinator_fixture<unit_config> {
   std::shared_ptr<manual_pool> pool = std::make_shared<manual_pool>(1);
+  std::shared_ptr<manual_pool> ops = std::make_shared<manual_pool>(4); // operator lane
   namespace_actor_type api;
 
   fixture() {
@@ -51,8 +56,14 @@ struct fixture : test_coordinator_fixture<unit_config> {
                  [](std::string what) -> int64_t { throw std::runtime_error(what); })
             .def(
                 "wait", [](int64_t x) { return x; }, "runs on the pool", blocking)
-            .def("caf_only", [](slacker_test::caf_only x) { return x; }));
-    api = sys.spawn(namespace_actor, fns, pool);
+            .def("caf_only", [](slacker_test::caf_only x) { return x; })
+            .def(
+                "admin", [] { return true; }, "an operator's command", blocking)
+            .guard("admin")
+            .def(
+                "status", [] { return true; }, "an operator's read", blocking)
+            .operator_lane("status"));
+    api = sys.spawn(namespace_actor, fns, pool, ops);
     run();
   }
 
@@ -153,6 +164,47 @@ CAF_TEST(blocking calls run on the pool and a full queue gives overloaded) {
   auto value = result_of<int64_t>(done);
   CAF_REQUIRE(value);
   CAF_CHECK_EQUAL(*value, 5);
+}
+
+CAF_TEST(operator functions run on the operator lane and never queue behind user work) {
+  self->send(api, make(codec_id::caf_binary, "wait", int64_t{5}));
+  run();
+  CAF_REQUIRE_EQUAL(pool->jobs.size(), 1u); // the user pool is full
+  self->send(api, make(codec_id::caf_binary, "admin"));
+  self->send(api, make(codec_id::caf_binary, "status"));
+  run();
+  CAF_CHECK_EQUAL(pool->jobs.size(), 1u);
+  CAF_REQUIRE_EQUAL(ops->jobs.size(), 2u);
+  ops->run_one();
+  ops->run_one();
+  run();
+  CAF_CHECK(!reply().err);
+  CAF_CHECK(!reply().err);
+}
+
+CAF_TEST(the waiting calls of a caller that went away are marked and purged) {
+  auto req = make(codec_id::caf_binary, "wait", int64_t{5});
+  auto caller = sys.spawn([req, to = api](caf::event_based_actor* s) -> caf::behavior {
+    s->send(to, req);
+    return {[](call_reply&) {
+    }};
+  });
+  run();
+  CAF_REQUIRE_EQUAL(pool->jobs.size(), 1u);
+  auto gone = pool->jobs.front().gone;
+  CAF_REQUIRE(gone != nullptr);
+  CAF_CHECK(!gone->load());
+  caf::anon_send_exit(caller, caf::exit_reason::kill);
+  run();
+  CAF_CHECK(gone->load());
+  CAF_CHECK_EQUAL(pool->purges, 1u);
+  // Dropped by the pool: answered without running.
+  auto job = std::move(pool->jobs.front());
+  pool->jobs.pop_front();
+  CAF_REQUIRE(job.drop);
+  job.drop(job_refusal::gone);
+  run(); // the namespace actor forgets the call; nobody waits for it
+  CAF_CHECK(sched.jobs.empty());
 }
 
 CAF_TEST(drain answers once the running blocking calls finished) {

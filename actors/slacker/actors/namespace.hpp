@@ -29,6 +29,9 @@ struct function_entry {
   std::function<caf::expected<bytes>(codec_id, const bytes&)> invoke;
   /// An operator's function (`ns::guard`): callers must be authorized.
   bool guarded = false;
+  /// Runs on the server's operator lane, never behind user work (guarded
+  /// functions always do; `ns::operator_lane`).
+  bool operator_lane = false;
 };
 
 /// The call extension that carries the manager token.
@@ -126,9 +129,21 @@ public:
   /// must send the server's `slacker.manager.token` (call extension
   /// `slacker.manager-token`), or, when the server has none configured, call
   /// from the server's own host (loopback). Others get `forbidden`.
+  /// A guarded function runs on the operator lane (see `operator_lane`).
   ns& guard(const std::string& fn) {
-    if (auto i = functions_.find(fn); i != functions_.end())
+    if (auto i = functions_.find(fn); i != functions_.end()) {
       i->second.guarded = true;
+      i->second.operator_lane = true;
+    }
+    return *this;
+  }
+
+  /// Runs `fn` (defined already, blocking) on the server's operator lane: a
+  /// thread of its own with a small queue, so that an operator's reads and
+  /// commands answer whatever the worker pool holds (docs/security.md).
+  ns& operator_lane(const std::string& fn) {
+    if (auto i = functions_.find(fn); i != functions_.end())
+      i->second.operator_lane = true;
     return *this;
   }
 

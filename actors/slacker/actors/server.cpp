@@ -1,6 +1,9 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/runtime/blocking_request.hpp"
 
+#include <malloc.h>
+
+#include <mutex>
 #include <thread>
 
 #include <caf/io/broker.hpp>
@@ -24,19 +27,41 @@ namespace {
 
 std::shared_ptr<worker_pool> pool_from_config(caf::actor_system& sys) {
   auto& cfg = sys.config();
-  return make_thread_pool(caf::get_or(cfg, "slacker.worker-threads", size_t{4}),
-                          caf::get_or(cfg, "slacker.worker-queue", size_t{1024}));
+  pool_limits limits;
+  limits.threads = caf::get_or(cfg, "slacker.worker-threads", limits.threads);
+  limits.queue = caf::get_or(cfg, "slacker.worker-queue", limits.queue);
+  limits.queue_bytes = caf::get_or(cfg, "slacker.worker-queue-bytes", limits.queue_bytes);
+  limits.max_wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      caf::get_or(cfg, "slacker.worker-queue-wait", caf::timespan{limits.max_wait}));
+  return make_thread_pool(limits);
+}
+
+/// The operator lane: one thread, a short queue, no shedding by waiting time
+/// (an operator's command waits behind another operator's, never behind users).
+std::shared_ptr<worker_pool> operator_lane() {
+  pool_limits limits;
+  limits.threads = 1;
+  limits.queue = 64;
+  limits.queue_bytes = size_t{16} << 20;
+  limits.max_wait = std::chrono::milliseconds{0};
+  return make_thread_pool(limits);
 }
 
 } // namespace
 
 server::server(caf::actor_system& sys) : server(sys, pool_from_config(sys)) {
-  // nop
+  owns_pool_ = true;
 }
 
 server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
-  : sys_(sys), pool_(std::move(pool)), catalog_(std::make_shared<catalog>()) {
+  : sys_(sys), pool_(std::move(pool)), operator_pool_(operator_lane()),
+    catalog_(std::make_shared<catalog>()) {
   configure_logging(sys.config());
+  // Large buffers (frames, arguments) come from mmap and go back to the system
+  // when freed: glibc's moving threshold would otherwise keep the peak of an
+  // attack in the heap for the life of the process (docs/security.md).
+  static std::once_flag malloc_once;
+  std::call_once(malloc_once, [] { ::mallopt(M_MMAP_THRESHOLD, 256 * 1024); });
   log_calls_ = switch_on(sys.config(), "slacker.log-calls");
   on_network_thread_ = on_network_thread(sys.config(), hot_path::namespaces);
 }
@@ -49,9 +74,10 @@ server& server::add(ns functions) {
   auto name = functions.name();
   auto infos = functions.infos();
   auto fns = std::make_shared<const ns>(std::move(functions));
-  auto spawned = on_network_thread_
-                     ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_)
-                     : sys_.spawn(namespace_actor, fns, pool_);
+  auto spawned =
+      on_network_thread_
+          ? sys_.middleman().spawn_broker(namespace_broker, fns, pool_, operator_pool_)
+          : sys_.spawn(namespace_actor, fns, pool_, operator_pool_);
   spawned_.push_back(spawned);
   // In the catalog beside user actors (plain actors): untyped there.
   auto handler = caf::actor_cast<caf::actor>(spawned);
@@ -105,6 +131,16 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     metrics_.push_back(metrics::add_gauge(
         "slacker_worker_queue", label, "blocking calls waiting for a worker thread",
         [pool = pool_] { return double(pool->queued()); }));
+    metrics_.push_back(
+        metrics::add_gauge("slacker_worker_queue_bytes", label,
+                           "bytes held by blocking calls waiting for a worker thread",
+                           [pool = pool_] { return double(pool->queued_bytes()); }));
+    for (auto why : {job_refusal::queue_full, job_refusal::bytes_full,
+                     job_refusal::slow_queue, job_refusal::gone, job_refusal::expired})
+      metrics_.push_back(metrics::add_gauge(
+          "slacker_worker_shed", label + ",reason=\"" + to_string(why) + "\"",
+          "blocking calls refused (overloaded) or dropped unrun, by reason",
+          [pool = pool_, why] { return double(pool->refused(why)); }));
     metrics_.push_back(metrics::add_gauge(
         "slacker_server_draining", label, "1 while the server stops (drains)",
         [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
@@ -120,6 +156,11 @@ void server::going_away() {
   if (acceptor_)
     blocking_request<bool>(sys_, acceptor_, std::chrono::seconds{5},
                            going_away_atom::value);
+  // Calls still waiting for a worker: `draining` now (their clients send them
+  // elsewhere), not after the drain timeout.
+  if (owns_pool_)
+    pool_->drop_waiting();
+  operator_pool_->drop_waiting();
 }
 
 bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
@@ -168,7 +209,17 @@ server::functions(const std::string& name) const {
   return i->second.infos;
 }
 
-void server::stop() {
+void server::stop(std::chrono::milliseconds grace) {
+  // Calls waiting for a worker are answered `draining` (their connections may
+  // still be open), the running ones get `grace`.
+  std::vector<std::shared_ptr<worker_pool>> pools{operator_pool_};
+  if (owns_pool_)
+    pools.push_back(pool_);
+  for (auto& p : pools)
+    if (auto left = p->stop(grace); left > 0)
+      spdlog::warn("slacker server: {} call(s) still running after {} ms: abandoned "
+                   "(their threads end with the process)",
+                   left, grace.count());
   if (acceptor_) {
     caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
     spdlog::info("slacker server: stopped serving on port {}", port_);

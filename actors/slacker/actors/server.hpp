@@ -30,12 +30,15 @@ class catalog; // internal: what the server's connections look functions up in
 /// ```
 class server {
 public:
-  /// The worker pool's size and queue bound come from `slacker.worker-threads`
-  /// and `slacker.worker-queue`; `slacker.log-calls` logs one line per call
-  /// (see `slacker::config`).
+  /// The worker pool's limits come from `slacker.worker-threads`,
+  /// `slacker.worker-queue`, `slacker.worker-queue-bytes` and
+  /// `slacker.worker-queue-wait`; `slacker.log-calls` logs one line per call
+  /// (see `slacker::config`). Operator functions (guarded or `operator_lane`)
+  /// run on a lane of their own: one thread, never behind user work.
   explicit server(caf::actor_system& sys);
 
-  /// Uses `pool` for blocking functions (tests pass a pool they drive).
+  /// Uses `pool` for blocking functions (tests pass a pool they drive); the
+  /// server does not stop a pool it was given.
   server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool);
 
   server(const server&) = delete;
@@ -87,12 +90,17 @@ public:
   /// The functions of namespace `name`; `not_found` when it is not served.
   caf::expected<std::vector<function_info>> functions(const std::string& name) const;
 
-  /// Unpublishes and ends every actor this server spawned. Idempotent.
-  void stop();
+  /// Unpublishes and ends every actor this server spawned; calls still waiting
+  /// for a worker are answered `draining`, calls still running after `grace`
+  /// are abandoned (their threads finish on their own, or with the process).
+  /// Idempotent.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{1000});
 
 private:
   caf::actor_system& sys_;
   std::shared_ptr<worker_pool> pool_;
+  bool owns_pool_ = false;
+  std::shared_ptr<worker_pool> operator_pool_; // the operator lane
   std::shared_ptr<catalog> catalog_;
   front_actor_type acceptor_;
   std::vector<namespace_actor_type> spawned_;

@@ -86,7 +86,9 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown) {
       .guard("online-ns")
       .guard("set-server-data")
       .guard("merge-server-data")
-      .guard("shutdown");
+      .guard("shutdown")
+      .operator_lane("server-data")
+      .operator_lane("state");
 }
 
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,

@@ -44,6 +44,17 @@ config::config() {
       .add<std::string>("log-level", "trace|debug|info|warn|error|critical|off")
       .add<size_t>("worker-threads", "threads running blocking functions")
       .add<size_t>("worker-queue", "blocking calls that may wait for a thread")
+      .add<size_t>("worker-queue-bytes",
+                   "bytes of arguments the waiting blocking calls may hold")
+      .add<caf::timespan>("worker-queue-wait",
+                          "new blocking calls are refused while the oldest waiting one "
+                          "waited longer (0: never)")
+      .add<size_t>("max-buffered-bytes",
+                   "memory all connections may hold for incomplete frames (bytes)")
+      .add<caf::timespan>("frame-timeout", "time a frame that began has to complete")
+      .add<size_t>("max-connections",
+                   "connections a server keeps (0: from the descriptor limit)")
+      .add<size_t>("max-tls-handshakes", "TLS handshakes a server runs at once")
       .add<bool>("log-calls", "servers log one line per call")
       .add<std::string>("hot-path", "scheduled|network: where namespace actors run")
       .add<std::string>("dispatcher-hot-path",

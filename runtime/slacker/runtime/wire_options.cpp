@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <sys/resource.h>
+
 #include <caf/settings.hpp>
 
 #include "slacker/messages/codec.hpp"
@@ -23,6 +25,19 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.failure_accrual = static_cast<uint32_t>(
       caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
+  x.max_buffered_bytes =
+      caf::get_or(cfg, "slacker.max-buffered-bytes", x.max_buffered_bytes);
+  x.frame_timeout = caf::get_or(cfg, "slacker.frame-timeout", x.frame_timeout);
+  x.max_connections = caf::get_or(cfg, "slacker.max-connections", x.max_connections);
+  if (x.max_connections == 0) {
+    rlimit lim{};
+    size_t allowed = 10000;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+      allowed = lim.rlim_cur > 128 ? static_cast<size_t>(lim.rlim_cur) - 64 : 64;
+    x.max_connections = std::min<size_t>(allowed, 10000);
+  }
+  x.max_tls_handshakes =
+      caf::get_or(cfg, "slacker.max-tls-handshakes", x.max_tls_handshakes);
   x.insecure = switch_on(cfg, "slacker.insecure");
   x.manager_token = caf::get_or(cfg, "slacker.manager.token", std::string{});
   tls_files files{caf::get_or(cfg, "slacker.tls.certificate", std::string{}),

@@ -26,6 +26,21 @@ struct wire_options {
   /// `slacker.failure-accrual`: calls in a row that time out on a server
   /// before a cluster client routes around it (probing it now and then).
   uint32_t failure_accrual = 3;
+  /// Server-wide budgets (docs/security.md, "Budgets"):
+  /// `slacker.max-buffered-bytes`: memory all connections of a server may
+  /// hold for frames not yet complete; a connection that grows past it is
+  /// closed (`overloaded`).
+  size_t max_buffered_bytes = size_t{256} << 20;
+  /// `slacker.frame-timeout`: a frame that has begun must be complete
+  /// within this, or the connection is closed (`frame_timeout`).
+  caf::timespan frame_timeout = std::chrono::seconds{30};
+  /// `slacker.max-connections`: connections a server keeps at once; beyond,
+  /// new ones are refused with an `overloaded` error frame. 0: from the
+  /// process's descriptor limit (what it allows, less 64), at most 10,000.
+  size_t max_connections = 0;
+  /// `slacker.max-tls-handshakes`: TLS handshakes under way at once; beyond,
+  /// new connections are closed at once.
+  size_t max_tls_handshakes = 64;
   /// Mutual TLS (`slacker.tls.*`), null for plaintext.
   std::shared_ptr<const tls_context> tls;
   /// `slacker.insecure`: a plaintext server also takes peers that are not on

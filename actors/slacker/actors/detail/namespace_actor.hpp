@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/typed_broker.hpp>
@@ -21,6 +23,11 @@ namespace slacker {
 struct namespace_state {
   std::shared_ptr<const ns> functions;
   std::shared_ptr<worker_pool> pool;
+  /// The operator lane: guarded and `operator_lane` functions.
+  std::shared_ptr<worker_pool> operator_pool;
+  /// Who sent the blocking calls under way (monitored): set when it goes, so
+  /// that its calls still waiting in a queue are dropped unrun.
+  std::unordered_map<caf::actor_addr, std::shared_ptr<std::atomic<bool>>> callers;
   /// Blocking calls running on the pool, by job number.
   std::unordered_map<uint64_t, caf::typed_response_promise<call_reply>> running;
   uint64_t next_job = 0;
@@ -39,7 +46,8 @@ using namespace_internal_type =
 
 namespace_internal_type::behavior_type
 namespace_actor(namespace_internal_type::pointer self,
-                std::shared_ptr<const ns> functions, std::shared_ptr<worker_pool> pool);
+                std::shared_ptr<const ns> functions, std::shared_ptr<worker_pool> pool,
+                std::shared_ptr<worker_pool> operator_pool);
 
 /// The broker that runs a namespace actor's interface.
 using namespace_broker_type =
@@ -52,7 +60,8 @@ using namespace_broker_type =
 /// blocking still run on the worker pool.
 namespace_internal_type::behavior_type
 namespace_broker(namespace_broker_type* self, std::shared_ptr<const ns> functions,
-                 std::shared_ptr<worker_pool> pool);
+                 std::shared_ptr<worker_pool> pool,
+                 std::shared_ptr<worker_pool> operator_pool);
 
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.

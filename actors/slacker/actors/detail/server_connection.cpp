@@ -36,6 +36,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// The frame deadline's timer (slacker.frame-timeout).
+using frame_timer_atom = caf::atom_constant<caf::atom("frametmr")>;
+
 struct connection_state;
 
 /// What the protocol asks of the connection (implemented below).
@@ -82,6 +85,14 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   bool first_bytes = true;
   bool warned_token = false;
   int64_t owed = 0; // answers this connection still owes (the catalog's count)
+  // Budgets: what this connection charged to the server's count of buffered
+  // bytes; when the frame under way began (or last made progress); whether
+  // its TLS handshake is still counted.
+  int64_t charged = 0;
+  clock::time_point frame_since{};
+  uint64_t frame_mark = 0;
+  bool frame_timer = false;
+  bool handshaking = false;
 
   connection_state(caf::io::broker* self, caf::io::connection_handle h,
                    std::shared_ptr<catalog> c, wire_options o, bool log)
@@ -318,6 +329,47 @@ call_reply draining_reply(const call_request& req) {
                                         " was not run: the server is stopping"));
 }
 
+std::string mib(size_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
+
+/// After each read: charges what the frame reader holds to the server's
+/// budget for incomplete frames (closing this connection when it grows past
+/// it), counts a finished TLS handshake, and watches the frame deadline.
+void after_read(caf::io::broker* self, connection_state& st) {
+  if (st.handshaking && st.tls && st.tls->established()) {
+    st.handshaking = false;
+    st.cat->handshakes.fetch_sub(1, std::memory_order_relaxed);
+  }
+  auto held = static_cast<int64_t>(st.proto.held());
+  auto total = st.cat->buffered.fetch_add(held - st.charged, std::memory_order_relaxed) +
+               held - st.charged;
+  st.charged = held;
+  auto incomplete = st.proto.buffered() > 0 && !st.proto.paused();
+  if (incomplete && total > static_cast<int64_t>(st.opts.max_buffered_bytes)) {
+    spdlog::warn("slacker server: closing {}: incomplete frames of all connections hold "
+                 "{}, past slacker.max-buffered-bytes ({}); it held {}",
+                 st.peer, mib(static_cast<size_t>(total)),
+                 mib(st.opts.max_buffered_bytes), mib(static_cast<size_t>(held)));
+    close_with(self, st, wire::close_code::overloaded,
+               "the server's memory for incomplete frames is spent "
+               "(slacker.max-buffered-bytes); try again later");
+    return;
+  }
+  if (!incomplete) {
+    st.frame_since = clock::time_point{};
+    return;
+  }
+  if (st.frame_since == clock::time_point{} || st.proto.frames() != st.frame_mark) {
+    st.frame_since = clock::now();
+    st.frame_mark = st.proto.frames();
+    if (!st.frame_timer) {
+      st.frame_timer = true;
+      self->delayed_send(self, st.opts.frame_timeout, frame_timer_atom::value);
+    }
+  }
+}
+
 uint64_t micros_since(clock::time_point start) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start)
@@ -503,8 +555,9 @@ bool plaintext_hello(const char* data, size_t size) {
 /// (closing with unread bytes would reset the connection before the peer
 /// reads the reason), then closes; at the latest after `limit`.
 caf::behavior refused_connection(caf::io::broker* self, caf::io::connection_handle hdl,
-                                 std::string why, caf::timespan limit) {
-  wire::write_close(self->wr_buf(hdl), wire::close_code::bad_hello, why);
+                                 wire::close_code code, std::string why,
+                                 caf::timespan limit) {
+  wire::write_close(self->wr_buf(hdl), code, why);
   self->flush(hdl);
   self->configure_read(hdl, caf::io::receive_policy::at_most(wire::read_chunk));
   self->delayed_send(self, limit, handshake_atom::value);
@@ -533,8 +586,10 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
                                 bool log_calls) {
   auto sp =
       std::make_shared<connection_state>(self, hdl, std::move(cat), opts, log_calls);
-  if (opts.tls)
+  if (opts.tls) {
     sp->tls = std::make_unique<tls_session>(*opts.tls, true);
+    sp->handshaking = true; // counted by the acceptor, in the order of arrival
+  }
   sp->peer_host = self->remote_addr(hdl);
   // An IPv4 peer on a dual-stack socket: said as IPv4 (::ffff:127.0.0.1).
   if (sp->peer_host.rfind("::ffff:", 0) == 0 &&
@@ -548,7 +603,12 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
   arm_idle_check(self, *sp);
   // A connection that ends owes nothing any more.
-  self->attach_functor([sp](const caf::error&) { owe(*sp, -sp->owed); });
+  self->attach_functor([sp](const caf::error&) {
+    owe(*sp, -sp->owed);
+    sp->cat->buffered.fetch_sub(sp->charged, std::memory_order_relaxed);
+    if (sp->handshaking)
+      sp->cat->handshakes.fetch_sub(1, std::memory_order_relaxed);
+  });
   return {
       [self, sp](caf::io::new_data_msg& msg) {
         auto& st = *sp;
@@ -590,8 +650,31 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           return;
         if (res)
           return end_with(self, st, *res);
+        after_read(self, st);
+        if (st.closing)
+          return;
         if (seal(self, st))
           account_output(self, st, before); // CAF flushes when this handler returns
+      },
+      [self, sp](frame_timer_atom) {
+        auto& st = *sp;
+        st.frame_timer = false;
+        if (st.closing || st.frame_since == clock::time_point{})
+          return;
+        auto due = st.frame_since + st.opts.frame_timeout;
+        auto now = clock::now();
+        if (now < due) {
+          st.frame_timer = true;
+          self->delayed_send(self, due - now, frame_timer_atom::value);
+          return;
+        }
+        close_with(
+            self, st, wire::close_code::frame_timeout,
+            "a frame was not complete within " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   st.opts.frame_timeout)
+                                   .count()) +
+                " ms (slacker.frame-timeout)");
       },
       [self, sp](caf::io::data_transferred_msg& msg) {
         auto& st = *sp;
@@ -609,6 +692,9 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
             return;
           if (res)
             return end_with(self, st, *res);
+          after_read(self, st);
+          if (st.closing)
+            return;
           if (!seal(self, st))
             return;
           account_output(self, st, before);
@@ -668,7 +754,8 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
   auto listening = door->hdl();
   self->add_doorman(std::move(door));
   auto conns = std::make_shared<std::set<caf::actor>>();
-  auto last_warned = std::make_shared<clock::time_point>(clock::time_point::min());
+  auto last_warned = std::make_shared<clock::time_point>();
+  auto last_full = std::make_shared<clock::time_point>();
   // Connections end with their acceptor (a link would also end the acceptor
   // when a connection fails).
   self->attach_functor([conns](const caf::error&) {
@@ -696,11 +783,36 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
                          self->remote_addr(msg.handle));
           }
           self->fork(
-              refused_connection, msg.handle,
+              refused_connection, msg.handle, wire::close_code::bad_hello,
               std::string{"this server takes plaintext connections from loopback only"},
               opts.handshake_timeout);
           return;
         }
+        if (conns->size() >= opts.max_connections) {
+          if (clock::now() - *last_full > std::chrono::minutes{1}) {
+            *last_full = clock::now();
+            spdlog::warn("slacker server: refusing connections: {} open "
+                         "(slacker.max-connections)",
+                         conns->size());
+          }
+          if (opts.tls) {
+            self->close(msg.handle); // nothing it could read before TLS
+            return;
+          }
+          self->fork(refused_connection, msg.handle, wire::close_code::overloaded,
+                     "the server has " + std::to_string(conns->size()) +
+                         " connections, its limit (slacker.max-connections)",
+                     caf::timespan{std::chrono::seconds{1}});
+          return;
+        }
+        if (opts.tls && cat->handshakes.load(std::memory_order_relaxed) >=
+                            static_cast<int64_t>(opts.max_tls_handshakes)) {
+          // Handshakes cost the server more than the peer: a few at a time.
+          self->close(msg.handle);
+          return;
+        }
+        if (opts.tls)
+          cat->handshakes.fetch_add(1, std::memory_order_relaxed);
         auto conn = self->fork(server_connection, msg.handle, cat, opts, log_calls);
         self->monitor(conn);
         conns->insert(conn);

@@ -71,6 +71,11 @@ public:
   std::atomic<int64_t> last_arrival{0};
   std::atomic<int64_t> owed{0};
 
+  /// What the server-wide budgets count (docs/security.md): bytes the
+  /// connections hold for incomplete frames, TLS handshakes under way.
+  std::atomic<int64_t> buffered{0};
+  std::atomic<int64_t> handshakes{0};
+
 private:
   std::atomic<bool> draining_{false};
   mutable std::mutex mtx_;

@@ -101,6 +101,17 @@ public:
     return in_.buffered();
   }
 
+  /// Memory the frame reader holds (its buffer's capacity): what a server's
+  /// budget for incomplete frames counts.
+  size_t held() const noexcept {
+    return in_.held();
+  }
+
+  /// Frames taken since the start: progress, for the frame deadline.
+  uint64_t frames() const noexcept {
+    return in_.frames();
+  }
+
 private:
   bool on_frame(frame_type type, reader& in, std::vector<char>& out);
 

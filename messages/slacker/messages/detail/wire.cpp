@@ -16,6 +16,8 @@ constexpr name_entry<close_code> close_names[] = {
     {close_code::idle_timeout, "idle_timeout"},
     {close_code::unexpected_frame, "unexpected_frame"},
     {close_code::shutting_down, "shutting_down"},
+    {close_code::overloaded, "overloaded"},
+    {close_code::frame_timeout, "frame_timeout"},
 };
 
 const char* to_string(close_code code) {

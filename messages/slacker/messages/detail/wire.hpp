@@ -50,6 +50,8 @@ enum class close_code : uint8_t {
   idle_timeout = 5,
   unexpected_frame = 6,
   shutting_down = 7,
+  overloaded = 8,    // a server-wide budget is spent (connections, buffered bytes)
+  frame_timeout = 9, // a frame that began was not complete in time
 };
 
 const char* to_string(close_code code);
@@ -211,12 +213,23 @@ public:
     size_t used = 0;
     auto res = parse(buf_.data(), buf_.size(), used, on_frame);
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(used));
+    release();
     return res;
   }
 
   /// Bytes held of an incomplete frame (and, paused, of frames not taken).
   size_t buffered() const noexcept {
     return buf_.size();
+  }
+
+  /// Memory held: the buffer's capacity.
+  size_t held() const noexcept {
+    return buf_.capacity();
+  }
+
+  /// Frames taken since the start.
+  uint64_t frames() const noexcept {
+    return frames_;
   }
 
   /// Stops after the frame being handled and keeps the rest of the read:
@@ -235,10 +248,21 @@ public:
     size_t used = 0;
     auto res = parse(buf_.data(), buf_.size(), used, on_frame);
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(used));
+    release();
     return res;
   }
 
 private:
+  /// Gives a large buffer back once it holds little: a connection that sent
+  /// one big frame does not keep its size for the rest of its life.
+  void release() {
+    constexpr size_t keep = 64 * 1024;
+    if (buf_.capacity() > keep && buf_.size() * 4 < buf_.capacity()) {
+      std::vector<char> smaller(buf_.begin(), buf_.end());
+      buf_.swap(smaller);
+    }
+  }
+
   template <class F>
   std::optional<close_code> parse(const char* data, size_t size, size_t& used,
                                   F& on_frame) {
@@ -255,6 +279,7 @@ private:
       auto type = static_cast<frame_type>(static_cast<uint8_t>(data[used + header_size]));
       reader in{data + used + header_size + 1, len - 1};
       used += header_size + len;
+      ++frames_;
       if (!on_frame(type, in)) {
         stopped_ = true;
         return std::nullopt;
@@ -268,6 +293,7 @@ private:
   uint32_t max_;
   bool stopped_ = false;
   bool paused_ = false;
+  uint64_t frames_ = 0;
   std::vector<char> buf_;
 };
 

@@ -1,0 +1,329 @@
+#define CAF_SUITE budgets
+#include <caf/test/unit_test.hpp>
+
+// What the admitted can make a server hold (docs/security.md, "Budgets"):
+// real test-server processes, attacked over raw sockets on loopback, each
+// budget tried past its limit while a well-behaved client is still served.
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+
+#include "apps/support/certs.hpp"
+#include "apps/support/proc_status.hpp"
+#include "slacker/actors/client.hpp"
+#include "slacker/messages/codec.hpp"
+#include "tests/raw_conn.hpp"
+#include "tests/require.hpp"
+#include "tests/run_support.hpp"
+
+using namespace slacker;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using slacker_test::call_frame;
+using slacker_test::client_system;
+using slacker_test::close_code_of;
+using slacker_test::hello_frame;
+using slacker_test::raw_conn;
+using slacker_test::reply_of;
+using slacker_test::server_process;
+
+namespace {
+
+constexpr long mib_kib = 1024; // KiB in a MiB
+
+long ms_since(clock_type::time_point t) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t)
+          .count());
+}
+
+/// A header declaring a call frame of `len` bytes, without its payload.
+std::vector<char> header_declaring(uint32_t len) {
+  return {static_cast<char>(len >> 24), static_cast<char>(len >> 16),
+          static_cast<char>(len >> 8), static_cast<char>(len),
+          static_cast<char>(wire::frame_type::call)};
+}
+
+/// A call of test.api/`fn` with arguments `xs` (caf_binary).
+template <class... Ts>
+std::vector<char> call_of(uint64_t id, const std::string& fn, const Ts&... xs) {
+  return call_frame(id, "test.api", fn, *encode(codec_id::caf_binary, xs...));
+}
+
+/// How long a well-behaved client's echo takes (it must succeed).
+clock_type::duration echo_time(const std::string& addr) {
+  client_system cs{{}};
+  slacker::client c{*cs.sys, addr};
+  auto t0 = clock_type::now();
+  auto r = c.call<std::string>("test.api/echo", std::string{"still served"});
+  auto took = clock_type::now() - t0;
+  SLACKER_REQUIRE(r, describe(r.error()));
+  return took;
+}
+
+/// True once the peer closed `c` (its data stays to be read).
+bool hung_up(raw_conn& c) {
+  pollfd p{c.fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/// False once the peer closed `c` (reads what is there without waiting).
+bool still_open(raw_conn& c) {
+  char buf[4096];
+  for (;;) {
+    auto n = ::recv(c.fd(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0)
+      continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+/// The `error` frame among `frames`, if any.
+const std::vector<char>*
+error_frame(const std::vector<std::pair<wire::frame_type, std::vector<char>>>& frames) {
+  for (auto& [type, payload] : frames)
+    if (type == wire::frame_type::error)
+      return &payload;
+  return nullptr;
+}
+
+} // namespace
+
+CAF_TEST(incomplete frames of 300 connections cost at most the server budget) {
+  server_process srv{{}}; // the default budget: 256 MiB
+  auto before = srv.rss_kib();
+  std::vector<std::unique_ptr<raw_conn>> held;
+  std::vector<char> payload(15u << 20, 'x');
+  auto header = header_declaring((16u << 20) - 16);
+  int refused = 0;
+  auto t0 = clock_type::now();
+  for (int i = 0; i < 300; ++i) {
+    auto c = std::make_unique<raw_conn>(srv.port, 2s);
+    SLACKER_REQUIRE(c->connected(), "connection " << i << " failed");
+    // The server closes those past its budget: their sends fail.
+    c->send(hello_frame()) && c->send(header) && c->send(payload);
+    held.push_back(std::move(c));
+  }
+  auto attack_ms = ms_since(t0);
+  for (auto& c : held)
+    if (!still_open(*c))
+      ++refused;
+  auto during = echo_time(srv.address());
+  auto peak = slacker_test::status_kib(std::to_string(srv.proc.pid()), "VmHWM:");
+  CAF_MESSAGE("300 x 15 MiB partial frames in "
+              << attack_ms << " ms: " << refused << " connections closed by the server; "
+              << "RSS " << before / mib_kib << " MiB before, peak " << peak / mib_kib
+              << " MiB; an echo took "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(during).count()
+              << " ms");
+  CAF_CHECK_LESS_OR_EQUAL(peak - before, (256 + 64) * mib_kib);
+  CAF_CHECK_GREATER_OR_EQUAL(refused, 250);
+  CAF_CHECK_LESS(during, 1s);
+  // What they held goes back to the system once they are gone.
+  held.clear();
+  long after = srv.rss_kib();
+  for (int i = 0; i < 100 && after - before > 64 * mib_kib; ++i) {
+    std::this_thread::sleep_for(50ms);
+    after = srv.rss_kib();
+  }
+  CAF_MESSAGE("RSS " << after / mib_kib << " MiB once the attackers left");
+  CAF_CHECK_LESS_OR_EQUAL(after - before, 64 * mib_kib);
+}
+
+CAF_TEST(a frame not complete within the frame timeout closes its connection) {
+  server_process srv{{"--slacker.frame-timeout=500ms"}};
+  raw_conn c{srv.port, 5s};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE(c.send(header_declaring(1000)));
+  // A byte now and then keeps the idle timer quiet, not the frame deadline.
+  auto t0 = clock_type::now();
+  for (int i = 0; i < 30 && !hung_up(c); ++i) {
+    c.send("y", 1);
+    std::this_thread::sleep_for(100ms);
+  }
+  auto got = c.frames(SIZE_MAX);
+  auto took = ms_since(t0);
+  auto err = error_frame(got);
+  SLACKER_REQUIRE(err, "no error frame");
+  CAF_CHECK(close_code_of(*err) == wire::close_code::frame_timeout);
+  CAF_CHECK(c.closed);
+  CAF_MESSAGE("closed after " << took << " ms");
+  CAF_CHECK_LESS(took, 2500);
+  echo_time(srv.address());
+}
+
+CAF_TEST(connections past the limit are refused with overloaded) {
+  server_process srv{{"--slacker.max-connections=3"}};
+  std::vector<std::unique_ptr<raw_conn>> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(std::make_unique<raw_conn>(srv.port, 5s));
+    CAF_REQUIRE(conns.back()->send(hello_frame()));
+    auto hello = conns.back()->frames(1);
+    CAF_REQUIRE_EQUAL(hello.size(), 1u); // taken
+  }
+  raw_conn extra{srv.port, 5s};
+  extra.send(hello_frame());
+  auto got = extra.frames(SIZE_MAX);
+  auto err = error_frame(got);
+  SLACKER_REQUIRE(err, "the fourth connection got no error frame");
+  CAF_CHECK(close_code_of(*err) == wire::close_code::overloaded);
+  CAF_CHECK(extra.closed);
+  // A connection that ends makes room (once the server saw it end).
+  conns.pop_back();
+  caf::expected<std::string> r{caf::error{}};
+  for (int i = 0; i < 40 && !r; ++i) {
+    client_system cs{{}};
+    slacker::client cl{*cs.sys, srv.address()};
+    r = cl.call<std::string>("test.api/echo", std::string{"room"});
+  }
+  SLACKER_REQUIRE(r, describe(r.error()));
+}
+
+CAF_TEST(tls handshakes past the limit are closed at once) {
+  slacker_test::test_certs certs;
+  auto opts = certs.options();
+  opts.push_back("--slacker.max-tls-handshakes=2");
+  opts.push_back("--slacker.handshake-timeout=5s");
+  server_process srv{opts};
+  // Accepted in the order they connected: the third finds two under way.
+  raw_conn a{srv.port, 3s};
+  raw_conn b{srv.port, 3s};
+  auto t0 = clock_type::now();
+  raw_conn third{srv.port, 3s};
+  CAF_CHECK(third.wait_closed());
+  auto took = ms_since(t0);
+  CAF_MESSAGE("third handshake closed after " << took << " ms");
+  CAF_CHECK_LESS(took, 1000);
+  CAF_CHECK(still_open(a));
+  CAF_CHECK(still_open(b));
+}
+
+CAF_TEST(the worker queue is bounded in bytes and a closed connection frees its calls) {
+  server_process srv{{"--slacker.worker-threads=1",
+                      "--slacker.worker-queue-bytes=67108864",
+                      "--slacker.worker-queue-wait=0s"}};
+  auto before = srv.rss_kib();
+  {
+    raw_conn c{srv.port, 5s};
+    CAF_REQUIRE(c.send(hello_frame()));
+    CAF_REQUIRE(c.send(call_of(1, "hold", std::string{}, int64_t{30000})));
+    std::string big(15u << 20, 'z');
+    for (uint64_t id = 2; id < 12; ++id)
+      CAF_REQUIRE(c.send(call_of(id, "hold", big, int64_t{30000})));
+    // hello, then the calls that did not fit: 10 x 15 MiB against 64 MiB.
+    auto got = c.frames(7);
+    CAF_REQUIRE_EQUAL(got.size(), 7u);
+    for (size_t i = 1; i < got.size(); ++i) {
+      auto rep = reply_of(got[i].second);
+      CAF_CHECK_EQUAL(code_of(rep.err), sc::overloaded);
+      CAF_CHECK_GREATER_OR_EQUAL(rep.id, 6u);
+      if (i == 1)
+        CAF_MESSAGE(describe(rep.err));
+    }
+    CAF_MESSAGE("RSS " << (srv.rss_kib() - before) / mib_kib
+                       << " MiB above the start with 4 calls of 15 MiB queued");
+  }
+  // The connection closed: its queued calls are dropped, their bytes freed.
+  long after = srv.rss_kib();
+  for (int i = 0; i < 100 && after - before > 32 * mib_kib; ++i) {
+    std::this_thread::sleep_for(50ms);
+    after = srv.rss_kib();
+  }
+  CAF_MESSAGE("RSS " << (after - before) / mib_kib << " MiB above once it closed");
+  CAF_CHECK_LESS_OR_EQUAL(after - before, 32 * mib_kib);
+}
+
+CAF_TEST(operator functions answer within 1 s whatever the worker pool holds) {
+  server_process srv{{"--slacker.worker-threads=1", "--slacker.worker-queue=4"}};
+  raw_conn c{srv.port, 5s};
+  CAF_REQUIRE(c.send(hello_frame()));
+  std::vector<char> burst;
+  for (uint64_t id = 1; id <= 8; ++id) {
+    auto f = call_of(id, "slow", int64_t{30000});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  CAF_REQUIRE(c.send(burst));
+  auto got = c.frames(4); // hello and the three calls that found no room
+  CAF_REQUIRE_EQUAL(got.size(), 4u);
+  CAF_CHECK_EQUAL(code_of(reply_of(got[1].second).err), sc::overloaded);
+  client_system cs{{}};
+  slacker::client op{*cs.sys, srv.address()};
+  auto t0 = clock_type::now();
+  auto r = op.call<std::string>("test.admin/lane");
+  auto took = ms_since(t0);
+  SLACKER_REQUIRE(r, describe(r.error()));
+  CAF_MESSAGE("the operator's call took " << took << " ms beside a full pool");
+  CAF_CHECK_LESS(took, 1000);
+}
+
+CAF_TEST(
+    past its capacity a server sheds calls fast and keeps the wait of the others short) {
+  // 2 threads x 20 ms: 100 calls/s. Offered: 150 calls/s for 3 s, open loop.
+  server_process srv{{"--slacker.worker-threads=2"}};
+  raw_conn c{srv.port, 5s};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  constexpr uint64_t total = 450;
+  std::mutex mtx;
+  std::map<uint64_t, clock_type::time_point> sent;
+  std::vector<long> ok_ms;
+  std::vector<long> shed_ms;
+  size_t other_errors = 0;
+  std::thread reader{[&] {
+    size_t seen = 0;
+    while (seen < total) {
+      auto got = c.frames(1); // one read: one frame or more
+      if (got.empty())
+        return; // closed or 5 s without a frame: counted as missing below
+      auto now = clock_type::now();
+      for (auto& frame : got) {
+        ++seen;
+        auto rep = reply_of(frame.second);
+        std::lock_guard<std::mutex> guard{mtx};
+        auto took = static_cast<long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - sent[rep.id])
+                .count());
+        (rep.err ? shed_ms : ok_ms).push_back(took);
+        if (rep.err && code_of(rep.err) != sc::overloaded)
+          ++other_errors;
+      }
+    }
+  }};
+  auto t0 = clock_type::now();
+  for (uint64_t id = 1; id <= total; ++id) {
+    std::this_thread::sleep_until(t0 + std::chrono::microseconds{id * 6667});
+    auto f = call_of(id, "slow", int64_t{20});
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      sent[id] = clock_type::now();
+    }
+    CAF_REQUIRE(c.send(f));
+  }
+  reader.join();
+  auto median = [](std::vector<long> xs) {
+    std::sort(xs.begin(), xs.end());
+    return xs.empty() ? -1L : xs[xs.size() / 2];
+  };
+  CAF_MESSAGE(ok_ms.size() << " accepted (median " << median(ok_ms) << " ms), "
+                           << shed_ms.size() << " overloaded (median " << median(shed_ms)
+                           << " ms) of " << total);
+  CAF_CHECK_EQUAL(ok_ms.size() + shed_ms.size(), total);
+  CAF_CHECK_EQUAL(other_errors, 0u); // every refusal says overloaded
+  CAF_CHECK_LESS_OR_EQUAL(median(ok_ms), 100);
+  CAF_CHECK_LESS_OR_EQUAL(median(shed_ms), 50);
+  CAF_CHECK_GREATER_OR_EQUAL(shed_ms.size(), total / 6);
+}
