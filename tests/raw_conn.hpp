@@ -117,11 +117,14 @@ inline std::vector<char> hello_frame() {
   return buf;
 }
 
-/// A `call` frame for `ns`/`fn` with arguments encoded already (caf_binary).
-inline std::vector<char> call_frame(uint64_t id, const std::string& ns,
-                                    const std::string& fn, std::vector<char> args) {
+/// A `call` frame for `ns`/`fn` with arguments encoded already in `codec`.
+inline std::vector<char>
+call_frame(uint64_t id, const std::string& ns, const std::string& fn,
+           std::vector<char> args,
+           slacker::codec_id codec = slacker::codec_id::caf_binary) {
   slacker::call_request req;
   req.id = id;
+  req.codec = codec;
   req.ns = ns;
   req.fn = fn;
   req.args = std::move(args);

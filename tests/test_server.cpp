@@ -110,6 +110,17 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                 return static_cast<int64_t>(payload.size());
               },
               "holds its argument ms milliseconds on the worker pool", slacker::blocking)
+          .def(
+              "spin",
+              [](int64_t ms) {
+                auto until =
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
+                while (std::chrono::steady_clock::now() < until) {
+                  // busy: an expensive function that is not marked blocking
+                }
+                return ms;
+              },
+              "keeps a core busy for ms milliseconds (not marked blocking)")
           .def("nothing", [] {})
           .def(
               "note",

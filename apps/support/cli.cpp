@@ -1,6 +1,7 @@
 #include "apps/support/cli.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 
 namespace slacker_apps {
@@ -22,6 +23,18 @@ split_args split(int argc, char** argv) {
   return out;
 }
 
+std::string read_secret(const std::string& path, const std::string& flag) {
+  std::ifstream in{path};
+  std::string line;
+  if (!in || !std::getline(in, line))
+    throw CLI::ValidationError(flag, "cannot read " + path);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+    line.pop_back();
+  if (line.empty())
+    throw CLI::ValidationError(flag, path + " is empty");
+  return line;
+}
+
 void security_options::add_to(CLI::App& app, bool server) {
   auto group = "Security";
   app.add_option("--tls-cert", tls_cert,
@@ -34,15 +47,44 @@ void security_options::add_to(CLI::App& app, bool server) {
   app.add_option("--tls-ca", tls_ca, "PEM CA that signs the peers' certificates")
       ->type_name("FILE")
       ->group(group);
-  app.add_option(
-         "--manager-token", manager_token,
-         server ? "the secret manager writes must carry (default: loopback callers only)"
-                : "the secret sent with manager writes and direct calls "
-                  "(default: $SLACKER_MANAGER_TOKEN)")
-      ->type_name("SECRET")
+  // Secrets: from a file or the environment rather than argv, which every
+  // user of the host can read (ps).
+  auto* token =
+      app.add_option(
+             "--manager-token", manager_token,
+             server ? "the secret manager writes must carry (default: loopback callers "
+                      "only); visible in ps: prefer --manager-token-file or "
+                      "$SLACKER_MANAGER_TOKEN"
+                    : "the secret sent with manager writes and direct calls; visible in "
+                      "ps: prefer --manager-token-file or $SLACKER_MANAGER_TOKEN")
+          ->type_name("SECRET")
+          ->envname("SLACKER_MANAGER_TOKEN")
+          ->group(group);
+  app.add_option_function<std::string>(
+         "--manager-token-file",
+         [this](const std::string& path) {
+           manager_token = read_secret(path, "--manager-token-file");
+         },
+         "a file holding the manager token (its first line)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile)
+      ->excludes(token)
       ->group(group);
-  app.add_option("--zk-auth", zk_auth, "ZooKeeper digest credentials")
-      ->type_name("USER:PASSWORD")
+  auto* zk = app.add_option("--zk-auth", zk_auth,
+                            "ZooKeeper digest credentials; visible in ps: prefer "
+                            "--zk-auth-file or $SLACKER_ZK_AUTH")
+                 ->type_name("USER:PASSWORD")
+                 ->envname("SLACKER_ZK_AUTH")
+                 ->group(group);
+  app.add_option_function<std::string>(
+         "--zk-auth-file",
+         [this](const std::string& path) {
+           zk_auth = read_secret(path, "--zk-auth-file");
+         },
+         "a file holding the ZooKeeper credentials USER:PASSWORD (its first line)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile)
+      ->excludes(zk)
       ->group(group);
   if (server)
     app.add_flag(

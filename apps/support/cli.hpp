@@ -42,6 +42,10 @@ struct security_options {
   void forward(std::vector<std::string>& caf_args) const;
 };
 
+/// The first line of `path` (a secret kept out of argv); a CLI11 validation
+/// error naming `flag` when it cannot be read or is empty.
+std::string read_secret(const std::string& path, const std::string& flag);
+
 /// Parses `args` with `app`. Returns -1 when the program should go on, else
 /// its exit code: 0 after printing help or the version, `usage_exit` after
 /// printing `PROGRAM: WHAT` and a pointer to --help on stderr.

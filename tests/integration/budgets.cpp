@@ -45,6 +45,9 @@ namespace {
 
 constexpr long mib_kib = 1024; // KiB in a MiB
 
+/// Runs of a function before it may run inline (slacker::inline_cost).
+constexpr int inline_cost_runs = 8;
+
 long ms_since(clock_type::time_point t) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t)
@@ -326,4 +329,86 @@ CAF_TEST(
   CAF_CHECK_LESS_OR_EQUAL(median(ok_ms), 100);
   CAF_CHECK_LESS_OR_EQUAL(median(shed_ms), 50);
   CAF_CHECK_GREATER_OR_EQUAL(shed_ms.size(), total / 6);
+}
+
+namespace {
+
+/// The longest echo of a well-behaved client while `busy()` is true (10 s at
+/// most), with the number of echoes.
+template <class F>
+std::pair<clock_type::duration, int> longest_echo_while(const std::string& addr, F busy) {
+  client_system cs{{}};
+  slacker::client c{*cs.sys, addr};
+  clock_type::duration longest{0};
+  int n = 0;
+  auto until = clock_type::now() + 10s;
+  while (busy() && clock_type::now() < until) {
+    auto t0 = clock_type::now();
+    auto r = c.call<std::string>("test.api/echo", std::string{"beside"});
+    SLACKER_REQUIRE(r, describe(r.error()));
+    longest = std::max(longest, clock_type::now() - t0);
+    ++n;
+  }
+  return {longest, n};
+}
+
+} // namespace
+
+CAF_TEST(expensive calls that are not marked blocking leave the network thread free) {
+  server_process srv{{"--slacker.worker-threads=1"}};
+  {
+    // A client in use: its echo measured cheap, it runs inline.
+    client_system cs{{}};
+    slacker::client warm{*cs.sys, srv.address()};
+    for (int i = 0; i < 2 * inline_cost_runs; ++i)
+      SLACKER_REQUIRE(warm.call<std::string>("test.api/echo", std::string{"warm"}),
+                      "echo failed");
+  }
+  raw_conn c{srv.port, 10s};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  std::vector<char> burst; // 10 x 300 ms of CPU in one write
+  for (uint64_t id = 1; id <= 10; ++id) {
+    auto f = call_of(id, "spin", int64_t{300});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  CAF_REQUIRE(c.send(burst));
+  std::atomic<size_t> answered{0};
+  std::thread reader{[&] {
+    while (answered < 10) {
+      auto got = c.frames(1);
+      if (got.empty())
+        return;
+      answered += got.size();
+    }
+  }};
+  auto [longest, n] = longest_echo_while(srv.address(), [&] { return answered < 10; });
+  reader.join();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(longest).count();
+  CAF_MESSAGE(n << " echoes beside 10 x 300 ms of spin, the longest " << ms << " ms");
+  CAF_CHECK_EQUAL(answered.load(), 10u);
+  CAF_CHECK_GREATER(n, 10);
+  CAF_CHECK_LESS_OR_EQUAL(ms, 50);
+}
+
+CAF_TEST(a 15 MiB json argument leaves the network thread free) {
+  server_process srv{{}};
+  raw_conn c{srv.port, 10s};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  std::string big(15u << 20, 'j');
+  auto frame =
+      call_frame(1, "test.api", "echo", *encode(codec_id::json, big), codec_id::json);
+  std::atomic<bool> done{false};
+  std::thread attacker{[&] {
+    c.send(frame);
+    c.frames(1);
+    done = true;
+  }};
+  auto [longest, n] = longest_echo_while(srv.address(), [&] { return !done.load(); });
+  attacker.join();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(longest).count();
+  CAF_MESSAGE(n << " echoes beside a 15 MiB json echo, the longest " << ms << " ms");
+  CAF_CHECK_GREATER(n, 10);
+  CAF_CHECK_LESS_OR_EQUAL(ms, 50);
 }

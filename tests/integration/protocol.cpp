@@ -16,6 +16,7 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,13 +126,18 @@ CAF_TEST(a hundred frames coalesced in one send get a hundred replies) {
   CAF_REQUIRE(c.send(bytes));
   auto got = c.frames(101);
   CAF_REQUIRE_EQUAL(got.size(), 101u);
+  // In any order (docs/protocol.md): a function not yet measured cheap runs
+  // on the workers, later calls of it inline.
+  std::set<uint64_t> ids;
   for (uint64_t i = 0; i < 100; ++i) {
     auto rep = reply_of(got[i + 1].second);
-    CAF_CHECK_EQUAL(rep.id, i);
+    ids.insert(rep.id);
     auto text = decode_value<std::string>(rep.codec, rep.result);
     SLACKER_REQUIRE(text, describe(text.error()));
-    CAF_CHECK_EQUAL(*text, "call " + std::to_string(i));
+    CAF_CHECK_EQUAL(*text, "call " + std::to_string(rep.id));
   }
+  CAF_CHECK_EQUAL(ids.size(), 100u);
+  CAF_CHECK_EQUAL(*ids.rbegin(), 99u);
 }
 
 CAF_TEST(an oversized length is refused and closed without allocating it) {
@@ -231,20 +237,19 @@ CAF_TEST(big replies to one small read stop at one frame cap until the peer read
   auto after = big.rss_kib();
   CAF_MESSAGE("server RSS " << before << " KiB before, " << after << " KiB after");
   CAF_CHECK(after - before < 16 * 1024); // a cap or two, and the allocator's slack
-  // Nothing was lost: reading on, the peer gets every reply, in order.
-  uint64_t next = 0;
-  for (auto got = std::move(first); !got.empty() && next < static_cast<uint64_t>(calls);
-       got = c.frames(1)) {
+  // Nothing was lost: reading on, the peer gets every reply (in any order).
+  std::set<uint64_t> ids;
+  for (auto got = std::move(first);
+       !got.empty() && ids.size() < static_cast<size_t>(calls); got = c.frames(1)) {
     for (auto& frame : got) {
       if (frame.first != wire::frame_type::reply)
         continue;
       auto rep = reply_of(frame.second);
-      CAF_REQUIRE_EQUAL(rep.id, next);
       CAF_CHECK(!rep.err);
-      ++next;
+      ids.insert(rep.id);
     }
   }
-  CAF_CHECK_EQUAL(next, static_cast<uint64_t>(calls));
+  CAF_CHECK_EQUAL(ids.size(), static_cast<size_t>(calls));
   check_still_serving();
 }
 

@@ -6,6 +6,8 @@
 // and hostile bytes against TLS and plaintext servers.
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
 #include "slacker/actors/client.hpp"
+#include "slacker/actors/namespace.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/netns.hpp"
 #include "tests/raw_conn.hpp"
@@ -280,6 +283,63 @@ CAF_TEST(with a manager token guarded functions need it from every caller) {
   auto open = call({"--manager-token=guess"});
   auto o = run({cli_path(), "call", "--server=" + srv.address(), "test.admin/open"});
   CAF_CHECK_EQUAL(o.exit_code, 0);
+}
+
+CAF_TEST(secrets come from a file and a bad file is a usage error) {
+  server_process srv{{"--slacker.manager.token=s3cret"}};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("slacker-secret-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream{dir / name} << text;
+    return (dir / name).string();
+  };
+  auto good = write("token", "s3cret\n");
+  auto empty = write("empty", "");
+  auto call = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{cli_path(), "call", "--server=" + srv.address(),
+                                  "test.admin/secret"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run(argv);
+  };
+  auto right = call({"--manager-token-file=" + good});
+  CAF_CHECK_EQUAL(right.exit_code, 0);
+  CAF_CHECK_EQUAL(right.output, "\"granted\"\n");
+  for (auto& bad :
+       {std::vector<std::string>{"--manager-token-file=" + empty},
+        std::vector<std::string>{"--manager-token-file=" + (dir / "nope").string()},
+        std::vector<std::string>{"--manager-token-file=" + good,
+                                 "--manager-token=s3cret"}}) {
+    auto r = call(bad);
+    CAF_MESSAGE(r.output);
+    CAF_CHECK_EQUAL(r.exit_code, 2);
+    CAF_CHECK(r.output.find("--manager-token") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+CAF_TEST(a connection sending wrong manager tokens is closed after three) {
+  server_process srv{{"--slacker.manager.token=s3cret"}};
+  raw_conn c{srv.port};
+  CAF_REQUIRE(c.send(slacker_test::hello_frame()));
+  std::vector<char> burst;
+  for (uint64_t id = 1; id <= 5; ++id) {
+    call_request req;
+    req.id = id;
+    req.ns = "test.admin";
+    req.fn = "secret";
+    req.ext[manager_token_ext] = slacker::bytes{'g', 'u', 'e', 's', 's'};
+    wire::write_call(burst, req);
+  }
+  CAF_REQUIRE(c.send(burst));
+  auto got = c.frames(SIZE_MAX);
+  CAF_CHECK(c.closed);
+  // hello, three forbidden answers, then the error frame: the rest unread.
+  CAF_REQUIRE_EQUAL(got.size(), 5u);
+  for (size_t i = 1; i < 4; ++i)
+    CAF_CHECK_EQUAL(code_of(slacker_test::reply_of(got[i].second).err), sc::forbidden);
+  CAF_CHECK(got[4].first == wire::frame_type::error);
+  CAF_CHECK(slacker_test::close_code_of(got[4].second) == wire::close_code::unauthorized);
 }
 
 CAF_TEST(the cli refuses deep json and a server refuses numbers that do not fit) {

@@ -63,6 +63,15 @@ server::server(caf::actor_system& sys, std::shared_ptr<worker_pool> pool)
   static std::once_flag malloc_once;
   std::call_once(malloc_once, [] { ::mallopt(M_MMAP_THRESHOLD, 256 * 1024); });
   log_calls_ = switch_on(sys.config(), "slacker.log-calls");
+  catalog_->pool = pool_;
+  auto mode = caf::get_or(sys.config(), "slacker.inline-calls", std::string{"auto"});
+  catalog_->inlining = mode == "always"  ? catalog::inline_mode::always
+                       : mode == "never" ? catalog::inline_mode::never
+                                         : catalog::inline_mode::automatic;
+  if (mode != "auto" && mode != "always" && mode != "never")
+    spdlog::warn("slacker server: slacker.inline-calls={} is not auto, always or never: "
+                 "auto",
+                 printable(mode));
   on_network_thread_ = on_network_thread(sys.config(), hot_path::namespaces);
 }
 

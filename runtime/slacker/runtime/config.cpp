@@ -49,6 +49,9 @@ config::config() {
       .add<caf::timespan>("worker-queue-wait",
                           "new blocking calls are refused while the oldest waiting one "
                           "waited longer (0: never)")
+      .add<std::string>("inline-calls",
+                        "auto|always|never: non-blocking calls on the network thread "
+                        "(auto: those measured cheap)")
       .add<size_t>("max-buffered-bytes",
                    "memory all connections may hold for incomplete frames (bytes)")
       .add<caf::timespan>("frame-timeout", "time a frame that began has to complete")

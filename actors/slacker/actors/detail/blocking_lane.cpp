@@ -66,7 +66,9 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     // nop: the call was written after the hello already
   }
   void on_reply(call_reply& rep) override {
-    if (reply && rep.id == awaited) {
+    // The first answer counts: a second with the same id (a server's
+    // mistake, or a hostile one) is ignored.
+    if (reply && !replied && rep.id == awaited) {
       *reply = std::move(rep);
       replied = true;
     }

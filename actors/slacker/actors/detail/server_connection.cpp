@@ -38,6 +38,23 @@ using clock = std::chrono::steady_clock;
 
 /// The frame deadline's timer (slacker.frame-timeout).
 using frame_timer_atom = caf::atom_constant<caf::atom("frametmr")>;
+/// A non-blocking call that ran on the pool: its reply and how long it ran.
+using offloaded_atom = caf::atom_constant<caf::atom("offloaded")>;
+/// The connection's turn ended: the next frames after the others had theirs.
+using next_turn_atom = caf::atom_constant<caf::atom("nextturn")>;
+
+/// A turn of one connection on the network thread: at most this many frames
+/// or this long, then the others (docs/security.md).
+constexpr size_t frames_per_turn = 64;
+constexpr std::chrono::microseconds turn_length{2000};
+
+/// Calls of one connection running off the network thread at once (their
+/// replies are not written yet: backpressure cannot see them); past it, the
+/// connection takes no frames until one returns.
+constexpr size_t max_offloaded = 4;
+
+/// Wrong manager tokens a connection may send before it is closed.
+constexpr int max_wrong_tokens = 3;
 
 struct connection_state;
 
@@ -83,12 +100,21 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   std::vector<char> plain_out;
   std::vector<char> plain_in;
   bool first_bytes = true;
-  bool warned_token = false;
-  int64_t owed = 0; // answers this connection still owes (the catalog's count)
+  int wrong_tokens = 0; // a connection sending more than a few is closed
+  int64_t owed = 0;     // answers this connection still owes (the catalog's count)
   // Budgets: what this connection charged to the server's count of buffered
   // bytes; when the frame under way began (or last made progress); whether
   // its TLS handshake is still counted.
   int64_t charged = 0;
+  // Calls on the pool: set once this connection is gone (they are dropped);
+  // their functions' cost records by sequence number.
+  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
+  std::unordered_map<uint64_t, inline_cost*> offloaded;
+  uint64_t next_offload = 0;
+  // This turn: when it began, frames taken; `yielded` once it gave way.
+  clock::time_point turn_start{};
+  size_t turn_frames = 0;
+  bool yielded = false;
   clock::time_point frame_since{};
   uint64_t frame_mark = 0;
   bool frame_timer = false;
@@ -297,6 +323,8 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler,
 /// Whether the caller may run a guarded (operator's) function: it carries the
 /// manager token, compared in constant time, or (no token configured) it
 /// calls from this host.
+int64_t steady_ns();
+
 caf::error authorize(connection_state& st, const call_request& req) {
   auto what = req.ns + "/" + req.fn;
   if (st.opts.manager_token.empty()) {
@@ -312,10 +340,19 @@ caf::error authorize(connection_state& st, const call_request& req) {
                                          " needs the manager token (--manager-token or "
                                          "SLACKER_MANAGER_TOKEN)");
   if (!tokens_equal(i->second, st.opts.manager_token)) {
-    if (!st.warned_token) { // once per connection: no log flood
-      st.warned_token = true;
-      spdlog::warn("slacker server: {} sent a wrong manager token for {}", st.peer, what);
-    }
+    ++st.wrong_tokens;
+    // One line a second at most, process-wide: guessing must not flood the log.
+    static std::atomic<int64_t> last_line{0};
+    static std::atomic<uint64_t> unsaid{0};
+    auto now = steady_ns();
+    auto last = last_line.load(std::memory_order_relaxed);
+    if (now - last >= 1'000'000'000 &&
+        last_line.compare_exchange_strong(last, now, std::memory_order_relaxed))
+      spdlog::warn("slacker server: {} sent a wrong manager token for {} ({} more since "
+                   "the last line)",
+                   st.peer, printable(what), unsaid.exchange(0));
+    else
+      unsaid.fetch_add(1, std::memory_order_relaxed);
     return make_error(sc::forbidden, what + ": wrong manager token");
   }
   return {};
@@ -382,6 +419,49 @@ int64_t steady_ns() {
       .count();
 }
 
+/// Runs a non-blocking call on the worker pool (not measured cheap yet, or
+/// large arguments): the network thread stays free for everyone else. The
+/// reply comes back as `offloaded_atom` with the run time.
+void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& entry,
+             call_request& req, inline_cost& cost) {
+  auto& st = *sp;
+  auto seq = st.next_offload++;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto shell = error_reply(req, caf::error{});
+  auto what = entry.functions->name() + "/" + req.fn;
+  pool_job job;
+  job.bytes = req.args.size();
+  job.deadline_ns = req.deadline_ns;
+  job.gone = st.gone;
+  job.drop = [me, seq, shell, what](job_refusal why) mutable {
+    shell.err =
+        why == job_refusal::stopped
+            ? make_error(sc::draining, what + " was not run: the server is stopping")
+            : make_error(sc::canceled, what + " was not run: " + to_string(why));
+    caf::anon_send(me, offloaded_atom::value, seq, std::move(shell), int64_t{-1},
+                   uint64_t{0});
+  };
+  auto args = req.args.size();
+  job.run = [me, seq, fns = entry.functions, req = std::move(req), args]() mutable {
+    auto start = clock::now();
+    auto rep = run_call(*fns, req);
+    auto took =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
+    caf::anon_send(me, offloaded_atom::value, seq, std::move(rep),
+                   static_cast<int64_t>(took.count()), uint64_t{args});
+  };
+  auto why = st.cat->pool->submit(std::move(job));
+  if (why != job_refusal::none) {
+    shell.err =
+        make_error(sc::overloaded, what + ": the worker pool takes no more calls (" +
+                                       to_string(why) + ")");
+    st.proto.write_reply(out(self, st), shell);
+    return;
+  }
+  st.offloaded.emplace(seq, &cost);
+  owe(st, +1);
+}
+
 void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
   auto& st = *sp;
   st.cat->last_arrival.store(steady_ns(), std::memory_order_relaxed);
@@ -403,16 +483,30 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
     if (f != entry.functions->functions().end() && f->second.guarded) {
       if (auto err = authorize(st, req)) {
         st.proto.write_reply(out(self, st), error_reply(req, std::move(err)));
+        if (st.wrong_tokens >= max_wrong_tokens)
+          st.proto.close(out(self, st), wire::close_code::unauthorized,
+                         std::to_string(st.wrong_tokens) + " wrong manager tokens");
         return;
       }
     }
-    if (f == entry.functions->functions().end() || !f->second.info.blocking) {
+    if (f == entry.functions->functions().end()) {
+      st.proto.write_reply(out(self, st), run_call(*entry.functions, req)); // not_found
+      return;
+    }
+    if (!f->second.info.blocking) {
+      auto& cost = st.cat->costs[&f->second];
+      auto mode = st.cat->inlining;
+      auto args = req.args.size();
+      if (mode == catalog::inline_mode::never ||
+          (mode == catalog::inline_mode::automatic && !cost.runs_inline(args)))
+        return offload(self, sp, entry, req, cost);
       // The fast path: run inline, reply from the data handler.
-      auto counts = metrics::enabled() && f != entry.functions->functions().end()
-                        ? &metrics::served(entry.functions->name(), req.fn)
-                        : nullptr;
-      auto start = st.log_calls || counts ? clock::now() : clock::time_point{};
+      auto counts = metrics::enabled() ? &metrics::served(entry.functions->name(), req.fn)
+                                       : nullptr;
+      auto start = clock::now();
       auto rep = run_call(*entry.functions, req);
+      auto end = clock::now();
+      cost.ran(end - start, true, args, end);
       if (st.log_calls)
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       if (counts)
@@ -507,8 +601,17 @@ void connection_callee::on_call(call_request& req, std::vector<char>& out) {
   // Backpressure between frames of one read: once the replies not yet
   // written pass one frame cap, the next frame waits (docs/protocol.md).
   auto pending = out.size() - std::min(out.size(), st->read_start);
-  if (st->queued - st->written + pending > st->opts.max_message_size)
+  if (st->queued - st->written + pending > st->opts.max_message_size ||
+      st->offloaded.size() >= max_offloaded) {
     st->proto.pause();
+    return;
+  }
+  // One turn: the other connections get theirs after a bounded slice.
+  if (++st->turn_frames >= frames_per_turn ||
+      clock::now() - st->turn_start >= turn_length) {
+    st->proto.pause();
+    st->yielded = true;
+  }
 }
 
 void connection_callee::on_send(uint64_t id, const std::string& ns,
@@ -579,6 +682,40 @@ void arm_idle_check(caf::io::broker* self, connection_state& st) {
                      tick_atom::value);
 }
 
+/// A turn that gave way: the rest of its frames after the other connections.
+void end_turn(caf::io::broker* self, connection_state& st) {
+  if (st.yielded && st.proto.paused() && !st.halted)
+    self->send(self, next_turn_atom::value);
+  else
+    st.yielded = false;
+}
+
+/// Takes the frames kept while the connection paused (its output backed up,
+/// its calls off the network thread at their limit, or its turn given up),
+/// once none of that holds it any more.
+void take_frames(caf::io::broker* self, connection_state& st) {
+  if (st.closing || st.halted || !st.proto.paused() ||
+      st.offloaded.size() >= max_offloaded)
+    return;
+  auto before = self->wr_buf(st.hdl).size();
+  st.read_start = out(self, st).size();
+  st.turn_start = clock::now();
+  st.turn_frames = 0;
+  auto res = st.proto.resume(out(self, st));
+  if (st.closing)
+    return;
+  if (res)
+    return end_with(self, st, *res);
+  after_read(self, st);
+  if (st.closing)
+    return;
+  end_turn(self, st);
+  if (!seal(self, st))
+    return;
+  account_output(self, st, before);
+  self->flush(st.hdl);
+}
+
 } // namespace
 
 caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handle hdl,
@@ -604,6 +741,9 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   arm_idle_check(self, *sp);
   // A connection that ends owes nothing any more.
   self->attach_functor([sp](const caf::error&) {
+    sp->gone->store(true, std::memory_order_relaxed);
+    if (!sp->offloaded.empty() && sp->cat->pool)
+      sp->cat->pool->purge(); // what its calls held in the queue goes now
     owe(*sp, -sp->owed);
     sp->cat->buffered.fetch_sub(sp->charged, std::memory_order_relaxed);
     if (sp->handshaking)
@@ -645,6 +785,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           size = st.plain_in.size();
         }
         st.read_start = out(self, st).size();
+        st.turn_start = clock::now();
+        st.turn_frames = 0;
         auto res = st.proto.feed(data, size, out(self, st));
         if (st.closing)
           return;
@@ -653,8 +795,26 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         after_read(self, st);
         if (st.closing)
           return;
+        end_turn(self, st);
         if (seal(self, st))
           account_output(self, st, before); // CAF flushes when this handler returns
+      },
+      [self, sp](next_turn_atom) {
+        sp->yielded = false;
+        take_frames(self, *sp);
+      },
+      [self, sp](offloaded_atom, uint64_t seq, call_reply& rep, int64_t took_ns,
+                 uint64_t args) {
+        auto& st = *sp;
+        owe(st, -1);
+        auto i = st.offloaded.find(seq);
+        if (i == st.offloaded.end())
+          return;
+        if (took_ns >= 0)
+          i->second->ran(std::chrono::nanoseconds{took_ns}, false, args, clock::now());
+        st.offloaded.erase(i);
+        write_reply_frame(self, st, rep);
+        take_frames(self, st); // if it waited for room off the network thread
       },
       [self, sp](frame_timer_atom) {
         auto& st = *sp;
@@ -683,24 +843,9 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
             st.queued - st.written > st.opts.max_message_size / 2)
           return;
         st.halted = false;
-        if (st.proto.paused()) {
-          // The frames kept from the read that filled the output, first.
-          auto before = self->wr_buf(st.hdl).size();
-          st.read_start = out(self, st).size();
-          auto res = st.proto.resume(out(self, st));
-          if (st.closing)
-            return;
-          if (res)
-            return end_with(self, st, *res);
-          after_read(self, st);
-          if (st.closing)
-            return;
-          if (!seal(self, st))
-            return;
-          account_output(self, st, before);
-          self->flush(st.hdl);
-        }
-        if (!st.halted)
+        // The frames kept from the read that filled the output, first.
+        take_frames(self, st);
+        if (!st.halted && !st.closing)
           self->trigger(st.hdl);
       },
       [self, sp](caf::io::connection_closed_msg&) {

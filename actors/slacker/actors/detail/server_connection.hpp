@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -12,9 +13,11 @@
 #include <caf/io/connection_handle.hpp>
 #include <caf/io/fwd.hpp>
 
+#include "slacker/actors/detail/inline_cost.hpp"
 #include "slacker/actors/namespace.hpp"
 #include "slacker/messages/call.hpp"
 #include "slacker/runtime/wire_options.hpp"
+#include "slacker/runtime/worker_pool.hpp"
 
 namespace slacker {
 
@@ -75,6 +78,15 @@ public:
   /// connections hold for incomplete frames, TLS handshakes under way.
   std::atomic<int64_t> buffered{0};
   std::atomic<int64_t> handshakes{0};
+
+  /// Where calls of non-blocking functions run (`slacker.inline-calls`):
+  /// measured per function (`inline_cost`), always inline, or never.
+  enum class inline_mode : uint8_t { automatic, always, never };
+  inline_mode inlining = inline_mode::automatic;
+  /// The pool non-blocking calls go to when they do not run inline.
+  std::shared_ptr<worker_pool> pool;
+  /// Per function: touched by the connections only, on the network thread.
+  std::unordered_map<const function_entry*, inline_cost> costs;
 
 private:
   std::atomic<bool> draining_{false};

@@ -18,6 +18,7 @@ constexpr name_entry<close_code> close_names[] = {
     {close_code::shutting_down, "shutting_down"},
     {close_code::overloaded, "overloaded"},
     {close_code::frame_timeout, "frame_timeout"},
+    {close_code::unauthorized, "unauthorized"},
 };
 
 const char* to_string(close_code code) {

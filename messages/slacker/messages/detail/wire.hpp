@@ -52,6 +52,7 @@ enum class close_code : uint8_t {
   shutting_down = 7,
   overloaded = 8,    // a server-wide budget is spent (connections, buffered bytes)
   frame_timeout = 9, // a frame that began was not complete in time
+  unauthorized = 10, // too many wrong manager tokens
 };
 
 const char* to_string(close_code code);

@@ -294,13 +294,11 @@ caf::error serve(const std::string& host_port) {
     return make_error(sc::invalid_request, "metrics are served on " + r.address +
                                                " already, not also on " + host_port);
   }
-  const char* options[] = {"listening_ports",
-                           host_port.c_str(),
-                           "num_threads",
-                           "2",
-                           "request_timeout_ms",
-                           "5000",
-                           nullptr};
+  const char* options[] = {"listening_ports", host_port.c_str(),
+                           // Enough threads that a few slow peers (one
+                           // byte at a time) leave /health answering, and
+                           // a shorter wait for each of their reads.
+                           "num_threads", "10", "request_timeout_ms", "2000", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = on_log;
   mg_init_library(0);
