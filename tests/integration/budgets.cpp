@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -411,4 +413,57 @@ CAF_TEST(a 15 MiB json argument leaves the network thread free) {
   CAF_MESSAGE(n << " echoes beside a 15 MiB json echo, the longest " << ms << " ms");
   CAF_CHECK_GREATER(n, 10);
   CAF_CHECK_LESS_OR_EQUAL(ms, 50);
+}
+
+namespace {
+
+/// CPU ticks (user and system, 1/100 s) process `pid` used so far.
+long cpu_ticks(pid_t pid) {
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream rest{line.substr(line.rfind(')') + 2)};
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stol(field);
+    if (i == 15)
+      stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+} // namespace
+
+CAF_TEST(at the descriptor limit a server stops accepting without spinning) {
+  // 128 descriptors and a connection limit above them: accept would fail.
+  slacker_test::process proc{{"/usr/bin/prlimit", "--nofile=128",
+                              slacker_test::binary_path("test-server"), "--port=0",
+                              "--slacker.max-connections=1000"}};
+  auto line = proc.wait_for("port ", 15000);
+  SLACKER_REQUIRE(line, "test-server did not start");
+  auto port = static_cast<uint16_t>(std::stoi(*line));
+  std::vector<std::unique_ptr<raw_conn>> conns;
+  for (int i = 0; i < 200; ++i) {
+    conns.push_back(std::make_unique<raw_conn>(port, 1s));
+    conns.back()->send(hello_frame());
+  }
+  auto t0 = cpu_ticks(proc.pid());
+  std::this_thread::sleep_for(1s); // what is measured: CPU over one second
+  auto used = cpu_ticks(proc.pid()) - t0;
+  CAF_MESSAGE("200 connections against 128 descriptors: the server used "
+              << used << " % of a core");
+  CAF_CHECK_LESS_OR_EQUAL(used, 10);
+  conns.clear();
+  caf::expected<std::string> r{caf::error{}};
+  auto start = clock_type::now();
+  for (int i = 0; i < 50 && !r; ++i) {
+    client_system cs{{}};
+    slacker::client c{*cs.sys, "127.0.0.1:" + std::to_string(port)};
+    r = c.call<std::string>("test.api/echo", std::string{"back"});
+  }
+  SLACKER_REQUIRE(r, describe(r.error()));
+  CAF_MESSAGE("served again " << ms_since(start) << " ms after the connections closed");
 }

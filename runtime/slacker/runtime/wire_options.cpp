@@ -33,7 +33,8 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
     rlimit lim{};
     size_t allowed = 10000;
     if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
-      allowed = lim.rlim_cur > 128 ? static_cast<size_t>(lim.rlim_cur) - 64 : 64;
+      allowed = lim.rlim_cur > 128 ? static_cast<size_t>(lim.rlim_cur) - 64
+                                   : static_cast<size_t>(lim.rlim_cur) / 2;
     x.max_connections = std::min<size_t>(allowed, 10000);
   }
   x.max_tls_handshakes =

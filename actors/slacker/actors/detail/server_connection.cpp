@@ -1,8 +1,10 @@
 #include "slacker/actors/detail/server_connection.hpp"
 #include "slacker/actors/interfaces.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -52,6 +54,10 @@ constexpr std::chrono::microseconds turn_length{2000};
 /// replies are not written yet: backpressure cannot see them); past it, the
 /// connection takes no frames until one returns.
 constexpr size_t max_offloaded = 4;
+
+/// The acceptor's look for free descriptors, and how many it keeps free.
+using fd_check_atom = caf::atom_constant<caf::atom("fdcheck")>;
+constexpr int64_t fd_reserve = 16;
 
 /// Wrong manager tokens a connection may send before it is closed.
 constexpr int max_wrong_tokens = 3;
@@ -109,7 +115,14 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   // Calls on the pool: set once this connection is gone (they are dropped);
   // their functions' cost records by sequence number.
   std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
-  std::unordered_map<uint64_t, inline_cost*> offloaded;
+  struct offloaded_call {
+    inline_cost* cost;
+    metrics::call_counts* counts; // null without metrics
+    std::string ns;
+    std::string fn;
+    clock::time_point start;
+  };
+  std::unordered_map<uint64_t, offloaded_call> offloaded;
   uint64_t next_offload = 0;
   // This turn: when it began, frames taken; `yielded` once it gave way.
   clock::time_point turn_start{};
@@ -442,6 +455,11 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
                    uint64_t{0});
   };
   auto args = req.args.size();
+  auto counts =
+      metrics::enabled() ? &metrics::served(entry.functions->name(), req.fn) : nullptr;
+  connection_state::offloaded_call kept{&cost, counts, entry.functions->name(),
+                                        st.log_calls ? req.fn : std::string{},
+                                        clock::now()};
   job.run = [me, seq, fns = entry.functions, req = std::move(req), args]() mutable {
     auto start = clock::now();
     auto rep = run_call(*fns, req);
@@ -458,7 +476,9 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
     st.proto.write_reply(out(self, st), shell);
     return;
   }
-  st.offloaded.emplace(seq, &cost);
+  if (counts)
+    counts->in_flight.fetch_add(1, std::memory_order_relaxed);
+  st.offloaded.emplace(seq, std::move(kept));
   owe(st, +1);
 }
 
@@ -678,7 +698,8 @@ caf::behavior refused_connection(caf::io::broker* self, caf::io::connection_hand
 
 void arm_idle_check(caf::io::broker* self, connection_state& st) {
   auto due = st.last_heard + st.opts.idle_timeout - clock::now();
-  self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{1}}),
+  // Past due while answers are owed: looked at again every 50 ms.
+  self->delayed_send(self, std::max(due, clock::duration{std::chrono::milliseconds{50}}),
                      tick_atom::value);
 }
 
@@ -810,8 +831,15 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         auto i = st.offloaded.find(seq);
         if (i == st.offloaded.end())
           return;
+        auto& c = i->second;
         if (took_ns >= 0)
-          i->second->ran(std::chrono::nanoseconds{took_ns}, false, args, clock::now());
+          c.cost->ran(std::chrono::nanoseconds{took_ns}, false, args, clock::now());
+        if (st.log_calls)
+          log_call(c.ns, c.fn, st.peer, c.start, rep);
+        if (c.counts) {
+          c.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+          c.counts->record(micros_since(c.start), rep.err);
+        }
         st.offloaded.erase(i);
         write_reply_frame(self, st, rep);
         take_frames(self, st); // if it waited for room off the network thread
@@ -863,7 +891,10 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         auto& st = *sp;
         if (st.closing)
           return;
-        if (clock::now() - st.last_heard >= st.opts.idle_timeout) {
+        // Idle: nothing heard, and nothing this side still owes the peer
+        // (answers under way, frames kept back while its output drains).
+        if (clock::now() - st.last_heard >= st.opts.idle_timeout && st.owed == 0 &&
+            !st.proto.paused()) {
           close_with(
               self, st, wire::close_code::idle_timeout,
               "nothing received for " +
@@ -914,10 +945,47 @@ caf::behavior server_acceptor(caf::io::broker* self, caf::io::doorman_ptr door,
         return;
       }
   });
+  // Near the descriptor limit it stops accepting (CAF's acceptor would retry a
+  // failing accept at once, spinning) and looks for free descriptors every
+  // 100 ms: its own timer, outside the front's interface.
+  rlimit lim{};
+  int64_t nofile = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                       ? static_cast<int64_t>(lim.rlim_cur)
+                       : 0;
+  auto accepting = std::make_shared<bool>(true);
+  self->set_default_handler([=](caf::scheduled_actor*,
+                                caf::message_view& x) -> caf::result<caf::message> {
+    auto& xs = x.content();
+    if (xs.match_elements<caf::atom_value>() &&
+        xs.get_as<caf::atom_value>(0) == fd_check_atom::value && !*accepting) {
+      auto probe = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      auto room = probe >= 0 && probe < nofile - 2 * fd_reserve;
+      if (probe >= 0)
+        ::close(probe);
+      if (room) {
+        *accepting = true;
+        self->trigger(listening);
+        spdlog::info("slacker server: descriptors free again: accepting connections");
+      } else {
+        self->delayed_send(self, std::chrono::milliseconds{100}, fd_check_atom::value);
+      }
+    }
+    return caf::message{};
+  });
   // An untyped broker (it forks untyped connection brokers) running the
   // front's interface, checked by the compiler.
   return front_actor_type::behavior_type{
       [=](const caf::io::new_connection_msg& msg) {
+        if (nofile > 0 && static_cast<int64_t>(msg.handle.id()) >= nofile - fd_reserve &&
+            *accepting) {
+          // Descriptors are handed out lowest first: this one says few are left.
+          *accepting = false;
+          self->halt(listening);
+          spdlog::warn("slacker server: near the descriptor limit ({}): not accepting "
+                       "connections until some close",
+                       nofile);
+          self->delayed_send(self, std::chrono::milliseconds{100}, fd_check_atom::value);
+        }
         if (!opts.tls && !opts.insecure && !is_loopback(self->remote_addr(msg.handle))) {
           // Plaintext is for loopback only (docs/security.md).
           // One line a minute at most: refusals must not flood the log.
