@@ -367,6 +367,25 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+CAF_TEST(slow http peers leave health answering) {
+  auto http_port = free_port();
+  auto http = "127.0.0.1:" + std::to_string(http_port);
+  slacker_test::server_process srv{{"--slacker.metrics=" + http}};
+  // Six peers that send half a request and then nothing.
+  std::vector<std::unique_ptr<slacker_test::raw_conn>> slow;
+  std::string half = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 6; ++i) {
+    slow.push_back(std::make_unique<slacker_test::raw_conn>(http_port, 1s));
+    CAF_REQUIRE(slow.back()->send(half.data(), half.size()));
+  }
+  int ok = 0;
+  for (int i = 0; i < 8; ++i)
+    if (http_get("http://" + http + "/health").first == 200)
+      ++ok;
+  CAF_MESSAGE(ok << " of 8 probes answered beside 6 slow peers");
+  CAF_CHECK_EQUAL(ok, 8);
+}
+
 CAF_TEST(a cluster client serves its metrics per server and its registry state) {
   auto cluster = "apps-" + std::to_string(getpid()) + "-client-metrics";
   auto http = "127.0.0.1:" + std::to_string(free_port());

@@ -5,6 +5,8 @@
 // real test-server processes, attacked over raw sockets on loopback, each
 // budget tried past its limit while a well-behaved client is still served.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -466,4 +468,63 @@ CAF_TEST(at the descriptor limit a server stops accepting without spinning) {
   }
   SLACKER_REQUIRE(r, describe(r.error()));
   CAF_MESSAGE("served again " << ms_since(start) << " ms after the connections closed");
+}
+
+CAF_TEST(a second reply with the same id is ignored by the caller) {
+  // A hostile server on loopback: it answers the one call twice.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CAF_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  CAF_REQUIRE(::listen(listener, 4) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = ntohs(addr.sin_port);
+  std::thread hostile{[listener] {
+    int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0)
+      return;
+    wire::frame_buffer in{wire::default_max_message_size};
+    std::vector<char> out;
+    char buf[4096];
+    bool answered = false;
+    while (!answered) {
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0)
+        break;
+      in.feed(buf, static_cast<size_t>(n), [&](wire::frame_type t, wire::reader& r) {
+        if (t == wire::frame_type::hello) {
+          wire::write_hello(out, wire::default_max_message_size);
+        } else if (t == wire::frame_type::call) {
+          call_request req;
+          wire::read_call(r, req);
+          for (auto text : {"first", "second"}) {
+            call_reply rep;
+            rep.id = req.id;
+            rep.codec = req.codec;
+            rep.result = *encode_value(req.codec, std::string{text});
+            wire::write_reply(out, rep);
+          }
+          answered = true;
+        }
+        return true;
+      });
+      ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+      out.clear();
+    }
+    while (::recv(fd, buf, sizeof(buf), 0) > 0) {
+      // until the client closes
+    }
+    ::close(fd);
+  }};
+  {
+    client_system cs{{}};
+    slacker::client c{*cs.sys, "127.0.0.1:" + std::to_string(port)};
+    auto r = c.call<std::string>("test.api/echo", std::string{"x"});
+    SLACKER_REQUIRE(r, describe(r.error()));
+    CAF_CHECK_EQUAL(*r, "first");
+  }
+  hostile.join();
+  ::close(listener);
 }
