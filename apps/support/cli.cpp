@@ -60,32 +60,26 @@ void security_options::add_to(CLI::App& app, bool server) {
           ->type_name("SECRET")
           ->envname("SLACKER_MANAGER_TOKEN")
           ->group(group);
-  app.add_option_function<std::string>(
-         "--manager-token-file",
-         [this](const std::string& path) {
-           manager_token = read_secret(path, "--manager-token-file");
-         },
-         "a file holding the manager token (its first line)")
-      ->type_name("FILE")
-      ->check(CLI::ExistingFile)
-      ->excludes(token)
-      ->group(group);
+  // FLAG: the first line of a file into `secret`, instead of `inline_flag`.
+  auto from_file = [&](const std::string& flag, std::string& secret,
+                       CLI::Option* inline_flag, const std::string& what) {
+    app.add_option_function<std::string>(
+           flag,
+           [&secret, flag](const std::string& path) { secret = read_secret(path, flag); },
+           "a file holding " + what + " (its first line)")
+        ->type_name("FILE")
+        ->check(CLI::ExistingFile)
+        ->excludes(inline_flag)
+        ->group(group);
+  };
+  from_file("--manager-token-file", manager_token, token, "the manager token");
   auto* zk = app.add_option("--zk-auth", zk_auth,
                             "ZooKeeper digest credentials; visible in ps: prefer "
                             "--zk-auth-file or $SLACKER_ZK_AUTH")
                  ->type_name("USER:PASSWORD")
                  ->envname("SLACKER_ZK_AUTH")
                  ->group(group);
-  app.add_option_function<std::string>(
-         "--zk-auth-file",
-         [this](const std::string& path) {
-           zk_auth = read_secret(path, "--zk-auth-file");
-         },
-         "a file holding the ZooKeeper credentials USER:PASSWORD (its first line)")
-      ->type_name("FILE")
-      ->check(CLI::ExistingFile)
-      ->excludes(zk)
-      ->group(group);
+  from_file("--zk-auth-file", zk_auth, zk, "the ZooKeeper credentials USER:PASSWORD");
   if (server)
     app.add_flag(
            "--insecure", insecure,

@@ -3,6 +3,7 @@
 #include <array>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -12,23 +13,10 @@ namespace slacker {
 worker_pool::~worker_pool() = default;
 
 const char* to_string(job_refusal x) {
-  switch (x) {
-    case job_refusal::none:
-      return "none";
-    case job_refusal::queue_full:
-      return "queue_full";
-    case job_refusal::bytes_full:
-      return "bytes_full";
-    case job_refusal::slow_queue:
-      return "slow_queue";
-    case job_refusal::stopped:
-      return "stopped";
-    case job_refusal::gone:
-      return "gone";
-    case job_refusal::expired:
-      return "expired";
-  }
-  return "unknown";
+  static constexpr const char* names[] = {
+      "none", "queue_full", "bytes_full", "slow_queue", "stopped", "gone", "expired"};
+  auto i = static_cast<size_t>(x);
+  return i < std::size(names) ? names[i] : "unknown";
 }
 
 namespace {
@@ -193,37 +181,18 @@ public:
   }
 
   void drop_waiting() override {
-    auto& c = *core_;
-    std::deque<pool_core::entry> waiting;
-    {
-      std::lock_guard<std::mutex> guard{c.mtx};
-      waiting.swap(c.queue);
-      c.bytes = 0;
-    }
-    for (auto& e : waiting) {
-      c.count(job_refusal::stopped);
-      if (e.job.drop)
-        e.job.drop(job_refusal::stopped);
-    }
+    drop_queue(false);
   }
 
   size_t stop(std::chrono::milliseconds grace) override {
     auto& c = *core_;
-    std::deque<pool_core::entry> waiting;
     {
       std::lock_guard<std::mutex> guard{c.mtx};
       if (c.stopping && threads_.empty())
         return 0;
-      c.stopping = true;
-      waiting.swap(c.queue);
-      c.bytes = 0;
     }
+    drop_queue(true);
     c.cv.notify_all();
-    for (auto& e : waiting) {
-      c.count(job_refusal::stopped);
-      if (e.job.drop)
-        e.job.drop(job_refusal::stopped);
-    }
     size_t left = 0;
     {
       std::unique_lock<std::mutex> guard{c.mtx};
@@ -255,6 +224,23 @@ public:
   }
 
 private:
+  /// Answers every waiting job `stopped` (and, with `stop`, takes no more).
+  void drop_queue(bool stop) {
+    auto& c = *core_;
+    std::deque<pool_core::entry> waiting;
+    {
+      std::lock_guard<std::mutex> guard{c.mtx};
+      c.stopping = c.stopping || stop;
+      waiting.swap(c.queue);
+      c.bytes = 0;
+    }
+    for (auto& e : waiting) {
+      c.count(job_refusal::stopped);
+      if (e.job.drop)
+        e.job.drop(job_refusal::stopped);
+    }
+  }
+
   std::shared_ptr<pool_core> core_;
   std::vector<std::thread> threads_;
 };

@@ -57,9 +57,6 @@ void log_call(const std::string& ns, const std::string& fn, const std::string& c
                us, rep.err ? printable(describe(rep.err), 400) : std::string{"ok"});
 }
 
-namespace {
-
-/// What a call refused or dropped by the pool answers.
 caf::error refusal_error(const std::string& what, job_refusal why) {
   switch (why) {
     case job_refusal::queue_full:
@@ -84,6 +81,8 @@ caf::error refusal_error(const std::string& what, job_refusal why) {
   }
   return {};
 }
+
+namespace {
 
 /// The flag that says the sender of the current message went away (its
 /// connection closed): set by the down handler, read by the pool.

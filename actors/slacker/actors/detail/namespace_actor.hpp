@@ -63,6 +63,10 @@ namespace_broker(namespace_broker_type* self, std::shared_ptr<const ns> function
                  std::shared_ptr<worker_pool> pool,
                  std::shared_ptr<worker_pool> operator_pool);
 
+/// What a call of `what` (ns/fn) refused or dropped by a worker pool answers:
+/// `overloaded`, `draining` (the server stops) or `canceled` (not run).
+caf::error refusal_error(const std::string& what, job_refusal why);
+
 /// Runs one call of a namespace in the calling thread: the deadline check,
 /// the function, and the reply.
 call_reply run_call(const ns& functions, call_request& req);

@@ -450,10 +450,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
   job.deadline_ns = req.deadline_ns;
   job.gone = st.gone;
   job.drop = [me, seq, shell, what](job_refusal why) mutable {
-    shell.err =
-        why == job_refusal::stopped
-            ? make_error(sc::draining, what + " was not run: the server is stopping")
-            : make_error(sc::canceled, what + " was not run: " + to_string(why));
+    shell.err = refusal_error(what, why);
     caf::anon_send(me, offloaded_atom::value, seq, std::move(shell), int64_t{-1},
                    uint64_t{0});
   };
@@ -473,9 +470,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
   };
   auto why = st.cat->pool->submit(std::move(job));
   if (why != job_refusal::none) {
-    shell.err =
-        make_error(sc::overloaded, what + ": the worker pool takes no more calls (" +
-                                       to_string(why) + ")");
+    shell.err = refusal_error(what, why);
     st.proto.write_reply(out(self, st), shell);
     return;
   }
@@ -723,23 +718,33 @@ void end_turn(caf::io::broker* self, connection_state& st) {
 /// Takes the frames kept while the connection paused (its output backed up,
 /// its calls off the network thread at their limit, or its turn given up),
 /// once none of that holds it any more.
+/// One turn of frames: `next(out)` feeds the protocol or resumes it; then the
+/// budgets and the end of the turn. False when the connection is closing.
+template <class F> bool take_turn(caf::io::broker* self, connection_state& st, F next) {
+  st.read_start = out(self, st).size();
+  st.turn_start = clock::now();
+  st.turn_frames = 0;
+  auto res = next(out(self, st));
+  if (st.closing)
+    return false;
+  if (res) {
+    end_with(self, st, *res);
+    return false;
+  }
+  after_read(self, st);
+  if (st.closing)
+    return false;
+  end_turn(self, st);
+  return true;
+}
+
 void take_frames(caf::io::broker* self, connection_state& st) {
   if (st.closing || st.halted || !st.proto.paused() ||
       st.offloaded.size() >= max_offloaded)
     return;
   auto before = self->wr_buf(st.hdl).size();
-  st.read_start = out(self, st).size();
-  st.turn_start = clock::now();
-  st.turn_frames = 0;
-  auto res = st.proto.resume(out(self, st));
-  if (st.closing)
+  if (!take_turn(self, st, [&](std::vector<char>& buf) { return st.proto.resume(buf); }))
     return;
-  if (res)
-    return end_with(self, st, *res);
-  after_read(self, st);
-  if (st.closing)
-    return;
-  end_turn(self, st);
   if (!seal(self, st))
     return;
   account_output(self, st, before);
@@ -814,18 +819,10 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           data = st.plain_in.data();
           size = st.plain_in.size();
         }
-        st.read_start = out(self, st).size();
-        st.turn_start = clock::now();
-        st.turn_frames = 0;
-        auto res = st.proto.feed(data, size, out(self, st));
-        if (st.closing)
+        if (!take_turn(self, st, [&](std::vector<char>& buf) {
+              return st.proto.feed(data, size, buf);
+            }))
           return;
-        if (res)
-          return end_with(self, st, *res);
-        after_read(self, st);
-        if (st.closing)
-          return;
-        end_turn(self, st);
         if (seal(self, st))
           account_output(self, st, before); // CAF flushes when this handler returns
       },
