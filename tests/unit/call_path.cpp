@@ -334,7 +334,8 @@ struct fixture : test_coordinator_fixture<unit_config> {
       links[addr] = link;
       return link;
     };
-    dispatcher = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect);
+    dispatcher = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect,
+                           std::shared_ptr<route_board>{});
     membership_view view;
     view.servers = {{"a:1", "{}"}, {"b:1", "{}"}, {"c:1", R"({"weight":0})"}};
     view.namespaces = {{"ns", {"a:1", "b:1"}}};

@@ -260,7 +260,8 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
       };
     });
   };
-  auto d = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect);
+  auto d = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect,
+                     std::shared_ptr<route_board>{});
   actors.push_back(caf::actor_cast<caf::actor>(d));
   auto m = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
   actors.push_back(caf::actor_cast<caf::actor>(m));

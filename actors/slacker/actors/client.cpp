@@ -70,7 +70,7 @@ caf::expected<call_reply> client::invoke(call_request req,
   if (req.deadline_ns == 0)
     req.deadline_ns = detail::deadline_after(timeout);
   if (lane_)
-    return lane_->call(std::move(req));
+    return lane_->call(req);
   // The connection broker answers every call (its deadline, or the end of
   // its connection).
   return pool_->request<call_reply>(actor_, std::move(req));

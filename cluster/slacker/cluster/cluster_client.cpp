@@ -6,6 +6,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
 
+#include "slacker/actors/detail/caller_path.hpp"
 #include "slacker/actors/detail/dispatcher.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
@@ -101,13 +102,18 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
                  to_string(v.status) + ")";
         }));
   }
+  // Blocking calls choose their server and do their I/O in the calling
+  // thread, on routes the dispatcher publishes (slacker.blocking-calls=lane).
+  if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
+    board_ = std::make_shared<route_board>();
   if (on_network_thread(sys.config(), hot_path::dispatcher))
     dispatcher_ = caf::actor_cast<dispatcher_internal_type>(sys.middleman().spawn_broker(
-        dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor())));
+        dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor()),
+        board_));
   else
-    dispatcher_ =
-        sys.spawn(dispatcher_actor, cluster_,
-                  caf::actor_cast<caf::actor>(registry_->actor()), link_factory{});
+    dispatcher_ = sys.spawn(dispatcher_actor, cluster_,
+                            caf::actor_cast<caf::actor>(registry_->actor()),
+                            link_factory{}, board_);
   async_ = sys.spawn(async_front, caf::actor_cast<caf::actor>(dispatcher_));
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
@@ -161,8 +167,24 @@ cluster_client::prepare_encoded(const cluster_options& per_call,
 }
 
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
-  // The dispatcher answers every call: the connection brokers time them out
-  // (or fail them when their connection ends).
+  if (board_) {
+    auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
+    auto out = call_on_routes(*board_, call, dispatcher);
+    switch (out.what) {
+      case caller_outcome::kind::done:
+        return std::move(out.result);
+      case caller_outcome::kind::resend: {
+        auto idempotent = call.idempotent;
+        return pool_->request<cluster_reply>(
+            caf::actor_cast<dispatcher_internal_type>(dispatcher_), resend_atom::value,
+            std::move(call), std::move(out.cause), out.charged, idempotent);
+      }
+      case caller_outcome::kind::dispatcher:
+        break;
+    }
+  }
+  // The dispatcher answers every call it gets: the connection brokers time
+  // them out (or fail them when their connection ends).
   return pool_->request<cluster_reply>(dispatcher_, std::move(call));
 }
 

@@ -29,6 +29,7 @@
 namespace slacker {
 
 class registry;
+class route_board;
 
 namespace detail {
 
@@ -228,6 +229,7 @@ private:
   dispatcher_actor_type dispatcher_;
   caf::actor async_; // runs `invoke_async` callbacks
   std::unique_ptr<scoped_pool> pool_;
+  std::shared_ptr<route_board> board_;         // the routes blocking callers read
   std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)
 };
 

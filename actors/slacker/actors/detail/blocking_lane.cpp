@@ -202,6 +202,9 @@ blocking_lane::borrow(const std::string& what) {
     std::unique_ptr<conn> c;
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      if (closed_)
+        return make_error(sc::connection_broken,
+                          what + ": the connection to " + addr_ + " was closed");
       if (idle_.empty())
         break;
       c = std::move(idle_.back());
@@ -244,17 +247,29 @@ void blocking_lane::give_back(std::unique_ptr<conn> c) {
   if (c->going_away)
     return; // closes it
   std::lock_guard<std::mutex> guard{mtx_};
-  idle_.push_back(std::move(c));
+  if (!closed_)
+    idle_.push_back(std::move(c));
 }
 
-caf::expected<call_reply> blocking_lane::call(call_request req) {
+void blocking_lane::close() {
+  std::vector<std::unique_ptr<conn>> idle;
+  std::lock_guard<std::mutex> guard{mtx_};
+  closed_ = true;
+  idle.swap(idle_);
+}
+
+caf::expected<call_reply> blocking_lane::call(call_request& req, attempt* how) {
+  attempt ignored;
+  if (!how)
+    how = &ignored;
+  *how = attempt{};
   auto what = req.ns + "/" + req.fn;
   auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   auto caller_id = req.id;
   if (auto err = wire::check_call_size(req, opts_.max_message_size))
     return err;
-  for (int attempt = 0;; ++attempt) {
+  for (int round = 0;; ++round) {
     auto c = borrow(what);
     if (!c)
       return std::move(c.error());
@@ -265,14 +280,18 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
       give_back(std::move(*c));
       return err;
     }
-    req.id = cn.next_id++;
+    auto wire_id = cn.next_id++;
     std::vector<char> frame;
+    req.id = wire_id;
     wire::write_call(frame, req);
+    req.id = caller_id;
     call_reply rep;
-    auto res = cn.write_all(frame, deadline) ? cn.await(req.id, rep, deadline, opts_)
+    how->sent = true; // a partial write may have reached the server
+    auto res = cn.write_all(frame, deadline) ? cn.await(wire_id, rep, deadline, opts_)
                                              : outcome::lost;
     switch (res) {
       case outcome::replied:
+        how->answered = true;
         give_back(std::move(*c));
         rep.id = caller_id;
         if (rep.err)
@@ -281,7 +300,8 @@ caf::expected<call_reply> blocking_lane::call(call_request req) {
       case outcome::idle_closed:
         // The server had closed it before our call arrived: the call never
         // reached it, which retry::after calls free; once, on a fresh one.
-        if (attempt == 0 && cn.reused)
+        how->sent = false; // the server had closed it: the call never ran
+        if (round == 0 && cn.reused)
           continue;
         return make_error(sc::connection_broken, what + ": connection to " + addr_ +
                                                      " closed by the server: " + cn.why);

@@ -31,9 +31,20 @@ public:
 
   ~blocking_lane();
 
-  /// Sends `req` (its `deadline_ns` must be set) and waits for the reply;
-  /// server errors come back as errors naming the server.
-  caf::expected<call_reply> call(call_request req);
+  /// How a call went on the wire, for the retry rule (retry.hpp).
+  struct attempt {
+    bool sent = false;     // the request was written to a connection
+    bool answered = false; // the server answered it (a reply or its error)
+  };
+
+  /// Sends `req` (its `deadline_ns` must be set; its `id` is kept) and waits
+  /// for the reply; server errors come back as errors naming the server.
+  /// `how`, if given, says whether it was sent and answered.
+  caf::expected<call_reply> call(call_request& req, attempt* how = nullptr);
+
+  /// Closes the idle connections; calls from now on fail unsent
+  /// (`connection_broken`). Calls under way finish.
+  void close();
 
   struct conn; // one pooled connection (blocking_lane.cpp)
 
@@ -47,6 +58,7 @@ private:
   wire_options opts_;
   std::mutex mtx_;
   std::vector<std::unique_ptr<conn>> idle_;
+  bool closed_ = false; // guarded by mtx_
 };
 
 } // namespace slacker

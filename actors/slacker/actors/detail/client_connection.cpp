@@ -133,7 +133,8 @@ struct conn_state {
   std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
   std::shared_ptr<std::atomic<bool>> feedback;    // a grouping wants outcomes
   uint32_t accrual = 3; // timeouts in a row that make this server suspect
-  uint32_t timeouts_in_row = 0;
+  std::shared_ptr<std::atomic<uint32_t>> timeouts_in_row =
+      std::make_shared<std::atomic<uint32_t>>(0);
   bool retiring = false; // end once nothing is in flight
   std::unordered_map<uint64_t, query> queries;
   std::unordered_map<uint64_t, sent> sends;
@@ -448,9 +449,8 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
     return; // timed out meanwhile
   count_out(st);
   counted(st, *c, rep.err);
-  if (st.timeouts_in_row >= st.accrual)
+  if (st.timeouts_in_row->exchange(0, std::memory_order_relaxed) >= st.accrual)
     observe(self, st, true); // answers again
-  st.timeouts_in_row = 0;
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
     if (v != retry::verdict::stop &&
@@ -585,6 +585,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->in_flight = std::move(hooks.in_flight);
   sp->counts = std::move(hooks.counts);
   sp->feedback = std::move(hooks.feedback);
+  if (hooks.timeouts_in_row)
+    sp->timeouts_in_row = std::move(hooks.timeouts_in_row);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
@@ -754,7 +756,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           count_out(st);
           counted(st, c, make_error(sc::timeout, c.what));
           // Failure accrual: timeouts in a row make the server suspect.
-          if (++st.timeouts_in_row == st.accrual) {
+          if (st.timeouts_in_row->fetch_add(1, std::memory_order_relaxed) + 1 ==
+              st.accrual) {
             spdlog::warn(
                 "slacker: {} did not answer {} calls in a row; routing around it",
                 st.addr, st.accrual);

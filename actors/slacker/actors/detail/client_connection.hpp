@@ -36,6 +36,9 @@ struct link_hooks {
   /// When set and true, each cluster call's outcome goes to the observer as
   /// a `call_feedback` (a grouping wants it).
   std::shared_ptr<std::atomic<bool>> feedback;
+  /// Calls in a row that timed out on this server, shared with the blocking
+  /// lane of the same server (null: the broker counts alone).
+  std::shared_ptr<std::atomic<uint32_t>> timeouts_in_row;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It

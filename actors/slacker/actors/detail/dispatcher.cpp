@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/ask.hpp"
+#include "slacker/actors/detail/blocking_lane.hpp"
 #include "slacker/actors/detail/gather.hpp"
 #include "slacker/actors/detail/hedge.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -33,18 +34,69 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   auto& st = self->state;
   if (auto i = st.links.find(addr); i != st.links.end())
     return &i->second;
-  link_hooks hooks{
-      caf::actor_cast<caf::actor>(self), std::make_shared<std::atomic<size_t>>(0),
-      metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr, st.feedback};
+  link_hooks hooks{caf::actor_cast<caf::actor>(self),
+                   std::make_shared<std::atomic<size_t>>(0),
+                   metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr,
+                   st.feedback, std::make_shared<std::atomic<uint32_t>>(0)};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr;    // not host:port
   self->link_to(conn); // connection brokers end with their dispatcher
+  auto route = std::make_shared<route_server>();
+  route->addr = addr;
+  route->conn = caf::actor_cast<connection_actor_type>(conn);
+  route->in_flight = hooks.in_flight;
+  route->timeouts_in_row = hooks.timeouts_in_row;
+  route->counts = hooks.counts;
+  std::string host;
+  uint16_t port = 0;
+  if (st.lane_opts && split_address(addr, host, port))
+    route->lane = std::make_shared<blocking_lane>(std::move(host), port, *st.lane_opts);
   return &st.links
-              .emplace(addr,
-                       dispatcher_state::link{
-                           caf::actor_cast<connection_actor_type>(conn), hooks.in_flight})
+              .emplace(addr, dispatcher_state::link{route->conn, hooks.in_flight, route})
               .first->second;
+}
+
+/// Publishes the routes callers read (routes.hpp): the candidates of each
+/// namespace this client called, once its declarations are known, with the
+/// links to their servers. Called after every change of what it holds.
+template <class Self> void publish(Self* self) {
+  auto& st = self->state;
+  if (!st.board)
+    return;
+  auto t = std::make_shared<route_table>();
+  t->open = st.ready && st.status == registry_status::connected;
+  for (auto& ns : st.declared) {
+    auto c = st.candidates.find(ns);
+    if (c == st.candidates.end())
+      continue;
+    auto& e = t->namespaces[ns];
+    e.view = c->second;
+    e.idempotent = st.idempotent_fns[ns];
+    e.direct = true;
+    for (auto& s : e.view.servers) {
+      auto l = link_of(self, s.addr);
+      if (!l) {
+        e.direct = false;
+        break;
+      }
+      e.servers.push_back(l->route);
+    }
+    // A suspect server waits for its probe, which the dispatcher sends.
+    if (auto p = st.namespaces.find(ns); p != st.namespaces.end())
+      for (auto& kvp : st.suspects)
+        if (p->second.count(kvp.first) > 0)
+          e.direct = false;
+  }
+  st.board->publish(std::move(t));
+}
+
+/// Counts the calls that callers sent themselves into the retry budget.
+template <class Self> void take_deposits(Self* self, clock::time_point now) {
+  auto& st = self->state;
+  if (st.board)
+    if (auto n = st.board->calls.exchange(0, std::memory_order_relaxed); n > 0)
+      st.budget.deposit(now, n);
 }
 
 /// Lets the connection broker of a server that left answer what is in
@@ -52,6 +104,8 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
 template <class Self> void drop_link(Self* self, const std::string& addr) {
   auto& links = self->state.links;
   if (auto i = links.find(addr); i != links.end()) {
+    if (i->second.route->lane)
+      i->second.route->lane->close();
     self->unlink_from(i->second.conn);
     caf::anon_send(i->second.conn, retire_atom::value);
     links.erase(i);
@@ -96,6 +150,7 @@ template <class Self> void refresh_server(Self* self, const std::string& addr) {
   for (auto& [ns, addrs] : st.namespaces)
     if (addrs.count(addr) > 0)
       refresh(self, ns);
+  publish(self);
   if (metrics::enabled()) // routable: a member, reachable, not suspect
     metrics::peer(st.cluster, addr)
         ->routable.store(st.servers.count(addr) > 0 && st.broken.count(addr) == 0 &&
@@ -111,6 +166,7 @@ template <class Self> void refresh_all(Self* self) {
   st.candidates.clear();
   for (auto& kvp : st.namespaces)
     refresh(self, kvp.first);
+  publish(self);
   if (metrics::enabled())
     for (auto& kvp : st.servers)
       metrics::peer(st.cluster, kvp.first)
@@ -186,9 +242,12 @@ bool idempotent(Self* self, const cluster_call& call, const connection_actor_typ
               for (auto& f : fns)
                 if (f.idempotent)
                   names.insert(f.name);
+              self->state.declared.insert(ns);
+              publish(self); // callers may choose its servers themselves now
             },
             [self, ns = req.ns](caf::error&) {
               self->state.idempotent_fns.erase(ns); // asked again on the next call
+              self->state.declared.erase(ns);
             });
     return call.policies->idempotent;
   }
@@ -321,6 +380,7 @@ template <class Self> void set_ready(Self* self, const registry_state& x) {
   st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};
   if (x.status == registry_status::connected)
     st.ready = true;
+  publish(self);
   release_waiting(self);
 }
 
@@ -338,6 +398,7 @@ void warm_up(Self* self, const std::string& ns, const std::string& addr) {
 template <class Self> void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
+  take_deposits(self, self->clock().now());
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
       if (!st.ready) {
@@ -414,7 +475,7 @@ caf::actor default_connect(caf::actor_system& sys, const std::string& addr,
 template <class Self>
 dispatcher_internal_type::behavior_type
 dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
-                    link_factory connect) {
+                    link_factory connect, std::shared_ptr<route_board> board) {
   auto& st = self->state;
   st.cluster = std::move(cluster);
   // Not kept: the registry holds this dispatcher (a subscriber) until it
@@ -431,15 +492,27 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
     // TLS files are loaded once, not per server.
     auto opts =
         std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
+    if (board) // blocking calls go through lanes of their own
+      st.lane_opts = opts;
     st.connect = [opts](caf::actor_system& sys, const std::string& addr,
                         link_hooks hooks) {
       return default_connect(sys, addr, *opts, std::move(hooks));
     };
   }
+  if (board) {
+    board->feedback = st.feedback;
+    board->accrual = static_cast<uint32_t>(std::max<size_t>(
+        caf::get_or(self->home_system().config(), "slacker.failure-accrual", size_t{3}),
+        1));
+    st.board = std::move(board);
+  }
   // Closed: the calls still waiting for the first view get an answer.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (msg.reason == caf::exit_reason::normal)
       return; // a linked actor that ended normally
+    for (auto& kvp : self->state.links)
+      if (kvp.second.route->lane)
+        kvp.second.route->lane->close();
     for (auto& q : self->state.waiting)
       q.rp.deliver(make_error(sc::unavailable, "the cluster client was closed"));
     self->state.waiting.clear();
@@ -488,6 +561,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         });
         if (!other)
           return give_up(amended(cause, " (no other server to send it to)"));
+        take_deposits(self, now);
         if (charged && !st.budget.withdraw(now))
           return give_up(
               amended(cause, " (not retried: " + st.budget.describe(now) + ")"));
@@ -505,6 +579,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       [=](hedge_atom, cluster_call& call) -> caf::result<cluster_reply> {
         auto& st = self->state;
         auto now = self->clock().now();
+        take_deposits(self, now);
         if (!st.budget.withdraw(now))
           return make_error(sc::unavailable, "no backup: " + st.budget.describe(now));
         return dispatch(self, call);
@@ -574,6 +649,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       [=](namespace_up& x) {
         self->state.namespaces[x.ns].insert(x.addr);
         refresh(self, x.ns);
+        publish(self);
         warm_up(self, x.ns, x.addr);
         release_waiting(self);
       },
@@ -585,6 +661,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
             st.namespaces.erase(i);
         }
         refresh(self, x.ns);
+        publish(self);
       },
       [=](leader_changed& x) {
         auto& st = self->state;
@@ -594,6 +671,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
           st.leaders[x.ns] = x.addr;
         if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
           i->second.leader = x.addr;
+        publish(self);
       },
       [=](sweep_atom) {
         sweep(self);
@@ -652,15 +730,18 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
 
 dispatcher_internal_type::behavior_type
 dispatcher_actor(dispatcher_internal_type::stateful_pointer<dispatcher_state> self,
-                 std::string cluster, caf::actor registry, link_factory connect) {
+                 std::string cluster, caf::actor registry, link_factory connect,
+                 std::shared_ptr<route_board> board) {
   return dispatcher_behavior(self, std::move(cluster), std::move(registry),
-                             std::move(connect));
+                             std::move(connect), std::move(board));
 }
 
 caf::behavior
 dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
-                  std::string cluster, caf::actor registry) {
-  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr)
+                  std::string cluster, caf::actor registry,
+                  std::shared_ptr<route_board> board) {
+  return dispatcher_behavior(self, std::move(cluster), std::move(registry), nullptr,
+                             std::move(board))
       .unbox();
 }
 

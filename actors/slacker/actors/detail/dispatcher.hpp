@@ -23,6 +23,7 @@
 
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/actors/detail/client_connection.hpp"
+#include "slacker/actors/detail/routes.hpp"
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/policy/detail/grouping_selector.hpp"
@@ -51,6 +52,7 @@ struct dispatcher_state {
   struct link {
     connection_actor_type conn;
     std::shared_ptr<std::atomic<size_t>> in_flight;
+    std::shared_ptr<route_server> route; // what callers read (routes.hpp)
   };
 
   std::string cluster;
@@ -80,6 +82,11 @@ struct dispatcher_state {
   /// ns -> its functions declared idempotent on its servers (learned from the
   /// first server on first use).
   std::unordered_map<std::string, std::set<std::string>> idempotent_fns;
+  std::set<std::string> declared; // namespaces whose declarations arrived
+  /// Where callers read the routes (null: every call passes here), and the
+  /// options of the blocking lanes it makes per server (null: none).
+  std::shared_ptr<route_board> board;
+  std::shared_ptr<const wire_options> lane_opts;
   std::set<std::string> used;  // namespaces this client called
   std::vector<queued> waiting; // calls waiting for a view or a provider (must_wait)
   std::vector<server_data_handler> data_handlers;
@@ -156,14 +163,15 @@ using dispatcher_internal_type = dispatcher_actor_type::extend<
 
 dispatcher_internal_type::behavior_type
 dispatcher_actor(dispatcher_internal_type::stateful_pointer<dispatcher_state> self,
-                 std::string cluster, caf::actor registry,
-                 link_factory connect = nullptr);
+                 std::string cluster, caf::actor registry, link_factory connect,
+                 std::shared_ptr<route_board> board);
 
 /// The same, spawned as a broker (`middleman().spawn_broker`): it runs on the
 /// network thread, where its requests leave and the replies arrive.
 caf::behavior
 dispatcher_broker(caf::stateful_actor<dispatcher_state, caf::io::broker>* self,
-                  std::string cluster, caf::actor registry);
+                  std::string cluster, caf::actor registry,
+                  std::shared_ptr<route_board> board);
 // (An untyped broker running the typed behaviour: CAF 0.17's typed brokers
 // cannot be stateful. The behaviour is checked against the interface all the
 // same; the handle is cast to dispatcher_internal_type.)

@@ -20,9 +20,9 @@ public:
   explicit retry_budget(double share = 0.2, uint32_t floor_per_s = 10)
     : share_(share), floor_per_s_(floor_per_s) {}
 
-  /// A call was made.
-  void deposit(clock::time_point now) {
-    bucket(now).calls++;
+  /// `n` calls were made.
+  void deposit(clock::time_point now, uint64_t n = 1) {
+    bucket(now).calls += n;
   }
 
   /// A retry wants to go: true (and counted) when the budget allows it.

@@ -1,0 +1,102 @@
+#include "slacker/actors/detail/routes.hpp"
+
+#include <random>
+
+namespace slacker {
+
+namespace {
+
+/// Boards are told apart by a number never reused (an address may be).
+std::atomic<uint64_t> next_board{1};
+
+/// The table this thread read last, from which board and at which version.
+struct last_read {
+  uint64_t board = 0;
+  uint64_t version = 0;
+  std::shared_ptr<const route_table> table;
+};
+
+thread_local last_read last;
+
+std::mt19937_64& thread_rng() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
+/// `least_in_flight` over the live counts of the links (ties at random).
+addresses least_loaded(const route_entry& e) {
+  auto n = e.servers.size();
+  if (n == 0)
+    return {};
+  size_t best = SIZE_MAX;
+  size_t ties = 0;
+  size_t chosen = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto load = e.servers[i]->in_flight->load(std::memory_order_relaxed);
+    if (load < best) {
+      best = load;
+      ties = 1;
+      chosen = i;
+    } else if (load == best &&
+               std::uniform_int_distribution<size_t>{0, ties++}(thread_rng()) == 0) {
+      chosen = i; // reservoir sampling: each tie equally likely
+    }
+  }
+  return {e.view.servers[chosen].addr};
+}
+
+} // namespace
+
+route_board::route_board()
+  : feedback(std::make_shared<std::atomic<bool>>(false)), id_(next_board++),
+    table_(std::make_shared<route_table>()) {
+  // nop
+}
+
+std::shared_ptr<const route_table> route_board::read() const {
+  auto v = version_.load(std::memory_order_acquire);
+  if (last.board == id_ && last.version == v)
+    return last.table;
+  // Read after the version: a table newer than `v` is kept under `v` and
+  // read again next time, never an older one under a newer version.
+  auto t = std::atomic_load(&table_);
+  last = {id_, v, t};
+  return t;
+}
+
+void route_board::publish(std::shared_ptr<const route_table> table) {
+  std::atomic_store(&table_, std::move(table));
+  version_.fetch_add(1, std::memory_order_release);
+}
+
+addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
+  switch (kind) {
+    case grouping_kind::random:
+      return grouping::random(e.view, thread_rng());
+    case grouping_kind::all:
+      return grouping::all(e.view);
+    case grouping_kind::first:
+      return grouping::first(e.view);
+    case grouping_kind::leader:
+      return grouping::leader(e.view);
+    case grouping_kind::least_in_flight:
+      return least_loaded(e);
+    case grouping_kind::weighted:
+      return grouping::weighted(e.view, thread_rng());
+    case grouping_kind::round_robin: {
+      auto turn = board.turn.fetch_add(1, std::memory_order_relaxed);
+      return grouping::round_robin(e.view, turn);
+    }
+  }
+  return {};
+}
+
+const std::shared_ptr<route_server>* route_of(const route_entry& e,
+                                              const std::string& addr) {
+  for (size_t i = 0; i < e.view.servers.size(); ++i)
+    if (e.view.servers[i].addr == addr)
+      return &e.servers[i];
+  return nullptr;
+}
+
+} // namespace slacker
