@@ -41,12 +41,15 @@ namespace slacker {
 namespace {
 
 /// Runs `invoke_async` calls: one long-lived actor per client instead of one
-/// spawned per call.
-caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher) {
+/// spawned per call; each call goes where the routes say (`board`, null:
+/// to the dispatcher).
+caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher,
+                          std::shared_ptr<route_board> board) {
   return {
       [=](async_call& x) {
         auto done = std::move(x.done);
-        self->request(dispatcher, caf::infinite, std::move(x.call))
+        auto to = board ? route_for_actor(*board, x.call, dispatcher) : dispatcher;
+        self->request(to, caf::infinite, std::move(x.call))
             .then([done](cluster_reply& rep) { done(std::move(rep)); },
                   [done](caf::error& err) { done(std::move(err)); });
       },
@@ -102,10 +105,9 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
                  to_string(v.status) + ")";
         }));
   }
-  // Blocking calls choose their server and do their I/O in the calling
-  // thread, on routes the dispatcher publishes (slacker.blocking-calls=lane).
-  if (caf::get_or(sys.config(), "slacker.blocking-calls", std::string{"lane"}) == "lane")
-    board_ = std::make_shared<route_board>();
+  // Callers choose their server on routes the dispatcher publishes; blocking
+  // calls do their I/O in the calling thread (slacker.blocking-calls=lane).
+  board_ = std::make_shared<route_board>();
   if (on_network_thread(sys.config(), hot_path::dispatcher))
     dispatcher_ = caf::actor_cast<dispatcher_internal_type>(sys.middleman().spawn_broker(
         dispatcher_broker, cluster_, caf::actor_cast<caf::actor>(registry_->actor()),
@@ -114,7 +116,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
     dispatcher_ = sys.spawn(dispatcher_actor, cluster_,
                             caf::actor_cast<caf::actor>(registry_->actor()),
                             link_factory{}, board_);
-  async_ = sys.spawn(async_front, caf::actor_cast<caf::actor>(dispatcher_));
+  async_ = sys.spawn(async_front, caf::actor_cast<caf::actor>(dispatcher_), board_);
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
   caf::anon_send(registry_->actor(), subscribe_atom::value,
@@ -164,6 +166,13 @@ cluster_client::prepare_encoded(const cluster_options& per_call,
                                 const std::string& qualified, bytes args) const {
   return assemble(std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_)),
                   qualified, std::move(args));
+}
+
+caf::actor cluster_client::destination(cluster_call& call) const {
+  auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
+  if (!board_)
+    return dispatcher;
+  return route_for_actor(*board_, call, dispatcher);
 }
 
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {

@@ -131,11 +131,19 @@ public:
   template <class R, class Self, class F>
   void request(Self* self, cluster_call call, F f) const {
     auto what = call.req.ns + "/" + call.req.fn;
+    auto to = destination(call);
     // No CAF timeout: the call's deadline is enforced where it waits.
-    self->request(dispatcher_, caf::infinite, std::move(call))
+    self->request(to, caf::infinite, std::move(call))
         .then([f, what](cluster_reply& rep) mutable { f(decode_cluster<R>(rep, what)); },
               [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
   }
+
+  /// Where an actor sends `call` to have it answered (`cluster_call ->
+  /// cluster_reply`): the connection broker of its server when a built-in
+  /// grouping picks one from the routes the dispatcher publishes (one hop
+  /// less), else the dispatcher. `request` uses it; so may actors that
+  /// request themselves.
+  caf::actor destination(cluster_call& call) const;
 
   /// Fire-and-forget: the call runs, its result is dropped.
   template <class... Ts> caf::error send(const std::string& qualified, const Ts&... xs) {

@@ -33,6 +33,7 @@ enum class outcome {
   silent,         // nothing from the server for the peer timeout
   idle_closed,    // the server had closed the connection as idle: safe to retry
   protocol_error, // the server sent something this client cannot take
+  pending,        // not yet (within a wait)
 };
 
 } // namespace
@@ -116,7 +117,6 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   /// Reads until the reply with wire id `id` arrives (into `out`) or the wait ends.
   outcome await(uint64_t id, call_reply& out, clock::time_point deadline,
                 const wire_options& opts) {
-    char buf[wire::read_chunk];
     for (;;) {
       auto now = clock::now();
       if (now >= deadline)
@@ -126,63 +126,72 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       auto rc = ::poll(&p, 1, millis_until(wake));
       if (rc < 0 && errno != EINTR)
         return outcome::lost;
-      if (rc <= 0) {
-        if (clock::now() - last_heard > opts.peer_timeout)
-          return outcome::silent;
-        std::vector<char> ping;
-        wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
-        if (!write_all(ping, deadline))
-          return outcome::lost;
-        continue;
-      }
-      auto n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        continue;
-      if (n <= 0)
-        return outcome::lost;
-      last_heard = clock::now();
-      const char* data = buf;
-      auto size = static_cast<size_t>(n);
-      if (tls) {
-        opened.clear();
-        sealed.clear(); // handshake records for the server, if any
-        auto was_established = tls->established();
-        if (!tls->feed(buf, size, opened, sealed)) {
-          why = tls->error() +
-                (was_established ? "" : " (does the server use TLS with the same CA?)");
-          return outcome::protocol_error;
-        }
-        if (!sealed.empty() && !send_raw(sealed.data(), sealed.size(), deadline))
-          return outcome::lost;
-        data = opened.data();
-        size = opened.size();
-      }
-      std::vector<char> answers; // pongs to pings of the server
-      awaited = id;
-      reply = &out;
-      replied = false;
-      auto closed = proto.feed(data, size, answers);
-      reply = nullptr;
-      if (!answers.empty() && !write_all(answers, deadline) && !replied)
-        return outcome::lost;
-      if (closed && replied)
-        going_away = true; // the reply came first: keep it, not the connection
-      if (closed && !replied) {
-        if (!closed->by_peer) {
-          why = closed->text;
-          return outcome::protocol_error;
-        }
-        if (!proto.greeted()) {
-          why = "the server refused it: " + excerpt(closed->text); // e.g. requires TLS
-          return outcome::protocol_error;
-        }
-        why = closed->text;
-        return closed->code == wire::close_code::idle_timeout ? outcome::idle_closed
-                                                              : outcome::protocol_error;
-      }
-      if (replied)
-        return outcome::replied;
+      auto res = rc <= 0 ? on_quiet(deadline, opts) : on_readable(id, out, deadline);
+      if (res != outcome::pending)
+        return res;
     }
+  }
+
+  /// Nothing arrived for a while: silent past the peer timeout, or pinged.
+  outcome on_quiet(clock::time_point deadline, const wire_options& opts) {
+    if (clock::now() - last_heard > opts.peer_timeout)
+      return outcome::silent;
+    if (clock::now() - last_heard < opts.ping_interval)
+      return outcome::pending;
+    std::vector<char> ping;
+    wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
+    return write_all(ping, deadline) ? outcome::pending : outcome::lost;
+  }
+
+  /// Takes what arrived; `pending` until the reply with wire id `id` did.
+  outcome on_readable(uint64_t id, call_reply& out, clock::time_point deadline) {
+    char buf[wire::read_chunk];
+    auto n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return outcome::pending;
+    if (n <= 0)
+      return outcome::lost;
+    last_heard = clock::now();
+    const char* data = buf;
+    auto size = static_cast<size_t>(n);
+    if (tls) {
+      opened.clear();
+      sealed.clear(); // handshake records for the server, if any
+      auto was_established = tls->established();
+      if (!tls->feed(buf, size, opened, sealed)) {
+        why = tls->error() +
+              (was_established ? "" : " (does the server use TLS with the same CA?)");
+        return outcome::protocol_error;
+      }
+      if (!sealed.empty() && !send_raw(sealed.data(), sealed.size(), deadline))
+        return outcome::lost;
+      data = opened.data();
+      size = opened.size();
+    }
+    std::vector<char> answers; // pongs to pings of the server
+    awaited = id;
+    reply = &out;
+    replied = false;
+    auto closed = proto.feed(data, size, answers);
+    reply = nullptr;
+    if (!answers.empty() && !write_all(answers, deadline) && !replied)
+      return outcome::lost;
+    if (closed && replied)
+      going_away = true; // the reply came first: keep it, not the connection
+    if (closed && !replied) {
+      if (!closed->by_peer) {
+        why = closed->text;
+        return outcome::protocol_error;
+      }
+      if (!proto.greeted()) {
+        why = "the server refused it: " + excerpt(closed->text); // e.g. requires TLS
+        return outcome::protocol_error;
+      }
+      why = closed->text;
+      return closed->code == wire::close_code::idle_timeout ? outcome::idle_closed
+                                                            : outcome::protocol_error;
+    }
+    return replied ? outcome::replied : outcome::pending;
   }
 };
 
@@ -258,76 +267,176 @@ void blocking_lane::close() {
   idle.swap(idle_);
 }
 
+/// The result of a call whose wait ended with `res` on connection `cn`
+/// (`replied`: its reply, in `rep`).
+caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& rep,
+                                                const std::string& what,
+                                                std::chrono::nanoseconds left,
+                                                attempt& how) {
+  switch (static_cast<outcome>(res)) {
+    case outcome::replied:
+      how.answered = true;
+      if (rep.err)
+        return with_origin(rep.err, addr_);
+      return std::move(rep);
+    case outcome::idle_closed:
+      how.sent = false; // the server had closed it: the call never ran
+      return make_error(sc::connection_broken, what + ": connection to " + addr_ +
+                                                   " closed by the server: " + cn.why);
+    case outcome::timed_out: {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+      return make_error(sc::timeout, what + " on " + addr_ + ": no reply within " +
+                                         std::to_string(std::max<int64_t>(ms, 0)) +
+                                         " ms");
+    }
+    case outcome::silent:
+      return make_error(
+          sc::connection_broken,
+          what + ": connection to " + addr_ + " dropped: nothing heard for " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 opts_.peer_timeout)
+                                 .count()) +
+              " ms");
+    case outcome::protocol_error:
+      return make_error(sc::connection_broken,
+                        what + ": connection to " + addr_ + " closed: " +
+                            (cn.why.empty()
+                                 ? "the server sent a frame this client cannot take"
+                                 : cn.why));
+    case outcome::lost:
+    case outcome::pending:
+      break;
+  }
+  return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+}
+
+caf::expected<std::unique_ptr<blocking_lane::conn>>
+blocking_lane::begin(call_request& req, const std::string& what,
+                     clock::time_point deadline, uint64_t& wire_id, attempt& how) {
+  auto caller_id = req.id;
+  if (auto err = wire::check_call_size(req, opts_.max_message_size))
+    return err;
+  auto c = borrow(what);
+  if (!c)
+    return std::move(c.error());
+  auto& cn = **c;
+  // The server's own cap, once its hello told it (after the first call).
+  if (auto err = wire::check_call_size(
+          req, std::min(opts_.max_message_size, cn.proto.peer_max()))) {
+    give_back(std::move(*c));
+    return err;
+  }
+  wire_id = cn.next_id++;
+  std::vector<char> frame;
+  req.id = wire_id;
+  wire::write_call(frame, req);
+  req.id = caller_id;
+  how.sent = true; // a partial write may have reached the server
+  if (!cn.write_all(frame, deadline))
+    return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+  return c;
+}
+
 caf::expected<call_reply> blocking_lane::call(call_request& req, attempt* how) {
   attempt ignored;
   if (!how)
     how = &ignored;
-  *how = attempt{};
   auto what = req.ns + "/" + req.fn;
   auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
-  auto caller_id = req.id;
-  if (auto err = wire::check_call_size(req, opts_.max_message_size))
-    return err;
   for (int round = 0;; ++round) {
-    auto c = borrow(what);
+    *how = attempt{};
+    uint64_t wire_id = 0;
+    auto c = begin(req, what, deadline, wire_id, *how);
     if (!c)
       return std::move(c.error());
     auto& cn = **c;
-    // The server's own cap, once its hello told it (after the first call).
-    if (auto err = wire::check_call_size(
-            req, std::min(opts_.max_message_size, cn.proto.peer_max()))) {
-      give_back(std::move(*c));
-      return err;
-    }
-    auto wire_id = cn.next_id++;
-    std::vector<char> frame;
-    req.id = wire_id;
-    wire::write_call(frame, req);
-    req.id = caller_id;
     call_reply rep;
-    how->sent = true; // a partial write may have reached the server
-    auto res = cn.write_all(frame, deadline) ? cn.await(wire_id, rep, deadline, opts_)
-                                             : outcome::lost;
-    switch (res) {
-      case outcome::replied:
-        how->answered = true;
-        give_back(std::move(*c));
-        rep.id = caller_id;
-        if (rep.err)
-          return with_origin(rep.err, addr_);
-        return rep;
-      case outcome::idle_closed:
-        // The server had closed it before our call arrived: the call never
-        // reached it, which retry::after calls free; once, on a fresh one.
-        how->sent = false; // the server had closed it: the call never ran
-        if (round == 0 && cn.reused)
-          continue;
-        return make_error(sc::connection_broken, what + ": connection to " + addr_ +
-                                                     " closed by the server: " + cn.why);
-      case outcome::timed_out: {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-        return make_error(sc::timeout, what + " on " + addr_ + ": no reply within " +
-                                           std::to_string(std::max<int64_t>(ms, 0)) +
-                                           " ms");
+    auto res = cn.await(wire_id, rep, deadline, opts_);
+    // The server had closed it before our call arrived: the call never
+    // reached it, which retry::after calls free; once, on a fresh one.
+    if (res == outcome::idle_closed && round == 0 && cn.reused)
+      continue;
+    auto out = settle(static_cast<int>(res), cn, rep, what, left, *how);
+    if (res == outcome::replied) {
+      give_back(std::move(*c));
+      if (out)
+        out->id = req.id;
+    }
+    return out;
+  }
+}
+
+void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
+                             const std::function<bool(size_t)>& done) {
+  auto what = req.ns + "/" + req.fn;
+  auto left = time_left(req.deadline_ns);
+  auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  struct open_call {
+    std::unique_ptr<conn> c;
+    uint64_t wire_id = 0;
+    call_reply rep;
+  };
+  std::vector<open_call> open(calls.size());
+  size_t waiting = 0;
+  // Ends call `i` with `res`; true once the caller has its outcome.
+  auto finish = [&](size_t i, caf::expected<call_reply> res) {
+    calls[i].result = std::move(res);
+    open[i].c.reset(); // closes a connection that did not end well
+    --waiting;
+    return done(i);
+  };
+  // Every request leaves before any reply is awaited.
+  for (size_t i = 0; i < calls.size(); ++i) {
+    ++waiting;
+    auto c = calls[i].lane->begin(req, what, deadline, open[i].wire_id, calls[i].how);
+    if (!c) {
+      if (finish(i, std::move(c.error())))
+        return;
+      continue;
+    }
+    open[i].c = std::move(*c);
+  }
+  std::vector<pollfd> fds;
+  std::vector<size_t> of; // fds[k] is the connection of call of[k]
+  while (waiting > 0) {
+    auto now = clock::now();
+    fds.clear();
+    of.clear();
+    for (size_t i = 0; i < open.size(); ++i)
+      if (open[i].c) {
+        fds.push_back(pollfd{open[i].c->fd, POLLIN, 0});
+        of.push_back(i);
       }
-      case outcome::silent:
-        return make_error(
-            sc::connection_broken,
-            what + ": connection to " + addr_ + " dropped: nothing heard for " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   opts_.peer_timeout)
-                                   .count()) +
-                " ms");
-      case outcome::protocol_error:
-        return make_error(sc::connection_broken,
-                          what + ": connection to " + addr_ + " closed: " +
-                              (cn.why.empty()
-                                   ? "the server sent a frame this client cannot take"
-                                   : cn.why));
-      case outcome::lost:
-        return make_error(sc::connection_broken,
-                          what + ": connection to " + addr_ + " lost");
+    // The lanes of one client share their options.
+    auto wake = std::min(deadline, now + calls.front().lane->opts_.ping_interval);
+    auto rc = now >= deadline ? 0 : ::poll(fds.data(), fds.size(), millis_until(wake));
+    if (rc < 0 && errno != EINTR)
+      rc = 0;
+    for (size_t k = 0; k < fds.size(); ++k) {
+      auto i = of[k];
+      auto& oc = open[i];
+      auto& lane = *calls[i].lane;
+      outcome res;
+      if (clock::now() >= deadline)
+        res = outcome::timed_out;
+      else if (fds[k].revents != 0)
+        res = oc.c->on_readable(oc.wire_id, oc.rep, deadline);
+      else if (rc == 0)
+        res = oc.c->on_quiet(deadline, lane.opts_);
+      else
+        continue;
+      if (res == outcome::pending)
+        continue;
+      auto out =
+          lane.settle(static_cast<int>(res), *oc.c, oc.rep, what, left, calls[i].how);
+      if (res == outcome::replied) {
+        lane.give_back(std::move(oc.c));
+        if (out)
+          out->id = req.id;
+      }
+      if (finish(i, std::move(out)))
+        return; // decided: the calls still open are let go (connections closed)
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,23 @@ public:
   /// `how`, if given, says whether it was sent and answered.
   caf::expected<call_reply> call(call_request& req, attempt* how = nullptr);
 
+  /// One call of a fan-out (`call_all`): the lane of its server, and how it
+  /// went.
+  struct fan_call {
+    blocking_lane* lane = nullptr;
+    caf::expected<call_reply> result{caf::error{}};
+    attempt how;
+  };
+
+  /// Sends `req` to the server of each lane in `calls`, all requests before
+  /// any wait, then waits for the replies together (one poll over their
+  /// connections, the same timeouts as `call`). `done(i)` runs as call `i`
+  /// ends (its `result` set) and returns true once the caller has its
+  /// outcome: the calls still open are then let go (their connections
+  /// closed, their replies never read).
+  static void call_all(call_request& req, std::vector<fan_call>& calls,
+                       const std::function<bool(size_t)>& done);
+
   /// Closes the idle connections; calls from now on fail unsent
   /// (`connection_broken`). Calls under way finish.
   void close();
@@ -49,7 +67,20 @@ public:
   struct conn; // one pooled connection (blocking_lane.cpp)
 
 private:
+  using clock = std::chrono::steady_clock;
+
   caf::expected<std::unique_ptr<conn>> borrow(const std::string& what);
+
+  /// Borrows a connection and writes `req` to it (under wire id `wire_id`).
+  caf::expected<std::unique_ptr<conn>> begin(call_request& req, const std::string& what,
+                                             clock::time_point deadline,
+                                             uint64_t& wire_id, attempt& how);
+
+  /// The result of a wait that ended with `res` (an `outcome`).
+  caf::expected<call_reply> settle(int res, conn& cn, call_reply& rep,
+                                   const std::string& what, std::chrono::nanoseconds left,
+                                   attempt& how);
+
   void give_back(std::unique_ptr<conn> c);
 
   std::string host_;

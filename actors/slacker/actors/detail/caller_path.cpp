@@ -51,47 +51,130 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
     caf::anon_send(dispatcher, call_feedback{call.req.ns, s.addr, took, !err});
 }
 
-} // namespace
-
-caller_outcome call_on_routes(route_board& board, cluster_call& call,
-                              const caf::actor& dispatcher) {
-  caller_outcome out;
-  auto& policies = *call.policies;
-  grouping_kind kind;
-  if (!call.tried.empty() || !builtin(policies.grouping, kind))
-    return out;
-  auto table = board.read();
-  if (!table->open)
-    return out;
-  auto i = table->namespaces.find(call.req.ns);
-  if (i == table->namespaces.end() || !i->second.direct)
-    return out;
-  auto& e = i->second;
-  call.idempotent = policies.idempotent || e.idempotent.count(call.req.fn) > 0;
-  if (call.idempotent && policies.hedge_after.count() > 0)
-    return out; // the dispatcher hedges
-  auto chosen = pick_route(e, kind, board);
-  if (chosen.size() != 1)
-    return out;
-  auto link = route_of(e, chosen.front());
-  if (!link || !(*link)->lane)
-    return out;
-  auto& s = **link;
+/// The start of one call to server `s`: counted in flight.
+void count_in(route_board& board, route_server& s) {
   board.calls.fetch_add(1, std::memory_order_relaxed);
   s.in_flight->fetch_add(1, std::memory_order_relaxed);
   if (s.counts)
     s.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// The end of one call to server `s` after `took`, with `err` (none:
+/// success); `ended`: false when it was let go unfinished.
+void count_out(route_server& s, std::chrono::microseconds took, const caf::error& err,
+               bool ended = true) {
+  s.in_flight->fetch_sub(1, std::memory_order_relaxed);
+  if (!s.counts)
+    return;
+  s.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (ended)
+    s.counts->record(static_cast<uint64_t>(took.count()), err);
+}
+
+/// A call to several servers (`chosen`), sent to all of them from the
+/// calling thread and aggregated as their answers arrive, as a gather does.
+caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry& e,
+                       const addresses& chosen, const caf::actor& dispatcher) {
+  caller_outcome out;
+  std::vector<route_server*> servers;
+  std::vector<blocking_lane::fan_call> calls;
+  for (auto& addr : chosen) {
+    auto link = route_of(e, addr);
+    if (!link || !(*link)->lane)
+      return out;
+    servers.push_back(link->get());
+    calls.push_back({link->get()->lane.get(), caf::error{}, {}});
+  }
+  aggregator agg{call.req.ns + "/" + call.req.fn, call.policies, chosen};
+  std::vector<bool> ended(servers.size(), false);
+  for (auto s : servers)
+    count_in(board, *s);
+  auto started = clock::now();
+  blocking_lane::call_all(call.req, calls, [&](size_t i) {
+    auto& s = *servers[i];
+    auto took =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
+    auto& res = calls[i].result;
+    caf::error err = res ? res->err : res.error();
+    ended[i] = true;
+    count_out(s, took, err);
+    tell(board, s, call, err, calls[i].how.answered, took, dispatcher);
+    return res ? agg.add(s.addr, std::move(*res)) : agg.fail(s.addr, std::move(err));
+  });
+  for (size_t i = 0; i < servers.size(); ++i)
+    if (!ended[i])
+      count_out(*servers[i], {}, {}, false);
+  if (!agg.decided())
+    agg.expire();
+  out.what = caller_outcome::kind::done;
+  out.result = agg.result();
+  return out;
+}
+
+/// The routes of `call`'s namespace when the caller may choose its servers
+/// (`kind`: the grouping), with `call.idempotent` set; null when the
+/// dispatcher must route it.
+const route_entry* choosable(const route_table& table, cluster_call& call,
+                             grouping_kind& kind) {
+  auto& policies = *call.policies;
+  if (!call.tried.empty() || !builtin(policies.grouping, kind) || !table.open)
+    return nullptr;
+  auto i = table.namespaces.find(call.req.ns);
+  if (i == table.namespaces.end() || !i->second.direct)
+    return nullptr;
+  auto& e = i->second;
+  call.idempotent = policies.idempotent || e.idempotent.count(call.req.fn) > 0;
+  if (call.idempotent && policies.hedge_after.count() > 0)
+    return nullptr; // the dispatcher hedges
+  return &e;
+}
+
+} // namespace
+
+caf::actor route_for_actor(route_board& board, cluster_call& call,
+                           const caf::actor& dispatcher) {
+  grouping_kind kind;
+  auto table = board.read();
+  auto e = choosable(*table, call, kind);
+  if (!e)
+    return dispatcher;
+  auto chosen = pick_route(*e, kind, board);
+  if (chosen.size() != 1)
+    return dispatcher; // none, or a fan-out: the dispatcher's gather
+  auto link = route_of(*e, chosen.front());
+  if (!link)
+    return dispatcher;
+  board.calls.fetch_add(1, std::memory_order_relaxed);
+  (*link)->in_flight->fetch_add(1, std::memory_order_relaxed); // the broker counts it out
+  return caf::actor_cast<caf::actor>((*link)->conn);
+}
+
+caller_outcome call_on_routes(route_board& board, cluster_call& call,
+                              const caf::actor& dispatcher) {
+  caller_outcome out;
+  grouping_kind kind;
+  auto table = board.read();
+  auto found = choosable(*table, call, kind);
+  if (!found)
+    return out;
+  auto& e = *found;
+  auto chosen = pick_route(e, kind, board);
+  if (chosen.size() > 1)
+    return fan_out(board, call, e, chosen, dispatcher);
+  if (chosen.empty())
+    return out; // the dispatcher answers: the unavailable value, or an error
+  auto link = route_of(e, chosen.front());
+  if (!link || !(*link)->lane)
+    return out;
+  auto& s = **link;
+  count_in(board, s);
   auto started = clock::now();
   blocking_lane::attempt how;
   auto rep = s.lane->call(call.req, &how);
   auto took =
       std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
-  s.in_flight->fetch_sub(1, std::memory_order_relaxed);
   caf::error err = rep ? rep->err : rep.error();
-  if (s.counts) {
-    s.counts->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    s.counts->record(static_cast<uint64_t>(took.count()), err);
-  }
+  count_out(s, took, err);
   tell(board, s, call, err, how.answered, took, dispatcher);
   if (err) {
     auto v = retry::after({code_of(err), how.sent, how.answered, call.idempotent});

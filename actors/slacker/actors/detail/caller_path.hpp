@@ -33,4 +33,11 @@ struct caller_outcome {
 caller_outcome call_on_routes(route_board& board, cluster_call& call,
                               const caf::actor& dispatcher);
 
+/// Where an actor sends `call` (a `cluster_call -> cluster_reply` request):
+/// the connection broker of the one server a built-in grouping picks from
+/// `board`'s routes (counted in flight there, as the dispatcher would), or
+/// `dispatcher` when the dispatcher must route it.
+caf::actor route_for_actor(route_board& board, cluster_call& call,
+                           const caf::actor& dispatcher);
+
 } // namespace slacker

@@ -303,6 +303,10 @@ template <class Self> route start(Self* self, cluster_call& call) {
     }
     return {caf::actor_cast<caf::actor>(l->conn), false, caf::error{}};
   }
+  // Learns the namespace's declarations (for the routes callers read).
+  if (st.declared.count(req.ns) == 0)
+    if (auto l = link_of(self, chosen.front()))
+      idempotent(self, call, l->conn);
   auto what = req.ns + "/" + req.fn;
   auto gather = st.gathers_on_network_thread
                     ? self->home_system().middleman().spawn_broker(gather_broker, what,
@@ -492,8 +496,9 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
     // TLS files are loaded once, not per server.
     auto opts =
         std::make_shared<wire_options>(wire_options::from(self->home_system().config()));
-    if (board) // blocking calls go through lanes of their own
-      st.lane_opts = opts;
+    if (board && caf::get_or(self->home_system().config(), "slacker.blocking-calls",
+                             std::string{"lane"}) == "lane")
+      st.lane_opts = opts; // blocking calls go through lanes of their own
     st.connect = [opts](caf::actor_system& sys, const std::string& addr,
                         link_hooks hooks) {
       return default_connect(sys, addr, *opts, std::move(hooks));
