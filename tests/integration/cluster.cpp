@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -501,6 +502,64 @@ CAF_TEST(a dispatcher and gathers on the network thread route the same way) {
   CAF_CHECK(seen == addrs());
   auto slow = broker_client.call<int64_t>("test.api/slow", int64_t{10});
   CAF_CHECK(slow && *slow == 10);
+}
+
+CAF_TEST(blocking callers choose their servers themselves and go on while the dispatcher
+             is held) {
+  auto& a = start();
+  start();
+  auto warm = client->call<std::string>("test.api/echo", "warm");
+  SLACKER_REQUIRE(warm && *warm == "warm", "the first call failed");
+  for (int i = 0; i < 200 && !client->chooses_servers("test.api"); ++i)
+    std::this_thread::sleep_for(10ms); // the routes follow the first call
+  SLACKER_REQUIRE(client->chooses_servers("test.api"), "no routes published");
+  // Actors send a call to one server straight to its connection broker; a
+  // user grouping is the dispatcher's to run.
+  auto call = client->prepare(cluster_options{}, cluster_options{}, "test.api/echo", "x");
+  SLACKER_REQUIRE(call, "prepare failed");
+  CAF_CHECK(client->destination(*call) !=
+            caf::actor_cast<caf::actor>(client->dispatcher()));
+  auto first = with_grouping(grouping_fn{[](const grouping_call& c) {
+    return grouping_choice{c.view.servers.front().addr};
+  }});
+  auto own = client->prepare(first, cluster_options{}, "test.api/echo", "x");
+  SLACKER_REQUIRE(own, "prepare failed");
+  CAF_CHECK(client->destination(*own) ==
+            caf::actor_cast<caf::actor>(client->dispatcher()));
+  // The dispatcher runs server-data handlers: one that waits holds it.
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> once{false};
+  std::atomic<bool> let_go{false};
+  client->on_server_data_change([&](const std::string&, const std::string&) {
+    if (once.exchange(true))
+      return;
+    entered.set_value();
+    released.wait_for(10s); // let go by the test, or after 10 s at worst
+    let_go = true;
+  });
+  a.command(R"(data {"weight":2})");
+  SLACKER_REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready,
+                  "the handler never ran");
+  std::set<std::string> seen;
+  for (int i = 0; i < 40; ++i) {
+    auto who = client->call<std::string>("test.api/whoami");
+    SLACKER_REQUIRE(who, describe(who.error()));
+    seen.insert(*who);
+  }
+  auto all = with_grouping(grouping_kind::all);
+  all.results = results_kind::map;
+  auto each = client->call<std::map<std::string, std::string>>(all, "test.api/whoami");
+  // Done while the dispatcher was still held: none of it passed there.
+  CAF_CHECK(!let_go);
+  release.set_value();
+  CAF_CHECK(seen == addrs());
+  SLACKER_REQUIRE(each, describe(each.error()));
+  CAF_CHECK_EQUAL(each->size(), 2u);
+  // The dispatcher answers again once let go.
+  auto again = client->call<std::string>(first, "test.api/echo", "z");
+  CAF_CHECK(again && *again == "z");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

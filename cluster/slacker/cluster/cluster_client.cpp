@@ -175,6 +175,12 @@ caf::actor cluster_client::destination(cluster_call& call) const {
   return route_for_actor(*board_, call, dispatcher);
 }
 
+bool cluster_client::chooses_servers(const std::string& ns) const {
+  auto table = board_->read();
+  auto i = table->namespaces.find(ns);
+  return table->open && i != table->namespaces.end() && i->second.direct;
+}
+
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
   if (board_) {
     auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);

@@ -145,6 +145,11 @@ public:
   /// request themselves.
   caf::actor destination(cluster_call& call) const;
 
+  /// True once callers choose the servers of namespace `ns` themselves, on
+  /// the routes the dispatcher publishes (after the first call of `ns`, while
+  /// ZooKeeper is connected and no server of `ns` awaits a probe).
+  bool chooses_servers(const std::string& ns) const;
+
   /// Fire-and-forget: the call runs, its result is dropped.
   template <class... Ts> caf::error send(const std::string& qualified, const Ts&... xs) {
     auto call = prepare(cluster_options{}, cluster_options{}, qualified, xs...);
