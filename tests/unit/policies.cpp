@@ -5,7 +5,9 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "slacker/actors/detail/routes.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/policy/detail/grouping_selector.hpp"
@@ -387,4 +389,77 @@ CAF_TEST(the retry rule resends what did not run and charges what may have) {
   CAF_CHECK(after(sc::connection_broken, true, true, true) == verdict::stop);
   CAF_CHECK(after(sc::exception, true, true, true) == verdict::stop);
   CAF_CHECK(after(sc::timeout, true, false, true) == verdict::stop);
+}
+
+namespace {
+
+/// The routes of `three_servers()` as a dispatcher publishes them, with
+/// `loads` calls in flight per server.
+route_entry three_routes(std::vector<size_t> loads) {
+  route_entry e;
+  e.view = three_servers();
+  for (size_t i = 0; i < e.view.servers.size(); ++i) {
+    auto s = std::make_shared<route_server>();
+    s->addr = e.view.servers[i].addr;
+    s->in_flight = std::make_shared<std::atomic<size_t>>(loads[i]);
+    e.servers.push_back(s);
+  }
+  e.direct = true;
+  return e;
+}
+
+} // namespace
+
+CAF_TEST(a caller reads the table published last from any thread) {
+  route_board board;
+  CAF_CHECK(!board.read()->open); // an empty, closed table before the first
+  auto first = std::make_shared<route_table>();
+  first->open = true;
+  board.publish(first);
+  CAF_CHECK(board.read() == first);
+  CAF_CHECK(board.read() == first); // kept by this thread, still the same
+  auto second = std::make_shared<route_table>();
+  board.publish(second);
+  CAF_CHECK(board.read() == second);
+  std::shared_ptr<const route_table> seen;
+  std::thread{[&] {
+    seen = board.read();
+  }}.join();
+  CAF_CHECK(seen == second);
+  route_board other; // another client's board: its own table
+  CAF_CHECK(other.read() != second);
+  CAF_CHECK(board.read() == second);
+}
+
+CAF_TEST(callers choose with the built in groupings on the published routes) {
+  route_board board;
+  auto e = three_routes({2, 0, 5});
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.1:1"});
+  CAF_CHECK(pick_route(e, grouping_kind::leader, board) == addresses{"10.0.0.3:1"});
+  CAF_CHECK_EQUAL(pick_route(e, grouping_kind::all, board).size(), 3u);
+  // Least in flight reads the live counts the brokers and lanes keep.
+  for (int i = 0; i < 20; ++i)
+    CAF_CHECK(pick_route(e, grouping_kind::least_in_flight, board) ==
+              addresses{"10.0.0.2:1"});
+  e.servers[1]->in_flight->store(9);
+  CAF_CHECK(pick_route(e, grouping_kind::least_in_flight, board) ==
+            addresses{"10.0.0.1:1"});
+  // Ties at random: both idle servers are taken.
+  e.servers[2]->in_flight->store(2);
+  auto tied =
+      draw([&] { return pick_route(e, grouping_kind::least_in_flight, board); }, 200);
+  CAF_CHECK(tied == (std::set<std::string>{"10.0.0.1:1", "10.0.0.3:1"}));
+  CAF_CHECK(draw([&] { return pick_route(e, grouping_kind::weighted, board); }, 200) ==
+            (std::set<std::string>{"10.0.0.1:1", "10.0.0.3:1"}));
+  CAF_CHECK_EQUAL(
+      draw([&] { return pick_route(e, grouping_kind::random, board); }, 200).size(), 3u);
+  // Round robin: one turn per client, shared by its calling threads.
+  addresses turns;
+  for (int i = 0; i < 6; ++i)
+    turns.push_back(pick_route(e, grouping_kind::round_robin, board).front());
+  CAF_CHECK(turns == (addresses{"10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.1:1",
+                                "10.0.0.2:1", "10.0.0.3:1"}));
+  CAF_CHECK(route_of(e, "10.0.0.2:1") &&
+            route_of(e, "10.0.0.2:1")->get() == e.servers[1].get());
+  CAF_CHECK(route_of(e, "10.9.9.9:1") == nullptr);
 }
