@@ -31,9 +31,10 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   cluster client's dispatcher runs (docs/benchmarks.md has the figures).
 /// - `slacker.gather-hot-path`: `network` (default) or `scheduled`: where the
 ///   gathers of fan-out calls run.
-/// - `slacker.blocking-calls`: `lane` (default: a blocking `client::call`
-///   does its I/O in the calling thread, on a pooled connection of its own)
-///   or `broker` (through the client's connection broker).
+/// - `slacker.blocking-calls`: `lane` (default: a blocking `client::call`,
+///   and a blocking cluster call whose built-in grouping the caller runs,
+///   does its I/O in the calling thread, on pooled connections of its own)
+///   or `broker` (through the connection brokers and the dispatcher).
 /// - `slacker.max-message-size`: the largest frame a process takes from the
 ///   network, in bytes (default 16 MiB); checked before anything is kept.
 /// - `slacker.handshake-timeout` (5s), `slacker.idle-timeout` (30s),

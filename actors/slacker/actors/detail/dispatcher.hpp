@@ -102,7 +102,9 @@ struct dispatcher_state {
   static inline const char* name = "slacker.dispatcher";
 };
 
-/// The dispatcher of a cluster client: follows membership through the
+/// The dispatcher of a cluster client (docs/architecture.md, "The flow of a
+/// cluster call"): publishes the routes callers choose on (routes.hpp, when
+/// given a board) and routes the calls they do not. It follows membership through the
 /// registry actor (subscribe it there: `(subscribe_atom, dispatcher)`; it
 /// answers calls once it has seen the cluster; while ZooKeeper is not
 /// connected, a call whose namespace has no routable server waits for one up
