@@ -33,13 +33,18 @@ bool builtin(const grouping_policy& policy, grouping_kind& kind) {
 
 /// What the connection broker tells its dispatcher after a call: failure
 /// accrual (timeouts in a row make the server suspect, an answer clears
-/// it) and, when a grouping wants it, the call's outcome.
+/// it), a connection that failed (`conn_down`) and, when a grouping wants
+/// it, the call's outcome.
 void tell(route_board& board, route_server& s, const cluster_call& call,
           const caf::error& err, bool answered, std::chrono::microseconds took,
           const caf::actor& dispatcher) {
   if (answered) {
     if (s.timeouts_in_row->exchange(0, std::memory_order_relaxed) >= board.accrual)
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
+  } else if (code_of(err) == sc::connection_broken) {
+    // Unreachable, gone, or silent: out of routing until its broker connects
+    // again, as when the broker's own connection drops.
+    caf::anon_send(dispatcher, conn_down_atom::value, s.addr);
   } else if (code_of(err) == sc::timeout &&
              s.timeouts_in_row->fetch_add(1, std::memory_order_relaxed) + 1 ==
                  board.accrual) {

@@ -432,9 +432,18 @@ template <class Self> void sweep(Self* self) {
       st.broken.erase(addr);
       continue;
     }
+    // A broker that connects says conn_up; one whose connection never
+    // dropped (a blocking lane's did) answers at once.
     if (auto l = link_of(self, addr))
       self->request(l->conn, caf::infinite, caf::connect_atom::value)
-          .then([](bool) {}, [](caf::error&) {}); // conn_up tells
+          .then(
+              [self, addr](bool) {
+                if (self->state.broken.erase(addr) > 0) {
+                  refresh_server(self, addr);
+                  release_waiting(self);
+                }
+              },
+              [](caf::error&) {});
   }
 }
 
