@@ -3,7 +3,10 @@
 // and blocking), and the slacker cluster client (random over 2 servers, all
 // over 3), each with 1 call in flight (latency) and 64 (throughput), for an
 // int64 and for a 1 KiB string.
-//   bench [--seconds=N | --millis=N] [--json=FILE] [--no-cluster] [--only=TEXT]
+//   bench [--seconds=N | --millis=N] [--rounds=N] [--json=FILE] [--no-cluster]
+//         [--only=TEXT]
+// Each measurement is split into rounds (5): every system runs once per
+// round, in turn, and each row reports its median round.
 //   bench --scale=2,8,32,64 [--seconds=N]   the scale bench (bench_scale.cpp)
 //         [--latency-only] [--tls-cert=F --tls-key=F --tls-ca=F]
 //         [CAF or slacker options, passed on to the servers too]
@@ -68,6 +71,7 @@ struct bench_config : slacker::config {
   std::string clusters; // server role: comma-separated clusters to join
   std::string only;     // measure only the systems whose name contains this
   bool latency_only = false;
+  size_t rounds = 5; // each measurement split into rounds, the systems interleaved
   std::string scale; // comma-separated cluster sizes: the scale bench
   bench_config() {
     opt_group{custom_options_, "global"}
@@ -80,6 +84,8 @@ struct bench_config : slacker::config {
         .add(clusters, "clusters", "server role: clusters to join")
         .add(only, "only", "measure only systems whose name contains this text")
         .add(latency_only, "latency-only", "1 call in flight only")
+        .add(rounds, "rounds",
+             "rounds per measurement (5): every system once per round, medians reported")
         .add(scale, "scale", "the scale bench for these cluster sizes (e.g. 2,8,32,64)");
   }
 };
@@ -520,6 +526,7 @@ void print_ratios(std::vector<result>& results) {
   const std::string all3 = "slacker cluster, all over 3";
   const std::string blocking2 = "slacker cluster, blocking call, random over 2";
   const std::string blocking3 = "slacker cluster, blocking call, all over 3";
+  const std::string first2 = "slacker cluster, blocking call, first over 2";
   const std::string raw = "raw CAF request/response";
   const std::string brokers = "raw CAF, broker endpoints";
   const std::string grpc = "gRPC best";
@@ -530,6 +537,8 @@ void print_ratios(std::vector<result>& results) {
       {"direct / TCP floor (pipelined), 64 in flight", direct, tcp, 64, false, ">= 0.2",
        0.2, false},
       {"cluster blocking random/2 p50 / direct blocking", blocking2, blocking, 1, true,
+       "<= 1.1", 1.1, true},
+      {"cluster blocking first/2 p50 / direct blocking", first2, blocking, 1, true,
        "<= 1.1", 1.1, true},
       {"cluster blocking random/2 p50 / gRPC best p50", blocking2, grpc, 1, true,
        "<= 0.8", 0.8, true},
@@ -553,6 +562,34 @@ void print_ratios(std::vector<result>& results) {
     auto met = x.at_most ? value <= x.bound : value >= x.bound;
     std::printf("%-50s %8.2f %8s  %s\n", x.what, value, x.target, met ? "met" : "MISSED");
   }
+}
+
+/// Each row's median round: rows are matched by system, payload and calls in
+/// flight; the round with the median p50 (1 in flight) or calls/s (more) is
+/// the row's, in the order of the first round.
+std::vector<result> median_rounds(std::vector<std::vector<result>>& rounds) {
+  std::vector<result> out;
+  if (rounds.empty())
+    return out;
+  for (auto& first : rounds.front()) {
+    std::vector<result*> same;
+    for (auto& round : rounds)
+      for (auto& r : round)
+        if (r.name == first.name && r.payload == first.payload &&
+            r.in_flight == first.in_flight)
+          same.push_back(&r);
+    auto key = [](result* r) {
+      return r->in_flight == 1 ? r->pct(0.5) : r->rate();
+    };
+    std::sort(same.begin(), same.end(),
+              [&](result* a, result* b) { return key(a) < key(b); });
+    auto errors = size_t{0};
+    for (auto r : same)
+      errors += r->errors;
+    out.push_back(*same[same.size() / 2]);
+    out.back().errors = errors; // every round's
+  }
+  return out;
 }
 
 std::string dir_of_self() {
@@ -614,215 +651,248 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   slacker::client direct{sys, "127.0.0.1", ports[0][1]};
   direct.call<int64_t>("bench/echo", int64_t{1}); // connect and look up
   const std::string kib(1024, 'x');
-  std::vector<result> results;
-  for (size_t n : depths)
-    if (want("TCP floor"))
-      results.push_back(tcp_floor(ports[0][2], n, duration));
-  for (size_t n : depths)
-    if (want("slacker wire"))
-      results.push_back(wire_floor(ports[0][1], n, duration));
-  auto raw_call = [&](auto value) -> issue_fn {
-    return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
-      self->request(*raw, caf::infinite, value)
-          .then([done](decltype(value)&) { done(true); },
-                [done](caf::error&) { done(false); });
-    };
-  };
-  auto direct_call = [&](std::string fn, auto value) -> issue_fn {
-    return [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
-      auto req = slacker::make_call(slacker::call_options{}, fn, value);
-      self->request(direct.actor(), caf::infinite, std::move(*req))
-          .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                [done](caf::error&) { done(false); });
-    };
-  };
-  // The blocking facade from plain code, one call after the other.
-  auto blocking_row = [&](const std::string& name, const std::function<bool()>& call) {
-    result r;
-    r.name = name;
-    r.payload = "int64";
-    r.in_flight = 1;
-    rusage before{};
-    getrusage(RUSAGE_SELF, &before);
-    auto start = clock_type::now();
-    for (auto t0 = start; t0 < start + duration;) {
-      auto ok = call();
-      auto t1 = clock_type::now();
-      ++(ok ? r.calls : r.errors);
-      r.lat_ns.push_back((t1 - t0).count());
-      t0 = t1;
-    }
-    r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-    account(r, before);
-    results.push_back(std::move(r));
-  };
-  if (want("slacker direct, blocking call"))
-    blocking_row("slacker direct, blocking call", [&] {
-      return direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
-    });
-  for (size_t n : depths) {
-    if (want("raw CAF request/response"))
-      results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
-                                raw_call(int64_t{42})));
-    if (want("slacker direct client"))
-      results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
-                                direct_call("bench/echo", int64_t{42})));
-  }
-  // The direct client with its caller on the network thread too: no scheduler
-  // hop on the client (the counterpart of raw CAF's broker endpoints below).
-  if (want("slacker direct client, caller on network thread")) {
-    for (size_t n : depths) {
-      issue_on<caf::io::broker> call = [&](caf::io::broker* self,
-                                           std::function<void(bool)> done) {
-        auto req = slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
-        self->request(direct.actor(), caf::infinite, std::move(*req))
-            .then([done](slacker::call_reply& rep) { done(!rep.err); },
+  // One round: every system once, each for `duration`. Rounds interleave the
+  // systems so that drift during a run (the machine is shared) favours none.
+  auto one_round = [&](std::chrono::milliseconds duration) {
+    std::vector<result> results;
+    std::vector<std::unique_ptr<slacker::cluster_client>> clients;
+    for (size_t n : depths)
+      if (want("TCP floor"))
+        results.push_back(tcp_floor(ports[0][2], n, duration));
+    for (size_t n : depths)
+      if (want("slacker wire"))
+        results.push_back(wire_floor(ports[0][1], n, duration));
+    auto raw_call = [&](auto value) -> issue_fn {
+      return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+        self->request(*raw, caf::infinite, value)
+            .then([done](decltype(value)&) { done(true); },
                   [done](caf::error&) { done(false); });
       };
-      results.push_back(measure_on<caf::io::broker>(
-          [&](auto f) { sys.middleman().spawn_broker(f); },
-          "slacker direct client, caller on network thread", "int64", n, duration, call));
-    }
-  }
-  // Raw CAF at its best: both endpoints are brokers (the network thread).
-  auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
-  if (broker && want("raw CAF, broker endpoints")) {
-    for (size_t n : depths) {
-      issue_on<caf::io::broker> call = [&](caf::io::broker* self,
-                                           std::function<void(bool)> done) {
-        self->request(*broker, caf::infinite, int64_t{42})
-            .then([done](int64_t) { done(true); }, [done](caf::error&) { done(false); });
-      };
-      results.push_back(measure_on<caf::io::broker>(
-          [&](auto f) { sys.middleman().spawn_broker(f); }, "raw CAF, broker endpoints",
-          "int64", n, duration, call));
-    }
-  }
-  for (size_t n : depths) {
-    if (want("raw CAF request/response"))
-      results.push_back(
-          measure(sys, "raw CAF request/response", "1 KiB", n, duration, raw_call(kib)));
-    if (want("slacker direct client"))
-      results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
-                                direct_call("bench/echo-string", kib)));
-  }
-  if (want("TLS")) {
-    // Mutual TLS: a server and a client system of their own.
-    std::unique_ptr<slacker_test::test_certs> made;
-    std::vector<std::string> tls_opts;
-    if (tls_args.empty()) {
-      made = std::make_unique<slacker_test::test_certs>();
-      tls_opts = made->options();
-    } else {
-      tls_opts = tls_args;
-    }
-    std::vector<std::string> args{self_path, "--role=server"};
-    args.insert(args.end(), forwarded.begin(), forwarded.end());
-    args.insert(args.end(), tls_opts.begin(), tls_opts.end());
-    slacker_test::process tls_server{args};
-    auto line = tls_server.wait_for("ports ", 15000);
-    std::array<uint16_t, 4> p{};
-    if (line)
-      std::sscanf(line->c_str(), "%hu %hu %hu %hu", &p[0], &p[1], &p[2], &p[3]);
-    slacker::config tls_cfg;
-    std::vector<std::string> argv_strings{"bench"};
-    argv_strings.insert(argv_strings.end(), forwarded.begin(), forwarded.end());
-    argv_strings.insert(argv_strings.end(), tls_opts.begin(), tls_opts.end());
-    std::vector<char*> tls_argv;
-    for (auto& a : argv_strings)
-      tls_argv.push_back(a.data());
-    auto err = tls_cfg.parse(static_cast<int>(tls_argv.size()), tls_argv.data());
-    if (!line || err) {
-      std::fprintf(stderr,
-                   "bench: the TLS server did not start; skipping the TLS rows\n");
-    } else {
-      caf::actor_system tls_sys{tls_cfg};
-      slacker::client tls_direct{tls_sys, "127.0.0.1", p[1]};
-      auto warm = tls_direct.call<int64_t>("bench/echo", int64_t{1});
-      if (!warm)
-        std::fprintf(stderr, "bench: TLS: %s\n", slacker::describe(warm.error()).c_str());
-      blocking_row("slacker direct, TLS, blocking call", [&] {
-        return tls_direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
-      });
-      for (size_t n : depths)
-        results.push_back(
-            measure(tls_sys, "slacker direct client, TLS", "int64", n, duration,
-                    [&](caf::event_based_actor* self, std::function<void(bool)> done) {
-                      auto req = slacker::make_call(slacker::call_options{}, "bench/echo",
-                                                    int64_t{42});
-                      self->request(tls_direct.actor(), caf::infinite, std::move(*req))
-                          .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                                [done](caf::error&) { done(false); });
-                    }));
-    }
-    tls_server.stop();
-  }
-  std::vector<std::unique_ptr<slacker::cluster_client>> clients;
-  if (!zk_addr.empty()) {
-    struct cluster_row {
-      std::string cluster;
-      slacker::grouping_kind grouping;
-      std::string name;
-      size_t servers;
     };
-    for (auto& row : {cluster_row{"bench-2", slacker::grouping_kind::random,
-                                  "slacker cluster, random over 2", 2},
-                      cluster_row{"bench-3", slacker::grouping_kind::all,
-                                  "slacker cluster, all over 3", 3}}) {
-      auto blocking_name = "slacker cluster, blocking call, " + row.name.substr(17);
-      if (!want(row.name) && !want(blocking_name))
-        continue;
-      slacker::cluster_options opts;
-      opts.grouping = row.grouping;
-      opts.results = slacker::results_kind::vector;
-      clients.push_back(
-          std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
-      auto& sc = *clients.back();
-      for (int i = 0; i < 300; ++i) { // until every server is known (bounded)
-        auto v = sc.members();
-        if (v && v->namespaces["bench"].size() >= row.servers)
-          break;
-        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    auto direct_call = [&](std::string fn, auto value) -> issue_fn {
+      return
+          [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
+            auto req = slacker::make_call(slacker::call_options{}, fn, value);
+            self->request(direct.actor(), caf::infinite, std::move(*req))
+                .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                      [done](caf::error&) { done(false); });
+          };
+    };
+    // The blocking facade from plain code, one call after the other.
+    auto blocking_row = [&](const std::string& name, const std::function<bool()>& call) {
+      result r;
+      r.name = name;
+      r.payload = "int64";
+      r.in_flight = 1;
+      rusage before{};
+      getrusage(RUSAGE_SELF, &before);
+      auto start = clock_type::now();
+      for (auto t0 = start; t0 < start + duration;) {
+        auto ok = call();
+        auto t1 = clock_type::now();
+        ++(ok ? r.calls : r.errors);
+        r.lat_ns.push_back((t1 - t0).count());
+        t0 = t1;
       }
-      sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); // warm up connections
-      auto cluster_call = [&sc](std::string fn, auto value) -> issue_fn {
-        return [&sc, fn, value](caf::event_based_actor* self,
-                                std::function<void(bool)> done) {
-          auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{},
-                                 fn, value);
-          // Where `sc.request` sends it: the server's connection broker.
-          auto to = sc.destination(*call);
-          self->request(to, caf::infinite, std::move(*call))
-              .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
+      r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+      account(r, before);
+      results.push_back(std::move(r));
+    };
+    if (want("slacker direct, blocking call"))
+      blocking_row("slacker direct, blocking call", [&] {
+        return direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
+      });
+    for (size_t n : depths) {
+      if (want("raw CAF request/response"))
+        results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
+                                  raw_call(int64_t{42})));
+      if (want("slacker direct client"))
+        results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
+                                  direct_call("bench/echo", int64_t{42})));
+    }
+    // The direct client with its caller on the network thread too: no scheduler
+    // hop on the client (the counterpart of raw CAF's broker endpoints below).
+    if (want("slacker direct client, caller on network thread")) {
+      for (size_t n : depths) {
+        issue_on<caf::io::broker> call = [&](caf::io::broker* self,
+                                             std::function<void(bool)> done) {
+          auto req =
+              slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
+          self->request(direct.actor(), caf::infinite, std::move(*req))
+              .then([done](slacker::call_reply& rep) { done(!rep.err); },
                     [done](caf::error&) { done(false); });
         };
-      };
-      // From plain code: the calling thread chooses the server and calls it.
-      if (want(blocking_name))
-        blocking_row(blocking_name, [&sc] {
-          auto r = sc.call<std::vector<int64_t>>("bench/echo", int64_t{42});
-          return r && !r->empty() && r->front() == 42; // the answer, not only one
-        });
-      if (!want(row.name))
-        continue;
-      for (size_t n : depths)
-        results.push_back(measure(sys, row.name, "int64", n, duration,
-                                  cluster_call("bench/echo", int64_t{42})));
-      for (size_t n : depths)
-        results.push_back(measure(sys, row.name, "1 KiB", n, duration,
-                                  cluster_call("bench/echo-string", kib)));
+        results.push_back(
+            measure_on<caf::io::broker>([&](auto f) { sys.middleman().spawn_broker(f); },
+                                        "slacker direct client, caller on network thread",
+                                        "int64", n, duration, call));
+      }
     }
-  }
-  // Raw CAF with CAF's defaults on both sides (processes of their own).
-  if (want("raw CAF, CAF defaults"))
-    run_peer(results, {self_path, "--role=server", "--caf-defaults"},
-             {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
-  // The peer: gRPC C++ (apps/bench_grpc), when it was built.
-  auto grpc_path = dir_of_self() + "/bench-grpc";
-  if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
-    for (std::string server : {"sync", "callback"})
-      run_peer(results, {grpc_path, "--role=server", "--server=" + server},
-               {grpc_path, "--role=client", "--server=" + server}, duration);
+    // Raw CAF at its best: both endpoints are brokers (the network thread).
+    auto broker = sys.middleman().remote_actor("127.0.0.1", ports[0][3]);
+    if (broker && want("raw CAF, broker endpoints")) {
+      for (size_t n : depths) {
+        issue_on<caf::io::broker> call = [&](caf::io::broker* self,
+                                             std::function<void(bool)> done) {
+          self->request(*broker, caf::infinite, int64_t{42})
+              .then([done](int64_t) { done(true); },
+                    [done](caf::error&) { done(false); });
+        };
+        results.push_back(measure_on<caf::io::broker>(
+            [&](auto f) { sys.middleman().spawn_broker(f); }, "raw CAF, broker endpoints",
+            "int64", n, duration, call));
+      }
+    }
+    for (size_t n : depths) {
+      if (want("raw CAF request/response"))
+        results.push_back(measure(sys, "raw CAF request/response", "1 KiB", n, duration,
+                                  raw_call(kib)));
+      if (want("slacker direct client"))
+        results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
+                                  direct_call("bench/echo-string", kib)));
+    }
+    if (want("TLS")) {
+      // Mutual TLS: a server and a client system of their own.
+      std::unique_ptr<slacker_test::test_certs> made;
+      std::vector<std::string> tls_opts;
+      if (tls_args.empty()) {
+        made = std::make_unique<slacker_test::test_certs>();
+        tls_opts = made->options();
+      } else {
+        tls_opts = tls_args;
+      }
+      std::vector<std::string> args{self_path, "--role=server"};
+      args.insert(args.end(), forwarded.begin(), forwarded.end());
+      args.insert(args.end(), tls_opts.begin(), tls_opts.end());
+      slacker_test::process tls_server{args};
+      auto line = tls_server.wait_for("ports ", 15000);
+      std::array<uint16_t, 4> p{};
+      if (line)
+        std::sscanf(line->c_str(), "%hu %hu %hu %hu", &p[0], &p[1], &p[2], &p[3]);
+      slacker::config tls_cfg;
+      std::vector<std::string> argv_strings{"bench"};
+      argv_strings.insert(argv_strings.end(), forwarded.begin(), forwarded.end());
+      argv_strings.insert(argv_strings.end(), tls_opts.begin(), tls_opts.end());
+      std::vector<char*> tls_argv;
+      for (auto& a : argv_strings)
+        tls_argv.push_back(a.data());
+      auto err = tls_cfg.parse(static_cast<int>(tls_argv.size()), tls_argv.data());
+      if (!line || err) {
+        std::fprintf(stderr,
+                     "bench: the TLS server did not start; skipping the TLS rows\n");
+      } else {
+        caf::actor_system tls_sys{tls_cfg};
+        slacker::client tls_direct{tls_sys, "127.0.0.1", p[1]};
+        auto warm = tls_direct.call<int64_t>("bench/echo", int64_t{1});
+        if (!warm)
+          std::fprintf(stderr, "bench: TLS: %s\n",
+                       slacker::describe(warm.error()).c_str());
+        blocking_row("slacker direct, TLS, blocking call", [&] {
+          return tls_direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
+        });
+        for (size_t n : depths)
+          results.push_back(
+              measure(tls_sys, "slacker direct client, TLS", "int64", n, duration,
+                      [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+                        auto req = slacker::make_call(slacker::call_options{},
+                                                      "bench/echo", int64_t{42});
+                        self->request(tls_direct.actor(), caf::infinite, std::move(*req))
+                            .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                                  [done](caf::error&) { done(false); });
+                      }));
+      }
+      tls_server.stop();
+    }
+    if (!zk_addr.empty()) {
+      struct cluster_row {
+        std::string cluster;
+        slacker::grouping_kind grouping;
+        std::string name;
+        size_t servers;
+      };
+      for (auto& row : {cluster_row{"bench-2", slacker::grouping_kind::random,
+                                    "slacker cluster, random over 2", 2},
+                        cluster_row{"bench-3", slacker::grouping_kind::all,
+                                    "slacker cluster, all over 3", 3}}) {
+        auto blocking_name = "slacker cluster, blocking call, " + row.name.substr(17);
+        if (!want(row.name) && !want(blocking_name))
+          continue;
+        slacker::cluster_options opts;
+        opts.grouping = row.grouping;
+        opts.results = slacker::results_kind::vector;
+        clients.push_back(
+            std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
+        auto& sc = *clients.back();
+        for (int i = 0; i < 300; ++i) { // until every server is known (bounded)
+          auto v = sc.members();
+          if (v && v->namespaces["bench"].size() >= row.servers)
+            break;
+          std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        }
+        sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); // warm up connections
+        auto cluster_call = [&sc](std::string fn, auto value) -> issue_fn {
+          return [&sc, fn, value](caf::event_based_actor* self,
+                                  std::function<void(bool)> done) {
+            auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{},
+                                   fn, value);
+            // Where `sc.request` sends it: the server's connection broker.
+            auto to = sc.destination(*call);
+            self->request(to, caf::infinite, std::move(*call))
+                .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
+                      [done](caf::error&) { done(false); });
+          };
+        };
+        // From plain code: the calling thread chooses the server and calls it.
+        // The same server every call, as the direct client's: random over
+        // two lets each server rest every other call, which this machine
+        // rewards (docs/benchmarks.md).
+        if (want(blocking_name) && row.servers == 2) {
+          slacker::cluster_options first;
+          first.grouping = slacker::grouping_kind::first;
+          blocking_row("slacker cluster, blocking call, first over 2", [&sc, first] {
+            auto r = sc.call<std::vector<int64_t>>(first, "bench/echo", int64_t{42});
+            return r && !r->empty() && r->front() == 42;
+          });
+        }
+        if (want(blocking_name))
+          blocking_row(blocking_name, [&sc] {
+            auto r = sc.call<std::vector<int64_t>>("bench/echo", int64_t{42});
+            return r && !r->empty() && r->front() == 42; // the answer, not only one
+          });
+        if (!want(row.name))
+          continue;
+        for (size_t n : depths)
+          results.push_back(measure(sys, row.name, "int64", n, duration,
+                                    cluster_call("bench/echo", int64_t{42})));
+        for (size_t n : depths)
+          results.push_back(measure(sys, row.name, "1 KiB", n, duration,
+                                    cluster_call("bench/echo-string", kib)));
+      }
+    }
+    // Raw CAF with CAF's defaults on both sides (processes of their own).
+    if (want("raw CAF, CAF defaults"))
+      run_peer(results, {self_path, "--role=server", "--caf-defaults"},
+               {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
+    // The peer: gRPC C++ (apps/bench_grpc), when it was built.
+    auto grpc_path = dir_of_self() + "/bench-grpc";
+    if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
+      for (std::string server : {"sync", "callback"})
+        run_peer(results, {grpc_path, "--role=server", "--server=" + server},
+                 {grpc_path, "--role=client", "--server=" + server}, duration);
+    clients.clear();
+    return results;
+  };
+  auto rounds = std::max<size_t>(cfg.rounds, 1);
+  auto per_round =
+      std::max(duration / static_cast<int>(rounds), std::chrono::milliseconds{50});
+  std::vector<std::vector<result>> all;
+  for (size_t k = 0; k < rounds; ++k)
+    all.push_back(one_round(per_round));
+  auto results = median_rounds(all);
+  if (rounds > 1)
+    std::printf("each row: the median of %zu rounds of %lld ms (by p50 at 1 in flight, "
+                "by calls/s at 64)\n",
+                rounds, static_cast<long long>(per_round.count()));
   std::printf("%-48s %-7s %9s %12s %9s %9s %9s %7s %8s %8s\n", "system", "payload",
               "in flight", "calls/s", "p50 us", "p99 us", "p99.9 us", "errors", "cs/call",
               "cpu us");
@@ -850,7 +920,6 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     }
     out << "]\n";
   }
-  clients.clear();
   for (auto& s : servers)
     s->stop();
   if (zk) {
