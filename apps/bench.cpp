@@ -835,11 +835,14 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                                   std::function<void(bool)> done) {
             auto call = sc.prepare(slacker::cluster_options{}, slacker::cluster_options{},
                                    fn, value);
-            // Where `sc.request` sends it: the server's connection broker.
-            auto to = sc.destination(*call);
-            self->request(to, caf::infinite, std::move(*call))
-                .then([done](slacker::cluster_reply& rep) { done(!rep.replies.empty()); },
-                      [done](caf::error&) { done(false); });
+            // As actors call (`request`): one server's broker, or a fan-out
+            // sent to each chosen broker and aggregated in this actor.
+            using element = decltype(value);
+            sc.request<std::vector<element>>(
+                self, std::move(*call),
+                [done, value](caf::expected<std::vector<element>> r) {
+                  done(r && !r->empty() && r->front() == value);
+                });
           };
         };
         // From plain code: the calling thread chooses the server and calls it.

@@ -47,11 +47,8 @@ caf::behavior async_front(caf::event_based_actor* self, caf::actor dispatcher,
                           std::shared_ptr<route_board> board) {
   return {
       [=](async_call& x) {
-        auto done = std::move(x.done);
-        auto to = board ? route_for_actor(*board, x.call, dispatcher) : dispatcher;
-        self->request(to, caf::infinite, std::move(x.call))
-            .then([done](cluster_reply& rep) { done(std::move(rep)); },
-                  [done](caf::error& err) { done(std::move(err)); });
+        request_on_routes(self, board.get(), dispatcher, std::move(x.call),
+                          std::move(x.done));
       },
   };
 }

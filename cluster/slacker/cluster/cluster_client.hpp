@@ -20,6 +20,7 @@
 #include "slacker/actors/ask.hpp"
 #include "slacker/actors/client.hpp"
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/detail/caller_path.hpp"
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/registry/interfaces.hpp"
@@ -122,8 +123,11 @@ public:
                  });
   }
 
-  /// From an actor, without blocking: sends a prepared call (see `prepare`)
-  /// to the dispatcher and calls `f` with the typed result, on `self`.
+  /// From an actor, without blocking: runs a prepared call (see `prepare`)
+  /// and calls `f` with the typed result, on `self`. A call to one server
+  /// goes to that server's connection broker; a fan-out under a built-in
+  /// grouping is sent to every chosen server's broker and aggregated in
+  /// `self`; the rest goes through the dispatcher.
   /// ```
   /// auto call = sc.prepare(opts, {}, "ns/fn", 1);
   /// sc.request<int64_t>(self, std::move(*call), [](caf::expected<int64_t> x) { ... });
@@ -131,11 +135,15 @@ public:
   template <class R, class Self, class F>
   void request(Self* self, cluster_call call, F f) const {
     auto what = call.req.ns + "/" + call.req.fn;
-    auto to = destination(call);
     // No CAF timeout: the call's deadline is enforced where it waits.
-    self->request(to, caf::infinite, std::move(call))
-        .then([f, what](cluster_reply& rep) mutable { f(decode_cluster<R>(rep, what)); },
-              [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
+    request_on_routes(self, board_.get(), caf::actor_cast<caf::actor>(dispatcher_),
+                      std::move(call),
+                      [f, what](caf::expected<cluster_reply> rep) mutable {
+                        if (rep)
+                          f(decode_cluster<R>(*rep, what));
+                        else
+                          f(caf::expected<R>{std::move(rep.error())});
+                      });
   }
 
   /// Where an actor sends `call` to have it answered (`cluster_call ->

@@ -64,7 +64,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   // What the protocol reports. The lane sends no typed messages and no
   // queries: their answers would be a server's mistake, and are ignored.
   void on_greeted() override {
-    // nop: the call was written after the hello already
+    // nop: `greet` waits for it (proto.greeted())
   }
   void on_reply(call_reply& rep) override {
     // The first answer counts: a second with the same id (a server's
@@ -130,6 +130,29 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       if (res != outcome::pending)
         return res;
     }
+  }
+
+  /// Waits for the server's hello on a new connection, so that a call is
+  /// only written to a server that is there: a process dying while we
+  /// connect may still complete the handshake from its listen queue, and a
+  /// call written then would fail *sent*. `replied` once greeted.
+  outcome greet(clock::time_point deadline, const wire_options& opts) {
+    call_reply none;
+    while (!proto.greeted()) {
+      auto now = clock::now();
+      if (now >= deadline)
+        return outcome::timed_out;
+      pollfd p{fd, POLLIN, 0};
+      auto rc = ::poll(&p, 1, millis_until(std::min(deadline, now + opts.ping_interval)));
+      if (rc < 0 && errno != EINTR)
+        return outcome::lost;
+      if (rc <= 0)
+        continue;
+      auto res = on_readable(0, none, deadline);
+      if (res != outcome::pending && res != outcome::replied)
+        return res;
+    }
+    return outcome::replied;
   }
 
   /// Nothing arrived for a while: silent past the peer timeout, or pinged.
@@ -260,6 +283,12 @@ void blocking_lane::give_back(std::unique_ptr<conn> c) {
     idle_.push_back(std::move(c));
 }
 
+void blocking_lane::drop_idle() {
+  std::vector<std::unique_ptr<conn>> idle;
+  std::lock_guard<std::mutex> guard{mtx_};
+  idle.swap(idle_);
+}
+
 void blocking_lane::close() {
   std::vector<std::unique_ptr<conn>> idle;
   std::lock_guard<std::mutex> guard{mtx_};
@@ -310,22 +339,38 @@ caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& r
   return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
 }
 
-caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::begin(call_request& req, const std::string& what,
-                     clock::time_point deadline, uint64_t& wire_id, attempt& how) {
-  auto caller_id = req.id;
-  if (auto err = wire::check_call_size(req, opts_.max_message_size))
-    return err;
-  auto c = borrow(what);
-  if (!c)
-    return std::move(c.error());
-  auto& cn = **c;
-  // The server's own cap, once its hello told it (after the first call).
+caf::error blocking_lane::not_greeted(conn& cn, int res, const std::string& what,
+                                      attempt& how) {
+  how.sent = false; // nothing was sent: the call may go elsewhere (retry::after)
+  if (static_cast<outcome>(res) == outcome::timed_out)
+    return make_error(
+        sc::connection_broken,
+        what + ": " + addr_ + " did not greet within " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(greet_timeout())
+                    .count()) +
+            " ms");
+  call_reply unused;
+  auto err = settle(res, cn, unused, what, {}, how);
+  how.sent = false;
+  return err.error();
+}
+
+std::chrono::nanoseconds blocking_lane::greet_timeout() const {
+  return std::min<std::chrono::nanoseconds>(opts_.connect_timeout, opts_.peer_timeout);
+}
+
+caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
+                                    const std::string& what, clock::time_point deadline,
+                                    uint64_t& wire_id, attempt& how) {
+  auto& cn = *c;
+  // The server's own cap, from its hello.
   if (auto err = wire::check_call_size(
           req, std::min(opts_.max_message_size, cn.proto.peer_max()))) {
-    give_back(std::move(*c));
+    give_back(std::move(c));
     return err;
   }
+  auto caller_id = req.id;
   wire_id = cn.next_id++;
   std::vector<char> frame;
   req.id = wire_id;
@@ -334,6 +379,29 @@ blocking_lane::begin(call_request& req, const std::string& what,
   how.sent = true; // a partial write may have reached the server
   if (!cn.write_all(frame, deadline))
     return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+  return {};
+}
+
+caf::expected<std::unique_ptr<blocking_lane::conn>>
+blocking_lane::open(const call_request& req, const std::string& what) {
+  if (auto err = wire::check_call_size(req, opts_.max_message_size))
+    return err;
+  return borrow(what);
+}
+
+caf::expected<std::unique_ptr<blocking_lane::conn>>
+blocking_lane::begin(call_request& req, const std::string& what,
+                     clock::time_point deadline, uint64_t& wire_id, attempt& how) {
+  auto c = open(req, what);
+  if (!c)
+    return std::move(c.error());
+  auto& cn = **c;
+  if (!cn.proto.greeted())
+    if (auto res = cn.greet(std::min(deadline, clock::now() + greet_timeout()), opts_);
+        res != outcome::replied)
+      return not_greeted(cn, static_cast<int>(res), what, how);
+  if (auto err = send_call(*c, req, what, deadline, wire_id, how))
+    return err;
   return c;
 }
 
@@ -362,6 +430,8 @@ caf::expected<call_reply> blocking_lane::call(call_request& req, attempt* how) {
       give_back(std::move(*c));
       if (out)
         out->id = req.id;
+    } else if (res != outcome::timed_out) {
+      drop_idle(); // the server's other connections are suspect too
     }
     return out;
   }
@@ -374,9 +444,13 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   struct open_call {
     std::unique_ptr<conn> c;
+    bool greeting = false; // a new connection: the call waits for the hello
     uint64_t wire_id = 0;
     call_reply rep;
   };
+  auto greet_until = std::min(
+      deadline, clock::now() + (calls.empty() ? std::chrono::nanoseconds{0}
+                                              : calls.front().lane->greet_timeout()));
   std::vector<open_call> open(calls.size());
   size_t waiting = 0;
   // Ends call `i` with `res`; true once the caller has its outcome.
@@ -386,16 +460,26 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
     --waiting;
     return done(i);
   };
-  // Every request leaves before any reply is awaited.
+  // Every request leaves before any reply is awaited; a new connection's
+  // waits for its hello in the loop below, beside the others.
   for (size_t i = 0; i < calls.size(); ++i) {
     ++waiting;
-    auto c = calls[i].lane->begin(req, what, deadline, open[i].wire_id, calls[i].how);
+    auto& lane = *calls[i].lane;
+    auto c = lane.open(req, what);
     if (!c) {
       if (finish(i, std::move(c.error())))
         return;
       continue;
     }
     open[i].c = std::move(*c);
+    if (!open[i].c->proto.greeted()) {
+      open[i].greeting = true;
+      continue;
+    }
+    if (auto err =
+            lane.send_call(open[i].c, req, what, deadline, open[i].wire_id, calls[i].how))
+      if (finish(i, std::move(err)))
+        return;
   }
   std::vector<pollfd> fds;
   std::vector<size_t> of; // fds[k] is the connection of call of[k]
@@ -410,6 +494,8 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
       }
     // The lanes of one client share their options.
     auto wake = std::min(deadline, now + calls.front().lane->opts_.ping_interval);
+    if (std::any_of(open.begin(), open.end(), [](auto& x) { return x.c && x.greeting; }))
+      wake = std::min(wake, greet_until);
     auto rc = now >= deadline ? 0 : ::poll(fds.data(), fds.size(), millis_until(wake));
     if (rc < 0 && errno != EINTR)
       rc = 0;
@@ -417,6 +503,25 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
       auto i = of[k];
       auto& oc = open[i];
       auto& lane = *calls[i].lane;
+      if (oc.greeting) {
+        auto res = outcome::pending;
+        if (fds[k].revents != 0)
+          res = oc.c->on_readable(0, oc.rep, deadline);
+        if (oc.c->proto.greeted()) {
+          oc.greeting = false;
+          if (auto err =
+                  lane.send_call(oc.c, req, what, deadline, oc.wire_id, calls[i].how))
+            if (finish(i, std::move(err)))
+              return;
+          continue;
+        }
+        if (res == outcome::pending && clock::now() >= greet_until)
+          res = outcome::timed_out;
+        if (res != outcome::pending &&
+            finish(i, lane.not_greeted(*oc.c, static_cast<int>(res), what, calls[i].how)))
+          return;
+        continue;
+      }
       outcome res;
       if (clock::now() >= deadline)
         res = outcome::timed_out;
@@ -434,6 +539,8 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
         lane.give_back(std::move(oc.c));
         if (out)
           out->id = req.id;
+      } else if (res != outcome::timed_out) {
+        lane.drop_idle();
       }
       if (finish(i, std::move(out)))
         return; // decided: the calls still open are let go (connections closed)

@@ -71,7 +71,25 @@ private:
 
   caf::expected<std::unique_ptr<conn>> borrow(const std::string& what);
 
-  /// Borrows a connection and writes `req` to it (under wire id `wire_id`).
+  /// Checks `req`'s size and borrows a connection (maybe new, not greeted yet).
+  caf::expected<std::unique_ptr<conn>> open(const call_request& req,
+                                            const std::string& what);
+
+  /// Writes `req` to a greeted connection under wire id `wire_id` (gives the
+  /// connection back, leaving `c` empty, when the server's cap refuses it).
+  caf::error send_call(std::unique_ptr<conn>& c, call_request& req,
+                       const std::string& what, clock::time_point deadline,
+                       uint64_t& wire_id, attempt& how);
+
+  /// The error of a new connection whose hello did not come (`res`: how the
+  /// wait ended); nothing was sent.
+  caf::error not_greeted(conn& cn, int res, const std::string& what, attempt& how);
+
+  /// How long a new connection waits for the server's hello.
+  std::chrono::nanoseconds greet_timeout() const;
+
+  /// Borrows a connection, waits for its hello when it is new, and writes
+  /// `req` to it (under wire id `wire_id`).
   caf::expected<std::unique_ptr<conn>> begin(call_request& req, const std::string& what,
                                              clock::time_point deadline,
                                              uint64_t& wire_id, attempt& how);
@@ -82,6 +100,11 @@ private:
                                    attempt& how);
 
   void give_back(std::unique_ptr<conn> c);
+
+  /// Closes the idle connections: one connection to the server broke (it
+  /// died, froze or went away), and a call written to another of them now
+  /// could fail after it was sent; on a new one it fails unsent, or works.
+  void drop_idle();
 
   std::string host_;
   uint16_t port_;

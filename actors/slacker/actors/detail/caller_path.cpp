@@ -154,6 +154,63 @@ caf::actor route_for_actor(route_board& board, cluster_call& call,
   return caf::actor_cast<caf::actor>((*link)->conn);
 }
 
+fan_out_call::fan_out_call(cluster_call call,
+                           std::vector<std::shared_ptr<route_server>> servers)
+  : call_(std::move(call)), servers_(std::move(servers)) {
+  std::vector<std::string> addrs;
+  for (auto& s : servers_)
+    addrs.push_back(s->addr);
+  agg_ = std::make_unique<aggregator>(call_.req.ns + "/" + call_.req.fn, call_.policies,
+                                      std::move(addrs));
+}
+
+fan_out_call::~fan_out_call() = default;
+
+caf::actor fan_out_call::conn(size_t i) const {
+  return caf::actor_cast<caf::actor>(servers_[i]->conn);
+}
+
+call_request fan_out_call::request(size_t i) const {
+  auto req = call_.req;
+  req.id = i;
+  return req;
+}
+
+std::optional<caf::expected<cluster_reply>>
+fan_out_call::answer(size_t i, caf::expected<call_reply> rep) {
+  if (done_)
+    return std::nullopt;
+  auto& addr = servers_[i]->addr;
+  auto decided = rep ? agg_->add(addr, std::move(*rep)) : agg_->fail(addr, rep.error());
+  if (!decided)
+    return std::nullopt;
+  done_ = true;
+  return agg_->result();
+}
+
+std::shared_ptr<fan_out_call> fan_out_for_actor(route_board& board, cluster_call& call) {
+  grouping_kind kind;
+  auto table = board.read();
+  auto e = choosable(*table, call, kind);
+  if (!e || kind != grouping_kind::all)
+    return nullptr; // only `all` picks several among the built-ins
+  auto chosen = pick_route(*e, kind, board);
+  if (chosen.size() < 2)
+    return nullptr;
+  std::vector<std::shared_ptr<route_server>> servers;
+  for (auto& addr : chosen) {
+    auto link = route_of(*e, addr);
+    if (!link)
+      return nullptr;
+    servers.push_back(*link);
+  }
+  for (auto& s : servers) { // each broker counts its call out
+    board.calls.fetch_add(1, std::memory_order_relaxed);
+    s->in_flight->fetch_add(1, std::memory_order_relaxed);
+  }
+  return std::make_shared<fan_out_call>(std::move(call), std::move(servers));
+}
+
 caller_outcome call_on_routes(route_board& board, cluster_call& call,
                               const caf::actor& dispatcher) {
   caller_outcome out;
