@@ -1,0 +1,96 @@
+#pragma once
+
+// Calls from actors on the routes a cluster client's dispatcher publishes
+// (docs/architecture.md, "The flow of a cluster call"): the caller chooses
+// the server(s) of a call under a built-in grouping and sends it to their
+// connection brokers itself, without the dispatcher. Used by
+// `cluster_client::request` and `call_async`.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "slacker/actors/cluster_call.hpp"
+
+namespace slacker {
+
+class aggregator;
+class route_board;
+struct route_server;
+
+/// A fan-out started by an actor on the routes: one request per chosen
+/// server, sent by the actor to each server's connection broker, and the
+/// answers aggregated where they arrive, in the actor (no gather, no
+/// dispatcher).
+class fan_out_call {
+public:
+  fan_out_call(cluster_call call, std::vector<std::shared_ptr<route_server>> servers);
+  ~fan_out_call();
+
+  size_t size() const noexcept {
+    return servers_.size();
+  }
+
+  /// The connection broker of server `i`.
+  caf::actor conn(size_t i) const;
+
+  /// The request for server `i`.
+  call_request request(size_t i) const;
+
+  /// Server `i` answered (a reply, or an error); the call's outcome, once,
+  /// when this decides it.
+  std::optional<caf::expected<cluster_reply>> answer(size_t i,
+                                                     caf::expected<call_reply> rep);
+
+private:
+  cluster_call call_;
+  std::vector<std::shared_ptr<route_server>> servers_;
+  std::unique_ptr<aggregator> agg_;
+  bool done_ = false;
+};
+
+/// The fan-out of `call` when a built-in grouping picks several servers on
+/// `board`'s routes (counted in flight there); null otherwise.
+std::shared_ptr<fan_out_call> fan_out_for_actor(route_board& board, cluster_call& call);
+
+/// Where an actor sends `call` (a `cluster_call -> cluster_reply` request):
+/// the connection broker of the one server a built-in grouping picks from
+/// `board`'s routes (counted in flight there, as the dispatcher would), or
+/// `dispatcher` when the dispatcher must route it.
+caf::actor route_for_actor(route_board& board, cluster_call& call,
+                           const caf::actor& dispatcher);
+
+/// Runs `call` from the actor `self` on the routes of `board` (null: through
+/// `dispatcher`): to one server's connection broker, a fan-out aggregated in
+/// `self`, or the dispatcher; `done` runs on `self` with the outcome.
+template <class Self>
+void request_on_routes(Self* self, route_board* board, const caf::actor& dispatcher,
+                       cluster_call call,
+                       std::function<void(caf::expected<cluster_reply>)> done) {
+  if (board)
+    if (auto fan = fan_out_for_actor(*board, call)) {
+      for (size_t i = 0; i < fan->size(); ++i)
+        self->request(fan->conn(i), caf::infinite, fan->request(i))
+            .then(
+                [fan, i, done](call_reply& rep) {
+                  if (auto res = fan->answer(i, std::move(rep)))
+                    done(std::move(*res));
+                },
+                [fan, i, done](caf::error& err) {
+                  if (auto res = fan->answer(i, std::move(err)))
+                    done(std::move(*res));
+                });
+      return;
+    }
+  auto to = board ? route_for_actor(*board, call, dispatcher) : dispatcher;
+  self->request(to, caf::infinite, std::move(call))
+      .then([done](cluster_reply& rep) { done(std::move(rep)); },
+            [done](caf::error& err) { done(std::move(err)); });
+}
+
+} // namespace slacker
