@@ -203,10 +203,10 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
       else
         std::printf("failed\n");
     } else if (cmd == "leading" && reg) {
-      // What this server leads now: `leading NS=SESSION:SEQUENCE ...`.
+      // What this server leads now: `leading NS=INCARNATION:SEQUENCE ...`.
       std::string out = "leading";
       for (auto& x : reg->leaderships())
-        out += " " + x.ns + "=" + std::to_string(x.token.session) + ":" +
+        out += " " + x.ns + "=" + std::to_string(x.token.incarnation) + ":" +
                std::to_string(x.token.sequence);
       std::printf("%s\n", out.c_str());
     } else if (cmd == "publish" && reg) {

@@ -32,7 +32,7 @@ void lead(slacker::registration& reg, const caf::actor& watcher) {
   reg.subscribe(watcher); // watcher gets slacker::leadership{ns, leading, token}
   if (auto token = reg.fencing("orders")) {
     // leading "orders": send *token with every write; receivers reject a
-    // token older than the newest they have seen (token->sequence)
+    // token older than the newest they have seen (operator<)
   }
 }
 

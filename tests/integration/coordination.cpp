@@ -70,7 +70,7 @@ struct fixture : slacker_test::cluster_fixture {
     return std::move(*call);
   }
 
-  /// What `m` leads now: namespace -> fencing token (`SESSION:SEQUENCE`).
+  /// What `m` leads now: namespace -> fencing token (`INCARNATION:SEQUENCE`).
   std::map<std::string, std::string> leading(member& m) {
     m.proc.write_line("leading");
     auto line = m.proc.wait_for("leading", 10000);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -452,6 +453,29 @@ CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
   member a{cluster}; // sessions of 2 s
   member b{cluster};
   wait_up(*log, {&a, &b});
+  // The fencing token of whoever leads test.api, {incarnation, sequence}
+  // (test_server's `leading NS=INCARNATION:SEQUENCE`), once one does.
+  using token = std::pair<int64_t, uint64_t>;
+  auto leader_token = [&]() -> std::optional<token> {
+    for (int i = 0; i < 200; ++i) { // bounded: 10 s and more
+      for (auto* m : {&a, &b}) {
+        m->proc.write_line("leading");
+        auto line = m->proc.wait_for("leading", 10000);
+        auto at = line ? line->find("test.api=") : std::string::npos;
+        if (at == std::string::npos)
+          continue;
+        auto text = line->substr(at + 9);
+        text = text.substr(0, text.find(' '));
+        auto colon = text.find(':');
+        return token{std::stoll(text.substr(0, colon)),
+                     std::stoull(text.substr(colon + 1))};
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+  };
+  auto before = leader_token();
+  SLACKER_REQUIRE(before, "nobody led test.api");
   std::string port;
   std::ifstream{zk_dir() + "/port"} >> port;
   auto script = std::string{SLACKER_SOURCE_DIR} + "/scripts/zookeeper";
@@ -470,6 +494,14 @@ CAF_TEST(a ZooKeeper restarted with empty data gets every server back) {
               << " ms after the empty ZooKeeper served");
   CAF_CHECK(read_node(base + a.addr) && read_node(base + b.addr));
   CAF_CHECK_LESS(took, 4s); // session timeout (2 s) + 2 s
+  // The election started again from sequence 0, in a new incarnation: the
+  // new leader's token is larger all the same.
+  auto after = leader_token();
+  SLACKER_REQUIRE(after, "nobody led test.api after the restart");
+  CAF_MESSAGE("fencing token before the wipe " << before->first << ":" << before->second
+                                               << ", after " << after->first << ":"
+                                               << after->second);
+  CAF_CHECK(*before < *after);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

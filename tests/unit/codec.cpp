@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "slacker/messages/codec.hpp"
+#include "slacker/messages/membership.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/require.hpp"
 #include "tests/test_types.hpp"
@@ -141,4 +142,16 @@ CAF_TEST(boolean switches take true and false on the command line) {
   caf::actor_system_config cfg;
   CAF_CHECK(!slacker::switch_on(cfg, "test.switch", true)); // the command line said false
   CAF_CHECK(slacker::switch_on(cfg, "test.other", true));
+}
+
+CAF_TEST(fencing tokens compare by incarnation then sequence) {
+  using slacker::fencing_token;
+  fencing_token old_leader{7, 29, 1000}; // session 7, sequence 29
+  fencing_token next{8, 30, 1000};
+  fencing_token after_a_wipe{9, 0, 2000}; // the election made anew: sequences restart
+  CAF_CHECK(old_leader < next);
+  CAF_CHECK(next < after_a_wipe);
+  CAF_CHECK(old_leader < after_a_wipe);
+  CAF_CHECK(!(after_a_wipe < next));
+  CAF_CHECK(!(next < next));
 }

@@ -27,6 +27,7 @@ public:
     int64_t owner = 0; // session id of an ephemeral node's owner
     int32_t version = 0;
     int64_t next_seq = 0; // of its sequential children
+    int64_t ctime = 0;    // a clock that only moves on: one tick per creation
   };
 
   fake_zookeeper() {
@@ -172,7 +173,7 @@ private:
         zk_.data_watches_[path].insert(id_);
       data = i->second.data;
       if (st)
-        *st = zk::node_stat{i->second.owner, i->second.version};
+        *st = zk::node_stat{i->second.owner, i->second.version, i->second.ctime};
       return {};
     }
 
@@ -209,7 +210,7 @@ private:
       if (i == zk_.tree_.end())
         return {zk::rc::no_node, "no node"};
       if (st)
-        *st = zk::node_stat{i->second.owner, i->second.version};
+        *st = zk::node_stat{i->second.owner, i->second.version, i->second.ctime};
       return {};
     }
 
@@ -268,7 +269,7 @@ private:
   }
 
   void make(const std::string& path, const std::string& data, int64_t owner) {
-    tree_[path] = node{data, owner, 0, 0};
+    tree_[path] = node{data, owner, 0, 0, ++clock_};
     fire(data_watches_, path, zk::event_type::created);
     fire(child_watches_, parent_of(path), zk::event_type::child);
   }
@@ -304,6 +305,7 @@ private:
   }
 
   std::map<std::string, node> tree_;
+  int64_t clock_ = 0; // ticks once per creation: the fake's "ctime"
   std::map<int64_t, session*> sessions_;
   watches data_watches_;
   watches child_watches_;

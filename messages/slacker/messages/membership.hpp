@@ -53,16 +53,23 @@ struct leader_changed {
   std::string addr;
 };
 
-/// Fences a leader's writes: compare tokens and reject the older. A newer
-/// leader's candidate always has a higher `sequence` (ZooKeeper numbers the
-/// candidates of an election in order); `session` names the ZooKeeper
-/// session that holds it. Both 0: not leading.
+/// Fences a leader's writes: compare tokens and reject the older. Within one
+/// election a newer leader's candidate always has a higher `sequence`
+/// (ZooKeeper numbers the candidates in order); the numbers start again when
+/// the election's node is made anew (a ZooKeeper that lost its data, the
+/// node deleted), so tokens compare by `incarnation` first: when that node
+/// was made (ms since the epoch, by the ZooKeeper server's clock), larger
+/// after every re-creation. `session` names the ZooKeeper session that holds
+/// it. All 0: not leading.
 struct fencing_token {
   int64_t session = 0;
   uint64_t sequence = 0;
+  int64_t incarnation = 0;
 };
 
 inline bool operator<(const fencing_token& x, const fencing_token& y) {
+  if (x.incarnation != y.incarnation)
+    return x.incarnation < y.incarnation;
   return x.sequence < y.sequence;
 }
 
@@ -122,7 +129,8 @@ typename Inspector::result_type inspect(Inspector& f, leader_changed& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fencing_token& x) {
-  return f(caf::meta::type_name("slacker::fencing_token"), x.session, x.sequence);
+  return f(caf::meta::type_name("slacker::fencing_token"), x.session, x.sequence,
+           x.incarnation);
 }
 
 template <class Inspector>

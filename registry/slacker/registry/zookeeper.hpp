@@ -73,6 +73,7 @@ struct request_counts {
 struct node_stat {
   int64_t ephemeral_owner = 0; // session id of the owner; 0 for persistent nodes
   int32_t version = 0;
+  int64_t ctime = 0; // created at, ms since the epoch (the ZooKeeper server's clock)
 };
 
 } // namespace slacker::zk

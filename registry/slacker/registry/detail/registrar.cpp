@@ -73,6 +73,8 @@ fencing_token token_of(self_ptr self, const std::string& ns) {
   if (auto i = st.candidates.find(ns); i != st.candidates.end() && st.link.zk) {
     token.session = st.link.zk->id();
     token.sequence = zk_layout::sequence_of(i->second);
+    if (auto x = st.incarnations.find(ns); x != st.incarnations.end())
+      token.incarnation = x->second;
   }
   return token;
 }
@@ -85,8 +87,8 @@ void lead(self_ptr self, const std::string& ns, bool leading, const char* why = 
     event.token = token_of(self, ns);
     if (!st.leading.insert(ns).second)
       return;
-    spdlog::info("registry: {} leads {} (fencing token {}:{})", st.addr, ns,
-                 event.token.session, event.token.sequence);
+    spdlog::info("registry: {} leads {} (fencing token {}:{}, session {})", st.addr, ns,
+                 event.token.incarnation, event.token.sequence, event.token.session);
   } else {
     if (st.leading.erase(ns) == 0)
       return;
@@ -128,10 +130,20 @@ bool join_election(self_ptr self, const std::string& ns) {
   auto& st = self->state;
   auto& zk = *st.link.zk;
   auto dir = paths(self).election(ns);
+  // The election's incarnation (when its node was made), for the fencing
+  // tokens: read whenever we join, as the node may have been made anew.
+  auto incarnation = [&] {
+    zk::node_stat dir_stat;
+    if (zk.exists(dir, false, &dir_stat))
+      st.incarnations[ns] = dir_stat.ctime;
+  };
   if (auto i = st.candidates.find(ns); i != st.candidates.end()) {
     zk::node_stat stat;
-    if (zk.exists(i->second, false, &stat) && stat.ephemeral_owner == zk.id())
+    if (zk.exists(i->second, false, &stat) && stat.ephemeral_owner == zk.id()) {
+      if (st.incarnations.count(ns) == 0)
+        incarnation();
       return true; // still in the running
+    }
     st.candidates.erase(i);
   }
   std::string created;
@@ -140,6 +152,7 @@ bool join_election(self_ptr self, const std::string& ns) {
   if (!res)
     return false;
   st.candidates[ns] = created;
+  incarnation();
   return true;
 }
 

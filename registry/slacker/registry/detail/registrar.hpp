@@ -24,9 +24,12 @@ struct registrar_state {
   std::string server_data; // JSON text
   std::map<std::string, std::vector<function_info>> namespaces;
   std::map<std::string, std::string> candidates; // ns -> our election node
-  std::set<std::string> leading;                 // namespaces we lead
-  std::vector<caf::actor> watchers;              // told each `leadership` change
-  uint64_t outage = 0;                           // counts link losses (step-down timers)
+  /// ns -> when its election's node was made (the fencing tokens'
+  /// incarnation), read when we join it: tokens are made without a request.
+  std::map<std::string, int64_t> incarnations;
+  std::set<std::string> leading;    // namespaces we lead
+  std::vector<caf::actor> watchers; // told each `leadership` change
+  uint64_t outage = 0;              // counts link losses (step-down timers)
   bool remote_ok = true;   // a non-loopback address may be registered (TLS or insecure)
   bool registered = false; // everything registered at least once
   caf::error fatal;        // why it will never register (no retry)

@@ -251,7 +251,7 @@ status c_session::get(const std::string& path, bool watch, std::string& data,
   if (res == ZOK) {
     data.assign(buf.data(), len > 0 ? static_cast<size_t>(len) : 0);
     if (st)
-      *st = node_stat{s.ephemeralOwner, s.version};
+      *st = node_stat{s.ephemeralOwner, s.version, s.ctime};
   }
   return make_status(res);
 }
@@ -281,7 +281,7 @@ status c_session::exists(const std::string& path, bool watch, node_stat* st) {
   ++counts_.reads;
   auto res = zoo_exists(impl_->zh, path.c_str(), watch ? 1 : 0, &s);
   if (res == ZOK && st)
-    *st = node_stat{s.ephemeralOwner, s.version};
+    *st = node_stat{s.ephemeralOwner, s.version, s.ctime};
   return make_status(res);
 }
 
