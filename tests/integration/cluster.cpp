@@ -41,6 +41,25 @@ struct fixture : slacker_test::cluster_fixture {
     return *members.back();
   }
 
+  /// A cluster client of this cluster in an actor system of its own,
+  /// configured with `settings` (key, value).
+  struct separate_client {
+    slacker::config cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    std::unique_ptr<cluster_client> client;
+
+    separate_client(const std::string& cluster,
+                    const std::vector<std::pair<std::string, std::string>>& settings) {
+      for (auto& [key, value] : settings)
+        cfg.set(key, value);
+      sys = std::make_unique<caf::actor_system>(cfg);
+      zk_options zk;
+      zk.zk = zk_address();
+      zk.cluster = cluster;
+      client = std::make_unique<cluster_client>(*sys, zk);
+    }
+  };
+
   std::set<std::string> addrs() const {
     std::set<std::string> result;
     for (auto& m : members)
@@ -480,14 +499,10 @@ CAF_TEST(typed messages to user actors go through the same policies) {
 CAF_TEST(a dispatcher and gathers on the network thread route the same way) {
   for (int i = 0; i < 3; ++i)
     start();
-  slacker::config cfg2;
-  cfg2.set("slacker.dispatcher-hot-path", "network");
-  cfg2.set("slacker.gather-hot-path", "network");
-  caf::actor_system sys2{cfg2};
-  zk_options zk;
-  zk.zk = zk_address();
-  zk.cluster = cluster;
-  cluster_client broker_client{sys2, zk};
+  separate_client other{cluster,
+                        {{"slacker.dispatcher-hot-path", "network"},
+                         {"slacker.gather-hot-path", "network"}}};
+  auto& broker_client = *other.client;
   auto opts = with_grouping(grouping_kind::all);
   opts.results = results_kind::map;
   caf::expected<std::map<std::string, std::string>> res{caf::error{}};
@@ -515,13 +530,9 @@ CAF_TEST(callers choose their servers themselves and go on while the dispatcher 
   start();
   // A client whose dispatcher runs on CAF's scheduler: holding it holds
   // nothing else (on the network thread, it would hold the brokers too).
-  slacker::config cfg2;
-  cfg2.set("slacker.dispatcher-hot-path", "scheduled");
-  caf::actor_system sys2{cfg2};
-  zk_options zk;
-  zk.zk = zk_address();
-  zk.cluster = cluster;
-  cluster_client c2{sys2, zk};
+  separate_client other{cluster, {{"slacker.dispatcher-hot-path", "scheduled"}}};
+  auto& c2 = *other.client;
+  auto& sys2 = *other.sys;
   caf::expected<std::string> warm{caf::error{}};
   for (int i = 0; i < 200 && !c2.chooses_servers("test.api"); ++i) {
     warm = c2.call<std::string>("test.api/echo", "warm"); // teaches it the namespace

@@ -54,16 +54,20 @@ private:
   bool done_ = false;
 };
 
-/// The fan-out of `call` when a built-in grouping picks several servers on
-/// `board`'s routes (counted in flight there); null otherwise.
-std::shared_ptr<fan_out_call> fan_out_for_actor(route_board& board, cluster_call& call);
+/// Where an actor's call goes on the routes: `fan` when a built-in grouping
+/// picks several servers (and `fan_out` allows it), else `to`: the
+/// connection broker of the one server picked, or the dispatcher when it
+/// must route the call. The servers are counted in flight there, as the
+/// dispatcher would count them.
+struct actor_route {
+  caf::actor to;
+  std::shared_ptr<fan_out_call> fan;
+};
 
-/// Where an actor sends `call` (a `cluster_call -> cluster_reply` request):
-/// the connection broker of the one server a built-in grouping picks from
-/// `board`'s routes (counted in flight there, as the dispatcher would), or
-/// `dispatcher` when the dispatcher must route it.
-caf::actor route_for_actor(route_board& board, cluster_call& call,
-                           const caf::actor& dispatcher);
+/// Chooses for `call` on `board`'s routes (one read of the routes, one
+/// grouping decision); `fan_out` false: a fan-out goes to `dispatcher`.
+actor_route route_for_actor(route_board& board, cluster_call& call,
+                            const caf::actor& dispatcher, bool fan_out = true);
 
 /// Runs `call` from the actor `self` on the routes of `board` (null: through
 /// `dispatcher`): to one server's connection broker, a fan-out aggregated in
@@ -72,23 +76,23 @@ template <class Self>
 void request_on_routes(Self* self, route_board* board, const caf::actor& dispatcher,
                        cluster_call call,
                        std::function<void(caf::expected<cluster_reply>)> done) {
-  if (board)
-    if (auto fan = fan_out_for_actor(*board, call)) {
-      for (size_t i = 0; i < fan->size(); ++i)
-        self->request(fan->conn(i), caf::infinite, fan->request(i))
-            .then(
-                [fan, i, done](call_reply& rep) {
-                  if (auto res = fan->answer(i, std::move(rep)))
-                    done(std::move(*res));
-                },
-                [fan, i, done](caf::error& err) {
-                  if (auto res = fan->answer(i, std::move(err)))
-                    done(std::move(*res));
-                });
-      return;
-    }
-  auto to = board ? route_for_actor(*board, call, dispatcher) : dispatcher;
-  self->request(to, caf::infinite, std::move(call))
+  auto route =
+      board ? route_for_actor(*board, call, dispatcher) : actor_route{dispatcher, {}};
+  if (auto& fan = route.fan) {
+    for (size_t i = 0; i < fan->size(); ++i)
+      self->request(fan->conn(i), caf::infinite, fan->request(i))
+          .then(
+              [fan, i, done](call_reply& rep) {
+                if (auto res = fan->answer(i, std::move(rep)))
+                  done(std::move(*res));
+              },
+              [fan, i, done](caf::error& err) {
+                if (auto res = fan->answer(i, std::move(err)))
+                  done(std::move(*res));
+              });
+    return;
+  }
+  self->request(route.to, caf::infinite, std::move(call))
       .then([done](cluster_reply& rep) { done(std::move(rep)); },
             [done](caf::error& err) { done(std::move(err)); });
 }

@@ -169,7 +169,7 @@ caf::actor cluster_client::destination(cluster_call& call) const {
   auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
   if (!board_)
     return dispatcher;
-  return route_for_actor(*board_, call, dispatcher);
+  return route_for_actor(*board_, call, dispatcher, false).to;
 }
 
 bool cluster_client::chooses_servers(const std::string& ns) const {

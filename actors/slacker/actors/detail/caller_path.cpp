@@ -136,24 +136,6 @@ const route_entry* choosable(const route_table& table, cluster_call& call,
 
 } // namespace
 
-caf::actor route_for_actor(route_board& board, cluster_call& call,
-                           const caf::actor& dispatcher) {
-  grouping_kind kind;
-  auto table = board.read();
-  auto e = choosable(*table, call, kind);
-  if (!e)
-    return dispatcher;
-  auto chosen = pick_route(*e, kind, board);
-  if (chosen.size() != 1)
-    return dispatcher; // none, or a fan-out: the dispatcher's gather
-  auto link = route_of(*e, chosen.front());
-  if (!link)
-    return dispatcher;
-  board.calls.fetch_add(1, std::memory_order_relaxed);
-  (*link)->in_flight->fetch_add(1, std::memory_order_relaxed); // the broker counts it out
-  return caf::actor_cast<caf::actor>((*link)->conn);
-}
-
 fan_out_call::fan_out_call(cluster_call call,
                            std::vector<std::shared_ptr<route_server>> servers)
   : call_(std::move(call)), servers_(std::move(servers)) {
@@ -188,27 +170,33 @@ fan_out_call::answer(size_t i, caf::expected<call_reply> rep) {
   return agg_->result();
 }
 
-std::shared_ptr<fan_out_call> fan_out_for_actor(route_board& board, cluster_call& call) {
+actor_route route_for_actor(route_board& board, cluster_call& call,
+                            const caf::actor& dispatcher, bool fan_out) {
+  actor_route out{dispatcher, {}};
   grouping_kind kind;
   auto table = board.read();
   auto e = choosable(*table, call, kind);
-  if (!e || kind != grouping_kind::all)
-    return nullptr; // only `all` picks several among the built-ins
+  if (!e || (!fan_out && kind == grouping_kind::all))
+    return out;
   auto chosen = pick_route(*e, kind, board);
-  if (chosen.size() < 2)
-    return nullptr;
   std::vector<std::shared_ptr<route_server>> servers;
   for (auto& addr : chosen) {
     auto link = route_of(*e, addr);
     if (!link)
-      return nullptr;
+      return out;
     servers.push_back(*link);
   }
+  if (servers.empty())
+    return out;             // the dispatcher answers: the unavailable value, or an error
   for (auto& s : servers) { // each broker counts its call out
     board.calls.fetch_add(1, std::memory_order_relaxed);
     s->in_flight->fetch_add(1, std::memory_order_relaxed);
   }
-  return std::make_shared<fan_out_call>(std::move(call), std::move(servers));
+  if (servers.size() == 1)
+    out.to = caf::actor_cast<caf::actor>(servers.front()->conn);
+  else
+    out.fan = std::make_shared<fan_out_call>(std::move(call), std::move(servers));
+  return out;
 }
 
 caller_outcome call_on_routes(route_board& board, cluster_call& call,
