@@ -15,6 +15,7 @@ function(slacker_layer name)
     "$<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}>" "$<INSTALL_INTERFACE:include>")
   target_link_libraries(${target} PUBLIC ${arg_PUBLIC} PRIVATE ${arg_PRIVATE})
   target_compile_options(${target} PRIVATE ${SLACKER_WARNINGS})
+  slacker_pch(${target})
 
   install(DIRECTORY slacker/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/slacker
           FILES_MATCHING PATTERN "*.hpp" PATTERN detail EXCLUDE)
