@@ -22,6 +22,14 @@ function(slacker_layer name)
   install(TARGETS ${target} EXPORT slackerTargets
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  # install/strip (and the package): a static archive keeps its symbols and
+  # loses its debug info (strip would drop what the linker needs).
+  if(NOT BUILD_SHARED_LIBS)
+    install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:${target}>\")
+    endif()")
+  endif()
 
   # pkg-config, relocatable: the prefix is found from the .pc file's place.
   list(TRANSFORM arg_PC_REQUIRES PREPEND slacker-)
