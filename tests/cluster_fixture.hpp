@@ -58,6 +58,11 @@ struct cluster_fixture {
       SLACKER_REQUIRE(log->next<slacker::namespace_up>(
                           [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
                       "no namespace_up of " << ns << " for " << m.addr);
+    // A server's own node is written last (docs/registry.md): listed, it
+    // is routable.
+    SLACKER_REQUIRE(
+        log->next<slacker::member_up>([&](auto& x) { return x.addr == m.addr; }, 15s),
+        "no member_up for " << m.addr);
   }
 };
 

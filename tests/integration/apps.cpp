@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
 
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
@@ -242,6 +243,40 @@ CAF_TEST(example - server says registered once it is and logs callers by address
   srv->signal(SIGTERM);
   auto status = srv->stop();
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+CAF_TEST(the tour - members wait returns once both servers can be called 20 times of 20) {
+  // README, step 2 then 3: two servers started in the background, at once
+  // `members --wait=2`, then a call. A server is listed before its
+  // namespaces are; a wait that returned on the listing alone left the call
+  // without a provider (1 fresh cluster in 12).
+  auto zk = "--zk=" + slacker_test::zk_address();
+  int called = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto cluster =
+        "--cluster=apps-" + std::to_string(getpid()) + "-tour-" + std::to_string(i);
+    std::vector<std::unique_ptr<process>> servers;
+    for (int s = 0; s < 2; ++s)
+      servers.push_back(std::make_unique<process>(std::vector<std::string>{
+          app("example-server"), "0", zk, cluster, "--grace=300"}));
+    auto members =
+        slacker_test::run({app("slacker"), "members", "--wait=2", zk, cluster});
+    CAF_CHECK_EQUAL(members.exit_code, 0);
+    auto json = nlohmann::json::parse(members.output, nullptr, false);
+    CAF_CHECK(json.is_object() && json["servers"].size() == 2u &&
+              json["namespaces"]["slacker.example.api"].size() == 2u);
+    auto call = slacker_test::run(
+        {app("slacker"), "call", zk, cluster, "slacker.example.api/echo", "\"hi\""});
+    if (call.exit_code == 0 && call.output == "\"hi\"\n")
+      ++called;
+    else
+      CAF_MESSAGE("cluster " << i << ": " << call.output);
+    for (auto& srv : servers)
+      srv->signal(SIGTERM);
+    for (auto& srv : servers)
+      srv->stop();
+  }
+  CAF_CHECK_EQUAL(called, 20);
 }
 
 CAF_TEST(example - server ignores a second signal while draining and a third forces it) {

@@ -78,6 +78,9 @@ struct fixture {
         SLACKER_REQUIRE(log->next<namespace_up>(
                             [&](auto& x) { return x.ns == ns && x.addr == m.addr; }, 15s),
                         "no namespace_up of " << ns);
+      SLACKER_REQUIRE(
+          log->next<member_up>([&](auto& x) { return x.addr == m.addr; }, 15s),
+          "no member_up"); // written last: listed is routable
     }
   }
 

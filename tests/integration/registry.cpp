@@ -82,6 +82,9 @@ void wait_up(event_log& log, const std::vector<member*>& ms) {
       SLACKER_REQUIRE(log.next<namespace_up>(
                           [&](auto& x) { return x.ns == ns && x.addr == m->addr; }, 15s),
                       "no namespace_up of " << ns << " for " << m->addr);
+  for (auto m : ms) // written last: listed is routable
+    SLACKER_REQUIRE(log.next<member_up>([&](auto& x) { return x.addr == m->addr; }, 15s),
+                    "no member_up for " << m->addr);
 }
 
 /// Reads a node directly, to check the layout.

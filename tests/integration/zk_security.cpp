@@ -176,6 +176,10 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
           log->next<namespace_up>(
               [&](auto& x) { return x.ns == "test.api" && x.addr == m->addr; }, 15s),
           "no namespace_up for " << m->addr);
+    for (auto* m : {&a, &b}) // written last: listed is routable
+      SLACKER_REQUIRE(
+          log->next<slacker::member_up>([&](auto& x) { return x.addr == m->addr; }, 15s),
+          "no member_up for " << m->addr);
     caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
   };
   cluster_client client{tls_sys, cluster, zk_address()};

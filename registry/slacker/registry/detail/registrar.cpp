@@ -208,13 +208,16 @@ void heal(self_ptr self, const std::string& path, const std::string& data) {
 
 bool publish_namespace(self_ptr self, const std::string& ns) {
   auto& st = self->state;
+  // The functions first: a client that sees this server provide `ns` finds
+  // what it provides (a provider listed before its functions made a call
+  // right after `members --wait` fail as unavailable).
+  for (auto& fn : st.namespaces[ns])
+    if (!write_persistent(self, paths(self).function(ns, fn.name), to_json(fn)))
+      return false;
   auto own = paths(self).provider(ns, st.addr);
   if (!claim(self, own, ""))
     return false;
   st.link.zk->exists(own, true); // healed if someone deletes it
-  for (auto& fn : st.namespaces[ns])
-    if (!write_persistent(self, paths(self).function(ns, fn.name), to_json(fn)))
-      return false;
   if (!join_election(self, ns))
     return false;
   check_election(self, ns);
@@ -293,11 +296,15 @@ void register_all(self_ptr self) {
   }
   if (cluster_squatted(self))
     return;
-  bool ok = claim(self, paths(self).server(st.addr), st.server_data);
-  if (ok)
-    st.link.zk->exists(paths(self).server(st.addr), true); // healed if deleted
+  // Its namespaces first, the server's own node last: a server that is
+  // listed can be called in every namespace it serves (listed first, a
+  // client that saw it could find its namespaces still missing).
+  bool ok = true;
   for (auto& kvp : st.namespaces)
     ok = ok && publish_namespace(self, kvp.first);
+  ok = ok && claim(self, paths(self).server(st.addr), st.server_data);
+  if (ok)
+    st.link.zk->exists(paths(self).server(st.addr), true); // healed if deleted
   if (ok) {
     spdlog::info("registry: {} registered in {}", st.addr, paths(self).base());
     st.registered = true;
