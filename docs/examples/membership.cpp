@@ -4,19 +4,26 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <iostream>
+#include <string>
+
 #include <slacker/cluster/registration.hpp> // registration
 #include <slacker/messages/atoms.hpp>       // subscribe_atom
 #include <slacker/messages/membership.hpp>  // the events
 #include <slacker/registry/registry.hpp>    // registry
 #include <slacker/runtime/config.hpp>
 
-caf::actor follow(caf::actor_system& sys, const slacker::zk_options& zk) {
-  slacker::registry reg{sys, zk}; // zk: slacker::zk_options
-  auto watcher = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+/// Follows the cluster `reg` mirrors: the watcher gets the view, then every
+/// change. The registry must outlive the following: its actor (and the
+/// events) end with it.
+caf::actor follow(caf::actor_system& sys, slacker::registry& reg) {
+  auto watcher = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
     return {
         [](slacker::membership_view& v) { /* servers, namespaces, leaders */ },
-        [](slacker::member_up& x) { /* x.addr, x.data */ },
-        [](slacker::member_down& x) { /* x.addr */ },
+        [=](slacker::member_up& x) { caf::aout(self) << "up " << x.addr << std::endl; },
+        [=](slacker::member_down& x) {
+          caf::aout(self) << "down " << x.addr << std::endl;
+        },
         [](slacker::server_data_changed& x) { /* x.addr, x.data */ },
         [](slacker::namespace_up& x) { /* x.ns, x.addr */ },
         [](slacker::namespace_down& x) { /* x.ns, x.addr */ },
@@ -36,8 +43,29 @@ void lead(slacker::registration& reg, const caf::actor& watcher) {
   }
 }
 
-void caf_main(caf::actor_system&, const slacker::config&) {
-  // Compiled, not run: the functions above are what the guide shows.
+/// --zk=HOST:PORT --cluster=NAME, beside CAF's and slacker's options.
+struct example_config : slacker::config {
+  std::string zk = "127.0.0.1:2181";
+  std::string cluster = "example-cluster";
+  example_config() {
+    opt_group{custom_options_, "global"}
+        .add(zk, "zk", "ZooKeeper to follow the cluster on")
+        .add(cluster, "cluster", "the cluster to follow");
+  }
+};
+
+// Prints "up ADDR" and "down ADDR" as servers join and leave, until its
+// standard input closes (the docs test drives it).
+void caf_main(caf::actor_system& sys, const example_config& cfg) {
+  slacker::zk_options zk;
+  zk.zk = cfg.zk;
+  zk.cluster = cfg.cluster;
+  slacker::registry reg{sys, zk};
+  auto watcher = follow(sys, reg);
+  std::cout << "following " << cfg.cluster << std::endl;
+  for (std::string line; std::getline(std::cin, line);) {
+  }
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
 CAF_MAIN()

@@ -279,6 +279,21 @@ CAF_TEST(the tour - members wait returns once both servers can be called 20 time
   CAF_CHECK_EQUAL(called, 20);
 }
 
+CAF_TEST(the guide membership example prints a server joining and leaving) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-guide";
+  process follower{{slacker_test::binary_path("doc-example-membership"),
+                    "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster}};
+  SLACKER_REQUIRE(follower.wait_for("following " + cluster, 15000), "it did not start");
+  std::unique_ptr<process> srv;
+  auto port = start_server(srv, cluster);
+  CAF_CHECK(line_with(follower, "up 127.0.0.1:" + port));
+  srv->signal(SIGTERM);
+  srv->stop();
+  CAF_CHECK(line_with(follower, "down 127.0.0.1:" + port, 15000));
+  auto status = follower.stop(); // its standard input closes
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 CAF_TEST(example - server ignores a second signal while draining and a third forces it) {
   for (bool third : {false, true}) {
     auto cluster = "apps-" + std::to_string(getpid()) + "-drain-" + (third ? "3" : "2");
