@@ -44,6 +44,10 @@ template <class T> void show(const char* what, const caf::expected<T>& res) {
 }
 
 void caf_main(caf::actor_system& sys, const client_config& cfg) {
+  if (auto err = slacker::start_metrics(sys.config())) { // --slacker.metrics
+    std::fprintf(stderr, "error: %s\n", slacker::describe(err).c_str());
+    std::exit(1);
+  }
   slacker::cluster_client sc{sys, cfg.cluster, cfg.zk};
   std::printf("cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
   // Wait for the servers to register (bounded).

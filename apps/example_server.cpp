@@ -158,8 +158,8 @@ int run(caf::actor_system& sys, const server_config& cfg) {
                   "echo2", [](std::string s) { return s; }, "returns its argument"));
   auto published = srv.publish(port);
   if (!published) {
-    std::fprintf(stderr, "error: cannot serve on port %u: %s\n", port,
-                 slacker::describe(published.error()).c_str());
+    // One line that names the cause (the port in use, an address not here).
+    std::fprintf(stderr, "error: %s\n", slacker::describe(published.error()).c_str());
     std::exit(1);
   }
   *whoami = (cfg.node.empty() ? std::string{"127.0.0.1"} : cfg.node) + ":" +

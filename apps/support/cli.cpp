@@ -4,6 +4,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "slacker/messages/error.hpp"
+#include "slacker/runtime/config.hpp"
+
 namespace slacker_apps {
 
 split_args split(int argc, char** argv) {
@@ -138,6 +141,11 @@ int parse_config(caf::actor_system_config& cfg, const std::string& program,
   }
   if (cfg.cli_helptext_printed)
     return 0;
+  // A --metrics address it cannot serve on stops the program at start.
+  if (auto err = slacker::start_metrics(cfg)) {
+    std::cerr << "error: " << slacker::describe(err) << "\n";
+    return 1;
+  }
   return -1;
 }
 

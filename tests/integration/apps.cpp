@@ -23,7 +23,9 @@
 
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
+#include "slacker/actors/server.hpp"
 #include "slacker/cluster/cluster_client.hpp"
+#include "slacker/cluster/registration.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/binaries.hpp"
 #include "tests/raw_conn.hpp"
@@ -292,6 +294,81 @@ CAF_TEST(the guide membership example prints a server joining and leaving) {
   CAF_CHECK(line_with(follower, "down 127.0.0.1:" + port, 15000));
   auto status = follower.stop(); // its standard input closes
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+CAF_TEST(example - server on a port in use says so once and exits 1) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  SLACKER_REQUIRE(fd >= 0, "no socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof(addr);
+  SLACKER_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+                      ::listen(fd, 1) == 0 &&
+                      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
+                  "cannot hold a port");
+  auto port = std::to_string(ntohs(addr.sin_port));
+  auto cluster = "--cluster=apps-" + std::to_string(getpid()) + "-taken";
+  auto out = slacker_test::run(
+      {app("example-server"), port, "--zk=" + slacker_test::zk_address(), cluster});
+  ::close(fd);
+  CAF_CHECK_EQUAL(out.exit_code, 1);
+  auto said = [&](const std::string& text) {
+    size_t n = 0;
+    for (auto at = out.output.find(text); at != std::string::npos;
+         at = out.output.find(text, at + 1))
+      ++n;
+    return n;
+  };
+  CAF_CHECK_EQUAL(said("Address already in use"), 1u);
+  CAF_CHECK_EQUAL(said("cannot listen on *:" + port), 1u);
+  CAF_MESSAGE(out.output);
+  // And nothing was registered.
+  auto members = slacker_test::run(
+      {app("slacker"), "members", "--zk=" + slacker_test::zk_address(), cluster});
+  CAF_CHECK(members.output.find("\"servers\":{}") != std::string::npos);
+}
+
+CAF_TEST(a metrics address that cannot be served stops every program at start) {
+  // A port in use (the test's ZooKeeper), not HOST:PORT, not of this host.
+  auto taken =
+      "127.0.0.1:" + std::to_string(slacker_test::port_of(slacker_test::zk_address()));
+  auto zk = "--zk=" + slacker_test::zk_address();
+  auto cluster = "--cluster=apps-" + std::to_string(getpid()) + "-metrics";
+  for (auto addr : {taken, std::string{"nonsense"}, std::string{"192.0.2.1:9"}}) {
+    std::vector<std::vector<std::string>> programs{
+        {app("slacker"), "load", "--duration=1", "--metrics=" + addr, zk, cluster,
+         "x.y/z"},
+        {app("slacker"), "members", "--slacker.metrics=" + addr, zk, cluster},
+        {app("example-server"), "0", "--metrics=" + addr, zk, cluster},
+        {app("example-client"), "--slacker.metrics=" + addr, zk, cluster}};
+    for (auto& argv : programs) {
+      auto out = slacker_test::run(argv);
+      CAF_CHECK_EQUAL(out.exit_code, 1);
+      auto n = 0;
+      for (auto at = out.output.find("cannot serve metrics on " + addr);
+           at != std::string::npos; at = out.output.find("cannot serve metrics", at + 1))
+        ++n;
+      CAF_CHECK_EQUAL(n, 1);
+      if (out.exit_code != 1 || n != 1)
+        CAF_MESSAGE(argv[0] << " " << argv[1] << " with " << addr << ": " << out.output);
+    }
+  }
+}
+
+CAF_TEST(a registration of a server that is not listening is refused) {
+  slacker::config cfg;
+  caf::actor_system sys{cfg};
+  slacker::server srv{sys};
+  srv.add(slacker::ns("apps.idle").def("f", [](int64_t x) { return x; }));
+  slacker::registration_options opts;
+  opts.zk.zk = slacker_test::zk_address();
+  opts.zk.cluster = "apps-" + std::to_string(getpid()) + "-unpublished";
+  slacker::registration reg{sys, srv, opts};
+  auto err = reg.wait_registered(std::chrono::milliseconds{2000});
+  CAF_REQUIRE(err);
+  CAF_CHECK(slacker::describe(err).find("not listening") != std::string::npos);
+  CAF_MESSAGE(slacker::describe(err));
 }
 
 CAF_TEST(example - server ignores a second signal while draining and a third forces it) {

@@ -1,7 +1,13 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/runtime/blocking_request.hpp"
 
+#include <cerrno>
+#include <cstring>
+
 #include <malloc.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <thread>
@@ -110,19 +116,52 @@ bool server::remove(const std::string& name) {
   return removed;
 }
 
+namespace {
+
+/// Why CAF could not listen on `port` (it says only "tcp socket creation
+/// failed"): a bind of our own names the cause, e.g. the address in use.
+caf::error why_not_listening(uint16_t port, const std::string& bind,
+                             const caf::error& caf_says) {
+  auto where = (bind.empty() ? std::string{"*"} : bind) + ":" + std::to_string(port);
+  std::string cause = describe(caf_says);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  auto service = std::to_string(port);
+  if (getaddrinfo(bind.empty() ? nullptr : bind.c_str(), service.c_str(), &hints,
+                  &found) == 0 &&
+      found != nullptr) {
+    int fd = ::socket(found->ai_family, SOCK_STREAM, 0);
+    if (fd >= 0) {
+      int one = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0)
+        cause = std::strerror(errno);
+      ::close(fd);
+    }
+    freeaddrinfo(found);
+  } else {
+    cause = "cannot resolve " + bind;
+  }
+  return make_error(sc::invalid_request, "cannot listen on " + where + ": " + cause);
+}
+
+} // namespace
+
 caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) {
   auto opts = wire_options::from(sys_.config());
   if (opts.problem) {
     spdlog::error("slacker server: {}", describe(opts.problem));
     return opts.problem;
   }
+  if (auto err = metrics::serve_from(sys_.config(), false)) // the caller says it
+    return err;
   auto door = sys_.middleman().backend().new_tcp_doorman(
       port, bind.empty() ? nullptr : bind.c_str(), true);
-  if (!door) {
-    spdlog::error("slacker server: cannot serve on port {}: {}", port,
-                  describe(door.error()));
-    return std::move(door.error());
-  }
+  if (!door)
+    return why_not_listening(port, bind, door.error());
   port_ = (*door)->port();
   remote_peers_ = opts.tls != nullptr || opts.insecure;
   if (!opts.tls && opts.insecure)
@@ -134,7 +173,6 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
   acceptor_ = caf::actor_cast<front_actor_type>(sys_.middleman().spawn_broker(
       server_acceptor, std::move(*door), catalog_, opts, log_calls_));
   spdlog::info("slacker server: serving on {}:{}", bind.empty() ? "*" : bind, port_);
-  metrics::serve_from(sys_.config());
   if (metrics::enabled()) {
     auto label = "port=\"" + std::to_string(port_) + "\"";
     metrics_.push_back(metrics::add_gauge(

@@ -51,6 +51,16 @@ registration::registration(caf::actor_system& sys, const server& srv,
   // Plaintext is for loopback: a server without TLS registers a non-loopback
   // address only when told it is on a trusted network (slacker.insecure).
   bool remote_ok = srv.takes_remote_peers();
+  // A server that is not listening would be listed at port 0 (or at a port
+  // it does not serve) and draw calls that cannot arrive.
+  if (srv.port() == 0) {
+    refused_ = make_error(sc::invalid_request,
+                          "the server is not listening: publish() it (and check its "
+                          "result) before registering it in cluster " +
+                              opts.zk.cluster);
+    spdlog::error("registry: {}", describe(refused_));
+    return;
+  }
   if (!opts.node.empty() && !remote_ok && !is_loopback(opts.node)) {
     refused_ =
         make_error(sc::forbidden,
@@ -63,7 +73,10 @@ registration::registration(caf::actor_system& sys, const server& srv,
   for (auto& ns : srv.namespaces())
     routed_.insert(ns);
   cluster_ = opts.zk.cluster;
-  metrics::serve_from(sys.config());
+  if (auto err = metrics::serve_from(sys.config())) {
+    refused_ = std::move(err);
+    return;
+  }
   if (metrics::enabled())
     health_ = metrics::add_health("registration in cluster " + cluster_, [this] {
       auto err = wait_registered(std::chrono::milliseconds{500});

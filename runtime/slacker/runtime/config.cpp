@@ -13,6 +13,7 @@
 #include "slacker/messages/cluster_reply.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/messages/membership.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
 
 namespace slacker {
 
@@ -180,6 +181,10 @@ void configure_logging(const caf::actor_system_config& cfg) {
                  [] { spdlog::set_default_logger(spdlog::stderr_color_mt("slacker")); });
   auto level = caf::get_or(cfg, "slacker.log-level", std::string{"info"});
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+caf::error start_metrics(const caf::actor_system_config& cfg) {
+  return metrics::serve_from(cfg, false); // the caller says it
 }
 
 } // namespace slacker

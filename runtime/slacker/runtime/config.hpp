@@ -92,6 +92,12 @@ void expand_option_aliases(std::vector<std::string>& args,
 bool switch_on(const caf::actor_system_config& cfg, const std::string& name,
                bool fallback = false);
 
+/// Serves Prometheus /metrics and /health where `slacker.metrics` says
+/// (nothing when unset), or says why it cannot: the address taken, not
+/// HOST:PORT, not of this host. Programs call it at start to fail early; a
+/// server's `publish` and a `registration` fail with the same error.
+caf::error start_metrics(const caf::actor_system_config& cfg);
+
 /// Applies `slacker.log-level` from the system's configuration to spdlog.
 void configure_logging(const caf::actor_system_config& cfg);
 

@@ -47,6 +47,7 @@ struct registry {
   std::list<health_part> health;
   mg_context* http = nullptr;
   std::string address;
+  std::string refused; // an address it could not serve on (said once)
 };
 
 registry& reg() {
@@ -315,12 +316,21 @@ caf::error serve(const std::string& host_port) {
   return {};
 }
 
-void serve_from(const caf::actor_system_config& cfg) {
+caf::error serve_from(const caf::actor_system_config& cfg, bool log) {
   auto where = caf::get_or(cfg, "slacker.metrics", std::string{});
   if (where.empty())
-    return;
-  if (auto err = serve(where))
-    spdlog::error("metrics: {}", describe(err));
+    return {};
+  auto err = serve(where);
+  if (err) {
+    auto& r = reg();
+    std::unique_lock<std::shared_mutex> guard{r.mtx};
+    if (r.refused != where) { // the server, its registration and a client
+      r.refused = where;      // of one process read the same setting
+      if (log)
+        spdlog::error("metrics: {}", describe(err));
+    }
+  }
+  return err;
 }
 
 } // namespace slacker::metrics
