@@ -143,10 +143,17 @@ caf::expected<json> json_value(const std::string& arg, const std::string& what) 
     text = arg;
   }
   auto v = slacker::parse_json(text.data(), text.size());
-  if (!v)
-    return slacker::make_error(slacker::sc::invalid_request,
-                               what + from +
-                                   " is not JSON: " + slacker::describe(v.error()));
+  if (!v) {
+    // The usual slip: a string without its quotes (the shell ate them).
+    auto hint = std::string{};
+    auto first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos &&
+        std::string{"{[\"-0123456789tfn"}.find(text[first]) == std::string::npos)
+      hint = " (a JSON string needs its quotes: '\"" + text + "\"')";
+    return slacker::make_error(
+        slacker::sc::invalid_request,
+        what + from + " is not JSON: " + slacker::describe(v.error()) + hint);
+  }
   return std::move(*v);
 }
 
@@ -219,6 +226,9 @@ int policy_options(const cli_config& cfg, slacker::cluster_options& opts) {
     return usage(cfg, "unknown exceptions " + cfg.exceptions);
   opts.grouping = slacker::grouping_named(cfg.grouping); // checked by --grouping
   opts.results = r;
+  if (cfg.quorum > 0 && cfg.grouping != "all")
+    return usage(cfg,
+                 "--quorum counts the answers of every server: it needs --grouping=all");
   if (cfg.quorum > 0)
     opts.exceptions = slacker::quorum{cfg.quorum};
   else

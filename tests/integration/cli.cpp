@@ -145,6 +145,9 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
   CAF_CHECK_EQUAL(
       slacker({"call", "--grouping=fastest", "test.api/add", "1", "2"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({"frobnicate"}).exit_code, 2);
+  // A quorum counts every server's answer: without --grouping=all it is a
+  // usage error (it was accepted, then failed as unavailable).
+  CAF_CHECK_EQUAL(slacker({"call", "--quorum=2", "test.api/add", "1", "2"}).exit_code, 2);
   CAF_CHECK_EQUAL(slacker({}).exit_code, 2);
   // A server's error text is printed escaped and bounded: one line, no
   // terminal escape, at most 512 bytes of it.
@@ -156,6 +159,22 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
   CAF_CHECK(hostile.output.find('\x1b') == std::string::npos);
   CAF_CHECK_EQUAL(std::count(hostile.output.begin(), hostile.output.end(), '\n'), 1);
   CAF_CHECK_LESS(hostile.output.size(), 700u);
+  // The usual slips say what to do, in the tool's words (no library's).
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {slacker_test::cli_path(), "call", "--zk=" + zk_address(),
+                               "--cluster=" + cluster});
+    return slacker_test::run(args);
+  };
+  auto unquoted = run({"test.api/add", "hi", "1"});
+  CAF_CHECK_EQUAL(unquoted.exit_code, 1);
+  CAF_CHECK(unquoted.output.find("a JSON string needs its quotes: '\"hi\"'") !=
+            std::string::npos);
+  auto wrong_type = run({"test.api/add", "\"x\"", "1"});
+  CAF_CHECK_EQUAL(wrong_type.exit_code, 1);
+  CAF_CHECK(wrong_type.output.find("argument 1: type must be number, but is string") !=
+            std::string::npos);
+  CAF_CHECK(wrong_type.output.find("json.exception") == std::string::npos);
+  CAF_MESSAGE(unquoted.output << wrong_type.output);
 }
 
 CAF_TEST(inspect lists functions with docs and signatures) {

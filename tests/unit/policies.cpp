@@ -329,6 +329,15 @@ CAF_TEST(options resolve per call over per function over client default) {
   CAF_CHECK(p.ext["k"] == std::vector<char>{'f'});
 }
 
+CAF_TEST(a quorum that fewer servers than it needs were called for says so) {
+  using slacker::exceptions::short_of;
+  auto few = describe(short_of("ns/f", 3, 2, {}, 2));
+  CAF_CHECK(few.find("quorum of 3 not reached: 2 of 2 server(s) succeeded (only 2 "
+                     "server(s) were called)") != std::string::npos);
+  auto enough = describe(short_of("ns/f", 2, 1, {}, 3));
+  CAF_CHECK(enough.find("were called") == std::string::npos);
+}
+
 CAF_TEST(every form of the exceptions policy decides through one contract) {
   std::vector<std::string> two_pending{"b", "c"};
   std::vector<std::string> none;

@@ -62,6 +62,14 @@ const char* json_type_name(const nlohmann::json& j) noexcept {
   return j.type_name();
 }
 
+std::string plain_message(const std::exception& e) {
+  std::string what = e.what();
+  if (what.rfind("[json.exception.", 0) == 0)
+    if (auto end = what.find("] "); end != std::string::npos)
+      return what.substr(end + 2);
+  return what;
+}
+
 void throw_number_error(const nlohmann::json& j, const char* target) {
   throw std::out_of_range("the number " + excerpt(j.dump(), 40) + " does not fit " +
                           target);

@@ -100,8 +100,8 @@ template <class... Ts> caf::expected<bytes> encode(codec_id c, const Ts&... xs) 
         break;
     }
   } catch (const std::exception& e) {
-    return make_error(sc::codec_error,
-                      std::string{"cannot encode as "} + to_string(c) + ": " + e.what());
+    return make_error(sc::codec_error, std::string{"cannot encode as "} + to_string(c) +
+                                           ": " + detail::plain_message(e));
   }
   return make_error(sc::codec_error, std::string{"codec "} + to_string(c) +
                                          " is not supported by these types");
@@ -144,9 +144,14 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
                         (doc->is_array()
                              ? " of " + std::to_string(doc->size()) + " values"
                              : std::string{}));
-          size_t i = 0;
-          std::apply([&](auto&... xs) { ((detail::json_get(doc->at(i++), xs)), ...); },
-                     out);
+          size_t i = 0; // the argument being read, from 1
+          try {
+            std::apply([&](auto&... xs) { ((detail::json_get(doc->at(i++), xs)), ...); },
+                       out);
+          } catch (const std::exception& e) {
+            return fail("argument " + std::to_string(i) + ": " +
+                        detail::plain_message(e));
+          }
           return out;
         }
         break;
@@ -164,7 +169,7 @@ caf::expected<std::tuple<Ts...>> decode(codec_id c, const bytes& in) {
         break;
     }
   } catch (const std::exception& e) {
-    return fail(e.what());
+    return fail(detail::plain_message(e));
   }
   return make_error(sc::codec_error, std::string{"codec "} + to_string(c) +
                                          " is not supported by these types");
@@ -179,7 +184,7 @@ template <class T> caf::expected<bytes> encode_value(codec_id c, const T& x) {
         return bytes(text.begin(), text.end());
       } catch (const std::exception& e) {
         return make_error(sc::codec_error,
-                          std::string{"cannot encode json: "} + e.what());
+                          "cannot encode json: " + detail::plain_message(e));
       }
     }
   }
@@ -203,7 +208,7 @@ template <class T> caf::expected<T> decode_value(codec_id c, const bytes& in) {
         }
       } catch (const std::exception& e) {
         return make_error(sc::codec_error,
-                          std::string{"cannot decode json: "} + e.what());
+                          "cannot decode json: " + detail::plain_message(e));
       }
     }
   }

@@ -52,6 +52,10 @@ namespace detail {
 /// The name of a JSON value's type, for error messages.
 const char* json_type_name(const nlohmann::json& j) noexcept;
 
+/// What an exception says, without nlohmann's "[json.exception.type_error.302] "
+/// prefix (for users: "type must be number, but is string").
+std::string plain_message(const std::exception& e);
+
 [[noreturn]] void throw_number_error(const nlohmann::json& j, const char* target);
 
 /// `j.get_to(out)`, except that numbers must fit their target: no wrapping,

@@ -44,6 +44,8 @@ caf::error short_of(const std::string& what, size_t k, size_t successes,
   std::string text = what + ": quorum of " + std::to_string(k) +
                      " not reached: " + std::to_string(successes) + " of " +
                      std::to_string(servers) + " server(s) succeeded";
+  if (servers < k)
+    text += " (only " + std::to_string(servers) + " server(s) were called)";
   for (auto& f : failures)
     text += "; " + f.addr + ": " + describe(f.err);
   auto code = failures.empty() ? sc::unavailable : code_of(failures.front().err);
