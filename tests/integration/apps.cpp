@@ -462,6 +462,8 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   auto health = http_get("http://" + http + "/health");
   CAF_CHECK_EQUAL(health.first, 200);
   CAF_CHECK(has(health.second, "\"healthy\":true"));
+  CAF_CHECK_EQUAL(http_get("http://" + http + "/health/ready").first, 200);
+  CAF_CHECK_EQUAL(http_get("http://" + http + "/health/live").first, 200);
   auto server = "--server=127.0.0.1:" + port;
   for (int i = 0; i < 3; ++i)
     output_of({app("slacker"), "call", server, "slacker.example.api/echo", "\"x\""});
@@ -490,6 +492,14 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   auto draining = http_get("http://" + http + "/health");
   CAF_CHECK_EQUAL(draining.first, 503);
   CAF_CHECK(has(draining.second, "draining"));
+  // Not ready while it drains, but alive: a balancer stops sending, an
+  // orchestrator does not restart it.
+  auto ready = http_get("http://" + http + "/health/ready");
+  CAF_CHECK_EQUAL(ready.first, 503);
+  CAF_CHECK(has(ready.second, "draining"));
+  auto live = http_get("http://" + http + "/health/live");
+  CAF_CHECK_EQUAL(live.first, 200);
+  CAF_CHECK(has(live.second, "\"live\":true"));
   auto status = srv->stop();
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

@@ -163,8 +163,17 @@ int on_metrics(mg_connection* conn, void*) {
                  [] { return std::make_pair(200, render()); });
 }
 
+/// /health and /health/ready: every check (registered, not draining, the
+/// view of ZooKeeper current); 503 with the reasons otherwise.
 int on_health(mg_connection* conn, void*) {
   return respond(conn, "application/json", [] { return health(); });
+}
+
+/// /health/live: the process answers (a restart would not help a server
+/// that is only draining or waiting for ZooKeeper).
+int on_live(mg_connection* conn, void*) {
+  return respond(conn, "application/json",
+                 [] { return std::make_pair(200, std::string{"{\"live\":true}\n"}); });
 }
 
 int on_log(const mg_connection*, const char* message) {
@@ -309,10 +318,13 @@ caf::error serve(const std::string& host_port) {
                                                " (taken, or not HOST:PORT)");
   mg_set_request_handler(ctx, "/metrics$", on_metrics, nullptr);
   mg_set_request_handler(ctx, "/health$", on_health, nullptr);
+  mg_set_request_handler(ctx, "/health/ready$", on_health, nullptr);
+  mg_set_request_handler(ctx, "/health/live$", on_live, nullptr);
   r.http = ctx; // runs until the process ends
   r.address = host_port;
   on = true;
-  spdlog::info("metrics: serving /metrics and /health on {}", host_port);
+  spdlog::info("metrics: serving /metrics, /health, /health/ready and /health/live on {}",
+               host_port);
   return {};
 }
 
