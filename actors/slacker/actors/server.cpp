@@ -156,7 +156,7 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     spdlog::error("slacker server: {}", describe(opts.problem));
     return opts.problem;
   }
-  if (auto err = metrics::serve_from(sys_.config(), false)) // the caller says it
+  if (auto err = metrics::serve_from(sys_.config())) // the caller says it
     return err;
   auto door = sys_.middleman().backend().new_tcp_doorman(
       port, bind.empty() ? nullptr : bind.c_str(), true);

@@ -74,7 +74,8 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
       defaults_.grouping = grouping_named(name);
   auto session_timeout = zk.session_timeout;
   registry_ = std::make_unique<registry>(sys, std::move(zk));
-  metrics::serve_from(sys.config());
+  if (auto err = metrics::serve_from(sys.config())) // runs on without metrics
+    spdlog::error("metrics: {}", describe(err));
   if (metrics::enabled()) {
     auto label = "cluster=\"" + cluster_ + "\"";
     auto* reg = registry_.get(); // read without asking its actor

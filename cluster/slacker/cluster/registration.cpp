@@ -75,6 +75,7 @@ registration::registration(caf::actor_system& sys, const server& srv,
   cluster_ = opts.zk.cluster;
   if (auto err = metrics::serve_from(sys.config())) {
     refused_ = std::move(err);
+    spdlog::error("registry: {}", describe(refused_));
     return;
   }
   if (metrics::enabled())

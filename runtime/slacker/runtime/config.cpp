@@ -184,7 +184,7 @@ void configure_logging(const caf::actor_system_config& cfg) {
 }
 
 caf::error start_metrics(const caf::actor_system_config& cfg) {
-  return metrics::serve_from(cfg, false); // the caller says it
+  return metrics::serve_from(cfg);
 }
 
 } // namespace slacker

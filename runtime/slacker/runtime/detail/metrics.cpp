@@ -47,7 +47,6 @@ struct registry {
   std::list<health_part> health;
   mg_context* http = nullptr;
   std::string address;
-  std::string refused; // an address it could not serve on (said once)
 };
 
 registry& reg() {
@@ -328,21 +327,11 @@ caf::error serve(const std::string& host_port) {
   return {};
 }
 
-caf::error serve_from(const caf::actor_system_config& cfg, bool log) {
+caf::error serve_from(const caf::actor_system_config& cfg) {
   auto where = caf::get_or(cfg, "slacker.metrics", std::string{});
   if (where.empty())
     return {};
-  auto err = serve(where);
-  if (err) {
-    auto& r = reg();
-    std::unique_lock<std::shared_mutex> guard{r.mtx};
-    if (r.refused != where) { // the server, its registration and a client
-      r.refused = where;      // of one process read the same setting
-      if (log)
-        spdlog::error("metrics: {}", describe(err));
-    }
-  }
-  return err;
+  return serve(where);
 }
 
 } // namespace slacker::metrics

@@ -75,9 +75,8 @@ std::pair<int, std::string> health();
 caf::error serve(const std::string& host_port);
 
 /// Starts it when the configuration sets `slacker.metrics`; a failure is
-/// logged (unless `log` is false: the caller says it) once per address and
-/// returned (publish and registration fail with it; a cluster client runs on
-/// without metrics).
-caf::error serve_from(const caf::actor_system_config& cfg, bool log = true);
+/// returned, for the caller to say (publish and registration fail with it;
+/// a cluster client logs it and runs on without metrics).
+caf::error serve_from(const caf::actor_system_config& cfg);
 
 } // namespace slacker::metrics
