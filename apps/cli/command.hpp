@@ -52,11 +52,15 @@ struct cli_config {
   size_t count = 0;
   size_t wait = 0;
   bool merge = false;
-  size_t duration = 10;
+  size_t duration = 0; // load: 10 s unless --calls
   size_t concurrency = 4;
   size_t rate = 0;
   bool progress = false;
   std::string metrics;
+  std::vector<std::string> headers; // -H KEY=VALUE (call, load)
+  bool verbose = false;             // -v (call)
+  size_t calls = 0;                 // --calls (load; 0: by --duration)
+  double warmup = 0;                // --warmup seconds (load)
   slacker_apps::security_options security;
 };
 
@@ -124,6 +128,10 @@ caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
                                 const std::string& fn, const slacker::bytes& args,
                                 std::chrono::milliseconds timeout,
                                 const std::string& token = {});
+
+/// The call's extensions: each `-H KEY=VALUE`, and the manager token when
+/// one is given; an error for a malformed one.
+caf::expected<slacker::extensions> call_extensions(const cli_config& cfg);
 
 /// A manager function of the server at `addr`, called directly.
 caf::expected<json> manager_call(caf::actor_system& sys, const cli_config& cfg,

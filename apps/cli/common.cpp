@@ -53,6 +53,12 @@ void add_policy_options(CLI::App& c, cli_config& cfg) {
       ->type_name("JSON");
   c.add_flag("--idempotent", cfg.idempotent,
              "the call may run twice: retried elsewhere, hedged");
+  c.add_option("-H,--header", cfg.headers,
+               "a call extension, sent with the call and echoed in its reply "
+               "(repeatable)")
+      ->type_name("KEY=VALUE")
+      ->default_str("")
+      ->allow_extra_args(false); // one value per -H, as curl's
   c.add_option("--hedge-after", cfg.hedge_after,
                "ms before a backup call to another server (idempotent calls; 0: none)")
       ->type_name("MS");
@@ -192,6 +198,22 @@ caf::expected<json> call_server(caf::actor_system& sys, const std::string& addr,
   if (!rep)
     return std::move(rep.error());
   return slacker::result_of<json>(*rep);
+}
+
+caf::expected<slacker::extensions> call_extensions(const cli_config& cfg) {
+  slacker::extensions ext;
+  for (auto& h : cfg.headers) {
+    auto eq = h.find('=');
+    if (eq == 0 || eq == std::string::npos)
+      return slacker::make_error(slacker::sc::invalid_request,
+                                 "-H takes KEY=VALUE, not '" + h + "'");
+    auto value = h.substr(eq + 1);
+    ext[h.substr(0, eq)] = slacker::bytes(value.begin(), value.end());
+  }
+  auto token = manager_token(cfg);
+  if (!token.empty())
+    ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
+  return ext;
 }
 
 caf::expected<json> manager_call(caf::actor_system& sys, const cli_config& cfg,

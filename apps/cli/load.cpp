@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -21,6 +23,28 @@ namespace slacker_cli {
 
 namespace {
 
+/// Latencies (sorted) as histogram buckets of a 1-2-5 series in µs, from the
+/// first one holding a call to the last: `{"le_us": bound, "count": calls}`.
+json histogram(const std::vector<uint32_t>& sorted) {
+  auto out = json::array();
+  if (sorted.empty())
+    return out;
+  size_t i = 0;
+  for (uint64_t decade = 1;; decade *= 10)
+    for (uint64_t step : {1, 2, 5}) {
+      auto bound = decade * step;
+      size_t n = 0;
+      while (i < sorted.size() && sorted[i] <= bound) {
+        ++n;
+        ++i;
+      }
+      if (n > 0 || !out.empty())
+        out.push_back({{"le_us", bound}, {"count", n}});
+      if (i == sorted.size())
+        return out;
+    }
+}
+
 /// One `slacker load` caller's figures.
 struct load_stats {
   std::vector<uint32_t> latency_us; // every call's
@@ -28,14 +52,22 @@ struct load_stats {
   std::map<std::string, long> servers;
   long calls = 0;
   long ok = 0;
+  long warmup = 0; // calls made during the warm-up, not counted
 };
 
 /// `slacker load`: a steady load from one long-lived client, bounded by
 /// --duration; progress on stderr; one JSON report on stdout.
 int run_load(caf::actor_system& sys, const cli_config& cfg) {
   using clock = std::chrono::steady_clock;
-  if (cfg.concurrency == 0 || cfg.duration == 0)
-    return usage(cfg, "--concurrency and --duration must be at least 1");
+  if (cfg.concurrency == 0)
+    return usage(cfg, "--concurrency must be at least 1");
+  if (cfg.warmup < 0)
+    return usage(cfg, "--warmup must not be negative");
+  // --duration bounds the measured run; by default 10 s, or none with --calls.
+  auto duration = cfg.duration > 0 ? cfg.duration : cfg.calls > 0 ? 0 : 10;
+  auto ext = call_extensions(cfg);
+  if (!ext)
+    return usage(cfg, slacker::describe(ext.error()));
   auto encoded = json_args(cfg.args);
   if (!encoded)
     return fail(encoded.error());
@@ -50,9 +82,7 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
     slacker::call_options copts;
     copts.codec = slacker::codec_id::json;
     copts.timeout = timeout;
-    auto token = manager_token(cfg);
-    if (!token.empty())
-      copts.ext[slacker::manager_token_ext] = slacker::bytes(token.begin(), token.end());
+    copts.ext = *ext;
     if (auto probe = slacker::make_encoded_call(copts, fn, args); !probe)
       return usage(cfg, slacker::describe(probe.error()));
     direct = std::make_unique<slacker::client>(sys, cfg.server);
@@ -69,6 +99,7 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
     slacker::cluster_options opts;
     if (auto rc = policy_options(cfg, opts))
       return rc;
+    opts.ext = *ext;
     sc = std::make_unique<slacker::cluster_client>(sys, zk_of(cfg));
     auto proto = sc->prepare_encoded(opts, {}, fn, args);
     if (!proto)
@@ -91,12 +122,24 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
   std::atomic<long> calls{0};
   std::atomic<long> ok{0};
   std::atomic<uint64_t> next_slot{0};
+  std::atomic<long> tickets{0}; // measured calls begun (--calls)
+  std::mutex mx;
+  std::condition_variable cv;
+  size_t finished = 0;
   auto start = clock::now();
-  auto end = start + std::chrono::seconds{cfg.duration};
+  auto measure_from = start + std::chrono::duration_cast<clock::duration>(
+                                  std::chrono::duration<double>(cfg.warmup));
+  auto end = duration > 0 ? measure_from + std::chrono::seconds{duration}
+                          : clock::time_point::max();
   std::vector<std::thread> workers;
   for (size_t w = 0; w < cfg.concurrency; ++w)
     workers.emplace_back([&, w] {
       auto& st = stats[w];
+      auto done = [&] {
+        std::lock_guard<std::mutex> guard{mx};
+        ++finished;
+        cv.notify_all();
+      };
       for (;;) {
         if (cfg.rate > 0) {
           // Calls start on a schedule of --rate a second, whoever is free.
@@ -105,13 +148,21 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
                     std::chrono::duration_cast<clock::duration>(
                         std::chrono::duration<double>(static_cast<double>(k) / cfg.rate));
           if (at >= end)
-            return;
+            return done();
           std::this_thread::sleep_until(at);
         }
-        if (clock::now() >= end)
-          return;
         auto t0 = clock::now();
+        if (t0 >= end)
+          return done();
+        bool measured = t0 >= measure_from;
+        if (measured && cfg.calls > 0 &&
+            tickets.fetch_add(1) >= static_cast<long>(cfg.calls))
+          return done();
         auto res = one();
+        if (!measured) {
+          ++st.warmup;
+          continue;
+        }
         auto took =
             std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
         st.latency_us.push_back(static_cast<uint32_t>(took.count()));
@@ -129,9 +180,12 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
       }
     });
   bool show = cfg.progress || isatty(STDERR_FILENO);
-  for (auto tick = start + std::chrono::seconds{1}; tick < end;
-       tick += std::chrono::seconds{1}) {
-    std::this_thread::sleep_until(tick);
+  for (auto tick = start + std::chrono::seconds{1};; tick += std::chrono::seconds{1}) {
+    {
+      std::unique_lock<std::mutex> guard{mx};
+      if (cv.wait_until(guard, tick, [&] { return finished == workers.size(); }))
+        break;
+    }
     if (show)
       std::cerr << "["
                 << std::chrono::duration_cast<std::chrono::seconds>(tick - start).count()
@@ -140,13 +194,15 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
   }
   for (auto& t : workers)
     t.join();
-  auto elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  auto elapsed =
+      std::chrono::duration<double>(clock::now() - std::max(start, measure_from)).count();
   load_stats all;
   for (auto& st : stats) {
     all.latency_us.insert(all.latency_us.end(), st.latency_us.begin(),
                           st.latency_us.end());
     all.calls += st.calls;
     all.ok += st.ok;
+    all.warmup += st.warmup;
     for (auto& [k, n] : st.errors)
       all.errors[k] += n;
     for (auto& [k, n] : st.servers)
@@ -167,9 +223,13 @@ int run_load(caf::actor_system& sys, const cli_config& cfg) {
       {"errors", all.errors},
       {"calls_per_s", static_cast<double>(all.calls) / elapsed},
       {"p50_us", pct(0.5)},
+      {"p90_us", pct(0.9)},
       {"p99_us", pct(0.99)},
       {"p999_us", pct(0.999)},
+      {"p9999_us", pct(0.9999)},
       {"max_us", all.latency_us.empty() ? json(nullptr) : json(all.latency_us.back())},
+      {"histogram", histogram(all.latency_us)},
+      {"warmup_calls", all.warmup},
       {"servers", all.servers}};
   if (out["errors"].is_null())
     out["errors"] = json::object();
@@ -186,7 +246,15 @@ command load_command() {
       "load", "a steady load on a function; one JSON report",
       [](CLI::App& c, cli_config& cfg) {
         add_function_arguments(c, cfg);
-        c.add_option("--duration", cfg.duration, "seconds to run")->type_name("S");
+        c.add_option("--duration", cfg.duration,
+                     "seconds to measure (with --calls: no limit unless given)")
+            ->type_name("S")
+            ->default_str("10");
+        c.add_option("--calls", cfg.calls, "stop after this many measured calls")
+            ->type_name("N");
+        c.add_option("--warmup", cfg.warmup,
+                     "seconds of calls before measuring (not in the report)")
+            ->type_name("S");
         c.add_option("--concurrency", cfg.concurrency, "calls in flight")->type_name("N");
         c.add_option("--rate", cfg.rate,
                      "calls a second at most (0: as fast as possible)")

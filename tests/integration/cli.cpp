@@ -177,6 +177,76 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
   CAF_MESSAGE(unquoted.output << wrong_type.output);
 }
 
+CAF_TEST(a timeout reports the timeout given) {
+  // --timeout counts from the call (it said 418 ms for 500: the wait for
+  // ZooKeeper and the connection came out of it).
+  for (auto how : {std::string{"--zk=" + zk_address()}, "--server=" + addr(0)}) {
+    auto out =
+        slacker_test::run({slacker_test::cli_path(), "call", how, "--cluster=" + cluster,
+                           "--timeout=500", "test.api/slow", "3000"});
+    CAF_CHECK_EQUAL(out.exit_code, 1);
+    CAF_CHECK(out.output.find("error: timeout: ") == 0);
+    CAF_CHECK(out.output.find("no reply within 500 ms") != std::string::npos);
+    CAF_MESSAGE(out.output);
+  }
+}
+
+CAF_TEST(call - v names who answered and how long and -H extensions come back) {
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {slacker_test::cli_path(), "call", "-v", "-H", "trace=t1",
+                               "-H", "tenant=blue", "--cluster=" + cluster});
+    return slacker_test::run(args);
+  };
+  auto all =
+      run({"--zk=" + zk_address(), "--grouping=all", "--results=map", "test.api/whoami"});
+  CAF_CHECK_EQUAL(all.exit_code, 0);
+  CAF_CHECK(all.output.find("* answered in ") != std::string::npos);
+  for (size_t i = 0; i < 2; ++i)
+    CAF_CHECK(
+        all.output.find("* " + addr(i) + " answered; extensions: tenant=blue trace=t1") !=
+        std::string::npos);
+  auto direct = run({"--server=" + addr(1), "test.api/echo", "\"x\""});
+  CAF_CHECK_EQUAL(direct.exit_code, 0);
+  CAF_CHECK(direct.output.find("* " + addr(1) + " answered in ") != std::string::npos);
+  CAF_CHECK(direct.output.find("* extensions: tenant=blue trace=t1") !=
+            std::string::npos);
+  CAF_CHECK(direct.output.find("\"x\"\n") != std::string::npos);
+  // A failed call is timed too (its error names the servers).
+  auto part = run({"--zk=" + zk_address(), "--grouping=all", "--exceptions=any",
+                   "--results=vector", "test.api/fail", "\"no\""});
+  CAF_CHECK_EQUAL(part.exit_code, 1);
+  CAF_CHECK(part.output.find("* failed in ") != std::string::npos);
+  auto bad = run({"-H", "novalue", "--zk=" + zk_address(), "test.api/whoami"});
+  CAF_CHECK_EQUAL(bad.exit_code, 2);
+  CAF_CHECK(bad.output.find("-H takes KEY=VALUE, not 'novalue'") != std::string::npos);
+  CAF_MESSAGE(all.output << direct.output << part.output);
+}
+
+CAF_TEST(load stops after its calls past a warm up and reports the distribution) {
+  auto out = slacker({"load", "--calls=300", "--warmup=0.3", "--concurrency=3",
+                      "test.api/add", "1", "2"});
+  CAF_REQUIRE_EQUAL(out.exit_code, 0);
+  auto v = out.value();
+  CAF_CHECK_EQUAL(v["calls"], json(300));
+  CAF_CHECK_EQUAL(v["ok"], json(300));
+  CAF_CHECK_GREATER(v["warmup_calls"].get<long>(), 0);
+  // The percentiles climb to the maximum; the histogram holds every call.
+  std::vector<std::string> keys{"p50_us",  "p90_us",   "p99_us",
+                                "p999_us", "p9999_us", "max_us"};
+  for (size_t i = 1; i < keys.size(); ++i)
+    CAF_CHECK_LESS_OR_EQUAL(v[keys[i - 1]].get<long>(), v[keys[i]].get<long>());
+  long counted = 0;
+  long last_bound = 0;
+  for (auto& b : v["histogram"]) {
+    CAF_CHECK_GREATER(b["le_us"].get<long>(), last_bound);
+    last_bound = b["le_us"].get<long>();
+    counted += b["count"].get<long>();
+  }
+  CAF_CHECK_EQUAL(counted, 300);
+  CAF_CHECK_GREATER_OR_EQUAL(last_bound, v["max_us"].get<long>());
+  CAF_MESSAGE(out.lines.front());
+}
+
 CAF_TEST(inspect lists functions with docs and signatures) {
   auto all = slacker({"inspect"});
   CAF_CHECK_EQUAL(all.exit_code, 0);

@@ -764,7 +764,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
             if (auto observer = caf::actor_cast<caf::actor>(st.observer))
               self->send(observer, suspect_atom::value, st.addr);
           }
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.timeout);
+          auto ms = std::chrono::round<std::chrono::milliseconds>(c.timeout);
           reply_error(st, c,
                       make_error(sc::timeout, c.what + " on " + st.addr +
                                                   ": no reply within " +
