@@ -168,7 +168,7 @@ int run(caf::actor_system& sys, const server_config& cfg) {
               slacker::manager_ns, *published);
   std::fflush(stdout);
   slacker::registration reg{sys, srv, cfg.registration()};
-  srv.add(slacker::manager_namespace(reg, [] { kill(getpid(), SIGTERM); }));
+  srv.add(slacker::manager_namespace(reg, slacker::request_stop));
   reg.publish(slacker::manager_ns);
   auto registered = [&] {
     std::printf("registered in cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
@@ -198,17 +198,20 @@ int run(caf::actor_system& sys, const server_config& cfg) {
   } else {
     registered();
   }
-  // Blocked since main: taken here only.
-  slacker::wait_stop_signal();
-  slacker::on_further_stop_signals("example-server: stopping gracefully (draining); send "
-                                   "another signal to force");
-  stopping = true;
-  if (later.joinable())
-    later.join();
-  std::printf("stopping\n");
-  std::fflush(stdout);
-  slacker::graceful_stop(srv, reg, std::chrono::milliseconds{cfg.grace},
-                         std::chrono::milliseconds{cfg.drain_timeout});
+  // The stop signals are blocked since main (SLACKER_MAIN): taken here only.
+  slacker::stop_options stop;
+  stop.quiet = std::chrono::milliseconds{cfg.grace};
+  stop.drain_timeout = std::chrono::milliseconds{cfg.drain_timeout};
+  stop.note = "example-server: stopping gracefully (draining); send another signal to "
+              "force";
+  stop.on_signal = [&](int) {
+    stopping = true;
+    if (later.joinable())
+      later.join();
+    std::printf("stopping\n");
+    std::fflush(stdout);
+  };
+  slacker::serve_until_stopped(srv, reg, stop);
   return 0;
 }
 

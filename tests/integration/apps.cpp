@@ -296,6 +296,30 @@ CAF_TEST(the guide membership example prints a server joining and leaving) {
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+CAF_TEST(the readme server serves until a signal then leaves and ends) {
+  // README, step 1, built as it is shown (docs.readme-examples checks that):
+  // SLACKER_MAIN and serve_until_stopped.
+  auto cluster = "apps-" + std::to_string(getpid()) + "-readme";
+  auto zk = "--zk=" + slacker_test::zk_address();
+  process srv{{slacker_test::binary_path("doc-example-server"), "--port=0", zk,
+               "--cluster=" + cluster}};
+  auto serving = srv.wait_for("serving on port ", 15000);
+  SLACKER_REQUIRE(serving, "it did not serve");
+  auto addr = "127.0.0.1:" + serving->substr(serving->rfind(' ') + 1);
+  auto members = slacker_test::run({app("slacker"), "members", "--wait=1",
+                                    "--timeout=15000", zk, "--cluster=" + cluster});
+  CAF_CHECK_EQUAL(members.exit_code, 0);
+  CAF_CHECK(members.output.find(addr) != std::string::npos);
+  auto call = slacker_test::run({app("slacker"), "call", zk, "--cluster=" + cluster,
+                                 "slacker.example.api/echo", "\"hi\""});
+  CAF_CHECK_EQUAL(call.output, "\"hi\"\n");
+  srv.signal(SIGTERM);
+  auto status = srv.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); // not killed by it
+  auto after = slacker_test::run({app("slacker"), "members", zk, "--cluster=" + cluster});
+  CAF_CHECK(after.output.find(addr) == std::string::npos); // it left, not expired
+}
+
 CAF_TEST(example - server on a port in use says so once and exits 1) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   SLACKER_REQUIRE(fd >= 0, "no socket");

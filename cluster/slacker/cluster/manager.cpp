@@ -1,9 +1,14 @@
 #include "slacker/cluster/manager.hpp"
 
+#include <csignal>
 #include <thread>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "slacker/runtime/signals.hpp"
 
 namespace slacker {
 
@@ -103,6 +108,19 @@ void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds qui
   if (!srv.drain(drain_timeout, quiet))
     spdlog::warn("stopping: calls still running after {} ms", drain_timeout.count());
   srv.stop();
+}
+
+int serve_until_stopped(server& srv, registration& reg, stop_options opts) {
+  auto sig = wait_stop_signal();
+  on_further_stop_signals(opts.note);
+  if (opts.on_signal)
+    opts.on_signal(sig);
+  graceful_stop(srv, reg, opts.quiet, opts.drain_timeout);
+  return sig;
+}
+
+void request_stop() {
+  ::kill(::getpid(), SIGTERM);
 }
 
 } // namespace slacker

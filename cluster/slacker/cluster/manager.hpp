@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 
 #include "slacker/actors/namespace.hpp"
 #include "slacker/actors/server.hpp"
@@ -30,5 +31,26 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 /// for `quiet` (at most `drain_timeout`), then stops the server.
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,
                    std::chrono::milliseconds drain_timeout);
+
+/// How `serve_until_stopped` stops.
+struct stop_options {
+  std::chrono::milliseconds quiet{300};           // graceful_stop's `quiet`
+  std::chrono::milliseconds drain_timeout{30000}; // and its `drain_timeout`
+  /// Printed on stderr when a second signal comes during the drain (it is
+  /// otherwise ignored; a third ends the process at once).
+  std::string note = "stopping gracefully (draining); send another signal to force";
+  /// Called with the first signal, before the drain begins.
+  std::function<void(int)> on_signal;
+};
+
+/// Serves until SIGINT, SIGTERM or SIGHUP (`wait_stop_signal`), then stops
+/// without losing a call (`graceful_stop`); the signal. With `SLACKER_MAIN()`
+/// no signal can end the process before this takes it. The manager
+/// namespace's `shutdown` leads here too when its `on_shutdown` raises
+/// SIGTERM (`request_stop`).
+int serve_until_stopped(server& srv, registration& reg, stop_options opts = {});
+
+/// Asks this process to stop as a signal would (SIGTERM to itself).
+void request_stop();
 
 } // namespace slacker
