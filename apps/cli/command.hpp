@@ -59,6 +59,7 @@ struct cli_config {
   std::string metrics;
   std::vector<std::string> headers; // -H KEY=VALUE (call, load)
   bool verbose = false;             // -v (call)
+  bool detect = false;              // --detect (watch)
   size_t calls = 0;                 // --calls (load; 0: by --duration)
   double warmup = 0;                // --warmup seconds (load)
   slacker_apps::security_options security;

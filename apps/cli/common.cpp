@@ -294,6 +294,7 @@ json data_json(const std::string& data) {
 json members_json(const slacker::membership_view& v) {
   json out{{"servers", json::object()},
            {"namespaces", json::object()},
+           {"leaving", v.leaving},
            {"status", to_string(v.state.status)},
            {"view_age_ms", v.state.view_age_ms}};
   for (auto& [addr, data] : v.servers)

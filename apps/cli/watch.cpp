@@ -1,16 +1,19 @@
-// slacker watch [--count=N]: membership events as JSON lines until a signal.
+// slacker watch [--count=N] [--detect]: membership events as JSON lines until
+// a signal, as a cluster client sees them (with --detect, connected to every
+// server: its failure detector's unreachable and reachable too).
 #include <atomic>
 #include <future>
 #include <iostream>
 #include <memory>
 #include <thread>
+#include <type_traits>
 
 #include <caf/all.hpp>
 
 #include "apps/cli/command.hpp"
+#include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
-#include "slacker/registry/registry.hpp"
 #include "slacker/runtime/signals.hpp"
 
 namespace slacker_cli {
@@ -28,6 +31,15 @@ json event_json(const slacker::member_up& x) {
 }
 json event_json(const slacker::member_down& x) {
   return {{"event", "member_down"}, {"addr", x.addr}};
+}
+json event_json(const slacker::member_leaving& x) {
+  return {{"event", "member_leaving"}, {"addr", x.addr}};
+}
+json event_json(const slacker::member_unreachable& x) {
+  return {{"event", "member_unreachable"}, {"addr", x.addr}, {"reason", x.reason}};
+}
+json event_json(const slacker::member_reachable& x) {
+  return {{"event", "member_reachable"}, {"addr", x.addr}};
 }
 json event_json(const slacker::server_data_changed& x) {
   return {
@@ -49,10 +61,10 @@ json event_json(const slacker::registry_state& x) {
 }
 
 int run_watch(caf::actor_system& sys, const cli_config& cfg) {
-  slacker::registry reg{sys, zk_of(cfg)};
-  // Subscribe once the registry has read the cluster: the snapshot is whole.
-  if (auto v = current_view(reg, cfg); !v)
-    return fail(v.error());
+  slacker::cluster_client sc{sys, zk_of(cfg)};
+  // Subscribe once the client has read the cluster: the snapshot is whole.
+  if (auto err = wait_zk(cfg, [&] { return client_connected(sc); }))
+    return fail(err);
   // Ends after --count events, or on SIGINT/SIGTERM/SIGHUP (blocked since main).
   auto done = std::make_shared<std::promise<void>>();
   auto ended = std::make_shared<std::atomic<bool>>(false);
@@ -70,10 +82,25 @@ int run_watch(caf::actor_system& sys, const cli_config& cfg) {
     if (*left > 0 && --*left == 0)
       finish();
   };
-  auto watcher = sys.spawn([print](caf::event_based_actor*) -> caf::behavior {
-    return slacker::on_membership([print](auto& x) { print(event_json(x)); });
-  });
-  caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
+  auto* client = &sc; // outlives the watcher (ended below)
+  auto detect = cfg.detect;
+  auto watcher =
+      sys.spawn([print, client, detect](caf::event_based_actor*) -> caf::behavior {
+        return slacker::on_membership([print, client, detect](auto& x) {
+          using event = std::decay_t<decltype(x)>;
+          // --detect: connected to every server of every namespace.
+          if constexpr (std::is_same_v<event, slacker::membership_view>) {
+            if (detect)
+              for (auto& kvp : x.namespaces)
+                client->warm_up(kvp.first);
+          } else if constexpr (std::is_same_v<event, slacker::namespace_up>) {
+            if (detect)
+              client->warm_up(x.ns);
+          }
+          print(event_json(x));
+        });
+      });
+  sc.subscribe(watcher);
   done->get_future().wait();
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
   return 0;
@@ -86,6 +113,9 @@ command watch_command() {
           [](CLI::App& c, cli_config& cfg) {
             c.add_option("--count", cfg.count, "stop after this many lines (0: never)")
                 ->type_name("N");
+            c.add_flag("--detect", cfg.detect,
+                       "connect to every server: print member_unreachable and "
+                       "member_reachable as this client's failure detector sees them");
             add_zk_options(c, cfg);
             add_common_options(c, cfg);
           },

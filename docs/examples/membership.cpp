@@ -7,23 +7,25 @@
 #include <iostream>
 #include <string>
 
-#include <slacker/cluster/registration.hpp> // registration
-#include <slacker/messages/atoms.hpp>       // subscribe_atom
-#include <slacker/messages/membership.hpp>  // the events
-#include <slacker/registry/registry.hpp>    // registry
+#include <slacker/cluster/cluster_client.hpp> // cluster_client
+#include <slacker/cluster/registration.hpp>   // registration
+#include <slacker/messages/membership.hpp>    // the events
 #include <slacker/runtime/config.hpp>
 
-/// Follows the cluster `reg` mirrors: the watcher gets the view, then every
-/// change. The registry must outlive the following: its actor (and the
-/// events) end with it.
-caf::actor follow(caf::actor_system& sys, slacker::registry& reg) {
+/// Follows the cluster as `client` sees it: the view, then every change. The
+/// client must outlive the following: the events end with it.
+caf::actor follow(caf::actor_system& sys, slacker::cluster_client& client) {
   auto watcher = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto say = [self](const char* what, const std::string& addr) {
+      caf::aout(self) << what << " " << addr << std::endl;
+    };
     return {
-        [](slacker::membership_view& v) { /* servers, namespaces, leaders */ },
-        [=](slacker::member_up& x) { caf::aout(self) << "up " << x.addr << std::endl; },
-        [=](slacker::member_down& x) {
-          caf::aout(self) << "down " << x.addr << std::endl;
-        },
+        [](slacker::membership_view& v) { /* servers, namespaces, leaders, leaving */ },
+        [=](slacker::member_up& x) { say("up", x.addr); },           // MemberUp
+        [=](slacker::member_leaving& x) { say("leaving", x.addr); }, // MemberLeft
+        [=](slacker::member_down& x) { say("down", x.addr); },       // MemberRemoved
+        [=](slacker::member_unreachable& x) { say("unreachable", x.addr); },
+        [=](slacker::member_reachable& x) { say("reachable", x.addr); },
         [](slacker::server_data_changed& x) { /* x.addr, x.data */ },
         [](slacker::namespace_up& x) { /* x.ns, x.addr */ },
         [](slacker::namespace_down& x) { /* x.ns, x.addr */ },
@@ -31,7 +33,7 @@ caf::actor follow(caf::actor_system& sys, slacker::registry& reg) {
         [](slacker::registry_state& x) { /* connected, suspended, expired; view age */ },
     };
   });
-  caf::anon_send(reg.actor(), slacker::subscribe_atom::value, watcher);
+  client.subscribe(watcher);
   return watcher;
 }
 
@@ -54,14 +56,16 @@ struct example_config : slacker::config {
   }
 };
 
-// Prints "up ADDR" and "down ADDR" as servers join and leave, until its
-// standard input closes (the docs test drives it).
+// Prints "up ADDR", "leaving ADDR", "down ADDR" (and "unreachable ADDR",
+// "reachable ADDR" for servers of slacker.example.api) as servers join and
+// leave, until its standard input closes (the docs test drives it).
 void caf_main(caf::actor_system& sys, const example_config& cfg) {
   slacker::zk_options zk;
   zk.zk = cfg.zk;
   zk.cluster = cfg.cluster;
-  slacker::registry reg{sys, zk};
-  auto watcher = follow(sys, reg);
+  slacker::cluster_client client{sys, zk};
+  auto watcher = follow(sys, client);
+  client.warm_up("slacker.example.api"); // its servers watched from now on
   std::cout << "following " << cfg.cluster << std::endl;
   for (std::string line; std::getline(std::cin, line);) {
   }

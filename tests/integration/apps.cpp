@@ -281,7 +281,7 @@ CAF_TEST(the tour - members wait returns once both servers can be called 20 time
   CAF_CHECK_EQUAL(called, 20);
 }
 
-CAF_TEST(the guide membership example prints a server joining and leaving) {
+CAF_TEST(the guide membership example prints a server joining leaving and down) {
   auto cluster = "apps-" + std::to_string(getpid()) + "-guide";
   process follower{{slacker_test::binary_path("doc-example-membership"),
                     "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster}};
@@ -289,9 +289,10 @@ CAF_TEST(the guide membership example prints a server joining and leaving) {
   std::unique_ptr<process> srv;
   auto port = start_server(srv, cluster);
   CAF_CHECK(line_with(follower, "up 127.0.0.1:" + port));
-  srv->signal(SIGTERM);
+  srv->signal(SIGTERM); // drains: leaving first, then down
+  CAF_CHECK(line_with(follower, "leaving 127.0.0.1:" + port, 10000));
   srv->stop();
-  CAF_CHECK(line_with(follower, "down 127.0.0.1:" + port, 15000));
+  CAF_CHECK(line_with(follower, "down 127.0.0.1:" + port, 10000));
   auto status = follower.stop(); // its standard input closes
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
@@ -318,6 +319,38 @@ CAF_TEST(the readme server serves until a signal then leaves and ends) {
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); // not killed by it
   auto after = slacker_test::run({app("slacker"), "members", zk, "--cluster=" + cluster});
   CAF_CHECK(after.output.find(addr) == std::string::npos); // it left, not expired
+}
+
+CAF_TEST(watch shows a server unreachable and reachable and leaving before it is down) {
+  // Akka's membership events: UnreachableMember/ReachableMember from this
+  // client's failure detector (--detect: connected to every server), and
+  // MemberLeft (member_leaving) before MemberRemoved (member_down).
+  auto cluster = "apps-" + std::to_string(getpid()) + "-detect";
+  std::unique_ptr<process> frozen;
+  std::unique_ptr<process> leaving;
+  // Its session outlives the freeze: unreachable, not down.
+  auto frozen_addr =
+      "127.0.0.1:" + start_server(frozen, cluster, "--session-timeout=20000");
+  auto leaving_addr = "127.0.0.1:" + start_server(leaving, cluster);
+  process w{{app("slacker"), "watch", "--detect", "--zk=" + slacker_test::zk_address(),
+             "--cluster=" + cluster}};
+  SLACKER_REQUIRE(w.wait_for("{\"event\":\"snapshot\"", 15000), "no snapshot");
+  auto event = [](const std::string& name, const std::string& addr) {
+    return "\"addr\":\"" + addr + "\",\"event\":\"" + name + "\"";
+  };
+  frozen->signal(SIGSTOP); // its connection falls silent: the heartbeats say so
+  CAF_CHECK(line_with(w, event("member_unreachable", frozen_addr), 8000));
+  frozen->signal(SIGCONT);
+  CAF_CHECK(line_with(w, event("member_reachable", frozen_addr), 5000));
+  leaving->signal(SIGTERM); // drains: leaving first, down once it stopped
+  CAF_CHECK(line_with(w, event("member_leaving", leaving_addr), 5000));
+  CAF_CHECK(line_with(w, event("member_down", leaving_addr), 5000));
+  leaving->stop();
+  frozen->signal(SIGTERM);
+  frozen->stop();
+  w.signal(SIGTERM);
+  auto status = w.stop();
+  CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 CAF_TEST(example - server on a port in use says so once and exits 1) {

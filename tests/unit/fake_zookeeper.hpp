@@ -236,6 +236,14 @@ private:
       return {};
     }
 
+    void send_and_forget(const std::vector<std::string>& removals,
+                         const std::string& ephemeral) override {
+      for (auto& path : removals)
+        remove(path);
+      if (!ephemeral.empty())
+        create(ephemeral, "", zk::node_kind::ephemeral, true, nullptr);
+    }
+
     zk::status world_writable(const std::string&, bool& writable) override {
       ++counts_.reads;
       writable = false;

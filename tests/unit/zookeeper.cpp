@@ -37,6 +37,15 @@ std::string line(const member_up& x) {
 std::string line(const member_down& x) {
   return "down " + x.addr;
 }
+std::string line(const member_leaving& x) {
+  return "leaving " + x.addr;
+}
+std::string line(const member_unreachable& x) {
+  return "unreachable " + x.addr + " " + x.reason;
+}
+std::string line(const member_reachable& x) {
+  return "reachable " + x.addr;
+}
 std::string line(const server_data_changed& x) {
   return "data " + x.addr + " " + x.data;
 }
@@ -162,6 +171,36 @@ CAF_TEST(the registry actor reports servers as they register change and leave) {
   CAF_CHECK(logged("ns down ns 127.0.0.1:1001"));
   CAF_CHECK(logged("down 127.0.0.1:1001"));
   CAF_CHECK(!logged("down 127.0.0.1:1000"));
+}
+
+CAF_TEST(a leaving server is out of routing and told leaving until it is down) {
+  auto a = registrar(1000);
+  auto b = registrar(1001);
+  mirror();
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 1u);
+  self->send(a, leave_atom::value);
+  sched.run();
+  // Its namespace and leadership go at once; it stays a member, leaving.
+  CAF_CHECK(logged("ns down ns 127.0.0.1:1000"));
+  CAF_CHECK(logged("leaving 127.0.0.1:1000"));
+  CAF_CHECK(!logged("down 127.0.0.1:1000"));
+  CAF_CHECK_EQUAL(leading(a).count("ns"), 0u);
+  CAF_CHECK_EQUAL(leading(b).count("ns"), 1u);
+  CAF_CHECK(zookeeper.contains(base + "/servers/127.0.0.1:1000"));
+  CAF_CHECK(zookeeper.contains(base + "/leaving/127.0.0.1:1000"));
+  CAF_CHECK(!zookeeper.contains(base + "/namespaces/ns/127.0.0.1:1000"));
+  // A subscriber that comes now sees it leaving in the view.
+  auto m2 = sys.spawn(registry_actor, opts, nullptr, zookeeper.connector());
+  actors.push_back(caf::actor_cast<caf::actor>(m2));
+  sched.run();
+  CAF_CHECK_EQUAL(
+      deref<registry_mirror_type::stateful_base<mirror_state>>(m2).state.view.leaving,
+      std::set<std::string>{"127.0.0.1:1000"});
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK(logged("down 127.0.0.1:1000"));
+  CAF_CHECK(!zookeeper.contains(base + "/leaving/127.0.0.1:1000"));
+  CAF_CHECK_EQUAL(std::count(log->begin(), log->end(), "leaving 127.0.0.1:1000"), 1);
 }
 
 CAF_TEST(the first candidate leads and the next one leads when it leaves) {

@@ -84,6 +84,10 @@ using connection_actor_type = caf::typed_actor<
 ///   (view_atom) -> membership_view                 // what it routes to
 ///   (server_data_atom, string addr) -> string      // a server's data, or not_found
 ///   server_data_handler -> void                    // called on server-data changes
+///   // the actor is told member_leaving, member_unreachable, member_reachable
+///   // as this client sees them (its failure detector, going-aways)
+///   (subscribe_atom, actor) -> void
+///   (connect_atom, string ns) -> void              // connect to its servers now
 /// }
 /// ```
 using dispatcher_actor_type =
@@ -91,6 +95,8 @@ using dispatcher_actor_type =
                      caf::replies_to<ask_request>::with<ask_reply>,
                      caf::replies_to<view_atom>::with<membership_view>,
                      caf::replies_to<server_data_atom, std::string>::with<std::string>,
-                     caf::reacts_to<server_data_handler>>;
+                     caf::reacts_to<server_data_handler>,
+                     caf::reacts_to<subscribe_atom, caf::actor>,
+                     caf::reacts_to<caf::connect_atom, std::string>>;
 
 } // namespace slacker

@@ -139,6 +139,14 @@ cluster_client::~cluster_client() {
                     });
 }
 
+void cluster_client::subscribe(const caf::actor& who) {
+  caf::anon_send(dispatcher_, subscribe_atom::value, who);
+}
+
+void cluster_client::warm_up(const std::string& ns) {
+  caf::anon_send(dispatcher_, caf::connect_atom::value, ns);
+}
+
 const registry_actor_type& cluster_client::registry_actor() const {
   return registry_->actor();
 }

@@ -231,7 +231,22 @@ public:
     return dispatcher_;
   }
 
-  /// The registry this client follows (subscribe to it for events).
+  /// `who` gets what this client knows of the cluster (a `membership_view`),
+  /// then every change in order: the registry's events (member_up,
+  /// member_leaving, member_down, server_data_changed, namespace_up,
+  /// namespace_down, leader_changed, registry_state) and this client's own
+  /// (member_leaving when a server says it is going away, before ZooKeeper
+  /// does; member_unreachable and member_reachable from its failure
+  /// detector). Ends with `who` (a weak reference) or with this client.
+  void subscribe(const caf::actor& who);
+
+  /// Connects to every server of namespace `ns` now, and to each that joins
+  /// it later, as a first call would: the first calls find their connections
+  /// open, and the failure detector watches those servers from now on.
+  void warm_up(const std::string& ns);
+
+  /// The registry this client follows (its events only, no failure
+  /// detector's: see `subscribe`).
   const registry_actor_type& registry_actor() const;
 
   const cluster_options& defaults() const noexcept {

@@ -103,10 +103,14 @@ void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds qui
   // the calls under way finish.
   spdlog::info("stopping: draining");
   srv.going_away();
-  spdlog::info("stopping: leaving the cluster");
-  reg.leave();
+  // Out of routing for every client, marked leaving (member_leaving) while
+  // the calls under way finish; without ZooKeeper it goes on at once.
+  if (!reg.begin_leaving())
+    spdlog::warn("stopping: the registry is busy with ZooKeeper; draining anyway");
   if (!srv.drain(drain_timeout, quiet))
     spdlog::warn("stopping: calls still running after {} ms", drain_timeout.count());
+  spdlog::info("stopping: leaving the cluster");
+  reg.leave();
   srv.stop();
 }
 

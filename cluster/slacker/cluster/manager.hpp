@@ -26,9 +26,12 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 
 /// Stops without losing a call, with or without ZooKeeper: drains
 /// (`server::going_away`: connected clients hear it at once, new calls are
-/// answered `draining` and sent elsewhere by their clients), leaves the
-/// cluster, waits until the calls under way are answered and no call arrived
-/// for `quiet` (at most `drain_timeout`), then stops the server.
+/// answered `draining` and sent elsewhere by their clients), takes its
+/// namespaces out of routing and marks itself leaving in ZooKeeper
+/// (`registration::begin_leaving`: `member_leaving`), waits until the calls
+/// under way are answered and no call arrived for `quiet` (at most
+/// `drain_timeout`), leaves the cluster (`member_down`), then stops the
+/// server.
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,
                    std::chrono::milliseconds drain_timeout);
 

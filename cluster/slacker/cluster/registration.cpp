@@ -108,6 +108,17 @@ registration::~registration() {
   leave();
 }
 
+bool registration::begin_leaving(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    routed_.clear();
+  }
+  if (!actor_)
+    return false;
+  auto res = blocking_request<bool>(sys_, actor_, timeout, leave_atom::value);
+  return res && *res;
+}
+
 void registration::leave() {
   if (!actor_)
     return;

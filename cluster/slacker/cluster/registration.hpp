@@ -79,6 +79,14 @@ public:
   /// Every namespace the server serves, in routing or not.
   std::vector<std::string> served() const;
 
+  /// Begins to leave (graceful_stop's first step with ZooKeeper): every
+  /// namespace out of routing, the server marked leaving (subscribers hear
+  /// `member_leaving`); it stays a member until `leave`. The writes go to
+  /// ZooKeeper without waiting for its answer (a silent ensemble does not
+  /// hold up a stop); false when the registry did not take them within
+  /// `timeout` (it is busy with ZooKeeper: they follow when it is done).
+  bool begin_leaving(std::chrono::milliseconds timeout = std::chrono::seconds{1});
+
   /// Leaves the cluster now: every node of this server vanishes (its session
   /// ends). Later calls of this object do nothing.
   void leave();

@@ -34,6 +34,9 @@ using zk_event_atom = caf::atom_constant<caf::atom("sl_zkev")>;
 using retry_atom = caf::atom_constant<caf::atom("sl_retry")>;
 /// Time for a registrar to register what failed to register.
 using register_atom = caf::atom_constant<caf::atom("sl_reg")>;
+/// Tells a registrar that its server began to leave: out of routing, marked
+/// leaving in ZooKeeper, still registered until it stops.
+using leave_atom = caf::atom_constant<caf::atom("sl_leave")>;
 /// Asks a registrar for the namespaces it leads, with their fencing tokens.
 using leaders_atom = caf::atom_constant<caf::atom("sl_leaders")>;
 

@@ -32,6 +32,28 @@ struct member_down {
   std::string addr;
 };
 
+/// A server began to leave (Akka's MemberLeft): it drains, out of routing,
+/// finishing its calls, and `member_down` follows. From the registry (the
+/// server marked itself leaving in ZooKeeper) and, for a cluster client's
+/// subscribers, from the server's going-away on a connection, whichever
+/// comes first (once per leave).
+struct member_leaving {
+  std::string addr;
+};
+
+/// This cluster client's failure detector stopped routing to a member
+/// (Akka's UnreachableMember): its connection dropped, or `reason` (calls
+/// timing out in a row). Per client: other clients may still reach it.
+struct member_unreachable {
+  std::string addr;
+  std::string reason;
+};
+
+/// A member this client found unreachable answers again (ReachableMember).
+struct member_reachable {
+  std::string addr;
+};
+
 struct server_data_changed {
   std::string addr;
   std::string data;
@@ -94,6 +116,7 @@ struct membership_view {
   std::map<std::string, std::string> servers;              // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
+  std::set<std::string> leaving;                           // servers leaving
   registry_state state;
 };
 
@@ -105,6 +128,21 @@ typename Inspector::result_type inspect(Inspector& f, member_up& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_down& x) {
   return f(caf::meta::type_name("slacker::member_down"), x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_leaving& x) {
+  return f(caf::meta::type_name("slacker::member_leaving"), x.addr);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_unreachable& x) {
+  return f(caf::meta::type_name("slacker::member_unreachable"), x.addr, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_reachable& x) {
+  return f(caf::meta::type_name("slacker::member_reachable"), x.addr);
 }
 
 template <class Inspector>
@@ -146,7 +184,7 @@ typename Inspector::result_type inspect(Inspector& f, registry_state& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
   return f(caf::meta::type_name("slacker::membership_view"), x.servers, x.namespaces,
-           x.leaders, x.state);
+           x.leaders, x.leaving, x.state);
 }
 
 /// One handler for each membership message, each passing it on to `f` (a
@@ -157,6 +195,9 @@ template <class F> caf::message_handler on_membership(F f) {
       [f](membership_view& x) mutable { f(x); },
       [f](member_up& x) mutable { f(x); },
       [f](member_down& x) mutable { f(x); },
+      [f](member_leaving& x) mutable { f(x); },
+      [f](member_unreachable& x) mutable { f(x); },
+      [f](member_reachable& x) mutable { f(x); },
       [f](server_data_changed& x) mutable { f(x); },
       [f](namespace_up& x) mutable { f(x); },
       [f](namespace_down& x) mutable { f(x); },

@@ -24,8 +24,8 @@ namespace slacker {
 /// ```
 /// interface registry_actor {
 ///   // The actor gets a membership_view, then every event (member_up,
-///   // member_down, server_data_changed, namespace_up, namespace_down,
-///   // leader_changed, registry_state) in order.
+///   // member_leaving, member_down, server_data_changed, namespace_up,
+///   // namespace_down, leader_changed, registry_state) in order.
 ///   (subscribe_atom, actor subscriber) -> void
 ///   (unsubscribe_atom, actor subscriber) -> void
 ///   (view_atom) -> membership_view
@@ -45,6 +45,7 @@ using registry_actor_type =
 ///   (publish_atom, string ns, vector<function_info>) -> bool
 ///   (unpublish_atom, string ns) -> bool              // false: not published
 ///   (set_data_atom, string json) -> bool
+///   (leave_atom) -> bool                             // out of routing, marked leaving
 ///   (wait_atom) -> bool                              // once registered, or why never
 ///   (leaders_atom) -> vector<leadership>             // what it leads, fenced
 ///   (subscribe_atom, actor) -> void                  // leadership messages
@@ -55,7 +56,7 @@ using registrar_actor_type = caf::typed_actor<
     caf::replies_to<publish_atom, std::string, std::vector<function_info>>::with<bool>,
     caf::replies_to<unpublish_atom, std::string>::with<bool>,
     caf::replies_to<set_data_atom, std::string>::with<bool>,
-    caf::replies_to<wait_atom>::with<bool>,
+    caf::replies_to<leave_atom>::with<bool>, caf::replies_to<wait_atom>::with<bool>,
     caf::replies_to<leaders_atom>::with<std::vector<leadership>>,
     caf::reacts_to<subscribe_atom, caf::actor>,
     caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>>;

@@ -7,6 +7,7 @@
 //   <root>/<cluster>/namespaces/<ns>/_election/c_<seq>   ephemeral sequential
 //   <root>/<cluster>/namespaces/<ns>/_leader             persistent, leader's ip:port
 //   <root>/<cluster>/functions/<ns>/<fn>                 persistent, metadata JSON
+//   <root>/<cluster>/leaving/<ip>:<port>                 ephemeral, while it drains
 
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +50,12 @@ public:
   }
   std::string leader(const std::string& name) const {
     return ns(name) + "/_leader";
+  }
+  std::string leaving() const {
+    return base_ + "/leaving";
+  }
+  std::string leaving(const std::string& addr) const {
+    return leaving() + "/" + addr;
   }
   std::string functions() const {
     return base_ + "/functions";

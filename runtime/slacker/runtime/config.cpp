@@ -25,6 +25,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<function_info>>("std::vector<slacker::function_info>");
   cfg.add_message_type<member_up>("slacker::member_up");
   cfg.add_message_type<member_down>("slacker::member_down");
+  cfg.add_message_type<member_leaving>("slacker::member_leaving");
+  cfg.add_message_type<member_unreachable>("slacker::member_unreachable");
+  cfg.add_message_type<member_reachable>("slacker::member_reachable");
   cfg.add_message_type<server_data_changed>("slacker::server_data_changed");
   cfg.add_message_type<namespace_up>("slacker::namespace_up");
   cfg.add_message_type<namespace_down>("slacker::namespace_down");

@@ -117,6 +117,9 @@ struct conn_state {
   caf::io::connection_handle hdl;
   bool greeted = false;
   bool going_away = false;
+  // The observer was told this server is down (or going away) since it last
+  // answered hello: a failed first attempt tells it too, retries do not.
+  bool down_told = false;
   std::vector<char> outbox; // frames written before the socket exists (and, with
                             // TLS, the plaintext not yet sealed)
   std::unique_ptr<tls_session> tls;
@@ -284,7 +287,7 @@ void observe(self_ptr self, conn_state& st, bool up) {
 void lose(self_ptr self, conn_state& st, const std::string& cause) {
   if (st.ph == conn_state::phase::idle)
     return;
-  auto was_up = st.greeted && !st.going_away;
+  auto tell = !st.down_told;
   // Calls of a connection that never opened were never sent.
   auto sent = st.ph != conn_state::phase::connecting;
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
@@ -326,8 +329,10 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   st.connect_waiters.clear();
   for (auto& rp : waiters)
     rp.deliver(make_error(sc::connection_broken, cause));
-  if (was_up)
+  if (tell) {
+    st.down_told = true;
     observe(self, st, false);
+  }
   maybe_retire(self, st);
 }
 
@@ -542,6 +547,7 @@ void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
 
 void conn_callee::on_greeted() {
   st->greeted = true;
+  st->down_told = false;
   st->peer_max = st->proto->peer_max();
   observe(self, *st, true);
   auto waiters = std::move(st->connect_waiters);
@@ -568,8 +574,10 @@ bool conn_callee::on_query_reply(wire::frame_type type, wire::reader& in) {
 void conn_callee::on_going_away() {
   if (!st->going_away) {
     spdlog::info("slacker: {} is going away", st->addr);
-    observe(self, *st, false);
+    if (auto observer = caf::actor_cast<caf::actor>(st->observer))
+      self->send(observer, going_away_atom::value, st->addr);
     st->going_away = true;
+    st->down_told = true;
   }
 }
 

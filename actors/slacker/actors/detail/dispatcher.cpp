@@ -201,6 +201,69 @@ struct route {
   caf::expected<cluster_reply> now{caf::error{}};
 };
 
+/// What this client knows of the cluster.
+template <class Self> membership_view view_of(Self* self) {
+  auto& st = self->state;
+  membership_view view;
+  view.servers = st.servers;
+  view.namespaces = st.namespaces;
+  view.leaders = st.leaders;
+  view.leaving = st.leaving;
+  view.state.status = st.status;
+  view.state.view_age_ms = st.status == registry_status::connected
+                               ? 0
+                               : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     dispatcher_state::clock::now() - st.current_at)
+                                     .count();
+  return view;
+}
+
+/// Tells this client's subscribers `event`; forgets those that are gone.
+template <class Self, class T> void tell_subscribers(Self* self, const T& event) {
+  auto& subs = self->state.subscribers;
+  subs.erase(std::remove_if(subs.begin(), subs.end(),
+                            [&](const caf::weak_actor_ptr& w) {
+                              auto sub = caf::actor_cast<caf::actor>(w);
+                              if (!sub)
+                                return true;
+                              caf::anon_send(sub, event);
+                              return false;
+                            }),
+             subs.end());
+}
+
+/// Whether this client routes to `addr` as far as its failure detector is
+/// concerned (no broken connection, not suspect).
+template <class Self> bool reachable(Self* self, const std::string& addr) {
+  auto& st = self->state;
+  return st.broken.count(addr) == 0 && st.suspects.count(addr) == 0;
+}
+
+/// After a change that may have made `addr` (un)reachable (`was`: before
+/// it): tells the subscribers, for members that are not leaving.
+template <class Self>
+void reach_changed(Self* self, const std::string& addr, bool was, const char* why) {
+  auto& st = self->state;
+  auto now = reachable(self, addr);
+  if (now == was || st.servers.count(addr) == 0 || st.leaving.count(addr) > 0)
+    return;
+  if (now)
+    tell_subscribers(self, member_reachable{addr});
+  else
+    tell_subscribers(self, member_unreachable{addr, why});
+}
+
+/// `addr` is leaving (its going-away, a `draining` answer, or the
+/// registry): out of routing, told once.
+template <class Self> void mark_leaving(Self* self, const std::string& addr) {
+  auto& st = self->state;
+  if (st.servers.count(addr) == 0 || !st.leaving.insert(addr).second)
+    return;
+  st.broken.insert(addr);
+  refresh_server(self, addr);
+  tell_subscribers(self, member_leaving{addr});
+}
+
 /// A suspect server providing `ns` whose probe is due: this call probes it
 /// (half-open), and the next probe waits twice as long (at most 10 s).
 template <class Self>
@@ -432,13 +495,17 @@ template <class Self> void sweep(Self* self) {
       st.broken.erase(addr);
       continue;
     }
+    if (st.leaving.count(addr) > 0)
+      continue; // stopping: not routed again until it registers anew
     // A broker that connects says conn_up; one whose connection never
     // dropped (a blocking lane's did) answers at once.
     if (auto l = link_of(self, addr))
       self->request(l->conn, caf::infinite, caf::connect_atom::value)
           .then(
               [self, addr](bool) {
+                auto was = reachable(self, addr);
                 if (self->state.broken.erase(addr) > 0) {
+                  reach_changed(self, addr, was, "");
                   refresh_server(self, addr);
                   release_waiting(self);
                 }
@@ -562,9 +629,8 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
             return std::move(*res);
           return std::move(res.error());
         };
-        if (code_of(cause) == sc::draining && st.servers.count(last) > 0 &&
-            st.broken.insert(last).second)
-          refresh_server(self, last); // stopping: no new calls there
+        if (code_of(cause) == sc::draining)
+          mark_leaving(self, last); // stopping: no new calls there
         if (time_left(call.req.deadline_ns).count() <= 0)
           return give_up(std::move(cause));
         auto now = self->clock().now();
@@ -603,12 +669,15 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         auto& st = self->state;
         if (st.servers.count(addr) == 0)
           return;
+        auto was = reachable(self, addr);
         auto backoff =
             std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
         st.suspects[addr] = {self->clock().now() + backoff, backoff};
+        reach_changed(self, addr, was, "calls timed out in a row");
         refresh_server(self, addr);
       },
       [=](membership_view& view) {
+        tell_subscribers(self, view); // one stream for cluster_client::subscribe
         auto& st = self->state;
         st.servers = std::move(view.servers);
         st.namespaces = std::move(view.namespaces);
@@ -616,19 +685,28 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         refresh_all(self);
         set_ready(self, view.state);
       },
-      [=](registry_state& x) { set_ready(self, x); },
+      [=](registry_state& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
+        set_ready(self, x);
+      },
       [=](member_up& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
+        auto was = reachable(self, x.addr);
         st.servers[x.addr] = x.data;
         st.broken.erase(x.addr); // registered again: worth a try
+        st.leaving.erase(x.addr);
+        reach_changed(self, x.addr, was, "");
         refresh_server(self, x.addr);
         release_waiting(self);
       },
       [=](member_down& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
         st.servers.erase(x.addr);
         st.broken.erase(x.addr);
         st.suspects.erase(x.addr);
+        st.leaving.erase(x.addr);
         drop_link(self, x.addr);
         refresh_server(self, x.addr);
       },
@@ -637,23 +715,43 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         // answers each (a reply, or connection_broken when the connection
         // dropped; a server going away still answers them).
         auto& st = self->state;
+        auto was = reachable(self, addr);
         if (st.broken.insert(addr).second && st.servers.count(addr) > 0) {
           spdlog::warn(
-              "slacker: {} unreachable or going away; routing around it until it "
-              "answers again",
-              addr);
+              "slacker: {} unreachable; routing around it until it answers again", addr);
+          reach_changed(self, addr, was, "connection lost");
           refresh_server(self, addr);
         }
       },
+      [=](going_away_atom, const std::string& addr) { mark_leaving(self, addr); },
+      [=](caf::connect_atom, const std::string& ns) {
+        // As after a first call: connected to every server of `ns`, now and
+        // as they join (their heartbeats watch them).
+        auto& st = self->state;
+        st.used.insert(ns);
+        if (auto i = st.namespaces.find(ns); i != st.namespaces.end())
+          for (auto& addr : std::set<std::string>{i->second})
+            warm_up(self, ns, addr);
+      },
+      [=](member_leaving& x) { mark_leaving(self, x.addr); },
+      [=](subscribe_atom, caf::actor& who) {
+        if (!who)
+          return;
+        caf::anon_send(who, view_of(self)); // the view first, then every change
+        self->state.subscribers.push_back(caf::actor_cast<caf::weak_actor_ptr>(who));
+      },
       [=](conn_up_atom, const std::string& addr) {
         auto& st = self->state;
+        auto was = reachable(self, addr);
         if (st.broken.erase(addr) + st.suspects.erase(addr) > 0) {
           spdlog::info("slacker: {} is reachable again", addr);
+          reach_changed(self, addr, was, "");
           refresh_server(self, addr);
           release_waiting(self);
         }
       },
       [=](server_data_changed& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
         st.servers[x.addr] = x.data;
         refresh_server(self, x.addr);
@@ -661,6 +759,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
           h.fn(x.addr, x.data);
       },
       [=](namespace_up& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         self->state.namespaces[x.ns].insert(x.addr);
         refresh(self, x.ns);
         publish(self);
@@ -668,6 +767,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         release_waiting(self);
       },
       [=](namespace_down& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
         if (auto i = st.namespaces.find(x.ns); i != st.namespaces.end()) {
           i->second.erase(x.addr);
@@ -678,6 +778,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         publish(self);
       },
       [=](leader_changed& x) {
+        tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
         if (x.addr.empty())
           st.leaders.erase(x.ns);
@@ -722,21 +823,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         self->delegate(gather, gather_atom::value);
         return caf::delegated<ask_reply>{};
       },
-      [=](view_atom) {
-        auto& st = self->state;
-        membership_view view;
-        view.servers = st.servers;
-        view.namespaces = st.namespaces;
-        view.leaders = st.leaders;
-        view.state.status = st.status;
-        view.state.view_age_ms =
-            st.status == registry_status::connected
-                ? 0
-                : std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() -
-                                                                        st.current_at)
-                      .count();
-        return view;
-      },
+      [=](view_atom) { return view_of(self); },
   };
 }
 

@@ -78,6 +78,13 @@ struct dispatcher_state {
     clock::duration backoff;
   };
   std::map<std::string, suspect> suspects;
+  /// Servers going away (their going-away, a `draining` answer, or the
+  /// registry's member_leaving): member_leaving told once, no reachability
+  /// events for them.
+  std::set<std::string> leaving;
+  /// Told member_leaving, member_unreachable and member_reachable (weak:
+  /// the subscription does not keep them alive).
+  std::vector<caf::weak_actor_ptr> subscribers;
   retry_budget budget;
   /// ns -> its functions declared idempotent on its servers (learned from the
   /// first server on first use).
@@ -138,10 +145,12 @@ struct dispatcher_state {
 /// interface dispatcher (internal) {
 ///   // from the registry actor it subscribed to
 ///   membership_view, member_up, member_down, server_data_changed,
-///   namespace_up, namespace_down, leader_changed, registry_state -> void
+///   namespace_up, namespace_down, leader_changed, registry_state,
+///   member_leaving -> void
 ///   // from its connection brokers (failure accrual, connections)
 ///   (suspect_atom, string addr) -> void
 ///   (conn_up_atom, string addr), (conn_down_atom, string addr) -> void
+///   (going_away_atom, string addr) -> void    // the server said it is leaving
 ///   call_feedback -> void          // a call's outcome, when a grouping wants it
 ///   // a call a broker hands back: to a server not tried yet
 ///   (resend_atom, cluster_call, error, bool charged, bool idempotent) -> cluster_reply
@@ -156,6 +165,7 @@ using dispatcher_internal_type = dispatcher_actor_type::extend<
     caf::reacts_to<member_down>, caf::reacts_to<server_data_changed>,
     caf::reacts_to<namespace_up>, caf::reacts_to<namespace_down>,
     caf::reacts_to<leader_changed>, caf::reacts_to<registry_state>,
+    caf::reacts_to<member_leaving>, caf::reacts_to<going_away_atom, std::string>,
     caf::reacts_to<suspect_atom, std::string>, caf::reacts_to<conn_up_atom, std::string>,
     caf::reacts_to<conn_down_atom, std::string>, caf::reacts_to<call_feedback>,
     caf::replies_to<resend_atom, cluster_call, caf::error, bool,

@@ -305,6 +305,8 @@ void register_all(self_ptr self) {
   ok = ok && claim(self, paths(self).server(st.addr), st.server_data);
   if (ok)
     st.link.zk->exists(paths(self).server(st.addr), true); // healed if deleted
+  // Leaving (after a new session too): said until the server stops.
+  ok = ok && (!st.leaving || claim(self, paths(self).leaving(st.addr), ""));
   if (ok) {
     spdlog::info("registry: {} registered in {}", st.addr, paths(self).base());
     st.registered = true;
@@ -449,6 +451,28 @@ registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
             st.link.zk->remove(i->second);
         }
         st.candidates.erase(ns);
+        return true;
+      },
+      [=](leave_atom) {
+        // Out of routing: every namespace unpublished (its leadership ended),
+        // then marked leaving; the server node stays until the server stops
+        // (the registrar ends with its session). Sent without waiting: a
+        // silent ZooKeeper must not hold up the stop.
+        auto& st = self->state;
+        st.leaving = true;
+        std::vector<std::string> removals;
+        for (auto& kvp : st.namespaces) {
+          auto& ns = kvp.first;
+          lead(self, ns, false, " (leaving)");
+          removals.push_back(paths(self).provider(ns, st.addr));
+          if (auto i = st.candidates.find(ns); i != st.candidates.end())
+            removals.push_back(i->second);
+        }
+        st.namespaces.clear();
+        st.candidates.clear();
+        if (connected(self) && !st.addr.empty())
+          st.link.zk->send_and_forget(removals,
+                                      st.registered ? paths(self).leaving(st.addr) : "");
         return true;
       },
       [=](set_data_atom, std::string& json) {

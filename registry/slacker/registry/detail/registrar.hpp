@@ -32,6 +32,7 @@ struct registrar_state {
   uint64_t outage = 0;              // counts link losses (step-down timers)
   bool remote_ok = true;   // a non-loopback address may be registered (TLS or insecure)
   bool registered = false; // everything registered at least once
+  bool leaving = false;    // the server began to leave (leave_atom)
   caf::error fatal;        // why it will never register (no retry)
   std::vector<caf::response_promise> waiters; // (wait_atom) until registered or fatal
   static inline const char* name = "slacker.registrar";
@@ -45,6 +46,8 @@ struct registrar_state {
 ///   writes its address to `namespaces/<ns>/_leader`.
 /// Nodes left by an expired session of its own are replaced. After an
 /// expiry it steps down and registers everything again in a new session.
+/// `(leave_atom)`: the server began to leave: every namespace unpublished,
+/// `leaving/<addr>` (ephemeral) marks it until it stops.
 /// Messages: `(publish_atom, ns, vector<function_info>)`, `(unpublish_atom, ns)`,
 /// `(set_data_atom, json)`; `(leaders_atom)` answers `vector<leadership>`
 /// (the namespaces it leads, with fencing tokens); `(subscribe_atom, actor)`:

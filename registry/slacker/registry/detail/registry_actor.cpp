@@ -76,6 +76,7 @@ void refresh_servers(self_ptr self, bool all) {
     if (now.count(i->first) == 0 && !keep) {
       auto addr = i->first;
       i = servers.erase(i);
+      self->state.view.leaving.erase(addr);
       emit(self, member_down{addr});
     } else {
       ++i;
@@ -84,6 +85,18 @@ void refresh_servers(self_ptr self, bool all) {
   for (auto& addr : now)
     if (all || servers.count(addr) == 0)
       refresh_server(self, addr);
+}
+
+/// The servers marked leaving changed: each new one is told once (the mark
+/// goes with the server; its member_down ends it).
+void refresh_leaving(self_ptr self) {
+  std::vector<std::string> names;
+  if (!watched_children(self, paths(self).leaving(), names))
+    return;
+  auto& view = self->state.view;
+  for (auto& addr : names)
+    if (view.servers.count(addr) > 0 && view.leaving.insert(addr).second)
+      emit(self, member_leaving{addr});
 }
 
 void refresh_leader(self_ptr self, const std::string& ns) {
@@ -174,6 +187,7 @@ void refresh_namespaces(self_ptr self, bool all) {
 void refresh_all(self_ptr self) {
   refresh_servers(self, true);
   refresh_namespaces(self, true);
+  refresh_leaving(self);
 }
 
 /// Re-reads what a watch event says has changed.
@@ -182,6 +196,8 @@ void on_node_event(self_ptr self, const std::string& path) {
   auto namespaces = paths(self).namespaces();
   if (path == servers) {
     refresh_servers(self, false);
+  } else if (path == paths(self).leaving()) {
+    refresh_leaving(self);
   } else if (path.rfind(servers + "/", 0) == 0) {
     refresh_server(self, path.substr(servers.size() + 1));
   } else if (path == namespaces) {

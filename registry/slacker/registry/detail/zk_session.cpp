@@ -105,6 +105,8 @@ public:
   status exists(const std::string& path, bool watch, node_stat* st) override;
   status replace_ephemeral(const std::string& path, const std::string& data) override;
   status remove(const std::string& path) override;
+  void send_and_forget(const std::vector<std::string>& removals,
+                       const std::string& ephemeral) override;
   status world_writable(const std::string& path, bool& writable) override;
 
 private:
@@ -300,6 +302,87 @@ status c_session::replace_ephemeral(const std::string& path, const std::string& 
 status c_session::remove(const std::string& path) {
   ++counts_.writes;
   return make_status(zoo_delete(impl_->zh, path.c_str(), -1));
+}
+
+namespace {
+
+/// An asynchronous create of an ephemeral node that makes its missing
+/// parents on the way (ZNONODE: the parent, then the node again). Runs on
+/// the C client's completion thread; freed by its last completion (the
+/// client completes pending requests with ZCLOSING when it closes).
+struct async_create {
+  zhandle_t* zh;
+  std::string path;
+  std::vector<std::string> parents; // the node's parent first, the top last
+  ACL_vector* acl;
+  std::vector<ACL_vector*> parent_acls;
+  bool retried = false;
+
+  void send() {
+    if (zoo_acreate(zh, path.c_str(), "", 0, acl, ZOO_EPHEMERAL, on_node, this) != ZOK)
+      delete this;
+  }
+
+  static void on_node(int rc, const char*, const void* data) {
+    auto self = const_cast<async_create*>(static_cast<const async_create*>(data));
+    if (rc != ZNONODE || self->retried || self->parents.empty()) {
+      delete self;
+      return;
+    }
+    self->retried = true;
+    self->next_parent();
+  }
+
+  /// The parents from the root down, each whether it exists or not, then
+  /// the node again.
+  void next_parent() {
+    if (parents.empty()) {
+      send();
+      return;
+    }
+    auto parent = std::move(parents.back());
+    auto parent_acl = parent_acls.back();
+    parents.pop_back();
+    parent_acls.pop_back();
+    if (zoo_acreate(zh, parent.c_str(), nullptr, -1, parent_acl, ZOO_PERSISTENT,
+                    on_parent, this) != ZOK)
+      delete this;
+  }
+
+  static void on_parent(int rc, const char*, const void* data) {
+    auto self = const_cast<async_create*>(static_cast<const async_create*>(data));
+    if (rc == ZOK || rc == ZNODEEXISTS)
+      self->next_parent();
+    else
+      delete self;
+  }
+};
+
+void ignore_outcome(int, const void*) {
+  // fire and forget
+}
+
+} // namespace
+
+void c_session::send_and_forget(const std::vector<std::string>& removals,
+                                const std::string& ephemeral) {
+  for (auto& path : removals) {
+    ++counts_.writes;
+    zoo_adelete(impl_->zh, path.c_str(), -1, ignore_outcome, nullptr);
+  }
+  if (ephemeral.empty())
+    return;
+  auto op = new async_create{impl_->zh, ephemeral, {}, impl_->acl_ptr(), {}};
+  // Parents from the node's up to the first level below the root.
+  for (auto pos = ephemeral.rfind('/'); pos != std::string::npos && pos > 0;
+       pos = ephemeral.rfind('/', pos - 1)) {
+    op->parents.push_back(ephemeral.substr(0, pos));
+    op->parent_acls.push_back(impl_->parent_acl_ptr(op->parents.back()));
+  }
+  // Made from the root down (popped from the back) only when the node's
+  // parent is missing.
+  ++counts_.writes;
+  op->send();
 }
 
 status c_session::world_writable(const std::string& path, bool& writable) {

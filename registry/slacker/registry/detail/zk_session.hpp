@@ -72,6 +72,14 @@ public:
   /// Deletes `path` regardless of its version; `no_node` when it is gone already.
   virtual status remove(const std::string& path) = 0;
 
+  /// Without waiting for ZooKeeper (for a server that stops and must not
+  /// wait on a silent ensemble): deletes each of `removals`, then creates
+  /// `ephemeral` (empty, its missing parents too) when not empty. Sent in
+  /// this order on this session; the outcomes are not reported (a node that
+  /// stays goes with the session).
+  virtual void send_and_forget(const std::vector<std::string>& removals,
+                               const std::string& ephemeral) = 0;
+
   /// Whether `path`'s ACL lets anyone (scheme `world`) do more than read it
   /// or add children: `writable` true when anyone may write, delete or
   /// administer it.
