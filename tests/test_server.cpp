@@ -1,5 +1,5 @@
 // A server process for the integration tests. Prints `port N` once it serves.
-//   test-server [--port=N] [--slacker.worker-threads=N] [--slow-ms=N]
+//   test-server [--port=N] [--slacker.worker-threads=N] [--slow-ms=N] [--typed]
 // SIGTERM (or the manager's shutdown) stops it gracefully (graceful_stop)
 // and prints `stopped`.
 #include <atomic>
@@ -31,6 +31,7 @@ namespace {
 
 struct test_server_config : slacker::cluster_server_config {
   bool manager = false;
+  bool typed = false;
   std::string bind = "127.0.0.1";
   size_t slow_ms = 0;
   test_server_config() {
@@ -40,11 +41,24 @@ struct test_server_config : slacker::cluster_server_config {
     session_timeout = 2000;
     opt_group{custom_options_, "global"}
         .add(manager, "manager", "serve the manager namespace")
+        .add(typed, "typed", "serve the typed actor namespace test.typed")
         .add(bind, "bind", "address to listen on (127.0.0.1)")
         .add(slow_ms, "slow-ms", "test.api/maybe_slow sleeps this long here (0)");
     add_message_type<point>("slacker_test::point");
+    add_message_type<server_only>("slacker_test::server_only");
   }
 };
+
+/// test.typed: a typed actor served as a namespace.
+using typed_doubler = caf::typed_actor<caf::replies_to<int32_t>::with<int32_t>,
+                                       caf::replies_to<std::string>::with<server_only>>;
+
+typed_doubler::behavior_type typed_doubler_impl() {
+  return {
+      [](int32_t x) { return x * 2; },
+      [](const std::string& text) { return server_only{text}; },
+  };
+}
 
 caf::behavior reflector(caf::event_based_actor* self) {
   self->set_default_handler(caf::reflect);
@@ -151,6 +165,8 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
               .guard("lane"));
   auto reflect = sys.spawn(reflector);
   srv.expose("test.reflect", reflect);
+  if (cfg.typed)
+    srv.expose("test.typed", sys.spawn(typed_doubler_impl));
   auto port = srv.publish(cfg.port, cfg.bind);
   if (!port) {
     std::fprintf(stderr, "cannot publish: %s\n", slacker::describe(port.error()).c_str());

@@ -49,4 +49,24 @@ typename Inspector::result_type inspect(Inspector& f, caf_only& x) {
   return f(caf::meta::type_name("slacker_test::caf_only"), x.value);
 }
 
+/// Registered (add_message_type) by the test server only.
+struct server_only {
+  std::string text;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, server_only& x) {
+  return f(caf::meta::type_name("slacker_test::server_only"), x.text);
+}
+
+/// Registered by the test clients only.
+struct client_only {
+  int32_t value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_only& x) {
+  return f(caf::meta::type_name("slacker_test::client_only"), x.value);
+}
+
 } // namespace slacker_test

@@ -1,7 +1,8 @@
 # Installs slacker from BUILD_DIR into WORK_DIR/prefix, then configures, builds
 # and runs the consumer project against that install tree: all of slacker
-# (find_package(slacker)), and direct calls alone (COMPONENTS actors), which
-# link no ZooKeeper.
+# (find_package(slacker)), run against the ZooKeeper whose address is in
+# ZK_ADDRESS_FILE, and direct calls alone (COMPONENTS actors), which link no
+# ZooKeeper.
 file(REMOVE_RECURSE "${WORK_DIR}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix"
                 RESULT_VARIABLE rc)
@@ -27,7 +28,8 @@ foreach(heavy caf/io/broker.hpp caf/io/middleman.hpp)
     message(FATAL_ERROR "<slacker/cluster/cluster_client.hpp> pulls in ${heavy}")
   endif()
 endforeach()
-# Configures, builds and runs the project in SOURCE_DIR/sub as WORK_DIR/dir.
+# Configures, builds and runs the project in SOURCE_DIR/sub as WORK_DIR/dir
+# (its program with the arguments after `program`).
 function(build_and_run what sub dir program)
   execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/${sub}" -B "${WORK_DIR}/${dir}"
                           -G Ninja "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix"
@@ -39,13 +41,16 @@ function(build_and_run what sub dir program)
   if(rc)
     message(FATAL_ERROR "building the ${what} failed")
   endif()
-  execute_process(COMMAND "${WORK_DIR}/${dir}/${program}" RESULT_VARIABLE rc)
+  execute_process(COMMAND "${WORK_DIR}/${dir}/${program}" ${ARGN} RESULT_VARIABLE rc)
   if(rc)
     message(FATAL_ERROR "the ${what} failed: ${rc}")
   endif()
 endfunction()
 
-build_and_run("consumer" "." build consumer)
+# With the suite's ZooKeeper: a cluster, an ask from an actor, membership.
+file(READ "${ZK_ADDRESS_FILE}" zk_address)
+string(STRIP "${zk_address}" zk_address)
+build_and_run("consumer" "." build consumer "--zk=${zk_address}")
 # Direct calls alone: the actors component.
 build_and_run("direct consumer (COMPONENTS actors)" direct direct direct)
 # What each was linked with: the direct consumer without ZooKeeper's library,

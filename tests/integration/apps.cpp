@@ -297,6 +297,16 @@ CAF_TEST(the guide membership example prints a server joining leaving and down) 
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+CAF_TEST(the guide actor example serves a typed actor and asks it from an actor) {
+  auto cluster = "apps-" + std::to_string(getpid()) + "-actor";
+  auto run =
+      slacker_test::run({slacker_test::binary_path("doc-example-actor"),
+                         "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster});
+  CAF_MESSAGE(run.output);
+  CAF_CHECK(("\n" + run.output).find("\nhello, caf\n") != std::string::npos);
+  CAF_CHECK_EQUAL(run.exit_code, 0);
+}
+
 CAF_TEST(the readme server serves until a signal then leaves and ends) {
   // README, step 1, built as it is shown (docs.readme-examples checks that):
   // SLACKER_MAIN and serve_until_stopped.

@@ -265,6 +265,19 @@ CAF_TEST(inspect lists functions with docs and signatures) {
   CAF_CHECK_EQUAL(slacker({"inspect", "no.such.ns"}).exit_code, 1);
 }
 
+CAF_TEST(inspect describes an actor namespace and call says how to reach it) {
+  auto actor = slacker({"inspect", "test.reflect"});
+  CAF_CHECK_EQUAL(actor.exit_code, 0);
+  auto doc = actor.value()["test.reflect"]["_actor"]["doc"].get<std::string>();
+  CAF_CHECK(doc.find("a CAF actor: send it typed messages") == 0);
+  auto call = slacker_test::run({slacker_test::cli_path(), "call", "--zk=" + zk_address(),
+                                 "--cluster=" + cluster, "test.reflect/double", "1"});
+  CAF_CHECK_EQUAL(call.exit_code, 1);
+  CAF_CHECK(call.output.find("error: not_found: test.reflect is served by a CAF actor") ==
+            0);
+  CAF_CHECK(call.output.find("cluster_client::ask") != std::string::npos);
+}
+
 CAF_TEST(members shows servers with data and namespaces with servers and leader) {
   auto v = slacker({"members"}).value();
   CAF_CHECK_EQUAL(v["servers"][addr(0)], json({{"label", "t"}}));

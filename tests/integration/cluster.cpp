@@ -494,6 +494,23 @@ CAF_TEST(typed messages to user actors go through the same policies) {
   CAF_CHECK_EQUAL(*one, 10);
   auto none = client->ask<int32_t>(cluster_options{}, "no.such.actor", int32_t{5});
   CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
+  // From an actor, without blocking: one typed result, on that actor.
+  using by_server = std::map<std::string, int32_t>;
+  opts.results = results_kind::map;
+  std::promise<caf::expected<by_server>> done;
+  auto answered = done.get_future();
+  sys.spawn([&](caf::event_based_actor* self) {
+    client->ask<by_server>(
+        self, opts, "test.reflect",
+        [&done](caf::expected<by_server> x) { done.set_value(std::move(x)); },
+        int32_t{4});
+  });
+  SLACKER_REQUIRE(answered.wait_for(10s) == std::future_status::ready, "no answer");
+  auto async = answered.get();
+  SLACKER_REQUIRE(async, describe(async.error()));
+  CAF_CHECK(async->size() == 3u);
+  for (auto& kvp : *async)
+    CAF_CHECK_EQUAL(kvp.second, 8);
 }
 
 CAF_TEST(a dispatcher and gathers on the network thread route the same way) {

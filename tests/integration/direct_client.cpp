@@ -24,6 +24,7 @@ namespace {
 struct test_config : slacker::config {
   test_config() {
     add_message_type<point>("slacker_test::point");
+    add_message_type<slacker_test::client_only>("slacker_test::client_only");
   }
 };
 
@@ -186,6 +187,59 @@ CAF_TEST(every registered type crosses a real connection intact) {
   auto doubled = client.ask<int32_t>("test.reflect", int32_t{21});
   CAF_REQUIRE(doubled);
   CAF_CHECK_EQUAL(*doubled, 42);
+}
+
+CAF_TEST(a typed actor namespace answers typed asks and says what it is) {
+  slacker_test::process typed{
+      {slacker_test::binary_path("test-server"), "--port=0", "--typed"}};
+  auto line = typed.wait_for("port ", 15000);
+  SLACKER_REQUIRE(line, "test-server did not start");
+  slacker::client c{sys, "127.0.0.1:" + *line};
+  auto doubled = c.ask<int32_t>("test.typed", int32_t{21});
+  SLACKER_REQUIRE(doubled, describe(doubled.error()));
+  CAF_CHECK_EQUAL(*doubled, 42);
+  // Described: one `_actor` entry listing the messages it takes.
+  auto fns = c.functions("test.typed");
+  SLACKER_REQUIRE(fns, describe(fns.error()));
+  CAF_REQUIRE_EQUAL(fns->size(), 1u);
+  CAF_CHECK_EQUAL(fns->front().name, "_actor");
+  CAF_CHECK_EQUAL(fns->front().arg_types.size(), 2u);
+  CAF_CHECK(fns->front().doc.find("typed messages") != std::string::npos);
+  // A function call on it says how to reach it.
+  auto called = c.call<int32_t>("test.typed/double", int32_t{1});
+  CAF_REQUIRE(!called);
+  CAF_CHECK_EQUAL(code_of(called.error()), sc::not_found);
+  CAF_CHECK(describe(called.error()).find("cluster_client::ask") != std::string::npos);
+  // Types not registered on one side: a codec_error naming the type, and
+  // nothing on CAF's standard error.
+  auto there = c.ask<int32_t>("test.typed", slacker_test::client_only{1});
+  CAF_REQUIRE(!there);
+  CAF_CHECK_EQUAL(code_of(there.error()), sc::codec_error);
+  CAF_MESSAGE(describe(there.error()));
+  CAF_CHECK(describe(there.error()).find("slacker_test::client_only") !=
+            std::string::npos);
+  CAF_CHECK(describe(there.error()).find("server") != std::string::npos);
+  auto here = c.ask<slacker_test::server_only>("test.typed", std::string{"x"});
+  CAF_REQUIRE(!here);
+  CAF_CHECK_EQUAL(code_of(here.error()), sc::codec_error);
+  CAF_MESSAGE(describe(here.error()));
+  CAF_CHECK(describe(here.error()).find("slacker_test::server_only") !=
+            std::string::npos);
+  auto nowhere = c.ask<int32_t>("test.typed", slacker_test::caf_only{1});
+  CAF_REQUIRE(!nowhere);
+  CAF_CHECK_EQUAL(code_of(nowhere.error()), sc::codec_error);
+  CAF_MESSAGE(describe(nowhere.error()));
+  CAF_CHECK(describe(nowhere.error()).find("slacker_test::caf_only") !=
+            std::string::npos);
+  // A message it does not take: not_found (it ran nothing).
+  auto other = c.ask<int32_t>("test.typed", 1.5);
+  CAF_REQUIRE(!other);
+  CAF_CHECK_EQUAL(code_of(other.error()), sc::not_found);
+  CAF_CHECK(describe(other.error()).find("takes no such message") != std::string::npos);
+  // The connection and the actor are fine afterwards.
+  auto again = c.ask<int32_t>("test.typed", int32_t{2});
+  SLACKER_REQUIRE(again, describe(again.error()));
+  CAF_CHECK_EQUAL(*again, 4);
 }
 
 CAF_TEST(the server lists namespaces and function metadata) {

@@ -104,6 +104,30 @@ server& server::add(ns functions) {
 
 server& server::expose(const std::string& name, caf::actor handler,
                        std::vector<function_info> functions) {
+  return expose_actor(name, std::move(handler), {}, std::move(functions));
+}
+
+server& server::expose_actor(const std::string& name, caf::actor handler,
+                             const std::set<std::string>& signatures,
+                             std::vector<function_info> functions) {
+  if (functions.empty()) {
+    // Described, so that `inspect` and the CLI can say what it is.
+    function_info info;
+    info.name = "_actor";
+    info.doc = "a CAF actor: send it typed messages (cluster_client::ask, client::ask, "
+               "client::lookup), not function calls";
+    if (signatures.empty())
+      info.doc += "; its message types are not declared (a typed actor's are)";
+    info.arg_types.assign(signatures.begin(), signatures.end());
+    info.codecs = {"caf"};
+    functions.push_back(std::move(info));
+  }
+  for (auto& sig : signatures)
+    if (sig.find("<invalid-type") != std::string::npos)
+      spdlog::warn("slacker server: namespace {} takes {}, a type not registered in "
+                   "this actor system (add_message_type): remote callers cannot send "
+                   "it",
+                   name, sig);
   catalog_->update([&](catalog::table& t) {
     t[name] = catalog::entry{nullptr, std::move(handler), std::move(functions)};
   });

@@ -3,12 +3,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/actors/namespace.hpp"
@@ -50,9 +52,22 @@ public:
   server& add(ns functions);
 
   /// Serves a plain actor as namespace `name`: messages sent to it through a
-  /// client arrive unchanged.
+  /// client (`cluster_client::ask`, `client::ask`, `client::lookup`) arrive
+  /// unchanged, and its answer goes back. Without `functions`, the namespace
+  /// is described (`slacker inspect`, `client::functions`) by one entry
+  /// `_actor`. The message types must be registered on both sides
+  /// (`add_message_type`).
   server& expose(const std::string& name, caf::actor handler,
                  std::vector<function_info> functions = {});
+
+  /// Serves a typed actor as namespace `name`; its `_actor` entry lists the
+  /// messages it takes (a warning names a type not registered here).
+  template <class... Sigs>
+  server& expose(const std::string& name, const caf::typed_actor<Sigs...>& handler,
+                 std::vector<function_info> functions = {}) {
+    return expose_actor(name, caf::actor_cast<caf::actor>(handler),
+                        sys_.message_types(handler), std::move(functions));
+  }
 
   /// Stops serving namespace `name`; false if it was not served.
   bool remove(const std::string& name);
@@ -97,6 +112,10 @@ public:
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{1000});
 
 private:
+  server& expose_actor(const std::string& name, caf::actor handler,
+                       const std::set<std::string>& signatures,
+                       std::vector<function_info> functions);
+
   caf::actor_system& sys_;
   std::shared_ptr<worker_pool> pool_;
   bool owns_pool_ = false;

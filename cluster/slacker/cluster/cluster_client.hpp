@@ -177,6 +177,17 @@ public:
   caf::expected<R> ask(const cluster_options& opts, const std::string& ns,
                        const Ts&... xs);
 
+  /// From an actor, without blocking: sends `xs...` to the actors serving
+  /// `ns` under `opts`' policies, as `ask` does, and calls `f` once, on
+  /// `self`, with the typed result (`caf::expected<R>`, `R` shaped as for
+  /// `ask`).
+  /// ```
+  /// sc.ask<int32_t>(self, {}, "my.greeter", [](caf::expected<int32_t> x) { ... }, 21);
+  /// ```
+  template <class R, class Self, class F, class... Ts>
+  void ask(Self* self, const cluster_options& opts, const std::string& ns, F f,
+           const Ts&... xs) const;
+
   /// Runs a typed-message request and waits for its answers.
   caf::expected<ask_reply> ask_raw(ask_request req);
 
@@ -269,13 +280,32 @@ private:
   std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)
 };
 
+namespace detail {
+
+/// The type of one answer of an ask whose result is `R`.
+template <class R>
+using ask_element_t = typename std::conditional_t<
+    is_std_vector<R>::value, R,
+    std::conditional_t<is_string_map<R>::value, mapped_of<R>, identity<R>>>::value_type;
+
+} // namespace detail
+
+template <class R, class Self, class F, class... Ts>
+void cluster_client::ask(Self* self, const cluster_options& opts, const std::string& ns,
+                         F f, const Ts&... xs) const {
+  auto policies =
+      std::make_shared<call_policies>(resolve(opts, cluster_options{}, defaults_));
+  ask_request req{ns, make_ask<detail::ask_element_t<R>>(xs...), std::move(policies)};
+  // No CAF timeout: the gather answers by the call's deadline.
+  self->request(caf::actor_cast<caf::actor>(dispatcher_), caf::infinite, std::move(req))
+      .then([f, ns](ask_reply& rep) mutable { f(decode_ask<R>(rep, ns)); },
+            [f](caf::error& err) mutable { f(caf::expected<R>{std::move(err)}); });
+}
+
 template <class R, class... Ts>
 caf::expected<R> cluster_client::ask(const cluster_options& opts, const std::string& ns,
                                      const Ts&... xs) {
-  using element = typename std::conditional_t<
-      detail::is_std_vector<R>::value, R,
-      std::conditional_t<detail::is_string_map<R>::value, detail::mapped_of<R>,
-                         detail::identity<R>>>::value_type;
+  using element = detail::ask_element_t<R>;
   auto policies =
       std::make_shared<call_policies>(resolve(opts, cluster_options{}, defaults_));
   auto rep = ask_raw(ask_request{ns, make_ask<element>(xs...), std::move(policies)});

@@ -1,18 +1,78 @@
 #include "slacker/messages/bounded.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/archive/impl/archive_serializer_map.ipp>
 #include <boost/archive/impl/basic_binary_iarchive.ipp>
 #include <boost/archive/impl/basic_binary_iprimitive.ipp>
 #include <caf/actor_system.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/message.hpp>
 #include <caf/sec.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 #include "slacker/messages/error.hpp"
+#include "slacker/messages/type_name.hpp"
 
 namespace slacker {
 
 // -- CAF ----------------------------------------------------------------------
+
+namespace {
+
+const char* const register_hint =
+    ": register it in the actor system config of both sides "
+    "(add_message_type<T>(\"name\"))";
+
+} // namespace
+
+std::string save_message(caf::actor_system& sys, const caf::message& msg,
+                         std::vector<char>& out) {
+  auto& types = sys.types();
+  std::string unknown;
+  for (size_t i = 0; i < msg.size(); ++i) {
+    auto rtti = msg.type(i);
+    if (types.portable_name(rtti) != types.default_type_name())
+      continue;
+    unknown += unknown.empty() ? "" : ", ";
+    unknown += rtti.second ? demangle(*rtti.second) : "element " + std::to_string(i);
+  }
+  if (!unknown.empty())
+    return "type " + unknown + " is not registered on this side" + register_hint;
+  caf::binary_serializer sink{sys, out};
+  if (auto err = sink(const_cast<caf::message&>(msg)))
+    return describe(err);
+  return {};
+}
+
+std::string load_message(caf::actor_system& sys, const std::vector<char>& bytes,
+                         caf::message& msg) {
+  // CAF writes the element types' names first ("@<>+a+b") and reads a name
+  // it does not know as an empty message: name those first.
+  bounded_deserializer header{&sys, bytes.data(), bytes.size()};
+  uint16_t nr = 0;
+  std::string names;
+  const std::string tag = "@<>+";
+  std::string unknown;
+  if (!header.begin_object(nr, names) && nr == 0 && names.rfind(tag, 0) == 0) {
+    for (size_t pos = tag.size(); pos <= names.size();) {
+      auto end = std::min(names.find('+', pos), names.size());
+      auto name = names.substr(pos, end - pos);
+      if (!name.empty() && !sys.types().make_value(name)) {
+        unknown += unknown.empty() ? "" : ", ";
+        unknown += name.size() > 100 ? name.substr(0, 100) + "..." : name;
+      }
+      pos = end + 1;
+    }
+  }
+  if (!unknown.empty())
+    return "type " + unknown + " is not registered on this side" + register_hint;
+  bounded_deserializer source{&sys, bytes.data(), bytes.size()};
+  if (auto err = source(msg))
+    return describe(err);
+  return {};
+}
 
 bounded_deserializer::bounded_deserializer(caf::actor_system* sys, const char* data,
                                            size_t size)

@@ -9,12 +9,14 @@
 #include <cstddef>
 #include <streambuf>
 #include <string>
+#include <vector>
 
 #include <boost/archive/binary_iarchive_impl.hpp>
 #include <boost/archive/detail/register_archive.hpp>
 #include <boost/serialization/collection_size_type.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/deserializer.hpp>
+#include <caf/fwd.hpp>
 
 namespace slacker {
 
@@ -55,6 +57,17 @@ protected:
 private:
   caf::binary_deserializer inner_;
 };
+
+/// Writes a typed message (CAF's binary format) to `out`: empty, or why not,
+/// naming each element type this actor system has not registered
+/// (`add_message_type`), before CAF would complain on standard error.
+std::string save_message(caf::actor_system& sys, const caf::message& msg,
+                         std::vector<char>& out);
+
+/// Reads a typed message from `bytes` (bounded): empty, or why not, naming
+/// each type the sender wrote that this actor system does not know.
+std::string load_message(caf::actor_system& sys, const std::vector<char>& bytes,
+                         caf::message& msg);
 
 namespace detail {
 

@@ -476,12 +476,10 @@ void on_send_reply(self_ptr self, conn_state& st, uint64_t id, bool ok,
     self->send(s.proxy, forward_atom::value, s.pid, std::move(err));
   } else {
     caf::message msg;
-    bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
-    if (auto derr = source(msg))
-      self->send(
-          s.proxy, forward_atom::value, s.pid,
-          make_error(sc::codec_error, "the answer from " + st.addr +
-                                          " cannot be deserialized: " + describe(derr)));
+    if (auto why = load_message(self->home_system(), bytes, msg); !why.empty())
+      self->send(s.proxy, forward_atom::value, s.pid,
+                 make_error(sc::codec_error,
+                            "the answer from " + st.addr + " cannot be read: " + why));
     else
       self->send(s.proxy, forward_atom::value, s.pid, std::move(msg));
   }
@@ -669,12 +667,10 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto& st = *sp;
         auto proxy = caf::actor_cast<caf::actor>(self->current_sender());
         std::vector<char> bytes;
-        caf::binary_serializer sink{self->home_system(), bytes};
-        if (auto err = sink(msg)) {
-          self->send(
-              proxy, forward_atom::value, pid,
-              make_error(sc::codec_error, "a message to " + ns +
-                                              " cannot be serialized: " + describe(err)));
+        if (auto why = save_message(self->home_system(), msg, bytes); !why.empty()) {
+          self->send(proxy, forward_atom::value, pid,
+                     make_error(sc::codec_error,
+                                "a message to " + ns + " cannot be sent: " + why));
           return;
         }
         auto id = st.next_id++;

@@ -271,27 +271,23 @@ void write_send_reply(caf::io::broker* self, connection_state& st, uint64_t id,
                       const caf::message* msg, const caf::error& err) {
   write_now(self, st, [&](std::vector<char>& buf) {
     std::vector<char> bytes;
-    caf::error serr;
-    if (msg) {
-      caf::binary_serializer sink{self->home_system(), bytes};
-      serr = sink(const_cast<caf::message&>(*msg));
-    }
+    std::string why;
+    if (msg)
+      why = save_message(self->home_system(), *msg, bytes);
     auto cap = st.proto.cap();
-    if (msg && !serr && bytes.size() + 64 > cap)
+    if (msg && why.empty() && bytes.size() + 64 > cap)
       wire::write_send_error(
           buf, id,
           make_error(sc::too_large, "a reply of " + std::to_string(bytes.size()) +
                                         " bytes is larger than the limit of " +
                                         std::to_string(cap) +
                                         " bytes (slacker.max-message-size)"));
-    else if (msg && !serr)
+    else if (msg && why.empty())
       wire::write_send_reply(buf, id, bytes);
     else
       wire::write_send_error(
           buf, id,
-          msg ? make_error(sc::codec_error,
-                           "the reply cannot be serialized: " + describe(serr))
-              : err);
+          msg ? make_error(sc::codec_error, "the reply cannot be sent: " + why) : err);
   });
 }
 
@@ -316,6 +312,14 @@ caf::behavior send_helper(caf::event_based_actor* self, caf::actor handler,
         return caf::delegated<caf::message>{};
       });
   self->set_error_handler([=](caf::scheduled_actor*, caf::error& err) {
+    // The actor's own errors, in slacker's words: it ran (not a broken
+    // connection, which would invite a retry).
+    if (code_of(err) == sc::none)
+      err = err == caf::sec::unexpected_message
+                ? make_error(sc::not_found,
+                             "the actor serving " + ns + " takes no such message")
+                : make_error(sc::exception,
+                             "the actor serving " + ns + " answered " + describe(err));
     self->send(conn, forward_atom::value, id, std::move(err));
     self->quit();
   });
@@ -572,11 +576,20 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
             rep.id = id;
             rep.codec = codec;
             rep.ext = ext;
-            rep.err =
-                code_of(err) != sc::none
-                    ? err
-                    : make_error(sc::connection_broken,
-                                 "the actor serving " + ns + " failed: " + describe(err));
+            if (code_of(err) != sc::none)
+              rep.err = err;
+            else if (err == caf::sec::unexpected_message ||
+                     err == caf::sec::unexpected_response) // e.g. reflected
+              rep.err = make_error(
+                  sc::not_found,
+                  ns + " is served by a CAF actor that takes typed messages, not "
+                       "function calls: send them with cluster_client::ask, "
+                       "client::ask or client::lookup (docs/guide.md, \"Serving an "
+                       "actor\")");
+            else
+              rep.err =
+                  make_error(sc::connection_broken,
+                             "the actor serving " + ns + " failed: " + describe(err));
             if (sp->log_calls)
               log_call(ns, fn, sp->peer, start, rep);
             if (counts) {
@@ -606,12 +619,11 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
     return;
   }
   caf::message msg;
-  bounded_deserializer source{&self->home_system(), bytes.data(), bytes.size()};
-  if (auto err = source(msg)) {
+  if (auto why = load_message(self->home_system(), bytes, msg); !why.empty()) {
     write_send_reply(
         self, st, id, nullptr,
         make_error(sc::codec_error,
-                   "a message to " + ns + " cannot be deserialized: " + describe(err)));
+                   "a message to " + ns + " cannot be read by the server: " + why));
     return;
   }
   owe(st, +1);
