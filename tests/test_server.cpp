@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -71,6 +73,11 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   slacker::server srv{sys};
   // whoami answers this server's registered address once it is published.
   auto self_addr = std::make_shared<std::string>();
+  struct executions {
+    std::mutex mtx;
+    std::vector<std::string> ids;
+  };
+  auto executed = std::make_shared<executions>();
   srv.add(
       slacker::ns("test.api")
           .def(
@@ -142,6 +149,21 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                 return ++*notes;
               },
               "counts its calls (not idempotent)")
+          .def(
+              "record",
+              [executed](std::string id) {
+                std::lock_guard<std::mutex> guard{executed->mtx};
+                executed->ids.push_back(std::move(id));
+                return static_cast<int64_t>(executed->ids.size());
+              },
+              "records that it ran with this id (not idempotent)")
+          .def(
+              "recorded",
+              [executed] {
+                std::lock_guard<std::mutex> guard{executed->mtx};
+                return executed->ids;
+              },
+              "the ids record ran with, in order")
           .def(
               "maybe_slow",
               [self_addr, ms = cfg.slow_ms] {

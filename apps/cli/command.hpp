@@ -23,6 +23,7 @@ class cluster_client;
 class registry;
 struct cluster_options;
 struct membership_view;
+struct fencing_token;
 } // namespace slacker
 
 namespace slacker_cli {
@@ -155,7 +156,11 @@ bool client_connected(slacker::cluster_client& sc);
 caf::expected<slacker::membership_view> current_view(slacker::registry& reg,
                                                      const cli_config& cfg);
 
-/// Servers with data, namespaces with servers and leader, the view's status.
+/// A fencing token as JSON: incarnation, sequence, session.
+json token_json(const slacker::fencing_token& t);
+
+/// Servers with data, namespaces with servers, leader and its token, the
+/// view's status.
 json members_json(const slacker::membership_view& v);
 
 /// Server-data as JSON (as a string when it is not JSON).

@@ -291,6 +291,11 @@ json data_json(const std::string& data) {
   return parse_result(slacker::bytes(data.begin(), data.end()));
 }
 
+json token_json(const slacker::fencing_token& t) {
+  return {
+      {"incarnation", t.incarnation}, {"sequence", t.sequence}, {"session", t.session}};
+}
+
 json members_json(const slacker::membership_view& v) {
   json out{{"servers", json::object()},
            {"namespaces", json::object()},
@@ -301,9 +306,11 @@ json members_json(const slacker::membership_view& v) {
     out["servers"][addr] = data_json(data);
   for (auto& [ns, addrs] : v.namespaces) {
     auto leader = v.leaders.find(ns);
+    auto token = v.tokens.find(ns);
     out["namespaces"][ns] = {
         {"servers", addrs},
-        {"leader", leader == v.leaders.end() ? json(nullptr) : json(leader->second)}};
+        {"leader", leader == v.leaders.end() ? json(nullptr) : json(leader->second)},
+        {"token", token == v.tokens.end() ? json(nullptr) : token_json(token->second)}};
   }
   return out;
 }

@@ -52,7 +52,10 @@ json event_json(const slacker::namespace_down& x) {
   return {{"event", "namespace_down"}, {"ns", x.ns}, {"addr", x.addr}};
 }
 json event_json(const slacker::leader_changed& x) {
-  return {{"event", "leader_changed"}, {"ns", x.ns}, {"addr", x.addr}};
+  return {{"event", "leader_changed"},
+          {"ns", x.ns},
+          {"addr", x.addr},
+          {"token", x.addr.empty() ? json(nullptr) : token_json(x.token)}};
 }
 json event_json(const slacker::registry_state& x) {
   return {{"event", "registry_state"},

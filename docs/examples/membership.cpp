@@ -29,7 +29,7 @@ caf::actor follow(caf::actor_system& sys, slacker::cluster_client& client) {
         [](slacker::server_data_changed& x) { /* x.addr, x.data */ },
         [](slacker::namespace_up& x) { /* x.ns, x.addr */ },
         [](slacker::namespace_down& x) { /* x.ns, x.addr */ },
-        [](slacker::leader_changed& x) { /* x.ns, x.addr (empty: none) */ },
+        [](slacker::leader_changed& x) { /* x.ns, x.addr (empty: none), x.token */ },
         [](slacker::registry_state& x) { /* connected, suspended, expired; view age */ },
     };
   });

@@ -266,7 +266,7 @@ CAF_TEST(the tour - members wait returns once both servers can be called 20 time
     CAF_CHECK_EQUAL(members.exit_code, 0);
     auto json = nlohmann::json::parse(members.output, nullptr, false);
     CAF_CHECK(json.is_object() && json["servers"].size() == 2u &&
-              json["namespaces"]["slacker.example.api"].size() == 2u);
+              json["namespaces"]["slacker.example.api"]["servers"].size() == 2u);
     auto call = slacker_test::run(
         {app("slacker"), "call", zk, cluster, "slacker.example.api/echo", "\"hi\""});
     if (call.exit_code == 0 && call.output == "\"hi\"\n")

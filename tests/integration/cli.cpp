@@ -278,13 +278,19 @@ CAF_TEST(inspect describes an actor namespace and call says how to reach it) {
   CAF_CHECK(call.output.find("cluster_client::ask") != std::string::npos);
 }
 
-CAF_TEST(members shows servers with data and namespaces with servers and leader) {
+CAF_TEST(members shows servers with data and namespaces with servers leader and token) {
   auto v = slacker({"members"}).value();
   CAF_CHECK_EQUAL(v["servers"][addr(0)], json({{"label", "t"}}));
   auto& api = v["namespaces"]["test.api"];
   auto servers = api["servers"].get<std::set<std::string>>();
   CAF_CHECK(servers == (std::set<std::string>{addr(0), addr(1)}));
   CAF_CHECK(api["leader"] == json(addr(0)) || api["leader"] == json(addr(1)));
+  // The leader's fencing token, as ZooKeeper holds it.
+  auto& token = api["token"];
+  SLACKER_REQUIRE(token.is_object(), "no token: " << api.dump());
+  CAF_CHECK_GREATER(token["incarnation"].get<int64_t>(), 0);
+  CAF_CHECK_NOT_EQUAL(token["session"].get<int64_t>(), 0);
+  CAF_CHECK(token["sequence"].is_number_unsigned());
   CAF_CHECK_EQUAL(v["status"], json("connected")); // and the view is current:
   CAF_CHECK_EQUAL(v["view_age_ms"], json(0));
 }

@@ -289,7 +289,7 @@ CAF_TEST(a server killed under load fails only its in flight calls) {
     CAF_CHECK(o.took < 2000ms + 1s); // nothing hangs past its timeout
     if (o.code != sc::none) {
       ++failures;
-      CAF_CHECK_EQUAL(o.code, sc::connection_broken);
+      CAF_CHECK_EQUAL(o.code, sc::outcome_unknown); // in flight: it may have run
       CAF_CHECK(o.start + o.took >= killed_at.load());
     }
     // Once the death is known (well within 500 ms), calls avoid the server.

@@ -405,7 +405,7 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   auto took = clock_type::now() - start;
   server.proc.signal(SIGCONT);
   CAF_REQUIRE(!r);
-  CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+  CAF_CHECK_EQUAL(code_of(r.error()), sc::outcome_unknown); // sent: it may have run
   CAF_MESSAGE("failed after "
               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
               << " ms: " << describe(r.error()));
@@ -487,7 +487,9 @@ CAF_TEST(a hostile server cannot make a client allocate what it declares) {
     auto took = clock_type::now() - start;
     CAF_REQUIRE(!r);
     CAF_MESSAGE(mode << ": " << describe(r.error()));
-    CAF_CHECK_EQUAL(code_of(r.error()), sc::connection_broken);
+    // Refused before it was written, or after (it may have run there).
+    CAF_CHECK(code_of(r.error()) == sc::connection_broken ||
+              code_of(r.error()) == sc::outcome_unknown);
     CAF_CHECK(took < 2s); // closed at once, not at the call's 10 s deadline
   }
   auto after = own_rss_kib();

@@ -14,6 +14,10 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#ifndef THREADED
+#define THREADED // the synchronous API of the multi-threaded client
+#endif
+#include <zookeeper/zookeeper.h>
 
 #include "apps/support/certs.hpp"
 #include "apps/support/process.hpp"
@@ -55,6 +59,34 @@ std::unique_ptr<zk::session> raw_session(const std::string& digest = {}) {
   }
   CAF_FAIL("the ZooKeeper session did not connect");
 }
+
+/// An anonymous attacker with the C client itself: creates nodes with the
+/// ACL it chooses (the project's session always uses its own).
+struct attacker {
+  zhandle_t* zh = nullptr;
+
+  attacker() {
+    zh = zookeeper_init(zk_address().c_str(), nullptr, 10000, nullptr, nullptr, 0);
+    SLACKER_REQUIRE(zh, "zookeeper_init failed");
+    for (int i = 0; i < 400 && zoo_state(zh) != ZOO_CONNECTED_STATE; ++i)
+      std::this_thread::sleep_for(25ms);
+    SLACKER_REQUIRE(zoo_state(zh) == ZOO_CONNECTED_STATE, "the attacker did not connect");
+  }
+
+  ~attacker() {
+    zookeeper_close(zh);
+  }
+
+  /// Creates `path` (persistent) granting the world `perms`.
+  void create(const std::string& path, int perms, const std::string& data = "") {
+    std::string world = "world", anyone = "anyone";
+    ACL entry{perms, Id{world.data(), anyone.data()}};
+    ACL_vector acl{1, &entry};
+    auto rc = zoo_create(zh, path.c_str(), data.data(), static_cast<int>(data.size()),
+                         &acl, 0, nullptr, 0);
+    SLACKER_REQUIRE(rc == ZOK, "the attacker could not create " << path << ": " << rc);
+  }
+};
 
 /// A server of one namespace registered in `cluster` as `digest`.
 struct owned_server {
@@ -138,6 +170,57 @@ CAF_TEST(a squatted cluster is refused with a clear error naming the node) {
   CAF_CHECK(!squatter->exists(base + "/servers/" + s.addr, false, &st));
 }
 
+CAF_TEST(a cluster squatted anywhere in its subtree is refused naming the node) {
+  // The issue's reproduction: the cluster and its children with world
+  // CREATE|READ (no world WRITE/DELETE/ADMIN: the old check let them pass),
+  // the namespace with world ALL, a fake server with a large weight.
+  auto cluster = unique_cluster("deep");
+  auto base = "/slacker/cluster/" + cluster;
+  // The shared parents, as any first cluster makes them.
+  raw_session()->create("/slacker/cluster/" + unique_cluster("first"), "",
+                        zk::node_kind::persistent, true);
+  {
+    attacker mallory;
+    auto create_read = ZOO_PERM_CREATE | ZOO_PERM_READ;
+    mallory.create(base, create_read);
+    for (auto child : {"/servers", "/namespaces", "/functions"})
+      mallory.create(base + child, create_read);
+    mallory.create(base + "/namespaces/acl.api", ZOO_PERM_ALL);
+    mallory.create(base + "/servers/127.0.0.1:2199", create_read, R"({"weight":1000})");
+  }
+  owned_server s{sys, cluster, "alice:wonderland"};
+  auto err = s.reg->wait_registered(15s);
+  SLACKER_REQUIRE(err, "a squatted cluster was taken");
+  CAF_MESSAGE(describe(err));
+  CAF_CHECK_EQUAL(code_of(err), sc::forbidden);
+  CAF_CHECK(describe(err).find("cluster node " + base) != std::string::npos);
+  CAF_CHECK(describe(err).find("world:anyone") != std::string::npos);
+  auto check = raw_session();
+  zk::node_stat st;
+  CAF_CHECK(!check->exists(base + "/servers/" + s.addr, false, &st));
+  // A node nobody may write (world READ only) is not this identity's either.
+  auto frozen = unique_cluster("readonly");
+  attacker{}.create("/slacker/cluster/" + frozen, ZOO_PERM_READ);
+  owned_server late{sys, frozen, "alice:wonderland"};
+  auto not_ours = late.reg->wait_registered(15s);
+  SLACKER_REQUIRE(not_ours, "a read-only cluster node was taken");
+  CAF_CHECK(describe(not_ours).find("is not owned by this server's identity") !=
+            std::string::npos);
+  // Nodes another identity owns, even with a proper-looking ACL, are refused
+  // too: a server of one identity never joins another's cluster.
+  auto other = unique_cluster("other");
+  owned_server bob{sys, other, "bob:builder"};
+  SLACKER_REQUIRE(!bob.reg->wait_registered(15s), "bob's server did not register");
+  owned_server alice{sys, other, "alice:wonderland"};
+  auto refused = alice.reg->wait_registered(15s);
+  SLACKER_REQUIRE(refused, "alice joined bob's cluster");
+  CAF_MESSAGE(describe(refused));
+  CAF_CHECK(describe(refused).find("lets digest:bob do more than read it") !=
+            std::string::npos);
+  CAF_CHECK(
+      !check->exists("/slacker/cluster/" + other + "/servers/" + alice.addr, false, &st));
+}
+
 CAF_TEST(two identities can own two clusters) {
   auto a = unique_cluster("alice");
   auto b = unique_cluster("bob");
@@ -201,6 +284,7 @@ CAF_TEST(a cluster client calls servers over mutual TLS and a plaintext one cann
   SLACKER_REQUIRE(!p, "a plaintext client was served by TLS servers");
   CAF_MESSAGE(describe(p.error()));
   CAF_CHECK(describe(p.error()).find("requires TLS") != std::string::npos);
+  CAF_CHECK_EQUAL(code_of(p.error()), sc::connection_broken); // refused: it did not run
 }
 
 CAF_TEST(the manager refuses writes without its token and takes them with it) {

@@ -446,11 +446,11 @@ CAF_TEST(the leader grouping follows leader events) {
   auto none = call(grouping_kind::leader);
   CAF_REQUIRE(!none);
   CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
-  self->send(dispatcher, leader_changed{"ns", "b:1"});
+  self->send(dispatcher, leader_changed{"ns", "b:1", {}});
   sched.run();
   CAF_CHECK(servers_of(call(grouping_kind::leader, results_kind::single)) ==
             std::vector<std::string>{"b:1"});
-  self->send(dispatcher, leader_changed{"ns", ""});
+  self->send(dispatcher, leader_changed{"ns", "", {}});
   sched.run();
   CAF_CHECK(!call(grouping_kind::leader));
 }

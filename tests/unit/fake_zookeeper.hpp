@@ -188,12 +188,16 @@ private:
     }
 
     zk::status children(const std::string& path, bool watch,
-                        std::vector<std::string>& out) override {
+                        std::vector<std::string>& out, zk::node_stat* st) override {
       ++counts_.reads;
       if (auto err = usable())
         return *err;
       if (!zk_.contains(path))
         return {zk::rc::no_node, "no node"};
+      if (st) {
+        auto& node = zk_.tree_[path];
+        *st = zk::node_stat{node.owner, node.version, node.ctime};
+      }
       if (watch)
         zk_.child_watches_[path].insert(id_);
       out = zk_.children(path);
@@ -242,6 +246,12 @@ private:
         remove(path);
       if (!ephemeral.empty())
         create(ephemeral, "", zk::node_kind::ephemeral, true, nullptr);
+    }
+
+    zk::status acl(const std::string&, std::vector<zk::acl_entry>& out) override {
+      ++counts_.reads;
+      out.clear(); // the fake keeps no ACLs (its tests use no auth)
+      return {};
     }
 
     zk::status world_writable(const std::string&, bool& writable) override {

@@ -378,6 +378,16 @@ CAF_TEST(every form of the exceptions policy decides through one contract) {
   CAF_CHECK(decide(patient, no_ok, one_failed, none) == kind::fail);
 }
 
+CAF_TEST(a failed connection says whether the call may have run) {
+  auto unsent = connection_failed(false, "ns/fn: connection to h:1 lost");
+  CAF_CHECK_EQUAL(code_of(unsent), sc::connection_broken);
+  CAF_CHECK_EQUAL(describe(unsent), "connection_broken: ns/fn: connection to h:1 lost");
+  auto sent = connection_failed(true, "ns/fn: connection to h:1 lost");
+  CAF_CHECK_EQUAL(code_of(sent), sc::outcome_unknown);
+  CAF_CHECK_EQUAL(describe(sent), "outcome_unknown: ns/fn: connection to h:1 lost after "
+                                  "the call was sent: it may have run");
+}
+
 CAF_TEST(the retry rule resends what did not run and charges what may have) {
   using retry::verdict;
   auto after = [](sc code, bool sent, bool answered, bool idem) {
@@ -392,6 +402,8 @@ CAF_TEST(the retry rule resends what did not run and charges what may have) {
   CAF_CHECK(after(sc::overloaded, true, true, true) == verdict::charged);
   CAF_CHECK(after(sc::overloaded, true, true, false) == verdict::stop);
   // Lost after sending: it may have run.
+  CAF_CHECK(after(sc::outcome_unknown, true, false, true) == verdict::charged);
+  CAF_CHECK(after(sc::outcome_unknown, true, false, false) == verdict::stop);
   CAF_CHECK(after(sc::connection_broken, true, false, true) == verdict::charged);
   CAF_CHECK(after(sc::connection_broken, true, false, false) == verdict::stop);
   // The server's own answers stand, as do timeouts.

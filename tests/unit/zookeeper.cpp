@@ -216,6 +216,44 @@ CAF_TEST(the first candidate leads and the next one leads when it leaves) {
   CAF_CHECK(logged("leader ns 127.0.0.1:1001"));
 }
 
+CAF_TEST(clients see each leader with the fencing token its registrar holds) {
+  auto a = registrar(1000);
+  auto b = registrar(1001);
+  auto m = mirror();
+  auto token_of = [&](const registrar_actor_type& r) {
+    std::vector<leadership> held;
+    self->send(r, leaders_atom::value);
+    sched.run();
+    self->receive([&](std::vector<leadership>& x) { held = std::move(x); },
+                  caf::after(0s) >> [] { CAF_FAIL("the registrar did not answer"); });
+    CAF_REQUIRE_EQUAL(held.size(), 1u);
+    return held[0].token;
+  };
+  auto view_token = [&] {
+    membership_view v;
+    self->send(m, view_atom::value);
+    sched.run();
+    self->receive([&](membership_view& x) { v = std::move(x); },
+                  caf::after(0s) >> [] { CAF_FAIL("the registry did not answer"); });
+    CAF_REQUIRE_EQUAL(v.tokens.count("ns"), 1u);
+    return v.tokens["ns"];
+  };
+  auto held = token_of(a);
+  auto seen = view_token();
+  CAF_CHECK_EQUAL(seen.session, held.session);
+  CAF_CHECK_EQUAL(seen.sequence, held.sequence);
+  CAF_CHECK_EQUAL(seen.incarnation, held.incarnation);
+  CAF_CHECK_NOT_EQUAL(seen.incarnation, 0);
+  // The next leader's token is larger, as clients see it too.
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto next = view_token();
+  auto held_b = token_of(b);
+  CAF_CHECK_EQUAL(next.session, held_b.session);
+  CAF_CHECK_EQUAL(next.sequence, held_b.sequence);
+  CAF_CHECK(seen < next);
+}
+
 CAF_TEST(a leader steps down as soon as it sees its link down by default) {
   auto a = registrar(1000);
   auto sa = session_of(a);

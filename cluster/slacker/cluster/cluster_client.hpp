@@ -172,7 +172,7 @@ public:
   /// answers of type `E` as the results policy says: `R` is `E` (single),
   /// `std::vector<E>` (vector), `std::map<std::string, E>` (map); the
   /// exceptions policy applies as to function calls. A server that dies
-  /// mid-call counts at once as `connection_broken`.
+  /// mid-call counts at once as `outcome_unknown` (it may have run).
   template <class R, class... Ts>
   caf::expected<R> ask(const cluster_options& opts, const std::string& ns,
                        const Ts&... xs);

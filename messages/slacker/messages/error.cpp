@@ -20,6 +20,7 @@ constexpr name_entry<sc> error_names[] = {
     {sc::forbidden, "forbidden"},
     {sc::too_large, "too_large"},
     {sc::draining, "draining"},
+    {sc::outcome_unknown, "outcome_unknown"},
 };
 
 const char* to_string(sc code) {
@@ -78,6 +79,13 @@ std::string render_error(uint8_t code, caf::atom_value, const caf::message& ctx)
     result += caf::to_string(ctx);
   }
   return result;
+}
+
+caf::error connection_failed(bool sent, const std::string& what) {
+  if (!sent)
+    return make_error(sc::connection_broken, what);
+  return make_error(sc::outcome_unknown,
+                    what + " after the call was sent: it may have run");
 }
 
 caf::error with_origin(const caf::error& err, const std::string& addr) {

@@ -24,6 +24,7 @@ enum class sc : uint8_t {
   forbidden,         // the caller may not call this function (manager token, loopback)
   too_large,         // an argument or result larger than slacker.max-message-size
   draining, // the server is stopping: the call was not run (safe to send elsewhere)
+  outcome_unknown, // the call was sent, then its connection failed: it may have run
 };
 
 /// The atom CAF uses to tell slacker's errors apart from others.
@@ -37,6 +38,12 @@ caf::error make_error(sc code, std::string what);
 
 /// The code of a slacker error, or `sc::none` for errors of other categories.
 sc code_of(const caf::error& err);
+
+/// The error of a call whose connection failed before its answer: once
+/// written to the connection (`sent`), `outcome_unknown` (it may have run
+/// there); before, `connection_broken` (it did not run). `what` says what
+/// happened ("NS/FN: connection to ADDR lost").
+caf::error connection_failed(bool sent, const std::string& what);
 
 /// A readable sentence for any error, without needing an actor system:
 /// `not_found: no function f in namespace ns on 127.0.0.1:2104`.

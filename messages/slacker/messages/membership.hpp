@@ -69,12 +69,6 @@ struct namespace_down {
   std::string addr;
 };
 
-/// `addr` is empty when the namespace has no leader.
-struct leader_changed {
-  std::string ns;
-  std::string addr;
-};
-
 /// Fences a leader's writes: compare tokens and reject the older. Within one
 /// election a newer leader's candidate always has a higher `sequence`
 /// (ZooKeeper numbers the candidates in order); the numbers start again when
@@ -94,6 +88,15 @@ inline bool operator<(const fencing_token& x, const fencing_token& y) {
     return x.incarnation < y.incarnation;
   return x.sequence < y.sequence;
 }
+
+/// `addr` is empty when the namespace has no leader; `token` is the new
+/// leader's fencing token as ZooKeeper holds it (its candidate's sequence
+/// and owner, its election's incarnation).
+struct leader_changed {
+  std::string ns;
+  std::string addr;
+  fencing_token token;
+};
 
 /// A server's own leadership of namespace `ns` began (`leading`) or ended:
 /// sent by its registration to the actors that subscribed there. A leader
@@ -116,6 +119,7 @@ struct membership_view {
   std::map<std::string, std::string> servers;              // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
+  std::map<std::string, fencing_token> tokens;             // ns -> its leader's token
   std::set<std::string> leaving;                           // servers leaving
   registry_state state;
 };
@@ -162,7 +166,7 @@ typename Inspector::result_type inspect(Inspector& f, namespace_down& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leader_changed& x) {
-  return f(caf::meta::type_name("slacker::leader_changed"), x.ns, x.addr);
+  return f(caf::meta::type_name("slacker::leader_changed"), x.ns, x.addr, x.token);
 }
 
 template <class Inspector>
@@ -184,7 +188,7 @@ typename Inspector::result_type inspect(Inspector& f, registry_state& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_view& x) {
   return f(caf::meta::type_name("slacker::membership_view"), x.servers, x.namespaces,
-           x.leaders, x.leaving, x.state);
+           x.leaders, x.tokens, x.leaving, x.state);
 }
 
 /// One handler for each membership message, each passing it on to `f` (a

@@ -36,7 +36,7 @@ struct cluster_options {
   std::optional<codec_id> codec;
   std::optional<unavailable_value> unavailable;
   /// The call may run more than once (it reads, or repeats harmlessly): one
-  /// that fails with `connection_broken` or `overloaded` is retried on another
+  /// that fails with `outcome_unknown` or `overloaded` is retried on another
   /// server within its deadline (retry budget permitting), and it may be
   /// hedged. A function declared `slacker::idempotent` on its server is
   /// idempotent whatever this says.

@@ -29,11 +29,13 @@ enum class verdict : uint8_t {
            // the server shed it under load
 };
 
-/// The rule:
+/// The rule (a call that did not run may go elsewhere; one that may have run
+/// only when it is idempotent):
 /// - never sent, or answered `draining`: `free`;
-/// - answered `overloaded`: `charged` when idempotent;
-/// - sent and the connection failed before an answer: `charged` when
-///   idempotent (it may have run there);
+/// - answered `overloaded` (refused unrun, under load): `charged` when
+///   idempotent (a non-idempotent call's caller decides: it did not run);
+/// - sent and the connection failed before an answer (`outcome_unknown`):
+///   `charged` when idempotent (it may have run there);
 /// - anything else (success, timeouts, the function's own errors): `stop`.
 constexpr verdict after(const attempt& a) {
   if (a.code == sc::none)
@@ -47,7 +49,7 @@ constexpr verdict after(const attempt& a) {
       return verdict::charged;
     return verdict::stop;
   }
-  if (a.code == sc::connection_broken && a.idempotent)
+  if ((a.code == sc::outcome_unknown || a.code == sc::connection_broken) && a.idempotent)
     return verdict::charged;
   return verdict::stop;
 }

@@ -319,24 +319,24 @@ caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& r
                                          " ms");
     }
     case outcome::silent:
-      return make_error(
-          sc::connection_broken,
+      return connection_failed(
+          how.sent,
           what + ": connection to " + addr_ + " dropped: nothing heard for " +
               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  opts_.peer_timeout)
                                  .count()) +
               " ms");
     case outcome::protocol_error:
-      return make_error(sc::connection_broken,
-                        what + ": connection to " + addr_ + " closed: " +
-                            (cn.why.empty()
-                                 ? "the server sent a frame this client cannot take"
-                                 : cn.why));
+      return connection_failed(
+          how.sent,
+          what + ": connection to " + addr_ + " closed: " +
+              (cn.why.empty() ? "the server sent a frame this client cannot take"
+                              : cn.why));
     case outcome::lost:
     case outcome::pending:
       break;
   }
-  return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+  return connection_failed(how.sent, what + ": connection to " + addr_ + " lost");
 }
 
 caf::error blocking_lane::not_greeted(conn& cn, int res, const std::string& what,
@@ -378,7 +378,7 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
   req.id = caller_id;
   how.sent = true; // a partial write may have reached the server
   if (!cn.write_all(frame, deadline))
-    return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
+    return connection_failed(true, what + ": connection to " + addr_ + " lost");
   return {};
 }
 

@@ -41,7 +41,8 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
   if (answered) {
     if (s.timeouts_in_row->exchange(0, std::memory_order_relaxed) >= board.accrual)
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
-  } else if (code_of(err) == sc::connection_broken) {
+  } else if (code_of(err) == sc::connection_broken ||
+             code_of(err) == sc::outcome_unknown) {
     // Unreachable, gone, or silent: out of routing until its broker connects
     // again, as when the broker's own connection drops.
     caf::anon_send(dispatcher, conn_down_atom::value, s.addr);

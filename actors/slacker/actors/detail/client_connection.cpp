@@ -166,7 +166,7 @@ std::vector<char>& out_buf(self_ptr self, conn_state& st) {
   return st.outbox;
 }
 
-void lose(self_ptr self, conn_state& st, const std::string& cause);
+void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused = false);
 
 void flush_out(self_ptr self, conn_state& st) {
   if (st.ph != conn_state::phase::open)
@@ -284,12 +284,14 @@ void observe(self_ptr self, conn_state& st, bool up) {
 
 /// Ends the connection (or the attempt) and fails everything that waited on
 /// it, at once. `cause` says why, for the errors.
-void lose(self_ptr self, conn_state& st, const std::string& cause) {
+void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused) {
   if (st.ph == conn_state::phase::idle)
     return;
   auto tell = !st.down_told;
-  // Calls of a connection that never opened were never sent.
-  auto sent = st.ph != conn_state::phase::connecting;
+  // Calls of a connection that never opened were never sent; nor did those
+  // of one the server closed with an error before answering hello (`refused`:
+  // it reads the calls only after the hello).
+  auto sent = st.ph != conn_state::phase::connecting && !(refused && !st.greeted);
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
     self->close(st.hdl);
   st.tls.reset();
@@ -305,9 +307,9 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
   count_out(st, st.calls.size());
   st.calls.drain([&](uint64_t, conn_state::call& c) {
-    auto err = make_error(sc::connection_broken, c.what + ": " + cause);
+    auto err = connection_failed(sent, c.what + ": " + cause);
     counted(st, c, err);
-    auto v = retry::after({sc::connection_broken, sent, false, c.idempotent});
+    auto v = retry::after({code_of(err), sent, false, c.idempotent});
     if (v != retry::verdict::stop && resend(st, c, err, v == retry::verdict::charged))
       return;
     reply_error(st, c, std::move(err));
@@ -321,7 +323,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause) {
   st.sends.clear();
   for (auto& kvp : sends)
     self->send(kvp.second.proxy, forward_atom::value, kvp.second.pid,
-               make_error(sc::connection_broken, cause));
+               connection_failed(sent, cause));
   for (auto& kvp : st.proxies)
     self->send_exit(kvp.second, caf::exit_reason::remote_link_unreachable);
   st.proxies.clear();
@@ -722,7 +724,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           lose(self, st,
                res->by_peer ? "connection to " + st.addr +
                                   " closed by the server: " + excerpt(res->text)
-                            : "connection to " + st.addr + " closed: " + res->text);
+                            : "connection to " + st.addr + " closed: " + res->text,
+               res->by_peer);
         maybe_retire(self, st);
       },
       [self, sp](caf::io::connection_closed_msg& msg) {

@@ -208,6 +208,7 @@ template <class Self> membership_view view_of(Self* self) {
   view.servers = st.servers;
   view.namespaces = st.namespaces;
   view.leaders = st.leaders;
+  view.tokens = st.tokens;
   view.leaving = st.leaving;
   view.state.status = st.status;
   view.state.view_age_ms = st.status == registry_status::connected
@@ -682,6 +683,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         st.servers = std::move(view.servers);
         st.namespaces = std::move(view.namespaces);
         st.leaders = std::move(view.leaders);
+        st.tokens = std::move(view.tokens);
         refresh_all(self);
         set_ready(self, view.state);
       },
@@ -780,10 +782,13 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       [=](leader_changed& x) {
         tell_subscribers(self, x); // one stream for cluster_client::subscribe
         auto& st = self->state;
-        if (x.addr.empty())
+        if (x.addr.empty()) {
           st.leaders.erase(x.ns);
-        else
+          st.tokens.erase(x.ns);
+        } else {
           st.leaders[x.ns] = x.addr;
+          st.tokens[x.ns] = x.token;
+        }
         if (auto i = st.candidates.find(x.ns); i != st.candidates.end())
           i->second.leader = x.addr;
         publish(self);

@@ -62,6 +62,7 @@ struct dispatcher_state {
   std::map<std::string, std::string> servers;  // addr -> server-data
   std::map<std::string, std::set<std::string>> namespaces; // ns -> addrs
   std::map<std::string, std::string> leaders;              // ns -> addr
+  std::map<std::string, fencing_token> tokens;             // ns -> its leader's token
   /// ns -> the servers a call may go to: members providing it whose
   /// connection is not known to be broken, with their weights; kept up to
   /// date by membership and connection events, never rebuilt per call.

@@ -234,30 +234,51 @@ void give_up(self_ptr self, caf::error err) {
   st.waiters.clear();
 }
 
-/// With digest auth: refuses a cluster whose existing nodes anyone may write
-/// (someone created them first, with an open ACL, to read or redirect it).
+/// With digest auth: refuses a cluster with any node this identity does not
+/// own, or that grants anyone else more than READ (someone created it first,
+/// to read, redirect or delete what this server writes). Walks the whole
+/// cluster subtree (its nodes, not the shared parents above it).
 bool cluster_squatted(self_ptr self) {
   auto& st = self->state;
   if (st.link.opts.auth.digest.empty())
     return false;
   auto& zk = *st.link.zk;
-  auto base = paths(self).base();
-  std::vector<std::string> nodes{base};
-  std::vector<std::string> children;
-  if (zk.children(base, false, children))
-    for (auto& c : children)
-      nodes.push_back(base + "/" + c);
-  for (auto& path : nodes) {
-    bool writable = false;
-    if (zk.world_writable(path, writable) && writable) {
-      give_up(self,
-              make_error(sc::forbidden,
-                         "cluster node " + path +
-                             " exists and anyone may write it (world ACL): someone "
-                             "created it before this server; remove it, or use another "
-                             "cluster name"));
-      return true;
+  auto ours = zk::digest_id(st.link.opts.auth.digest);
+  auto refuse = [&](const std::string& path, const std::string& why) {
+    give_up(self, make_error(sc::forbidden,
+                             "cluster node " + path + " " + why +
+                                 ": someone created it before this server; remove it, "
+                                 "or use another cluster name"));
+    return true;
+  };
+  constexpr size_t max_nodes = 100000; // a bound on the walk
+  std::vector<std::string> todo{paths(self).base()};
+  for (size_t seen = 0; !todo.empty() && seen < max_nodes; ++seen) {
+    auto path = std::move(todo.back());
+    todo.pop_back();
+    std::vector<zk::acl_entry> acl;
+    auto got = zk.acl(path, acl);
+    if (got.code == zk::rc::no_node)
+      continue; // gone meanwhile (an ephemeral node)
+    if (!got)
+      return false; // not answered: register_all retries as usual
+    bool owned = false;
+    for (auto& e : acl) {
+      if (e.scheme == "digest" && e.id == ours) {
+        owned = true;
+        continue;
+      }
+      if ((e.perms & ~zk::perm_read) != 0)
+        return refuse(path, "lets " + e.scheme + ":" + e.id.substr(0, e.id.find(':')) +
+                                " do more than read it (ACL perms " +
+                                std::to_string(e.perms) + ")");
     }
+    if (!owned)
+      return refuse(path, "is not owned by this server's identity");
+    std::vector<std::string> children;
+    if (zk.children(path, false, children))
+      for (auto& c : children)
+        todo.push_back(path + "/" + c);
   }
   return false;
 }

@@ -32,16 +32,17 @@ zk_layout paths(self_ptr self) {
   return zk_layout{self->state.link.opts};
 }
 
-/// Lists children with a watch; a missing parent is watched for creation.
+/// Lists children with a watch (`st`: the parent's stat); a missing parent
+/// is watched for creation.
 bool watched_children(self_ptr self, const std::string& path,
-                      std::vector<std::string>& out) {
+                      std::vector<std::string>& out, zk::node_stat* st = nullptr) {
   auto& zk = *self->state.link.zk;
-  auto res = zk.children(path, true, out);
+  auto res = zk.children(path, true, out, st);
   if (res.code == zk::rc::no_node) {
     out.clear();
     auto again = zk.exists(path, true);
     if (again.code == zk::rc::ok) // created meanwhile
-      return watched_children(self, path, out);
+      return watched_children(self, path, out, st);
     return again.code == zk::rc::no_node;
   }
   return static_cast<bool>(res);
@@ -103,26 +104,36 @@ void refresh_leader(self_ptr self, const std::string& ns) {
   auto path = paths(self).election(ns);
   std::vector<std::string> candidates;
   std::string leader;
-  if (watched_children(self, path, candidates) && !candidates.empty()) {
+  fencing_token token; // as the registrar makes it (registrar.cpp, token_of)
+  zk::node_stat election;
+  if (watched_children(self, path, candidates, &election) && !candidates.empty()) {
     std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) {
       return zk_layout::sequence_of(a) < zk_layout::sequence_of(b);
     });
     std::string data;
+    zk::node_stat candidate;
     for (auto& c : candidates)
-      if (self->state.link.zk->get(path + "/" + c, false, data)) {
+      if (self->state.link.zk->get(path + "/" + c, false, data, &candidate)) {
         leader = data;
+        token = {candidate.ephemeral_owner, zk_layout::sequence_of(c), election.ctime};
         break;
       }
   }
-  auto& leaders = self->state.view.leaders;
-  auto old = leaders.count(ns) ? leaders[ns] : std::string{};
-  if (leader == old || (leader.empty() && settling(self)))
+  auto& view = self->state.view;
+  auto old = view.leaders.count(ns) ? view.leaders[ns] : std::string{};
+  if (leader == old || (leader.empty() && settling(self))) {
+    if (!leader.empty())
+      view.tokens[ns] = token; // re-elected: the same leader, a new token
     return;
-  if (leader.empty())
-    leaders.erase(ns);
-  else
-    leaders[ns] = leader;
-  emit(self, leader_changed{ns, leader});
+  }
+  if (leader.empty()) {
+    view.leaders.erase(ns);
+    view.tokens.erase(ns);
+  } else {
+    view.leaders[ns] = leader;
+    view.tokens[ns] = token;
+  }
+  emit(self, leader_changed{ns, leader, token});
 }
 
 /// The servers of `ns` changed; `leader`: read its election too (first read).
@@ -171,8 +182,9 @@ void refresh_namespaces(self_ptr self, bool all) {
       i = view.namespaces.erase(i);
       for (auto& addr : addrs)
         emit(self, namespace_down{ns, addr});
+      view.tokens.erase(ns);
       if (view.leaders.erase(ns) > 0)
-        emit(self, leader_changed{ns, {}});
+        emit(self, leader_changed{ns, {}, {}});
     } else {
       ++i;
     }

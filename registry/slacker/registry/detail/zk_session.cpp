@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
@@ -100,14 +102,15 @@ public:
   status get(const std::string& path, bool watch, std::string& data,
              node_stat* st) override;
   status set(const std::string& path, const std::string& data) override;
-  status children(const std::string& path, bool watch,
-                  std::vector<std::string>& out) override;
+  status children(const std::string& path, bool watch, std::vector<std::string>& out,
+                  node_stat* st) override;
   status exists(const std::string& path, bool watch, node_stat* st) override;
   status replace_ephemeral(const std::string& path, const std::string& data) override;
   status remove(const std::string& path) override;
   void send_and_forget(const std::vector<std::string>& removals,
                        const std::string& ephemeral) override;
   status world_writable(const std::string& path, bool& writable) override;
+  status acl(const std::string& path, std::vector<acl_entry>& out) override;
 
 private:
   std::unique_ptr<impl> impl_;
@@ -265,11 +268,14 @@ status c_session::set(const std::string& path, const std::string& data) {
 }
 
 status c_session::children(const std::string& path, bool watch,
-                           std::vector<std::string>& out) {
+                           std::vector<std::string>& out, node_stat* st) {
   String_vector names{0, nullptr};
+  Stat s{};
   ++counts_.reads;
-  auto res = zoo_get_children(impl_->zh, path.c_str(), watch ? 1 : 0, &names);
+  auto res = zoo_get_children2(impl_->zh, path.c_str(), watch ? 1 : 0, &names, &s);
   out.clear();
+  if (res == ZOK && st)
+    *st = node_stat{s.ephemeralOwner, s.version, s.ctime};
   if (res == ZOK) {
     for (int32_t i = 0; i < names.count; ++i)
       out.emplace_back(names.data[i]);
@@ -401,6 +407,32 @@ status c_session::world_writable(const std::string& path, bool& writable) {
     deallocate_ACL_vector(&acl);
   }
   return make_status(res);
+}
+
+status c_session::acl(const std::string& path, std::vector<acl_entry>& out) {
+  ACL_vector acl{0, nullptr};
+  Stat s{};
+  ++counts_.reads;
+  auto res = zoo_get_acl(impl_->zh, path.c_str(), &acl, &s);
+  out.clear();
+  if (res == ZOK) {
+    for (int32_t i = 0; i < acl.count; ++i) {
+      auto& e = acl.data[i];
+      out.push_back({e.id.scheme ? e.id.scheme : "", e.id.id ? e.id.id : "", e.perms});
+    }
+    deallocate_ACL_vector(&acl);
+  }
+  return make_status(res);
+}
+
+std::string digest_id(const std::string& user_password) {
+  unsigned char sha[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(user_password.data()), user_password.size(),
+       sha);
+  unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  EVP_EncodeBlock(b64, sha, SHA_DIGEST_LENGTH);
+  auto user = user_password.substr(0, user_password.find(':'));
+  return user + ":" + reinterpret_cast<const char*>(b64);
 }
 
 caf::expected<std::string> local_address_towards(const std::string& hosts) {

@@ -15,6 +15,20 @@
 
 namespace slacker::zk {
 
+/// One entry of a node's ACL: who (`scheme`, `id`: `world`/`anyone`,
+/// `digest`/`user:hash`, ...) may do what (`perms`, ZooKeeper's bits).
+struct acl_entry {
+  std::string scheme;
+  std::string id;
+  int32_t perms = 0;
+};
+
+constexpr int32_t perm_read = 1; // ZooKeeper's READ bit (CREATE 4, WRITE 2, ...)
+
+/// The id ZooKeeper gives a digest identity `user:password` in ACLs:
+/// `user:base64(sha1(user:password))`.
+std::string digest_id(const std::string& user_password);
+
 /// A ZooKeeper session: the operations the registry actor and the registrar
 /// use, behind a seam (`connector`) so that tests can run them on a fake.
 /// `open` makes the real one: RAII over one handle of the multi-threaded C
@@ -60,8 +74,9 @@ public:
 
   virtual status set(const std::string& path, const std::string& data) = 0;
 
+  /// `path`'s children; `st` (when given) gets `path`'s own stat.
   virtual status children(const std::string& path, bool watch,
-                          std::vector<std::string>& out) = 0;
+                          std::vector<std::string>& out, node_stat* st = nullptr) = 0;
 
   virtual status exists(const std::string& path, bool watch, node_stat* st = nullptr) = 0;
 
@@ -84,6 +99,9 @@ public:
   /// or add children: `writable` true when anyone may write, delete or
   /// administer it.
   virtual status world_writable(const std::string& path, bool& writable) = 0;
+
+  /// `path`'s ACL.
+  virtual status acl(const std::string& path, std::vector<acl_entry>& out) = 0;
 
 protected:
   session() = default;

@@ -80,7 +80,7 @@ std::string escape(const std::string& value) {
 const char* outcome_name(size_t i) {
   if (i == 0)
     return "ok";
-  if (i <= static_cast<size_t>(sc::draining))
+  if (i <= static_cast<size_t>(sc::outcome_unknown))
     return to_string(static_cast<sc>(i));
   return "other";
 }
