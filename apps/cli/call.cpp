@@ -120,6 +120,16 @@ int run_call(caf::actor_system& sys, const cli_config& cfg) {
   if (!out)
     return fail(out.error());
   std::cout << out->dump() << "\n";
+  // A partial result says who is missing from it, and why.
+  if (!rep->failed.empty() && !cfg.verbose) {
+    std::string missing;
+    for (size_t i = 0; i < rep->failed.size(); ++i)
+      missing += "; " + rep->failed[i] + ": " +
+                 slacker::printable(slacker::describe(rep->errors[i]), 200);
+    std::cerr << "warning: " << rep->failed.size() << " of "
+              << rep->failed.size() + rep->replies.size()
+              << " server(s) missing from the result" << missing << std::endl;
+  }
   return 0;
 }
 

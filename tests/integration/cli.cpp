@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -175,6 +176,19 @@ CAF_TEST(errors print their code and exit 1 and bad usage exits 2) {
             std::string::npos);
   CAF_CHECK(wrong_type.output.find("json.exception") == std::string::npos);
   CAF_MESSAGE(unquoted.output << wrong_type.output);
+}
+
+CAF_TEST(a partial result names the server missing from it and why) {
+  members[1]->proc.signal(SIGSTOP); // answers nothing: a timeout there
+  auto out = slacker_test::run({slacker_test::cli_path(), "call", "--zk=" + zk_address(),
+                                "--cluster=" + cluster, "--grouping=all", "--results=map",
+                                "--timeout=500", "test.api/whoami"});
+  members[1]->proc.signal(SIGCONT);
+  CAF_MESSAGE(out.output);
+  CAF_CHECK_EQUAL(out.exit_code, 0); // `all` fails only when every server does
+  CAF_CHECK(out.output.find("{\"" + addr(0) + "\":\"" + addr(0) + "\"}\n") == 0);
+  CAF_CHECK(out.output.find("warning: 1 of 2 server(s) missing from the result; " +
+                            addr(1) + ": timeout") != std::string::npos);
 }
 
 CAF_TEST(a timeout reports the timeout given) {
