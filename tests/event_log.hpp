@@ -1,6 +1,6 @@
 #pragma once
 
-// Collects membership events from a registry, for tests to wait on.
+// Collects membership events from a registry, for tests to wait on and count.
 
 #include <chrono>
 #include <condition_variable>
@@ -51,6 +51,16 @@ public:
 
   template <class T> std::optional<T> next(std::chrono::milliseconds timeout) {
     return next<T>([](const T&) { return true; }, timeout);
+  }
+
+  /// How many events of type `T` satisfying `pred` arrived so far.
+  template <class T> size_t count(std::function<bool(const T&)> pred) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    size_t n = 0;
+    for (auto& msg : events_)
+      if (msg.match_elements<T>() && pred(msg.get_as<T>(0)))
+        ++n;
+    return n;
   }
 
   /// The position after the newest event: pass it as `from` to wait only for

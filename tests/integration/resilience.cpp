@@ -297,6 +297,48 @@ CAF_TEST(under short freezes every failed call says whether it may have run) {
   CAF_CHECK_GREATER(outcome.size(), 1000u);
 }
 
+CAF_TEST(a server whose answers come late is not re - admitted by them) {
+  // Every call to the slow server times out (150 ms) and is answered later
+  // (400 ms): failure accrual ejects it; the late answers to the calls sent
+  // before must not put it back (it flapped in and out, 14 times in 9 s).
+  // Only a probe's answer would: the probes time out too, so it stays out.
+  start();
+  auto& slow = start(2000, {"--slow-ms=400"});
+  slacker::config cfg2;
+  cfg2.set("slacker.blocking-calls", "broker"); // the brokers' path: late answers arrive
+  caf::actor_system sys2{cfg2};
+  zk_options zk;
+  zk.zk = zk_address();
+  zk.cluster = cluster;
+  cluster_client c{sys2, zk};
+  auto log = std::make_shared<event_log>();
+  auto watcher = sys2.spawn(slacker_test::collector, log);
+  c.subscribe(watcher);
+  cluster_options opts = with_timeout(150ms);
+  opts.grouping = grouping_kind::round_robin;
+  std::atomic<int> calls{0};
+  auto until = clock_type::now() + 4s;
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i)
+    callers.emplace_back([&] {
+      while (clock_type::now() < until) {
+        (void)c.call<std::string>(opts, "test.api/maybe_slow");
+        ++calls;
+      }
+    });
+  for (auto& t : callers)
+    t.join();
+  auto out = log->count<member_unreachable>(
+      [&](const member_unreachable& x) { return x.addr == slow.addr; });
+  auto back = log->count<member_reachable>(
+      [&](const member_reachable& x) { return x.addr == slow.addr; });
+  CAF_MESSAGE(calls << " calls in 4 s: the slow server ejected " << out
+                    << " time(s), re-admitted " << back << " time(s)");
+  CAF_CHECK_GREATER_OR_EQUAL(out, 1u);
+  CAF_CHECK_EQUAL(back, 0u); // every probe timed out: never back
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
   start(2000, {"--slow-ms=300"});
   start();

@@ -36,10 +36,15 @@ bool builtin(const grouping_policy& policy, grouping_kind& kind) {
 /// it), a connection that failed (`conn_down`) and, when a grouping wants
 /// it, the call's outcome.
 void tell(route_board& board, route_server& s, const cluster_call& call,
-          const caf::error& err, bool answered, std::chrono::microseconds took,
-          const caf::actor& dispatcher) {
+          const caf::error& err, bool answered, bool probe,
+          std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (answered) {
-    if (s.timeouts_in_row->exchange(0, std::memory_order_relaxed) >= board.accrual)
+    // A suspect server comes back by a probe's answer only (client_connection.cpp,
+    // `answered`): a late answer to an earlier call would make it flap.
+    auto& row = *s.timeouts_in_row;
+    if (row.load(std::memory_order_relaxed) < board.accrual)
+      row.store(0, std::memory_order_relaxed);
+    else if (probe && row.exchange(0, std::memory_order_relaxed) >= board.accrual)
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (code_of(err) == sc::connection_broken ||
              code_of(err) == sc::outcome_unknown) {
@@ -57,12 +62,14 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
     caf::anon_send(dispatcher, call_feedback{call.req.ns, s.addr, took, !err});
 }
 
-/// The start of one call to server `s`: counted in flight.
-void count_in(route_board& board, route_server& s) {
+/// The start of one call to server `s`: counted in flight. True when it is
+/// a probe (the server is suspect).
+bool count_in(route_board& board, route_server& s) {
   board.calls.fetch_add(1, std::memory_order_relaxed);
   s.in_flight->fetch_add(1, std::memory_order_relaxed);
   if (s.counts)
     s.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
+  return s.timeouts_in_row->load(std::memory_order_relaxed) >= board.accrual;
 }
 
 /// The end of one call to server `s` after `took`, with `err` (none:
@@ -93,8 +100,9 @@ caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry
   }
   aggregator agg{call.req.ns + "/" + call.req.fn, call.policies, chosen};
   std::vector<bool> ended(servers.size(), false);
+  std::vector<bool> probes;
   for (auto s : servers)
-    count_in(board, *s);
+    probes.push_back(count_in(board, *s));
   auto started = clock::now();
   blocking_lane::call_all(call.req, calls, [&](size_t i) {
     auto& s = *servers[i];
@@ -104,7 +112,7 @@ caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry
     caf::error err = res ? res->err : res.error();
     ended[i] = true;
     count_out(s, took, err);
-    tell(board, s, call, err, calls[i].how.answered, took, dispatcher);
+    tell(board, s, call, err, calls[i].how.answered, probes[i], took, dispatcher);
     return res ? agg.add(s.addr, std::move(*res)) : agg.fail(s.addr, std::move(err));
   });
   for (size_t i = 0; i < servers.size(); ++i)
@@ -218,7 +226,7 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
   if (!link || !(*link)->lane)
     return out;
   auto& s = **link;
-  count_in(board, s);
+  auto probe = count_in(board, s);
   auto started = clock::now();
   blocking_lane::attempt how;
   auto rep = s.lane->call(call.req, &how);
@@ -226,7 +234,7 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
       std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
   caf::error err = rep ? rep->err : rep.error();
   count_out(s, took, err);
-  tell(board, s, call, err, how.answered, took, dispatcher);
+  tell(board, s, call, err, how.answered, probe, took, dispatcher);
   if (err) {
     auto v = retry::after({code_of(err), how.sent, how.answered, call.idempotent});
     if (v != retry::verdict::stop) {

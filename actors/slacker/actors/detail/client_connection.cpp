@@ -89,6 +89,9 @@ struct conn_state {
     std::vector<std::string> tried;
     bool idempotent = false;
     clock::time_point started;
+    // Sent while the server was suspect: a probe, whose answer re-admits it
+    // (a late answer to a call sent before does not).
+    bool probe = false;
   };
 
   enum class query_kind { lookup, namespaces, functions };
@@ -369,7 +372,8 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      {},
                      {},
                      false,
-                     clock::now()};
+                     clock::now(),
+                     st.timeouts_in_row->load(std::memory_order_relaxed) >= st.accrual};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
@@ -450,14 +454,27 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
 }
 
+/// Failure accrual after an answer: a success in a row resets the count; a
+/// suspect server is re-admitted only by the answer to a probe (a call sent
+/// while it was suspect), never by a late answer to a call sent before: that
+/// made a slow server flap in and out.
+void answered(self_ptr self, conn_state& st, bool probe) {
+  auto& row = *st.timeouts_in_row;
+  if (row.load(std::memory_order_relaxed) < st.accrual) {
+    row.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (probe && row.exchange(0, std::memory_order_relaxed) >= st.accrual)
+    observe(self, st, true); // answers again
+}
+
 void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   auto c = st.calls.take(rep.id);
   if (!c)
     return; // timed out meanwhile
   count_out(st);
   counted(st, *c, rep.err);
-  if (st.timeouts_in_row->exchange(0, std::memory_order_relaxed) >= st.accrual)
-    observe(self, st, true); // answers again
+  answered(self, st, c->probe);
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
     if (v != retry::verdict::stop &&
