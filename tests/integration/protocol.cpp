@@ -415,6 +415,31 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   SLACKER_REQUIRE(again, describe(again.error()));
 }
 
+CAF_TEST(with default settings a silent server costs a waiting call about a second) {
+  // slacker.call-silence (1 s): while a call waits, the server is pinged every
+  // 250 ms and dropped once silent for 1 s; idle connections keep the 2 s.
+  for (auto mode : {"lane", "broker"}) {
+    slacker::config cfg2;
+    cfg2.set("slacker.blocking-calls", mode);
+    caf::actor_system sys2{cfg2};
+    slacker::client c{sys2, server.address()};
+    CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
+    server.proc.signal(SIGSTOP);
+    SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
+    auto start = clock_type::now();
+    auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
+    auto took = clock_type::now() - start;
+    server.proc.signal(SIGCONT);
+    CAF_REQUIRE(!r);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+    CAF_MESSAGE(mode << ": failed after " << ms << " ms: " << describe(r.error()));
+    CAF_CHECK_EQUAL(code_of(r.error()), sc::outcome_unknown);
+    CAF_CHECK(took < 1500ms);
+    auto again = c.call<std::string>("test.api/echo", "thawed");
+    SLACKER_REQUIRE(again, describe(again.error()));
+  }
+}
+
 CAF_TEST(a blocking call after the server closed its idle connection connects again) {
   // Blocking calls use pooled connections that nobody pings while idle.
   slacker::client c{sys, server.address()};

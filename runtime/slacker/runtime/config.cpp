@@ -74,6 +74,8 @@ config::config() {
                           "a server closes connections silent for this long")
       .add<caf::timespan>("ping-interval", "how often clients ping their servers")
       .add<caf::timespan>("peer-timeout", "a client drops a server silent for this long")
+      .add<caf::timespan>("call-silence",
+                          "while calls wait, a client drops a server silent this long")
       .add<caf::timespan>("connect-timeout", "time allowed for a TCP connect")
       .add<size_t>("failure-accrual",
                    "calls in a row timing out on a server before clients route around it")

@@ -22,6 +22,7 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.idle_timeout = caf::get_or(cfg, "slacker.idle-timeout", x.idle_timeout);
   x.ping_interval = caf::get_or(cfg, "slacker.ping-interval", x.ping_interval);
   x.peer_timeout = caf::get_or(cfg, "slacker.peer-timeout", x.peer_timeout);
+  x.call_silence = caf::get_or(cfg, "slacker.call-silence", x.call_silence);
   x.failure_accrual = static_cast<uint32_t>(
       caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);

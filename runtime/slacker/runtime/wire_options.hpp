@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -22,7 +23,22 @@ struct wire_options {
   caf::timespan idle_timeout = std::chrono::seconds{30};
   caf::timespan ping_interval = std::chrono::milliseconds{500};
   caf::timespan peer_timeout = std::chrono::seconds{2};
+  /// `slacker.call-silence`: while calls wait on a connection, a server
+  /// silent for this long is dropped (its calls fail at once); the client
+  /// pings it every quarter of it meanwhile. An idle connection keeps
+  /// `ping_interval` and `peer_timeout`.
+  caf::timespan call_silence = std::chrono::seconds{1};
   caf::timespan connect_timeout = std::chrono::seconds{5};
+
+  /// How long a connection may be silent: `busy`, calls wait on it.
+  caf::timespan silence_limit(bool busy) const {
+    return busy ? std::min(peer_timeout, call_silence) : peer_timeout;
+  }
+
+  /// How often to ping: `busy`, calls wait on it.
+  caf::timespan ping_every(bool busy) const {
+    return busy ? std::min(ping_interval, call_silence / 4) : ping_interval;
+  }
   /// `slacker.failure-accrual`: calls in a row that time out on a server
   /// before a cluster client routes around it (probing it now and then).
   uint32_t failure_accrual = 3;

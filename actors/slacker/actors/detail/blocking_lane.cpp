@@ -121,7 +121,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       auto now = clock::now();
       if (now >= deadline)
         return outcome::timed_out;
-      auto wake = std::min(deadline, now + opts.ping_interval);
+      auto wake = std::min(deadline, now + opts.ping_every(true));
       pollfd p{fd, POLLIN, 0};
       auto rc = ::poll(&p, 1, millis_until(wake));
       if (rc < 0 && errno != EINTR)
@@ -157,9 +157,10 @@ struct blocking_lane::conn : wire::client_protocol::callee {
 
   /// Nothing arrived for a while: silent past the peer timeout, or pinged.
   outcome on_quiet(clock::time_point deadline, const wire_options& opts) {
-    if (clock::now() - last_heard > opts.peer_timeout)
+    // A call waits here: the shorter limits (slacker.call-silence).
+    if (clock::now() - last_heard > opts.silence_limit(true))
       return outcome::silent;
-    if (clock::now() - last_heard < opts.ping_interval)
+    if (clock::now() - last_heard < opts.ping_every(true))
       return outcome::pending;
     std::vector<char> ping;
     wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
@@ -323,7 +324,7 @@ caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& r
           how.sent,
           what + ": connection to " + addr_ + " dropped: nothing heard for " +
               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 opts_.peer_timeout)
+                                 opts_.silence_limit(true))
                                  .count()) +
               " ms");
     case outcome::protocol_error:
@@ -493,7 +494,7 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
         of.push_back(i);
       }
     // The lanes of one client share their options.
-    auto wake = std::min(deadline, now + calls.front().lane->opts_.ping_interval);
+    auto wake = std::min(deadline, now + calls.front().lane->opts_.ping_every(true));
     if (std::any_of(open.begin(), open.end(), [](auto& x) { return x.c && x.greeting; }))
       wake = std::min(wake, greet_until);
     auto rc = now >= deadline ? 0 : ::poll(fds.data(), fds.size(), millis_until(wake));

@@ -148,6 +148,10 @@ struct conn_state {
   std::vector<caf::response_promise> connect_waiters;
   uint64_t next_id = 1;
   uint64_t next_nonce = 1;
+  // The heartbeat: the one tick armed (older ones are ignored), and whether
+  // it was armed while calls waited (the shorter interval).
+  uint64_t tick_id = 0;
+  bool tick_busy = false;
 
   conn_state(caf::io::broker* self, wire_options o) : opts(o), callee(self, this) {}
 
@@ -397,7 +401,19 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
   flush_out(self, st);
 }
 
+/// Arms the heartbeat: the next tick after the interval for the connection
+/// as it is now (busy: calls wait on it).
+void arm_tick(self_ptr self, conn_state& st) {
+  st.tick_busy = st.busy();
+  self->delayed_send(self, st.opts.ping_every(st.tick_busy), tick_atom::value,
+                     ++st.tick_id);
+}
+
 void ensure_connection(self_ptr self, conn_state& st) {
+  // Calls now wait on an open connection that was idle: the shorter
+  // heartbeat from now on (slacker.call-silence).
+  if (st.ph == conn_state::phase::open && !st.tick_busy && st.busy())
+    arm_tick(self, st);
   if (st.ph != conn_state::phase::idle)
     return;
   st.ph = conn_state::phase::connecting;
@@ -451,7 +467,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
     self->flush(st.hdl);
   }
   self->delayed_send(self, st.opts.handshake_timeout, handshake_atom::value, gen);
-  self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+  arm_tick(self, st);
 }
 
 /// Failure accrual after an answer: a success in a row resets the count; a
@@ -674,10 +690,18 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto& st = *sp;
         if (st.going_away)
           return make_error(sc::connection_broken, st.addr + " is going away");
-        if (st.greeted)
+        // Connected and heard from lately; a connection silent for longer
+        // may be one that is about to be dropped (a frozen server): it
+        // answers once the server says something (a pong to a ping now).
+        auto fresh = clock::now() - st.last_heard < st.opts.ping_every(true);
+        if (st.greeted && fresh)
           return true;
         auto rp = self->make_response_promise();
         st.connect_waiters.push_back(rp);
+        if (st.greeted) {
+          wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
+          flush_out(self, st);
+        }
         ensure_connection(self, st);
         return caf::delegated<bool>{};
       },
@@ -712,6 +736,13 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
           return;
         st.last_heard = clock::now();
+        if (st.greeted && !st.connect_waiters.empty()) {
+          // The server spoke: those who asked whether it is there hear yes.
+          auto waiters = std::move(st.connect_waiters);
+          st.connect_waiters.clear();
+          for (auto& rp : waiters)
+            rp.deliver(true);
+        }
         const char* data = msg.buf.data();
         size_t size = msg.buf.size();
         if (st.tls) {
@@ -755,12 +786,14 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         if (gen == st.generation && !st.greeted)
           lose(self, st, st.addr + " did not answer hello in time");
       },
-      [self, sp](tick_atom, uint64_t gen) {
+      [self, sp](tick_atom, uint64_t id) {
         auto& st = *sp;
-        if (gen != st.generation || st.ph != conn_state::phase::open)
+        if (id != st.tick_id || st.ph != conn_state::phase::open)
           return;
+        // Calls waiting: silent for slacker.call-silence is too long; idle:
+        // slacker.peer-timeout.
         auto silent = clock::now() - st.last_heard;
-        if (silent > st.opts.peer_timeout) {
+        if (silent > st.opts.silence_limit(st.busy())) {
           lose(self, st,
                "connection to " + st.addr + " dropped: nothing heard for " +
                    std::to_string(
@@ -771,7 +804,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         }
         wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
         flush_out(self, st);
-        self->delayed_send(self, st.opts.ping_interval, tick_atom::value, gen);
+        arm_tick(self, st);
       },
       [self, sp](deadline_atom) {
         auto& st = *sp;
