@@ -9,11 +9,20 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "slacker/actors/server.hpp"
+#include "slacker/cluster/registration.hpp"
 
 #include "tests/call_load.hpp"
 #include "tests/cluster_fixture.hpp"
@@ -73,6 +82,68 @@ int wait_ensemble_leader() {
   SLACKER_REQUIRE(false, "the ensemble elected no leader");
   return 0;
 }
+
+/// One server leading a namespace of its own cluster, with the leadership
+/// policy `share` (`zk_options::leader_step_down`), and how long it did not
+/// lead after `from` (its leadership events, kept by an actor: asking the
+/// registrar would wait while it waits on ZooKeeper).
+struct leader_probe {
+  slacker::server srv;
+  std::unique_ptr<registration> reg;
+  caf::actor watcher;
+  std::mutex mtx;
+  std::vector<std::pair<clock_type::time_point, bool>> changes;
+
+  leader_probe(caf::actor_system& sys, const std::string& cluster, double share)
+    : srv(sys) {
+    srv.add(ns("gap.api").def("ping", [] { return true; }));
+    auto port = srv.publish(0, "127.0.0.1");
+    SLACKER_REQUIRE(port, describe(port.error()));
+    registration_options opts;
+    opts.zk.zk = ensemble_address();
+    opts.zk.cluster = cluster;
+    opts.zk.session_timeout = 12s;
+    opts.zk.leader_step_down = share;
+    opts.node = "127.0.0.1";
+    reg = std::make_unique<registration>(sys, srv, opts);
+    watcher = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
+      return {[this](leadership& x) {
+        std::lock_guard<std::mutex> guard{mtx};
+        changes.emplace_back(clock_type::now(), x.leading);
+      }};
+    });
+    reg->subscribe(watcher);
+  }
+
+  ~leader_probe() {
+    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  }
+
+  bool leading() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return !changes.empty() && changes.back().second;
+  }
+
+  /// Time without leading between `from` and `to`.
+  clock_type::duration gap(clock_type::time_point from, clock_type::time_point to) {
+    std::lock_guard<std::mutex> guard{mtx};
+    clock_type::duration out{0};
+    std::optional<clock_type::time_point> lost;
+    for (auto& [at, lead] : changes) {
+      if (at < from)
+        continue;
+      if (!lead && !lost)
+        lost = at;
+      else if (lead && lost) {
+        out += at - *lost;
+        lost.reset();
+      }
+    }
+    if (lost)
+      out += to - *lost;
+    return out;
+  }
+};
 
 struct fixture : slacker_test::cluster_fixture {
   fixture() : cluster_fixture("ensemble", ensemble_address()) {
@@ -140,6 +211,44 @@ CAF_TEST(the ensemble leader killed and then a follower killed fail no call) {
                 std::to_string(next) + " led " + std::to_string(ms_of(elected)) +
                 " ms later), then follower node " + std::to_string(follower));
   CAF_CHECK_EQUAL(l.failed(), 0u);
+}
+
+CAF_TEST(the leadership policy decides the gap at an ensemble failover) {
+  // Curator's two policies: step down as soon as the link is seen down (the
+  // default share, 2/3 of the session timeout counted from when the C client
+  // would notice a silent link) or only when the session would be lost
+  // (share 1.0). The ensemble's leader killed drops every client link until
+  // a new one is elected.
+  static int n = 0;
+  auto name = [&](const char* what) {
+    return "gap-" + std::string{what} + "-" + std::to_string(getpid()) + "-" +
+           std::to_string(++n);
+  };
+  leader_probe suspended{sys, name("suspended"), 2.0 / 3};
+  leader_probe lost{sys, name("lost"), 1.0};
+  for (int i = 0; i < 200 && !(suspended.leading() && lost.leading()); ++i)
+    std::this_thread::sleep_for(50ms);
+  SLACKER_REQUIRE(suspended.leading() && lost.leading(), "the probes do not lead");
+  auto leader = wait_ensemble_leader();
+  auto from = clock_type::now();
+  zookeeper("kill", node_dir(leader));
+  wait_ensemble_leader();
+  auto elected = clock_type::now() - from;
+  // Both lead again (bounded), then the gaps since the kill.
+  for (int i = 0; i < 300 && !(suspended.leading() && lost.leading()); ++i)
+    std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(500ms);
+  auto to = clock_type::now();
+  zookeeper("restart", node_dir(leader));
+  auto on_suspend = suspended.gap(from, to);
+  auto on_loss = lost.gap(from, to);
+  CAF_MESSAGE("ensemble leader killed, another elected after "
+              << ms_of(elected) << " ms: without a leader " << ms_of(on_suspend)
+              << " ms (default), " << ms_of(on_loss) << " ms (share 1.0)");
+  CAF_CHECK(suspended.leading() && lost.leading());
+  CAF_CHECK_GREATER(on_suspend, clock_type::duration{0}); // it stepped down
+  CAF_CHECK_EQUAL(ms_of(on_loss), 0);                     // the session held
+  CAF_CHECK(settled(15s));
 }
 
 CAF_TEST(the whole ensemble down 30 s and back with its data fails no call) {
