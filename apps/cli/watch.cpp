@@ -5,6 +5,8 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <set>
+#include <string>
 #include <thread>
 #include <type_traits>
 
@@ -85,24 +87,26 @@ int run_watch(caf::actor_system& sys, const cli_config& cfg) {
     if (*left > 0 && --*left == 0)
       finish();
   };
+  // --detect: each namespace warmed up once, when first seen (the client
+  // then connects to its servers as they join).
   auto* client = &sc; // outlives the watcher (ended below)
-  auto detect = cfg.detect;
-  auto watcher =
-      sys.spawn([print, client, detect](caf::event_based_actor*) -> caf::behavior {
-        return slacker::on_membership([print, client, detect](auto& x) {
-          using event = std::decay_t<decltype(x)>;
-          // --detect: connected to every server of every namespace.
-          if constexpr (std::is_same_v<event, slacker::membership_view>) {
-            if (detect)
-              for (auto& kvp : x.namespaces)
-                client->warm_up(kvp.first);
-          } else if constexpr (std::is_same_v<event, slacker::namespace_up>) {
-            if (detect)
-              client->warm_up(x.ns);
-          }
-          print(event_json(x));
-        });
-      });
+  auto warmed = cfg.detect ? std::make_shared<std::set<std::string>>() : nullptr;
+  auto warm = [client, warmed](const std::string& ns) {
+    if (warmed && warmed->insert(ns).second)
+      client->warm_up(ns);
+  };
+  auto watcher = sys.spawn([print, warm](caf::event_based_actor*) -> caf::behavior {
+    return slacker::on_membership([print, warm](auto& x) {
+      using event = std::decay_t<decltype(x)>;
+      if constexpr (std::is_same_v<event, slacker::membership_view>) {
+        for (auto& kvp : x.namespaces)
+          warm(kvp.first);
+      } else if constexpr (std::is_same_v<event, slacker::namespace_up>) {
+        warm(x.ns);
+      }
+      print(event_json(x));
+    });
+  });
   sc.subscribe(watcher);
   done->get_future().wait();
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);

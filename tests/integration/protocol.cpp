@@ -91,6 +91,22 @@ struct fixture {
     SLACKER_REQUIRE(r, describe(r.error()));
     CAF_CHECK_EQUAL(*r, "alive");
   }
+
+  /// A call through `c` (warmed up first) while the server is frozen: its
+  /// result and how long it took. The server is thawed afterwards.
+  std::pair<caf::expected<std::string>, clock_type::duration>
+  call_while_frozen(slacker::client& c) {
+    CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
+    server.proc.signal(SIGSTOP);
+    // The signal takes effect when the kernel next schedules the server: wait
+    // until /proc says it is stopped, or it could still answer.
+    SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
+    auto start = clock_type::now();
+    auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
+    auto took = clock_type::now() - start;
+    server.proc.signal(SIGCONT);
+    return {std::move(r), took};
+  }
 };
 
 } // namespace
@@ -395,15 +411,7 @@ CAF_TEST(a frozen server is dropped after the peer timeout and not at the call d
   cfg2.set("slacker.peer-timeout", caf::timespan{1s});
   caf::actor_system sys2{cfg2};
   slacker::client c{sys2, server.address()};
-  CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
-  server.proc.signal(SIGSTOP);
-  // The signal takes effect when the kernel next schedules the server: wait
-  // until /proc says it is stopped, or it could still answer.
-  SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
-  auto start = clock_type::now();
-  auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
-  auto took = clock_type::now() - start;
-  server.proc.signal(SIGCONT);
+  auto [r, took] = call_while_frozen(c);
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(code_of(r.error()), sc::outcome_unknown); // sent: it may have run
   CAF_MESSAGE("failed after "
@@ -423,13 +431,7 @@ CAF_TEST(with default settings a silent server costs a waiting call about a seco
     cfg2.set("slacker.blocking-calls", mode);
     caf::actor_system sys2{cfg2};
     slacker::client c{sys2, server.address()};
-    CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
-    server.proc.signal(SIGSTOP);
-    SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
-    auto start = clock_type::now();
-    auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
-    auto took = clock_type::now() - start;
-    server.proc.signal(SIGCONT);
+    auto [r, took] = call_while_frozen(c);
     CAF_REQUIRE(!r);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
     CAF_MESSAGE(mode << ": failed after " << ms << " ms: " << describe(r.error()));

@@ -254,12 +254,6 @@ private:
       return {};
     }
 
-    zk::status world_writable(const std::string&, bool& writable) override {
-      ++counts_.reads;
-      writable = false;
-      return {};
-    }
-
   private:
     friend class fake_zookeeper;
 

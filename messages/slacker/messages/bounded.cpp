@@ -48,8 +48,13 @@ std::string save_message(caf::actor_system& sys, const caf::message& msg,
 
 std::string load_message(caf::actor_system& sys, const std::vector<char>& bytes,
                          caf::message& msg) {
-  // CAF writes the element types' names first ("@<>+a+b") and reads a name
-  // it does not know as an empty message: name those first.
+  bounded_deserializer source{&sys, bytes.data(), bytes.size()};
+  auto err = source(msg);
+  if (!err && !msg.empty())
+    return {};
+  // CAF reads a message holding a type it does not know as an empty one (or
+  // fails). The element types' names come first ("@<>+a+b"): name those
+  // this side does not know.
   bounded_deserializer header{&sys, bytes.data(), bytes.size()};
   uint16_t nr = 0;
   std::string names;
@@ -68,10 +73,7 @@ std::string load_message(caf::actor_system& sys, const std::vector<char>& bytes,
   }
   if (!unknown.empty())
     return "type " + unknown + " is not registered on this side" + register_hint;
-  bounded_deserializer source{&sys, bytes.data(), bytes.size()};
-  if (auto err = source(msg))
-    return describe(err);
-  return {};
+  return err ? describe(err) : std::string{};
 }
 
 bounded_deserializer::bounded_deserializer(caf::actor_system* sys, const char* data,

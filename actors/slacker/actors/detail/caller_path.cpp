@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/blocking_lane.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
@@ -39,12 +40,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
           const caf::error& err, bool answered, bool probe,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (answered) {
-    // A suspect server comes back by a probe's answer only (client_connection.cpp,
-    // `answered`): a late answer to an earlier call would make it flap.
-    auto& row = *s.timeouts_in_row;
-    if (row.load(std::memory_order_relaxed) < board.accrual)
-      row.store(0, std::memory_order_relaxed);
-    else if (probe && row.exchange(0, std::memory_order_relaxed) >= board.accrual)
+    if (accrual::answered(*s.timeouts_in_row, board.accrual, probe))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (code_of(err) == sc::connection_broken ||
              code_of(err) == sc::outcome_unknown) {
@@ -52,8 +48,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
     // again, as when the broker's own connection drops.
     caf::anon_send(dispatcher, conn_down_atom::value, s.addr);
   } else if (code_of(err) == sc::timeout &&
-             s.timeouts_in_row->fetch_add(1, std::memory_order_relaxed) + 1 ==
-                 board.accrual) {
+             accrual::timed_out(*s.timeouts_in_row, board.accrual)) {
     spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
                  s.addr, board.accrual);
     caf::anon_send(dispatcher, suspect_atom::value, s.addr);
@@ -69,7 +64,7 @@ bool count_in(route_board& board, route_server& s) {
   s.in_flight->fetch_add(1, std::memory_order_relaxed);
   if (s.counts)
     s.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
-  return s.timeouts_in_row->load(std::memory_order_relaxed) >= board.accrual;
+  return accrual::suspect(*s.timeouts_in_row, board.accrual);
 }
 
 /// The end of one call to server `s` after `took`, with `err` (none:

@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/ledger.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/call.hpp"
@@ -377,7 +378,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      {},
                      false,
                      clock::now(),
-                     st.timeouts_in_row->load(std::memory_order_relaxed) >= st.accrual};
+                     accrual::suspect(*st.timeouts_in_row, st.accrual)};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
@@ -470,27 +471,14 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   arm_tick(self, st);
 }
 
-/// Failure accrual after an answer: a success in a row resets the count; a
-/// suspect server is re-admitted only by the answer to a probe (a call sent
-/// while it was suspect), never by a late answer to a call sent before: that
-/// made a slow server flap in and out.
-void answered(self_ptr self, conn_state& st, bool probe) {
-  auto& row = *st.timeouts_in_row;
-  if (row.load(std::memory_order_relaxed) < st.accrual) {
-    row.store(0, std::memory_order_relaxed);
-    return;
-  }
-  if (probe && row.exchange(0, std::memory_order_relaxed) >= st.accrual)
-    observe(self, st, true); // answers again
-}
-
 void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   auto c = st.calls.take(rep.id);
   if (!c)
     return; // timed out meanwhile
   count_out(st);
   counted(st, *c, rep.err);
-  answered(self, st, c->probe);
+  if (accrual::answered(*st.timeouts_in_row, st.accrual, c->probe))
+    observe(self, st, true); // answers again
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
     if (v != retry::verdict::stop &&
@@ -813,8 +801,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           count_out(st);
           counted(st, c, make_error(sc::timeout, c.what));
           // Failure accrual: timeouts in a row make the server suspect.
-          if (st.timeouts_in_row->fetch_add(1, std::memory_order_relaxed) + 1 ==
-              st.accrual) {
+          if (accrual::timed_out(*st.timeouts_in_row, st.accrual)) {
             spdlog::warn(
                 "slacker: {} did not answer {} calls in a row; routing around it",
                 st.addr, st.accrual);

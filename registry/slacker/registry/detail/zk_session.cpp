@@ -109,7 +109,6 @@ public:
   status remove(const std::string& path) override;
   void send_and_forget(const std::vector<std::string>& removals,
                        const std::string& ephemeral) override;
-  status world_writable(const std::string& path, bool& writable) override;
   status acl(const std::string& path, std::vector<acl_entry>& out) override;
 
 private:
@@ -389,24 +388,6 @@ void c_session::send_and_forget(const std::vector<std::string>& removals,
   // parent is missing.
   ++counts_.writes;
   op->send();
-}
-
-status c_session::world_writable(const std::string& path, bool& writable) {
-  ACL_vector acl{0, nullptr};
-  Stat s{};
-  ++counts_.reads;
-  auto res = zoo_get_acl(impl_->zh, path.c_str(), &acl, &s);
-  writable = false;
-  if (res == ZOK) {
-    for (int32_t i = 0; i < acl.count; ++i) {
-      auto& e = acl.data[i];
-      if (std::string{e.id.scheme} == "world" &&
-          (e.perms & (ZOO_PERM_WRITE | ZOO_PERM_DELETE | ZOO_PERM_ADMIN)) != 0)
-        writable = true;
-    }
-    deallocate_ACL_vector(&acl);
-  }
-  return make_status(res);
 }
 
 status c_session::acl(const std::string& path, std::vector<acl_entry>& out) {

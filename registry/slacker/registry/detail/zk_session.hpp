@@ -95,11 +95,6 @@ public:
   virtual void send_and_forget(const std::vector<std::string>& removals,
                                const std::string& ephemeral) = 0;
 
-  /// Whether `path`'s ACL lets anyone (scheme `world`) do more than read it
-  /// or add children: `writable` true when anyone may write, delete or
-  /// administer it.
-  virtual status world_writable(const std::string& path, bool& writable) = 0;
-
   /// `path`'s ACL.
   virtual status acl(const std::string& path, std::vector<acl_entry>& out) = 0;
 
