@@ -90,8 +90,12 @@ void caf_main(caf::actor_system& sys, const slacker::config&) {
   two_of_all.grouping = slacker::grouping_kind::all;
   two_of_all.results = slacker::results_kind::map;
   two_of_all.exceptions = slacker::quorum{2}; // the first 2 successes
-  auto two = sc.call<std::map<std::string, int64_t>>(two_of_all,
-                                                     "slacker.example.api/timestamp");
+  // partial<R>: the result and the servers missing from it, with why.
+  auto two = sc.call<slacker::partial<std::map<std::string, int64_t>>>(
+      two_of_all, "slacker.example.api/timestamp");
+  if (two)
+    for (auto& m : two->missing) // e.g. the third: not waited for, may have run
+      std::cout << m.addr << " is missing: " << slacker::describe(m.error) << "\n";
   // -- unavailable value
   slacker::cluster_options lenient;
   lenient.unavailable = slacker::fallback(int64_t{0});

@@ -445,6 +445,42 @@ CAF_TEST(exceptions all keeps successes and any fails on one failure) {
   CAF_CHECK(res && *res == "x");
 }
 
+CAF_TEST(a partial map or vector names the servers missing from it and why) {
+  start();
+  start();
+  auto& frozen = start();
+  frozen.proc.signal(SIGSTOP); // answers nothing: a timeout there
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  opts.timeout = 500ms;
+  auto m =
+      client->call<partial<std::map<std::string, std::string>>>(opts, "test.api/whoami");
+  // A quorum of 2 of 3 decides at its second success: the third is missing.
+  opts.results = results_kind::vector;
+  opts.exceptions = quorum{2};
+  auto v = client->call<partial<std::vector<std::string>>>(opts, "test.api/whoami");
+  frozen.proc.signal(SIGCONT);
+  SLACKER_REQUIRE(m, describe(m.error()));
+  CAF_CHECK_EQUAL(m->value.size(), 2u);
+  CAF_CHECK_EQUAL(m->value.count(frozen.addr), 0u);
+  SLACKER_REQUIRE(m->missing.size() == 1u, m->missing.size() << " missing");
+  CAF_CHECK_EQUAL(m->missing[0].addr, frozen.addr);
+  CAF_CHECK_EQUAL(code_of(m->missing[0].error), sc::timeout);
+  SLACKER_REQUIRE(v, describe(v.error()));
+  CAF_CHECK_EQUAL(v->value.size(), 2u);
+  for (auto& x : v->value)
+    CAF_CHECK_NOT_EQUAL(x, frozen.addr);
+  SLACKER_REQUIRE(v->missing.size() == 1u, v->missing.size() << " missing");
+  CAF_CHECK_EQUAL(v->missing[0].addr, frozen.addr);
+  // Nothing missing: an empty part.
+  opts.exceptions = exceptions_kind::all;
+  opts.timeout = 5s;
+  auto whole = client->call<partial<std::vector<std::string>>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(whole, describe(whole.error()));
+  CAF_CHECK_EQUAL(whole->value.size(), 3u);
+  CAF_CHECK(whole->missing.empty());
+}
+
 CAF_TEST(async calls callbacks fire and forget and server data handlers) {
   auto& m = start();
   std::promise<caf::expected<std::string>> done;

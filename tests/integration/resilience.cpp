@@ -339,6 +339,65 @@ CAF_TEST(a server whose answers come late is not re - admitted by them) {
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a server fifty times slower than its peers leaves routing and does not flap) {
+  // Every call answers, none times out: only latency against the peers can
+  // find the slow one (2 ms against 100 ms). Out within a few seconds; its
+  // probes answer slowly too, so it never comes back; the callers reach it
+  // only through those probes.
+  start(2000, {"--slow-ms=2"});
+  start(2000, {"--slow-ms=2"});
+  auto& slow = start(2000, {"--slow-ms=100"});
+  auto log = std::make_shared<event_log>();
+  auto watcher = sys.spawn(slacker_test::collector, log);
+  client->subscribe(watcher);
+  cluster_options opts = with_timeout(2s);
+  opts.grouping = grouping_kind::random;
+  std::mutex mtx;
+  std::vector<std::pair<clock_type::time_point, std::string>> answers; // (when, who)
+  size_t failed = 0;
+  auto t0 = clock_type::now();
+  auto until = t0 + 6s;
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i)
+    callers.emplace_back([&] {
+      while (clock_type::now() < until) {
+        auto who = client->call<std::string>(opts, "test.api/maybe_slow");
+        std::lock_guard<std::mutex> guard{mtx};
+        if (who)
+          answers.emplace_back(clock_type::now(), *who);
+        else
+          ++failed;
+      }
+    });
+  auto out = log->next<member_unreachable>(
+      [&](const member_unreachable& x) { return x.addr == slow.addr; }, 6s);
+  auto out_at = clock_type::now();
+  for (auto& t : callers)
+    t.join();
+  SLACKER_REQUIRE(out, "the slow server was never taken out of routing");
+  CAF_MESSAGE("out after " << ms_of(out_at - t0) << " ms: " << out->reason);
+  CAF_CHECK(out->reason.find("slow") != std::string::npos);
+  CAF_CHECK_LESS(out_at - t0, 3s);
+  auto back = log->count<member_reachable>(
+      [&](const member_reachable& x) { return x.addr == slow.addr; });
+  auto outs = log->count<member_unreachable>(
+      [&](const member_unreachable& x) { return x.addr == slow.addr; });
+  size_t before = 0, after = 0;
+  for (auto& [when, who] : answers)
+    if (who == slow.addr)
+      ++(when <= out_at ? before : after);
+  CAF_MESSAGE(answers.size() << " calls answered, " << failed
+                             << " failed; the slow server " << before << " before and "
+                             << after << " after it left (its probes), re-admitted "
+                             << back << " time(s)");
+  CAF_CHECK_EQUAL(failed, 0u);
+  CAF_CHECK_EQUAL(back, 0u); // every probe answered slowly: never back
+  CAF_CHECK_EQUAL(outs, 1u);
+  // Probes after 1, 2 and 4 s at most, and what was in flight when it left.
+  CAF_CHECK_LESS_OR_EQUAL(after, 3u + 4u);
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
   start(2000, {"--slow-ms=300"});
   start();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/dispatcher.hpp"
 #include "slacker/actors/detail/ledger.hpp"
 #include "slacker/messages/atoms.hpp"
@@ -326,12 +327,14 @@ struct fixture : test_coordinator_fixture<unit_config> {
   std::shared_ptr<std::map<std::string, mode>> modes =
       std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
+  std::map<std::string, std::shared_ptr<accrual::health>> health; // per link
 
   fixture() {
     link_factory connect = [this](caf::actor_system& sys, const std::string& addr,
                                   link_hooks hooks) {
       auto link = sys.spawn(fake_link, addr, hooks.observer, seen, modes);
       links[addr] = link;
+      health[addr] = hooks.health;
       return link;
     };
     dispatcher = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect,
@@ -581,6 +584,76 @@ CAF_TEST(a suspect server leaves routing and is probed after its backoff) {
   for (int i = 0; i < 40; ++i)
     call(grouping_kind::random, results_kind::single);
   CAF_CHECK_GREATER((*seen)["a:1"], 0);
+}
+
+CAF_TEST(a server much slower than its peers leaves routing until a probe is answered in
+             time) {
+  self->send(dispatcher, namespace_up{"ns", "c:1"});
+  sched.run();
+  CAF_REQUIRE(servers_of(call(grouping_kind::all)) ==
+              (std::vector<std::string>{"a:1", "b:1", "c:1"}));
+  // One sweep's window (500 ms): a and b answer in 2 ms, c in 100 ms.
+  auto window = [&](int64_t c_us) {
+    for (auto& [addr, us] :
+         {std::pair<std::string, int64_t>{"a:1", 2000}, {"b:1", 2000}, {"c:1", c_us}})
+      for (int i = 0; i < 5; ++i)
+        accrual::answered(*health.at(addr), 3, false, std::chrono::microseconds{us});
+    sched.advance_time(500ms);
+    sched.run();
+  };
+  window(100'000);
+  CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 3u); // one window: not yet
+  window(2'500); // not slow: the count of slow windows starts again
+  window(100'000);
+  CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 3u);
+  window(100'000); // two windows in a row: out
+  CAF_CHECK(servers_of(call(grouping_kind::all)) ==
+            (std::vector<std::string>{"a:1", "b:1"}));
+  auto& c = *health.at("c:1");
+  CAF_CHECK(accrual::suspect(c, 3)); // calls sent to it are probes now
+  // A late answer to a call sent before, and a probe answered slowly, do not
+  // bring it back; a probe answered within 5 x 2 ms does.
+  CAF_CHECK(!accrual::answered(c, 3, false, 1ms));
+  CAF_CHECK(!accrual::answered(c, 3, true, 100ms));
+  CAF_CHECK(accrual::answered(c, 3, true, 3ms));
+  CAF_CHECK(!accrual::suspect(c, 3));
+  self->send(dispatcher, conn_up_atom::value, std::string{"c:1"}); // its broker says so
+  sched.run();
+  CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 3u);
+}
+
+CAF_TEST(peers without answers enough do not judge a server) {
+  self->send(dispatcher, namespace_up{"ns", "c:1"});
+  sched.run();
+  CAF_REQUIRE(servers_of(call(grouping_kind::all)).size() == 3u);
+  for (int w = 0; w < 4; ++w) {
+    for (int i = 0; i < 5; ++i)
+      accrual::answered(*health.at("c:1"), 3, false, 100ms);
+    accrual::answered(*health.at("a:1"), 3, false, 2ms); // fewer than 3 a window
+    for (int i = 0; i < 5; ++i)
+      accrual::answered(*health.at("b:1"), 3, false, 2ms);
+    sched.advance_time(500ms);
+    sched.run();
+  }
+  CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 3u);
+}
+
+CAF_TEST(no more servers leave routing at once than the ejection cap) {
+  // Three members and slacker.max-ejected 0.5: one server out at a time.
+  CAF_REQUIRE(call(grouping_kind::all)); // links to a and b
+  self->send(dispatcher, suspect_atom::value, std::string{"a:1"});
+  sched.run();
+  CAF_CHECK(servers_of(call(grouping_kind::all)) == std::vector<std::string>{"b:1"});
+  health.at("b:1")->timeouts_in_row = 3; // its broker found it suspect too
+  self->send(dispatcher, suspect_atom::value, std::string{"b:1"});
+  sched.run();
+  CAF_CHECK(servers_of(call(grouping_kind::all)) == std::vector<std::string>{"b:1"});
+  CAF_CHECK_EQUAL(health.at("b:1")->timeouts_in_row.load(), 0u);   // counted again
+  self->send(dispatcher, conn_up_atom::value, std::string{"a:1"}); // a answered a probe
+  sched.run();
+  self->send(dispatcher, suspect_atom::value, std::string{"b:1"});
+  sched.run();
+  CAF_CHECK(servers_of(call(grouping_kind::all)) == std::vector<std::string>{"a:1"});
 }
 
 CAF_TEST(a hedged call sends a backup after hedge_after and the first answer wins) {

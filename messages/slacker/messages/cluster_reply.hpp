@@ -48,9 +48,34 @@ typename Inspector::result_type inspect(Inspector& f, cluster_reply& x) {
            x.failed, x.errors);
 }
 
+/// A server a call went to that is missing from its result, and why (its
+/// error, `timeout` when it had not answered by the deadline).
+struct missing_server {
+  std::string addr;
+  caf::error error;
+};
+
+/// A result with its missing part: ask for `partial<R>` instead of `R` to
+/// know which servers of a fan-out are not in `value` (a quorum met, the
+/// `all`/`any` exceptions policy letting a failure pass, a map or vector
+/// without a server that timed out).
+/// ```
+/// auto r = cc.call<slacker::partial<std::map<std::string, int64_t>>>(
+///     opts, "my.api/load");
+/// for (auto& m : r->missing)
+///   std::cerr << m.addr << ": " << slacker::describe(m.error) << "\n";
+/// ```
+template <class R> struct partial {
+  R value;
+  std::vector<missing_server> missing;
+};
+
 namespace detail {
 
 template <class T> struct as_type { using type = T; };
+
+template <class T> struct is_partial : std::false_type {};
+template <class T> struct is_partial<partial<T>> : std::true_type {};
 
 /// Shapes `n` answers as the typed result `R`: `element<T>(i)` decodes
 /// answer `i` as a `T`, `addrs[i]` is its server. The one decode path of
@@ -118,13 +143,26 @@ caf::expected<R> shaped(reply_shape shape, const std::vector<std::string>& addrs
 /// `single` and `whole` decode `R`; `vector` needs `R = std::vector<T>`; `map`
 /// needs `R = std::map<std::string, T>` (keyed "host:port"); `nil` gives
 /// `R{}`. `what` (ns/fn) names the call in errors.
+/// `R = partial<T>` decodes `T` and adds the servers missing from it.
 template <class R>
 caf::expected<R> decode_cluster(const cluster_reply& rep, const std::string& what) {
-  return detail::shaped<R>(rep.shape, rep.addrs, rep.replies.size(), what,
-                           [&](auto type, size_t i) {
-                             using T = typename decltype(type)::type;
-                             return result_of<T>(rep.replies[i]);
-                           });
+  if constexpr (detail::is_partial<R>::value) {
+    using T = decltype(R::value);
+    auto value = decode_cluster<T>(rep, what);
+    if (!value)
+      return std::move(value.error());
+    R out{std::move(*value), {}};
+    for (size_t i = 0; i < rep.failed.size(); ++i)
+      out.missing.push_back(
+          {rep.failed[i], i < rep.errors.size() ? rep.errors[i] : caf::error{}});
+    return out;
+  } else {
+    return detail::shaped<R>(rep.shape, rep.addrs, rep.replies.size(), what,
+                             [&](auto type, size_t i) {
+                               using T = typename decltype(type)::type;
+                               return result_of<T>(rep.replies[i]);
+                             });
+  }
 }
 
 } // namespace slacker

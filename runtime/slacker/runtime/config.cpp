@@ -79,6 +79,13 @@ config::config() {
       .add<caf::timespan>("connect-timeout", "time allowed for a TCP connect")
       .add<size_t>("failure-accrual",
                    "calls in a row timing out on a server before clients route around it")
+      .add<double>("outlier-latency",
+                   "a server this many times slower than its peers leaves routing (5; 0: "
+                   "off)")
+      .add<caf::timespan>("outlier-min-latency",
+                          "a server faster than this never leaves routing for slowness")
+      .add<double>("max-ejected",
+                   "share of servers a client takes out of routing at once (0.5)")
       .add<double>("retry-budget", "share of recent calls that may be retried (0.2)")
       .add<std::string>("grouping",
                         "default grouping of cluster clients (a registered name)")

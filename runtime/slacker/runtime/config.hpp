@@ -42,7 +42,11 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   `slacker.connect-timeout` (5s): the timers of the wire protocol
 ///   (docs/protocol.md).
 /// - `slacker.failure-accrual` (3): calls in a row that time out on a server
-///   before a cluster client routes around it; `slacker.retry-budget` (0.2):
+///   before a cluster client routes around it; `slacker.outlier-latency`
+///   (5; 0: off) and `slacker.outlier-min-latency` (10ms): a server whose
+///   calls take that many times longer than its peers' (and longer than the
+///   minimum) leaves routing too; `slacker.max-ejected` (0.5): the share of
+///   servers out at once for either reason; `slacker.retry-budget` (0.2):
 ///   the share of a client's recent calls that may be retried or hedged
 ///   (docs/reliability.md); `slacker.grouping` (random): the grouping of this
 ///   process's cluster clients when their code sets none (a built-in or a

@@ -1,35 +1,77 @@
 #pragma once
 
-// Failure accrual on one server: the count of its calls in a row that timed
-// out, shared by its connection broker and the blocking lanes of callers
-// that choose it themselves. One rule for both paths.
+// The health of one server as a cluster client sees it: failure accrual (the
+// count of its calls in a row that timed out) and its latency, shared by its
+// connection broker and the blocking lanes of callers that choose it
+// themselves. One rule for both paths; the dispatcher decides ejections
+// (docs/reliability.md, "Outlier detection").
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace slacker::accrual {
 
-/// The server is suspect: `limit` calls in a row timed out. A call sent
-/// now is a probe.
-inline bool suspect(const std::atomic<uint32_t>& row, uint32_t limit) {
-  return row.load(std::memory_order_relaxed) >= limit;
+/// What the paths to one server count, and the dispatcher reads.
+struct health {
+  /// Calls in a row that timed out; `limit` or more: suspect (out of
+  /// routing, calls sent to it are probes).
+  std::atomic<uint32_t> timeouts_in_row{0};
+  /// Calls answered since the dispatcher last read them, and their time in
+  /// microseconds (its latency, compared with the other servers').
+  std::atomic<uint64_t> answers{0};
+  std::atomic<uint64_t> answer_us{0};
+  /// While out for slowness: a probe answered within this many microseconds
+  /// re-admits it (otherwise any probe's answer does).
+  std::atomic<uint64_t> readmit_within_us{UINT64_MAX};
+};
+
+/// The server is suspect: `limit` calls in a row timed out, or the
+/// dispatcher took it out for slowness. A call sent now is a probe.
+inline bool suspect(const health& h, uint32_t limit) {
+  return h.timeouts_in_row.load(std::memory_order_relaxed) >= limit;
 }
 
 /// A call to the server timed out: true when that made it suspect.
-inline bool timed_out(std::atomic<uint32_t>& row, uint32_t limit) {
-  return row.fetch_add(1, std::memory_order_relaxed) + 1 == limit;
+inline bool timed_out(health& h, uint32_t limit) {
+  return h.timeouts_in_row.fetch_add(1, std::memory_order_relaxed) + 1 == limit;
 }
 
-/// The server answered a call (`probe`: sent while it was suspect): true
-/// when that re-admits it. An answer resets the count of a server that is
-/// not suspect; a suspect one comes back by a probe's answer only, never by
-/// a late answer to a call sent before (that made a slow server flap).
-inline bool answered(std::atomic<uint32_t>& row, uint32_t limit, bool probe) {
-  if (!suspect(row, limit)) {
-    row.store(0, std::memory_order_relaxed);
+/// The server answered a call after `took` (`probe`: sent while it was
+/// suspect): true when that re-admits it. An answer resets the count of a
+/// server that is not suspect; a suspect one comes back by a probe's answer
+/// only, never by a late answer to a call sent before (that made a slow
+/// server flap), and one out for slowness only by a probe answered in time.
+inline bool answered(health& h, uint32_t limit, bool probe,
+                     std::chrono::microseconds took) {
+  auto us = static_cast<uint64_t>(std::max<int64_t>(took.count(), 0));
+  h.answers.fetch_add(1, std::memory_order_relaxed);
+  h.answer_us.fetch_add(us, std::memory_order_relaxed);
+  if (!suspect(h, limit)) {
+    h.timeouts_in_row.store(0, std::memory_order_relaxed);
     return false;
   }
-  return probe && row.exchange(0, std::memory_order_relaxed) >= limit;
+  if (!probe || us > h.readmit_within_us.load(std::memory_order_relaxed))
+    return false;
+  h.readmit_within_us.store(UINT64_MAX, std::memory_order_relaxed);
+  return h.timeouts_in_row.exchange(0, std::memory_order_relaxed) >= limit;
+}
+
+/// The dispatcher takes the server out for slowness: suspect until a probe
+/// is answered within `readmit_within`.
+inline void eject_slow(health& h, uint32_t limit,
+                       std::chrono::microseconds readmit_within) {
+  h.readmit_within_us.store(static_cast<uint64_t>(readmit_within.count()),
+                            std::memory_order_relaxed);
+  h.timeouts_in_row.store(limit, std::memory_order_relaxed);
+}
+
+/// The dispatcher keeps the server in routing (the ejection cap): its
+/// count starts again.
+inline void keep(health& h) {
+  h.readmit_within_us.store(UINT64_MAX, std::memory_order_relaxed);
+  h.timeouts_in_row.store(0, std::memory_order_relaxed);
 }
 
 } // namespace slacker::accrual

@@ -40,7 +40,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
           const caf::error& err, bool answered, bool probe,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (answered) {
-    if (accrual::answered(*s.timeouts_in_row, board.accrual, probe))
+    if (accrual::answered(*s.health, board.accrual, probe, took))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (code_of(err) == sc::connection_broken ||
              code_of(err) == sc::outcome_unknown) {
@@ -48,7 +48,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
     // again, as when the broker's own connection drops.
     caf::anon_send(dispatcher, conn_down_atom::value, s.addr);
   } else if (code_of(err) == sc::timeout &&
-             accrual::timed_out(*s.timeouts_in_row, board.accrual)) {
+             accrual::timed_out(*s.health, board.accrual)) {
     spdlog::warn("slacker: {} did not answer {} calls in a row; routing around it",
                  s.addr, board.accrual);
     caf::anon_send(dispatcher, suspect_atom::value, s.addr);
@@ -64,7 +64,7 @@ bool count_in(route_board& board, route_server& s) {
   s.in_flight->fetch_add(1, std::memory_order_relaxed);
   if (s.counts)
     s.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
-  return accrual::suspect(*s.timeouts_in_row, board.accrual);
+  return accrual::suspect(*s.health, board.accrual);
 }
 
 /// The end of one call to server `s` after `took`, with `err` (none:

@@ -140,8 +140,7 @@ struct conn_state {
   std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
   std::shared_ptr<std::atomic<bool>> feedback;    // a grouping wants outcomes
   uint32_t accrual = 3; // timeouts in a row that make this server suspect
-  std::shared_ptr<std::atomic<uint32_t>> timeouts_in_row =
-      std::make_shared<std::atomic<uint32_t>>(0);
+  std::shared_ptr<accrual::health> health = std::make_shared<accrual::health>();
   bool retiring = false; // end once nothing is in flight
   std::unordered_map<uint64_t, query> queries;
   std::unordered_map<uint64_t, sent> sends;
@@ -378,7 +377,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      {},
                      false,
                      clock::now(),
-                     accrual::suspect(*st.timeouts_in_row, st.accrual)};
+                     accrual::suspect(*st.health, st.accrual)};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
@@ -477,7 +476,9 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
     return; // timed out meanwhile
   count_out(st);
   counted(st, *c, rep.err);
-  if (accrual::answered(*st.timeouts_in_row, st.accrual, c->probe))
+  if (accrual::answered(*st.health, st.accrual, c->probe,
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                            clock::now() - c->started)))
     observe(self, st, true); // answers again
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
@@ -614,8 +615,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->in_flight = std::move(hooks.in_flight);
   sp->counts = std::move(hooks.counts);
   sp->feedback = std::move(hooks.feedback);
-  if (hooks.timeouts_in_row)
-    sp->timeouts_in_row = std::move(hooks.timeouts_in_row);
+  if (hooks.health)
+    sp->health = std::move(hooks.health);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
   // Linked to its dispatcher (or told to end): every call in flight gets its
   // answer before the broker goes, so that nobody waits on it.
@@ -801,7 +802,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           count_out(st);
           counted(st, c, make_error(sc::timeout, c.what));
           // Failure accrual: timeouts in a row make the server suspect.
-          if (accrual::timed_out(*st.timeouts_in_row, st.accrual)) {
+          if (accrual::timed_out(*st.health, st.accrual)) {
             spdlog::warn(
                 "slacker: {} did not answer {} calls in a row; routing around it",
                 st.addr, st.accrual);

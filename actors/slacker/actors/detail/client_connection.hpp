@@ -19,6 +19,10 @@ namespace slacker::metrics {
 struct peer_counts;
 } // namespace slacker::metrics
 
+namespace slacker::accrual {
+struct health;
+} // namespace slacker::accrual
+
 namespace slacker {
 
 /// What a dispatcher hears from the connection broker of a server.
@@ -36,9 +40,10 @@ struct link_hooks {
   /// When set and true, each cluster call's outcome goes to the observer as
   /// a `call_feedback` (a grouping wants it).
   std::shared_ptr<std::atomic<bool>> feedback;
-  /// Calls in a row that timed out on this server, shared with the blocking
-  /// lane of the same server (null: the broker counts alone).
-  std::shared_ptr<std::atomic<uint32_t>> timeouts_in_row;
+  /// The server's health (accrual.hpp: timeouts in a row, latency), shared
+  /// with the blocking lanes of the same server and read by the dispatcher
+  /// (null: the broker counts alone).
+  std::shared_ptr<accrual::health> health;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It

@@ -2,6 +2,7 @@
 #include "slacker/runtime/config.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/broker.hpp>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/ask.hpp"
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/blocking_lane.hpp"
 #include "slacker/actors/detail/gather.hpp"
 #include "slacker/actors/detail/hedge.hpp"
@@ -37,7 +39,7 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   link_hooks hooks{caf::actor_cast<caf::actor>(self),
                    std::make_shared<std::atomic<size_t>>(0),
                    metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr,
-                   st.feedback, std::make_shared<std::atomic<uint32_t>>(0)};
+                   st.feedback, std::make_shared<accrual::health>()};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr;    // not host:port
@@ -46,7 +48,7 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   route->addr = addr;
   route->conn = caf::actor_cast<connection_actor_type>(conn);
   route->in_flight = hooks.in_flight;
-  route->timeouts_in_row = hooks.timeouts_in_row;
+  route->health = hooks.health;
   route->counts = hooks.counts;
   std::string host;
   uint16_t port = 0;
@@ -265,6 +267,109 @@ template <class Self> void mark_leaving(Self* self, const std::string& addr) {
   tell_subscribers(self, member_leaving{addr});
 }
 
+/// How many servers may be out of routing for timeouts or slowness at once
+/// (`slacker.max-ejected` of the members, at least one); servers whose
+/// connection broke do not count.
+size_t ejection_cap(const dispatcher_state& st) {
+  return std::max<size_t>(
+      1, static_cast<size_t>(st.max_ejected * static_cast<double>(st.servers.size())));
+}
+
+/// Takes `addr` out of routing (failure accrual or slowness, `why`) until a
+/// probe's answer re-admits it; false when the cap keeps it in.
+template <class Self>
+bool eject(Self* self, const std::string& addr, bool slow, const std::string& why) {
+  auto& st = self->state;
+  if (st.servers.count(addr) == 0 || st.suspects.count(addr) > 0)
+    return false;
+  auto link = st.links.find(addr);
+  if (st.suspects.size() >= ejection_cap(st)) {
+    spdlog::warn("slacker: {} stays in routing although {}: {} of {} servers are out "
+                 "already (slacker.max-ejected {})",
+                 addr, why, st.suspects.size(), st.servers.size(), st.max_ejected);
+    if (link != st.links.end())
+      accrual::keep(*link->second.route->health); // counted again from zero
+    return false;
+  }
+  spdlog::warn("slacker: {} is out of routing: {}; probing it after 1 s", addr, why);
+  auto was = reachable(self, addr);
+  auto backoff = std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
+  st.suspects[addr] = {self->clock().now() + backoff, backoff, slow};
+  if (link != st.links.end())
+    if (auto& c = link->second.route->counts)
+      (slow ? c->ejected_slow : c->ejected_timeouts)
+          .fetch_add(1, std::memory_order_relaxed);
+  reach_changed(self, addr, was, why.c_str());
+  refresh_server(self, addr);
+  return true;
+}
+
+/// Outlier detection by latency, once per sweep: each server's mean latency
+/// over the calls answered since the last sweep, against the (lower) median
+/// of the other servers of a namespace they share (at least two others with
+/// answers). Slower than `outlier_factor` times that and than
+/// `outlier_floor` in two windows in a row: out of routing, re-admitted by
+/// a probe answered within that bound.
+template <class Self> void judge_latency(Self* self) {
+  auto& st = self->state;
+  constexpr uint64_t min_answers = 3; // fewer in a window: not judged
+  std::map<std::string, double> mean; // microseconds
+  for (auto& [addr, l] : st.links) {
+    auto& h = *l.route->health;
+    auto n = h.answers.exchange(0, std::memory_order_relaxed);
+    auto us = h.answer_us.exchange(0, std::memory_order_relaxed);
+    if (n >= min_answers && st.suspects.count(addr) == 0 && st.broken.count(addr) == 0)
+      mean[addr] = static_cast<double>(us) / static_cast<double>(n);
+  }
+  if (st.outlier_factor <= 0 || mean.size() < 3)
+    return;
+  auto floor_us = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::microseconds>(st.outlier_floor).count());
+  std::map<std::string, double> judged; // addr -> the bound it is judged by
+  std::map<std::string, double> peers_of;
+  for (auto& [ns, addrs] : st.namespaces) {
+    std::vector<std::pair<std::string, double>> here;
+    for (auto& addr : addrs)
+      if (auto m = mean.find(addr); m != mean.end())
+        here.emplace_back(addr, m->second);
+    if (here.size() < 3)
+      continue;
+    for (auto& [addr, m] : here) {
+      std::vector<double> others;
+      for (auto& [other, om] : here)
+        if (other != addr)
+          others.push_back(om);
+      auto mid = others.begin() + static_cast<std::ptrdiff_t>((others.size() - 1) / 2);
+      std::nth_element(others.begin(), mid, others.end());
+      auto bound = std::max(st.outlier_factor * *mid, floor_us);
+      auto j = judged.find(addr);
+      if (j == judged.end() || bound > j->second) { // the most lenient namespace
+        judged[addr] = bound;
+        peers_of[addr] = *mid;
+      }
+    }
+  }
+  for (auto& [addr, bound] : judged) {
+    auto m = mean[addr];
+    if (m <= bound) {
+      st.slow_windows.erase(addr);
+      continue;
+    }
+    if (++st.slow_windows[addr] < 2)
+      continue;
+    st.slow_windows.erase(addr);
+    char why[160];
+    std::snprintf(why, sizeof why,
+                  "slow: its calls took %.1f ms on average, its peers' %.1f ms "
+                  "(slacker.outlier-latency %.3g)",
+                  m / 1000, peers_of[addr] / 1000, st.outlier_factor);
+    auto link = st.links.find(addr);
+    if (eject(self, addr, true, why) && link != st.links.end())
+      accrual::eject_slow(*link->second.route->health, st.accrual,
+                          std::chrono::microseconds{static_cast<int64_t>(bound)});
+  }
+}
+
 /// A suspect server providing `ns` whose probe is due: this call probes it
 /// (half-open), and the next probe waits twice as long (at most 10 s).
 template <class Self>
@@ -467,6 +572,7 @@ template <class Self> void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
   take_deposits(self, self->clock().now());
+  judge_latency(self);
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
       if (!st.ready) {
@@ -581,11 +687,16 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       return default_connect(sys, addr, *opts, std::move(hooks));
     };
   }
+  auto& cfg = self->home_system().config();
+  st.accrual = static_cast<uint32_t>(
+      std::max<size_t>(caf::get_or(cfg, "slacker.failure-accrual", size_t{3}), 1));
+  st.outlier_factor = caf::get_or(cfg, "slacker.outlier-latency", st.outlier_factor);
+  st.outlier_floor =
+      caf::get_or(cfg, "slacker.outlier-min-latency", caf::timespan{st.outlier_floor});
+  st.max_ejected = caf::get_or(cfg, "slacker.max-ejected", st.max_ejected);
   if (board) {
     board->feedback = st.feedback;
-    board->accrual = static_cast<uint32_t>(std::max<size_t>(
-        caf::get_or(self->home_system().config(), "slacker.failure-accrual", size_t{3}),
-        1));
+    board->accrual = st.accrual;
     st.board = std::move(board);
   }
   // Closed: the calls still waiting for the first view get an answer.
@@ -667,15 +778,8 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       },
       [=](call_feedback& fb) { self->state.groupings.feedback(fb); },
       [=](suspect_atom, const std::string& addr) {
-        auto& st = self->state;
-        if (st.servers.count(addr) == 0)
-          return;
-        auto was = reachable(self, addr);
-        auto backoff =
-            std::chrono::duration_cast<clock::duration>(std::chrono::seconds{1});
-        st.suspects[addr] = {self->clock().now() + backoff, backoff};
-        reach_changed(self, addr, was, "calls timed out in a row");
-        refresh_server(self, addr);
+        eject(self, addr, false,
+              std::to_string(self->state.accrual) + " calls in a row timed out");
       },
       [=](membership_view& view) {
         tell_subscribers(self, view); // one stream for cluster_client::subscribe
@@ -708,6 +812,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         st.servers.erase(x.addr);
         st.broken.erase(x.addr);
         st.suspects.erase(x.addr);
+        st.slow_windows.erase(x.addr);
         st.leaving.erase(x.addr);
         drop_link(self, x.addr);
         refresh_server(self, x.addr);

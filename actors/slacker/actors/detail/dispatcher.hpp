@@ -77,8 +77,19 @@ struct dispatcher_state {
   struct suspect {
     clock::time_point next_probe;
     clock::duration backoff;
+    bool slow = false; // out for slowness, not timeouts
   };
   std::map<std::string, suspect> suspects;
+  /// Outlier detection (docs/reliability.md): timeouts in a row that make a
+  /// server suspect (`slacker.failure-accrual`), the latency against its
+  /// peers' that makes it an outlier (`slacker.outlier-latency`, 0: off; and
+  /// `slacker.outlier-min-latency`), the share of servers out at once
+  /// (`slacker.max-ejected`), and each server's windows in a row judged slow.
+  uint32_t accrual = 3;
+  double outlier_factor = 5;
+  clock::duration outlier_floor = std::chrono::milliseconds{10};
+  double max_ejected = 0.5;
+  std::map<std::string, int> slow_windows;
   /// Servers going away (their going-away, a `draining` answer, or the
   /// registry's member_leaving): member_leaving told once, no reachability
   /// events for them.

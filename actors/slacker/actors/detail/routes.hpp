@@ -23,6 +23,10 @@ namespace slacker::metrics {
 struct peer_counts;
 } // namespace slacker::metrics
 
+namespace slacker::accrual {
+struct health;
+} // namespace slacker::accrual
+
 namespace slacker {
 
 class blocking_lane;
@@ -35,8 +39,8 @@ struct route_server {
   connection_actor_type conn;
   /// Calls of this client in flight there, by either path.
   std::shared_ptr<std::atomic<size_t>> in_flight;
-  /// Calls in a row that timed out there, by either path (failure accrual).
-  std::shared_ptr<std::atomic<uint32_t>> timeouts_in_row;
+  /// Its health by either path (accrual.hpp: timeouts in a row, latency).
+  std::shared_ptr<accrual::health> health;
   std::shared_ptr<blocking_lane> lane;          // null: no lane (tests' links)
   std::shared_ptr<metrics::peer_counts> counts; // null: not counted
 };

@@ -77,6 +77,17 @@ caf::expected<cluster_reply> aggregator::result() {
     out.failed.push_back(f.addr);
     out.errors.push_back(f.err);
   }
+  // Decided before every server answered (a quorum met): the others are
+  // missing from a result that keeps every answer, and may still run.
+  auto res = std::get_if<results_kind>(&policies_->results);
+  if (!res || (*res != results_kind::single && *res != results_kind::nil))
+    for (auto& addr : waiting_) {
+      out.failed.push_back(addr);
+      out.errors.push_back(
+          make_error(sc::outcome_unknown, what_ + " on " + addr +
+                                              ": not waited for (the call was decided "
+                                              "before it answered); it may have run"));
+    }
   if (auto q = std::get_if<quorum>(&policies_->exceptions); q && successes_.size() > q->k)
     successes_.resize(q->k); // shaped from the first k
   if (auto fn = std::get_if<results_fn>(&policies_->results); fn && *fn) {

@@ -260,6 +260,17 @@ std::string render() {
   for (auto& [key, c] : r.peers)
     out << "slacker_client_routable{cluster=\"" << escape(key.first) << "\",server=\""
         << escape(key.second) << "\"} " << (c->routable.load() ? 1 : 0) << "\n";
+  header(out, "slacker_client_ejections_total",
+         "times a server was taken out of routing (reason: timeouts in a row, or slow "
+         "against its peers)",
+         "counter");
+  for (auto& [key, c] : r.peers)
+    for (auto [reason, n] :
+         {std::pair<const char*, uint64_t>{"timeouts", c->ejected_timeouts.load()},
+          {"slow", c->ejected_slow.load()}})
+      out << "slacker_client_ejections_total{cluster=\"" << escape(key.first)
+          << "\",server=\"" << escape(key.second) << "\",reason=\"" << reason << "\"} "
+          << n << "\n";
   // Each gauge's HELP and TYPE once, before all of its series.
   std::vector<const gauge*> gauges;
   for (auto& g : r.gauges)

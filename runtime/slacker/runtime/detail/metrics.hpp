@@ -49,6 +49,9 @@ call_counts& served(const std::string& ns, const std::string& fn);
 /// What the cluster clients of this process sent to one server.
 struct peer_counts : call_counts {
   std::atomic<bool> routable{false};
+  /// Times a cluster client took the server out of routing, by reason.
+  std::atomic<uint64_t> ejected_timeouts{0};
+  std::atomic<uint64_t> ejected_slow{0};
 };
 
 /// The counts of server `addr` as seen by the clients of `cluster`.
