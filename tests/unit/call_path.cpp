@@ -14,6 +14,7 @@
 #include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
 #include "tests/unit/dispatcher_support.hpp"
 
 using namespace slacker;
@@ -586,8 +587,9 @@ CAF_TEST(a suspect server leaves routing and is probed after its backoff) {
   CAF_CHECK_GREATER((*seen)["a:1"], 0);
 }
 
-CAF_TEST(a server much slower than its peers leaves routing until a probe is answered in
-             time) {
+CAF_TEST(a slow server leaves routing until a probe is answered in time) {
+  // Counted in /metrics: served on an ephemeral loopback port, links count.
+  CAF_REQUIRE(!metrics::serve("127.0.0.1:0"));
   self->send(dispatcher, namespace_up{"ns", "c:1"});
   sched.run();
   CAF_REQUIRE(servers_of(call(grouping_kind::all)) ==
@@ -609,6 +611,11 @@ CAF_TEST(a server much slower than its peers leaves routing until a probe is ans
   window(100'000); // two windows in a row: out
   CAF_CHECK(servers_of(call(grouping_kind::all)) ==
             (std::vector<std::string>{"a:1", "b:1"}));
+  auto text = metrics::render();
+  CAF_CHECK(text.find("slacker_client_ejections_total{cluster=\"c\",server=\"c:1\","
+                      "reason=\"slow\"} 1\n") != std::string::npos);
+  CAF_CHECK(text.find("slacker_client_routable{cluster=\"c\",server=\"c:1\"} 0\n") !=
+            std::string::npos);
   auto& c = *health.at("c:1");
   CAF_CHECK(accrual::suspect(c, 3)); // calls sent to it are probes now
   // A late answer to a call sent before, and a probe answered slowly, do not
