@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -38,6 +39,39 @@ inline bool wait_proc_state(pid_t pid, char state, std::chrono::milliseconds lim
     if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == state)
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  return false;
+}
+
+/// The TCP connections established to local port `port` on IPv4 (the
+/// server's ends, from /proc/net/tcp of this network namespace).
+inline int established_to(uint16_t port) {
+  std::ifstream tcp{"/proc/net/tcp"};
+  std::string line;
+  std::getline(tcp, line); // the header
+  int n = 0;
+  while (std::getline(tcp, line)) {
+    // "  0: 0100007F:1F90 0100007F:A2C4 01 ...": local address:port (hex),
+    // remote, state (01: established).
+    auto colon = line.find(':', line.find(':') + 1);
+    if (colon == std::string::npos || colon + 4 >= line.size())
+      continue;
+    auto local_port = std::stoul(line.substr(colon + 1, 4), nullptr, 16);
+    auto st = line.find(' ', line.find(' ', colon) + 1);
+    if (local_port == port && st != std::string::npos &&
+        line.compare(st + 1, 2, "01") == 0)
+      ++n;
+  }
+  return n;
+}
+
+/// Waits (bounded) until no TCP connection to local port `port` is left.
+inline bool wait_no_connection_to(uint16_t port, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (established_to(port) == 0)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   return false;
 }

@@ -400,7 +400,8 @@ bool loses_connection(const std::string& address, caf::timespan interval) {
 } // namespace
 
 CAF_TEST(a client that pings keeps its connection and one that does not loses it) {
-  CAF_CHECK(!loses_connection(server.address(), caf::timespan{200ms}));
+  // A stand-in of a remote namespace keeps its connection watched: pinged.
+  CAF_CHECK(!loses_connection(server.address(), caf::timespan{500ms}));
   CAF_CHECK(loses_connection(server.address(), caf::timespan{10s}));
   check_still_serving();
 }
@@ -440,6 +441,64 @@ CAF_TEST(with default settings a silent server costs a waiting call about a seco
     auto again = c.call<std::string>("test.api/echo", "thawed");
     SLACKER_REQUIRE(again, describe(again.error()));
   }
+}
+
+CAF_TEST(an idle connection nobody watches sends no pings and closes at the idle limit) {
+  // Through the connection broker: it pings while the call waits, then
+  // nothing; the server's 1 s idle limit closes the connection, which is no
+  // failure, and the next call opens another.
+  slacker::config cfg2;
+  cfg2.set("slacker.blocking-calls", "broker");
+  caf::actor_system sys2{cfg2};
+  slacker::client c{sys2, server.address()};
+  CAF_REQUIRE(c.call<std::string>("test.api/echo", "first"));
+  CAF_CHECK_EQUAL(slacker_test::established_to(server.port), 1);
+  auto start = clock_type::now();
+  CAF_CHECK(slacker_test::wait_no_connection_to(server.port, 5s));
+  CAF_MESSAGE("closed as idle after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() -
+                                                                       start)
+                     .count()
+              << " ms");
+  auto again = c.call<std::string>("test.api/echo", "second");
+  SLACKER_REQUIRE(again, describe(again.error()));
+  CAF_CHECK_EQUAL(*again, "second");
+}
+
+CAF_TEST(a peer pinging more often than the minimum interval is closed) {
+  // No call in flight, slacker.min-ping-interval 400 ms: a burst of 5 is
+  // answered (pings that queued while the server was busy), the sixth
+  // closes the connection.
+  raw_conn c{server.port};
+  auto bytes = hello_frame();
+  for (uint64_t nonce = 1; nonce <= 8; ++nonce)
+    wire::write_u64(bytes, wire::frame_type::ping, nonce);
+  CAF_REQUIRE(c.send(bytes));
+  auto got = c.frames(SIZE_MAX);
+  CAF_CHECK(c.closed);
+  CAF_REQUIRE_EQUAL(got.size(), 7u); // hello, five pongs, the error
+  for (size_t i = 1; i < 6; ++i)
+    CAF_CHECK(got[i].first == wire::frame_type::pong);
+  CAF_CHECK(got[6].first == wire::frame_type::error);
+  CAF_CHECK(close_code_of(got[6].second) == wire::close_code::too_many_pings);
+}
+
+CAF_TEST(pings at the interval of a watching client are all answered) {
+  // An idle connection of a client with subscribers to reachability pings
+  // every slacker.ping-interval (500 ms): never a strike.
+  raw_conn c{server.port};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  for (uint64_t nonce = 1; nonce <= 5; ++nonce) {
+    std::vector<char> ping;
+    wire::write_u64(ping, wire::frame_type::ping, nonce);
+    CAF_REQUIRE(c.send(ping));
+    auto got = c.frames(1);
+    CAF_REQUIRE_EQUAL(got.size(), 1u);
+    CAF_CHECK(got[0].first == wire::frame_type::pong);
+    std::this_thread::sleep_for(500ms); // the spacing under test, not a wait
+  }
+  CAF_CHECK(!c.closed);
 }
 
 CAF_TEST(a blocking call after the server closed its idle connection connects again) {

@@ -398,6 +398,29 @@ CAF_TEST(a server fifty times slower than its peers leaves routing and does not 
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(
+    an idle connection closed by its server is no failure and the next call reopens) {
+  // Nobody subscribed: idle connections ping nothing, the server (idle limit
+  // 1 s) closes them. Were that a failure, the only server would be out of
+  // routing and the next call unavailable.
+  auto& m = start(2000, {"--slacker.idle-timeout=1s"});
+  slacker::config cfg2;
+  cfg2.set("slacker.blocking-calls", "broker"); // the connection brokers' path
+  caf::actor_system sys2{cfg2};
+  zk_options zk;
+  zk.zk = zk_address();
+  zk.cluster = cluster;
+  cluster_client c{sys2, zk};
+  auto port = static_cast<uint16_t>(slacker_test::port_of(m.addr));
+  for (int round = 0; round < 3; ++round) {
+    auto who = c.call<std::string>(with_timeout(2s), "test.api/whoami");
+    SLACKER_REQUIRE(who, "round " << round << ": " << describe(who.error()));
+    CAF_CHECK_EQUAL(*who, m.addr);
+    SLACKER_REQUIRE(slacker_test::wait_no_connection_to(port, 5s),
+                    "round " << round << ": the idle connections stayed open");
+  }
+}
+
 CAF_TEST(hedging keeps the tail of a slow server close to the fast ones) {
   start(2000, {"--slow-ms=300"});
   start();

@@ -88,6 +88,39 @@ CAF_TEST(coalesced frames and headers split across reads all come out in order) 
   }
 }
 
+CAF_TEST(large arguments that end the buffer are adopted from it and the rest copied) {
+  // 3 MiB of arguments in 64 KiB reads: the buffer makes room for the whole
+  // frame once, and the arguments take its memory (its capacity counts the
+  // frame's header too) instead of a copy; a large frame followed by another
+  // in the same buffer is copied, and the next frame still comes out.
+  auto big = sample_call();
+  big.args.assign(3u << 20, 'x');
+  std::vector<char> one;
+  write_call(one, big);
+  std::vector<char> two = one;
+  write_call(two, sample_call());
+  for (auto* bytes : {&one, &two}) {
+    frame_buffer in{16u << 20};
+    std::vector<call_request> calls;
+    for (size_t pos = 0; pos < bytes->size(); pos += 65536)
+      CAF_CHECK(!in.feed(bytes->data() + pos,
+                         std::min<size_t>(65536, bytes->size() - pos),
+                         [&](frame_type, reader& r) {
+                           call_request req;
+                           CAF_CHECK(read_call(r, req, &in));
+                           calls.push_back(std::move(req));
+                           return true;
+                         }));
+    CAF_CHECK_EQUAL(in.buffered(), 0u);
+    CAF_REQUIRE_EQUAL(calls.size(), bytes == &one ? 1u : 2u);
+    CAF_CHECK(same(calls[0], big));
+    if (bytes == &one)
+      CAF_CHECK_GREATER(calls[0].args.capacity(), big.args.size()); // adopted
+    else
+      CAF_CHECK(same(calls[1], sample_call()));
+  }
+}
+
 CAF_TEST(a length beyond the cap closes before the frame is kept) {
   // A header declaring 4 GiB, then a few bytes: nothing of it is buffered.
   std::vector<char> buf{'\xff', '\xff', '\xff', '\xff', 1, 2, 3};

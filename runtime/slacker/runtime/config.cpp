@@ -72,7 +72,11 @@ config::config() {
       .add<caf::timespan>("handshake-timeout", "time a new connection has to say hello")
       .add<caf::timespan>("idle-timeout",
                           "a server closes connections silent for this long")
-      .add<caf::timespan>("ping-interval", "how often clients ping their servers")
+      .add<caf::timespan>("ping-interval",
+                          "how often clients ping idle servers they watch (500ms)")
+      .add<caf::timespan>("min-ping-interval",
+                          "a server takes pings from a client with no call in flight "
+                          "at most one per this on average (400ms)")
       .add<caf::timespan>("peer-timeout", "a client drops a server silent for this long")
       .add<caf::timespan>("call-silence",
                           "while calls wait, a client drops a server silent this long")

@@ -39,6 +39,7 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   network, in bytes (default 16 MiB); checked before anything is kept.
 /// - `slacker.handshake-timeout` (5s), `slacker.idle-timeout` (30s),
 ///   `slacker.ping-interval` (500ms), `slacker.peer-timeout` (2s),
+///   `slacker.min-ping-interval` (400ms),
 ///   `slacker.connect-timeout` (5s): the timers of the wire protocol
 ///   (docs/protocol.md).
 /// - `slacker.failure-accrual` (3): calls in a row that time out on a server

@@ -25,10 +25,14 @@ struct wire_options {
   caf::timespan peer_timeout = std::chrono::seconds{2};
   /// `slacker.call-silence`: while calls wait on a connection, a server
   /// silent for this long is dropped (its calls fail at once); the client
-  /// pings it every quarter of it meanwhile. An idle connection keeps
-  /// `ping_interval` and `peer_timeout`.
+  /// pings it every quarter of it meanwhile. An idle connection pings only
+  /// while someone watches reachability, with `ping_interval` and
+  /// `peer_timeout`.
   caf::timespan call_silence = std::chrono::seconds{1};
   caf::timespan connect_timeout = std::chrono::seconds{5};
+  /// `slacker.min-ping-interval`: a server takes pings on a connection with
+  /// no call in flight at most one per this on average (a burst of 5).
+  caf::timespan min_ping_interval = std::chrono::milliseconds{400};
 
   /// How long a connection may be silent: `busy`, calls wait on it.
   caf::timespan silence_limit(bool busy) const {

@@ -148,10 +148,18 @@ struct conn_state {
   std::vector<caf::response_promise> connect_waiters;
   uint64_t next_id = 1;
   uint64_t next_nonce = 1;
-  // The heartbeat: the one tick armed (older ones are ignored), and whether
-  // it was armed while calls waited (the shorter interval).
+  // The heartbeat: the one tick armed (older ones are ignored), whether one
+  // is armed at all (none while the connection is idle and nobody watches
+  // it), and whether it was armed while calls waited (the shorter interval).
   uint64_t tick_id = 0;
+  bool tick_on = false;
   bool tick_busy = false;
+  // Silence is measured from here or from the last frame heard, whichever
+  // is later: an idle connection sends no pings and hears nothing.
+  clock::time_point watched_from;
+  // True while the dispatcher has subscribers to reachability events: idle
+  // connections ping too (null: never).
+  std::shared_ptr<std::atomic<bool>> detect;
 
   conn_state(caf::io::broker* self, wire_options o) : opts(o), callee(self, this) {}
 
@@ -160,6 +168,14 @@ struct conn_state {
 
   bool busy() const {
     return !calls.empty() || !queries.empty() || !sends.empty();
+  }
+
+  /// Whether the heartbeat runs: calls wait, stand-ins of remote
+  /// namespaces live (they go down with the connection), or someone watches
+  /// reachability.
+  bool watched() const {
+    return busy() || !connect_waiters.empty() || !proxies.empty() ||
+           (detect && detect->load(std::memory_order_relaxed));
   }
 };
 
@@ -173,7 +189,8 @@ std::vector<char>& out_buf(self_ptr self, conn_state& st) {
   return st.outbox;
 }
 
-void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused = false);
+void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused = false,
+          bool idle_closed = false);
 
 void flush_out(self_ptr self, conn_state& st) {
   if (st.ph != conn_state::phase::open)
@@ -290,15 +307,20 @@ void observe(self_ptr self, conn_state& st, bool up) {
 }
 
 /// Ends the connection (or the attempt) and fails everything that waited on
-/// it, at once. `cause` says why, for the errors.
-void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused) {
+/// it, at once. `cause` says why, for the errors. `idle_closed`: the server
+/// closed it as idle, which is no failure (the observer is not told; a call
+/// written meanwhile was not read there).
+void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused,
+          bool idle_closed) {
   if (st.ph == conn_state::phase::idle)
     return;
-  auto tell = !st.down_told;
+  auto tell = !st.down_told && !idle_closed;
   // Calls of a connection that never opened were never sent; nor did those
   // of one the server closed with an error before answering hello (`refused`:
-  // it reads the calls only after the hello).
-  auto sent = st.ph != conn_state::phase::connecting && !(refused && !st.greeted);
+  // it reads the calls only after the hello), or as idle.
+  auto sent =
+      st.ph != conn_state::phase::connecting && !(refused && !st.greeted) && !idle_closed;
+  st.tick_on = false;
   if (st.ph == conn_state::phase::open && self->valid(st.hdl))
     self->close(st.hdl);
   st.tls.reset();
@@ -404,15 +426,19 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
 /// Arms the heartbeat: the next tick after the interval for the connection
 /// as it is now (busy: calls wait on it).
 void arm_tick(self_ptr self, conn_state& st) {
+  if (!st.tick_on)
+    st.watched_from = clock::now(); // silent since then at most
+  st.tick_on = true;
   st.tick_busy = st.busy();
   self->delayed_send(self, st.opts.ping_every(st.tick_busy), tick_atom::value,
                      ++st.tick_id);
 }
 
 void ensure_connection(self_ptr self, conn_state& st) {
-  // Calls now wait on an open connection that was idle: the shorter
-  // heartbeat from now on (slacker.call-silence).
-  if (st.ph == conn_state::phase::open && !st.tick_busy && st.busy())
+  // Calls now wait on an open connection that was idle: the heartbeat runs
+  // again, the shorter one while calls wait (slacker.call-silence).
+  if (st.ph == conn_state::phase::open && (!st.tick_on || (!st.tick_busy && st.busy())) &&
+      st.watched())
     arm_tick(self, st);
   if (st.ph != conn_state::phase::idle)
     return;
@@ -569,9 +595,12 @@ void send_query(self_ptr self, conn_state& st, conn_state::query_kind kind,
 
 void conn_callee::on_greeted() {
   st->greeted = true;
-  st->down_told = false;
   st->peer_max = st->proto->peer_max();
-  observe(self, *st, true);
+  // Up again after the observer was told it was down; a connection that
+  // reopens after an idle close was never down.
+  if (st->down_told)
+    observe(self, *st, true);
+  st->down_told = false;
   auto waiters = std::move(st->connect_waiters);
   st->connect_waiters.clear();
   for (auto& rp : waiters)
@@ -615,6 +644,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->in_flight = std::move(hooks.in_flight);
   sp->counts = std::move(hooks.counts);
   sp->feedback = std::move(hooks.feedback);
+  sp->detect = std::move(hooks.detect);
   if (hooks.health)
     sp->health = std::move(hooks.health);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
@@ -679,6 +709,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto& st = *sp;
         if (st.going_away)
           return make_error(sc::connection_broken, st.addr + " is going away");
+        ensure_connection(self, st); // and the heartbeat, for a watcher
         // Connected and heard from lately; a connection silent for longer
         // may be one that is about to be dropped (a frozen server): it
         // answers once the server says something (a pong to a ping now).
@@ -762,7 +793,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                res->by_peer ? "connection to " + st.addr +
                                   " closed by the server: " + excerpt(res->text)
                             : "connection to " + st.addr + " closed: " + res->text,
-               res->by_peer);
+               res->by_peer, res->by_peer && res->code == wire::close_code::idle_timeout);
         maybe_retire(self, st);
       },
       [self, sp](caf::io::connection_closed_msg& msg) {
@@ -779,9 +810,16 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto& st = *sp;
         if (id != st.tick_id || st.ph != conn_state::phase::open)
           return;
+        // Nothing at stake (no call waits, nobody watches): no pings; the
+        // server closes the connection after its idle timeout, the next
+        // call opens a new one.
+        if (!st.watched()) {
+          st.tick_on = false;
+          return;
+        }
         // Calls waiting: silent for slacker.call-silence is too long; idle:
         // slacker.peer-timeout.
-        auto silent = clock::now() - st.last_heard;
+        auto silent = clock::now() - std::max(st.last_heard, st.watched_from);
         if (silent > st.opts.silence_limit(st.busy())) {
           lose(self, st,
                "connection to " + st.addr + " dropped: nothing heard for " +
@@ -809,7 +847,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
             if (auto observer = caf::actor_cast<caf::actor>(st.observer))
               self->send(observer, suspect_atom::value, st.addr);
           }
-          auto ms = std::chrono::round<std::chrono::milliseconds>(c.timeout);
+          auto ms = std::chrono::ceil<std::chrono::milliseconds>(c.timeout); // as given
           reply_error(st, c,
                       make_error(sc::timeout, c.what + " on " + st.addr +
                                                   ": no reply within " +

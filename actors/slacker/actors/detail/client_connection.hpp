@@ -44,6 +44,9 @@ struct link_hooks {
   /// with the blocking lanes of the same server and read by the dispatcher
   /// (null: the broker counts alone).
   std::shared_ptr<accrual::health> health;
+  /// When set and true, idle connections ping too (someone watches
+  /// reachability); otherwise a connection pings only while calls wait on it.
+  std::shared_ptr<std::atomic<bool>> detect;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It

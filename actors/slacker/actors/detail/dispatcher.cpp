@@ -39,7 +39,9 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   link_hooks hooks{caf::actor_cast<caf::actor>(self),
                    std::make_shared<std::atomic<size_t>>(0),
                    metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr,
-                   st.feedback, std::make_shared<accrual::health>()};
+                   st.feedback,
+                   std::make_shared<accrual::health>(),
+                   st.detect};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr;    // not host:port
@@ -233,6 +235,8 @@ template <class Self, class T> void tell_subscribers(Self* self, const T& event)
                               return false;
                             }),
              subs.end());
+  if (subs.empty())
+    self->state.detect->store(false); // nobody watches: idle connections rest
 }
 
 /// Whether this client routes to `addr` as far as its failure detector is
@@ -844,8 +848,14 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
       [=](subscribe_atom, caf::actor& who) {
         if (!who)
           return;
+        auto& st = self->state;
         caf::anon_send(who, view_of(self)); // the view first, then every change
-        self->state.subscribers.push_back(caf::actor_cast<caf::weak_actor_ptr>(who));
+        st.subscribers.push_back(caf::actor_cast<caf::weak_actor_ptr>(who));
+        // Someone watches reachability: idle connections ping too.
+        if (!st.detect->exchange(true))
+          for (auto& kvp : st.links)
+            self->request(kvp.second.conn, caf::infinite, caf::connect_atom::value)
+                .then([](bool) {}, [](caf::error&) {});
       },
       [=](conn_up_atom, const std::string& addr) {
         auto& st = self->state;

@@ -117,6 +117,9 @@ struct dispatcher_state {
   /// call's outcome (they send `call_feedback` then).
   std::shared_ptr<std::atomic<bool>> feedback =
       std::make_shared<std::atomic<bool>>(false);
+  /// Shared with every connection broker: true while this client has
+  /// subscribers (idle connections ping then, to tell them reachability).
+  std::shared_ptr<std::atomic<bool>> detect = std::make_shared<std::atomic<bool>>(false);
 
   static inline const char* name = "slacker.dispatcher";
 };

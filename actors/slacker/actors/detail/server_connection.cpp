@@ -54,6 +54,8 @@ constexpr std::chrono::microseconds turn_length{2000};
 /// replies are not written yet: backpressure cannot see them); past it, the
 /// connection takes no frames until one returns.
 constexpr size_t max_offloaded = 4;
+/// Results from this size on are framed on the worker that made them.
+constexpr size_t large_reply = size_t{1} << 20;
 
 /// The acceptor's look for free descriptors, and how many it keeps free.
 using fd_check_atom = caf::atom_constant<caf::atom("fdcheck")>;
@@ -77,6 +79,7 @@ struct connection_callee : wire::server_protocol::callee {
                std::vector<char>& out) override;
   void on_query(wire::frame_type type, uint64_t id, const std::string& ns,
                 std::vector<char>& out) override;
+  bool on_ping() override;
 };
 
 struct connection_state : std::enable_shared_from_this<connection_state> {
@@ -108,6 +111,10 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   bool first_bytes = true;
   int wrong_tokens = 0; // a connection sending more than a few is closed
   int64_t owed = 0;     // answers this connection still owes (the catalog's count)
+  // Pings without calls in flight: a bucket of `ping_burst` that refills
+  // one per slacker.min-ping-interval, as of `ping_refill`.
+  double ping_tokens = 5;
+  clock::time_point ping_refill = clock::now();
   // Budgets: what this connection charged to the server's count of buffered
   // bytes; when the frame under way began (or last made progress); whether
   // its TLS handshake is still counted.
@@ -456,7 +463,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
   job.drop = [me, seq, shell, what](job_refusal why) mutable {
     shell.err = refusal_error(what, why);
     caf::anon_send(me, offloaded_atom::value, seq, std::move(shell), int64_t{-1},
-                   uint64_t{0});
+                   uint64_t{0}, std::vector<char>{});
   };
   auto args = req.args.size();
   auto counts =
@@ -464,13 +471,21 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
   connection_state::offloaded_call kept{&cost, counts, entry.functions->name(),
                                         st.log_calls ? req.fn : std::string{},
                                         clock::now()};
-  job.run = [me, seq, fns = entry.functions, req = std::move(req), args]() mutable {
+  job.run = [me, seq, fns = entry.functions, req = std::move(req), args,
+             cap = st.proto.cap()]() mutable {
     auto start = clock::now();
     auto rep = run_call(*fns, req);
     auto took =
         std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
+    // A large result is framed here, on the worker: the network thread only
+    // hands the frame to the socket (no copy into fresh pages there).
+    std::vector<char> frame;
+    if (rep.result.size() >= large_reply) {
+      wire::write_reply_within(frame, rep, cap);
+      rep.result.clear();
+    }
     caf::anon_send(me, offloaded_atom::value, seq, std::move(rep),
-                   static_cast<int64_t>(took.count()), uint64_t{args});
+                   static_cast<int64_t>(took.count()), uint64_t{args}, std::move(frame));
   };
   auto why = st.cat->pool->submit(std::move(job));
   if (why != job_refusal::none) {
@@ -629,6 +644,37 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
   owe(st, +1);
   self->spawn(send_helper, i->second.handler, std::move(msg),
               caf::actor_cast<caf::actor>(self), id, ns);
+}
+
+/// Pings on a connection with no call in flight are taken at most one per
+/// `slacker.min-ping-interval` on average, with a burst of 5 (pings that
+/// queued while this server was busy arrive together); one more closes the
+/// connection (gRPC's ping strikes, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_
+/// WITHOUT_DATA_MS). While calls are in flight, pings are what finds a
+/// frozen server: always answered. A client pings an idle server only
+/// while someone watches reachability, every 500 ms.
+bool connection_callee::on_ping() {
+  constexpr double burst = 5;
+  auto now = clock::now();
+  auto min = std::chrono::duration<double>(st->opts.min_ping_interval).count();
+  if (min > 0)
+    st->ping_tokens = std::min(
+        burst, st->ping_tokens +
+                   std::chrono::duration<double>(now - st->ping_refill).count() / min);
+  st->ping_refill = now;
+  if (st->owed > 0 || min <= 0)
+    return true;
+  if (st->ping_tokens < 1) {
+    spdlog::warn(
+        "slacker server: closing the connection of {}: it pings more often than "
+        "every {} ms with no call in flight",
+        st->peer,
+        std::chrono::duration_cast<std::chrono::milliseconds>(st->opts.min_ping_interval)
+            .count());
+    return false;
+  }
+  st->ping_tokens -= 1;
+  return true;
 }
 
 void connection_callee::on_call(call_request& req, std::vector<char>& out) {
@@ -843,7 +889,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         take_frames(self, *sp);
       },
       [self, sp](offloaded_atom, uint64_t seq, call_reply& rep, int64_t took_ns,
-                 uint64_t args) {
+                 uint64_t args, std::vector<char>& frame) {
         auto& st = *sp;
         owe(st, -1);
         auto i = st.offloaded.find(seq);
@@ -859,7 +905,15 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
           c.counts->record(micros_since(c.start), rep.err);
         }
         st.offloaded.erase(i);
-        write_reply_frame(self, st, rep);
+        if (frame.empty())
+          write_reply_frame(self, st, rep);
+        else
+          write_now(self, st, [&](std::vector<char>& buf) {
+            if (buf.empty())
+              buf.swap(frame); // the worker's pages, as they are
+            else
+              buf.insert(buf.end(), frame.begin(), frame.end());
+          });
         take_frames(self, st); // if it waited for room off the network thread
       },
       [self, sp](frame_timer_atom) {

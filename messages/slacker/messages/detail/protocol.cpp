@@ -34,6 +34,10 @@ bool server_protocol::callee::on_other(frame_type, reader&, std::vector<char>&) 
   return false;
 }
 
+bool server_protocol::callee::on_ping() {
+  return true;
+}
+
 server_protocol::server_protocol(callee& c, uint32_t max_message_size)
   : callee_(c), max_(max_message_size), in_(max_message_size) {
   // nop
@@ -100,7 +104,7 @@ bool server_protocol::on_frame(frame_type type, reader& in, std::vector<char>& o
   switch (type) {
     case frame_type::call: {
       call_request req;
-      if (!read_call(in, req))
+      if (!read_call(in, req, &in_))
         return malformed("call");
       callee_.on_call(req, out);
       break;
@@ -118,6 +122,10 @@ bool server_protocol::on_frame(frame_type type, reader& in, std::vector<char>& o
       uint64_t nonce = 0;
       if (!(in.u64(nonce) && in.at_end()))
         return malformed("ping");
+      if (!callee_.on_ping())
+        return fail(
+            close_code::too_many_pings,
+            "pings more often than this server allows (slacker.min-ping-interval)");
       write_u64(out, frame_type::pong, nonce);
       break;
     }

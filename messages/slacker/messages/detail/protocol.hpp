@@ -49,6 +49,9 @@ public:
     /// callee took it (read it from `in`), false (the default) to close
     /// the connection with `unexpected_frame`.
     virtual bool on_other(frame_type type, reader& in, std::vector<char>& out);
+    /// A ping: true (the default) to answer it, false when the peer pings
+    /// more often than allowed (the connection closes with `too_many_pings`).
+    virtual bool on_ping();
   };
 
   server_protocol(callee& c, uint32_t max_message_size);

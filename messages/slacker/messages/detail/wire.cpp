@@ -1,6 +1,10 @@
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/names.hpp"
 
+#include <sys/mman.h>
+
+#include <cstdint>
+
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
 
@@ -19,6 +23,7 @@ constexpr name_entry<close_code> close_names[] = {
     {close_code::overloaded, "overloaded"},
     {close_code::frame_timeout, "frame_timeout"},
     {close_code::unauthorized, "unauthorized"},
+    {close_code::too_many_pings, "too_many_pings"},
 };
 
 const char* to_string(close_code code) {
@@ -50,8 +55,25 @@ writer& writer::u64(uint64_t x) {
   return u32(static_cast<uint32_t>(x));
 }
 
+void reserve_large(std::vector<char>& v, size_t n) {
+  if (v.capacity() >= n)
+    return;
+  v.reserve(n);
+  constexpr size_t large = size_t{1} << 20;
+  if (n < large)
+    return;
+  // The pages not touched yet, whole ones only.
+  constexpr uintptr_t page = 4096;
+  auto from = (reinterpret_cast<uintptr_t>(v.data() + v.size()) + page - 1) & ~(page - 1);
+  auto to = reinterpret_cast<uintptr_t>(v.data() + v.capacity()) & ~(page - 1);
+  if (to > from)
+    ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE); // a hint only
+}
+
 writer& writer::blob(const char* data, size_t size) {
   u32(static_cast<uint32_t>(size));
+  if (size >= (size_t{1} << 20))
+    reserve_large(buf_, buf_.size() + size);
   buf_.insert(buf_.end(), data, data + size);
   return *this;
 }
@@ -153,8 +175,14 @@ bool reader::blob(std::vector<char>& x) {
   const char* p = nullptr;
   if (!u32(n) || !take(n, p))
     return false;
+  x.clear();
+  reserve_large(x, n);
   x.assign(p, p + n);
   return true;
+}
+
+bool reader::blob_view(const char*& p, uint32_t& n) {
+  return u32(n) && take(n, p);
 }
 
 bool reader::ext(extensions& x) {
@@ -239,12 +267,21 @@ caf::error check_call_size(const call_request& req, uint32_t cap) {
                         std::to_string(cap) + " bytes (slacker.max-message-size)");
 }
 
-bool read_call(reader& in, call_request& out) {
+bool read_call(reader& in, call_request& out, frame_buffer* from) {
   uint8_t codec = 0;
+  const char* args = nullptr;
+  uint32_t n = 0;
   if (!(in.u64(out.id) && in.str(out.ns) && in.str(out.fn) && in.u8(codec) &&
-        in.i64(out.deadline_ns) && in.ext(out.ext) && in.blob(out.args) && in.at_end()))
+        in.i64(out.deadline_ns) && in.ext(out.ext) && in.blob_view(args, n) &&
+        in.at_end()))
     return false;
   out.codec = static_cast<codec_id>(codec);
+  constexpr uint32_t large = 1u << 20;
+  if (!(from && n >= large && from->adopt_tail(args, n, out.args))) {
+    out.args.clear();
+    reserve_large(out.args, n);
+    out.args.assign(args, args + n);
+  }
   return true;
 }
 
