@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
@@ -118,8 +120,10 @@ uint64_t settled_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
 struct scale_row {
   size_t n = 0;
   double formation_ms = 0;
-  double idle_cpu_pct = 0; // per server
-  double idle_wakeups = 0; // per server, a second
+  double idle_cpu_pct = 0;           // per server
+  double idle_wakeups = 0;           // per server, a second
+  double client_idle_wakeups = 0;    // the client process, a second
+  double client_watched_wakeups = 0; // the same with a subscriber to reachability
   double random_p50 = 0;
   double random_p99 = 0;
   double all_p50 = 0;
@@ -182,9 +186,13 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     std::vector<usage> before;
     for (auto& s : servers)
       before.push_back(usage_of(s->pid()));
+    auto client_before = usage_of(getpid());
     auto idle_t0 = clock_type::now();
     std::this_thread::sleep_for(std::chrono::seconds{3});
     auto idle_s = std::chrono::duration<double>(clock_type::now() - idle_t0).count();
+    row.client_idle_wakeups =
+        static_cast<double>(usage_of(getpid()).switches - client_before.switches) /
+        idle_s;
     for (size_t i = 0; i < servers.size(); ++i) {
       auto after = usage_of(servers[i]->pid());
       row.idle_cpu_pct += 100.0 * static_cast<double>(after.ticks - before[i].ticks) /
@@ -194,6 +202,24 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     }
     row.idle_cpu_pct /= static_cast<double>(n);
     row.idle_wakeups /= static_cast<double>(n);
+    {
+      // The same idle client with a subscriber to reachability: its idle
+      // connections ping (what every client did before).
+      auto watcher = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+        self->set_default_handler(caf::drop);
+        return {[](int) {
+        }};
+      });
+      sc.subscribe(watcher);
+      std::this_thread::sleep_for(std::chrono::milliseconds{600});
+      auto b = usage_of(getpid());
+      auto t = clock_type::now();
+      std::this_thread::sleep_for(std::chrono::seconds{3});
+      row.client_watched_wakeups =
+          static_cast<double>(usage_of(getpid()).switches - b.switches) /
+          std::chrono::duration<double>(clock_type::now() - t).count();
+      caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+    }
     // One call at a time: random, then all+map.
     auto sequential = [&](const slacker::cluster_options& opts, bool fan_out) {
       std::vector<double> us;
@@ -251,18 +277,20 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     rows.push_back(row);
     std::fprintf(stderr, "bench: scale %zu done\n", n);
   }
-  std::printf("%7s %12s %10s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "servers",
-              "formation ms", "idle cpu %", "idle wakeup/s", "random p50", "random p99",
-              "all p50", "all p99", "calls/s @16", "zk join", "zk leave", "rss MiB");
-  std::printf("%7s %12s %10s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "", "",
-              "per server", "per server", "us", "us", "us", "us", "", "requests",
-              "requests", "client");
+  std::printf("%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n",
+              "servers", "formation ms", "idle cpu %", "idle wakeup/s", "idle wakeup/s",
+              "idle wakeup/s", "random p50", "random p99", "all p50", "all p99",
+              "calls/s @16", "zk join", "zk leave", "rss MiB");
+  std::printf("%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "",
+              "", "per server", "per server", "client", "client watched", "us", "us",
+              "us", "us", "", "requests", "requests", "client");
   for (auto& r : rows)
-    std::printf(
-        "%7zu %12.0f %10.2f %13.1f %10.1f %10.1f %10.1f %10.1f %12.0f %9ld %9ld %9.1f\n",
-        r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups, r.random_p50, r.random_p99,
-        r.all_p50, r.all_p99, r.rate16, r.join_requests, r.leave_requests,
-        static_cast<double>(r.rss_kib) / 1024.0);
+    std::printf("%7zu %12.0f %10.2f %13.1f %13.1f %13.1f %10.1f %10.1f %10.1f %10.1f "
+                "%12.0f %9ld %9ld %9.1f\n",
+                r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups,
+                r.client_idle_wakeups, r.client_watched_wakeups, r.random_p50,
+                r.random_p99, r.all_p50, r.all_p99, r.rate16, r.join_requests,
+                r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0);
   zk->signal(SIGTERM);
   zk->stop();
 }

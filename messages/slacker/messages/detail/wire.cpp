@@ -1,10 +1,6 @@
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/names.hpp"
 
-#include <sys/mman.h>
-
-#include <cstdint>
-
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
 
@@ -56,18 +52,8 @@ writer& writer::u64(uint64_t x) {
 }
 
 void reserve_large(std::vector<char>& v, size_t n) {
-  if (v.capacity() >= n)
-    return;
-  v.reserve(n);
-  constexpr size_t large = size_t{1} << 20;
-  if (n < large)
-    return;
-  // The pages not touched yet, whole ones only.
-  constexpr uintptr_t page = 4096;
-  auto from = (reinterpret_cast<uintptr_t>(v.data() + v.size()) + page - 1) & ~(page - 1);
-  auto to = reinterpret_cast<uintptr_t>(v.data() + v.capacity()) & ~(page - 1);
-  if (to > from)
-    ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE); // a hint only
+  if (v.capacity() < n)
+    v.reserve(n);
 }
 
 writer& writer::blob(const char* data, size_t size) {

@@ -197,10 +197,10 @@ void write_id_str(std::vector<char>& buf, frame_type type, uint64_t id,
 
 /// Reassembles frames from a byte stream, never holding more than one frame
 /// cap of bytes (plus the bytes of one read).
-/// Makes room for `n` bytes in `v`. A large buffer (1 MiB or more) asks
-/// the kernel for huge pages before it is filled: filling 15 MiB then costs
-/// a few page faults instead of 3,840 (about 40 ms on a virtual machine
-/// where a fault costs 10 µs, all of it on the thread that fills it).
+/// Makes room for `n` bytes in `v` at once (a large blob: one allocation,
+/// not doublings that copy what is there). Huge pages were tried and
+/// dropped: their compaction stalled other threads of the process for up
+/// to 100 ms on a loaded machine.
 void reserve_large(std::vector<char>& v, size_t n);
 
 class frame_buffer {
