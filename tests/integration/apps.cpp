@@ -179,11 +179,17 @@ namespace {
 /// example-server on a free port in a cluster of its own (its log on stdout
 /// too): its port, once it has said `registered`.
 std::string start_server(std::unique_ptr<process>& srv, const std::string& cluster,
-                         const std::string& extra = "--grace=300") {
+                         const std::vector<std::string>& extra = {"--grace=300"}) {
   // Its log (stderr) merged into stdout, read by the test.
-  srv = std::make_unique<process>(std::vector<std::string>{
-      "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", app("example-server"), "0",
-      "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster, extra});
+  std::vector<std::string> argv{"/bin/sh",
+                                "-c",
+                                "exec \"$0\" \"$@\" 2>&1",
+                                app("example-server"),
+                                "0",
+                                "--zk=" + slacker_test::zk_address(),
+                                "--cluster=" + cluster};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  srv = std::make_unique<process>(argv);
   auto serving = srv->wait_for("serving ", 15000);
   SLACKER_REQUIRE(serving, "example-server did not serve");
   auto port = serving->substr(serving->rfind(' ') + 1);
@@ -340,7 +346,7 @@ CAF_TEST(watch shows a server unreachable and reachable and leaving before it is
   std::unique_ptr<process> leaving;
   // Its session outlives the freeze: unreachable, not down.
   auto frozen_addr =
-      "127.0.0.1:" + start_server(frozen, cluster, "--session-timeout=20000");
+      "127.0.0.1:" + start_server(frozen, cluster, {"--session-timeout=20000"});
   auto leaving_addr = "127.0.0.1:" + start_server(leaving, cluster);
   process w{{app("slacker"), "watch", "--detect", "--zk=" + slacker_test::zk_address(),
              "--cluster=" + cluster}};
@@ -445,7 +451,7 @@ CAF_TEST(example - server ignores a second signal while draining and a third for
     auto cluster = "apps-" + std::to_string(getpid()) + "-drain-" + (third ? "3" : "2");
     std::unique_ptr<process> srv;
     // The drain lasts until no call arrived for 3 s: time for more signals.
-    start_server(srv, cluster, "--grace=3000");
+    start_server(srv, cluster, {"--grace=3000"});
     srv->signal(SIGTERM);
     CAF_REQUIRE(srv->wait_for("stopping", 10000));
     srv->signal(SIGINT); // noted, ignored: the drain goes on
@@ -464,7 +470,7 @@ CAF_TEST(example - server ignores a second signal while draining and a third for
 CAF_TEST(example - server ends in time on a signal whatever its workers hold) {
   auto cluster = "apps-" + std::to_string(getpid()) + "-stuck";
   std::unique_ptr<process> srv;
-  auto port = start_server(srv, cluster, "--drain-timeout=1000");
+  auto port = start_server(srv, cluster, {"--drain-timeout=1000"});
   // Every worker busy for 10 minutes, more calls waiting behind them.
   slacker_test::raw_conn c{static_cast<uint16_t>(std::stoi(port)), 5s};
   CAF_REQUIRE(c.send(slacker_test::hello_frame()));
@@ -527,7 +533,9 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   auto cluster = "apps-" + std::to_string(getpid()) + "-metrics";
   auto http = "127.0.0.1:" + std::to_string(free_port());
   std::unique_ptr<process> srv;
-  auto port = start_server(srv, cluster, "--metrics=" + http);
+  // Draining lasts 3 s of quiet (--grace): long enough for the three reads
+  // below on a loaded machine (the 300 ms default was not, once).
+  auto port = start_server(srv, cluster, {"--metrics=" + http, "--grace=3000"});
   auto health = http_get("http://" + http + "/health");
   CAF_CHECK_EQUAL(health.first, 200);
   CAF_CHECK(has(health.second, "\"healthy\":true"));

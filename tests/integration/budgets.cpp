@@ -337,29 +337,78 @@ CAF_TEST(
 
 namespace {
 
-/// The longest echo of a well-behaved client while `busy()` is true (10 s at
-/// most), with the number of echoes.
-template <class F>
-std::pair<clock_type::duration, int> longest_echo_while(const std::string& addr, F busy) {
-  client_system cs{{}};
-  slacker::client c{*cs.sys, addr};
-  clock_type::duration longest{0};
+/// What well-behaved callers saw while `busy()` was true (10 s at most):
+/// the number of echoes, the longest, and the longest that a control did not
+/// share. The control echoes just as often against a second server nobody
+/// attacks; a stall it saw too at the same time (at least half as long)
+/// was the machine's (a thread here waiting ~100 ms for a core was seen
+/// about once in ten runs), not the payload's, and is not counted.
+struct echo_stalls {
   int n = 0;
-  auto until = clock_type::now() + 10s;
-  while (busy() && clock_type::now() < until) {
-    auto t0 = clock_type::now();
-    auto r = c.call<std::string>("test.api/echo", std::string{"beside"});
-    SLACKER_REQUIRE(r, describe(r.error()));
-    longest = std::max(longest, clock_type::now() - t0);
-    ++n;
+  clock_type::duration longest{0};
+  clock_type::duration unshared{0};
+  clock_type::duration control_longest{0};
+};
+
+template <class F>
+echo_stalls longest_echo_while(const std::string& addr, const std::string& control,
+                               F busy) {
+  struct span {
+    clock_type::time_point from;
+    clock_type::duration took;
+  };
+  auto echo_loop = [&](const std::string& where, std::vector<span>& slow, int& n,
+                       clock_type::duration& longest) {
+    client_system cs{{}};
+    slacker::client c{*cs.sys, where};
+    auto until = clock_type::now() + 10s;
+    while (busy() && clock_type::now() < until) {
+      auto t0 = clock_type::now();
+      auto r = c.call<std::string>("test.api/echo", std::string{"beside"});
+      SLACKER_REQUIRE(r, describe(r.error()));
+      auto took = clock_type::now() - t0;
+      longest = std::max(longest, took);
+      if (took > 5ms)
+        slow.push_back({t0, took});
+      ++n;
+    }
+  };
+  echo_stalls out;
+  std::vector<span> slow, control_slow;
+  int control_n = 0;
+  std::thread other{[&] {
+    echo_loop(control, control_slow, control_n, out.control_longest);
+  }};
+  echo_loop(addr, slow, out.n, out.longest);
+  other.join();
+  for (auto& s : slow) {
+    auto shared =
+        std::any_of(control_slow.begin(), control_slow.end(), [&](const span& c) {
+          return c.took * 2 >= s.took && c.from < s.from + s.took &&
+                 s.from < c.from + c.took;
+        });
+    if (!shared)
+      out.unshared = std::max(out.unshared, s.took);
   }
-  return {longest, n};
+  return out;
+}
+
+long long ms_of(clock_type::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+void report(const echo_stalls& seen, const std::string& beside) {
+  CAF_MESSAGE(seen.n << " echoes beside " << beside << ", the longest "
+                     << ms_of(seen.longest) << " ms (" << ms_of(seen.unshared)
+                     << " ms not shared with the control, whose longest was "
+                     << ms_of(seen.control_longest) << " ms)");
 }
 
 } // namespace
 
 CAF_TEST(expensive calls that are not marked blocking leave the network thread free) {
   server_process srv{{"--slacker.worker-threads=1"}};
+  server_process control{{}};
   {
     // A client in use: its echo measured cheap, it runs inline.
     client_system cs{{}};
@@ -386,17 +435,18 @@ CAF_TEST(expensive calls that are not marked blocking leave the network thread f
       answered += got.size();
     }
   }};
-  auto [longest, n] = longest_echo_while(srv.address(), [&] { return answered < 10; });
+  auto seen =
+      longest_echo_while(srv.address(), control.address(), [&] { return answered < 10; });
   reader.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(longest).count();
-  CAF_MESSAGE(n << " echoes beside 10 x 300 ms of spin, the longest " << ms << " ms");
+  report(seen, "10 x 300 ms of spin");
   CAF_CHECK_EQUAL(answered.load(), 10u);
-  CAF_CHECK_GREATER(n, 10);
-  CAF_CHECK_LESS_OR_EQUAL(ms, 50);
+  CAF_CHECK_GREATER(seen.n, 10);
+  CAF_CHECK_LESS_OR_EQUAL(ms_of(seen.unshared), 50);
 }
 
 CAF_TEST(a 15 MiB json argument leaves the network thread free) {
   server_process srv{{}};
+  server_process control{{}};
   raw_conn c{srv.port, 10s};
   CAF_REQUIRE(c.send(hello_frame()));
   CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
@@ -409,12 +459,12 @@ CAF_TEST(a 15 MiB json argument leaves the network thread free) {
     c.frames(1);
     done = true;
   }};
-  auto [longest, n] = longest_echo_while(srv.address(), [&] { return !done.load(); });
+  auto seen =
+      longest_echo_while(srv.address(), control.address(), [&] { return !done.load(); });
   attacker.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(longest).count();
-  CAF_MESSAGE(n << " echoes beside a 15 MiB json echo, the longest " << ms << " ms");
-  CAF_CHECK_GREATER(n, 10);
-  CAF_CHECK_LESS_OR_EQUAL(ms, 50);
+  report(seen, "a 15 MiB json echo");
+  CAF_CHECK_GREATER(seen.n, 10);
+  CAF_CHECK_LESS_OR_EQUAL(ms_of(seen.unshared), 50);
 }
 
 namespace {
