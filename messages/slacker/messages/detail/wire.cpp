@@ -51,15 +51,8 @@ writer& writer::u64(uint64_t x) {
   return u32(static_cast<uint32_t>(x));
 }
 
-void reserve_large(std::vector<char>& v, size_t n) {
-  if (v.capacity() < n)
-    v.reserve(n);
-}
-
 writer& writer::blob(const char* data, size_t size) {
   u32(static_cast<uint32_t>(size));
-  if (size >= (size_t{1} << 20))
-    reserve_large(buf_, buf_.size() + size);
   buf_.insert(buf_.end(), data, data + size);
   return *this;
 }
@@ -161,8 +154,6 @@ bool reader::blob(std::vector<char>& x) {
   const char* p = nullptr;
   if (!u32(n) || !take(n, p))
     return false;
-  x.clear();
-  reserve_large(x, n);
   x.assign(p, p + n);
   return true;
 }
@@ -263,11 +254,8 @@ bool read_call(reader& in, call_request& out, frame_buffer* from) {
     return false;
   out.codec = static_cast<codec_id>(codec);
   constexpr uint32_t large = 1u << 20;
-  if (!(from && n >= large && from->adopt_tail(args, n, out.args))) {
-    out.args.clear();
-    reserve_large(out.args, n);
+  if (!(from && n >= large && from->adopt_tail(args, n, out.args)))
     out.args.assign(args, args + n);
-  }
   return true;
 }
 

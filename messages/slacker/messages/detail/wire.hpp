@@ -197,12 +197,6 @@ void write_id_str(std::vector<char>& buf, frame_type type, uint64_t id,
 
 /// Reassembles frames from a byte stream, never holding more than one frame
 /// cap of bytes (plus the bytes of one read).
-/// Makes room for `n` bytes in `v` at once (a large blob: one allocation,
-/// not doublings that copy what is there). Huge pages were tried and
-/// dropped: their compaction stalled other threads of the process for up
-/// to 100 ms on a loaded machine.
-void reserve_large(std::vector<char>& v, size_t n);
-
 class frame_buffer {
 public:
   explicit frame_buffer(uint32_t max_message_size) : max_(max_message_size) {}
@@ -222,18 +216,15 @@ public:
       size_t used = 0;
       auto res = parse(data, size, used, on_frame);
       if (!res && !stopped_) {
-        make_room(data + used, size - used);
         buf_.insert(buf_.end(), data + used, data + size);
+        make_room();
       }
       return res;
     }
-    if (buf_.size() < header_size) {
-      // The header completes now: room for the whole frame at once.
-      std::vector<char> head(buf_);
-      head.insert(head.end(), data, data + std::min(size, header_size));
-      make_room(head.data(), head.size());
-    }
+    auto had_header = buf_.size() >= header_size;
     buf_.insert(buf_.end(), data, data + size);
+    if (!had_header)
+      make_room();
     return parse_buffered(on_frame);
   }
 
@@ -298,26 +289,30 @@ private:
     return res;
   }
 
-  /// Room for the frame that begins at `data` (`size` bytes of it here),
-  /// once its length is known and within the cap: one allocation instead
-  /// of doublings that copy what came so far (charged to the budget of
-  /// incomplete frames as soon as it is made).
-  void make_room(const char* data, size_t size) {
-    // Small pages: each read fills (and faults in) only its own part.
-    auto need = frame_size(data, size);
-    if (need >= (size_t{1} << 20))
-      buf_.reserve(buf_.size() + need);
+  /// The length field of the frame header at `data`.
+  static uint32_t length_at(const char* data) {
+    auto b = reinterpret_cast<const unsigned char*>(data);
+    return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) |
+           uint32_t{b[3]};
   }
 
-  /// The size of the frame that begins at `data` once its header is there
+  /// The size of the frame the buffer begins with, once its header is there
   /// and its length within the cap; 0 otherwise.
-  size_t frame_size(const char* data, size_t size) const {
-    if (size < header_size)
+  size_t frame_size() const {
+    if (buf_.size() < header_size)
       return 0;
-    auto b = reinterpret_cast<const unsigned char*>(data);
-    uint32_t len = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
-                   (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+    auto len = length_at(buf_.data());
     return len > 0 && len <= max_ ? header_size + len : 0;
+  }
+
+  /// Room for the whole of a large frame the buffer begins with, once its
+  /// header is there: one allocation instead of doublings that copy what
+  /// came so far (charged to the budget of incomplete frames at once). Each
+  /// read then fills, and faults in, only its own part.
+  void make_room() {
+    auto need = frame_size();
+    if (need >= (size_t{1} << 20))
+      buf_.reserve(need);
   }
 
   /// Gives a large buffer back once it holds little: a connection that sent
@@ -326,7 +321,7 @@ private:
     constexpr size_t keep = 64 * 1024;
     // Room made for the frame under way stays.
     if (buf_.capacity() > keep && buf_.size() * 4 < buf_.capacity() &&
-        frame_size(buf_.data(), buf_.size()) * 2 <= buf_.capacity()) {
+        frame_size() * 2 <= buf_.capacity()) {
       std::vector<char> smaller(buf_.begin(), buf_.end());
       buf_.swap(smaller);
     }
@@ -336,9 +331,7 @@ private:
   std::optional<close_code> parse(const char* data, size_t size, size_t& used,
                                   F& on_frame) {
     while (size - used >= header_size) {
-      auto b = reinterpret_cast<const unsigned char*>(data + used);
-      uint32_t len = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
-                     (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+      auto len = length_at(data + used);
       if (len == 0)
         return close_code::malformed;
       if (len > max_)
