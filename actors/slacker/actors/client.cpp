@@ -69,8 +69,11 @@ caf::expected<call_reply> client::invoke(call_request req,
     return invalid_;
   if (req.deadline_ns == 0)
     req.deadline_ns = detail::deadline_after(timeout);
-  if (lane_)
-    return lane_->call(req);
+  if (lane_) {
+    blocking_lane::attempt how;
+    how.timeout = timeout;
+    return lane_->call(req, &how);
+  }
   // The connection broker answers every call (its deadline, or the end of
   // its connection).
   return pool_->request<call_reply>(actor_, std::move(req));

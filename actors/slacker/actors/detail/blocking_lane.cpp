@@ -314,7 +314,9 @@ caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& r
       return make_error(sc::connection_broken, what + ": connection to " + addr_ +
                                                    " closed by the server: " + cn.why);
     case outcome::timed_out: {
-      auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count(); // as given
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(
+                    how.timeout.count() > 0 ? how.timeout : left)
+                    .count();
       return make_error(sc::timeout, what + " on " + addr_ + ": no reply within " +
                                          std::to_string(std::max<int64_t>(ms, 0)) +
                                          " ms");

@@ -36,6 +36,9 @@ public:
   struct attempt {
     bool sent = false;     // the request was written to a connection
     bool answered = false; // the server answered it (a reply or its error)
+    /// In: the caller's timeout, which a `timeout` error names (0: the time
+    /// left when the lane took the call, a little less).
+    std::chrono::nanoseconds timeout{0};
   };
 
   /// Sends `req` (its `deadline_ns` must be set; its `id` is kept) and waits

@@ -92,6 +92,7 @@ caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry
       return out;
     servers.push_back(link->get());
     calls.push_back({link->get()->lane.get(), caf::error{}, {}});
+    calls.back().how.timeout = call.policies->timeout;
   }
   aggregator agg{call.req.ns + "/" + call.req.fn, call.policies, chosen};
   std::vector<bool> ended(servers.size(), false);
@@ -224,6 +225,7 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
   auto probe = count_in(board, s);
   auto started = clock::now();
   blocking_lane::attempt how;
+  how.timeout = call.policies->timeout;
   auto rep = s.lane->call(call.req, &how);
   auto took =
       std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
