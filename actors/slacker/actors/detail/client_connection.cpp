@@ -393,7 +393,9 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      std::move(rp),
                      kind,
                      req.codec,
-                     left,
+                     // What the caller asked for, for the timeout's message
+                     // (the time left is less by the wait to get here).
+                     policies ? clock::duration{policies->timeout} : left,
                      std::move(policies),
                      {},
                      {},
