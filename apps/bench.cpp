@@ -824,12 +824,20 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
             std::make_unique<slacker::cluster_client>(sys, row.cluster, zk_addr, opts));
         auto& sc = *clients.back();
         for (int i = 0; i < 300; ++i) { // until every server is known (bounded)
+          // Listed in the namespace and as a server: callable (a server's
+          // own node is written after its namespaces).
           auto v = sc.members();
-          if (v && v->namespaces["bench"].size() >= row.servers)
+          size_t callable = 0;
+          if (v)
+            for (auto& addr : v->namespaces["bench"])
+              callable += v->servers.count(addr);
+          if (callable >= row.servers)
             break;
           std::this_thread::sleep_for(std::chrono::milliseconds{50});
         }
-        sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); // warm up connections
+        if (auto warm = sc.call<std::vector<int64_t>>("bench/echo", int64_t{1}); !warm)
+          std::fprintf(stderr, "bench: %s: the first call failed: %s\n",
+                       row.cluster.c_str(), slacker::describe(warm.error()).c_str());
         auto cluster_call = [&sc](std::string fn, auto value) -> issue_fn {
           return [&sc, fn, value](caf::event_based_actor* self,
                                   std::function<void(bool)> done) {

@@ -483,6 +483,37 @@ CAF_TEST(a peer pinging more often than the minimum interval is closed) {
   CAF_CHECK(close_code_of(got[6].second) == wire::close_code::too_many_pings);
 }
 
+CAF_TEST(pings between calls are no strikes however often they come) {
+  // One call at a time, each answered before the ping that follows it
+  // arrives (no call in flight then): a client calling steadily pings while
+  // its calls wait, and was closed after ~3 s (the bench saw it).
+  raw_conn c{server.port};
+  CAF_REQUIRE(c.send(hello_frame()));
+  CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
+  for (uint64_t id = 1; id <= 20; ++id) {
+    CAF_REQUIRE(c.send(slacker_test::echo_call(id, "x")));
+    auto rep = c.frames(1);
+    CAF_REQUIRE_EQUAL(rep.size(), 1u);
+    CAF_REQUIRE(rep[0].first == wire::frame_type::reply);
+    std::vector<char> ping;
+    wire::write_u64(ping, wire::frame_type::ping, id);
+    CAF_REQUIRE(c.send(ping));
+    auto pong = c.frames(1);
+    CAF_REQUIRE_EQUAL(pong.size(), 1u);
+    CAF_CHECK(pong[0].first == wire::frame_type::pong);
+  }
+  // The strikes count again from a full bucket once the calls stop.
+  std::vector<char> pings;
+  for (uint64_t nonce = 1; nonce <= 7; ++nonce)
+    wire::write_u64(pings, wire::frame_type::ping, nonce);
+  CAF_REQUIRE(c.send(pings));
+  auto got = c.frames(SIZE_MAX);
+  CAF_CHECK(c.closed);
+  CAF_REQUIRE_EQUAL(got.size(), 6u); // a burst of five pongs, the error
+  CAF_CHECK(got[5].first == wire::frame_type::error);
+  CAF_CHECK(close_code_of(got[5].second) == wire::close_code::too_many_pings);
+}
+
 CAF_TEST(pings at the interval of a watching client are all answered) {
   // An idle connection of a client with subscribers to reachability pings
   // every slacker.ping-interval (500 ms): never a strike.

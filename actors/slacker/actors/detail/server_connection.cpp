@@ -115,6 +115,9 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   // one per slacker.min-ping-interval, as of `ping_refill`.
   double ping_tokens = 5;
   clock::time_point ping_refill = clock::now();
+  // A call or a message arrived since the last ping: that ping is no
+  // strike and the bucket is full again (gRPC resets its strikes on data).
+  bool data_since_ping = false;
   // Budgets: what this connection charged to the server's count of buffered
   // bytes; when the frame under way began (or last made progress); whether
   // its TLS handshake is still counted.
@@ -646,13 +649,16 @@ void on_send(caf::io::broker* self, const state_ptr& sp, uint64_t id,
               caf::actor_cast<caf::actor>(self), id, ns);
 }
 
-/// Pings on a connection with no call in flight are taken at most one per
-/// `slacker.min-ping-interval` on average, with a burst of 5 (pings that
-/// queued while this server was busy arrive together); one more closes the
-/// connection (gRPC's ping strikes, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_
-/// WITHOUT_DATA_MS). While calls are in flight, pings are what finds a
-/// frozen server: always answered. A client pings an idle server only
-/// while someone watches reachability, every 500 ms.
+/// Pings on a connection with no call in flight and none since the last
+/// ping are taken at most one per `slacker.min-ping-interval` on average,
+/// with a burst of 5 (pings that queued while this server was busy arrive
+/// together); one more closes the connection (gRPC's ping strikes,
+/// GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, reset by data).
+/// While calls are in flight, pings are what finds a frozen server: always
+/// answered; a call since the last ping refills the bucket (one call at a
+/// time is often answered before the ping that watched it arrives). A
+/// client pings an idle server only while someone watches reachability,
+/// every 500 ms.
 bool connection_callee::on_ping() {
   constexpr double burst = 5;
   auto now = clock::now();
@@ -662,6 +668,10 @@ bool connection_callee::on_ping() {
         burst, st->ping_tokens +
                    std::chrono::duration<double>(now - st->ping_refill).count() / min);
   st->ping_refill = now;
+  if (std::exchange(st->data_since_ping, false)) {
+    st->ping_tokens = burst;
+    return true;
+  }
   if (st->owed > 0 || min <= 0)
     return true;
   if (st->ping_tokens < 1) {
@@ -678,6 +688,7 @@ bool connection_callee::on_ping() {
 }
 
 void connection_callee::on_call(call_request& req, std::vector<char>& out) {
+  st->data_since_ping = true;
   slacker::on_call(self, st->shared_from_this(), req);
   // Backpressure between frames of one read: once the replies not yet
   // written pass one frame cap, the next frame waits (docs/protocol.md).
@@ -698,6 +709,7 @@ void connection_callee::on_call(call_request& req, std::vector<char>& out) {
 
 void connection_callee::on_send(uint64_t id, const std::string& ns,
                                 const std::vector<char>& msg, std::vector<char>&) {
+  st->data_since_ping = true;
   slacker::on_send(self, st->shared_from_this(), id, ns, msg);
 }
 
