@@ -17,6 +17,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/settings.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "slacker/actors/detail/namespace_actor.hpp"
@@ -215,6 +216,21 @@ caf::expected<uint16_t> server::publish(uint16_t port, const std::string& bind) 
     metrics_.push_back(metrics::add_gauge(
         "slacker_server_draining", label, "1 while the server stops (drains)",
         [cat = catalog_] { return cat->draining() ? 1.0 : 0.0; }));
+    metrics_.push_back(metrics::add_status(
+        "overview", "server on port " + std::to_string(port_),
+        [cat = catalog_, pool = pool_, tls = opts.tls != nullptr,
+         insecure = opts.insecure, bind = bind.empty() ? std::string{"*"} : bind,
+         port = port_] {
+          return nlohmann::json{{"role", "server"},
+                                {"listening on", bind + ":" + std::to_string(port)},
+                                {"TLS", tls        ? "mutual TLS"
+                                        : insecure ? "no (insecure)"
+                                                   : "no (loopback only)"},
+                                {"draining", cat->draining()},
+                                {"answers owed", cat->owed.load()},
+                                {"blocking calls waiting", pool->queued()}}
+              .dump();
+        }));
     metrics_.push_back(
         metrics::add_health("server on port " + std::to_string(port_), [cat = catalog_] {
           return cat->draining() ? std::string{"draining: stopping"} : std::string{};

@@ -1,5 +1,7 @@
 #include "slacker/cluster/cluster_client.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
@@ -102,6 +104,22 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
           return "ZooKeeper lost for " + std::to_string(v.view_age_ms) + " ms (" +
                  to_string(v.status) + ")";
         }));
+  }
+  if (metrics::enabled()) {
+    // The status portal: this client in the overview, and the cluster as
+    // it sees it (members, leaders, each server's routing state).
+    auto* reg = registry_.get();
+    metrics_.push_back(metrics::add_status(
+        "overview", "cluster client of " + cluster_, [reg, cluster = cluster_] {
+          auto v = reg->state();
+          return nlohmann::json{{"role", "cluster client"},
+                                {"cluster", cluster},
+                                {"ZooKeeper", to_string(v.status)},
+                                {"view age (ms)", v.view_age_ms}}
+              .dump();
+        }));
+    metrics_.push_back(metrics::add_status("cluster", "cluster " + cluster_,
+                                           [this] { return status_of_cluster(); }));
   }
   // Callers choose their server on routes the dispatcher publishes; blocking
   // calls do their I/O in the calling thread (slacker.blocking-calls=lane).
@@ -225,6 +243,46 @@ caf::expected<std::string> cluster_client::server_data(const std::string& addr) 
 void cluster_client::on_server_data_change(
     std::function<void(const std::string&, const std::string&)> fn) {
   caf::anon_send(dispatcher_, server_data_handler{std::move(fn)});
+}
+
+std::string cluster_client::status_of_cluster() {
+  auto v = members();
+  if (!v)
+    return nlohmann::json{{"error", describe(v.error())}}.dump();
+  std::map<std::string, std::vector<std::string>> provides;
+  for (auto& [ns, addrs] : v->namespaces)
+    for (auto& addr : addrs)
+      provides[addr].push_back(ns);
+  auto servers = nlohmann::json::array();
+  for (auto& [addr, data] : v->servers) {
+    auto counts = metrics::peer(cluster_, addr);
+    auto ejections = counts->ejected_timeouts.load() + counts->ejected_slow.load();
+    auto& nss = provides[addr];
+    const char* state = v->leaving.count(addr) > 0 ? "leaving"
+                        : nss.empty()              ? "offline"
+                        : counts->routable.load()  ? "routed"
+                        : ejections > 0            ? "ejected"
+                                                   : "unreachable";
+    servers.push_back({{"addr", addr},
+                       {"data", data},
+                       {"namespaces", nss},
+                       {"state", state},
+                       {"calls", counts->calls.load()},
+                       {"ejections", ejections}});
+  }
+  auto leaders = nlohmann::json::array();
+  for (auto& [ns, addr] : v->leaders) {
+    std::string token;
+    if (auto t = v->tokens.find(ns); t != v->tokens.end())
+      token = std::to_string(t->second.incarnation) + ":" +
+              std::to_string(t->second.sequence);
+    leaders.push_back({{"ns", ns}, {"addr", addr}, {"token", token}});
+  }
+  return nlohmann::json{{"zookeeper", to_string(v->state.status)},
+                        {"view_age_ms", v->state.view_age_ms},
+                        {"servers", servers},
+                        {"leaders", leaders}}
+      .dump();
 }
 
 caf::expected<membership_view> cluster_client::members() {

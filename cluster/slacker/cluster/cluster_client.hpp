@@ -230,6 +230,10 @@ public:
   /// What this client knows of the cluster.
   caf::expected<membership_view> members();
 
+  /// What the status portal shows of the cluster (JSON): members, their
+  /// routing state here, leaders with their fencing tokens.
+  std::string status_of_cluster();
+
   /// Waits until what this client routes to satisfies `pred` (e.g. two
   /// servers provide a namespace); the view then, or `timeout` after `timeout`.
   caf::expected<membership_view>

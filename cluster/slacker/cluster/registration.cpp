@@ -78,11 +78,24 @@ registration::registration(caf::actor_system& sys, const server& srv,
     spdlog::error("registry: {}", describe(refused_));
     return;
   }
-  if (metrics::enabled())
+  if (metrics::enabled()) {
     health_ = metrics::add_health("registration in cluster " + cluster_, [this] {
       auto err = wait_registered(std::chrono::milliseconds{500});
       return err ? "not registered: " + describe(err) : std::string{};
     });
+    status_ = metrics::add_status("overview", "member of cluster " + cluster_, [this] {
+      auto err = wait_registered(std::chrono::milliseconds{200});
+      std::vector<std::string> routed;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        routed.assign(routed_.begin(), routed_.end());
+      }
+      return nlohmann::json{{"cluster", cluster_},
+                            {"registered", err ? "no: " + describe(err) : "yes"},
+                            {"namespaces routed", routed}}
+          .dump();
+    });
+  }
   actor_ =
       sys.spawn<caf::detached>(registrar_actor, std::move(opts.zk), opts.node, srv.port(),
                                std::move(opts.server_data), namespaces_of(srv), remote_ok,
@@ -105,6 +118,7 @@ caf::error registration::wait_registered(std::chrono::milliseconds timeout) {
 
 registration::~registration() {
   health_.reset(); // waits for a health check under way
+  status_.reset();
   leave();
 }
 

@@ -127,6 +127,7 @@ private:
   std::string server_data_;
   std::set<std::string> routed_; // guarded by mtx_
   std::shared_ptr<void> health_; // its part of /health
+  std::shared_ptr<void> status_; // its part of the portal's overview
   std::mutex update_mtx_;        // one server-data update at a time
 };
 

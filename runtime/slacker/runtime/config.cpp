@@ -98,8 +98,11 @@ config::config() {
           "a leader steps down when its ZooKeeper link has been down this share of the "
           "session timeout (0.667)")
       .add<bool>("insecure", "a plaintext server also takes peers not on loopback")
-      .add<std::string>("metrics",
-                        "HOST:PORT serving /metrics and /health (default: off)");
+      .add<std::string>("metrics", "HOST:PORT serving /metrics, /health and the status "
+                                   "portal (default: off)");
+  opt_group{custom_options_, "slacker.portal"}.add<std::string>(
+      "token", "secret the portal's pages and /api ask for (default: none; or "
+               "$SLACKER_PORTAL_TOKEN)");
   opt_group{custom_options_, "slacker.tls"}
       .add<std::string>("certificate", "PEM certificate of this process (mutual TLS)")
       .add<std::string>("key", "PEM private key of the certificate")

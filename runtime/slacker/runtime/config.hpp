@@ -63,14 +63,21 @@ void add_message_types(caf::actor_system_config& cfg);
 /// - `slacker.zk.auth`: `user:password` for ZooKeeper digest auth; a server
 ///   with it owns its cluster's nodes (docs/security.md).
 /// - `slacker.metrics`: `HOST:PORT` where servers and cluster clients serve
-///   Prometheus metrics (`/metrics`) and a health check (`/health`); off by
-///   default (docs/operations.md).
+///   Prometheus metrics (`/metrics`), a health check (`/health`) and the
+///   status portal (`/`, `/api/...`); off by default (docs/operations.md).
+/// - `slacker.portal.token` (or `$SLACKER_PORTAL_TOKEN`): the portal's pages
+///   and `/api` ask for it (`?token=` or `Authorization: Bearer`).
 /// The options live in the configuration's settings (read them with
 /// `caf::get_or(cfg, "slacker.worker-threads", ...)`, set them with
 /// `cfg.set("slacker.worker-threads", 8)`), not in fields of their own.
 class config : public caf::actor_system_config {
 public:
   config();
+
+  /// The options declared (slacker's and CAF's), for the portal's /config.
+  const caf::config_option_set& declared() const noexcept {
+    return custom_options_;
+  }
 };
 
 /// Where a kind of actor runs: on CAF's network thread, as a broker (`network`,

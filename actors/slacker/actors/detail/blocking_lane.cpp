@@ -1,4 +1,5 @@
 #include "slacker/actors/detail/blocking_lane.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   std::string why;                  // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
   std::vector<char> sealed, opened; // TLS buffers, reused from call to call
+  std::shared_ptr<metrics::link_counts> link; // for the portal, or null
   // The wait under way: the reply it waits for, and whether it came.
   uint64_t awaited = 0;
   call_reply* reply = nullptr;
@@ -103,6 +105,8 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       auto n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
       if (n > 0) {
         done += static_cast<size_t>(n);
+        if (link)
+          link->moved(0, static_cast<uint64_t>(n));
         continue;
       }
       if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -176,6 +180,8 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     if (n <= 0)
       return outcome::lost;
     last_heard = clock::now();
+    if (link)
+      link->moved(static_cast<uint64_t>(n), 0);
     const char* data = buf;
     auto size = static_cast<size_t>(n);
     if (tls) {
@@ -219,9 +225,10 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   }
 };
 
-blocking_lane::blocking_lane(std::string host, uint16_t port, wire_options opts)
+blocking_lane::blocking_lane(std::string host, uint16_t port, wire_options opts,
+                             std::string cluster)
   : host_(std::move(host)), port_(port), addr_(host_ + ":" + std::to_string(port)),
-    opts_(opts) {
+    opts_(opts), cluster_(std::move(cluster)) {
   // nop
 }
 
@@ -259,6 +266,7 @@ blocking_lane::borrow(const std::string& what) {
                                                  ": " + describe(fd.error()));
   auto c = std::make_unique<conn>(opts_.max_message_size, addr_);
   c->fd = *fd;
+  c->link = metrics::track_link("out", addr_, cluster_, opts_.tls != nullptr);
   if (opts_.tls) {
     // The client's first handshake flight; the hello below waits, sealed,
     // until the handshake is done (while the call awaits its reply).
@@ -277,6 +285,8 @@ blocking_lane::borrow(const std::string& what) {
 }
 
 void blocking_lane::give_back(std::unique_ptr<conn> c) {
+  if (c->link)
+    c->link->in_flight.store(0, std::memory_order_relaxed);
   if (c->going_away)
     return; // closes it
   std::lock_guard<std::mutex> guard{mtx_};
@@ -380,6 +390,10 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
   wire::write_call(frame, req);
   req.id = caller_id;
   how.sent = true; // a partial write may have reached the server
+  if (cn.link) {
+    cn.link->calls.fetch_add(1, std::memory_order_relaxed);
+    cn.link->in_flight.store(1, std::memory_order_relaxed); // until given back
+  }
   if (!cn.write_all(frame, deadline))
     return connection_failed(true, what + ": connection to " + addr_ + " lost");
   return {};

@@ -25,7 +25,10 @@ namespace slacker {
 /// `timeout_grace` fails with `timeout`. Thread-safe.
 class blocking_lane {
 public:
-  blocking_lane(std::string host, uint16_t port, wire_options opts);
+  /// `cluster`: the cluster client's, for the portal's list of connections
+  /// (empty: a direct client).
+  blocking_lane(std::string host, uint16_t port, wire_options opts,
+                std::string cluster = {});
 
   blocking_lane(const blocking_lane&) = delete;
   blocking_lane& operator=(const blocking_lane&) = delete;
@@ -113,6 +116,7 @@ private:
   uint16_t port_;
   std::string addr_;
   wire_options opts_;
+  std::string cluster_;
   std::mutex mtx_;
   std::vector<std::unique_ptr<conn>> idle_;
   bool closed_ = false; // guarded by mtx_

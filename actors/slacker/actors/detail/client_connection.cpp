@@ -138,6 +138,8 @@ struct conn_state {
   call_ledger<call> calls;
   std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
   std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
+  std::string cluster;                            // its client's, or empty
+  std::shared_ptr<metrics::link_counts> link;     // for the portal, or null
   std::shared_ptr<std::atomic<bool>> feedback;    // a grouping wants outcomes
   uint32_t accrual = 3; // timeouts in a row that make this server suspect
   std::shared_ptr<accrual::health> health = std::make_shared<accrual::health>();
@@ -192,6 +194,13 @@ std::vector<char>& out_buf(self_ptr self, conn_state& st) {
 void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused = false,
           bool idle_closed = false);
 
+/// Hands what is written to the socket (counted for the portal).
+void flush_counted(self_ptr self, conn_state& st) {
+  if (st.link)
+    st.link->moved(0, self->wr_buf(st.hdl).size());
+  self->flush(st.hdl);
+}
+
 void flush_out(self_ptr self, conn_state& st) {
   if (st.ph != conn_state::phase::open)
     return;
@@ -203,7 +212,7 @@ void flush_out(self_ptr self, conn_state& st) {
       return;
     }
   }
-  self->flush(st.hdl);
+  flush_counted(self, st);
 }
 
 /// Answers call `c` with `rep` (a result or an error), as its caller wants
@@ -314,6 +323,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused,
           bool idle_closed) {
   if (st.ph == conn_state::phase::idle)
     return;
+  st.link.reset(); // off the portal's list
   auto tell = !st.down_told && !idle_closed;
   // Calls of a connection that never opened were never sent; nor did those
   // of one the server closed with an error before answering hello (`refused`:
@@ -412,6 +422,8 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
   if (st.counts)
     st.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
   auto id = st.calls.add(std::move(c), deadline);
+  if (st.link)
+    st.link->calls.fetch_add(1, std::memory_order_relaxed);
   arm_deadline(self, st, deadline);
   ensure_connection(self, st);
   req.id = id;
@@ -479,6 +491,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   st.hdl = self->add_scribe(static_cast<caf::io::network::native_socket>(fd));
   st.ph = conn_state::phase::open;
   st.last_heard = clock::now();
+  st.link = metrics::track_link("out", st.addr, st.cluster, st.opts.tls != nullptr);
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
   if (st.opts.tls) {
     // The outbox (hello first) is sealed once the handshake is done.
@@ -492,7 +505,7 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
     auto& buf = self->wr_buf(st.hdl);
     buf.insert(buf.end(), st.outbox.begin(), st.outbox.end());
     st.outbox.clear();
-    self->flush(st.hdl);
+    flush_counted(self, st);
   }
   self->delayed_send(self, st.opts.handshake_timeout, handshake_atom::value, gen);
   arm_tick(self, st);
@@ -647,6 +660,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   sp->counts = std::move(hooks.counts);
   sp->feedback = std::move(hooks.feedback);
   sp->detect = std::move(hooks.detect);
+  sp->cluster = std::move(hooks.cluster);
   if (hooks.health)
     sp->health = std::move(hooks.health);
   sp->accrual = std::max<uint32_t>(opts.failure_accrual, 1);
@@ -758,6 +772,11 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
           return;
         st.last_heard = clock::now();
+        if (st.link) {
+          st.link->moved(msg.buf.size(), 0);
+          st.link->in_flight.store(static_cast<int64_t>(st.calls.size()),
+                                   std::memory_order_relaxed);
+        }
         if (st.greeted && !st.connect_waiters.empty()) {
           // The server spoke: those who asked whether it is there hear yes.
           auto waiters = std::move(st.connect_waiters);

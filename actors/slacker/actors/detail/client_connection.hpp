@@ -47,6 +47,9 @@ struct link_hooks {
   /// When set and true, idle connections ping too (someone watches
   /// reachability); otherwise a connection pings only while calls wait on it.
   std::shared_ptr<std::atomic<bool>> detect;
+  /// The cluster of the client that owns the broker (empty: a direct
+  /// client), for the portal's list of connections.
+  std::string cluster;
 };
 
 /// The connection broker of one server at `host:port` (docs/protocol.md). It

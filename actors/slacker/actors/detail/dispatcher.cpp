@@ -41,7 +41,8 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
                    metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr,
                    st.feedback,
                    std::make_shared<accrual::health>(),
-                   st.detect};
+                   st.detect,
+                   st.cluster};
   auto conn = st.connect(self->home_system(), addr, hooks);
   if (!conn)
     return nullptr;    // not host:port
@@ -55,7 +56,8 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   std::string host;
   uint16_t port = 0;
   if (st.lane_opts && split_address(addr, host, port))
-    route->lane = std::make_shared<blocking_lane>(std::move(host), port, *st.lane_opts);
+    route->lane =
+        std::make_shared<blocking_lane>(std::move(host), port, *st.lane_opts, st.cluster);
   return &st.links
               .emplace(addr, dispatcher_state::link{route->conn, hooks.in_flight, route})
               .first->second;

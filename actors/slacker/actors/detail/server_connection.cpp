@@ -118,6 +118,7 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   // A call or a message arrived since the last ping: that ping is no
   // strike and the bucket is full again (gRPC resets its strikes on data).
   bool data_since_ping = false;
+  std::shared_ptr<metrics::link_counts> link; // for the portal, or null
   // Budgets: what this connection charged to the server's count of buffered
   // bytes; when the frame under way began (or last made progress); whether
   // its TLS handshake is still counted.
@@ -171,6 +172,8 @@ using state_ptr = std::shared_ptr<connection_state>;
 /// Counts an answer owed (+1) or given (-1), here and in the catalog's total.
 void owe(connection_state& st, int64_t n) {
   st.owed += n;
+  if (st.link)
+    st.link->in_flight.store(st.owed, std::memory_order_relaxed);
   st.cat->owed.fetch_add(n, std::memory_order_relaxed);
 }
 
@@ -689,6 +692,8 @@ bool connection_callee::on_ping() {
 
 void connection_callee::on_call(call_request& req, std::vector<char>& out) {
   st->data_since_ping = true;
+  if (st->link)
+    st->link->calls.fetch_add(1, std::memory_order_relaxed);
   slacker::on_call(self, st->shared_from_this(), req);
   // Backpressure between frames of one read: once the replies not yet
   // written pass one frame cap, the next frame waits (docs/protocol.md).
@@ -844,8 +849,10 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
   self->ack_writes(hdl, true);
   self->delayed_send(self, opts.handshake_timeout, handshake_atom::value);
   arm_idle_check(self, *sp);
+  sp->link = metrics::track_link("in", sp->peer, "", opts.tls != nullptr);
   // A connection that ends owes nothing any more.
   self->attach_functor([sp](const caf::error&) {
+    sp->link.reset(); // off the portal's list
     sp->gone->store(true, std::memory_order_relaxed);
     if (!sp->offloaded.empty() && sp->cat->pool)
       sp->cat->pool->purge(); // what its calls held in the queue goes now
@@ -860,6 +867,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
         if (st.closing)
           return;
         st.last_heard = clock::now();
+        if (st.link)
+          st.link->moved(msg.buf.size(), 0);
         auto before = self->wr_buf(st.hdl).size();
         const char* data = msg.buf.data();
         size_t size = msg.buf.size();
@@ -951,6 +960,8 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       [self, sp](caf::io::data_transferred_msg& msg) {
         auto& st = *sp;
         st.written += msg.written;
+        if (st.link)
+          st.link->moved(0, msg.written);
         if (st.closing || !st.halted ||
             st.queued - st.written > st.opts.max_message_size / 2)
           return;

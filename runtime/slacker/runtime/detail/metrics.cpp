@@ -1,6 +1,8 @@
 #include "slacker/runtime/detail/metrics.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <list>
 #include <map>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/detail/portal.hpp"
 
 namespace slacker::metrics {
 
@@ -34,6 +37,15 @@ struct health_part {
   std::function<std::string()> check;
 };
 
+/// A part of the portal's data. Read outside the registry's lock (a read
+/// may ask an actor): its own mutex keeps it from going while it is read.
+struct status_part {
+  std::string section;
+  std::string title;
+  std::mutex mtx;
+  std::function<std::string()> read; // empty once its handle went
+};
+
 /// Everything counted, behind one lock for the maps (the counters are
 /// atomics: a call takes the lock shared, to find its entry).
 struct registry {
@@ -45,6 +57,8 @@ struct registry {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<peer_counts>> peers;
   std::list<gauge> gauges;
   std::list<health_part> health;
+  std::list<std::shared_ptr<status_part>> status;
+  std::list<std::weak_ptr<link_counts>> links;
   mg_context* http = nullptr;
   std::string address;
 };
@@ -137,21 +151,11 @@ int send(mg_connection* conn, int status, const char* type, const std::string& b
   return status;
 }
 
-/// A gauge or health check may ask an actor from this (civetweb's) thread;
-/// CAF then keeps a reference to its logger in the thread, and an actor
-/// system waits for its logger to go when it ends: let go of it after each
-/// request.
-struct forget_caf {
-  ~forget_caf() {
-    caf::logger::set_current_actor_system(nullptr);
-  }
-};
-
 /// Answers with what `produce` returns (status, body) as `type`.
 template <class F> int respond(mg_connection* conn, const char* type, F produce) {
   std::pair<int, std::string> answer;
   {
-    forget_caf guard;
+    forget_caf_logger guard;
     answer = produce();
   }
   return send(conn, answer.first, type, answer.second);
@@ -181,6 +185,10 @@ int on_log(const mg_connection*, const char* message) {
 }
 
 } // namespace
+
+forget_caf_logger::~forget_caf_logger() {
+  caf::logger::set_current_actor_system(nullptr);
+}
 
 bool enabled() noexcept {
   return on.load(std::memory_order_relaxed);
@@ -237,6 +245,99 @@ std::shared_ptr<void> add_health(std::string what, std::function<std::string()> 
   std::unique_lock<std::shared_mutex> guard{r.mtx};
   r.health.push_back({std::move(what), std::move(check)});
   return handle_of(r.health, std::prev(r.health.end()));
+}
+
+int64_t now_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void link_counts::moved(uint64_t in, uint64_t out) noexcept {
+  if (in > 0)
+    bytes_in.fetch_add(in, std::memory_order_relaxed);
+  if (out > 0)
+    bytes_out.fetch_add(out, std::memory_order_relaxed);
+  last_ms.store(now_ms(), std::memory_order_relaxed);
+}
+
+std::shared_ptr<link_counts> track_link(std::string side, std::string peer,
+                                        std::string cluster, bool tls) {
+  if (!enabled())
+    return nullptr;
+  auto out = std::make_shared<link_counts>();
+  out->side = std::move(side);
+  out->peer = std::move(peer);
+  out->cluster = std::move(cluster);
+  out->tls = tls;
+  out->opened_ms = now_ms();
+  out->last_ms = out->opened_ms;
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  // Closed ones go as new ones come: the list stays as long as the open.
+  r.links.remove_if([](auto& w) { return w.expired(); });
+  r.links.push_back(out);
+  return out;
+}
+
+std::vector<std::shared_ptr<link_counts>> links() {
+  auto& r = reg();
+  std::shared_lock<std::shared_mutex> guard{r.mtx};
+  std::vector<std::shared_ptr<link_counts>> out;
+  for (auto& w : r.links)
+    if (auto l = w.lock())
+      out.push_back(std::move(l));
+  return out;
+}
+
+std::shared_ptr<void> add_status(std::string section, std::string title,
+                                 std::function<std::string()> read) {
+  auto part = std::make_shared<status_part>();
+  part->section = std::move(section);
+  part->title = std::move(title);
+  part->read = std::move(read);
+  auto& r = reg();
+  std::unique_lock<std::shared_mutex> guard{r.mtx};
+  r.status.push_back(part);
+  auto i = std::prev(r.status.end());
+  return std::shared_ptr<void>(nullptr, [i, part](void*) {
+    {
+      std::unique_lock<std::shared_mutex> guard{reg().mtx};
+      reg().status.erase(i);
+    }
+    std::lock_guard<std::mutex> guard{part->mtx}; // waits for a read under way
+    part->read = nullptr;
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> read_status(const std::string& section) {
+  std::vector<std::shared_ptr<status_part>> parts;
+  {
+    auto& r = reg();
+    std::shared_lock<std::shared_mutex> guard{r.mtx};
+    for (auto& p : r.status)
+      if (p->section == section)
+        parts.push_back(p);
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& p : parts) {
+    std::lock_guard<std::mutex> guard{p->mtx};
+    if (p->read) {
+      forget_caf_logger guard_logger;
+      out.emplace_back(p->title, p->read());
+    }
+  }
+  return out;
+}
+
+void each_counts(const std::function<void(const count_row&)>& f) {
+  auto& r = reg();
+  std::shared_lock<std::shared_mutex> guard{r.mtx};
+  for (auto& [ns, fns] : r.served)
+    for (auto& [fn, c] : fns)
+      f({true, ns, fn, *c, nullptr});
+  for (auto& [key, c] : r.peers)
+    f({false, key.first, key.second, *c, c.get()});
 }
 
 std::string render() {
@@ -305,7 +406,7 @@ std::pair<int, std::string> health() {
   return {fine ? 200 : 503, body.dump() + "\n"};
 }
 
-caf::error serve(const std::string& host_port) {
+caf::error serve(const std::string& host_port, std::string token, std::string config) {
   auto& r = reg();
   std::unique_lock<std::shared_mutex> guard{r.mtx};
   if (r.http) {
@@ -333,8 +434,11 @@ caf::error serve(const std::string& host_port) {
   r.http = ctx; // runs until the process ends
   r.address = host_port;
   on = true;
-  spdlog::info("metrics: serving /metrics, /health, /health/ready and /health/live on {}",
-               host_port);
+  guard.unlock(); // the portal's sampler reads the registry
+  portal::install(ctx, std::move(token), std::move(config));
+  spdlog::info("metrics: serving /metrics, /health, /health/ready and /health/live on "
+               "{}, and the status portal at http://{}/",
+               host_port, host_port);
   return {};
 }
 
@@ -342,7 +446,10 @@ caf::error serve_from(const caf::actor_system_config& cfg) {
   auto where = caf::get_or(cfg, "slacker.metrics", std::string{});
   if (where.empty())
     return {};
-  return serve(where);
+  auto token = caf::get_or(cfg, "slacker.portal.token", std::string{});
+  if (auto* env = std::getenv("SLACKER_PORTAL_TOKEN"); token.empty() && env)
+    token = env;
+  return serve(where, std::move(token), portal::config_report(cfg));
 }
 
 } // namespace slacker::metrics

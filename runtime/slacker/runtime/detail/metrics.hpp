@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <caf/error.hpp>
 
@@ -67,6 +68,68 @@ std::shared_ptr<void> add_gauge(std::string name, std::string labels, std::strin
 /// `check` returns an empty string while fine, else why not.
 std::shared_ptr<void> add_health(std::string what, std::function<std::string()> check);
 
+/// One connection, for the portal's /connections page: counted by its broker
+/// (relaxed atomics) while the returned handle lives.
+struct link_counts {
+  std::string side;    // "in": a client's connection to this server; "out": to a server
+  std::string peer;    // host:port
+  std::string cluster; // out: the cluster client's cluster, or empty (a direct client)
+  bool tls = false;
+  int64_t opened_ms = 0; // system clock, ms since the epoch
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> last_ms{0}; // last bytes in or out, as `opened_ms`
+
+  /// Bytes came in (`in`) or went out.
+  void moved(uint64_t in, uint64_t out) noexcept;
+};
+
+/// A new connection's counts, listed until the handle goes (null while no
+/// endpoint serves: nothing to count then).
+std::shared_ptr<link_counts> track_link(std::string side, std::string peer,
+                                        std::string cluster, bool tls);
+
+/// A part of what the portal shows, as long as the returned handle lives:
+/// in `section` (`overview` or `cluster`), under `title`, the JSON object
+/// that `read` returns (called on an HTTP thread, never while a lock that a
+/// call path takes is held; it may ask an actor, with a timeout).
+std::shared_ptr<void> add_status(std::string section, std::string title,
+                                 std::function<std::string()> read);
+
+/// Milliseconds since the epoch (system clock).
+int64_t now_ms() noexcept;
+
+/// The connections open now (for the portal).
+std::vector<std::shared_ptr<link_counts>> links();
+
+/// The parts of `section` (title, JSON object), each read now.
+std::vector<std::pair<std::string, std::string>> read_status(const std::string& section);
+
+/// The counts of one function served (`served`: `a` its namespace, `b` the
+/// function) or of one server called (`a` the cluster, `b` the server;
+/// `peer` its routing state).
+struct count_row {
+  bool served;
+  const std::string& a;
+  const std::string& b;
+  const call_counts& counts;
+  const peer_counts* peer;
+};
+
+/// Calls `f` with every row of counts, under the registry's lock (`f` only
+/// reads the counters).
+void each_counts(const std::function<void(const count_row&)>& f);
+
+/// A gauge, health check or status part may ask an actor from an HTTP
+/// thread; CAF then keeps a reference to its logger in the thread, and an
+/// actor system waits for its logger to go when it ends: let go of it after
+/// each read.
+struct forget_caf_logger {
+  ~forget_caf_logger();
+};
+
 /// Everything, in Prometheus' text format (version 0.0.4).
 std::string render();
 
@@ -74,8 +137,11 @@ std::string render();
 std::pair<int, std::string> health();
 
 /// Starts the HTTP endpoint on `host_port` (once per process; later calls
-/// with the same address do nothing).
-caf::error serve(const std::string& host_port);
+/// with the same address do nothing), with the status portal: its pages
+/// ask for `token` when it is not empty; `config` is what its /config
+/// shows (portal::config_report).
+caf::error serve(const std::string& host_port, std::string token = {},
+                 std::string config = "[]");
 
 /// Starts it when the configuration sets `slacker.metrics`; a failure is
 /// returned, for the caller to say (publish and registration fail with it;
