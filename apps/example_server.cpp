@@ -79,7 +79,8 @@ struct command_line {
     app.add_option("--log-calls", log_calls,
                    "one log line per call: function, caller address, duration, outcome");
     app.add_option("--metrics", metrics,
-                   "serve Prometheus /metrics and /health on this address (default: off)")
+                   "serve Prometheus /metrics, /health and the status portal (/) on this "
+                   "address (default: off)")
         ->type_name("HOST:PORT");
     security.add_to(app, true);
   }

@@ -262,7 +262,8 @@ command load_command() {
         c.add_flag("--progress", cfg.progress,
                    "a progress line a second on stderr (default: when it is a terminal)");
         c.add_option("--metrics", cfg.metrics,
-                     "serve the client's Prometheus /metrics and /health here meanwhile")
+                     "serve the client's Prometheus /metrics, /health and status portal "
+                     "(/) here meanwhile")
             ->type_name("HOST:PORT");
         add_policy_options(c, cfg);
         add_zk_options(c, cfg);

@@ -10,7 +10,14 @@ that stops without a reload, and never shows a secret the processes were
 given. `--shots DIR` also writes screenshots of /cluster and /calls.
 
 Usage: portal_test.py --apps BUILD/apps [--shots DIR]
+       portal_test.py --apps BUILD/apps --measure ROUNDS
+`--measure` reports (asserts nothing) what polling a server's portal costs
+its calls: `slacker load` at full speed, in rounds alternating with and
+without 10 requests a second to every page and every /api path; medians.
 """
+
+import statistics
+import threading
 
 import argparse
 import json
@@ -139,14 +146,23 @@ def visit(driver, base, page, token=None):
     return url
 
 
+# Read in one script, between two redraws of the page (a redraw replaces the
+# elements: read one by one, they can go stale in between).
 def text_of(driver, element_id):
-    return driver.find_element(By.ID, element_id).text
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';",
+        element_id)
 
 
 def rows_of(driver, element_id):
-    table = driver.find_element(By.ID, element_id)
-    return [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-            for tr in table.find_elements(By.TAG_NAME, "tr")[1:]]
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]);"
+        "if (!e) return [];"
+        "return Array.from(e.querySelectorAll('tr'))"
+        "  .filter(function (tr) { return tr.cells[0].tagName === 'TD'; })"
+        "  .map(function (tr) {"
+        "    return Array.from(tr.cells).map(function (td) { return td.innerText.trim(); });"
+        "  });", element_id)
 
 
 def number(text):
@@ -164,12 +180,73 @@ def wait_for(driver, what, predicate, timeout=20):
         return check(False, what)
 
 
+def poll_portal(base, stop):
+    """10 requests a second to each page and each /api path, until `stop`."""
+    paths = ["/", "/cluster", "/calls", "/connections", "/config"]
+    paths += ["/api/overview", "/api/cluster", "/api/calls", "/api/connections",
+              "/api/config"]
+    done = 0
+    tick = time.time()
+    while not stop.is_set():
+        for path in paths:
+            get(base + path)
+            done += 1
+        tick += 0.1
+        stop.wait(max(0.0, tick - time.time()))
+    return done
+
+
+def measure(apps, rounds):
+    logs = tempfile.mkdtemp(prefix="portal-measure-")
+    procs = Processes(logs)
+    try:
+        zk = free_port()
+        procs.start("zk", r"^ZooKeeper serving", [f"{apps}/example-zk", f"--port={zk}"])
+        port, portal = free_port(), free_port()
+        procs.start("server", r"^registered",
+                    [f"{apps}/example-server", str(port), f"--zk=127.0.0.1:{zk}",
+                     f"--cluster={CLUSTER}", f"--metrics=127.0.0.1:{portal}"])
+        results = {"quiet": [], "polled": []}
+        requests = []
+        for r in range(rounds):
+            for kind in (["quiet", "polled"] if r % 2 == 0 else ["polled", "quiet"]):
+                stop = threading.Event()
+                count = []
+                poller = threading.Thread(
+                    target=lambda: count.append(poll_portal(f"http://127.0.0.1:{portal}",
+                                                            stop)))
+                if kind == "polled":
+                    poller.start()
+                out = subprocess.run(
+                    [f"{apps}/slacker", "load", f"--server=127.0.0.1:{port}",
+                     "--duration=3", "--concurrency=16", "slacker.example.api/echo", '"x"'],
+                    capture_output=True, text=True, timeout=60)
+                stop.set()
+                if kind == "polled":
+                    poller.join()
+                    requests.append(count[0] / 3)
+                results[kind].append(json.loads(out.stdout)["calls_per_s"])
+        quiet = statistics.median(results["quiet"])
+        polled = statistics.median(results["polled"])
+        print(json.dumps({"rounds": rounds, "quiet_calls_per_s": results["quiet"],
+                          "polled_calls_per_s": results["polled"],
+                          "portal_requests_per_s": statistics.median(requests),
+                          "median_quiet": quiet, "median_polled": polled,
+                          "cost": 1 - polled / quiet}, indent=1))
+    finally:
+        procs.stop_all()
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--apps", required=True)
     parser.add_argument("--shots")
+    parser.add_argument("--measure", type=int, default=0)
     args = parser.parse_args()
     apps = args.apps
+    if args.measure:
+        return measure(apps, args.measure)
     logs = tempfile.mkdtemp(prefix="portal-test-")
     procs = Processes(logs)
     driver = None
@@ -228,8 +305,8 @@ def main():
 
         # The server's own pages: the function the load calls, its caller.
         visit(driver, server, "overview")
-        text = text_of(driver, "main")
-        check(f"member of cluster {CLUSTER}" in text and "registered\nyes" in text.replace(" ", "\n"),
+        check(f"member of cluster {CLUSTER}" in text_of(driver, "main")
+              and ["registered", "yes"] in rows_of(driver, "main"),
               "server overview: registered in the cluster")
         visit(driver, server, "calls")
         wait_for(driver, "server calls: echo served at a rate above 0",
@@ -268,8 +345,17 @@ def main():
         if args.shots:
             driver.save_screenshot(os.path.join(args.shots, "portal-cluster.png"))
 
-        # A server stops: the open page follows, without a reload.
+        # A server goes offline, then another stops: the open page follows,
+        # without a reload.
         driver.execute_script("window.__same_page = true;")
+        offline = subprocess.run(
+            [f"{apps}/slacker", "offline", addrs[0], f"--zk=127.0.0.1:{zk}",
+             f"--cluster={CLUSTER}", f"--manager-token={MANAGER_TOKEN}"],
+            capture_output=True, text=True, timeout=60)
+        check(offline.returncode == 0, f"slacker offline: {offline.stdout}{offline.stderr}")
+        wait_for(driver, "client cluster: the server taken offline says so",
+                 lambda: any(r[0] == addrs[0] and r[1] == "offline"
+                             for r in rows_of(driver, "servers")), timeout=30)
         procs.stop("server1")
         wait_for(driver, "client cluster: the stopped server leaves the page",
                  lambda: all(r[0] != addrs[1] for r in rows_of(driver, "servers")),
