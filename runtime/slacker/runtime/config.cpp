@@ -142,7 +142,18 @@ std::set<std::string>& switched_off() {
 
 std::mutex switched_off_mtx;
 
+/// The settings the command line gave (`--name=value`, `--name`).
+std::set<std::string>& given() {
+  static std::set<std::string> names;
+  return names;
+}
+
 } // namespace
+
+bool given_on_command_line(const std::string& key) {
+  std::lock_guard<std::mutex> guard{switched_off_mtx};
+  return given().count(key) > 0;
+}
 
 void expand_option_aliases(std::vector<std::string>& args,
                            const std::vector<std::string>& switches) {
@@ -176,6 +187,10 @@ void expand_option_aliases(std::vector<std::string>& args,
         switched_off().insert(name);
         taken = true;
       }
+    }
+    if (arg.rfind("--", 0) == 0) {
+      std::lock_guard<std::mutex> guard{switched_off_mtx};
+      given().insert(arg.substr(2, arg.find('=') - 2));
     }
     if (!taken)
       out.push_back(std::move(arg));

@@ -98,6 +98,10 @@ bool on_network_thread(const caf::actor_system_config& cfg, hot_path which);
 void expand_option_aliases(std::vector<std::string>& args,
                            const std::vector<std::string>& switches = {});
 
+/// True when the command line that went through `expand_option_aliases`
+/// gave setting `key` (`slacker.worker-threads`), in any spelling.
+bool given_on_command_line(const std::string& key);
+
 /// A boolean switch of the configuration: false when the command line said
 /// `--name=false` (through `expand_option_aliases`), else its value or
 /// `fallback`.

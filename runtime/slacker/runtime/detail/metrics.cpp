@@ -186,6 +186,27 @@ int on_log(const mg_connection*, const char* message) {
 
 } // namespace
 
+double percentile_us(const std::array<uint64_t, bucket_us.size() + 1>& buckets,
+                     double q) noexcept {
+  uint64_t total = 0;
+  for (auto n : buckets)
+    total += n;
+  if (total == 0)
+    return 0;
+  auto want = q * static_cast<double>(total);
+  double seen = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    auto lo = i == 0 ? 0.0 : static_cast<double>(bucket_us[i - 1]);
+    if (i == bucket_us.size()) // past the last bound: say the bound
+      return lo;
+    auto n = static_cast<double>(buckets[i]);
+    if (buckets[i] > 0 && seen + n >= want)
+      return lo + (static_cast<double>(bucket_us[i]) - lo) * (want - seen) / n;
+    seen += n;
+  }
+  return 0;
+}
+
 forget_caf_logger::~forget_caf_logger() {
   caf::logger::set_current_actor_system(nullptr);
 }

@@ -30,6 +30,12 @@ bool enabled() noexcept;
 inline constexpr std::array<uint64_t, 12> bucket_us{
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000, 10000000};
 
+/// The latency (µs) below which a share `q` of the calls counted in
+/// `buckets` (per bucket of `bucket_us`, then +Inf) ended, interpolated
+/// inside its bucket; past the last bound, that bound; 0 without calls.
+double percentile_us(const std::array<uint64_t, bucket_us.size() + 1>& buckets,
+                     double q) noexcept;
+
 /// Calls, errors by code, a latency histogram and calls in flight.
 struct call_counts {
   std::atomic<uint64_t> calls{0};

@@ -122,28 +122,6 @@ sampler& samples() {
   return s;
 }
 
-/// The latency below which a share `q` of the calls in `b` (a histogram's
-/// bucket counts) ended, interpolated inside its bucket; 0 without calls.
-double percentile(const std::array<uint64_t, n_buckets>& b, double q) {
-  uint64_t total = 0;
-  for (auto n : b)
-    total += n;
-  if (total == 0)
-    return 0;
-  auto want = q * static_cast<double>(total);
-  double seen = 0;
-  for (size_t i = 0; i < n_buckets; ++i) {
-    auto lo = i == 0 ? 0.0 : static_cast<double>(metrics::bucket_us[i - 1]);
-    if (i == n_buckets - 1) // past the last bound: say the bound
-      return lo;
-    auto hi = static_cast<double>(metrics::bucket_us[i]);
-    if (seen + static_cast<double>(b[i]) >= want && b[i] > 0)
-      return lo + (hi - lo) * (want - seen) / static_cast<double>(b[i]);
-    seen += static_cast<double>(b[i]);
-  }
-  return 0;
-}
-
 const char* outcome_name(size_t i) {
   if (i == 0)
     return "ok";
@@ -207,8 +185,8 @@ json calls_json() {
              {"rate", static_cast<double>(d.calls) / static_cast<double>(seconds)},
              {"errors", errors},
              {"error_rate", static_cast<double>(failed) / static_cast<double>(seconds)},
-             {"p50_us", percentile(d.buckets, 0.5)},
-             {"p99_us", percentile(d.buckets, 0.99)},
+             {"p50_us", metrics::percentile_us(d.buckets, 0.5)},
+             {"p99_us", metrics::percentile_us(d.buckets, 0.99)},
              {"in_flight", in_flight[{key.substr(0, tab2), b}]},
              {"series", series}};
     if (key[0] == 's') {
@@ -427,8 +405,10 @@ std::string config_report(const caf::actor_system_config& cfg) {
           {{"name", name}, {"value", ""}, {"source", "default"}, {"about", what}});
       continue;
     }
-    const char* source = "command line or program";
-    if (auto j = file.find(name); j != file.end() && j->second == i->second)
+    const char* source = "program"; // set by its code, from its own flags
+    if (given_on_command_line(name))
+      source = "command line";
+    else if (auto j = file.find(name); j != file.end() && j->second == i->second)
       source = "file";
     auto shown = secret(name) && !i->second.empty() ? "(set, not shown)" : i->second;
     out.push_back(
