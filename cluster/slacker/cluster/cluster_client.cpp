@@ -246,9 +246,17 @@ void cluster_client::on_server_data_change(
 }
 
 std::string cluster_client::status_of_cluster() {
-  auto v = members();
-  if (!v)
-    return nlohmann::json{{"error", describe(v.error())}}.dump();
+  // The view the dispatcher published at its last change: no work for the
+  // network thread per page, whatever the size of the cluster.
+  auto seen = board_->view();
+  if (!seen)
+    return nlohmann::json{{"error", "no view of the cluster yet"}}.dump();
+  auto* v = &seen->view;
+  auto age = v->state.status == registry_status::connected
+                 ? int64_t{0}
+                 : std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - seen->current_at)
+                       .count();
   std::map<std::string, std::vector<std::string>> provides;
   for (auto& [ns, addrs] : v->namespaces)
     for (auto& addr : addrs)
@@ -258,7 +266,7 @@ std::string cluster_client::status_of_cluster() {
     auto counts = metrics::peer(cluster_, addr);
     auto ejections = counts->ejected_timeouts.load() + counts->ejected_slow.load();
     auto& nss = provides[addr];
-    const char* state = v->leaving.count(addr) > 0 ? "leaving"
+    const char* state = v->leaving.count(addr) > 0 ? "draining"
                         : nss.empty()              ? "offline"
                         : counts->routable.load()  ? "routed"
                         : ejections > 0            ? "ejected"
@@ -279,7 +287,7 @@ std::string cluster_client::status_of_cluster() {
     leaders.push_back({{"ns", ns}, {"addr", addr}, {"token", token}});
   }
   return nlohmann::json{{"zookeeper", to_string(v->state.status)},
-                        {"view_age_ms", v->state.view_age_ms},
+                        {"view_age_ms", age},
                         {"servers", servers},
                         {"leaders", leaders}}
       .dump();

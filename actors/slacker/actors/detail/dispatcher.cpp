@@ -66,10 +66,15 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
 /// Publishes the routes callers read (routes.hpp): the candidates of each
 /// namespace this client called, once its declarations are known, with the
 /// links to their servers. Called after every change of what it holds.
+template <class Self> membership_view view_of(Self* self);
+
 template <class Self> void publish(Self* self) {
   auto& st = self->state;
   if (!st.board)
     return;
+  if (metrics::enabled()) // the status portal reads it (route_board::view)
+    st.board->publish_view(std::make_shared<const route_board::seen>(
+        route_board::seen{view_of(self), st.current_at}));
   auto t = std::make_shared<route_table>();
   t->open = st.ready && st.status == registry_status::connected;
   for (auto& ns : st.declared) {

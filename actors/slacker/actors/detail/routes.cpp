@@ -69,6 +69,14 @@ void route_board::publish(std::shared_ptr<const route_table> table) {
   version_.fetch_add(1, std::memory_order_release);
 }
 
+std::shared_ptr<const route_board::seen> route_board::view() const {
+  return std::atomic_load(&view_);
+}
+
+void route_board::publish_view(std::shared_ptr<const seen> view) {
+  std::atomic_store(&view_, std::move(view));
+}
+
 addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
   switch (kind) {
     case grouping_kind::random:

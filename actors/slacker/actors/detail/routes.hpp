@@ -8,6 +8,7 @@
 // (docs/architecture.md, "The path of a cluster call").
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "slacker/actors/interfaces.hpp"
+#include "slacker/messages/membership.hpp"
 #include "slacker/policy/grouping.hpp"
 
 namespace slacker::metrics {
@@ -83,10 +85,24 @@ public:
   /// Timeouts in a row that make a server suspect (`slacker.failure-accrual`).
   uint32_t accrual = 3;
 
+  /// The membership as the dispatcher saw it at its last change, and when
+  /// its view was last known current: what the status portal shows,
+  /// read without asking the dispatcher (published while metrics are on).
+  struct seen {
+    membership_view view;
+    std::chrono::steady_clock::time_point current_at;
+  };
+
+  /// The last view published (null: none yet).
+  std::shared_ptr<const seen> view() const;
+
+  void publish_view(std::shared_ptr<const seen> view);
+
 private:
   uint64_t id_;
   std::atomic<uint64_t> version_{0};
   std::shared_ptr<const route_table> table_;
+  std::shared_ptr<const seen> view_;
 };
 
 /// The servers a built-in grouping `kind` picks among `e`'s candidates, in
