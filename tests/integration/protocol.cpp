@@ -465,6 +465,20 @@ CAF_TEST(an idle connection nobody watches sends no pings and closes at the idle
   CAF_CHECK_EQUAL(*again, "second");
 }
 
+namespace {
+
+/// Sends one ping; true when the next frame is its pong.
+bool answers_ping(raw_conn& c, uint64_t nonce) {
+  std::vector<char> ping;
+  wire::write_u64(ping, wire::frame_type::ping, nonce);
+  if (!c.send(ping))
+    return false;
+  auto got = c.frames(1);
+  return got.size() == 1 && got[0].first == wire::frame_type::pong;
+}
+
+} // namespace
+
 CAF_TEST(a peer pinging more often than the minimum interval is closed) {
   // No call in flight, slacker.min-ping-interval 400 ms: a burst of 5 is
   // answered (pings that queued while the server was busy), the sixth
@@ -495,12 +509,7 @@ CAF_TEST(pings between calls are no strikes however often they come) {
     auto rep = c.frames(1);
     CAF_REQUIRE_EQUAL(rep.size(), 1u);
     CAF_REQUIRE(rep[0].first == wire::frame_type::reply);
-    std::vector<char> ping;
-    wire::write_u64(ping, wire::frame_type::ping, id);
-    CAF_REQUIRE(c.send(ping));
-    auto pong = c.frames(1);
-    CAF_REQUIRE_EQUAL(pong.size(), 1u);
-    CAF_CHECK(pong[0].first == wire::frame_type::pong);
+    CAF_CHECK(answers_ping(c, id));
   }
   // The strikes count again from a full bucket once the calls stop.
   std::vector<char> pings;
@@ -521,12 +530,7 @@ CAF_TEST(pings at the interval of a watching client are all answered) {
   CAF_REQUIRE(c.send(hello_frame()));
   CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
   for (uint64_t nonce = 1; nonce <= 5; ++nonce) {
-    std::vector<char> ping;
-    wire::write_u64(ping, wire::frame_type::ping, nonce);
-    CAF_REQUIRE(c.send(ping));
-    auto got = c.frames(1);
-    CAF_REQUIRE_EQUAL(got.size(), 1u);
-    CAF_CHECK(got[0].first == wire::frame_type::pong);
+    CAF_CHECK(answers_ping(c, nonce));
     std::this_thread::sleep_for(500ms); // the spacing under test, not a wait
   }
   CAF_CHECK(!c.closed);

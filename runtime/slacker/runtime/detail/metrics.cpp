@@ -138,19 +138,6 @@ void render_calls(std::ostream& out, const std::string& prefix, const std::strin
   }
 }
 
-int send(mg_connection* conn, int status, const char* type, const std::string& body) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            status,
-            status == 200   ? "OK"
-            : status == 503 ? "Service Unavailable"
-                            : "Not Found",
-            type, body.size());
-  mg_write(conn, body.data(), body.size());
-  return status;
-}
-
 /// Answers with what `produce` returns (status, body) as `type`.
 template <class F> int respond(mg_connection* conn, const char* type, F produce) {
   std::pair<int, std::string> answer;
@@ -158,7 +145,7 @@ template <class F> int respond(mg_connection* conn, const char* type, F produce)
     forget_caf_logger guard;
     answer = produce();
   }
-  return send(conn, answer.first, type, answer.second);
+  return http_reply(conn, answer.first, type, answer.second);
 }
 
 int on_metrics(mg_connection* conn, void*) {
@@ -209,6 +196,21 @@ double percentile_us(const std::array<uint64_t, bucket_us.size() + 1>& buckets,
 
 forget_caf_logger::~forget_caf_logger() {
   caf::logger::set_current_actor_system(nullptr);
+}
+
+int http_reply(mg_connection* conn, int status, const char* type, const std::string& body,
+               const char* headers) {
+  const char* reason = status == 200   ? "OK"
+                       : status == 204 ? "No Content"
+                       : status == 401 ? "Unauthorized"
+                       : status == 503 ? "Service Unavailable"
+                                       : "Not Found";
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+            status, reason, type, body.size(), headers);
+  mg_write(conn, body.data(), body.size());
+  return status;
 }
 
 bool enabled() noexcept {

@@ -21,6 +21,8 @@ namespace caf {
 class actor_system_config;
 } // namespace caf
 
+struct mg_connection;
+
 namespace slacker::metrics {
 
 /// True once an endpoint serves the metrics.
@@ -135,6 +137,12 @@ void each_counts(const std::function<void(const count_row&)>& f);
 struct forget_caf_logger {
   ~forget_caf_logger();
 };
+
+/// Answers an HTTP request of the endpoint (its one response writer):
+/// `status`, `body` as `type`, not cached, then the connection closes;
+/// `headers`: more header lines, each ending in CRLF.
+int http_reply(mg_connection* conn, int status, const char* type, const std::string& body,
+               const char* headers = "");
 
 /// Everything, in Prometheus' text format (version 0.0.4).
 std::string render();

@@ -36,11 +36,15 @@ constexpr size_t window_s = 60;   // what the calls page sums over
 constexpr size_t n_outcomes = 16; // metrics::call_counts::outcomes
 constexpr size_t n_buckets = metrics::bucket_us.size() + 1;
 
-/// One row of call counts at one time.
+/// One row of call counts at one time (and, for the latest, the gauges the
+/// page shows as they are now).
 struct counted {
   uint64_t calls = 0;
   std::array<uint64_t, n_outcomes> outcomes{};
   std::array<uint64_t, n_buckets> buckets{};
+  int64_t in_flight = 0;
+  bool routable = false;  // servers called only
+  uint64_t ejections = 0; // servers called only
 };
 
 using sample = std::map<std::string, counted>; // "s\tns\tfn" or "c\tcluster\tserver"
@@ -80,6 +84,12 @@ private:
         c.outcomes[i] = r.counts.outcomes[i].load(std::memory_order_relaxed);
       for (size_t i = 0; i < n_buckets; ++i)
         c.buckets[i] = r.counts.buckets[i].load(std::memory_order_relaxed);
+      c.in_flight = r.counts.in_flight.load(std::memory_order_relaxed);
+      if (r.peer) {
+        c.routable = r.peer->routable.load(std::memory_order_relaxed);
+        c.ejections = r.peer->ejected_timeouts.load(std::memory_order_relaxed) +
+                      r.peer->ejected_slow.load(std::memory_order_relaxed);
+      }
     });
     return out;
   }
@@ -138,20 +148,6 @@ json calls_json() {
   auto seconds = std::max<size_t>(1, all.size() - 1);
   json served = json::array();
   json client = json::array();
-  std::map<std::pair<std::string, std::string>, const metrics::peer_counts*> peers;
-  std::map<std::pair<std::string, std::string>, int64_t> in_flight;
-  metrics::each_counts([&](const metrics::count_row& r) {
-    in_flight[{std::string{r.served ? "s" : "c"} + '\t' + r.a, r.b}] =
-        r.counts.in_flight.load(std::memory_order_relaxed);
-  });
-  std::map<std::string, std::pair<bool, uint64_t>> routing; // routable, ejections
-  metrics::each_counts([&](const metrics::count_row& r) {
-    if (r.peer)
-      routing[std::string{"c"} + '\t' + r.a + '\t' + r.b] = {
-          r.peer->routable.load(std::memory_order_relaxed),
-          r.peer->ejected_timeouts.load(std::memory_order_relaxed) +
-              r.peer->ejected_slow.load(std::memory_order_relaxed)};
-  });
   for (auto& [key, c] : now) {
     auto tab1 = key.find('\t');
     auto tab2 = key.find('\t', tab1 + 1);
@@ -187,7 +183,7 @@ json calls_json() {
              {"error_rate", static_cast<double>(failed) / static_cast<double>(seconds)},
              {"p50_us", metrics::percentile_us(d.buckets, 0.5)},
              {"p99_us", metrics::percentile_us(d.buckets, 0.99)},
-             {"in_flight", in_flight[{key.substr(0, tab2), b}]},
+             {"in_flight", c.in_flight},
              {"series", series}};
     if (key[0] == 's') {
       row["ns"] = a;
@@ -196,9 +192,8 @@ json calls_json() {
     } else {
       row["cluster"] = a;
       row["server"] = b;
-      auto& [routable, ejections] = routing[key];
-      row["routable"] = routable;
-      row["ejections"] = ejections;
+      row["routable"] = c.routable;
+      row["ejections"] = c.ejections;
       client.push_back(std::move(row));
     }
   }
@@ -277,21 +272,14 @@ bool allowed(mg_connection* conn) {
   return false;
 }
 
+/// Answers with the portal's headers: nothing but the process may be
+/// reached by what it serves.
 int reply(mg_connection* conn, int status, const char* type, const std::string& body) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-            "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-            "style-src 'self'; connect-src 'self'; img-src 'self'; "
-            "frame-ancestors 'none'\r\n"
-            "Connection: close\r\n\r\n",
-            status,
-            status == 200   ? "OK"
-            : status == 401 ? "Unauthorized"
-                            : "Error",
-            type, body.size());
-  mg_write(conn, body.data(), body.size());
-  return status;
+  return metrics::http_reply(conn, status, type, body,
+                             "X-Content-Type-Options: nosniff\r\n"
+                             "Content-Security-Policy: default-src 'none'; script-src "
+                             "'self'; style-src 'self'; connect-src 'self'; img-src "
+                             "'self'; frame-ancestors 'none'\r\n");
 }
 
 int refuse(mg_connection* conn) {
@@ -313,9 +301,7 @@ int on_style(mg_connection* conn, void*) {
 }
 
 int on_icon(mg_connection* conn, void*) {
-  mg_printf(conn, "HTTP/1.1 204 No Content\r\nCache-Control: max-age=86400\r\n"
-                  "Connection: close\r\n\r\n");
-  return 204;
+  return metrics::http_reply(conn, 204, "image/x-icon", {});
 }
 
 int on_script(mg_connection* conn, void*) {
