@@ -228,6 +228,26 @@ private:
       return {};
     }
 
+    zk::status
+    create_all(const std::vector<std::pair<std::string, std::string>>& nodes) override {
+      ++counts_.writes;
+      if (auto err = usable())
+        return *err;
+      std::set<std::string> made;
+      for (auto& [path, data] : nodes) {
+        if (zk_.contains(path) || made.count(path) > 0)
+          return {zk::rc::node_exists, "node exists"};
+        auto parent = parent_of(path);
+        if (!parent.empty() && parent != "/" && !zk_.contains(parent) &&
+            made.count(parent) == 0)
+          return {zk::rc::no_node, "no node"};
+        made.insert(path);
+      }
+      for (auto& [path, data] : nodes)
+        zk_.make(path, data, 0);
+      return {};
+    }
+
     zk::status remove(const std::string& path) override {
       ++counts_.writes;
       if (auto err = usable())

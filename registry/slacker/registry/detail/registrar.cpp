@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -60,6 +63,10 @@ bool write_persistent(self_ptr self, const std::string& path, const std::string&
     res = zk.create(path, data, zk::node_kind::persistent, true);
     if (res.code != zk::rc::node_exists)
       return static_cast<bool>(res);
+    // Another server of the namespace created it meanwhile (servers that
+    // start together): most often with the same data, which needs no write.
+    if (zk.get(path, false, current) && current == data)
+      return true;
   }
   return static_cast<bool>(zk.set(path, data));
 }
@@ -206,14 +213,74 @@ void heal(self_ptr self, const std::string& path, const std::string& data) {
     zk.exists(path, true);
 }
 
+/// The persistent nodes this server's registration needs, a parent before
+/// its children: its functions' nodes (with their description) and the
+/// folders above every node it writes.
+std::vector<std::pair<std::string, std::string>> metadata_of(self_ptr self) {
+  auto& st = self->state;
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& path, std::string data) {
+    for (auto pos = path.find('/', 1); pos != std::string::npos;
+         pos = path.find('/', pos + 1))
+      if (auto above = path.substr(0, pos); seen.insert(above).second)
+        out.emplace_back(above, std::string{});
+    if (seen.insert(path).second)
+      out.emplace_back(path, std::move(data));
+  };
+  add(paths(self).servers(), {});
+  for (auto& [ns, fns] : st.namespaces) {
+    add(paths(self).election(ns), {});
+    for (auto& fn : fns)
+      add(paths(self).function(ns, fn.name), to_json(fn));
+  }
+  return out;
+}
+
+/// Writes what is missing or different of the registration's persistent
+/// nodes: what is missing in one transaction (servers that start together
+/// pay at most a failed transaction each when another was faster, not a
+/// failed create per node; the first server of a cluster one transaction
+/// for its whole tree), a function whose description changed by itself.
+bool write_metadata(self_ptr self) {
+  auto& zk = *self->state.link.zk;
+  auto wanted = metadata_of(self);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::vector<std::pair<std::string, std::string>> missing;
+    std::vector<const std::pair<std::string, std::string>*> changed;
+    for (auto& node : wanted) {
+      std::string current;
+      auto res = node.second.empty() ? zk.exists(node.first, false)
+                                     : zk.get(node.first, false, current);
+      if (res.code == zk::rc::no_node)
+        missing.push_back(node);
+      else if (!res)
+        return false;
+      else if (!node.second.empty() && current != node.second)
+        changed.push_back(&node);
+    }
+    for (auto* node : changed)
+      if (!zk.set(node->first, node->second))
+        return false;
+    if (missing.empty())
+      return true;
+    auto made = zk.create_all(missing);
+    if (made)
+      return true;
+    if (made.code != zk::rc::node_exists && made.code != zk::rc::no_node)
+      return false;
+    // Another server made some of them meanwhile (or took a folder away):
+    // read again.
+  }
+  return false;
+}
+
 bool publish_namespace(self_ptr self, const std::string& ns) {
   auto& st = self->state;
-  // The functions first: a client that sees this server provide `ns` finds
-  // what it provides (a provider listed before its functions made a call
-  // right after `members --wait` fail as unavailable).
-  for (auto& fn : st.namespaces[ns])
-    if (!write_persistent(self, paths(self).function(ns, fn.name), to_json(fn)))
-      return false;
+  // The functions are there already (write_metadata): a client that sees
+  // this server provide `ns` finds what it provides (a provider listed
+  // before its functions made a call right after `members --wait` fail as
+  // unavailable).
   auto own = paths(self).provider(ns, st.addr);
   if (!claim(self, own, ""))
     return false;
@@ -320,7 +387,7 @@ void register_all(self_ptr self) {
   // Its namespaces first, the server's own node last: a server that is
   // listed can be called in every namespace it serves (listed first, a
   // client that saw it could find its namespaces still missing).
-  bool ok = true;
+  bool ok = write_metadata(self);
   for (auto& kvp : st.namespaces)
     ok = ok && publish_namespace(self, kvp.first);
   ok = ok && claim(self, paths(self).server(st.addr), st.server_data);
@@ -457,7 +524,8 @@ registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
       },
       [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
         self->state.namespaces[ns] = std::move(fns);
-        if (connected(self) && !self->state.addr.empty() && !publish_namespace(self, ns))
+        if (connected(self) && !self->state.addr.empty() &&
+            !(write_metadata(self) && publish_namespace(self, ns)))
           delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
         return true;
       },

@@ -106,6 +106,8 @@ public:
                   node_stat* st) override;
   status exists(const std::string& path, bool watch, node_stat* st) override;
   status replace_ephemeral(const std::string& path, const std::string& data) override;
+  status
+  create_all(const std::vector<std::pair<std::string, std::string>>& nodes) override;
   status remove(const std::string& path) override;
   void send_and_forget(const std::vector<std::string>& removals,
                        const std::string& ephemeral) override;
@@ -302,6 +304,23 @@ status c_session::replace_ephemeral(const std::string& path, const std::string& 
                      static_cast<int>(buf.size()));
   ++counts_.writes;
   return make_status(zoo_multi(impl_->zh, 2, ops, results));
+}
+
+status
+c_session::create_all(const std::vector<std::pair<std::string, std::string>>& nodes) {
+  if (nodes.empty())
+    return {};
+  std::vector<zoo_op_t> ops(nodes.size());
+  std::vector<zoo_op_result_t> results(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto& [path, data] = nodes[i];
+    zoo_create_op_init(&ops[i], path.c_str(), data.empty() ? nullptr : data.data(),
+                       data.empty() ? -1 : static_cast<int>(data.size()),
+                       impl_->parent_acl_ptr(path), ZOO_PERSISTENT, nullptr, 0);
+  }
+  ++counts_.writes;
+  return make_status(
+      zoo_multi(impl_->zh, static_cast<int>(ops.size()), ops.data(), results.data()));
 }
 
 status c_session::remove(const std::string& path) {

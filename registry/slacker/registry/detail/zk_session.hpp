@@ -84,6 +84,13 @@ public:
   /// one transaction: watchers never see it missing.
   virtual status replace_ephemeral(const std::string& path, const std::string& data) = 0;
 
+  /// Creates the persistent nodes `nodes` (path, data; a parent before its
+  /// children) in one transaction: all of them, or none (`node_exists` when
+  /// one is there already). Folders above the cluster get the shared ACL,
+  /// as `create`'s parents do.
+  virtual status
+  create_all(const std::vector<std::pair<std::string, std::string>>& nodes) = 0;
+
   /// Deletes `path` regardless of its version; `no_node` when it is gone already.
   virtual status remove(const std::string& path) = 0;
 
