@@ -6,6 +6,9 @@
 // one server joining and one leaving, and the client's RSS under load.
 #include "bench_scale.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,6 +120,38 @@ uint64_t settled_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
   return last;
 }
 
+/// A number from ZooKeeper's four-letter command `cmd` (`srvr`, `mntr`) on
+/// 127.0.0.1:`port`: the value on the line starting with `key` (hex after
+/// "0x" for the zxid), -1 when not there.
+long long four_letter(uint16_t port, const char* cmd, const std::string& key) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+      write(fd, cmd, 4) == 4) {
+    char buf[4096];
+    for (ssize_t got; (got = read(fd, buf, sizeof(buf))) > 0;)
+      out.append(buf, static_cast<size_t>(got));
+  }
+  close(fd);
+  std::istringstream lines{out};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) != 0)
+      continue;
+    auto value = line.substr(key.size());
+    value.erase(0, value.find_first_not_of(" :\t"));
+    if (value.rfind("0x", 0) == 0)
+      return std::stoll(value.substr(2), nullptr, 16) & 0xffffffffLL; // its counter
+    return std::stoll(value);
+  }
+  return -1;
+}
+
 struct scale_row {
   size_t n = 0;
   double formation_ms = 0;
@@ -132,6 +167,8 @@ struct scale_row {
   long join_requests = 0;
   long leave_requests = 0;
   long rss_kib = 0;
+  double writes_per_server = 0; // ZooKeeper transactions, the servers started at once
+  long client_watches = 0;      // the watches one more cluster client holds
 };
 
 } // namespace
@@ -152,6 +189,7 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     std::fprintf(stderr, "bench: no ZooKeeper\n");
     return;
   }
+  auto zk_port = static_cast<uint16_t>(std::stoi(zk_addr.substr(zk_addr.rfind(':') + 1)));
   long hz = sysconf(_SC_CLK_TCK);
   std::vector<scale_row> rows;
   for (auto n : sizes) {
@@ -164,6 +202,7 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
                                       "--clusters=" + cluster};
     };
     // Formation: every server started at once, until the client knows all.
+    auto zxid0 = four_letter(zk_port, "srvr", "Zxid");
     auto t0 = clock_type::now();
     std::vector<std::unique_ptr<slacker_test::process>> servers;
     for (size_t i = 0; i < n; ++i)
@@ -176,6 +215,25 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
         std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
     for (auto& s : servers) // reap the "ports" lines
       s->wait_for("ports ", 15000);
+    // Every server has written what it owns once its namespace entry is
+    // listed; its node and leadership come right after (bounded wait until
+    // the transactions stop moving).
+    for (long long last = -1, now = 0, i = 0; now != last && i < 50; ++i) {
+      last = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds{300});
+      now = four_letter(zk_port, "srvr", "Zxid");
+    }
+    row.writes_per_server =
+        static_cast<double>(four_letter(zk_port, "srvr", "Zxid") - zxid0) /
+        static_cast<double>(n);
+    {
+      // The watches a cluster client holds: one more, until it knows all.
+      auto w0 = four_letter(zk_port, "mntr", "zk_watch_count");
+      slacker::cluster_client other{sys, cluster, zk_addr};
+      wait_servers(other, n, std::chrono::seconds{30});
+      row.client_watches =
+          static_cast<long>(four_letter(zk_port, "mntr", "zk_watch_count") - w0);
+    }
     // Connected to every server (calls to each), then idle.
     slacker::cluster_options all;
     all.grouping = slacker::grouping_kind::all;
@@ -277,20 +335,23 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     rows.push_back(row);
     std::fprintf(stderr, "bench: scale %zu done\n", n);
   }
-  std::printf("%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n",
-              "servers", "formation ms", "idle cpu %", "idle wakeup/s", "idle wakeup/s",
-              "idle wakeup/s", "random p50", "random p99", "all p50", "all p99",
-              "calls/s @16", "zk join", "zk leave", "rss MiB");
-  std::printf("%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s\n", "",
-              "", "per server", "per server", "client", "client watched", "us", "us",
-              "us", "us", "", "requests", "requests", "client");
+  std::printf(
+      "%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s %9s %9s\n",
+      "servers", "formation ms", "idle cpu %", "idle wakeup/s", "idle wakeup/s",
+      "idle wakeup/s", "random p50", "random p99", "all p50", "all p99", "calls/s @16",
+      "zk join", "zk leave", "rss MiB", "zk writes", "zk watch");
+  std::printf(
+      "%7s %12s %10s %13s %13s %13s %10s %10s %10s %10s %12s %9s %9s %9s %9s %9s\n", "",
+      "", "per server", "per server", "client", "client watched", "us", "us", "us", "us",
+      "", "requests", "requests", "client", "/server", "client");
   for (auto& r : rows)
     std::printf("%7zu %12.0f %10.2f %13.1f %13.1f %13.1f %10.1f %10.1f %10.1f %10.1f "
-                "%12.0f %9ld %9ld %9.1f\n",
+                "%12.0f %9ld %9ld %9.1f %9.1f %9ld\n",
                 r.n, r.formation_ms, r.idle_cpu_pct, r.idle_wakeups,
                 r.client_idle_wakeups, r.client_watched_wakeups, r.random_p50,
                 r.random_p99, r.all_p50, r.all_p99, r.rate16, r.join_requests,
-                r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0);
+                r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0,
+                r.writes_per_server, r.client_watches);
   zk->signal(SIGTERM);
   zk->stop();
 }

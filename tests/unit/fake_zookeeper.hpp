@@ -93,6 +93,15 @@ public:
     return out;
   }
 
+  /// The watches session `id` holds (data and children, one per path each).
+  size_t watches_of(int64_t id) const {
+    size_t n = 0;
+    for (auto* ws : {&data_watches_, &child_watches_})
+      for (auto& kvp : *ws)
+        n += kvp.second.count(id);
+    return n;
+  }
+
   /// Changes a node as another client would (fires its watches).
   void set(const std::string& path, const std::string& data) {
     auto& n = tree_.at(path);

@@ -173,6 +173,37 @@ CAF_TEST(the registry actor reports servers as they register change and leave) {
   CAF_CHECK(!logged("down 127.0.0.1:1000"));
 }
 
+CAF_TEST(a client holds the same watches for 2 servers or 12 and hears every data change) {
+  std::vector<registrar_actor_type> rs;
+  for (uint16_t port = 1000; port < 1002; ++port)
+    rs.push_back(registrar(port));
+  auto m = mirror();
+  auto id = session_of(m);
+  auto with_two = zookeeper.watches_of(id);
+  for (uint16_t port = 1002; port < 1012; ++port)
+    rs.push_back(registrar(port));
+  CAF_CHECK(logged("up 127.0.0.1:1011 {}"));
+  CAF_CHECK_EQUAL(zookeeper.watches_of(id), with_two);
+  auto reads = [&] {
+    return deref<registry_mirror_type::stateful_base<mirror_state>>(m)
+        .state.link.requests()
+        .reads;
+  };
+  // One change: the folder's data names the server, and only it is read.
+  auto before = reads();
+  self->send(rs[5], set_data_atom::value, std::string{R"({"w":5})"});
+  sched.run();
+  CAF_CHECK(logged(R"(data 127.0.0.1:1005 {"w":5})"));
+  CAF_CHECK_EQUAL(reads() - before, 2u);
+  // Two changes before the client reads: both are told (everything read).
+  self->send(rs[3], set_data_atom::value, std::string{R"({"w":3})"});
+  self->send(rs[7], set_data_atom::value, std::string{R"({"w":7})"});
+  sched.run();
+  CAF_CHECK(logged(R"(data 127.0.0.1:1003 {"w":3})"));
+  CAF_CHECK(logged(R"(data 127.0.0.1:1007 {"w":7})"));
+  CAF_CHECK_EQUAL(zookeeper.watches_of(id), with_two);
+}
+
 CAF_TEST(a leaving server is out of routing and told leaving until it is down) {
   auto a = registrar(1000);
   auto b = registrar(1001);

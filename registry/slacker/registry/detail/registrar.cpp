@@ -30,21 +30,34 @@ bool connected(self_ptr self) {
   return self->state.link.zk && self->state.link.status == registry_status::connected;
 }
 
+/// After the data of this server's node changed in place: the servers
+/// folder's data names the server, which tells every client with one watch
+/// (the registry actor's `refresh_changes`) instead of one per server.
+bool tell_changed(self_ptr self, const std::string& path, bool changed) {
+  if (!changed || path != paths(self).server(self->state.addr))
+    return changed;
+  return static_cast<bool>(
+      self->state.link.zk->set(paths(self).servers(), self->state.addr));
+}
+
 /// Makes `path` an ephemeral node of this session holding `data`, replacing a
 /// node left at the same path by an older session.
 bool claim(self_ptr self, const std::string& path, const std::string& data) {
   auto& zk = *self->state.link.zk;
   zk::node_stat st;
-  auto res = zk.exists(path, false, &st);
+  std::string current;
+  auto res = zk.get(path, false, current, &st);
   if (res && st.ephemeral_owner != zk.id()) {
     spdlog::info("registry: replacing {} left by an expired session", path);
     auto replaced = zk.replace_ephemeral(path, data);
     if (replaced.code != zk::rc::no_node) // gone meanwhile: create it below
-      return static_cast<bool>(replaced);
+      return tell_changed(self, path, static_cast<bool>(replaced));
     res = zk::status{zk::rc::no_node, {}};
   }
+  if (res && current == data)
+    return true; // ours already (registering again after a reconnect)
   if (res)
-    return static_cast<bool>(zk.set(path, data));
+    return tell_changed(self, path, static_cast<bool>(zk.set(path, data)));
   if (res.code != zk::rc::no_node)
     return false;
   auto made = zk.create(path, data, zk::node_kind::ephemeral, true);
@@ -473,7 +486,9 @@ registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
         link.handle(
             self, gen, type, state, path,
             {
-                [=](const std::string& node) { on_node_event(self, node); },
+                [=](const std::string& node, zk::event_type) {
+                  on_node_event(self, node);
+                },
                 [=] {
                   auto& st = self->state;
                   if (st.link.status != registry_status::connecting)

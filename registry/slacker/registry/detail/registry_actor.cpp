@@ -48,9 +48,11 @@ bool watched_children(self_ptr self, const std::string& path,
   return static_cast<bool>(res);
 }
 
+/// Reads one server's node (not watched: changes of its data are told by
+/// the servers folder's data, `refresh_changes`).
 void refresh_server(self_ptr self, const std::string& addr) {
   std::string data;
-  auto res = self->state.link.zk->get(paths(self).server(addr), true, data);
+  auto res = self->state.link.zk->get(paths(self).server(addr), false, data);
   if (!res)
     return; // gone: the children watch reports it
   auto& servers = self->state.view.servers;
@@ -64,9 +66,44 @@ void refresh_server(self_ptr self, const std::string& addr) {
   }
 }
 
+/// Reads the servers folder's data with a watch: a server that changed its
+/// node's data sets it to its address afterwards (`registrar.cpp`, `claim`),
+/// so a client holds one watch for every server's data whatever their
+/// number. One change since the last read: that server is read again; more
+/// (they came faster than the watch was armed again): every server is.
+/// `all`: everything is read anyway (the caller does it).
+void refresh_changes(self_ptr self, bool all) {
+  auto& zk = *self->state.link.zk;
+  auto& seen = self->state.changes_seen;
+  std::string addr;
+  zk::node_stat st;
+  auto res = zk.get(paths(self).servers(), true, addr, &st);
+  if (res.code == zk::rc::no_node) {
+    seen = -1; // watched for its creation by the servers' list
+    return;
+  }
+  if (!res)
+    return;
+  auto one = seen >= 0 && st.version == seen + 1;
+  seen = st.version;
+  if (all)
+    return;
+  if (one && !addr.empty()) {
+    refresh_server(self, addr);
+    return;
+  }
+  std::vector<std::string> known;
+  for (auto& kvp : self->state.view.servers)
+    known.push_back(kvp.first);
+  for (auto& x : known)
+    refresh_server(self, x);
+}
+
 /// The servers' list changed (or, `all`, everything is read anew): reads
-/// the nodes that appeared (their data watches stay armed for the others).
+/// the nodes that appeared.
 void refresh_servers(self_ptr self, bool all) {
+  if (all || self->state.changes_seen < 0)
+    refresh_changes(self, true); // first: a change after it is told
   std::vector<std::string> names;
   if (!watched_children(self, paths(self).servers(), names))
     return;
@@ -203,15 +240,15 @@ void refresh_all(self_ptr self) {
 }
 
 /// Re-reads what a watch event says has changed.
-void on_node_event(self_ptr self, const std::string& path) {
+void on_node_event(self_ptr self, const std::string& path, zk::event_type type) {
   auto servers = paths(self).servers();
   auto namespaces = paths(self).namespaces();
-  if (path == servers) {
+  if (path == servers && type == zk::event_type::changed) {
+    refresh_changes(self, false);
+  } else if (path == servers) {
     refresh_servers(self, false);
   } else if (path == paths(self).leaving()) {
     refresh_leaving(self);
-  } else if (path.rfind(servers + "/", 0) == 0) {
-    refresh_server(self, path.substr(servers.size() + 1));
   } else if (path == namespaces) {
     refresh_namespaces(self, false);
   } else if (path.rfind(namespaces + "/", 0) == 0) {
@@ -261,7 +298,9 @@ registry_actor(registry_mirror_type::stateful_pointer<mirror_state> self, zk_opt
         link.handle(
             self, gen, type, state, path,
             {
-                [=](const std::string& node) { on_node_event(self, node); },
+                [=](const std::string& node, zk::event_type type) {
+                  on_node_event(self, node, type);
+                },
                 [=] {
                   auto& link = self->state.link;
                   spdlog::info("registry: connected to ZooKeeper at {}", link.opts.zk);

@@ -26,6 +26,10 @@ struct mirror_state {
   /// registering again: until then nothing is reported gone (a live server
   /// stays routable through a resync).
   zk_link::clock::time_point settle_until{};
+  /// The version of the servers folder's data last read: a server bumps it
+  /// (naming itself) after changing its node's data, so one data watch on
+  /// the folder replaces a watch per server (-1: not read yet).
+  int32_t changes_seen = -1;
   /// The status for other threads (`registry::state`).
   std::shared_ptr<live_registry_state> live;
   static inline const char* name = "slacker.registry";

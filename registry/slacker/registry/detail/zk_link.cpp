@@ -126,7 +126,7 @@ void zk_link::handle(caf::scheduled_actor* self, uint64_t gen, uint8_t type,
   if (gen != generation || !zk)
     return; // an event of a closed session
   if (static_cast<zk::event_type>(type) != zk::event_type::session) {
-    on.node(path);
+    on.node(path, static_cast<zk::event_type>(type));
     return;
   }
   switch (static_cast<zk::session_state>(state)) {

@@ -24,8 +24,8 @@ namespace slacker {
 /// What the owner of a `zk_link` does on its events (`zk_link::handle` does
 /// the rest: stale generations, backoff, outages, a peer that is no ZooKeeper).
 struct zk_link_handlers {
-  /// A watch fired on `path`.
-  std::function<void(const std::string& path)> node;
+  /// A watch fired on `path` (`type`: created, deleted, changed, child).
+  std::function<void(const std::string& path, zk::event_type type)> node;
   /// Connected while the status said otherwise (first connect, reconnect, or
   /// a new session after `expired`); the handler sets the status.
   std::function<void()> connected;
