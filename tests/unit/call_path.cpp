@@ -274,16 +274,23 @@ enum class mode { ok, draining, broken, silent };
 /// A connection broker stand-in: answers a one-server cluster call with its
 /// own address as the result (or as its `mode` says), and a fan-out
 /// call_request with its address. Namespace "ns" declares "idem" idempotent.
+/// Counts answered calls out of `in_flight`, as a broker does.
 caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
                         caf::actor observer,
                         std::shared_ptr<std::map<std::string, int>> seen,
-                        std::shared_ptr<std::map<std::string, mode>> modes) {
+                        std::shared_ptr<std::map<std::string, mode>> modes,
+                        std::shared_ptr<std::atomic<size_t>> in_flight) {
+  auto out = [in_flight] {
+    if (in_flight->load() > 0)
+      in_flight->fetch_sub(1);
+  };
   return {
       [=](cluster_call& call) -> caf::result<cluster_reply> {
         ++(*seen)[addr];
         auto m = (*modes)[addr];
         if (m == mode::silent)
           return self->make_response_promise<cluster_reply>(); // never answered
+        out();
         if (m != mode::ok) {
           // What the real broker does with a call that failed there.
           bool draining = m == mode::draining;
@@ -301,6 +308,7 @@ caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
       },
       [=](call_request& req) -> call_reply {
         ++(*seen)[addr];
+        out();
         call_reply rep;
         rep.id = req.id;
         rep.result = *encode_value(codec_id::caf_binary, addr);
@@ -329,13 +337,15 @@ struct fixture : test_coordinator_fixture<unit_config> {
       std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
   std::map<std::string, std::shared_ptr<accrual::health>> health; // per link
+  std::map<std::string, std::shared_ptr<std::atomic<size_t>>> in_flight; // per link
 
   fixture() {
     link_factory connect = [this](caf::actor_system& sys, const std::string& addr,
                                   link_hooks hooks) {
-      auto link = sys.spawn(fake_link, addr, hooks.observer, seen, modes);
+      auto link = sys.spawn(fake_link, addr, hooks.observer, seen, modes, hooks.in_flight);
       links[addr] = link;
       health[addr] = hooks.health;
+      in_flight[addr] = hooks.in_flight;
       return link;
     };
     dispatcher = sys.spawn(dispatcher_actor, std::string{"c"}, caf::actor{}, connect,
@@ -627,6 +637,46 @@ CAF_TEST(a slow server leaves routing until a probe is answered in time) {
   self->send(dispatcher, conn_up_atom::value, std::string{"c:1"}); // its broker says so
   sched.run();
   CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 3u);
+}
+
+CAF_TEST(one server calls stay within the aperture until the load widens it) {
+  // 40 servers of "ns": a random call reaches at most slacker.aperture (12)
+  // of them, `all` every one.
+  for (int i = 0; i < 38; ++i) {
+    auto addr = "s" + std::to_string(i) + ":1";
+    self->send(dispatcher, member_up{addr, "{}"});
+    self->send(dispatcher, namespace_up{"ns", addr});
+  }
+  sched.run();
+  CAF_REQUIRE_EQUAL(servers_of(call(grouping_kind::all)).size(), 40u);
+  auto reached = [&](grouping_policy g) {
+    std::set<std::string> out;
+    for (int i = 0; i < 400; ++i)
+      for (auto& s : servers_of(call(g, results_kind::single)))
+        out.insert(s);
+    return out;
+  };
+  auto window = reached(grouping_kind::random);
+  CAF_CHECK_EQUAL(window.size(), 12u);
+  CAF_CHECK(reached(grouping_kind::round_robin) == window);
+  CAF_CHECK(reached(grouping_kind::least_in_flight) == window);
+  // 60 calls in flight over those 12 (5 each, above 2): the next sweep
+  // widens it to one call each at most, here 40.
+  for (auto& addr : window)
+    in_flight.at(addr)->store(5);
+  sched.advance_time(500ms);
+  sched.run();
+  for (auto& addr : window)
+    in_flight.at(addr)->store(0);
+  auto wide = reached(grouping_kind::random);
+  CAF_CHECK_EQUAL(wide.size(), 40u);
+  // Idle again: it narrows by one per sweep, back to 12 and no further.
+  for (int i = 0; i < 40; ++i) {
+    sched.advance_time(500ms);
+    sched.run();
+  }
+  auto narrow = reached(grouping_kind::random);
+  CAF_CHECK_EQUAL(narrow.size(), 12u);
 }
 
 CAF_TEST(peers without answers enough do not judge a server) {

@@ -58,6 +58,36 @@ CAF_TEST(random picks one candidate and reaches all of them) {
   CAF_CHECK(grouping::random(grouping_view{}, rng).empty());
 }
 
+CAF_TEST(one server groupings choose within the aperture and the others see all) {
+  grouping_view v;
+  v.ns = "ns";
+  for (int i = 0; i < 10; ++i)
+    v.servers.push_back({"10.0.0." + std::to_string(i) + ":1", "{}", 0, 1});
+  v.servers[5].in_flight = 0; // idlest of all, but outside the aperture
+  for (auto i : {8, 9, 0})
+    v.servers[i].in_flight = 3;
+  v.servers[9].in_flight = 1;
+  v.leader = "10.0.0.4:1";
+  v.start = 8; // from the 9th, wrapping: 8, 9, 0
+  v.width = 3;
+  std::set<std::string> window{"10.0.0.8:1", "10.0.0.9:1", "10.0.0.0:1"};
+  std::mt19937_64 rng{7};
+  CAF_CHECK(draw([&] { return grouping::random(v, rng); }, 200) == window);
+  CAF_CHECK(draw([&] { return grouping::weighted(v, rng); }, 200) == window);
+  uint64_t turn = 0;
+  std::vector<std::string> turns;
+  for (int i = 0; i < 4; ++i)
+    turns.push_back(grouping::round_robin(v, turn).front());
+  CAF_CHECK(turns == (std::vector<std::string>{"10.0.0.8:1", "10.0.0.9:1", "10.0.0.0:1",
+                                               "10.0.0.8:1"}));
+  CAF_CHECK(grouping::least_in_flight(v, rng) == addresses{"10.0.0.9:1"});
+  CAF_CHECK_EQUAL(grouping::all(v).size(), 10u);
+  CAF_CHECK(grouping::first(v) == addresses{"10.0.0.0:1"});
+  CAF_CHECK(grouping::leader(v) == addresses{"10.0.0.4:1"});
+  v.width = 10; // as wide as the namespace: every server
+  CAF_CHECK_EQUAL(draw([&] { return grouping::random(v, rng); }, 400).size(), 10u);
+}
+
 CAF_TEST(all first and leader) {
   auto v = three_servers();
   CAF_CHECK_EQUAL(grouping::all(v).size(), 3u);

@@ -54,9 +54,25 @@ struct grouping_view {
   std::string ns;
   std::vector<candidate> servers;
   std::string leader; // empty: none elected
+  /// The aperture (`slacker.aperture`, docs/guide.md): the one-server
+  /// groupings (random, round-robin, least-in-flight, weighted) choose among
+  /// `width` servers from index `start` on, wrapping around (0: among all);
+  /// `all`, `first`, `leader` and user groupings see every server.
+  size_t start = 0;
+  size_t width = 0;
 
   /// The server-data of `addr`; empty when it is not a candidate.
   const std::string& server_data(const std::string& addr) const;
+
+  /// How many servers the one-server groupings choose among.
+  size_t choosable() const {
+    return width == 0 || width >= servers.size() ? servers.size() : width;
+  }
+
+  /// The `i`th of them (`i < choosable()`): an index of `servers`.
+  size_t nth(size_t i) const {
+    return choosable() == servers.size() && start == 0 ? i : (start + i) % servers.size();
+  }
 };
 
 using addresses = std::vector<std::string>;

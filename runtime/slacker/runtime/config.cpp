@@ -88,6 +88,9 @@ config::config() {
                    "off)")
       .add<caf::timespan>("outlier-min-latency",
                           "a server faster than this never leaves routing for slowness")
+      .add<size_t>("aperture",
+                   "the fewest servers of a namespace a client spreads one-server calls "
+                   "over (12; 0: all)")
       .add<double>("max-ejected",
                    "share of servers a client takes out of routing at once (0.5)")
       .add<double>("retry-budget", "share of recent calls that may be retried (0.2)")

@@ -47,7 +47,9 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   (5; 0: off) and `slacker.outlier-min-latency` (10ms): a server whose
 ///   calls take that many times longer than its peers' (and longer than the
 ///   minimum) leaves routing too; `slacker.max-ejected` (0.5): the share of
-///   servers out at once for either reason; `slacker.retry-budget` (0.2):
+///   servers out at once for either reason; `slacker.aperture` (12; 0: all):
+///   the fewest servers of a namespace a client's one-server groupings
+///   choose among, widened by its own load; `slacker.retry-budget` (0.2):
 ///   the share of a client's recent calls that may be retried or hedged
 ///   (docs/reliability.md); `slacker.grouping` (random): the grouping of this
 ///   process's cluster clients when their code sets none (a built-in or a

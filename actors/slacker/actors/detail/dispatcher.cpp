@@ -139,6 +139,16 @@ void refill(dispatcher_state& st, grouping_view& view, const std::string& ns,
       continue;
     view.servers.push_back({addr, s->second, 0, grouping::weight_of(s->second)});
   }
+  // The aperture: `width` servers from this client's place on the ring.
+  auto n = view.servers.size();
+  auto w = st.aperture;
+  if (auto i = st.widths.find(ns); i != st.widths.end())
+    w = std::max(w, i->second);
+  view.width = st.aperture == 0 || w >= n ? 0 : w;
+  view.start = view.width == 0
+                   ? 0
+                   : std::min(n - 1, static_cast<size_t>(st.coordinate *
+                                                         static_cast<double>(n)));
 }
 
 /// Rebuilds the candidates of `ns` (after an event that touched them).
@@ -579,11 +589,46 @@ void warm_up(Self* self, const std::string& ns, const std::string& addr) {
         .then([](bool) {}, [](caf::error&) {});
 }
 
+/// Widens the aperture of a namespace whose servers in it have more than
+/// 2 calls of this client in flight each (to 1 each, at most every server),
+/// narrows it by one when they have fewer than 0.5 (Finagle's load band).
+template <class Self> void resize_apertures(Self* self) {
+  auto& st = self->state;
+  if (st.aperture == 0)
+    return;
+  bool changed = false;
+  for (auto& [ns, view] : st.candidates) {
+    auto n = view.servers.size();
+    auto now = view.choosable();
+    if (n <= st.aperture || now == 0)
+      continue;
+    size_t load = 0;
+    for (size_t i = 0; i < now; ++i)
+      if (auto l = st.links.find(view.servers[view.nth(i)].addr); l != st.links.end())
+        load += l->second.in_flight->load(std::memory_order_relaxed);
+    size_t want = now;
+    if (load > 2 * now && now < n)
+      want = std::min(n, std::max(now + 1, load));
+    else if (2 * load < now && now > st.aperture)
+      want = now - 1;
+    if (want == now)
+      continue;
+    st.widths[ns] = want;
+    auto& providers = st.namespaces[ns];
+    refill(st, view, ns, providers);
+    st.groupings.update(view);
+    changed = true;
+  }
+  if (changed)
+    publish(self);
+}
+
 template <class Self> void sweep(Self* self) {
   auto& st = self->state;
   auto now = clock::now();
   take_deposits(self, self->clock().now());
   judge_latency(self);
+  resize_apertures(self);
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline < now) {
       if (!st.ready) {
@@ -705,6 +750,9 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
   st.outlier_floor =
       caf::get_or(cfg, "slacker.outlier-min-latency", caf::timespan{st.outlier_floor});
   st.max_ejected = caf::get_or(cfg, "slacker.max-ejected", st.max_ejected);
+  st.aperture = caf::get_or(cfg, "slacker.aperture", st.aperture);
+  std::mt19937_64 gen{std::random_device{}()};
+  st.coordinate = std::uniform_real_distribution<double>{0, 1}(gen);
   if (board) {
     board->feedback = st.feedback;
     board->accrual = st.accrual;

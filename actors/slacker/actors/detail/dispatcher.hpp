@@ -90,6 +90,15 @@ struct dispatcher_state {
   clock::duration outlier_floor = std::chrono::milliseconds{10};
   double max_ejected = 0.5;
   std::map<std::string, int> slow_windows;
+  /// The aperture (docs/guide.md, "Aperture"): the fewest servers of a
+  /// namespace the one-server groupings choose among (`slacker.aperture`,
+  /// 0: all of them); where this client sits on the ring of a namespace's
+  /// servers (drawn at random, so that the servers' connection counts
+  /// balance across clients); per namespace, the width its own load grew
+  /// it to.
+  size_t aperture = 12;
+  double coordinate = 0;
+  std::map<std::string, size_t> widths;
   /// Servers going away (their going-away, a `draining` answer, or the
   /// registry's member_leaving): member_leaving told once, no reachability
   /// events for them.

@@ -25,13 +25,14 @@ std::mt19937_64& thread_rng() {
 
 /// `least_in_flight` over the live counts of the links (ties at random).
 addresses least_loaded(const route_entry& e) {
-  auto n = e.servers.size();
-  if (n == 0)
+  if (e.servers.empty())
     return {};
+  auto n = e.view.choosable();
   size_t best = SIZE_MAX;
   size_t ties = 0;
   size_t chosen = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t k = 0; k < n; ++k) {
+    auto i = e.view.nth(k);
     auto load = e.servers[i]->in_flight->load(std::memory_order_relaxed);
     if (load < best) {
       best = load;

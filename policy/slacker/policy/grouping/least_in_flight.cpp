@@ -7,12 +7,13 @@ namespace slacker::grouping {
 addresses least_in_flight(const grouping_view& view, std::mt19937_64& rng) {
   if (view.servers.empty())
     return {};
-  size_t best = view.servers.front().in_flight;
-  for (auto& s : view.servers)
-    best = std::min(best, s.in_flight);
+  auto n = view.choosable();
+  size_t best = view.servers[view.nth(0)].in_flight;
+  for (size_t i = 0; i < n; ++i)
+    best = std::min(best, view.servers[view.nth(i)].in_flight);
   std::vector<const candidate*> idlest;
-  for (auto& s : view.servers)
-    if (s.in_flight == best)
+  for (size_t i = 0; i < n; ++i)
+    if (auto& s = view.servers[view.nth(i)]; s.in_flight == best)
       idlest.push_back(&s);
   std::uniform_int_distribution<size_t> pick{0, idlest.size() - 1};
   return {idlest[pick(rng)]->addr};

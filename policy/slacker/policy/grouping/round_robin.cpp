@@ -6,7 +6,7 @@ namespace slacker::grouping {
 addresses round_robin(const grouping_view& view, uint64_t& turn) {
   if (view.servers.empty())
     return {};
-  return {view.servers[turn++ % view.servers.size()].addr};
+  return {view.servers[view.nth(turn++ % view.choosable())].addr};
 }
 
 namespace {

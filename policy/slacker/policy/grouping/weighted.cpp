@@ -19,16 +19,17 @@ double weight_of(const std::string& server_data) {
 addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
   if (view.servers.empty())
     return {};
+  auto n = view.choosable();
   std::vector<double> weights;
   double total = 0;
-  for (auto& s : view.servers) {
-    weights.push_back(s.weight);
+  for (size_t i = 0; i < n; ++i) {
+    weights.push_back(view.servers[view.nth(i)].weight);
     total += weights.back();
   }
   if (total <= 0)
     return random(view, rng);
   std::discrete_distribution<size_t> pick{weights.begin(), weights.end()};
-  return {view.servers[pick(rng)].addr};
+  return {view.servers[view.nth(pick(rng))].addr};
 }
 
 std::unique_ptr<policy> make_weighted() {
