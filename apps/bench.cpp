@@ -15,6 +15,7 @@
 // It starts its own servers (itself, `--role=server`) and, for the cluster
 // rows, a ZooKeeper (example-zk from the same build).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,11 +73,13 @@ struct bench_config : slacker::config {
   std::string clusters; // server role: comma-separated clusters to join
   std::string only;     // measure only the systems whose name contains this
   bool latency_only = false;
-  size_t rounds = 5; // each measurement split into rounds, the systems interleaved
-  std::string scale; // comma-separated cluster sizes: the scale bench
+  size_t rounds = 5;  // each measurement split into rounds, the systems interleaved
+  std::string scale;  // comma-separated cluster sizes: the scale bench
+  size_t servers = 0; // scale-client role: servers to wait for
   bench_config() {
     opt_group{custom_options_, "global"}
-        .add(role, "role", "client (default) or server")
+        .add(role, "role", "client (default), server or scale-client")
+        .add(servers, "servers", "scale-client role: servers to wait for")
         .add(seconds, "seconds", "duration of each measurement")
         .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
         .add(json, "json", "also write the results as JSON to this file")
@@ -159,6 +163,10 @@ uint16_t tcp_echo(size_t size) {
   return ntohs(addr.sin_port);
 }
 
+/// The cluster calls this server process answered (the scale bench asks
+/// each server with `calls` on stdin: how calls spread over servers).
+std::atomic<uint64_t> served{0};
+
 void serve(caf::actor_system& sys, const bench_config& cfg) {
   auto echo = sys.spawn([] {
     return caf::behavior{[](int64_t x) { return x; },
@@ -177,7 +185,11 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
   auto broker_port = sys.middleman().publish(broker_echo, 0, "127.0.0.1");
   slacker::server srv{sys};
   srv.add(slacker::ns("bench")
-              .def("echo", [](int64_t x) { return x; })
+              .def("echo",
+                   [](int64_t x) {
+                     served.fetch_add(1, std::memory_order_relaxed);
+                     return x;
+                   })
               .def("echo-string", [](std::string s) { return s; }));
   auto port = srv.publish(0, "127.0.0.1");
   if (!raw_port || !port || !broker_port)
@@ -195,9 +207,11 @@ void serve(caf::actor_system& sys, const bench_config& cfg) {
   }
   std::printf("ports %u %u %u %u\n", *raw_port, *port, tcp_echo(8), *broker_port);
   std::fflush(stdout);
-  char buf[16];
-  while (read(0, buf, sizeof(buf)) > 0) {
-  }
+  for (std::string line; std::getline(std::cin, line);)
+    if (line == "calls") {
+      std::printf("calls %llu\n", static_cast<unsigned long long>(served.load()));
+      std::fflush(stdout);
+    }
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(broker_echo, caf::exit_reason::user_shutdown);
 }
@@ -945,6 +959,10 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
 void caf_main(caf::actor_system& sys, const bench_config& cfg) {
   if (cfg.role == "server") {
     serve(sys, cfg);
+  } else if (cfg.role == "scale-client") {
+    scale_client(
+        sys, cfg.zk, cfg.clusters, cfg.servers,
+        std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000});
   } else if (!cfg.scale.empty()) {
     std::vector<size_t> sizes;
     std::string rest = cfg.scale;

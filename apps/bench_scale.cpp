@@ -14,11 +14,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <dirent.h>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -152,6 +154,37 @@ long long four_letter(uint16_t port, const char* cmd, const std::string& key) {
   return -1;
 }
 
+/// The remote ports of this process's established TCP connections.
+std::set<unsigned> connected_ports() {
+  std::set<std::string> inodes;
+  if (auto d = opendir("/proc/self/fd")) {
+    while (auto e = readdir(d)) {
+      char target[64];
+      auto path = std::string{"/proc/self/fd/"} + e->d_name;
+      auto len = readlink(path.c_str(), target, sizeof(target) - 1);
+      if (len <= 0)
+        continue;
+      std::string t{target, static_cast<size_t>(len)};
+      if (t.rfind("socket:[", 0) == 0)
+        inodes.insert(t.substr(8, t.size() - 9));
+    }
+    closedir(d);
+  }
+  std::set<unsigned> out;
+  std::ifstream tcp{"/proc/net/tcp"};
+  std::string line;
+  std::getline(tcp, line); // the header
+  while (std::getline(tcp, line)) {
+    std::istringstream in{line};
+    std::string sl, local, remote, state, queues, timer, retr, uid, timeout, inode;
+    in >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >>
+        inode;
+    if (state == "01" && inodes.count(inode) > 0)
+      out.insert(std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16));
+  }
+  return out;
+}
+
 struct scale_row {
   size_t n = 0;
   double formation_ms = 0;
@@ -171,7 +204,140 @@ struct scale_row {
   long client_watches = 0;      // the watches one more cluster client holds
 };
 
+/// One row of the aperture table: C client processes calling N servers.
+struct aperture_row {
+  size_t n = 0;
+  size_t aperture = 0;
+  size_t clients = 0;
+  double conns_mean = 0; // servers each client is connected to
+  size_t conns_max = 0;
+  size_t server_conns_min = 0; // clients each server is connected to
+  size_t server_conns_max = 0;
+  double calls_max_over_mean = 0; // the busiest server against the mean
+  double calls_cv = 0;            // their coefficient of variation
+  double p50 = 0;                 // the clients' median p50 and p99, µs
+  double p99 = 0;
+  double rate = 0;
+};
+
+/// Runs `clients` scale clients with `slacker.aperture=aperture` against the
+/// `servers` (their slacker ports in `ports`) at once.
+aperture_row
+measure_aperture(const std::string& self_path, const std::string& zk_addr,
+                 const std::string& cluster,
+                 std::vector<std::unique_ptr<slacker_test::process>>& servers,
+                 const std::vector<unsigned>& ports, size_t aperture, size_t clients,
+                 std::chrono::milliseconds duration) {
+  aperture_row row;
+  row.n = servers.size();
+  row.aperture = aperture;
+  row.clients = clients;
+  auto calls_now = [&] {
+    std::vector<double> out;
+    for (auto& s : servers) {
+      s->write_line("calls");
+      auto line = s->wait_for("calls ", 10000);
+      out.push_back(line ? std::stod(*line) : 0);
+    }
+    return out;
+  };
+  auto before = calls_now();
+  std::vector<std::unique_ptr<slacker_test::process>> cs;
+  for (size_t i = 0; i < clients; ++i)
+    cs.push_back(std::make_unique<slacker_test::process>(std::vector<std::string>{
+        self_path, "--role=scale-client", "--zk=" + zk_addr, "--clusters=" + cluster,
+        "--servers=" + std::to_string(servers.size()),
+        "--millis=" + std::to_string(duration.count()),
+        "--slacker.aperture=" + std::to_string(aperture)}));
+  std::map<unsigned, size_t> per_server;
+  std::vector<double> p50s, p99s;
+  double total = 0;
+  for (auto& c : cs) {
+    auto line = c->wait_for("client ", 120000);
+    c->stop();
+    if (!line)
+      continue;
+    std::istringstream in{*line};
+    double calls = 0, p50 = 0, p99 = 0;
+    std::string list;
+    in >> calls >> p50 >> p99 >> list;
+    total += calls;
+    p50s.push_back(p50);
+    p99s.push_back(p99);
+    size_t mine = 0;
+    std::istringstream ps{list};
+    for (std::string p; std::getline(ps, p, ',');)
+      if (!p.empty() &&
+          std::find(ports.begin(), ports.end(), std::stoul(p)) != ports.end()) {
+        ++per_server[static_cast<unsigned>(std::stoul(p))];
+        ++mine;
+      }
+    row.conns_mean += static_cast<double>(mine);
+    row.conns_max = std::max(row.conns_max, mine);
+  }
+  row.conns_mean /= static_cast<double>(std::max<size_t>(p50s.size(), 1));
+  row.server_conns_min = SIZE_MAX;
+  for (auto p : ports) {
+    auto k = per_server[p];
+    row.server_conns_min = std::min(row.server_conns_min, k);
+    row.server_conns_max = std::max(row.server_conns_max, k);
+  }
+  auto after = calls_now();
+  std::vector<double> delta;
+  for (size_t i = 0; i < after.size(); ++i)
+    delta.push_back(after[i] - before[i]);
+  double mean = 0, sq = 0, most = 0;
+  for (auto d : delta) {
+    mean += d;
+    most = std::max(most, d);
+  }
+  mean /= static_cast<double>(std::max<size_t>(delta.size(), 1));
+  for (auto d : delta)
+    sq += (d - mean) * (d - mean);
+  if (mean > 0) {
+    row.calls_max_over_mean = most / mean;
+    row.calls_cv = std::sqrt(sq / static_cast<double>(delta.size())) / mean;
+  }
+  row.p50 = pct(p50s, 0.5);
+  row.p99 = pct(p99s, 0.5);
+  row.rate = total / std::chrono::duration<double>(duration).count();
+  return row;
+}
+
 } // namespace
+
+void scale_client(caf::actor_system& sys, const std::string& zk,
+                  const std::string& cluster, size_t servers,
+                  std::chrono::milliseconds duration) {
+  slacker::cluster_client sc{sys, cluster, zk};
+  if (!wait_servers(sc, servers, std::chrono::seconds{60})) {
+    std::printf("client 0 0 0 -\n");
+    return;
+  }
+  std::vector<std::vector<double>> us(2);
+  std::vector<std::thread> callers;
+  auto until = clock_type::now() + duration;
+  for (auto& mine : us)
+    callers.emplace_back([&sc, &mine, until] {
+      while (clock_type::now() < until) {
+        auto c0 = clock_type::now();
+        if (sc.call<int64_t>("bench/echo", int64_t{3}))
+          mine.push_back(
+              std::chrono::duration<double, std::micro>(clock_type::now() - c0).count());
+      }
+    });
+  for (auto& t : callers)
+    t.join();
+  std::vector<double> all;
+  for (auto& mine : us)
+    all.insert(all.end(), mine.begin(), mine.end());
+  std::string ports;
+  for (auto p : connected_ports())
+    ports += std::to_string(p) + ",";
+  std::printf("client %zu %.1f %.1f %s\n", all.size(), pct(all, 0.5), pct(all, 0.99),
+              ports.c_str());
+  std::fflush(stdout);
+}
 
 void run_scale(caf::actor_system& sys, const std::string& self_path,
                const std::string& zk_path, const std::vector<size_t>& sizes,
@@ -192,6 +358,7 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
   auto zk_port = static_cast<uint16_t>(std::stoi(zk_addr.substr(zk_addr.rfind(':') + 1)));
   long hz = sysconf(_SC_CLK_TCK);
   std::vector<scale_row> rows;
+  std::vector<aperture_row> aperture_rows;
   for (auto n : sizes) {
     scale_row row;
     row.n = n;
@@ -213,8 +380,14 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     }
     row.formation_ms =
         std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-    for (auto& s : servers) // reap the "ports" lines
-      s->wait_for("ports ", 15000);
+    std::vector<unsigned> ports; // their slacker ports
+    for (auto& s : servers)      // from their "ports" lines
+      if (auto line = s->wait_for("ports ", 15000)) {
+        std::istringstream in{*line};
+        unsigned raw = 0, port = 0;
+        in >> raw >> port;
+        ports.push_back(port);
+      }
     // Every server has written what it owns once its namespace entry is
     // listed; its node and leadership come right after (bounded wait until
     // the transactions stop moving).
@@ -319,6 +492,12 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
       t.join();
     row.rate16 = static_cast<double>(done) /
                  std::chrono::duration<double>(clock_type::now() - l0).count();
+    // The aperture: 8 client processes calling at once, each connected to
+    // every server (slacker.aperture=0, as before) or to its aperture.
+    if (n > 12)
+      for (size_t aperture : {size_t{0}, size_t{12}})
+        aperture_rows.push_back(measure_aperture(self_path, zk_addr, cluster, servers,
+                                                 ports, aperture, 8, duration));
     // One server joins, then leaves: the client's ZooKeeper requests for each.
     auto r0 = settled_requests(sys, sc);
     servers.push_back(std::make_unique<slacker_test::process>(server_args()));
@@ -352,6 +531,16 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
                 r.random_p99, r.all_p50, r.all_p99, r.rate16, r.join_requests,
                 r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0,
                 r.writes_per_server, r.client_watches);
+  if (!aperture_rows.empty()) {
+    std::printf("\n%7s %8s %7s %14s %14s %15s %9s %9s %9s %10s\n", "servers", "aperture",
+                "clients", "conns/client", "conns/server", "calls max/mean", "calls cv",
+                "p50 us", "p99 us", "calls/s");
+    for (auto& r : aperture_rows)
+      std::printf(
+          "%7zu %8zu %7zu %8.1f (%3zu) %9zu-%-4zu %15.2f %9.2f %9.1f %9.1f %10.0f\n", r.n,
+          r.aperture, r.clients, r.conns_mean, r.conns_max, r.server_conns_min,
+          r.server_conns_max, r.calls_max_over_mean, r.calls_cv, r.p50, r.p99, r.rate);
+  }
   zk->signal(SIGTERM);
   zk->stop();
 }

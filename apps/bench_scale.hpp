@@ -12,3 +12,11 @@
 void run_scale(caf::actor_system& sys, const std::string& self_path,
                const std::string& zk_path, const std::vector<size_t>& sizes,
                std::chrono::milliseconds duration);
+
+/// One client process of the scale bench's aperture table (`bench
+/// --role=scale-client`): waits for `servers` servers of `cluster`, calls
+/// `bench/echo` (random) from 2 threads for `duration`, then prints `client
+/// CALLS P50_US P99_US PORT,PORT,...` (the server ports it is connected to).
+void scale_client(caf::actor_system& sys, const std::string& zk,
+                  const std::string& cluster, size_t servers,
+                  std::chrono::milliseconds duration);

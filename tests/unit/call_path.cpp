@@ -336,13 +336,14 @@ struct fixture : test_coordinator_fixture<unit_config> {
   std::shared_ptr<std::map<std::string, mode>> modes =
       std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
-  std::map<std::string, std::shared_ptr<accrual::health>> health; // per link
+  std::map<std::string, std::shared_ptr<accrual::health>> health;        // per link
   std::map<std::string, std::shared_ptr<std::atomic<size_t>>> in_flight; // per link
 
   fixture() {
     link_factory connect = [this](caf::actor_system& sys, const std::string& addr,
                                   link_hooks hooks) {
-      auto link = sys.spawn(fake_link, addr, hooks.observer, seen, modes, hooks.in_flight);
+      auto link =
+          sys.spawn(fake_link, addr, hooks.observer, seen, modes, hooks.in_flight);
       links[addr] = link;
       health[addr] = hooks.health;
       in_flight[addr] = hooks.in_flight;

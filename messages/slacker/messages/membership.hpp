@@ -112,6 +112,7 @@ struct leadership {
 struct registry_state {
   registry_status status = registry_status::connecting;
   int64_t view_age_ms = 0; // time since the view was last known current
+  int64_t session = 0;     // the registry's ZooKeeper session id (0: none yet)
 };
 
 /// The whole view, sent to a new subscriber before any event.
@@ -182,7 +183,8 @@ typename Inspector::result_type inspect(Inspector& f, leadership& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_state& x) {
-  return f(caf::meta::type_name("slacker::registry_state"), x.status, x.view_age_ms);
+  return f(caf::meta::type_name("slacker::registry_state"), x.status, x.view_age_ms,
+           x.session);
 }
 
 template <class Inspector>

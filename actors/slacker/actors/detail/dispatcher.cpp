@@ -145,10 +145,10 @@ void refill(dispatcher_state& st, grouping_view& view, const std::string& ns,
   if (auto i = st.widths.find(ns); i != st.widths.end())
     w = std::max(w, i->second);
   view.width = st.aperture == 0 || w >= n ? 0 : w;
-  view.start = view.width == 0
-                   ? 0
-                   : std::min(n - 1, static_cast<size_t>(st.coordinate *
-                                                         static_cast<double>(n)));
+  view.start =
+      view.width == 0
+          ? 0
+          : std::min(n - 1, static_cast<size_t>(st.coordinate * static_cast<double>(n)));
 }
 
 /// Rebuilds the candidates of `ns` (after an event that touched them).
@@ -567,8 +567,27 @@ template <class Self> void release_waiting(Self* self) {
   }
 }
 
+/// This client's place on the rings of servers, from its ZooKeeper session
+/// id: a ZooKeeper server numbers its sessions one after the other, and
+/// Fibonacci hashing turns consecutive numbers into places spread evenly
+/// around the ring (each next one in the largest gap left), so clients that
+/// start together, or in turn, share the servers out evenly, as Finagle's
+/// deterministic aperture does with its clients' ordinals, with no write
+/// and no list of clients.
+double coordinate_of(int64_t session) {
+  auto mixed = static_cast<uint64_t>(session) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<double>(mixed >> 11) / 9007199254740992.0; // / 2^53
+}
+
 template <class Self> void set_ready(Self* self, const registry_state& x) {
   auto& st = self->state;
+  if (!st.placed && x.session != 0) {
+    // Kept for the client's life: a new session does not move it.
+    st.placed = true;
+    st.coordinate = coordinate_of(x.session);
+    if (st.aperture > 0)
+      refresh_all(self);
+  }
   st.status = x.status;
   // When the view was last known current, as the registry says.
   st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};

@@ -98,6 +98,7 @@ struct dispatcher_state {
   /// it to.
   size_t aperture = 12;
   double coordinate = 0;
+  bool placed = false; // the coordinate comes from the first ZooKeeper session
   std::map<std::string, size_t> widths;
   /// Servers going away (their going-away, a `draining` answer, or the
   /// registry's member_leaving): member_leaving told once, no reachability

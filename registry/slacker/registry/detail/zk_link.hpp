@@ -92,7 +92,7 @@ struct zk_link {
   int64_t view_age_ms() const;
 
   registry_state state() const {
-    return {status, view_age_ms()};
+    return {status, view_age_ms(), zk ? zk->id() : 0};
   }
 
   /// Handles `(zk_event_atom, gen, type, state, path)`, the one switch over
