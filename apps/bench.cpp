@@ -73,13 +73,16 @@ struct bench_config : slacker::config {
   std::string clusters; // server role: comma-separated clusters to join
   std::string only;     // measure only the systems whose name contains this
   bool latency_only = false;
-  size_t rounds = 5;  // each measurement split into rounds, the systems interleaved
-  std::string scale;  // comma-separated cluster sizes: the scale bench
-  size_t servers = 0; // scale-client role: servers to wait for
+  size_t rounds = 5;      // each measurement split into rounds, the systems interleaved
+  std::string scale;      // comma-separated cluster sizes: the scale bench
+  size_t servers = 0;     // scale-client role: servers to wait for
+  std::string membership; // S,C: the membership simulation
   bench_config() {
     opt_group{custom_options_, "global"}
         .add(role, "role", "client (default), server or scale-client")
         .add(servers, "servers", "scale-client role: servers to wait for")
+        .add(membership, "membership",
+             "S,C: S light registrations and C watching clients against ZooKeeper")
         .add(seconds, "seconds", "duration of each measurement")
         .add(millis, "millis", "duration of each measurement in ms (overrides seconds)")
         .add(json, "json", "also write the results as JSON to this file")
@@ -959,6 +962,11 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
 void caf_main(caf::actor_system& sys, const bench_config& cfg) {
   if (cfg.role == "server") {
     serve(sys, cfg);
+  } else if (!cfg.membership.empty()) {
+    auto comma = cfg.membership.find(',');
+    run_membership(
+        sys, dir_of_self() + "/example-zk", std::stoul(cfg.membership.substr(0, comma)),
+        comma == std::string::npos ? 0 : std::stoul(cfg.membership.substr(comma + 1)));
   } else if (cfg.role == "scale-client") {
     scale_client(
         sys, cfg.zk, cfg.clusters, cfg.servers,

@@ -34,6 +34,8 @@
 #include "apps/support/process.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
+#include "slacker/registry/detail/registrar.hpp"
+#include "slacker/registry/registry.hpp"
 
 namespace {
 
@@ -339,23 +341,184 @@ void scale_client(caf::actor_system& sys, const std::string& zk,
   std::fflush(stdout);
 }
 
-void run_scale(caf::actor_system& sys, const std::string& self_path,
-               const std::string& zk_path, const std::vector<size_t>& sizes,
-               std::chrono::milliseconds duration) {
-  std::unique_ptr<slacker_test::process> zk;
-  std::string zk_addr;
-  for (int attempt = 0; attempt < 5 && zk_addr.empty(); ++attempt) {
+namespace {
+
+/// A ZooKeeper of the bench's own (example-zk on a free port); its address,
+/// empty when none started.
+std::string start_zookeeper(const std::string& zk_path,
+                            std::unique_ptr<slacker_test::process>& zk) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
     auto port = std::to_string(20000 + (getpid() * 11 + attempt * 4099) % 20000);
     zk = std::make_unique<slacker_test::process>(
         std::vector<std::string>{zk_path, "--port=" + port});
     if (zk->wait_for("ZooKeeper serving", 30000))
-      zk_addr = "127.0.0.1:" + port;
+      return "127.0.0.1:" + port;
   }
-  if (zk_addr.empty()) {
-    std::fprintf(stderr, "bench: no ZooKeeper\n");
+  std::fprintf(stderr, "bench: no ZooKeeper\n");
+  return {};
+}
+
+uint16_t port_of(const std::string& addr) {
+  return static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+}
+
+} // namespace
+
+void run_membership(caf::actor_system& sys, const std::string& zk_path, size_t servers,
+                    size_t clients) {
+  using namespace std::chrono_literals;
+  std::unique_ptr<slacker_test::process> zk;
+  auto zk_addr = start_zookeeper(zk_path, zk);
+  if (zk_addr.empty())
     return;
+  auto zk_port = port_of(zk_addr);
+  slacker::zk_options opts;
+  opts.zk = zk_addr;
+  opts.cluster = "membership";
+  opts.session_timeout = 10s;
+  std::map<std::string, std::vector<slacker::function_info>> nss;
+  nss["bench"].resize(1);
+  nss["bench"][0].name = "echo";
+  caf::scoped_actor self{sys};
+  auto registrar = [&](uint16_t port) {
+    return sys.spawn<caf::detached>(slacker::registrar_actor, opts,
+                                    std::string{"127.0.0.1"}, port, std::string{"{}"},
+                                    nss, false, slacker::zk::session::open);
+  };
+  auto registered = [&](const slacker::registrar_actor_type& r) {
+    bool ok = false;
+    self->request(r, 60s, slacker::wait_atom::value)
+        .receive([&](bool x) { ok = x; }, [](caf::error&) {});
+    return ok;
+  };
+  // Formation: every registration at once, no client watching yet.
+  auto zxid0 = four_letter(zk_port, "srvr", "Zxid");
+  auto t0 = clock_type::now();
+  std::vector<slacker::registrar_actor_type> regs;
+  for (size_t i = 0; i < servers; ++i)
+    regs.push_back(registrar(static_cast<uint16_t>(30000 + i)));
+  size_t ok = 0;
+  for (auto& r : regs)
+    ok += registered(r) ? 1 : 0;
+  auto formation_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+  std::this_thread::sleep_for(1s); // leaderships written after registration
+  auto writes = four_letter(zk_port, "srvr", "Zxid") - zxid0;
+  auto watches0 = four_letter(zk_port, "mntr", "zk_watch_count");
+  std::fprintf(stderr, "bench: %zu of %zu registered\n", ok, servers);
+  // The watching clients.
+  auto rss0 = slacker_test::status_kib("self", "VmRSS:");
+  std::vector<std::unique_ptr<slacker::registry>> watchers;
+  for (size_t i = 0; i < clients; ++i)
+    watchers.push_back(std::make_unique<slacker::registry>(sys, opts));
+  // Until every client sees `n` servers (bounded); ms taken, -1: not all.
+  auto all_see = [&](size_t n, std::chrono::seconds limit) {
+    auto c0 = clock_type::now();
+    for (auto& w : watchers) {
+      auto left = limit - (clock_type::now() - c0);
+      if (left <= 0s ||
+          !w->wait_until([n](auto& v) { return v.servers.size() == n; },
+                         std::chrono::duration_cast<std::chrono::milliseconds>(left)))
+        return -1.0;
+    }
+    return std::chrono::duration<double, std::milli>(clock_type::now() - c0).count();
+  };
+  auto start_ms = all_see(servers, 120s);
+  std::fprintf(stderr, "bench: the clients see them (%.0f ms)\n", start_ms);
+  auto rss1 = slacker_test::status_kib("self", "VmRSS:");
+  auto watches1 = four_letter(zk_port, "mntr", "zk_watch_count");
+  auto reads = [&] {
+    uint64_t n = 0;
+    for (auto& w : watchers)
+      if (auto r = w->zk_requests())
+        n += r->reads;
+    return n;
+  };
+  // One server leaves, then joins again, then changes its server-data.
+  auto r0 = reads();
+  caf::anon_send_exit(regs.back(), caf::exit_reason::user_shutdown);
+  regs.pop_back();
+  auto leave_ms = all_see(servers - 1, 60s);
+  std::fprintf(stderr, "bench: left (%.0f ms)\n", leave_ms);
+  std::this_thread::sleep_for(500ms); // the leave's last reads
+  auto r1 = reads();
+  regs.push_back(registrar(static_cast<uint16_t>(30000 + servers - 1)));
+  registered(regs.back());
+  auto join_ms = all_see(servers, 60s);
+  std::fprintf(stderr, "bench: joined (%.0f ms)\n", join_ms);
+  std::this_thread::sleep_for(500ms);
+  auto r2 = reads();
+  self->request(regs.front(), 10s, slacker::set_data_atom::value,
+                std::string{R"({"weight":2})"})
+      .receive([](bool) {}, [](caf::error&) {});
+  auto c0 = clock_type::now();
+  for (auto& w : watchers) {
+    auto v = w->wait_until(
+        [&](auto& v) {
+          auto i = v.servers.begin();
+          return i != v.servers.end() && i->second == R"({"weight":2})";
+        },
+        std::chrono::milliseconds{10000});
+    if (!v)
+      std::fprintf(stderr, "bench: a client did not see the change\n");
   }
-  auto zk_port = static_cast<uint16_t>(std::stoi(zk_addr.substr(zk_addr.rfind(':') + 1)));
+  auto data_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - c0).count();
+  std::this_thread::sleep_for(500ms);
+  auto r3 = reads();
+  auto per_client = [&](uint64_t a, uint64_t b) {
+    return static_cast<double>(b - a) / static_cast<double>(clients);
+  };
+  double watches =
+      static_cast<double>(watches1 - watches0) / static_cast<double>(clients);
+  double leave_reads = per_client(r0, r1);
+  double join_reads = per_client(r1, r2);
+  double data_reads = per_client(r2, r3);
+  double kib = static_cast<double>(rss1 - rss0) / static_cast<double>(clients);
+  std::printf("membership: %zu servers (%zu registered) and %zu watching clients, one "
+              "process, one ZooKeeper\n",
+              servers, ok, clients);
+  std::printf("  formation: %.0f ms, %.1f write transactions per server\n", formation_ms,
+              static_cast<double>(writes) / static_cast<double>(servers));
+  std::printf("  clients: all saw every server after %.0f ms; %.1f watches and %.0f KiB "
+              "(registry only) each\n",
+              start_ms, watches, kib);
+  std::printf("  a leave: every client knew in %.0f ms, %.1f reads per client\n",
+              leave_ms, leave_reads);
+  std::printf("  a join: every client knew in %.0f ms, %.1f reads per client\n", join_ms,
+              join_reads);
+  std::printf("  a server-data change: every client knew in %.0f ms, %.1f reads per "
+              "client\n",
+              data_ms, data_reads);
+  // Carried to 1,000 servers and 10,000 clients (each cost above is per
+  // server or per client and does not depend on the cluster's size).
+  const double big_s = 1000, big_c = 10000;
+  std::printf("  at 1,000 servers x 10,000 clients: %.0f watches in the ensemble, "
+              "%.0f reads per join or leave, %.0f reads for a rolling restart "
+              "(each server leaves and joins), %.0f write transactions to form\n",
+              watches * big_c, (leave_reads + join_reads) / 2 * big_c,
+              (leave_reads + join_reads) * big_c * big_s,
+              static_cast<double>(writes) / static_cast<double>(servers) * big_s);
+  std::fflush(stdout);
+  // Every session closed before ZooKeeper stops (a registrar leaving a
+  // ZooKeeper that is gone waits for its timeouts).
+  for (auto& r : regs)
+    self->send_exit(r, caf::exit_reason::user_shutdown);
+  for (auto& r : regs)
+    self->wait_for(r);
+  watchers.clear();
+  zk->signal(SIGTERM);
+  zk->stop();
+}
+
+void run_scale(caf::actor_system& sys, const std::string& self_path,
+               const std::string& zk_path, const std::vector<size_t>& sizes,
+               std::chrono::milliseconds duration) {
+  std::unique_ptr<slacker_test::process> zk;
+  auto zk_addr = start_zookeeper(zk_path, zk);
+  if (zk_addr.empty())
+    return;
+  auto zk_port = port_of(zk_addr);
   long hz = sysconf(_SC_CLK_TCK);
   std::vector<scale_row> rows;
   std::vector<aperture_row> aperture_rows;

@@ -110,6 +110,15 @@ void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay,
   auto target = caf::actor_cast<caf::weak_actor_ptr>(self);
   self->home_system().spawn<caf::hidden>(
       [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
+        // It ends with its target. Left waiting for its tick, its last
+        // reference would be the clock's: released on the clock's thread at
+        // shutdown, its cleanup waits on that same clock (CAF 0.17), and the
+        // process hangs on exit (seen with 60 registries stopped together).
+        timer->set_down_handler([timer](caf::down_msg&) { timer->quit(); });
+        if (auto dest = caf::actor_cast<caf::actor>(target))
+          timer->monitor(dest);
+        else
+          timer->quit();
         timer->delayed_send(timer, delay, tick_atom::value);
         return {
             [timer, target, msg](tick_atom) {
