@@ -172,6 +172,10 @@ int run(caf::actor_system& sys, const server_config& cfg) {
   srv.add(slacker::manager_namespace(reg, slacker::request_stop));
   reg.publish(slacker::manager_ns);
   auto registered = [&] {
+    // `whoami` answers the address clients reach it at (detected without
+    // --node: the interface that reaches ZooKeeper, not 127.0.0.1).
+    if (auto at = reg.address(); !at.empty())
+      *whoami = at;
     std::printf("registered in cluster %s at %s\n", cfg.cluster.c_str(), cfg.zk.c_str());
     std::fflush(stdout);
   };

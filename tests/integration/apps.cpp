@@ -242,6 +242,9 @@ CAF_TEST(example - server says registered once it is and logs callers by address
                  "--cluster=" + cluster});
   CAF_CHECK(members.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
   auto server = "--server=127.0.0.1:" + port;
+  // whoami answers the address it is registered under (no --node: detected).
+  auto who = output_of({app("slacker"), "call", server, "slacker.example.api/whoami"});
+  CAF_CHECK(who.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
   for (auto fn : {"slacker.example.api/echo", "slacker.example.api/slow"}) {
     auto arg = std::string{fn}.find("slow") != std::string::npos ? "1" : "\"x\"";
     output_of({app("slacker"), "call", server, fn, arg});

@@ -116,6 +116,14 @@ caf::error registration::wait_registered(std::chrono::milliseconds timeout) {
   return {};
 }
 
+std::string registration::address() {
+  if (!actor_)
+    return {};
+  auto res = blocking_request<std::string>(sys_, actor_, std::chrono::seconds{5},
+                                           address_atom::value);
+  return res ? *res : std::string{};
+}
+
 registration::~registration() {
   health_.reset(); // waits for a health check under way
   status_.reset();

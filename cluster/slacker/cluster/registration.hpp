@@ -67,6 +67,11 @@ public:
   /// The server-data last set (JSON text).
   std::string server_data() const;
 
+  /// The `host:port` this server is registered under (`opts.node`, or the
+  /// address of the interface that reaches ZooKeeper), once known; empty
+  /// before (blocking, up to 5 s).
+  std::string address();
+
   /// Takes every namespace of the server out of routing (the server stays a
   /// member and keeps serving direct calls); `online` puts them back.
   void offline();

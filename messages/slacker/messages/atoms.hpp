@@ -59,6 +59,8 @@ using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
 using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;
 using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;
 using wait_atom = caf::atom_constant<caf::atom("sl_wait")>;
+/// The address a registrar registers its server under (empty: not known yet).
+using address_atom = caf::atom_constant<caf::atom("sl_addr")>;
 /// A connection broker whose server left: answer the calls in flight, then end.
 using retire_atom = caf::atom_constant<caf::atom("sl_retire")>;
 /// A connection broker hands a failed call back to its dispatcher, to be

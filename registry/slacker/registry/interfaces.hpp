@@ -57,6 +57,7 @@ using registrar_actor_type = caf::typed_actor<
     caf::replies_to<unpublish_atom, std::string>::with<bool>,
     caf::replies_to<set_data_atom, std::string>::with<bool>,
     caf::replies_to<leave_atom>::with<bool>, caf::replies_to<wait_atom>::with<bool>,
+    caf::replies_to<address_atom>::with<std::string>,
     caf::replies_to<leaders_atom>::with<std::vector<leadership>>,
     caf::reacts_to<subscribe_atom, caf::actor>,
     caf::replies_to<zk_requests_atom>::with<std::vector<uint64_t>>>;

@@ -597,6 +597,7 @@ registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
         st.waiters.push_back(rp);
         return caf::delegated<bool>{};
       },
+      [=](address_atom) { return self->state.addr; },
       [=](register_atom) { register_all(self); },
       [=](leaders_atom) {
         std::vector<leadership> result;
