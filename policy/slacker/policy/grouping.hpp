@@ -71,7 +71,7 @@ struct grouping_view {
 
   /// The `i`th of them (`i < choosable()`): an index of `servers`.
   size_t nth(size_t i) const {
-    return choosable() == servers.size() && start == 0 ? i : (start + i) % servers.size();
+    return start == 0 ? i : (start + i) % servers.size();
   }
 };
 

@@ -579,15 +579,19 @@ double coordinate_of(int64_t session) {
   return static_cast<double>(mixed >> 11) / 9007199254740992.0; // / 2^53
 }
 
+/// Takes this client's place from its first ZooKeeper session (kept for its
+/// life: a new session does not move it); true when it moved.
+template <class Self> bool place(Self* self, const registry_state& x) {
+  auto& st = self->state;
+  if (st.placed || x.session == 0)
+    return false;
+  st.placed = true;
+  st.coordinate = coordinate_of(x.session);
+  return st.aperture > 0;
+}
+
 template <class Self> void set_ready(Self* self, const registry_state& x) {
   auto& st = self->state;
-  if (!st.placed && x.session != 0) {
-    // Kept for the client's life: a new session does not move it.
-    st.placed = true;
-    st.coordinate = coordinate_of(x.session);
-    if (st.aperture > 0)
-      refresh_all(self);
-  }
   st.status = x.status;
   // When the view was last known current, as the registry says.
   st.current_at = clock::now() - std::chrono::milliseconds{x.view_age_ms};
@@ -615,7 +619,7 @@ template <class Self> void resize_apertures(Self* self) {
   auto& st = self->state;
   if (st.aperture == 0)
     return;
-  bool changed = false;
+  std::vector<std::string> changed;
   for (auto& [ns, view] : st.candidates) {
     auto n = view.servers.size();
     auto now = view.choosable();
@@ -633,12 +637,11 @@ template <class Self> void resize_apertures(Self* self) {
     if (want == now)
       continue;
     st.widths[ns] = want;
-    auto& providers = st.namespaces[ns];
-    refill(st, view, ns, providers);
-    st.groupings.update(view);
-    changed = true;
+    changed.push_back(ns);
   }
-  if (changed)
+  for (auto& ns : changed)
+    refresh(self, ns);
+  if (!changed.empty())
     publish(self);
 }
 
@@ -866,11 +869,14 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
         st.namespaces = std::move(view.namespaces);
         st.leaders = std::move(view.leaders);
         st.tokens = std::move(view.tokens);
+        place(self, view.state);
         refresh_all(self);
         set_ready(self, view.state);
       },
       [=](registry_state& x) {
         tell_subscribers(self, x); // one stream for cluster_client::subscribe
+        if (place(self, x))
+          refresh_all(self);
         set_ready(self, x);
       },
       [=](member_up& x) {

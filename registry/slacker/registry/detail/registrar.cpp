@@ -65,7 +65,7 @@ bool claim(self_ptr self, const std::string& path, const std::string& data) {
 }
 
 /// Makes the persistent node `path` hold `data`, writing only when it does
-/// not already (every server of a namespace writes the same metadata).
+/// not already (a leader's `_leader`).
 bool write_persistent(self_ptr self, const std::string& path, const std::string& data) {
   auto& zk = *self->state.link.zk;
   std::string current;
@@ -76,10 +76,6 @@ bool write_persistent(self_ptr self, const std::string& path, const std::string&
     res = zk.create(path, data, zk::node_kind::persistent, true);
     if (res.code != zk::rc::node_exists)
       return static_cast<bool>(res);
-    // Another server of the namespace created it meanwhile (servers that
-    // start together): most often with the same data, which needs no write.
-    if (zk.get(path, false, current) && current == data)
-      return true;
   }
   return static_cast<bool>(zk.set(path, data));
 }
@@ -226,23 +222,31 @@ void heal(self_ptr self, const std::string& path, const std::string& data) {
     zk.exists(path, true);
 }
 
-/// The persistent nodes this server's registration needs, a parent before
-/// its children: its functions' nodes (with their description) and the
-/// folders above every node it writes.
-std::vector<std::pair<std::string, std::string>> metadata_of(self_ptr self) {
-  auto& st = self->state;
-  std::vector<std::pair<std::string, std::string>> out;
+/// A persistent node a registration needs: a function's node (with its
+/// description), `servers`, an election's folder, or a folder above them.
+struct wanted_node {
+  std::string path;
+  std::string data;
+  bool folder = false; // only above the others: there when any of them is
+};
+
+/// The persistent nodes of `only` (null: every namespace), a parent before
+/// its children.
+std::vector<wanted_node> metadata_of(self_ptr self, const std::string* only) {
+  std::vector<wanted_node> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& path, std::string data) {
     for (auto pos = path.find('/', 1); pos != std::string::npos;
          pos = path.find('/', pos + 1))
       if (auto above = path.substr(0, pos); seen.insert(above).second)
-        out.emplace_back(above, std::string{});
+        out.push_back({above, {}, true});
     if (seen.insert(path).second)
-      out.emplace_back(path, std::move(data));
+      out.push_back({path, std::move(data), false});
   };
   add(paths(self).servers(), {});
-  for (auto& [ns, fns] : st.namespaces) {
+  for (auto& [ns, fns] : self->state.namespaces) {
+    if (only && ns != *only)
+      continue;
     add(paths(self).election(ns), {});
     for (auto& fn : fns)
       add(paths(self).function(ns, fn.name), to_json(fn));
@@ -250,33 +254,46 @@ std::vector<std::pair<std::string, std::string>> metadata_of(self_ptr self) {
   return out;
 }
 
-/// Writes what is missing or different of the registration's persistent
-/// nodes: what is missing in one transaction (servers that start together
-/// pay at most a failed transaction each when another was faster, not a
-/// failed create per node; the first server of a cluster one transaction
-/// for its whole tree), a function whose description changed by itself.
-bool write_metadata(self_ptr self) {
+/// Writes what is missing or different of the persistent nodes of `only`
+/// (null: every namespace): what is missing in one transaction (servers that
+/// start together pay at most a failed transaction each when another was
+/// faster, not a failed create per node; the first server of a cluster one
+/// transaction for its whole tree), a function whose description changed by
+/// itself. The folders above are read only when a node below is missing.
+bool write_metadata(self_ptr self, const std::string* only = nullptr) {
   auto& zk = *self->state.link.zk;
-  auto wanted = metadata_of(self);
+  auto wanted = metadata_of(self, only);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    std::vector<std::pair<std::string, std::string>> missing;
-    std::vector<const std::pair<std::string, std::string>*> changed;
-    for (auto& node : wanted) {
-      std::string current;
-      auto res = node.second.empty() ? zk.exists(node.first, false)
-                                     : zk.get(node.first, false, current);
-      if (res.code == zk::rc::no_node)
-        missing.push_back(node);
-      else if (!res)
-        return false;
-      else if (!node.second.empty() && current != node.second)
-        changed.push_back(&node);
-    }
-    for (auto* node : changed)
-      if (!zk.set(node->first, node->second))
-        return false;
-    if (missing.empty())
+    std::vector<bool> absent(wanted.size(), false);
+    bool any = false;
+    auto read = [&](bool folders) {
+      for (size_t i = 0; i < wanted.size(); ++i) {
+        auto& node = wanted[i];
+        if (node.folder != folders)
+          continue;
+        std::string current;
+        auto res = node.data.empty() ? zk.exists(node.path, false)
+                                     : zk.get(node.path, false, current);
+        if (res.code == zk::rc::no_node)
+          absent[i] = any = true;
+        else if (!res)
+          return false;
+        else if (!node.data.empty() && current != node.data &&
+                 !zk.set(node.path, node.data))
+          return false;
+      }
       return true;
+    };
+    if (!read(false))
+      return false;
+    if (!any)
+      return true;
+    if (!read(true))
+      return false;
+    std::vector<std::pair<std::string, std::string>> missing;
+    for (size_t i = 0; i < wanted.size(); ++i)
+      if (absent[i])
+        missing.emplace_back(wanted[i].path, wanted[i].data);
     auto made = zk.create_all(missing);
     if (made)
       return true;
@@ -540,7 +557,7 @@ registrar_actor(registrar_internal_type::stateful_pointer<registrar_state> self,
       [=](publish_atom, const std::string& ns, std::vector<function_info>& fns) {
         self->state.namespaces[ns] = std::move(fns);
         if (connected(self) && !self->state.addr.empty() &&
-            !(write_metadata(self) && publish_namespace(self, ns)))
+            !(write_metadata(self, &ns) && publish_namespace(self, ns)))
           delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
         return true;
       },
