@@ -77,10 +77,12 @@ struct bench_config : slacker::config {
   std::string scale;      // comma-separated cluster sizes: the scale bench
   size_t servers = 0;     // scale-client role: servers to wait for
   std::string membership; // S,C: the membership simulation
+  std::string idle;       // N,C: the idle bench
   bench_config() {
     opt_group{custom_options_, "global"}
-        .add(role, "role", "client (default), server or scale-client")
+        .add(role, "role", "client (default), server, scale-client or idle-client")
         .add(servers, "servers", "scale-client role: servers to wait for")
+        .add(idle, "idle", "N,C: N servers and C idle cluster clients, their wakeups")
         .add(membership, "membership",
              "S,C: S light registrations and C watching clients against ZooKeeper")
         .add(seconds, "seconds", "duration of each measurement")
@@ -967,6 +969,15 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
     run_membership(
         sys, dir_of_self() + "/example-zk", std::stoul(cfg.membership.substr(0, comma)),
         comma == std::string::npos ? 0 : std::stoul(cfg.membership.substr(comma + 1)));
+  } else if (!cfg.idle.empty() && cfg.role == "client") {
+    auto comma = cfg.idle.find(',');
+    run_idle(sys, dir_of_self() + "/bench", dir_of_self() + "/example-zk",
+             std::stoul(cfg.idle.substr(0, comma)),
+             comma == std::string::npos ? 1 : std::stoul(cfg.idle.substr(comma + 1)),
+             std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000},
+             forwarded);
+  } else if (cfg.role == "idle-client") {
+    idle_client(sys, cfg.zk, cfg.clusters, cfg.servers);
   } else if (cfg.role == "scale-client") {
     scale_client(
         sys, cfg.zk, cfg.clusters, cfg.servers,

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <dirent.h>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -76,6 +77,46 @@ usage usage_of(pid_t pid) {
           status.ignore(4096, '\n');
         }
       }
+    }
+    closedir(d);
+  }
+  return u;
+}
+
+/// Context switches per thread name (threads of one name summed) and CPU time
+/// in ns (the scheduler's own count, finer than clock ticks) of process `pid`.
+struct threads_usage {
+  std::map<std::string, long> switches;
+  std::map<std::string, int> threads; // how many threads carry each name
+  long long cpu_ns = 0;
+};
+
+threads_usage threads_of(pid_t pid) {
+  threads_usage u;
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  if (auto d = opendir(dir.c_str())) {
+    while (auto e = readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      auto task = dir + "/" + e->d_name;
+      std::string name;
+      std::getline(std::ifstream{task + "/comm"}, name);
+      long long ns = 0;
+      if (std::ifstream{task + "/schedstat"} >> ns)
+        u.cpu_ns += ns;
+      std::ifstream status{task + "/status"};
+      std::string key;
+      long value = 0, sum = 0;
+      while (status >> key) {
+        if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
+          status >> value;
+          sum += value;
+        } else {
+          status.ignore(4096, '\n');
+        }
+      }
+      u.switches[name] += sum;
+      ++u.threads[name];
     }
     closedir(d);
   }
@@ -339,6 +380,28 @@ void scale_client(caf::actor_system& sys, const std::string& zk,
   std::printf("client %zu %.1f %.1f %s\n", all.size(), pct(all, 0.5), pct(all, 0.99),
               ports.c_str());
   std::fflush(stdout);
+}
+
+void idle_client(caf::actor_system& sys, const std::string& zk,
+                 const std::string& cluster, size_t servers) {
+  slacker::cluster_client sc{sys, cluster, zk};
+  if (!wait_servers(sc, servers, std::chrono::seconds{60})) {
+    std::printf("idle 0\n");
+    std::fflush(stdout);
+    return;
+  }
+  slacker::cluster_options all;
+  all.grouping = slacker::grouping_kind::all;
+  all.results = slacker::results_kind::map;
+  all.timeout = std::chrono::seconds{10};
+  sc.call<std::map<std::string, int64_t>>(all, "bench/echo", int64_t{1});
+  auto conns = connected_ports();
+  conns.erase(static_cast<unsigned>(std::stoul(zk.substr(zk.rfind(':') + 1))));
+  std::printf("idle %zu\n", conns.size());
+  std::fflush(stdout);
+  for (std::string line; std::getline(std::cin, line);) {
+    // idle until the bench closes stdin
+  }
 }
 
 namespace {
@@ -704,6 +767,127 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
           r.aperture, r.clients, r.conns_mean, r.conns_max, r.server_conns_min,
           r.server_conns_max, r.calls_max_over_mean, r.calls_cv, r.p50, r.p99, r.rate);
   }
+  zk->signal(SIGTERM);
+  zk->stop();
+}
+
+namespace {
+
+/// Wakeups a second of each thread name of `pid` between two samples, the
+/// busiest first: "name(threads) rate, ...".
+std::string breakdown(const threads_usage& a, const threads_usage& b, double s) {
+  std::vector<std::pair<double, std::string>> rows;
+  for (auto& [name, n] : b.switches) {
+    auto i = a.switches.find(name);
+    auto d = static_cast<double>(n - (i == a.switches.end() ? 0 : i->second)) / s;
+    rows.emplace_back(d, name);
+  }
+  std::sort(rows.rbegin(), rows.rend());
+  std::string out;
+  char buf[96];
+  for (auto& [rate, name] : rows) {
+    std::snprintf(buf, sizeof(buf), "%s%s(%d) %.1f", out.empty() ? "" : ", ",
+                  name.c_str(), b.threads.at(name), rate);
+    out += buf;
+  }
+  return out;
+}
+
+double total_switches(const threads_usage& u) {
+  double out = 0;
+  for (auto& [name, n] : u.switches)
+    out += static_cast<double>(n);
+  return out;
+}
+
+} // namespace
+
+void run_idle(caf::actor_system& sys, const std::string& self_path,
+              const std::string& zk_path, size_t n, size_t clients,
+              std::chrono::milliseconds duration,
+              const std::vector<std::string>& caf_args) {
+  auto with_caf_args = [&](std::vector<std::string> args) {
+    args.insert(args.end(), caf_args.begin(), caf_args.end());
+    return args;
+  };
+  using namespace std::chrono_literals;
+  std::unique_ptr<slacker_test::process> zk;
+  auto zk_addr = start_zookeeper(zk_path, zk);
+  if (zk_addr.empty())
+    return;
+  const std::string cluster = "idle";
+  std::vector<std::unique_ptr<slacker_test::process>> servers, cs;
+  for (size_t i = 0; i < n; ++i)
+    servers.push_back(std::make_unique<slacker_test::process>(with_caf_args(
+        {self_path, "--role=server", "--zk=" + zk_addr, "--clusters=" + cluster})));
+  {
+    slacker::cluster_client sc{sys, cluster, zk_addr};
+    if (!wait_servers(sc, n, std::chrono::seconds{120})) {
+      std::fprintf(stderr, "bench: %zu servers did not all register\n", n);
+      return;
+    }
+  }
+  for (size_t i = 0; i < clients; ++i)
+    cs.push_back(std::make_unique<slacker_test::process>(
+        with_caf_args({self_path, "--role=idle-client", "--zk=" + zk_addr,
+                       "--clusters=" + cluster, "--servers=" + std::to_string(n)})));
+  double conns = 0;
+  for (auto& c : cs)
+    if (auto line = c->wait_for("idle ", 120000))
+      conns += std::stod(*line);
+  conns /= static_cast<double>(std::max<size_t>(clients, 1));
+  // Settled: the connections' handshake timers (slacker.handshake-timeout,
+  // 5 s) have fired; the window ends well before the idle timeout (30 s).
+  std::this_thread::sleep_for(6s);
+  auto sample = [](auto& ps) {
+    std::vector<threads_usage> out;
+    for (auto& p : ps)
+      out.push_back(threads_of(p->pid()));
+    return out;
+  };
+  auto s0 = sample(servers);
+  auto c0 = sample(cs);
+  auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::clamp<std::chrono::milliseconds>(duration, 3s, 10s));
+  auto s1 = sample(servers);
+  auto c1 = sample(cs);
+  auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  struct summary {
+    double wake_mean = 0, wake_max = 0, cpu_mean = 0, cpu_max = 0;
+  };
+  auto summarize = [&](const std::vector<threads_usage>& a,
+                       const std::vector<threads_usage>& b) {
+    summary out;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto w = (total_switches(b[i]) - total_switches(a[i])) / secs;
+      auto cpu = 100.0 * static_cast<double>(b[i].cpu_ns - a[i].cpu_ns) / 1e9 / secs;
+      out.wake_mean += w / static_cast<double>(a.size());
+      out.cpu_mean += cpu / static_cast<double>(a.size());
+      out.wake_max = std::max(out.wake_max, w);
+      out.cpu_max = std::max(out.cpu_max, cpu);
+    }
+    return out;
+  };
+  auto sv = summarize(s0, s1);
+  auto cl = summarize(c0, c1);
+  std::printf("idle: %zu servers, %zu idle cluster clients (each connected to %.1f "
+              "servers after one call to all), %.1f s\n",
+              n, clients, conns, secs);
+  std::printf("%-8s %16s %16s %14s %14s\n", "", "wakeups/s mean", "wakeups/s max",
+              "cpu % mean", "cpu % max");
+  std::printf("%-8s %16.1f %16.1f %14.3f %14.3f\n", "client", cl.wake_mean, cl.wake_max,
+              cl.cpu_mean, cl.cpu_max);
+  std::printf("%-8s %16.1f %16.1f %14.3f %14.3f\n", "server", sv.wake_mean, sv.wake_max,
+              sv.cpu_mean, sv.cpu_max);
+  if (!cs.empty())
+    std::printf("a client, per thread: %s\n", breakdown(c0[0], c1[0], secs).c_str());
+  if (!servers.empty())
+    std::printf("a server, per thread: %s\n", breakdown(s0[0], s1[0], secs).c_str());
+  std::fflush(stdout);
+  for (auto& c : cs)
+    c->stop();
+  for (auto& s : servers)
+    s->stop();
   zk->signal(SIGTERM);
   zk->stop();
 }

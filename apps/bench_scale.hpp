@@ -28,3 +28,20 @@ void run_membership(caf::actor_system& sys, const std::string& zk_path, size_t s
 void scale_client(caf::actor_system& sys, const std::string& zk,
                   const std::string& cluster, size_t servers,
                   std::chrono::milliseconds duration);
+
+/// The idle bench (`bench --idle=N,C`): N bench servers and C client
+/// processes (`--role=idle-client`), each a cluster client that made one call
+/// to all servers and then waits; their wakeups a second and CPU share over
+/// `duration` (3 to 10 s, from 6 s after the last call), and the wakeups of
+/// each thread of one of each; `caf_args` (CAF and slacker options) reach every
+/// process.
+void run_idle(caf::actor_system& sys, const std::string& self_path,
+              const std::string& zk_path, size_t servers, size_t clients,
+              std::chrono::milliseconds duration,
+              const std::vector<std::string>& caf_args);
+
+/// One client process of the idle bench: waits for `servers` servers of
+/// `cluster`, calls them all once, prints `idle CONNECTIONS` and waits until
+/// its stdin closes.
+void idle_client(caf::actor_system& sys, const std::string& zk,
+                 const std::string& cluster, size_t servers);

@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -73,4 +75,26 @@ CAF_TEST(the config page says where each setting came from and hides secrets) {
   CAF_CHECK_EQUAL(field(report, "slacker.retry-budget", "source"), "default");
   CAF_CHECK_EQUAL(field(report, "slacker.manager.token", "value"), "(set, not shown)");
   CAF_CHECK(report.dump().find("s3cret") == std::string::npos);
+}
+
+CAF_TEST(CAF runs one worker per core unless told otherwise) {
+  // Each idle worker wakes 5 times a second (work-stealing.relaxed-sleep-
+  // duration): CAF's own default of at least 4 workers costs a 2-core
+  // machine twice the wakeups (docs/benchmarks.md, `bench --idle`).
+  auto cores = std::max<size_t>(2, std::thread::hardware_concurrency());
+  {
+    std::vector<std::string> args;
+    slacker::config cfg;
+    CAF_REQUIRE(!cfg.parse(args));
+    CAF_CHECK_EQUAL(caf::get_or(cfg, "scheduler.max-threads", size_t{0}), cores);
+    auto report = nlohmann::json::parse(portal::config_report(cfg));
+    CAF_CHECK_EQUAL(field(report, "scheduler.max-threads", "value"),
+                    std::to_string(cores));
+  }
+  {
+    std::vector<std::string> args{"--scheduler.max-threads=7"};
+    slacker::config cfg;
+    CAF_REQUIRE(!cfg.parse(args));
+    CAF_CHECK_EQUAL(caf::get_or(cfg, "scheduler.max-threads", size_t{0}), size_t{7});
+  }
 }

@@ -6,8 +6,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "slacker/messages/call.hpp"
 #include "slacker/messages/cluster_reply.hpp"
@@ -126,6 +128,12 @@ config::config() {
   // with no loss in the bench's latency rows (docs/benchmarks.md).
   set("work-stealing.relaxed-sleep-duration",
       caf::timespan{std::chrono::milliseconds{200}});
+  // One worker per core (CAF's default is at least 4): each idle worker wakes
+  // 5 times a second to look for work to steal, and slacker's own heavy work
+  // runs on its worker pool (slacker.worker-threads), not on CAF's workers.
+  // On 2 cores an idle cluster client goes from ~32 to ~21 wakeups a second
+  // (docs/benchmarks.md, `bench --idle`).
+  set("scheduler.max-threads", size_t{std::max(2u, std::thread::hardware_concurrency())});
 }
 
 bool on_network_thread(const caf::actor_system_config& cfg, hot_path which) {
