@@ -404,3 +404,17 @@ CAF_TEST(a dispatcher routes to servers as the registry sees them join and leave
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(
+    the detected address of a server is the one its host sends from towards ZooKeeper) {
+  // Loopback however it is named (localhost may be ::1 first): 127.0.0.1.
+  auto one = zk::local_address_towards("127.0.0.1:2181,localhost:2182/chroot");
+  CAF_REQUIRE(one);
+  CAF_CHECK_EQUAL(*one, "127.0.0.1");
+  // No route at all: a clear error, not a guess. (Two interfaces towards
+  // different servers: the lab's test, integration/lab.cpp.)
+  auto none = zk::local_address_towards("no-such-host.invalid:2181");
+  CAF_REQUIRE(!none);
+  CAF_CHECK_EQUAL(code_of(none.error()), sc::unavailable);
+  CAF_CHECK(describe(none.error()).find("set the node address") != std::string::npos);
+}

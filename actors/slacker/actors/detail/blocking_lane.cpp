@@ -237,7 +237,7 @@ blocking_lane::~blocking_lane() {
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::borrow(const std::string& what) {
+blocking_lane::borrow(const std::string& what, clock::time_point until) {
   for (;;) {
     std::unique_ptr<conn> c;
     {
@@ -260,7 +260,10 @@ blocking_lane::borrow(const std::string& what) {
   }
   if (opts_.problem)
     return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
-  auto fd = connect_within(host_, port_, opts_.connect_timeout);
+  auto fd = connect_within(host_, port_,
+                           std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        until - clock::now()),
+                                    std::chrono::milliseconds{1}));
   if (!fd)
     return make_error(sc::connection_broken, what + ": cannot connect to " + addr_ +
                                                  ": " + describe(fd.error()));
@@ -272,14 +275,13 @@ blocking_lane::borrow(const std::string& what) {
     // until the handshake is done (while the call awaits its reply).
     c->tls = std::make_unique<tls_session>(*opts_.tls, false);
     std::vector<char> flight;
-    if (!c->tls->start(flight) ||
-        !c->send_raw(flight.data(), flight.size(), clock::now() + opts_.connect_timeout))
+    if (!c->tls->start(flight) || !c->send_raw(flight.data(), flight.size(), until))
       return make_error(sc::connection_broken,
                         what + ": TLS with " + addr_ + " failed: " + c->tls->error());
   }
   std::vector<char> hello;
   c->proto.start(hello);
-  if (!c->write_all(hello, clock::now() + opts_.connect_timeout))
+  if (!c->write_all(hello, until))
     return make_error(sc::connection_broken, what + ": connection to " + addr_ + " lost");
   return c;
 }
@@ -400,16 +402,20 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::open(const call_request& req, const std::string& what) {
+blocking_lane::open(const call_request& req, const std::string& what,
+                    clock::time_point deadline) {
   if (auto err = wire::check_call_size(req, opts_.max_message_size))
     return err;
-  return borrow(what);
+  auto now = clock::now();
+  return borrow(what, now + std::min<clock::duration>(
+                                opts_.connect_timeout,
+                                std::max(deadline - now, clock::duration::zero()) / 2));
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
 blocking_lane::begin(call_request& req, const std::string& what,
                      clock::time_point deadline, uint64_t& wire_id, attempt& how) {
-  auto c = open(req, what);
+  auto c = open(req, what, deadline);
   if (!c)
     return std::move(c.error());
   auto& cn = **c;
@@ -482,7 +488,7 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
   for (size_t i = 0; i < calls.size(); ++i) {
     ++waiting;
     auto& lane = *calls[i].lane;
-    auto c = lane.open(req, what);
+    auto c = lane.open(req, what, deadline);
     if (!c) {
       if (finish(i, std::move(c.error())))
         return;

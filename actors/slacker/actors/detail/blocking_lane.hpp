@@ -75,11 +75,16 @@ public:
 private:
   using clock = std::chrono::steady_clock;
 
-  caf::expected<std::unique_ptr<conn>> borrow(const std::string& what);
+  /// A pooled connection, or a new one connected by `until`.
+  caf::expected<std::unique_ptr<conn>> borrow(const std::string& what,
+                                              clock::time_point until);
 
-  /// Checks `req`'s size and borrows a connection (maybe new, not greeted yet).
-  caf::expected<std::unique_ptr<conn>> open(const call_request& req,
-                                            const std::string& what);
+  /// Checks `req`'s size and borrows a connection (maybe new, not greeted
+  /// yet). A new connection may take `slacker.connect-timeout`, but at most
+  /// half of the time left before `deadline`: a server that does not accept
+  /// (its host unplugged) leaves the call time to go elsewhere.
+  caf::expected<std::unique_ptr<conn>>
+  open(const call_request& req, const std::string& what, clock::time_point deadline);
 
   /// Writes `req` to a greeted connection under wire id `wire_id` (gives the
   /// connection back, leaving `c` empty, when the server's cap refuses it).

@@ -397,6 +397,10 @@ void register_all(self_ptr self) {
     return;
   if (st.addr.empty()) {
     auto host = zk::local_address_towards(st.link.opts.zk);
+    if (!host && code_of(host.error()) == sc::invalid_request) {
+      give_up(self, std::move(host.error())); // ambiguous: not guessed
+      return;
+    }
     if (!host) {
       spdlog::error("registry: {}", describe(host.error()));
       delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));

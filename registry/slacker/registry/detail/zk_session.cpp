@@ -1,6 +1,8 @@
 #include "slacker/registry/detail/zk_session.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include <arpa/inet.h>
@@ -14,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "slacker/messages/error.hpp"
+#include "slacker/runtime/wire_options.hpp"
 
 namespace slacker::zk {
 
@@ -436,54 +439,79 @@ std::string digest_id(const std::string& user_password) {
 }
 
 caf::expected<std::string> local_address_towards(const std::string& hosts) {
-  std::string tried;
+  // The source address the routing table picks towards each ZooKeeper server
+  // (a UDP socket's connect sends nothing and does not wait on the network):
+  // one address for all of them, or the choice is the user's.
+  std::map<std::string, std::string> local_of; // local address -> a server it reaches
+  std::string unroutable;
   size_t start = 0;
   while (start <= hosts.size()) {
     auto end = hosts.find(',', start);
     auto hostport = hosts.substr(start, end == std::string::npos ? end : end - start);
     start = end == std::string::npos ? hosts.size() + 1 : end + 1;
+    if (auto slash = hostport.find('/'); slash != std::string::npos)
+      hostport.erase(slash); // a chroot after the last server
     auto colon = hostport.rfind(':');
     if (colon == std::string::npos)
       continue;
     auto host = hostport.substr(0, colon);
     auto port = hostport.substr(colon + 1);
     addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = SOCK_DGRAM;
     addrinfo* res = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0)
-      continue;
-    for (auto ai = res; ai != nullptr; ai = ai->ai_next) {
-      int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0)
-        continue;
-      if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+    std::string found;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) == 0) {
+      for (auto ai = res; ai != nullptr && found.empty(); ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+          continue;
         sockaddr_storage local{};
         socklen_t len = sizeof(local);
         char text[INET6_ADDRSTRLEN] = {0};
-        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
           if (local.ss_family == AF_INET)
             inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&local)->sin_addr, text,
                       sizeof(text));
           else
             inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr, text,
                       sizeof(text));
+          found = text;
         }
         close(fd);
-        freeaddrinfo(res);
-        if (text[0] != '\0')
-          return std::string{text};
-        return make_error(sc::unavailable,
-                          "cannot read the local address towards " + hostport);
       }
-      close(fd);
+      freeaddrinfo(res);
     }
-    freeaddrinfo(res);
-    tried += tried.empty() ? hostport : ", " + hostport;
+    if (found.empty())
+      unroutable += (unroutable.empty() ? "" : ", ") + hostport;
+    else
+      local_of.emplace(found, hostport);
   }
-  return make_error(sc::unavailable,
-                    "cannot detect this server's address: no ZooKeeper server accepts a "
-                    "connection (tried " +
-                        (tried.empty() ? hosts : tried) + "); set the node address");
+  if (local_of.size() == 1)
+    return local_of.begin()->first;
+  // Only loopback (127.0.0.1 and ::1 for "localhost"): one host, IPv4 first.
+  if (!local_of.empty() && std::all_of(local_of.begin(), local_of.end(),
+                                       [](auto& kv) { return is_loopback(kv.first); })) {
+    for (auto& kv : local_of)
+      if (kv.first != "::1")
+        return kv.first;
+    return std::string{"::1"};
+  }
+  if (local_of.empty())
+    return make_error(sc::unavailable,
+                      "cannot detect this server's address: no route to any ZooKeeper "
+                      "server (tried " +
+                          (unroutable.empty() ? hosts : unroutable) +
+                          "); set the node address");
+  std::string seen;
+  for (auto& [local, server] : local_of)
+    seen += (seen.empty() ? "" : " and ") + local + " (towards " + server + ")";
+  return make_error(sc::invalid_request,
+                    "cannot detect this server's address: this host reaches ZooKeeper "
+                    "from " +
+                        seen +
+                        "; set the node address (--node) to the one clients reach "
+                        "it at");
 }
 
 void set_client_log_level(const std::string& level) {

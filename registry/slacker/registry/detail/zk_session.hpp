@@ -115,8 +115,11 @@ using connector = std::function<caf::expected<std::unique_ptr<session>>(
     const std::string& hosts, std::chrono::milliseconds session_timeout,
     session::callback cb, auth_options auth)>;
 
-/// The local IP address this host uses to reach the first of `hosts` that
-/// accepts a TCP connection; a clear error when none does.
+/// The local IP address this host sends from towards the ZooKeeper servers
+/// `hosts` (the routing table's choice; nothing is sent): an `unavailable`
+/// error when none has a route, an `invalid_request` error naming the
+/// addresses when they differ (a host with several interfaces: the user
+/// chooses).
 caf::expected<std::string> local_address_towards(const std::string& hosts);
 
 /// Sets the minimum level of the C client's own log (which goes to spdlog).
