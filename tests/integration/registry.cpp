@@ -120,6 +120,22 @@ bool delete_node(const std::string& path) {
   return false;
 }
 
+/// Creates the persistent node `path` (and its parents) as another client would.
+bool create_node(const std::string& path) {
+  auto zk = zk::session::open(zk_address(), 5s, [](const zk::event&) {});
+  if (!zk)
+    return false;
+  for (int i = 0; i < 100; ++i) { // the session connects in the background
+    auto res = (*zk)->create(path, "", zk::node_kind::persistent, true);
+    if (res || res.code == zk::rc::node_exists)
+      return true;
+    if (res.code != zk::rc::connection_loss)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
 /// The name of `addr`'s candidate in `dir`, or empty.
 std::string candidate_of(const std::string& dir, const std::string& addr) {
   for (auto& [name, data] : slacker_test::election_candidates(dir))
@@ -153,6 +169,37 @@ CAF_TEST(a server registers itself in the documented layout) {
   CAF_CHECK(view->namespaces["test.api"] == (std::set<std::string>{m.addr}));
   CAF_CHECK_EQUAL(view->leaders["test.api"], m.addr);
   CAF_CHECK(view->state.status == registry_status::connected);
+}
+
+CAF_TEST(a chroot in the connection string holds the cluster and a missing one is named) {
+  auto chroot = "/" + cluster + "-chroot";
+  // stderr merged: the registry's log lines are read below.
+  slacker_test::process p{{"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1",
+                           slacker_test::binary_path("test-server"),
+                           "--zk=" + zk_address() + chroot, "--cluster=" + cluster,
+                           "--port=0"}};
+  std::optional<std::string> port, named;
+  for (int i = 0; i < 200 && !named; ++i) {
+    auto line = p.read_line(10000);
+    SLACKER_REQUIRE(line, "the server said nothing of the missing chroot");
+    if (line->rfind("port ", 0) == 0)
+      port = line->substr(5);
+    if (line->find("chroot " + chroot + " does not exist") != std::string::npos)
+      named = line;
+  }
+  CAF_MESSAGE(*named);
+  SLACKER_REQUIRE(port, "no port line");
+  // Created by someone: the server registers below it on its next attempt.
+  SLACKER_REQUIRE(create_node(chroot), "could not create " << chroot);
+  auto below = chroot + "/slacker/cluster/" + cluster + "/servers/127.0.0.1:" + *port;
+  bool listed = false;
+  for (int i = 0; i < 100 && !listed; ++i) { // bounded: 5 s and more
+    listed = read_node(below).has_value();
+    if (!listed)
+      std::this_thread::sleep_for(50ms);
+  }
+  CAF_CHECK(listed);
+  CAF_CHECK(!read_node("/slacker/cluster/" + cluster + "/servers/127.0.0.1:" + *port));
 }
 
 CAF_TEST(a server data update reaches subscribers) {

@@ -436,7 +436,18 @@ void register_all(self_ptr self) {
       rp.deliver(true);
     st.waiters.clear();
   } else {
-    spdlog::warn("registry: registering {} failed; trying again", st.addr);
+    // A chroot in the connection string ("host:2181/apps") must exist: the
+    // client creates nodes below it, never the chroot itself.
+    auto& zk = st.link.opts.zk;
+    auto slash = zk.find('/');
+    if (slash != std::string::npos &&
+        st.link.zk->exists("/", false).code == zk::rc::no_node)
+      spdlog::error("registry: the ZooKeeper chroot {} does not exist: create it once "
+                    "(zkCli.sh create {}) or drop it from the connection string; trying "
+                    "again",
+                    zk.substr(slash), zk.substr(slash));
+    else
+      spdlog::warn("registry: registering {} failed; trying again", st.addr);
     delayed_weak_send(self, retry_delay, caf::make_message(register_atom::value));
   }
 }
