@@ -44,7 +44,8 @@ struct command_line {
   CLI::App app{
       "The example server of slacker-cluster: serves slacker.example.api, "
       "slacker.example.api2 and the manager namespace, registered in a cluster.\n"
-      "Configuration keys (--slacker.worker-threads=8, --caf.*) pass through to CAF.",
+      "Configuration keys (--slacker.worker-threads=8, --caf.*) pass through to CAF, "
+      "as does --config-file=FILE (an INI file of them).",
       "example-server"};
   uint16_t port = 2104;
   std::string cluster = "example-cluster";

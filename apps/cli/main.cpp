@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
   cli_config cfg;
   CLI::App app{
       "Calls and operates a slacker cluster from the shell: JSON in, JSON out.\n"
-      "Configuration keys (--slacker.log-level=debug, --caf.*) pass through to CAF.",
+      "Configuration keys (--slacker.log-level=debug, --caf.*) pass through to CAF, "
+      "as does --config-file=FILE (an INI file of them).",
       "slacker"};
   app.set_version_flag("--version", std::string{"slacker "} + slacker::version());
   app.require_subcommand(1);

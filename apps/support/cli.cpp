@@ -16,9 +16,11 @@ split_args split(int argc, char** argv) {
     std::string arg = argv[i];
     if (!rest && arg == "--")
       rest = true;
-    // `--a.b=v`: a configuration key, whatever stands after the `=`.
+    // `--a.b=v`: a configuration key, whatever stands after the `=`;
+    // `--config-file=F`: CAF's INI file of such keys (docs/deployment.md).
     auto name = arg.substr(0, arg.find('='));
-    if (!rest && arg.rfind("--", 0) == 0 && name.find('.') != std::string::npos)
+    if (!rest && arg.rfind("--", 0) == 0 &&
+        (name.find('.') != std::string::npos || name == "--config-file"))
       out.caf.push_back(arg);
     else
       out.cli.push_back(arg);

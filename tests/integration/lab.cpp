@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -156,11 +157,21 @@ struct fixture {
     return {"--zk=" + zk, "--cluster=lab"};
   }
 
+  /// The server's configuration file, as docs/deployment.md writes it.
+  std::string server_ini() {
+    auto path = certs.path("server.ini");
+    std::ofstream out{path};
+    out << "[slacker]\nlog-calls=false\n"
+        << "[slacker.tls]\ncertificate=\"" << certs.path("node.pem") << "\"\nkey=\""
+        << certs.path("node.key") << "\"\nca=\"" << certs.path("ca.pem") << "\"\n";
+    return path;
+  }
+
   /// An example server on `host` (no --node), once it is registered.
   void start_server(int host) {
     servers[host] = std::make_unique<process>(
-        on(host, strings{app("example-server"), "2104", "--log-calls=false"} + cluster() +
-                     tls()));
+        on(host, strings{app("example-server"), "2104", "--config-file=" + server_ini()} +
+                     cluster()));
     SLACKER_REQUIRE(servers[host]->wait_for("registered in cluster", 30000),
                     "the server on host " << host << " did not register");
   }
