@@ -251,6 +251,7 @@ struct scale_row {
 struct aperture_row {
   size_t n = 0;
   size_t aperture = 0;
+  std::string grouping = "random";
   size_t clients = 0;
   double conns_mean = 0; // servers each client is connected to
   size_t conns_max = 0;
@@ -263,17 +264,18 @@ struct aperture_row {
   double rate = 0;
 };
 
-/// Runs `clients` scale clients with `slacker.aperture=aperture` against the
-/// `servers` (their slacker ports in `ports`) at once.
-aperture_row
-measure_aperture(const std::string& self_path, const std::string& zk_addr,
-                 const std::string& cluster,
-                 std::vector<std::unique_ptr<slacker_test::process>>& servers,
-                 const std::vector<unsigned>& ports, size_t aperture, size_t clients,
-                 std::chrono::milliseconds duration) {
+/// Runs `clients` scale clients with `slacker.aperture=aperture` and the
+/// default grouping `grouping` against the `servers` (their slacker ports in
+/// `ports`) at once.
+aperture_row measure_aperture(
+    const std::string& self_path, const std::string& zk_addr, const std::string& cluster,
+    std::vector<std::unique_ptr<slacker_test::process>>& servers,
+    const std::vector<unsigned>& ports, size_t aperture, const std::string& grouping,
+    size_t clients, std::chrono::milliseconds duration) {
   aperture_row row;
   row.n = servers.size();
   row.aperture = aperture;
+  row.grouping = grouping;
   row.clients = clients;
   auto calls_now = [&] {
     std::vector<double> out;
@@ -291,7 +293,8 @@ measure_aperture(const std::string& self_path, const std::string& zk_addr,
         self_path, "--role=scale-client", "--zk=" + zk_addr, "--clusters=" + cluster,
         "--servers=" + std::to_string(servers.size()),
         "--millis=" + std::to_string(duration.count()),
-        "--slacker.aperture=" + std::to_string(aperture)}));
+        "--slacker.aperture=" + std::to_string(aperture),
+        "--slacker.grouping=" + grouping}));
   std::map<unsigned, size_t> per_server;
   std::vector<double> p50s, p99s;
   double total = 0;
@@ -719,11 +722,17 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
     row.rate16 = static_cast<double>(done) /
                  std::chrono::duration<double>(clock_type::now() - l0).count();
     // The aperture: 8 client processes calling at once, each connected to
-    // every server (slacker.aperture=0, as before) or to its aperture.
-    if (n > 12)
+    // every server (slacker.aperture=0, as before) or to its aperture; at
+    // the largest size, every one-server grouping within the aperture.
+    if (n > 12) {
       for (size_t aperture : {size_t{0}, size_t{12}})
         aperture_rows.push_back(measure_aperture(self_path, zk_addr, cluster, servers,
-                                                 ports, aperture, 8, duration));
+                                                 ports, aperture, "random", 8, duration));
+      if (n == *std::max_element(sizes.begin(), sizes.end()))
+        for (auto g : {"round-robin", "least-in-flight", "weighted"})
+          aperture_rows.push_back(measure_aperture(self_path, zk_addr, cluster, servers,
+                                                   ports, 12, g, 8, duration));
+    }
     // One server joins, then leaves: the client's ZooKeeper requests for each.
     auto r0 = settled_requests(sys, sc);
     servers.push_back(std::make_unique<slacker_test::process>(server_args()));
@@ -758,14 +767,15 @@ void run_scale(caf::actor_system& sys, const std::string& self_path,
                 r.leave_requests, static_cast<double>(r.rss_kib) / 1024.0,
                 r.writes_per_server, r.client_watches);
   if (!aperture_rows.empty()) {
-    std::printf("\n%7s %8s %7s %14s %14s %15s %9s %9s %9s %10s\n", "servers", "aperture",
-                "clients", "conns/client", "conns/server", "calls max/mean", "calls cv",
-                "p50 us", "p99 us", "calls/s");
+    std::printf("\n%7s %8s %-16s %7s %14s %14s %15s %9s %9s %9s %10s\n", "servers",
+                "aperture", "grouping", "clients", "conns/client", "conns/server",
+                "calls max/mean", "calls cv", "p50 us", "p99 us", "calls/s");
     for (auto& r : aperture_rows)
-      std::printf(
-          "%7zu %8zu %7zu %8.1f (%3zu) %9zu-%-4zu %15.2f %9.2f %9.1f %9.1f %10.0f\n", r.n,
-          r.aperture, r.clients, r.conns_mean, r.conns_max, r.server_conns_min,
-          r.server_conns_max, r.calls_max_over_mean, r.calls_cv, r.p50, r.p99, r.rate);
+      std::printf("%7zu %8zu %-16s %7zu %8.1f (%3zu) %9zu-%-4zu %15.2f %9.2f %9.1f %9.1f "
+                  "%10.0f\n",
+                  r.n, r.aperture, r.grouping.c_str(), r.clients, r.conns_mean,
+                  r.conns_max, r.server_conns_min, r.server_conns_max,
+                  r.calls_max_over_mean, r.calls_cv, r.p50, r.p99, r.rate);
   }
   zk->signal(SIGTERM);
   zk->stop();
