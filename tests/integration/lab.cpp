@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -314,7 +315,24 @@ CAF_TEST(a host unplugged with a server and a ZooKeeper node loses no idempotent
   CAF_CHECK_EQUAL(leaders.front(), now);
 }
 
+/// The events of a `slacker watch` process until `enough` says they are
+/// (bounded: 30 s without a line); the process is stopped then.
+template <class F> std::vector<json> events_until(process& watch, F enough) {
+  std::vector<json> out;
+  while (!enough(out)) {
+    auto line = watch.read_line(30000);
+    if (!line)
+      break;
+    if (line->rfind("{", 0) == 0)
+      out.push_back(json::parse(*line));
+  }
+  watch.signal(SIGTERM);
+  return out;
+}
+
 CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) {
+  process watch{on(6, strings{app("slacker"), "watch"} + cluster() + tls())};
+  CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(14);
   // Host 6 loses ZooKeeper (hosts 1-3; with host 3 the server there too),
   // for longer than its session; the servers of hosts 4 and 5 stay in reach.
@@ -324,9 +342,28 @@ CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) 
   for (auto h : {"1", "2", "3"})
     lab({"mend", name, "6", h});
   check("host 6 cut from ZooKeeper for 7 s", echo->report(), inc->report());
+  // Healed: a client that lived through the cut has its ZooKeeper view back.
+  std::vector<std::string> states;
+  events_until(watch, [&](const std::vector<json>& evs) {
+    states.clear();
+    for (auto& ev : evs)
+      if (ev["event"] == "registry_state")
+        states.push_back(ev["status"]);
+    auto noticed = std::any_of(states.begin(), states.end(),
+                               [](auto& x) { return x != "connected"; });
+    return noticed && states.back() == "connected";
+  });
+  CAF_MESSAGE("the watching client's ZooKeeper states: " << json(states));
+  CAF_REQUIRE(!states.empty());
+  CAF_CHECK(std::any_of(states.begin(), states.end(),
+                        [](auto& x) { return x != "connected"; })); // it noticed the cut
+  CAF_CHECK_EQUAL(states.back(), "connected");
 }
 
 CAF_TEST(a client host cut from servers but not from ZooKeeper routes around them) {
+  // A client that follows reachability (its failure detector's events).
+  process watch{on(6, strings{app("slacker"), "watch", "--detect"} + cluster() + tls())};
+  CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(12);
   // ZooKeeper still lists the servers of hosts 4 and 5; host 6 cannot reach them.
   for (auto h : {"4", "5"})
@@ -336,6 +373,29 @@ CAF_TEST(a client host cut from servers but not from ZooKeeper routes around the
     lab({"mend", name, "6", h});
   auto e = echo->report();
   check("host 6 cut from the servers of hosts 4 and 5 for 6 s", e, inc->report());
+  // Healed: both were unreachable during the cut and reachable after it.
+  std::map<std::string, std::string> last; // server -> its last reachability event
+  std::set<std::string> lost;
+  events_until(watch, [&](const std::vector<json>& evs) {
+    last.clear();
+    lost.clear();
+    for (auto& ev : evs) {
+      auto kind = ev["event"].get<std::string>();
+      if (kind == "member_unreachable")
+        lost.insert(ev["addr"].get<std::string>());
+      if (kind == "member_unreachable" || kind == "member_reachable")
+        last[ev["addr"].get<std::string>()] = kind;
+    }
+    return lost.size() >= 2 && last[addr(4) + ":2104"] == "member_reachable" &&
+           last[addr(5) + ":2104"] == "member_reachable";
+  });
+  CAF_MESSAGE("unreachable during the cut: " << json(lost)
+                                             << "; last events: " << json(last));
+  for (int h : {4, 5}) {
+    CAF_CHECK(lost.count(addr(h) + ":2104") == 1);
+    CAF_CHECK_EQUAL(last[addr(h) + ":2104"], "member_reachable");
+  }
+  CAF_CHECK(lost.count(addr(3) + ":2104") == 0);
 }
 
 CAF_TEST(a rolling restart across hosts loses no call) {
