@@ -969,7 +969,7 @@ void caf_main(caf::actor_system& sys, const bench_config& cfg) {
     run_membership(
         sys, dir_of_self() + "/example-zk", std::stoul(cfg.membership.substr(0, comma)),
         comma == std::string::npos ? 0 : std::stoul(cfg.membership.substr(comma + 1)));
-  } else if (!cfg.idle.empty() && cfg.role == "client") {
+  } else if (!cfg.idle.empty()) {
     auto comma = cfg.idle.find(',');
     run_idle(sys, dir_of_self() + "/bench", dir_of_self() + "/example-zk",
              std::stoul(cfg.idle.substr(0, comma)),

@@ -42,47 +42,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-/// CPU ticks (user + system) and context switches of process `pid` so far.
-struct usage {
-  long ticks = 0;
-  long switches = 0;
-};
-
-usage usage_of(pid_t pid) {
-  usage u;
-  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string line;
-  std::getline(stat, line);
-  auto paren = line.rfind(')');
-  if (paren != std::string::npos) {
-    std::istringstream rest{line.substr(paren + 2)};
-    std::string field;
-    for (int i = 3; i <= 15 && rest >> field; ++i)
-      if (i == 14 || i == 15)
-        u.ticks += std::stol(field);
-  }
-  auto dir = "/proc/" + std::to_string(pid) + "/task";
-  if (auto d = opendir(dir.c_str())) {
-    while (auto e = readdir(d)) {
-      if (e->d_name[0] == '.')
-        continue;
-      std::ifstream status{dir + "/" + e->d_name + "/status"};
-      std::string key;
-      long value = 0;
-      while (status >> key) {
-        if (key == "voluntary_ctxt_switches:" || key == "nonvoluntary_ctxt_switches:") {
-          status >> value;
-          u.switches += value;
-        } else {
-          status.ignore(4096, '\n');
-        }
-      }
-    }
-    closedir(d);
-  }
-  return u;
-}
-
 /// Context switches per thread name (threads of one name summed) and CPU time
 /// in ns (the scheduler's own count, finer than clock ticks) of process `pid`.
 struct threads_usage {
@@ -120,6 +79,37 @@ threads_usage threads_of(pid_t pid) {
     }
     closedir(d);
   }
+  return u;
+}
+
+/// Context switches of all threads of `u`.
+long total_switches(const threads_usage& u) {
+  long out = 0;
+  for (auto& [name, n] : u.switches)
+    out += n;
+  return out;
+}
+
+/// CPU ticks (user + system) and context switches of process `pid` so far.
+struct usage {
+  long ticks = 0;
+  long switches = 0;
+};
+
+usage usage_of(pid_t pid) {
+  usage u;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(stat, line);
+  auto paren = line.rfind(')');
+  if (paren != std::string::npos) {
+    std::istringstream rest{line.substr(paren + 2)};
+    std::string field;
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+      if (i == 14 || i == 15)
+        u.ticks += std::stol(field);
+  }
+  u.switches = total_switches(threads_of(pid));
   return u;
 }
 
@@ -803,13 +793,6 @@ std::string breakdown(const threads_usage& a, const threads_usage& b, double s) 
   return out;
 }
 
-double total_switches(const threads_usage& u) {
-  double out = 0;
-  for (auto& [name, n] : u.switches)
-    out += static_cast<double>(n);
-  return out;
-}
-
 } // namespace
 
 void run_idle(caf::actor_system& sys, const std::string& self_path,
@@ -869,7 +852,7 @@ void run_idle(caf::actor_system& sys, const std::string& self_path,
                        const std::vector<threads_usage>& b) {
     summary out;
     for (size_t i = 0; i < a.size(); ++i) {
-      auto w = (total_switches(b[i]) - total_switches(a[i])) / secs;
+      auto w = static_cast<double>(total_switches(b[i]) - total_switches(a[i])) / secs;
       auto cpu = 100.0 * static_cast<double>(b[i].cpu_ns - a[i].cpu_ns) / 1e9 / secs;
       out.wake_mean += w / static_cast<double>(a.size());
       out.cpu_mean += cpu / static_cast<double>(a.size());

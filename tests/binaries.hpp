@@ -9,4 +9,9 @@ inline std::string binary_path(const std::string& name) {
   return std::string{SLACKER_TEST_BIN_DIR} + "/" + name;
 }
 
+/// The path of a program built in apps/ (example-server, slacker, ...).
+inline std::string app_path(const std::string& name) {
+  return binary_path("../apps/" + name);
+}
+
 } // namespace slacker_test

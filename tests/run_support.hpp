@@ -86,7 +86,14 @@ inline run_result run(const std::vector<std::string>& argv, const std::string& e
 
 /// The `slacker` command-line tool of this build.
 inline std::string cli_path() {
-  return binary_path("../apps/slacker");
+  return app_path("slacker");
+}
+
+/// `argv` with its stderr merged into its stdout: for a `process` whose log
+/// lines the test reads.
+inline std::vector<std::string> merging_stderr(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"});
+  return argv;
 }
 
 } // namespace slacker_test

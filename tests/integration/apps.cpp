@@ -35,13 +35,10 @@
 #include "tests/zk_support.hpp"
 
 using namespace std::chrono_literals;
+using slacker_test::app_path;
 using slacker_test::process;
 
 namespace {
-
-std::string app(const std::string& name) {
-  return slacker_test::binary_path("../apps/" + name);
-}
 
 /// A port nothing listens on now.
 uint16_t free_port() {
@@ -84,7 +81,7 @@ template <class Pred> bool eventually(Pred pred, std::chrono::milliseconds max =
 /// example-zk on a free port, serving; its data folder.
 std::string start_zk(std::unique_ptr<process>& zk) {
   zk = std::make_unique<process>(std::vector<std::string>{
-      app("example-zk"), "--port=" + std::to_string(free_port())});
+      app_path("example-zk"), "--port=" + std::to_string(free_port())});
   auto line = zk->wait_for("ZooKeeper serving on ", 60000);
   SLACKER_REQUIRE(line, "example-zk did not serve");
   auto at = line->find("/tmp/slacker-example-zk-");
@@ -97,7 +94,7 @@ std::string start_zk(std::unique_ptr<process>& zk) {
 CAF_TEST(example - zk refuses a port another ZooKeeper serves) {
   auto zk = slacker_test::zk_address();
   SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
-  process p{{app("example-zk"), "--port=" + zk.substr(zk.rfind(':') + 1)}};
+  process p{{app_path("example-zk"), "--port=" + zk.substr(zk.rfind(':') + 1)}};
   // It says so on stderr and never claims to serve (stdout).
   CAF_CHECK(!p.wait_for("ZooKeeper serving", 30000));
   auto status = p.stop();
@@ -165,8 +162,8 @@ CAF_TEST(slacker watch with a count ends on a signal) {
   auto zk = slacker_test::zk_address();
   SLACKER_REQUIRE(!zk.empty(), "no ZooKeeper: set SLACKER_TEST_ZK_DIR");
   for (int sig : {SIGINT, SIGTERM}) {
-    process w{
-        {app("slacker"), "watch", "--count=100", "--zk=" + zk, "--cluster=apps-nobody"}};
+    process w{{app_path("slacker"), "watch", "--count=100", "--zk=" + zk,
+               "--cluster=apps-nobody"}};
     CAF_REQUIRE(w.wait_for("{\"event\":\"snapshot\"", 15000)); // watching
     w.signal(sig);
     auto status = w.stop();
@@ -181,15 +178,11 @@ namespace {
 std::string start_server(std::unique_ptr<process>& srv, const std::string& cluster,
                          const std::vector<std::string>& extra = {"--grace=300"}) {
   // Its log (stderr) merged into stdout, read by the test.
-  std::vector<std::string> argv{"/bin/sh",
-                                "-c",
-                                "exec \"$0\" \"$@\" 2>&1",
-                                app("example-server"),
-                                "0",
+  std::vector<std::string> argv{app_path("example-server"), "0",
                                 "--zk=" + slacker_test::zk_address(),
                                 "--cluster=" + cluster};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  srv = std::make_unique<process>(argv);
+  srv = std::make_unique<process>(slacker_test::merging_stderr(argv));
   auto serving = srv->wait_for("serving ", 15000);
   SLACKER_REQUIRE(serving, "example-server did not serve");
   auto port = serving->substr(serving->rfind(' ') + 1);
@@ -221,13 +214,13 @@ std::string output_of(const std::vector<std::string>& argv) {
 } // namespace
 
 CAF_TEST(example - server help shows its options with defaults and its port) {
-  auto help = output_of({app("example-server"), "--help"});
+  auto help = output_of({app_path("example-server"), "--help"});
   for (auto text : {"PORT UINT=2104", "--cluster NAME=example-cluster",
                     "--zk HOST:PORT[,...]=127.0.0.1:2181", "--session-timeout MS=5000",
                     "--grace MS=300", "--tls-cert FILE", "--insecure"})
     if (help.find(text) == std::string::npos)
       CAF_FAIL("--help lacks " << text << ":\n" << help);
-  process bad{{app("example-server"), "--no-such-flag"}};
+  process bad{{app_path("example-server"), "--no-such-flag"}};
   auto status = bad.stop();
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
@@ -238,16 +231,17 @@ CAF_TEST(example - server says registered once it is and logs callers by address
   auto port = start_server(srv, cluster);
   // Registered means listed: no wait between the line and the listing.
   auto members =
-      output_of({app("slacker"), "members", "--zk=" + slacker_test::zk_address(),
+      output_of({app_path("slacker"), "members", "--zk=" + slacker_test::zk_address(),
                  "--cluster=" + cluster});
   CAF_CHECK(members.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
   auto server = "--server=127.0.0.1:" + port;
   // whoami answers the address it is registered under (no --node: detected).
-  auto who = output_of({app("slacker"), "call", server, "slacker.example.api/whoami"});
+  auto who =
+      output_of({app_path("slacker"), "call", server, "slacker.example.api/whoami"});
   CAF_CHECK(who.find("\"127.0.0.1:" + port + "\"") != std::string::npos);
   for (auto fn : {"slacker.example.api/echo", "slacker.example.api/slow"}) {
     auto arg = std::string{fn}.find("slow") != std::string::npos ? "1" : "\"x\"";
-    output_of({app("slacker"), "call", server, fn, arg});
+    output_of({app_path("slacker"), "call", server, fn, arg});
     // The fast path (inline) and the blocking one (worker pool) alike.
     CAF_CHECK(line_with(*srv, std::string{"call "} + fn + " from 127.0.0.1:"));
   }
@@ -269,15 +263,15 @@ CAF_TEST(the tour - members wait returns once both servers can be called 20 time
     std::vector<std::unique_ptr<process>> servers;
     for (int s = 0; s < 2; ++s)
       servers.push_back(std::make_unique<process>(std::vector<std::string>{
-          app("example-server"), "0", zk, cluster, "--grace=300"}));
+          app_path("example-server"), "0", zk, cluster, "--grace=300"}));
     auto members =
-        slacker_test::run({app("slacker"), "members", "--wait=2", zk, cluster});
+        slacker_test::run({app_path("slacker"), "members", "--wait=2", zk, cluster});
     CAF_CHECK_EQUAL(members.exit_code, 0);
     auto json = nlohmann::json::parse(members.output, nullptr, false);
     CAF_CHECK(json.is_object() && json["servers"].size() == 2u &&
               json["namespaces"]["slacker.example.api"]["servers"].size() == 2u);
     auto call = slacker_test::run(
-        {app("slacker"), "call", zk, cluster, "slacker.example.api/echo", "\"hi\""});
+        {app_path("slacker"), "call", zk, cluster, "slacker.example.api/echo", "\"hi\""});
     if (call.exit_code == 0 && call.output == "\"hi\"\n")
       ++called;
     else
@@ -326,17 +320,18 @@ CAF_TEST(the readme server serves until a signal then leaves and ends) {
   auto serving = srv.wait_for("serving on port ", 15000);
   SLACKER_REQUIRE(serving, "it did not serve");
   auto addr = "127.0.0.1:" + serving->substr(serving->rfind(' ') + 1);
-  auto members = slacker_test::run({app("slacker"), "members", "--wait=1",
+  auto members = slacker_test::run({app_path("slacker"), "members", "--wait=1",
                                     "--timeout=15000", zk, "--cluster=" + cluster});
   CAF_CHECK_EQUAL(members.exit_code, 0);
   CAF_CHECK(members.output.find(addr) != std::string::npos);
-  auto call = slacker_test::run({app("slacker"), "call", zk, "--cluster=" + cluster,
+  auto call = slacker_test::run({app_path("slacker"), "call", zk, "--cluster=" + cluster,
                                  "slacker.example.api/echo", "\"hi\""});
   CAF_CHECK_EQUAL(call.output, "\"hi\"\n");
   srv.signal(SIGTERM);
   auto status = srv.stop();
   CAF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); // not killed by it
-  auto after = slacker_test::run({app("slacker"), "members", zk, "--cluster=" + cluster});
+  auto after =
+      slacker_test::run({app_path("slacker"), "members", zk, "--cluster=" + cluster});
   CAF_CHECK(after.output.find(addr) == std::string::npos); // it left, not expired
 }
 
@@ -351,8 +346,8 @@ CAF_TEST(watch shows a server unreachable and reachable and leaving before it is
   auto frozen_addr =
       "127.0.0.1:" + start_server(frozen, cluster, {"--session-timeout=20000"});
   auto leaving_addr = "127.0.0.1:" + start_server(leaving, cluster);
-  process w{{app("slacker"), "watch", "--detect", "--zk=" + slacker_test::zk_address(),
-             "--cluster=" + cluster}};
+  process w{{app_path("slacker"), "watch", "--detect",
+             "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster}};
   SLACKER_REQUIRE(w.wait_for("{\"event\":\"snapshot\"", 15000), "no snapshot");
   auto event = [](const std::string& name, const std::string& addr) {
     return "\"addr\":\"" + addr + "\",\"event\":\"" + name + "\"";
@@ -388,7 +383,7 @@ CAF_TEST(example - server on a port in use says so once and exits 1) {
   auto port = std::to_string(ntohs(addr.sin_port));
   auto cluster = "--cluster=apps-" + std::to_string(getpid()) + "-taken";
   auto out = slacker_test::run(
-      {app("example-server"), port, "--zk=" + slacker_test::zk_address(), cluster});
+      {app_path("example-server"), port, "--zk=" + slacker_test::zk_address(), cluster});
   ::close(fd);
   CAF_CHECK_EQUAL(out.exit_code, 1);
   auto said = [&](const std::string& text) {
@@ -403,7 +398,7 @@ CAF_TEST(example - server on a port in use says so once and exits 1) {
   CAF_MESSAGE(out.output);
   // And nothing was registered.
   auto members = slacker_test::run(
-      {app("slacker"), "members", "--zk=" + slacker_test::zk_address(), cluster});
+      {app_path("slacker"), "members", "--zk=" + slacker_test::zk_address(), cluster});
   CAF_CHECK(members.output.find("\"servers\":{}") != std::string::npos);
 }
 
@@ -415,11 +410,11 @@ CAF_TEST(a metrics address that cannot be served stops every program at start) {
   auto cluster = "--cluster=apps-" + std::to_string(getpid()) + "-metrics";
   for (auto addr : {taken, std::string{"nonsense"}, std::string{"192.0.2.1:9"}}) {
     std::vector<std::vector<std::string>> programs{
-        {app("slacker"), "load", "--duration=1", "--metrics=" + addr, zk, cluster,
+        {app_path("slacker"), "load", "--duration=1", "--metrics=" + addr, zk, cluster,
          "x.y/z"},
-        {app("slacker"), "members", "--slacker.metrics=" + addr, zk, cluster},
-        {app("example-server"), "0", "--metrics=" + addr, zk, cluster},
-        {app("example-client"), "--slacker.metrics=" + addr, zk, cluster}};
+        {app_path("slacker"), "members", "--slacker.metrics=" + addr, zk, cluster},
+        {app_path("example-server"), "0", "--metrics=" + addr, zk, cluster},
+        {app_path("example-client"), "--slacker.metrics=" + addr, zk, cluster}};
     for (auto& argv : programs) {
       auto out = slacker_test::run(argv);
       CAF_CHECK_EQUAL(out.exit_code, 1);
@@ -546,9 +541,9 @@ CAF_TEST(a server serves prometheus metrics and its health over http) {
   CAF_CHECK_EQUAL(http_get("http://" + http + "/health/live").first, 200);
   auto server = "--server=127.0.0.1:" + port;
   for (int i = 0; i < 3; ++i)
-    output_of({app("slacker"), "call", server, "slacker.example.api/echo", "\"x\""});
-  output_of({app("slacker"), "call", server, "slacker.example.api/make-error"});
-  output_of({app("slacker"), "call", server, "slacker.example.api/slow", "1"});
+    output_of({app_path("slacker"), "call", server, "slacker.example.api/echo", "\"x\""});
+  output_of({app_path("slacker"), "call", server, "slacker.example.api/make-error"});
+  output_of({app_path("slacker"), "call", server, "slacker.example.api/slow", "1"});
   auto metrics = http_get("http://" + http + "/metrics");
   CAF_CHECK_EQUAL(metrics.first, 200);
   auto& m = metrics.second;
@@ -608,7 +603,7 @@ CAF_TEST(a cluster client serves its metrics per server and its registry state) 
   auto http = "127.0.0.1:" + std::to_string(free_port());
   std::unique_ptr<process> srv;
   auto port = start_server(srv, cluster);
-  process load{{app("slacker"), "load", "--zk=" + slacker_test::zk_address(),
+  process load{{app_path("slacker"), "load", "--zk=" + slacker_test::zk_address(),
                 "--cluster=" + cluster, "--duration=20", "--rate=50", "--metrics=" + http,
                 "slacker.example.api/echo", "\"x\""}};
   auto addr = "127.0.0.1:" + port;

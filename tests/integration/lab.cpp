@@ -35,6 +35,7 @@
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using slacker_test::app_path;
 using slacker_test::process;
 
 namespace {
@@ -42,10 +43,6 @@ namespace {
 using strings = std::vector<std::string>;
 
 const std::string lab_script = std::string{SLACKER_SOURCE_DIR} + "/scripts/lab";
-
-std::string app(const std::string& name) {
-  return slacker_test::binary_path("../apps/" + name);
-}
 
 strings operator+(strings xs, const strings& ys) {
   xs.insert(xs.end(), ys.begin(), ys.end());
@@ -68,8 +65,7 @@ struct lab_load {
   std::unique_ptr<process> proc;
 
   lab_load(const strings& argv, std::string name) : fn(std::move(name)) {
-    proc = std::make_unique<process>(strings{"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"} +
-                                     argv);
+    proc = std::make_unique<process>(slacker_test::merging_stderr(argv));
   }
 
   /// Waits (bounded) until a progress line counts successful calls.
@@ -99,15 +95,36 @@ struct lab_load {
   }
 };
 
+/// The events of a `slacker watch` process until `enough` says they are
+/// (bounded: 30 s without a line), then the process is stopped and the rest
+/// of its lines read.
+template <class F> std::vector<json> events_until(process& watch, F enough) {
+  std::vector<json> out;
+  auto next = [&] {
+    auto line = watch.read_line(30000);
+    if (line && line->rfind("{", 0) == 0)
+      out.push_back(json::parse(*line));
+    return line.has_value();
+  };
+  while (!enough(out) && next()) {
+  }
+  watch.signal(SIGTERM);
+  while (next()) {
+  }
+  return out;
+}
+
 struct fixture {
   std::string name = "slklab-" + std::to_string(::getpid());
   std::string zk_dir = "/tmp/" + name + "-zk";
   std::string zk; // the ensemble's connection string
   slacker_test::test_certs certs;
   std::map<int, std::unique_ptr<process>> servers; // by host
+  std::string server_ini;                          // every server's configuration
 
   fixture() {
     lab({"up", name, "7"});
+    server_ini = write_server_ini();
     auto out = slacker_test::run({lab_script, "zookeeper", name, zk_dir, "1", "2", "3"});
     SLACKER_REQUIRE(out.exit_code == 0, out.output);
     zk = out.output.substr(0, out.output.find('\n'));
@@ -158,8 +175,8 @@ struct fixture {
     return {"--zk=" + zk, "--cluster=lab"};
   }
 
-  /// The server's configuration file, as docs/deployment.md writes it.
-  std::string server_ini() {
+  /// The servers' configuration file, as docs/deployment.md writes it.
+  std::string write_server_ini() {
     auto path = certs.path("server.ini");
     std::ofstream out{path};
     out << "[slacker]\nlog-calls=false\n"
@@ -170,9 +187,9 @@ struct fixture {
 
   /// An example server on `host` (no --node), once it is registered.
   void start_server(int host) {
-    servers[host] = std::make_unique<process>(
-        on(host, strings{app("example-server"), "2104", "--config-file=" + server_ini()} +
-                     cluster()));
+    servers[host] = std::make_unique<process>(on(
+        host, strings{app_path("example-server"), "2104", "--config-file=" + server_ini} +
+                  cluster()));
     SLACKER_REQUIRE(servers[host]->wait_for("registered in cluster", 30000),
                     "the server on host " << host << " did not register");
   }
@@ -180,7 +197,7 @@ struct fixture {
   /// `slacker members` from host 6 once `n` servers are registered.
   json members(size_t n) {
     auto out = slacker_test::run(
-        on(6, strings{app("slacker"), "members", "--wait=" + std::to_string(n),
+        on(6, strings{app_path("slacker"), "members", "--wait=" + std::to_string(n),
                       "--timeout=30000"} +
                   cluster() + tls()));
     SLACKER_REQUIRE(out.exit_code == 0, out.output);
@@ -190,10 +207,10 @@ struct fixture {
   /// A load of `seconds` from host 6 on `fn`, idempotent or not.
   std::unique_ptr<lab_load> load(const std::string& fn, const std::string& arg,
                                  bool idempotent, int seconds) {
-    auto argv =
-        on(6, strings{app("slacker"), "load", "--duration=" + std::to_string(seconds),
-                      "--concurrency=4", "--rate=300", "--timeout=3000", "--progress"} +
-                  cluster() + tls());
+    auto argv = on(6, strings{app_path("slacker"), "load",
+                              "--duration=" + std::to_string(seconds), "--concurrency=4",
+                              "--rate=300", "--timeout=3000", "--progress"} +
+                          cluster() + tls());
     if (idempotent)
       argv.push_back("--idempotent");
     argv.push_back(fn);
@@ -245,7 +262,7 @@ CAF_TEST(servers on their hosts register the address they are reached at over TL
   CAF_CHECK_EQUAL(leader(3), addr(3) + ":2104");
   // Each answers, through the cluster from host 6, the address it is listed at.
   auto out = slacker_test::run(
-      on(6, strings{app("slacker"), "call", "--grouping=all", "--results=map"} +
+      on(6, strings{app_path("slacker"), "call", "--grouping=all", "--results=map"} +
                 cluster() + tls() + strings{"slacker.example.api/whoami"}));
   CAF_REQUIRE_EQUAL(out.exit_code, 0);
   auto who = json::parse(out.output.substr(out.output.find('{')));
@@ -260,30 +277,31 @@ CAF_TEST(a host with two interfaces towards ZooKeeper does not guess its address
   lab({"second", name, "2"});
   lab({"second", name, "7"});
   auto zk_two_ways = "--zk=" + addr(1) + ":2181,10.78.0.2:2181";
-  auto refused = slacker_test::run(on(
-      7, strings{app("example-server"), "2104", zk_two_ways, "--cluster=lab"} + tls()));
+  auto refused = slacker_test::run(
+      on(7, strings{app_path("example-server"), "2104", zk_two_ways, "--cluster=lab"} +
+                tls()));
   CAF_MESSAGE(refused.output);
   CAF_CHECK_EQUAL(refused.exit_code, 1);
   CAF_CHECK(refused.output.find("10.77.0.7") != std::string::npos);
   CAF_CHECK(refused.output.find("10.78.0.7") != std::string::npos);
   CAF_CHECK(refused.output.find("--node") != std::string::npos);
   // Told which: it registers that address and answers there.
-  process told{on(7, strings{app("example-server"), "2104", zk_two_ways, "--cluster=lab",
-                             "--node=10.78.0.7", "--log-calls=false"} +
+  process told{on(7, strings{app_path("example-server"), "2104", zk_two_ways,
+                             "--cluster=lab", "--node=10.78.0.7", "--log-calls=false"} +
                          tls())};
   CAF_REQUIRE(told.wait_for("registered in cluster", 30000));
   auto m = members(4);
   CAF_CHECK(m["servers"].contains("10.78.0.7:2104"));
-  auto who =
-      slacker_test::run(on(2, strings{app("slacker"), "call", "--server=10.78.0.7:2104"} +
-                                  tls() + strings{"slacker.example.api/whoami"}));
+  auto who = slacker_test::run(
+      on(2, strings{app_path("slacker"), "call", "--server=10.78.0.7:2104"} + tls() +
+                strings{"slacker.example.api/whoami"}));
   CAF_CHECK_EQUAL(who.exit_code, 0);
   CAF_CHECK(who.output.find("\"10.78.0.7:2104\"") != std::string::npos);
 }
 
 CAF_TEST(a host unplugged with a server and a ZooKeeper node loses no idempotent call) {
   CAF_REQUIRE_EQUAL(leader(3), addr(3) + ":2104");
-  process watch{on(6, strings{app("slacker"), "watch"} + cluster() + tls())};
+  process watch{on(6, strings{app_path("slacker"), "watch"} + cluster() + tls())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(20);
   lab({"link", name, "3", "down"});
@@ -301,37 +319,18 @@ CAF_TEST(a host unplugged with a server and a ZooKeeper node loses no idempotent
   CAF_CHECK(members(3)["servers"].contains(addr(3) + ":2104"));
   auto now = leader(3);
   CAF_CHECK_NOT_EQUAL(now, addr(3) + ":2104");
-  watch.signal(SIGTERM);
   std::vector<std::string> leaders; // slacker.example.api's, as host 6 saw them
-  while (auto line = watch.read_line(10000))
-    if (line->rfind("{", 0) == 0) {
-      auto ev = json::parse(*line);
-      if (ev["event"] == "leader_changed" && ev["ns"] == "slacker.example.api" &&
-          !ev["addr"].get<std::string>().empty())
-        leaders.push_back(ev["addr"]);
-    }
+  for (auto& ev : events_until(watch, [](auto&) { return true; }))
+    if (ev["event"] == "leader_changed" && ev["ns"] == "slacker.example.api" &&
+        !ev["addr"].get<std::string>().empty())
+      leaders.push_back(ev["addr"]);
   CAF_MESSAGE("leaders of slacker.example.api after the snapshot: " << json(leaders));
   CAF_REQUIRE_EQUAL(leaders.size(), 1u); // replaced once, not handed back
   CAF_CHECK_EQUAL(leaders.front(), now);
 }
 
-/// The events of a `slacker watch` process until `enough` says they are
-/// (bounded: 30 s without a line); the process is stopped then.
-template <class F> std::vector<json> events_until(process& watch, F enough) {
-  std::vector<json> out;
-  while (!enough(out)) {
-    auto line = watch.read_line(30000);
-    if (!line)
-      break;
-    if (line->rfind("{", 0) == 0)
-      out.push_back(json::parse(*line));
-  }
-  watch.signal(SIGTERM);
-  return out;
-}
-
 CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) {
-  process watch{on(6, strings{app("slacker"), "watch"} + cluster() + tls())};
+  process watch{on(6, strings{app_path("slacker"), "watch"} + cluster() + tls())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(14);
   // Host 6 loses ZooKeeper (hosts 1-3; with host 3 the server there too),
@@ -362,7 +361,8 @@ CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) 
 
 CAF_TEST(a client host cut from servers but not from ZooKeeper routes around them) {
   // A client that follows reachability (its failure detector's events).
-  process watch{on(6, strings{app("slacker"), "watch", "--detect"} + cluster() + tls())};
+  process watch{
+      on(6, strings{app_path("slacker"), "watch", "--detect"} + cluster() + tls())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(12);
   // ZooKeeper still lists the servers of hosts 4 and 5; host 6 cannot reach them.

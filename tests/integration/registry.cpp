@@ -174,10 +174,9 @@ CAF_TEST(a server registers itself in the documented layout) {
 CAF_TEST(a chroot in the connection string holds the cluster and a missing one is named) {
   auto chroot = "/" + cluster + "-chroot";
   // stderr merged: the registry's log lines are read below.
-  slacker_test::process p{{"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1",
-                           slacker_test::binary_path("test-server"),
-                           "--zk=" + zk_address() + chroot, "--cluster=" + cluster,
-                           "--port=0"}};
+  slacker_test::process p{slacker_test::merging_stderr(
+      {slacker_test::binary_path("test-server"), "--zk=" + zk_address() + chroot,
+       "--cluster=" + cluster, "--port=0"})};
   std::optional<std::string> port, named;
   for (int i = 0; i < 200 && !named; ++i) {
     auto line = p.read_line(10000);
