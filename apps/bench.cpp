@@ -8,7 +8,7 @@
 // Each measurement is split into rounds (5): every system runs once per
 // round, in turn, and each row reports its median round.
 //   bench --scale=2,8,32,64 [--seconds=N]   the scale bench (bench_scale.cpp)
-//         [--latency-only] [--tls-cert=F --tls-key=F --tls-ca=F]
+//         [--latency-only | --throughput-only] [--tls-cert=F --tls-key=F --tls-ca=F]
 //         [CAF or slacker options, passed on to the servers too]
 // The TLS rows use a fourth server and a client system of their own, with the
 // given certificates or ones made for the run (the `openssl` command).
@@ -73,6 +73,7 @@ struct bench_config : slacker::config {
   std::string clusters; // server role: comma-separated clusters to join
   std::string only;     // measure only the systems whose name contains this
   bool latency_only = false;
+  bool throughput_only = false;
   size_t rounds = 5;      // each measurement split into rounds, the systems interleaved
   std::string scale;      // comma-separated cluster sizes: the scale bench
   size_t servers = 0;     // scale-client role: servers to wait for
@@ -93,6 +94,7 @@ struct bench_config : slacker::config {
         .add(clusters, "clusters", "server role: clusters to join")
         .add(only, "only", "measure only systems whose name contains this text")
         .add(latency_only, "latency-only", "1 call in flight only")
+        .add(throughput_only, "throughput-only", "64 calls in flight only")
         .add(rounds, "rounds",
              "rounds per measurement (5): every system once per round, medians reported")
         .add(scale, "scale", "the scale bench for these cluster sizes (e.g. 2,8,32,64)");
@@ -624,7 +626,10 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   auto duration =
       std::chrono::milliseconds{cfg.millis > 0 ? cfg.millis : cfg.seconds * 1000};
   // --latency-only: 1 in flight only (for profiling one call at a time).
-  std::vector<size_t> depths{1};
+  // --throughput-only: 64 in flight only (for profiling the throughput rows).
+  std::vector<size_t> depths;
+  if (!cfg.throughput_only)
+    depths.push_back(1);
   if (!cfg.latency_only)
     depths.push_back(64);
   auto want = [&](const std::string& system) {
@@ -699,6 +704,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     };
     // The blocking facade from plain code, one call after the other.
     auto blocking_row = [&](const std::string& name, const std::function<bool()>& call) {
+      if (depths.empty() || depths.front() != 1)
+        return; // --throughput-only
       result r;
       r.name = name;
       r.payload = "int64";

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -110,6 +112,28 @@ struct fixture {
 };
 
 } // namespace
+
+/// The bytes the kernel holds unacknowledged in the send queues of this
+/// machine's TCP sockets towards port `port` on 127.0.0.1 (/proc/net/tcp).
+uint64_t send_queue_towards(uint16_t port) {
+  std::ifstream in{"/proc/net/tcp"};
+  std::string line;
+  std::getline(in, line); // the header
+  uint64_t most = 0;
+  while (std::getline(in, line)) {
+    unsigned rem_port = 0;
+    unsigned long long tx = 0;
+    // sl local_address rem_address st tx_queue:rx_queue ...
+    char local[64], rem[64];
+    unsigned st = 0;
+    if (std::sscanf(line.c_str(), " %*u: %63s %63s %x %llx", local, rem, &st, &tx) != 4)
+      continue;
+    auto colon = std::strchr(rem, ':');
+    if (colon && std::sscanf(colon + 1, "%x", &rem_port) == 1 && rem_port == port)
+      most = std::max<uint64_t>(most, tx);
+  }
+  return most;
+}
 
 CAF_TEST_FIXTURE_SCOPE(protocol_tests, fixture)
 
@@ -616,6 +640,48 @@ CAF_TEST(a hostile server cannot make a client allocate what it declares) {
   auto after = own_rss_kib();
   CAF_MESSAGE("client RSS " << before << " KiB before, " << after << " KiB after");
   CAF_CHECK(after - before < 16 * 1024);
+}
+
+CAF_TEST(calls written while a large call is still being sent follow it intact) {
+  // A connection broker sends what its turn wrote at once and leaves to CAF
+  // what the socket does not take; calls written while CAF still holds bytes
+  // must go behind them, or they would cut into the large frame.
+  probed_server big_server{16u << 20};
+  slacker::client c{sys, big_server.address()};
+  CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
+  big_server.proc.signal(SIGSTOP); // nothing is read: the socket fills
+  SLACKER_REQUIRE(big_server.wait_state('T', 5s), "the server did not stop");
+  caf::scoped_actor self{sys};
+  auto send = [&](uint64_t id, const std::string& arg) {
+    auto req = make_call(call_options{}, "test.api/echo", arg);
+    CAF_REQUIRE(req);
+    req->id = id;
+    self->send(c.actor(), std::move(*req)); // answered with a call_reply
+  };
+  const std::string large(8u << 20, 'L'); // more than the socket buffers take
+  send(0, large);
+  // Sent in part: the kernel holds some of it, CAF the rest.
+  auto until = clock_type::now() + 5s;
+  while (send_queue_towards(big_server.port) == 0 && clock_type::now() < until)
+    std::this_thread::sleep_for(1ms);
+  CAF_REQUIRE_GREATER(send_queue_towards(big_server.port), 0u);
+  for (uint64_t id = 1; id <= 20; ++id)
+    send(id, "small " + std::to_string(id));
+  big_server.proc.signal(SIGCONT);
+  std::map<uint64_t, std::string> got;
+  bool timed_out = false;
+  for (int i = 0; i < 21 && !timed_out; ++i)
+    self->receive(
+        [&](call_reply& rep) {
+          auto v = result_of<std::string>(rep);
+          got[rep.id] = v ? *v : "error: " + describe(v.error());
+        },
+        caf::after(30s) >> [&] { timed_out = true; });
+  CAF_REQUIRE(!timed_out);
+  CAF_REQUIRE_EQUAL(got.size(), 21u);
+  CAF_CHECK(got[0] == large);
+  for (uint64_t id = 1; id <= 20; ++id)
+    CAF_CHECK_EQUAL(got[id], "small " + std::to_string(id));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

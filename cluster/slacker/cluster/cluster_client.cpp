@@ -74,6 +74,7 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
     if (auto name = caf::get_or(sys.config(), "slacker.grouping", std::string{});
         !name.empty())
       defaults_.grouping = grouping_named(name);
+  plain_ = std::make_shared<call_policies>(resolve({}, {}, defaults_));
   auto session_timeout = zk.session_timeout;
   registry_ = std::make_unique<registry>(sys, std::move(zk));
   if (auto err = metrics::serve_from(sys.config())) // runs on without metrics
@@ -170,14 +171,13 @@ const registry_actor_type& cluster_client::registry_actor() const {
 }
 
 caf::expected<cluster_call>
-cluster_client::assemble(std::shared_ptr<call_policies> policies,
+cluster_client::assemble(std::shared_ptr<const call_policies> policies,
                          const std::string& qualified, bytes args) {
-  // The extensions were merged once (resolve); they travel in the request
-  // from here, not copied again.
+  // The extensions were merged once (resolve); they travel in the request.
   call_options opts;
   opts.timeout = policies->timeout;
   opts.codec = policies->codec;
-  opts.ext = std::move(policies->ext);
+  opts.ext = policies->ext;
   auto req = make_encoded_call(std::move(opts), qualified, std::move(args));
   if (!req)
     return std::move(req.error());
@@ -188,8 +188,15 @@ caf::expected<cluster_call>
 cluster_client::prepare_encoded(const cluster_options& per_call,
                                 const cluster_options& per_fn,
                                 const std::string& qualified, bytes args) const {
-  return assemble(std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_)),
-                  qualified, std::move(args));
+  return assemble(policies_for(per_call, per_fn), qualified, std::move(args));
+}
+
+std::shared_ptr<const call_policies>
+cluster_client::policies_for(const cluster_options& per_call,
+                             const cluster_options& per_fn) const {
+  if (sets_nothing(per_call) && sets_nothing(per_fn))
+    return plain_;
+  return std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_));
 }
 
 caf::actor cluster_client::destination(cluster_call& call) const {

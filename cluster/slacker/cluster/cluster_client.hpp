@@ -197,7 +197,7 @@ public:
   caf::expected<cluster_call> prepare(const cluster_options& per_call,
                                       const cluster_options& per_fn,
                                       const std::string& qualified, const Ts&... xs) {
-    auto policies = std::make_shared<call_policies>(resolve(per_call, per_fn, defaults_));
+    auto policies = policies_for(per_call, per_fn);
     auto args = encode<detail::wire_t<Ts>...>(policies->codec, detail::wire_t<Ts>(xs)...);
     if (!args)
       return make_error(sc::codec_error,
@@ -270,12 +270,19 @@ public:
 
 private:
   /// The call of `qualified` under resolved `policies` (deadline from their timeout).
-  static caf::expected<cluster_call> assemble(std::shared_ptr<call_policies> policies,
-                                              const std::string& qualified, bytes args);
+  static caf::expected<cluster_call>
+  assemble(std::shared_ptr<const call_policies> policies, const std::string& qualified,
+           bytes args);
+
+  /// The resolved options of a call: those of the client's defaults alone,
+  /// resolved once, when the call and its function set none.
+  std::shared_ptr<const call_policies> policies_for(const cluster_options& per_call,
+                                                    const cluster_options& per_fn) const;
 
   caf::actor_system& sys_;
   std::string cluster_;
   cluster_options defaults_;
+  std::shared_ptr<const call_policies> plain_; // `defaults_` resolved
   std::unique_ptr<registry> registry_;
   dispatcher_actor_type dispatcher_;
   caf::actor async_; // runs `invoke_async` callbacks

@@ -54,6 +54,8 @@ using drain_atom = caf::atom_constant<caf::atom("sl_drain")>;
 /// link went down or came up (to the link's observer).
 using going_away_atom = caf::atom_constant<caf::atom("sl_goaway")>;
 using tick_atom = caf::atom_constant<caf::atom("sl_tick")>;
+/// A broker to itself: send what its turn wrote (one write per turn).
+using flush_atom = caf::atom_constant<caf::atom("sl_flush")>;
 using handshake_atom = caf::atom_constant<caf::atom("sl_hshake")>;
 using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
 using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;

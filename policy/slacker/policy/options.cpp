@@ -17,6 +17,11 @@ void pick(T& out, const std::optional<T>& a, const std::optional<T>& b,
 
 } // namespace
 
+bool sets_nothing(const cluster_options& x) {
+  return !x.grouping && !x.results && !x.exceptions && !x.timeout && !x.codec &&
+         !x.unavailable && !x.idempotent && !x.hedge_after && x.ext.empty();
+}
+
 call_policies resolve(const cluster_options& per_call, const cluster_options& per_fn,
                       const cluster_options& client) {
   call_policies result;

@@ -60,6 +60,10 @@ struct call_policies {
   extensions ext; // merged; moved into the call's request when it is built
 };
 
+/// True when `x` sets no option: a call under it resolves as under the
+/// client's defaults alone.
+bool sets_nothing(const cluster_options& x);
+
 /// Per call > per remote function > client default > built-in defaults.
 call_policies resolve(const cluster_options& per_call, const cluster_options& per_fn,
                       const cluster_options& client);

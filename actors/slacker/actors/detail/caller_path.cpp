@@ -179,11 +179,22 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
                             const caf::actor& dispatcher, bool fan_out) {
   actor_route out{dispatcher, {}};
   grouping_kind kind;
-  auto table = board.read();
+  // This thread's copy of the table: no reference counted on the way.
+  const auto& table = board.read();
   auto e = choosable(*table, call, kind);
   if (!e || (!fan_out && kind == grouping_kind::all))
     return out;
   auto chosen = pick_route(*e, kind, board);
+  if (chosen.size() == 1) { // one server: its broker counts the call out
+    auto link = route_of(*e, chosen.front());
+    if (!link)
+      return out;
+    auto& s = **link;
+    board.calls.fetch_add(1, std::memory_order_relaxed);
+    s.in_flight->fetch_add(1, std::memory_order_relaxed);
+    out.to = caf::actor_cast<caf::actor>(s.conn);
+    return out;
+  }
   std::vector<std::shared_ptr<route_server>> servers;
   for (auto& addr : chosen) {
     auto link = route_of(*e, addr);
@@ -197,10 +208,7 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
     board.calls.fetch_add(1, std::memory_order_relaxed);
     s->in_flight->fetch_add(1, std::memory_order_relaxed);
   }
-  if (servers.size() == 1)
-    out.to = caf::actor_cast<caf::actor>(servers.front()->conn);
-  else
-    out.fan = std::make_shared<fan_out_call>(std::move(call), std::move(servers));
+  out.fan = std::make_shared<fan_out_call>(std::move(call), std::move(servers));
   return out;
 }
 

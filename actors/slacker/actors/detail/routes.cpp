@@ -54,15 +54,14 @@ route_board::route_board()
   // nop
 }
 
-std::shared_ptr<const route_table> route_board::read() const {
+const std::shared_ptr<const route_table>& route_board::read() const {
   auto v = version_.load(std::memory_order_acquire);
   if (last.board == id_ && last.version == v)
     return last.table;
   // Read after the version: a table newer than `v` is kept under `v` and
   // read again next time, never an older one under a newer version.
-  auto t = std::atomic_load(&table_);
-  last = {id_, v, t};
-  return t;
+  last = {id_, v, std::atomic_load(&table_)};
+  return last.table;
 }
 
 void route_board::publish(std::shared_ptr<const route_table> table) {

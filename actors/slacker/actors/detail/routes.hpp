@@ -70,8 +70,10 @@ class route_board {
 public:
   route_board();
 
-  /// The current table (never null).
-  std::shared_ptr<const route_table> read() const;
+  /// The current table (never null): the calling thread's copy, which
+  /// stays valid until this thread's next `read` (no count of references
+  /// shared between threads on the way of every call).
+  const std::shared_ptr<const route_table>& read() const;
 
   void publish(std::shared_ptr<const route_table> table);
 

@@ -1,4 +1,5 @@
 #include "slacker/actors/detail/server_connection.hpp"
+#include "slacker/actors/detail/eager_flush.hpp"
 #include "slacker/actors/interfaces.hpp"
 
 #include <fcntl.h>
@@ -101,7 +102,9 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   uint64_t queued = 0;
   uint64_t written = 0;
   bool halted = false;
-  size_t read_start = 0; // the output buffer's size when the current read began
+  eager_flush writer;     // sends from this broker's turn (eager_flush.hpp)
+  bool flush_due = false; // a flush_atom is on its way
+  size_t read_start = 0;  // the output buffer's size when the current read began
   clock::time_point last_heard = clock::now();
   // TLS: frames are written to `plain_out` and sealed into the socket's
   // buffer; what arrives is opened into `plain_in` before it is framed.
@@ -251,15 +254,52 @@ void close_with(caf::io::broker* self, connection_state& st, wire::close_code co
   end_with(self, st, st.proto.close(closing_buf(self, st), code, text));
 }
 
+/// `n` bytes of this connection left for the peer: sent from the turn, or
+/// written by CAF.
+void sent(connection_state& st, size_t n) {
+  st.written += n;
+  if (st.link && n > 0)
+    st.link->moved(0, n);
+}
+
+/// Sends once the replies that wait in the mailbox now are written too: one
+/// write for a turn's replies, not one per reply.
+void flush_soon(caf::io::broker* self, connection_state& st) {
+  if (st.flush_due)
+    return;
+  st.flush_due = true;
+  self->send(self, flush_atom::value);
+}
+
+/// A connection whose frames wait for its output (paused between frames of
+/// a read) and whose output went out without halting its reads: nothing
+/// else would resume it, so the rest of its frames follow after the other
+/// connections' turns.
+void output_sent(caf::io::broker* self, connection_state& st) {
+  if (st.closing || st.halted || st.yielded || !st.proto.paused() ||
+      st.offloaded.size() >= max_offloaded)
+    return;
+  st.yielded = true;
+  self->send(self, next_turn_atom::value);
+}
+
 /// Counts the bytes written into the socket's buffer since it held `before`
-/// (CAF keeps unflushed bytes there while a write is under way) and stops
-/// reading when too many are still unwritten.
-void account_output(caf::io::broker* self, connection_state& st, size_t before) {
+/// (CAF keeps unflushed bytes there while a write is under way), sends them
+/// (now, or with the turn's other replies: `soon`) and stops reading when
+/// too many are still unwritten.
+void account_output(caf::io::broker* self, connection_state& st, size_t before,
+                    bool soon = false) {
   st.queued += self->wr_buf(st.hdl).size() - before;
+  if (soon)
+    flush_soon(self, st);
+  else
+    sent(st, st.writer(self, st.hdl));
   if (!st.halted && st.queued - st.written > st.opts.max_message_size) {
     st.halted = true;
     self->halt(st.hdl);
   }
+  if (!soon)
+    output_sent(self, st);
 }
 
 /// Writes a frame produced outside the data handler, where CAF flushes by
@@ -271,8 +311,7 @@ template <class F> void write_now(caf::io::broker* self, connection_state& st, F
   f(out(self, st));
   if (!seal(self, st))
     return;
-  account_output(self, st, before);
-  self->flush(st.hdl);
+  account_output(self, st, before, true);
 }
 
 void write_reply_frame(caf::io::broker* self, connection_state& st,
@@ -823,7 +862,17 @@ void take_frames(caf::io::broker* self, connection_state& st) {
   if (!seal(self, st))
     return;
   account_output(self, st, before);
-  self->flush(st.hdl);
+}
+
+/// Reads again once half of what halted them is written.
+void drained(caf::io::broker* self, connection_state& st) {
+  if (st.closing || !st.halted || st.queued - st.written > st.opts.max_message_size / 2)
+    return;
+  st.halted = false;
+  // The frames kept from the read that filled the output, first.
+  take_frames(self, st);
+  if (!st.halted && !st.closing)
+    self->trigger(st.hdl);
 }
 
 } // namespace
@@ -903,7 +952,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
             }))
           return;
         if (seal(self, st))
-          account_output(self, st, before); // CAF flushes when this handler returns
+          account_output(self, st, before); // sent now: CAF's own flush finds nothing
       },
       [self, sp](next_turn_atom) {
         sp->yielded = false;
@@ -959,17 +1008,18 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       },
       [self, sp](caf::io::data_transferred_msg& msg) {
         auto& st = *sp;
-        st.written += msg.written;
-        if (st.link)
-          st.link->moved(0, msg.written);
-        if (st.closing || !st.halted ||
-            st.queued - st.written > st.opts.max_message_size / 2)
+        st.writer.transferred(msg.remaining);
+        sent(st, msg.written);
+        drained(self, st);
+      },
+      [self, sp](flush_atom) {
+        auto& st = *sp;
+        st.flush_due = false;
+        if (st.closing || !self->valid(st.hdl))
           return;
-        st.halted = false;
-        // The frames kept from the read that filled the output, first.
-        take_frames(self, st);
-        if (!st.halted && !st.closing)
-          self->trigger(st.hdl);
+        sent(st, st.writer(self, st.hdl));
+        drained(self, st);
+        output_sent(self, st);
       },
       [self, sp](caf::io::connection_closed_msg&) {
         sp->closing = true;
