@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -19,6 +20,11 @@ template <class Entry> class call_ledger {
 public:
   using clock = std::chrono::steady_clock;
   using time_point = clock::time_point;
+
+  call_ledger() = default;
+  // Its maps allocate from its own pool: it stays where it was made.
+  call_ledger(const call_ledger&) = delete;
+  call_ledger& operator=(const call_ledger&) = delete;
 
   /// Adds a call due by `deadline`; returns its id (never 0).
   uint64_t add(Entry entry, time_point deadline) {
@@ -103,8 +109,12 @@ private:
     time_point deadline;
   };
 
-  std::unordered_map<uint64_t, item> calls_;
-  std::set<std::pair<time_point, uint64_t>> deadlines_;
+  // Every call adds a node to each map and frees it again: from a pool of
+  // this ledger's (one broker's, one thread's), not from malloc, on the
+  // network thread's hot path.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_map<uint64_t, item> calls_{&pool_};
+  std::pmr::set<std::pair<time_point, uint64_t>> deadlines_{&pool_};
   std::optional<time_point> armed_;
   uint64_t next_id_ = 1;
 };
