@@ -551,6 +551,34 @@ CAF_TEST(a broken connection resends idempotent calls only) {
   CAF_CHECK(servers_of(declared) == std::vector<std::string>{"b:1"});
 }
 
+CAF_TEST(a resent call avoids a server that a call waits on without hearing from) {
+  membership_view view;
+  view.servers = {{"a:1", "{}"}, {"b:1", "{}"}, {"c:1", "{}"}};
+  view.namespaces = {{"ns", {"a:1", "b:1", "c:1"}}};
+  view.state.status = registry_status::connected;
+  self->send(dispatcher, view);
+  sched.run();
+  CAF_REQUIRE(servers_of(call(grouping_kind::all)) == // a link to each
+              (std::vector<std::string>{"a:1", "b:1", "c:1"}));
+  (*modes)["a:1"] = mode::broken;
+  auto resent = [&] {
+    return servers_of(call(grouping_kind::first, results_kind::single, "ns", "idem"));
+  };
+  using addrs = std::vector<std::string>;
+  CAF_CHECK(resent() == addrs{"b:1"}); // the first not tried
+  // b:1 went quiet (a call waits on it and heard nothing for a ping interval).
+  accrual::went_quiet(*health.at("b:1"));
+  for (int i = 0; i < 5; ++i)
+    CAF_CHECK(resent() == addrs{"c:1"});
+  // Every other server is quiet too: the call still goes to one of them.
+  accrual::went_quiet(*health.at("c:1"));
+  CAF_CHECK(resent() == addrs{"b:1"});
+  // Heard from again: chosen as before.
+  accrual::heard(*health.at("b:1"));
+  accrual::heard(*health.at("c:1"));
+  CAF_CHECK(resent() == addrs{"b:1"});
+}
+
 CAF_TEST(a resent call with no other server gets its own error) {
   (*modes)["a:1"] = mode::draining;
   (*modes)["b:1"] = mode::draining;

@@ -25,7 +25,29 @@ struct health {
   /// While out for slowness: a probe answered within this many microseconds
   /// re-admits it (otherwise any probe's answer does).
   std::atomic<uint64_t> readmit_within_us{UINT64_MAX};
+  /// A path to the server (its broker, a blocking lane) waits on it and has
+  /// heard nothing from it for a ping interval (`slacker.call-silence` / 4)
+  /// or more: it may be gone, which that path finds out only when the
+  /// silence reaches `slacker.call-silence`. A resent call goes elsewhere
+  /// while another server is not so. Anything heard from it clears it.
+  std::atomic<bool> unheard{false};
 };
+
+/// A path waiting on the server pings it after a ping interval of silence.
+inline void went_quiet(health& h) {
+  h.unheard.store(true, std::memory_order_relaxed);
+}
+
+/// Something arrived from the server (a reply, a pong, a hello).
+inline void heard(health& h) {
+  if (h.unheard.load(std::memory_order_relaxed))
+    h.unheard.store(false, std::memory_order_relaxed);
+}
+
+/// A path waits on the server and has heard nothing for a ping interval.
+inline bool quiet(const health& h) {
+  return h.unheard.load(std::memory_order_relaxed);
+}
 
 /// The server is suspect: `limit` calls in a row timed out, or the
 /// dispatcher took it out for slowness. A call sent now is a probe.

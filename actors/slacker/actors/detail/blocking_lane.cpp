@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/messages/detail/protocol.hpp"
 #include "slacker/messages/detail/wire.hpp"
 #include "slacker/messages/error.hpp"
@@ -51,6 +52,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
   std::vector<char> sealed, opened; // TLS buffers, reused from call to call
   std::shared_ptr<metrics::link_counts> link; // for the portal, or null
+  accrual::health* health = nullptr;          // the server's (the lane's), or null
   // The wait under way: the reply it waits for, and whether it came.
   uint64_t awaited = 0;
   call_reply* reply = nullptr;
@@ -166,6 +168,8 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       return outcome::silent;
     if (clock::now() - last_heard < opts.ping_every(true))
       return outcome::pending;
+    if (health)
+      accrual::went_quiet(*health);
     std::vector<char> ping;
     wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
     return write_all(ping, deadline) ? outcome::pending : outcome::lost;
@@ -180,6 +184,8 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     if (n <= 0)
       return outcome::lost;
     last_heard = clock::now();
+    if (health)
+      accrual::heard(*health);
     if (link)
       link->moved(static_cast<uint64_t>(n), 0);
     const char* data = buf;
@@ -226,9 +232,9 @@ struct blocking_lane::conn : wire::client_protocol::callee {
 };
 
 blocking_lane::blocking_lane(std::string host, uint16_t port, wire_options opts,
-                             std::string cluster)
+                             std::string cluster, std::shared_ptr<accrual::health> health)
   : host_(std::move(host)), port_(port), addr_(host_ + ":" + std::to_string(port)),
-    opts_(opts), cluster_(std::move(cluster)) {
+    opts_(opts), cluster_(std::move(cluster)), health_(std::move(health)) {
   // nop
 }
 
@@ -269,6 +275,7 @@ blocking_lane::borrow(const std::string& what, clock::time_point until) {
                                                  ": " + describe(fd.error()));
   auto c = std::make_unique<conn>(opts_.max_message_size, addr_);
   c->fd = *fd;
+  c->health = health_.get();
   c->link = metrics::track_link("out", addr_, cluster_, opts_.tls != nullptr);
   if (opts_.tls) {
     // The client's first handshake flight; the hello below waits, sealed,

@@ -13,6 +13,10 @@
 #include "slacker/messages/call.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
+namespace slacker::accrual {
+struct health;
+} // namespace slacker::accrual
+
 namespace slacker {
 
 /// Blocking calls from plain code, done in the calling thread on connections
@@ -27,8 +31,11 @@ class blocking_lane {
 public:
   /// `cluster`: the cluster client's, for the portal's list of connections
   /// (empty: a direct client).
+  /// `health`: the server's, shared with its connection broker (null: a
+  /// direct client); a lane waiting on a silent server says so there.
   blocking_lane(std::string host, uint16_t port, wire_options opts,
-                std::string cluster = {});
+                std::string cluster = {},
+                std::shared_ptr<accrual::health> health = nullptr);
 
   blocking_lane(const blocking_lane&) = delete;
   blocking_lane& operator=(const blocking_lane&) = delete;
@@ -122,6 +129,7 @@ private:
   std::string addr_;
   wire_options opts_;
   std::string cluster_;
+  std::shared_ptr<accrual::health> health_;
   std::mutex mtx_;
   std::vector<std::unique_ptr<conn>> idle_;
   bool closed_ = false; // guarded by mtx_

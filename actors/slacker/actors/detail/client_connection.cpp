@@ -772,6 +772,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         if (st.ph != conn_state::phase::open || msg.handle != st.hdl)
           return;
         st.last_heard = clock::now();
+        accrual::heard(*st.health);
         if (st.link) {
           st.link->moved(msg.buf.size(), 0);
           st.link->in_flight.store(static_cast<int64_t>(st.calls.size()),
@@ -850,6 +851,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                    " ms");
           return;
         }
+        if (st.busy() && silent >= st.opts.ping_every(true))
+          accrual::went_quiet(*st.health); // resends go elsewhere meanwhile
         wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
         flush_out(self, st);
         arm_tick(self, st);

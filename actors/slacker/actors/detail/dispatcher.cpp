@@ -56,8 +56,8 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   std::string host;
   uint16_t port = 0;
   if (st.lane_opts && split_address(addr, host, port))
-    route->lane =
-        std::make_shared<blocking_lane>(std::move(host), port, *st.lane_opts, st.cluster);
+    route->lane = std::make_shared<blocking_lane>(std::move(host), port, *st.lane_opts,
+                                                  st.cluster, hooks.health);
   return &st.links
               .emplace(addr, dispatcher_state::link{route->conn, hooks.in_flight, route})
               .first->second;
@@ -451,7 +451,9 @@ template <class Self> route start(Self* self, cluster_call& call) {
   if (st.used.count(req.ns) == 0)
     st.used.insert(req.ns);
   auto& all = candidates_of(self, req.ns, policies.grouping);
-  // A resent call goes to a server it has not been to.
+  // A resent call goes to a server it has not been to, and one that a call
+  // waits on without hearing from while another is not so: after a silent
+  // server, the next may be cut off too (not known broken yet).
   std::optional<grouping_view> others;
   if (!call.tried.empty()) {
     others = all;
@@ -462,6 +464,12 @@ template <class Self> route start(Self* self, cluster_call& call) {
                                                c.addr) != call.tried.end();
                             }),
              xs.end());
+    auto quiet = [&](const candidate& c) {
+      auto l = st.links.find(c.addr);
+      return l != st.links.end() && accrual::quiet(*l->second.route->health);
+    };
+    if (!std::all_of(xs.begin(), xs.end(), quiet))
+      xs.erase(std::remove_if(xs.begin(), xs.end(), quiet), xs.end());
   }
   auto& view = others ? *others : all;
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
