@@ -185,14 +185,16 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
   if (!e || (!fan_out && kind == grouping_kind::all))
     return out;
   auto chosen = pick_route(*e, kind, board);
-  if (chosen.size() == 1) { // one server: its broker counts the call out
+  auto sent = [&](route_server& s) { // its broker counts the call out
+    board.calls.fetch_add(1, std::memory_order_relaxed);
+    s.in_flight->fetch_add(1, std::memory_order_relaxed);
+  };
+  if (chosen.size() == 1) { // one server: straight to its broker
     auto link = route_of(*e, chosen.front());
     if (!link)
       return out;
-    auto& s = **link;
-    board.calls.fetch_add(1, std::memory_order_relaxed);
-    s.in_flight->fetch_add(1, std::memory_order_relaxed);
-    out.to = caf::actor_cast<caf::actor>(s.conn);
+    sent(**link);
+    out.to = caf::actor_cast<caf::actor>((*link)->conn);
     return out;
   }
   std::vector<std::shared_ptr<route_server>> servers;
@@ -203,11 +205,9 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
     servers.push_back(*link);
   }
   if (servers.empty())
-    return out;             // the dispatcher answers: the unavailable value, or an error
-  for (auto& s : servers) { // each broker counts its call out
-    board.calls.fetch_add(1, std::memory_order_relaxed);
-    s->in_flight->fetch_add(1, std::memory_order_relaxed);
-  }
+    return out; // the dispatcher answers: the unavailable value, or an error
+  for (auto& s : servers)
+    sent(*s);
   out.fan = std::make_shared<fan_out_call>(std::move(call), std::move(servers));
   return out;
 }

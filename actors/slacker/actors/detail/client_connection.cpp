@@ -1,4 +1,5 @@
 #include "slacker/actors/detail/client_connection.hpp"
+#include "slacker/actors/detail/eager_flush.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -127,6 +128,8 @@ struct conn_state {
   std::vector<char> outbox; // frames written before the socket exists (and, with
                             // TLS, the plaintext not yet sealed)
   std::unique_ptr<tls_session> tls;
+  eager_flush writer;     // this connection's bytes, sent from the broker's turn
+  bool flush_due = false; // a flush_atom is on its way
   std::vector<char> plain_in;
   uint32_t peer_max = UINT32_MAX; // the server's frame cap, from its hello
   conn_callee callee;
@@ -198,7 +201,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused 
 void flush_counted(self_ptr self, conn_state& st) {
   if (st.link)
     st.link->moved(0, self->wr_buf(st.hdl).size());
-  self->flush(st.hdl);
+  st.writer(self, st.hdl);
 }
 
 void flush_out(self_ptr self, conn_state& st) {
@@ -213,6 +216,15 @@ void flush_out(self_ptr self, conn_state& st) {
     }
   }
   flush_counted(self, st);
+}
+
+/// Flushes once the calls that wait in the mailbox now are written too: one
+/// write for a turn's calls, not one per call.
+void flush_soon(self_ptr self, conn_state& st) {
+  if (st.flush_due)
+    return;
+  st.flush_due = true;
+  self->send(self, flush_atom::value);
 }
 
 /// Answers call `c` with `rep` (a result or an error), as its caller wants
@@ -434,7 +446,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     kept.tried = std::move(tried);
     kept.idempotent = idempotent;
   }
-  flush_out(self, st);
+  flush_soon(self, st);
 }
 
 /// Arms the heartbeat: the next tick after the interval for the connection
@@ -493,6 +505,8 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   st.last_heard = clock::now();
   st.link = metrics::track_link("out", st.addr, st.cluster, st.opts.tls != nullptr);
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
+  self->ack_writes(st.hdl, true); // for the writer: when CAF holds nothing
+  st.writer.reset();
   if (st.opts.tls) {
     // The outbox (hello first) is sealed once the handshake is done.
     st.tls = std::make_unique<tls_session>(*st.opts.tls, false);
@@ -791,7 +805,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           st.plain_in.clear();
           auto was_established = st.tls->established();
           if (!st.tls->feed(data, size, st.plain_in, self->wr_buf(st.hdl))) {
-            self->flush(st.hdl);
+            st.writer(self, st.hdl); // the alert first
             lose(self, st,
                  "connection to " + st.addr + " closed: " + st.tls->error() +
                      (was_established ? ""
@@ -817,6 +831,14 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
                             : "connection to " + st.addr + " closed: " + res->text,
                res->by_peer, res->by_peer && res->code == wire::close_code::idle_timeout);
         maybe_retire(self, st);
+      },
+      [self, sp](flush_atom) {
+        sp->flush_due = false;
+        flush_out(self, *sp);
+      },
+      [sp](caf::io::data_transferred_msg& msg) {
+        if (msg.handle == sp->hdl)
+          sp->writer.transferred(msg.remaining);
       },
       [self, sp](caf::io::connection_closed_msg& msg) {
         auto& st = *sp;

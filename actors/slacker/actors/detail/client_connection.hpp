@@ -86,9 +86,10 @@ using connection_internal_type = connection_actor_type::extend<
     caf::reacts_to<forward_atom, std::string, uint64_t, caf::message>,
     caf::reacts_to<connected_atom, uint64_t, int64_t>,
     caf::reacts_to<connected_atom, uint64_t, caf::error>,
-    caf::reacts_to<caf::io::new_data_msg>, caf::reacts_to<caf::io::connection_closed_msg>,
+    caf::reacts_to<caf::io::new_data_msg>, caf::reacts_to<caf::io::data_transferred_msg>,
+    caf::reacts_to<caf::io::connection_closed_msg>,
     caf::reacts_to<handshake_atom, uint64_t>, caf::reacts_to<tick_atom, uint64_t>,
-    caf::reacts_to<deadline_atom>>;
+    caf::reacts_to<deadline_atom>, caf::reacts_to<flush_atom>>;
 
 /// The stand-in for a remote namespace's actor (see `lookup_atom` above).
 caf::behavior remote_namespace(caf::event_based_actor* self, caf::actor conn,
