@@ -1,6 +1,11 @@
 #define CAF_SUITE direct_client
 #include <caf/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <future>
 
@@ -384,6 +389,43 @@ CAF_TEST(blocking calls through the connection broker behave the same) {
   auto after = brokered.call<std::string>("test.api/echo", "still here");
   SLACKER_REQUIRE(after, describe(after.error()));
   CAF_CHECK_EQUAL(*after, "still here");
+}
+
+CAF_TEST(a connect that hangs fails a call unsent within half its time) {
+  // A listener whose accept queue is full (one connection, never accepted):
+  // the kernel drops further SYNs, and a connect to it waits as one to a host
+  // cut off does.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(at);
+  CAF_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&at), len) == 0);
+  CAF_REQUIRE(::listen(lfd, 0) == 0);
+  CAF_REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&at), &len) == 0);
+  int filler = ::socket(AF_INET, SOCK_STREAM, 0);
+  CAF_REQUIRE(::connect(filler, reinterpret_cast<sockaddr*>(&at), len) == 0);
+  auto addr = "127.0.0.1:" + std::to_string(ntohs(at.sin_port));
+  slacker::client stuck{sys, addr};
+  call_options opts;
+  opts.timeout = 2s;
+  auto req = make_call(opts, "test.api/echo", "x");
+  CAF_REQUIRE(req);
+  caf::scoped_actor self{sys};
+  caf::error err;
+  // Through the connection broker (from an actor): without the bound it
+  // would wait for the whole connect and end with `timeout`.
+  self->request(stuck.actor(), caf::infinite, std::move(*req))
+      .receive([&](call_reply& rep) { err = rep.err; }, [&](caf::error& e) { err = e; });
+  CAF_CHECK_EQUAL(code_of(err), sc::connection_broken);
+  CAF_CHECK(describe(err).find("cannot connect") != std::string::npos);
+  // A blocking call (its lane) the same.
+  auto blocking = stuck.call<std::string>(opts, "test.api/echo", "x");
+  CAF_REQUIRE(!blocking);
+  CAF_CHECK_EQUAL(code_of(blocking.error()), sc::connection_broken);
+  CAF_CHECK(describe(blocking.error()).find("cannot connect") != std::string::npos);
+  ::close(filler);
+  ::close(lfd);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

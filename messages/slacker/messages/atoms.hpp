@@ -57,6 +57,8 @@ using tick_atom = caf::atom_constant<caf::atom("sl_tick")>;
 /// A broker to itself: send what its turn wrote (one write per turn).
 using flush_atom = caf::atom_constant<caf::atom("sl_flush")>;
 using handshake_atom = caf::atom_constant<caf::atom("sl_hshake")>;
+/// A client broker to itself: a call's share of a connect attempt is over.
+using connect_bound_atom = caf::atom_constant<caf::atom("sl_cbound")>;
 using connected_atom = caf::atom_constant<caf::atom("sl_conned")>;
 using conn_down_atom = caf::atom_constant<caf::atom("sl_cdown")>;
 using conn_up_atom = caf::atom_constant<caf::atom("sl_cup")>;

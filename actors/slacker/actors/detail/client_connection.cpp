@@ -438,6 +438,14 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     st.link->calls.fetch_add(1, std::memory_order_relaxed);
   arm_deadline(self, st, deadline);
   ensure_connection(self, st);
+  if (st.ph == conn_state::phase::connecting) {
+    // As on a blocking lane: a connect takes at most half the time the call
+    // has left, so that a server that does not accept (its host cut off)
+    // leaves it time to go elsewhere (unsent, free: retry.hpp).
+    auto bound = std::min<clock::duration>(st.opts.connect_timeout,
+                                           std::max(left, decltype(left){0}) / 2);
+    self->delayed_send(self, bound, connect_bound_atom::value, st.generation);
+  }
   req.id = id;
   wire::write_call(out_buf(self, st), req);
   if (kind == conn_state::answer_kind::cluster) {
@@ -844,6 +852,14 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         auto& st = *sp;
         if (st.ph == conn_state::phase::open && msg.handle == st.hdl)
           lose(self, st, "connection to " + st.addr + " lost");
+      },
+      [self, sp](connect_bound_atom, uint64_t gen) {
+        auto& st = *sp;
+        if (gen == st.generation && st.ph == conn_state::phase::connecting)
+          lose(self, st,
+               "cannot connect to " + st.addr +
+                   " in time (half the time a call had left, at most "
+                   "slacker.connect-timeout)");
       },
       [self, sp](handshake_atom, uint64_t gen) {
         auto& st = *sp;

@@ -88,7 +88,8 @@ using connection_internal_type = connection_actor_type::extend<
     caf::reacts_to<connected_atom, uint64_t, caf::error>,
     caf::reacts_to<caf::io::new_data_msg>, caf::reacts_to<caf::io::data_transferred_msg>,
     caf::reacts_to<caf::io::connection_closed_msg>,
-    caf::reacts_to<handshake_atom, uint64_t>, caf::reacts_to<tick_atom, uint64_t>,
+    caf::reacts_to<handshake_atom, uint64_t>,
+    caf::reacts_to<connect_bound_atom, uint64_t>, caf::reacts_to<tick_atom, uint64_t>,
     caf::reacts_to<deadline_atom>, caf::reacts_to<flush_atom>>;
 
 /// The stand-in for a remote namespace's actor (see `lookup_atom` above).
