@@ -128,8 +128,7 @@ struct conn_state {
   std::vector<char> outbox; // frames written before the socket exists (and, with
                             // TLS, the plaintext not yet sealed)
   std::unique_ptr<tls_session> tls;
-  eager_flush writer;     // this connection's bytes, sent from the broker's turn
-  bool flush_due = false; // a flush_atom is on its way
+  eager_flush writer; // this connection's bytes, sent from the broker's turn
   std::vector<char> plain_in;
   uint32_t peer_max = UINT32_MAX; // the server's frame cap, from its hello
   conn_callee callee;
@@ -216,15 +215,6 @@ void flush_out(self_ptr self, conn_state& st) {
     }
   }
   flush_counted(self, st);
-}
-
-/// Flushes once the calls that wait in the mailbox now are written too: one
-/// write for a turn's calls, not one per call.
-void flush_soon(self_ptr self, conn_state& st) {
-  if (st.flush_due)
-    return;
-  st.flush_due = true;
-  self->send(self, flush_atom::value);
 }
 
 /// Answers call `c` with `rep` (a result or an error), as its caller wants
@@ -454,7 +444,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     kept.tried = std::move(tried);
     kept.idempotent = idempotent;
   }
-  flush_soon(self, st);
+  st.writer.soon(self); // one write for the turn's calls
 }
 
 /// Arms the heartbeat: the next tick after the interval for the connection
@@ -841,7 +831,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         maybe_retire(self, st);
       },
       [self, sp](flush_atom) {
-        sp->flush_due = false;
+        sp->writer.arrived();
         flush_out(self, *sp);
       },
       [sp](caf::io::data_transferred_msg& msg) {

@@ -11,12 +11,15 @@
 #include <caf/io/connection_handle.hpp>
 #include <caf/io/fwd.hpp>
 
+#include "slacker/messages/atoms.hpp"
+
 namespace slacker {
 
 /// One connection's writer. Its scribe must acknowledge writes
 /// (`ack_writes(hdl, true)`) and its broker pass each `data_transferred_msg`
 /// to `transferred`: bytes are sent directly only while CAF holds none, so
-/// that nothing overtakes what CAF still has to write.
+/// that nothing overtakes what CAF still has to write. A broker that writes
+/// once per turn (`soon`) tells it of each `flush_atom` (`arrived`).
 class eager_flush {
 public:
   /// Sends what `hdl`'s write buffer holds: directly while CAF holds nothing,
@@ -35,8 +38,24 @@ public:
     queued_ = false;
   }
 
+  /// Asks `self` (the broker) for a `flush_atom` unless one is on its way:
+  /// the messages already in its mailbox (calls, replies) are written before
+  /// it arrives, and one write sends them all.
+  template <class Broker> void soon(Broker* self) {
+    if (due_)
+      return;
+    due_ = true;
+    self->send(self, flush_atom::value);
+  }
+
+  /// The broker got its `flush_atom` (and writes now).
+  void arrived() noexcept {
+    due_ = false;
+  }
+
 private:
   bool queued_ = false; // CAF holds bytes not yet written
+  bool due_ = false;    // a flush_atom is on its way
 };
 
 } // namespace slacker

@@ -102,9 +102,8 @@ struct connection_state : std::enable_shared_from_this<connection_state> {
   uint64_t queued = 0;
   uint64_t written = 0;
   bool halted = false;
-  eager_flush writer;     // sends from this broker's turn (eager_flush.hpp)
-  bool flush_due = false; // a flush_atom is on its way
-  size_t read_start = 0;  // the output buffer's size when the current read began
+  eager_flush writer;    // sends from this broker's turn (eager_flush.hpp)
+  size_t read_start = 0; // the output buffer's size when the current read began
   clock::time_point last_heard = clock::now();
   // TLS: frames are written to `plain_out` and sealed into the socket's
   // buffer; what arrives is opened into `plain_in` before it is framed.
@@ -262,15 +261,6 @@ void sent(connection_state& st, size_t n) {
     st.link->moved(0, n);
 }
 
-/// Sends once the replies that wait in the mailbox now are written too: one
-/// write for a turn's replies, not one per reply.
-void flush_soon(caf::io::broker* self, connection_state& st) {
-  if (st.flush_due)
-    return;
-  st.flush_due = true;
-  self->send(self, flush_atom::value);
-}
-
 /// A connection whose frames wait for its output (paused between frames of
 /// a read) and whose output went out without halting its reads: nothing
 /// else would resume it, so the rest of its frames follow after the other
@@ -291,7 +281,7 @@ void account_output(caf::io::broker* self, connection_state& st, size_t before,
                     bool soon = false) {
   st.queued += self->wr_buf(st.hdl).size() - before;
   if (soon)
-    flush_soon(self, st);
+    st.writer.soon(self); // one write for the turn's replies
   else
     sent(st, st.writer(self, st.hdl));
   if (!st.halted && st.queued - st.written > st.opts.max_message_size) {
@@ -1014,7 +1004,7 @@ caf::behavior server_connection(caf::io::broker* self, caf::io::connection_handl
       },
       [self, sp](flush_atom) {
         auto& st = *sp;
-        st.flush_due = false;
+        st.writer.arrived();
         if (st.closing || !self->valid(st.hdl))
           return;
         sent(st, st.writer(self, st.hdl));
