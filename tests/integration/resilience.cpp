@@ -339,6 +339,72 @@ CAF_TEST(a server whose answers come late is not re - admitted by them) {
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a suspect server whose probes are refused at once stays out) {
+  // Out for timeouts (150 ms against 400 ms); then its one worker is kept
+  // busy by two callers of its own, so that each probe is refused: at once
+  // (`overloaded`: a call waits for the worker longer than
+  // slacker.worker-queue-wait) or when its deadline passed in the queue
+  // (`canceled`). The server is alive, which is no sign that it serves: such
+  // an answer must not bring it back (it did, in CI: a refused probe counted
+  // as answered). On both paths of plain code's calls.
+  start();
+  auto& slow = start(2000, {"--slow-ms=400", "--slacker.worker-threads=1"});
+  for (auto path : {"lane", "broker"}) {
+    CAF_MESSAGE("slacker.blocking-calls=" << path);
+    slacker::config cfg2;
+    cfg2.set("slacker.blocking-calls", path);
+    caf::actor_system sys2{cfg2};
+    zk_options zk;
+    zk.zk = zk_address();
+    zk.cluster = cluster;
+    cluster_client c{sys2, zk};
+    auto log = std::make_shared<event_log>();
+    auto watcher = sys2.spawn(slacker_test::collector, log);
+    c.subscribe(watcher);
+    cluster_options opts = with_timeout(150ms);
+    opts.grouping = grouping_kind::round_robin;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 4; ++i)
+      callers.emplace_back([&] {
+        while (!stop)
+          (void)c.call<std::string>(opts, "test.api/maybe_slow");
+      });
+    auto out = log->next<member_unreachable>(
+        [&](const member_unreachable& x) { return x.addr == slow.addr; }, 10s);
+    if (!out) {
+      stop = true;
+      for (auto& t : callers)
+        t.join();
+      CAF_FAIL("the slow server was not taken out of routing within 10 s");
+    }
+    // Its worker busy from now on: the probes (after 1 s, then 2 s more)
+    // find a call waiting already.
+    std::vector<std::thread> hogs;
+    for (int i = 0; i < 2; ++i)
+      hogs.emplace_back([&] {
+        slacker::client direct{sys, slow.addr};
+        call_options hog;
+        hog.timeout = 5s;
+        while (!stop)
+          (void)direct.call<std::string>(hog, "test.api/maybe_slow");
+      });
+    (void)log->next<member_reachable>(
+        [&](const member_reachable& x) { return x.addr == slow.addr; }, 4000ms);
+    stop = true;
+    for (auto& t : callers)
+      t.join();
+    for (auto& t : hogs)
+      t.join();
+    auto back = log->count<member_reachable>(
+        [&](const member_reachable& x) { return x.addr == slow.addr; });
+    CAF_MESSAGE("  out once; then 4 s with its worker held: re-admitted " << back
+                                                                          << " time(s)");
+    CAF_CHECK_EQUAL(back, 0u);
+    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  }
+}
+
 CAF_TEST(a server fifty times slower than its peers leaves routing and does not flap) {
   // Every call answers, none times out: only latency against the peers can
   // find the slow one (2 ms against 100 ms). Out within a few seconds; its

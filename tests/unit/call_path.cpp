@@ -399,6 +399,27 @@ struct fixture : test_coordinator_fixture<unit_config> {
 
 } // namespace
 
+CAF_TEST(a refusal neither clears failure accrual nor counts in latency) {
+  // Two timeouts in a row, then refusals (its queue is full; the deadline
+  // passed while the call waited): the third timeout still makes it
+  // suspect, and no answer was counted for its latency.
+  accrual::health h;
+  CAF_CHECK(!accrual::timed_out(h, 3));
+  CAF_CHECK(!accrual::timed_out(h, 3));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::overloaded));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::canceled));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::draining));
+  CAF_CHECK_EQUAL(h.answers.load(), 0u);
+  CAF_CHECK(accrual::timed_out(h, 3));
+  // The function ran and threw: an answer, which clears the count.
+  accrual::health ran;
+  CAF_CHECK(!accrual::timed_out(ran, 3));
+  CAF_CHECK(!accrual::timed_out(ran, 3));
+  CAF_CHECK(!accrual::answered(ran, 3, false, 1ms, sc::exception));
+  CAF_CHECK_EQUAL(ran.answers.load(), 1u);
+  CAF_CHECK(!accrual::timed_out(ran, 3));
+}
+
 CAF_TEST_FIXTURE_SCOPE(dispatcher_tests, fixture)
 
 CAF_TEST(a call to one server goes to its broker and is answered from there) {
@@ -638,7 +659,8 @@ CAF_TEST(a slow server leaves routing until a probe is answered in time) {
     for (auto& [addr, us] :
          {std::pair<std::string, int64_t>{"a:1", 2000}, {"b:1", 2000}, {"c:1", c_us}})
       for (int i = 0; i < 5; ++i)
-        accrual::answered(*health.at(addr), 3, false, std::chrono::microseconds{us});
+        accrual::answered(*health.at(addr), 3, false, std::chrono::microseconds{us},
+                          sc::none);
     sched.advance_time(500ms);
     sched.run();
   };
@@ -657,11 +679,15 @@ CAF_TEST(a slow server leaves routing until a probe is answered in time) {
             std::string::npos);
   auto& c = *health.at("c:1");
   CAF_CHECK(accrual::suspect(c, 3)); // calls sent to it are probes now
-  // A late answer to a call sent before, and a probe answered slowly, do not
-  // bring it back; a probe answered within 5 x 2 ms does.
-  CAF_CHECK(!accrual::answered(c, 3, false, 1ms));
-  CAF_CHECK(!accrual::answered(c, 3, true, 100ms));
-  CAF_CHECK(accrual::answered(c, 3, true, 3ms));
+  // A late answer to a call sent before, a probe answered slowly, and a
+  // probe refused at once (its pool full, or its deadline passed while it
+  // waited) do not bring it back; a probe answered within 5 x 2 ms does.
+  CAF_CHECK(!accrual::answered(c, 3, false, 1ms, sc::none));
+  CAF_CHECK(!accrual::answered(c, 3, true, 100ms, sc::none));
+  CAF_CHECK(!accrual::answered(c, 3, true, 1ms, sc::overloaded));
+  CAF_CHECK(!accrual::answered(c, 3, true, 1ms, sc::canceled));
+  CAF_CHECK(accrual::suspect(c, 3));
+  CAF_CHECK(accrual::answered(c, 3, true, 3ms, sc::none));
   CAF_CHECK(!accrual::suspect(c, 3));
   self->send(dispatcher, conn_up_atom::value, std::string{"c:1"}); // its broker says so
   sched.run();
@@ -714,10 +740,11 @@ CAF_TEST(peers without answers enough do not judge a server) {
   CAF_REQUIRE(servers_of(call(grouping_kind::all)).size() == 3u);
   for (int w = 0; w < 4; ++w) {
     for (int i = 0; i < 5; ++i)
-      accrual::answered(*health.at("c:1"), 3, false, 100ms);
-    accrual::answered(*health.at("a:1"), 3, false, 2ms); // fewer than 3 a window
+      accrual::answered(*health.at("c:1"), 3, false, 100ms, sc::none);
+    accrual::answered(*health.at("a:1"), 3, false, 2ms,
+                      sc::none); // fewer than 3 a window
     for (int i = 0; i < 5; ++i)
-      accrual::answered(*health.at("b:1"), 3, false, 2ms);
+      accrual::answered(*health.at("b:1"), 3, false, 2ms, sc::none);
     sched.advance_time(500ms);
     sched.run();
   }

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "slacker/messages/error.hpp"
+
 namespace slacker::accrual {
 
 /// What the paths to one server count, and the dispatcher reads.
@@ -60,13 +62,27 @@ inline bool timed_out(health& h, uint32_t limit) {
   return h.timeouts_in_row.fetch_add(1, std::memory_order_relaxed) + 1 == limit;
 }
 
+/// An answer saying the server did not run the call for want of room or
+/// time (`overloaded`; `canceled`: the deadline passed while it waited;
+/// `draining`): the server is alive, which is no sign that it serves. It
+/// neither clears the count, nor re-admits a suspect server, nor counts in
+/// its latency (a server whose pool is stuck would otherwise come back by
+/// its probes' refusals, and look fast by them).
+inline bool refused_unrun(sc code) {
+  return code == sc::overloaded || code == sc::canceled || code == sc::draining;
+}
+
 /// The server answered a call after `took` (`probe`: sent while it was
-/// suspect): true when that re-admits it. An answer resets the count of a
-/// server that is not suspect; a suspect one comes back by a probe's answer
-/// only, never by a late answer to a call sent before (that made a slow
-/// server flap), and one out for slowness only by a probe answered in time.
+/// suspect) with `code` (`none`: a result): true when that re-admits it. An
+/// answer resets the count of a server that is not suspect; a suspect one
+/// comes back by a probe's answer only, never by a late answer to a call
+/// sent before (that made a slow server flap), and one out for slowness
+/// only by a probe answered in time. A refusal counts for nothing
+/// (`refused_unrun`).
 inline bool answered(health& h, uint32_t limit, bool probe,
-                     std::chrono::microseconds took) {
+                     std::chrono::microseconds took, sc code) {
+  if (refused_unrun(code))
+    return false;
   auto us = static_cast<uint64_t>(std::max<int64_t>(took.count(), 0));
   h.answers.fetch_add(1, std::memory_order_relaxed);
   h.answer_us.fetch_add(us, std::memory_order_relaxed);

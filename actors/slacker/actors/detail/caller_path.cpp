@@ -40,7 +40,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
           const caf::error& err, bool answered, bool probe,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (answered) {
-    if (accrual::answered(*s.health, board.accrual, probe, took))
+    if (accrual::answered(*s.health, board.accrual, probe, took, code_of(err)))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (code_of(err) == sc::connection_broken ||
              code_of(err) == sc::outcome_unknown) {

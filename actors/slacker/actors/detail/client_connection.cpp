@@ -531,7 +531,8 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   counted(st, *c, rep.err);
   if (accrual::answered(*st.health, st.accrual, c->probe,
                         std::chrono::duration_cast<std::chrono::microseconds>(
-                            clock::now() - c->started)))
+                            clock::now() - c->started),
+                        code_of(rep.err)))
     observe(self, st, true); // answers again
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});
