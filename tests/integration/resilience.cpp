@@ -371,7 +371,10 @@ CAF_TEST(a suspect server whose probes are refused at once stays out) {
           (void)c.call<std::string>(opts, "test.api/maybe_slow");
       });
     auto out = log->next<member_unreachable>(
-        [&](const member_unreachable& x) { return x.addr == slow.addr; }, 10s);
+        [&](const member_unreachable& x) {
+          return x.addr == slow.addr && x.reason.find("timed out") != std::string::npos;
+        },
+        10s);
     if (!out) {
       stop = true;
       for (auto& t : callers)

@@ -588,16 +588,34 @@ CAF_TEST(a resent call avoids a server that a call waits on without hearing from
   using addrs = std::vector<std::string>;
   CAF_CHECK(resent() == addrs{"b:1"}); // the first not tried
   // b:1 went quiet (a call waits on it and heard nothing for a ping interval).
-  accrual::went_quiet(*health.at("b:1"));
+  accrual::went_quiet(*health.at("b:1"), 1h);
   for (int i = 0; i < 5; ++i)
     CAF_CHECK(resent() == addrs{"c:1"});
   // Every other server is quiet too: the call still goes to one of them.
-  accrual::went_quiet(*health.at("c:1"));
+  accrual::went_quiet(*health.at("c:1"), 1h);
   CAF_CHECK(resent() == addrs{"b:1"});
   // Heard from again: chosen as before.
   accrual::heard(*health.at("b:1"));
   accrual::heard(*health.at("c:1"));
   CAF_CHECK(resent() == addrs{"b:1"});
+}
+
+CAF_TEST(a first call avoids a server that a call waits on without hearing from) {
+  // Through the dispatcher (no routes board here), as callers do on the routes.
+  auto first = [&] {
+    return servers_of(call(grouping_kind::first, results_kind::single));
+  };
+  using addrs = std::vector<std::string>;
+  CAF_REQUIRE(first() == addrs{"a:1"});
+  accrual::went_quiet(*health.at("a:1"), 1h);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(first() == addrs{"b:1"});
+  CAF_CHECK_EQUAL(servers_of(call(grouping_kind::all)).size(), 2u); // all: every one
+  accrual::went_quiet(*health.at("b:1"), 1h); // every server so: as before
+  CAF_CHECK(first() == addrs{"a:1"});
+  accrual::heard(*health.at("a:1"));
+  accrual::heard(*health.at("b:1"));
+  CAF_CHECK(first() == addrs{"a:1"});
 }
 
 CAF_TEST(a resent call with no other server gets its own error) {

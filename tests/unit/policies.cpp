@@ -2,11 +2,13 @@
 #include <caf/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/routes.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/error.hpp"
@@ -16,6 +18,7 @@
 #include "slacker/policy/retry.hpp"
 
 using namespace slacker;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -453,6 +456,7 @@ route_entry three_routes(std::vector<size_t> loads) {
     auto s = std::make_shared<route_server>();
     s->addr = e.view.servers[i].addr;
     s->in_flight = std::make_shared<std::atomic<size_t>>(loads[i]);
+    s->health = std::make_shared<accrual::health>();
     e.servers.push_back(s);
   }
   e.direct = true;
@@ -460,6 +464,46 @@ route_entry three_routes(std::vector<size_t> loads) {
 }
 
 } // namespace
+
+CAF_TEST(a server counts as unheard until heard from or for as long as it was said) {
+  accrual::health h;
+  CAF_CHECK(!accrual::quiet(h));
+  accrual::went_quiet(h, 1h);
+  CAF_CHECK(accrual::quiet(h));
+  accrual::heard(h);
+  CAF_CHECK(!accrual::quiet(h));
+  // The path that found it silent knows by then (it dropped the connection,
+  // or its connect ended): no longer unheard, heard from or not.
+  accrual::went_quiet(h, 0ns);
+  CAF_CHECK(!accrual::quiet(h));
+}
+
+CAF_TEST(callers leave out a server that a call waits on without hearing from) {
+  // 10.0.0.1 went quiet (a call waits on it and heard nothing for a ping
+  // interval): the one-server groupings choose among the others; `all`
+  // keeps it; the leader stays the leader; all quiet: chosen as before.
+  route_board board;
+  auto e = three_routes({0, 0, 0});
+  accrual::went_quiet(*e.servers[0]->health, 1h);
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.2:1"});
+  for (auto kind : {grouping_kind::random, grouping_kind::round_robin,
+                    grouping_kind::least_in_flight})
+    CAF_CHECK(draw([&] { return pick_route(e, kind, board); }, 200) ==
+              (std::set<std::string>{"10.0.0.2:1", "10.0.0.3:1"}));
+  CAF_CHECK(draw([&] { return pick_route(e, grouping_kind::weighted, board); }, 200) ==
+            (std::set<std::string>{"10.0.0.3:1"})); // 10.0.0.2 weighs 0
+  CAF_CHECK_EQUAL(pick_route(e, grouping_kind::all, board).size(), 3u);
+  accrual::went_quiet(*e.servers[2]->health, 1h); // the leader
+  CAF_CHECK(pick_route(e, grouping_kind::leader, board) == addresses{"10.0.0.3:1"});
+  CAF_CHECK(draw([&] { return pick_route(e, grouping_kind::random, board); }, 100) ==
+            (std::set<std::string>{"10.0.0.2:1"}));
+  accrual::went_quiet(*e.servers[1]->health, 1h);
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.1:1"});
+  CAF_CHECK_EQUAL(
+      draw([&] { return pick_route(e, grouping_kind::random, board); }, 200).size(), 3u);
+  accrual::heard(*e.servers[0]->health); // heard from again
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.1:1"});
+}
 
 CAF_TEST(a caller reads the table published last from any thread) {
   route_board board;

@@ -71,30 +71,36 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
 
 /// Runs `call` from the actor `self` on the routes of `board` (null: through
 /// `dispatcher`): to one server's connection broker, a fan-out aggregated in
-/// `self`, or the dispatcher; `done` runs on `self` with the outcome.
-template <class Self>
+/// `self`, or the dispatcher; `done(caf::expected<cluster_reply>)` runs
+/// once on `self` with the outcome (held once for the answer's handlers).
+template <class Self, class Done>
 void request_on_routes(Self* self, route_board* board, const caf::actor& dispatcher,
-                       cluster_call call,
-                       std::function<void(caf::expected<cluster_reply>)> done) {
+                       cluster_call call, Done done) {
   auto route =
       board ? route_for_actor(*board, call, dispatcher) : actor_route{dispatcher, {}};
+  auto held = std::make_shared<Done>(std::move(done));
   if (auto& fan = route.fan) {
     for (size_t i = 0; i < fan->size(); ++i)
       self->request(fan->conn(i), caf::infinite, fan->request(i))
           .then(
-              [fan, i, done](call_reply& rep) {
+              [fan, i, held](call_reply& rep) {
                 if (auto res = fan->answer(i, std::move(rep)))
-                  done(std::move(*res));
+                  (*held)(std::move(*res));
               },
-              [fan, i, done](caf::error& err) {
+              [fan, i, held](caf::error& err) {
                 if (auto res = fan->answer(i, std::move(err)))
-                  done(std::move(*res));
+                  (*held)(std::move(*res));
               });
     return;
   }
   self->request(route.to, caf::infinite, std::move(call))
-      .then([done](cluster_reply& rep) { done(std::move(rep)); },
-            [done](caf::error& err) { done(std::move(err)); });
+      .then(
+          [held](cluster_reply& rep) {
+            (*held)(caf::expected<cluster_reply>{std::move(rep)});
+          },
+          [held](caf::error& err) {
+            (*held)(caf::expected<cluster_reply>{std::move(err)});
+          });
 }
 
 } // namespace slacker

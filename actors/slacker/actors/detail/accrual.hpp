@@ -27,28 +27,40 @@ struct health {
   /// While out for slowness: a probe answered within this many microseconds
   /// re-admits it (otherwise any probe's answer does).
   std::atomic<uint64_t> readmit_within_us{UINT64_MAX};
-  /// A path to the server (its broker, a blocking lane) waits on it and has
-  /// heard nothing from it for a ping interval (`slacker.call-silence` / 4)
-  /// or more: it may be gone, which that path finds out only when the
-  /// silence reaches `slacker.call-silence`. A resent call goes elsewhere
-  /// while another server is not so. Anything heard from it clears it.
-  std::atomic<bool> unheard{false};
+  /// Until when (steady clock, nanoseconds; 0: not) the server counts as
+  /// unheard: a path to it (its broker, a blocking lane) waits on it and has
+  /// heard nothing from it for a ping interval (`slacker.call-silence` / 4),
+  /// or its broker's connect outlasted half a call's time. It may be gone,
+  /// which that path finds out when the silence reaches
+  /// `slacker.call-silence` (or the connect `slacker.connect-timeout`): so
+  /// long at most. Calls go elsewhere meanwhile while another server is not
+  /// so. Anything heard from it clears it.
+  std::atomic<int64_t> unheard_until{0};
 };
 
-/// A path waiting on the server pings it after a ping interval of silence.
-inline void went_quiet(health& h) {
-  h.unheard.store(true, std::memory_order_relaxed);
+inline int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// A path waiting on the server heard nothing from it for a while: unheard
+/// for `at_most` from now, when that path will know (or until heard).
+inline void went_quiet(health& h, std::chrono::nanoseconds at_most) {
+  h.unheard_until.store(std::max<int64_t>(steady_ns() + at_most.count(), 1),
+                        std::memory_order_relaxed);
 }
 
 /// Something arrived from the server (a reply, a pong, a hello).
 inline void heard(health& h) {
-  if (h.unheard.load(std::memory_order_relaxed))
-    h.unheard.store(false, std::memory_order_relaxed);
+  if (h.unheard_until.load(std::memory_order_relaxed) != 0)
+    h.unheard_until.store(0, std::memory_order_relaxed);
 }
 
-/// A path waits on the server and has heard nothing for a ping interval.
+/// Unheard (`went_quiet`) and not heard since, for no longer than it said.
 inline bool quiet(const health& h) {
-  return h.unheard.load(std::memory_order_relaxed);
+  auto until = h.unheard_until.load(std::memory_order_relaxed);
+  return until != 0 && steady_ns() < until;
 }
 
 /// The server is suspect: `limit` calls in a row timed out, or the

@@ -169,7 +169,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     if (clock::now() - last_heard < opts.ping_every(true))
       return outcome::pending;
     if (health)
-      accrual::went_quiet(*health);
+      accrual::went_quiet(*health, opts.silence_limit(true)); // dropped by then
     std::vector<char> ping;
     wire::write_u64(ping, wire::frame_type::ping, next_nonce++);
     return write_all(ping, deadline) ? outcome::pending : outcome::lost;

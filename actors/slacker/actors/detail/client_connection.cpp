@@ -127,6 +127,7 @@ struct conn_state {
   bool down_told = false;
   std::vector<char> outbox; // frames written before the socket exists (and, with
                             // TLS, the plaintext not yet sealed)
+  size_t hello_end = 0;     // the outbox's hello, before any other frame
   std::unique_ptr<tls_session> tls;
   eager_flush writer; // this connection's bytes, sent from the broker's turn
   std::vector<char> plain_in;
@@ -317,6 +318,20 @@ void observe(self_ptr self, conn_state& st, bool up) {
     self->send(observer, conn_down_atom::value, st.addr);
 }
 
+/// Fails every call waiting here (`sent`: written to the connection, so
+/// it may have run), each resent elsewhere when the retry rule says so.
+void fail_calls(conn_state& st, bool sent, const std::string& cause) {
+  count_out(st, st.calls.size());
+  st.calls.drain([&](uint64_t, conn_state::call& c) {
+    auto err = connection_failed(sent, c.what + ": " + cause);
+    counted(st, c, err);
+    auto v = retry::after({code_of(err), sent, false, c.idempotent});
+    if (v != retry::verdict::stop && resend(st, c, err, v == retry::verdict::charged))
+      return;
+    reply_error(st, c, std::move(err));
+  });
+}
+
 /// Ends the connection (or the attempt) and fails everything that waited on
 /// it, at once. `cause` says why, for the errors. `idle_closed`: the server
 /// closed it as idle, which is no failure (the observer is not told; a call
@@ -346,15 +361,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused,
   ++st.generation;
   if (st.busy() || !st.connect_waiters.empty())
     spdlog::debug("slacker: connection to {} ended: {}", st.addr, cause);
-  count_out(st, st.calls.size());
-  st.calls.drain([&](uint64_t, conn_state::call& c) {
-    auto err = connection_failed(sent, c.what + ": " + cause);
-    counted(st, c, err);
-    auto v = retry::after({code_of(err), sent, false, c.idempotent});
-    if (v != retry::verdict::stop && resend(st, c, err, v == retry::verdict::charged))
-      return;
-    reply_error(st, c, std::move(err));
-  });
+  fail_calls(st, sent, cause);
   auto queries = std::move(st.queries);
   st.queries.clear();
   for (auto& kvp : queries)
@@ -476,6 +483,7 @@ void ensure_connection(self_ptr self, conn_state& st) {
   st.proto = std::make_shared<wire::client_protocol>(st.callee, st.opts.max_message_size,
                                                      st.addr);
   st.proto->start(st.outbox);
+  st.hello_end = st.outbox.size();
   auto gen = st.generation;
   auto me = caf::actor_cast<caf::actor>(self);
   auto host = st.host;
@@ -846,11 +854,26 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       },
       [self, sp](connect_bound_atom, uint64_t gen) {
         auto& st = *sp;
-        if (gen == st.generation && st.ph == conn_state::phase::connecting)
-          lose(self, st,
-               "cannot connect to " + st.addr +
-                   " in time (half the time a call had left, at most "
-                   "slacker.connect-timeout)");
+        if (gen != st.generation || st.ph != conn_state::phase::connecting ||
+            st.calls.size() == 0)
+          return;
+        std::string cause = "cannot connect to " + st.addr +
+                            " in time (half the time a call had left, at most "
+                            "slacker.connect-timeout)";
+        if (!st.queries.empty() || !st.sends.empty()) {
+          lose(self, st, cause); // their frames wait in the outbox too
+          return;
+        }
+        // The calls go elsewhere, unsent (their frames leave the outbox).
+        // The connect goes on for the calls to come: a connect slower than
+        // half of a short call's time is no proof that the server is gone
+        // (a loaded machine), so the server is not reported down, only
+        // unheard until the connect ends (calls go elsewhere meanwhile);
+        // a connect that fails reports it down as always.
+        st.outbox.resize(st.hello_end);
+        accrual::went_quiet(*st.health, st.opts.connect_timeout);
+        fail_calls(st, false, cause);
+        maybe_retire(self, st);
       },
       [self, sp](handshake_atom, uint64_t gen) {
         auto& st = *sp;
@@ -881,7 +904,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           return;
         }
         if (st.busy() && silent >= st.opts.ping_every(true))
-          accrual::went_quiet(*st.health); // resends go elsewhere meanwhile
+          // Calls go elsewhere meanwhile; dropped by then at the latest.
+          accrual::went_quiet(*st.health, st.opts.silence_limit(true));
         wire::write_u64(out_buf(self, st), wire::frame_type::ping, st.next_nonce++);
         flush_out(self, st);
         arm_tick(self, st);

@@ -454,6 +454,10 @@ template <class Self> route start(Self* self, cluster_call& call) {
   // A resent call goes to a server it has not been to, and one that a call
   // waits on without hearing from while another is not so: after a silent
   // server, the next may be cut off too (not known broken yet).
+  auto quiet = [&](const candidate& c) {
+    auto l = st.links.find(c.addr);
+    return l != st.links.end() && accrual::quiet(*l->second.route->health);
+  };
   std::optional<grouping_view> others;
   if (!call.tried.empty()) {
     others = all;
@@ -464,16 +468,31 @@ template <class Self> route start(Self* self, cluster_call& call) {
                                                c.addr) != call.tried.end();
                             }),
              xs.end());
-    auto quiet = [&](const candidate& c) {
-      auto l = st.links.find(c.addr);
-      return l != st.links.end() && accrual::quiet(*l->second.route->health);
-    };
     if (!std::all_of(xs.begin(), xs.end(), quiet))
       xs.erase(std::remove_if(xs.begin(), xs.end(), quiet), xs.end());
   }
   auto& view = others ? *others : all;
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
   auto selected = st.groupings.select(policies.grouping, gc);
+  // A first attempt that picked such a server chooses again among the
+  // others (as callers do on the routes, routes.cpp); the same server when
+  // the grouping gives no other. Built-in groupings only: a user's function
+  // runs once per call and sees every candidate.
+  if (selected && selected->size() == 1 && call.tried.empty() &&
+      std::holds_alternative<grouping_kind>(policies.grouping)) {
+    auto l = st.links.find(selected->front());
+    if (l != st.links.end() && accrual::quiet(*l->second.route->health)) {
+      auto heard = view;
+      auto& xs = heard.servers;
+      xs.erase(std::remove_if(xs.begin(), xs.end(), quiet), xs.end());
+      grouping_call again{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args,
+                          heard};
+      if (!xs.empty())
+        if (auto other = st.groupings.select(policies.grouping, again);
+            other && !other->empty())
+          selected = std::move(other);
+    }
+  }
   if (st.groupings.wants_feedback())
     st.feedback->store(true, std::memory_order_relaxed);
   if (!selected)

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "slacker/actors/detail/accrual.hpp"
+
 namespace slacker {
 
 namespace {
@@ -77,7 +79,10 @@ void route_board::publish_view(std::shared_ptr<const seen> view) {
   std::atomic_store(&view_, std::move(view));
 }
 
-addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
+namespace {
+
+/// The built-in grouping `kind` over `e` as it stands.
+addresses pick_among(const route_entry& e, grouping_kind kind, route_board& board) {
   switch (kind) {
     case grouping_kind::random:
       return grouping::random(e.view, thread_rng());
@@ -97,6 +102,39 @@ addresses pick_route(const route_entry& e, grouping_kind kind, route_board& boar
     }
   }
   return {};
+}
+
+/// A call waits on server `s` and has heard nothing from it for a ping
+/// interval (accrual.hpp).
+bool quiet(const route_server& s) {
+  return s.health && accrual::quiet(*s.health);
+}
+
+} // namespace
+
+addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
+  auto chosen = pick_among(e, kind, board);
+  if (chosen.size() != 1)
+    return chosen; // every server (all), or none
+  auto link = route_of(e, chosen.front());
+  if (!link || !quiet(**link))
+    return chosen;
+  // Picked a server that may be gone (cut off, frozen) and is not known so
+  // yet: the grouping chooses again among the others, as a resend does; the
+  // same server when every other is so too, or when the grouping has no
+  // other to give (the leader).
+  route_entry heard;
+  heard.view.ns = e.view.ns;
+  heard.view.leader = e.view.leader;
+  for (size_t i = 0; i < e.servers.size(); ++i)
+    if (!quiet(*e.servers[i])) {
+      heard.view.servers.push_back(e.view.servers[i]);
+      heard.servers.push_back(e.servers[i]);
+    }
+  if (heard.servers.empty())
+    return chosen;
+  auto again = pick_among(heard, kind, board);
+  return again.empty() ? chosen : again;
 }
 
 const std::shared_ptr<route_server>* route_of(const route_entry& e,

@@ -131,6 +131,30 @@ caf::expected<cluster_reply> aggregator::result() {
 caf::expected<cluster_reply>
 aggregator::one(std::string what, std::shared_ptr<const call_policies> policies,
                 std::string addr, call_reply rep) {
+  // A success under a built-in results and exceptions policy (the common
+  // case) is its own outcome, shaped without the aggregator's bookkeeping;
+  // the rest as a fan-out's answers are.
+  auto res = std::get_if<results_kind>(&policies->results);
+  if (!rep.err && res && std::holds_alternative<exceptions_kind>(policies->exceptions)) {
+    cluster_reply out;
+    switch (*res) {
+      case results_kind::nil:
+        out.shape = reply_shape::nil;
+        return out;
+      case results_kind::single:
+        out.shape = reply_shape::single;
+        break;
+      case results_kind::vector:
+        out.shape = reply_shape::vector;
+        break;
+      case results_kind::map:
+        out.shape = reply_shape::map;
+        break;
+    }
+    out.addrs.push_back(std::move(addr));
+    out.replies.push_back(std::move(rep));
+    return out;
+  }
   // The one answer is all there is: straight to the outcome.
   aggregator agg{std::move(what), std::move(policies), {}};
   if (rep.err)
