@@ -45,6 +45,34 @@ using slacker_test::zk_frozen;
 
 namespace {
 
+/// A cluster client with an actor system of its own, whose calls from plain
+/// code take `path` (`slacker.blocking-calls`), and the membership events it
+/// tells in `log`.
+struct own_client {
+  slacker::config cfg;
+  caf::actor_system sys;
+  cluster_client c;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor watcher;
+
+  own_client(const std::string& cluster, const char* path)
+    : sys{(cfg.set("slacker.blocking-calls", path), cfg)}, c{sys, zk_of(cluster)} {
+    watcher = sys.spawn(slacker_test::collector, log);
+    c.subscribe(watcher);
+  }
+
+  ~own_client() {
+    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  }
+
+  static zk_options zk_of(const std::string& cluster) {
+    zk_options zk;
+    zk.zk = zk_address();
+    zk.cluster = cluster;
+    return zk;
+  }
+};
+
 struct fixture : slacker_test::cluster_fixture {
   fixture() : cluster_fixture("resilience") {}
 
@@ -304,16 +332,9 @@ CAF_TEST(a server whose answers come late is not re - admitted by them) {
   // Only a probe's answer would: the probes time out too, so it stays out.
   start();
   auto& slow = start(2000, {"--slow-ms=400"});
-  slacker::config cfg2;
-  cfg2.set("slacker.blocking-calls", "broker"); // the brokers' path: late answers arrive
-  caf::actor_system sys2{cfg2};
-  zk_options zk;
-  zk.zk = zk_address();
-  zk.cluster = cluster;
-  cluster_client c{sys2, zk};
-  auto log = std::make_shared<event_log>();
-  auto watcher = sys2.spawn(slacker_test::collector, log);
-  c.subscribe(watcher);
+  own_client own{cluster, "broker"}; // the brokers' path: late answers arrive
+  auto& c = own.c;
+  auto& log = own.log;
   cluster_options opts = with_timeout(150ms);
   opts.grouping = grouping_kind::round_robin;
   std::atomic<int> calls{0};
@@ -336,7 +357,6 @@ CAF_TEST(a server whose answers come late is not re - admitted by them) {
                     << " time(s), re-admitted " << back << " time(s)");
   CAF_CHECK_GREATER_OR_EQUAL(out, 1u);
   CAF_CHECK_EQUAL(back, 0u); // every probe timed out: never back
-  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(a suspect server whose probes are refused at once stays out) {
@@ -351,16 +371,9 @@ CAF_TEST(a suspect server whose probes are refused at once stays out) {
   auto& slow = start(2000, {"--slow-ms=400", "--slacker.worker-threads=1"});
   for (auto path : {"lane", "broker"}) {
     CAF_MESSAGE("slacker.blocking-calls=" << path);
-    slacker::config cfg2;
-    cfg2.set("slacker.blocking-calls", path);
-    caf::actor_system sys2{cfg2};
-    zk_options zk;
-    zk.zk = zk_address();
-    zk.cluster = cluster;
-    cluster_client c{sys2, zk};
-    auto log = std::make_shared<event_log>();
-    auto watcher = sys2.spawn(slacker_test::collector, log);
-    c.subscribe(watcher);
+    own_client own{cluster, path};
+    auto& c = own.c;
+    auto& log = own.log;
     cluster_options opts = with_timeout(150ms);
     opts.grouping = grouping_kind::round_robin;
     std::atomic<bool> stop{false};
@@ -404,7 +417,6 @@ CAF_TEST(a suspect server whose probes are refused at once stays out) {
     CAF_MESSAGE("  out once; then 4 s with its worker held: re-admitted " << back
                                                                           << " time(s)");
     CAF_CHECK_EQUAL(back, 0u);
-    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
   }
 }
 

@@ -6,6 +6,25 @@
 
 namespace slacker {
 
+namespace {
+
+/// How a built-in results policy shapes the successes.
+reply_shape shape_of(results_kind k) {
+  switch (k) {
+    case results_kind::nil:
+      return reply_shape::nil;
+    case results_kind::vector:
+      return reply_shape::vector;
+    case results_kind::map:
+      return reply_shape::map;
+    case results_kind::single:
+      break;
+  }
+  return reply_shape::single;
+}
+
+} // namespace
+
 aggregator::aggregator(std::string what, std::shared_ptr<const call_policies> policies,
                        std::vector<std::string> addrs)
   : what_(std::move(what)), policies_(std::move(policies)), waiting_(std::move(addrs)) {
@@ -104,20 +123,9 @@ caf::expected<cluster_reply> aggregator::result() {
   }
   auto kind = std::get_if<results_kind>(&policies_->results);
   auto k = kind ? *kind : results_kind::single;
-  switch (k) {
-    case results_kind::nil:
-      out.shape = reply_shape::nil;
-      return out;
-    case results_kind::single:
-      out.shape = reply_shape::single;
-      break;
-    case results_kind::vector:
-      out.shape = reply_shape::vector;
-      break;
-    case results_kind::map:
-      out.shape = reply_shape::map;
-      break;
-  }
+  out.shape = shape_of(k);
+  if (k == results_kind::nil)
+    return out;
   for (auto& s : successes_) {
     out.addrs.push_back(std::move(s.addr));
     out.replies.push_back(std::move(s.reply));
@@ -137,20 +145,9 @@ aggregator::one(std::string what, std::shared_ptr<const call_policies> policies,
   auto res = std::get_if<results_kind>(&policies->results);
   if (!rep.err && res && std::holds_alternative<exceptions_kind>(policies->exceptions)) {
     cluster_reply out;
-    switch (*res) {
-      case results_kind::nil:
-        out.shape = reply_shape::nil;
-        return out;
-      case results_kind::single:
-        out.shape = reply_shape::single;
-        break;
-      case results_kind::vector:
-        out.shape = reply_shape::vector;
-        break;
-      case results_kind::map:
-        out.shape = reply_shape::map;
-        break;
-    }
+    out.shape = shape_of(*res);
+    if (*res == results_kind::nil)
+      return out;
     out.addrs.push_back(std::move(addr));
     out.replies.push_back(std::move(rep));
     return out;
