@@ -59,8 +59,13 @@ bool running(const std::string& text) {
     auto name = p.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos)
       continue;
-    std::ifstream in{p.path() / "cmdline"};
-    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
+    std::string cmdline;
+    try {
+      std::ifstream in{p.path() / "cmdline"};
+      cmdline.assign(std::istreambuf_iterator<char>{in}, {});
+    } catch (const std::ios_base::failure&) {
+      continue; // it ended while read (ESRCH): not running
+    }
     if (cmdline.find(text) != std::string::npos)
       return true;
   }
