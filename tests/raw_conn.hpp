@@ -22,6 +22,25 @@
 
 namespace slacker_test {
 
+/// A socket listening on 127.0.0.1, on a port the kernel picks, where
+/// `backlog` connections may wait to be accepted: {fd, port}; fd -1 when
+/// it cannot listen.
+inline std::pair<int, uint16_t> loopback_listener(int backlog) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0)
+      ::close(fd);
+    return {-1, 0};
+  }
+  return {fd, ntohs(addr.sin_port)};
+}
+
 /// One raw TCP connection; every receive gives up after `timeout`.
 class raw_conn {
 public:

@@ -587,15 +587,8 @@ CAF_TEST(at the descriptor limit a server stops accepting without spinning) {
 
 CAF_TEST(a second reply with the same id is ignored by the caller) {
   // A hostile server on loopback: it answers the one call twice.
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CAF_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  CAF_REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  auto port = ntohs(addr.sin_port);
+  auto [listener, port] = slacker_test::loopback_listener(4);
+  CAF_REQUIRE(listener >= 0);
   std::thread hostile{[listener] {
     int fd = ::accept(listener, nullptr, nullptr);
     if (fd < 0)

@@ -1,9 +1,6 @@
 #define CAF_SUITE direct_client
 #include <caf/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +14,7 @@
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/binaries.hpp"
+#include "tests/raw_conn.hpp"
 #include "tests/require.hpp"
 #include "tests/test_types.hpp"
 
@@ -395,17 +393,11 @@ CAF_TEST(a connect that hangs fails a call unsent within half its time) {
   // A listener whose accept queue is full (one connection, never accepted):
   // the kernel drops further SYNs, and a connect to it waits as one to a host
   // cut off does.
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(at);
-  CAF_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&at), len) == 0);
-  CAF_REQUIRE(::listen(lfd, 0) == 0);
-  CAF_REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&at), &len) == 0);
-  int filler = ::socket(AF_INET, SOCK_STREAM, 0);
-  CAF_REQUIRE(::connect(filler, reinterpret_cast<sockaddr*>(&at), len) == 0);
-  auto addr = "127.0.0.1:" + std::to_string(ntohs(at.sin_port));
+  auto [lfd, port] = slacker_test::loopback_listener(0);
+  CAF_REQUIRE(lfd >= 0);
+  slacker_test::raw_conn filler{port};
+  CAF_REQUIRE(filler.connected());
+  auto addr = "127.0.0.1:" + std::to_string(port);
   slacker::client stuck{sys, addr};
   call_options opts;
   opts.timeout = 2s;
@@ -424,7 +416,6 @@ CAF_TEST(a connect that hangs fails a call unsent within half its time) {
   CAF_REQUIRE(!blocking);
   CAF_CHECK_EQUAL(code_of(blocking.error()), sc::connection_broken);
   CAF_CHECK(describe(blocking.error()).find("cannot connect") != std::string::npos);
-  ::close(filler);
   ::close(lfd);
 }
 

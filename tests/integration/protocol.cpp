@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -586,15 +587,7 @@ struct hostile_server {
   std::thread runner;
 
   explicit hostile_server(int n) {
-    listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listener, 8);
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
+    std::tie(listener, port) = slacker_test::loopback_listener(8);
     runner = std::thread{[this, n] {
       for (int i = 0; i < n; ++i) {
         int c = ::accept(listener, nullptr, nullptr);

@@ -6,7 +6,6 @@
 // connection brokers itself, without the dispatcher. Used by
 // `cluster_client::request` and `call_async`.
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
