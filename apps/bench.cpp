@@ -751,9 +751,14 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       return
           [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
             auto req = slacker::make_call(slacker::call_options{}, fn, value);
+            // The answer decoded and checked, as the cluster rows do.
             self->request(direct.actor(), caf::infinite, std::move(*req))
-                .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                      [done](caf::error&) { done(false); });
+                .then(
+                    [done, value](slacker::call_reply& rep) {
+                      auto r = slacker::result_of<decltype(value)>(rep);
+                      done(r && *r == value);
+                    },
+                    [done](caf::error&) { done(false); });
           };
     };
     // The blocking facade from plain code, one call after the other.

@@ -558,3 +558,32 @@ CAF_TEST(callers choose with the built in groupings on the published routes) {
             route_of(e, "10.0.0.2:1")->get() == e.servers[1].get());
   CAF_CHECK(route_of(e, "10.9.9.9:1") == nullptr);
 }
+
+CAF_TEST(callers get the index of the one server picked and all only over several) {
+  // What the calling thread routes on: an index into the routes (no address
+  // copied per call); `all` over one server is a one-server call.
+  route_board board;
+  auto e = three_routes({0, 0, 0});
+  auto first = pick_index(e, grouping_kind::first, board);
+  CAF_CHECK(!first.every && first.one == std::optional<size_t>{0});
+  auto leader = pick_index(e, grouping_kind::leader, board);
+  CAF_CHECK(!leader.every && leader.one == std::optional<size_t>{2});
+  auto all = pick_index(e, grouping_kind::all, board);
+  CAF_CHECK(all.every && !all.one);
+  e.view.leader.clear(); // none elected: no server
+  leader = pick_index(e, grouping_kind::leader, board);
+  CAF_CHECK(!leader.every && !leader.one);
+  route_entry one;
+  one.view.servers.push_back(e.view.servers[1]);
+  one.servers.push_back(e.servers[1]);
+  all = pick_index(one, grouping_kind::all, board);
+  CAF_CHECK(!all.every && all.one == std::optional<size_t>{0});
+  CAF_CHECK(pick_route(one, grouping_kind::all, board) == addresses{"10.0.0.2:1"});
+  route_entry none;
+  for (auto kind : {grouping_kind::all, grouping_kind::random, grouping_kind::first,
+                    grouping_kind::least_in_flight, grouping_kind::weighted,
+                    grouping_kind::round_robin}) {
+    auto p = pick_index(none, kind, board);
+    CAF_CHECK(!p.every && !p.one);
+  }
+}

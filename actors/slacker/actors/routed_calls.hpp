@@ -15,6 +15,7 @@
 #include <caf/expected.hpp>
 
 #include "slacker/actors/cluster_call.hpp"
+#include "slacker/actors/interfaces.hpp"
 
 namespace slacker {
 
@@ -61,6 +62,9 @@ private:
 struct actor_route {
   caf::actor to;
   std::shared_ptr<fan_out_call> fan;
+  /// The broker of the one server picked (else null), in the routes this
+  /// thread read: valid until its next read of the board.
+  const connection_actor_type* conn = nullptr;
 };
 
 /// Chooses for `call` on `board`'s routes (one read of the routes, one
@@ -92,14 +96,20 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
               });
     return;
   }
-  self->request(route.to, caf::infinite, std::move(call))
-      .then(
-          [held](cluster_reply& rep) {
-            (*held)(caf::expected<cluster_reply>{std::move(rep)});
-          },
-          [held](caf::error& err) {
-            (*held)(caf::expected<cluster_reply>{std::move(err)});
-          });
+  auto ask = [&](const auto& to) {
+    self->request(to, caf::infinite, std::move(call))
+        .then(
+            [held](cluster_reply& rep) {
+              (*held)(caf::expected<cluster_reply>{std::move(rep)});
+            },
+            [held](caf::error& err) {
+              (*held)(caf::expected<cluster_reply>{std::move(err)});
+            });
+  };
+  if (route.conn)
+    ask(*route.conn); // no handle made: the routes hold it
+  else
+    ask(route.to);
 }
 
 } // namespace slacker

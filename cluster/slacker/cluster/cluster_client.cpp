@@ -203,7 +203,8 @@ caf::actor cluster_client::destination(cluster_call& call) const {
   auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
   if (!board_)
     return dispatcher;
-  return route_for_actor(*board_, call, dispatcher, false).to;
+  auto route = route_for_actor(*board_, call, dispatcher, false);
+  return route.conn ? caf::actor_cast<caf::actor>(*route.conn) : route.to;
 }
 
 bool cluster_client::chooses_servers(const std::string& ns) const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <variant>
@@ -86,6 +87,18 @@ addresses leader(const grouping_view& view);
 addresses least_in_flight(const grouping_view& view, std::mt19937_64& rng);
 addresses weighted(const grouping_view& view, std::mt19937_64& rng);
 addresses round_robin(const grouping_view& view, uint64_t& turn);
+
+/// The one-server groupings above as the index in `view.servers` of the
+/// server they pick (none: no candidate), for callers that need no address
+/// (a cluster client's callers choose per call without copying one).
+std::optional<size_t> random_index(const grouping_view& view, std::mt19937_64& rng);
+std::optional<size_t> first_index(const grouping_view& view);
+std::optional<size_t> leader_index(const grouping_view& view);
+std::optional<size_t> weighted_index(const grouping_view& view, std::mt19937_64& rng);
+std::optional<size_t> round_robin_index(const grouping_view& view, uint64_t& turn);
+
+/// The address of `view.servers[i]`, or none.
+addresses address_of(const grouping_view& view, std::optional<size_t> i);
 
 /// The weight a server's data gives it: `"weight"` as a non-negative number, else 1.
 double weight_of(const std::string& server_data);

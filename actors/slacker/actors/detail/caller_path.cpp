@@ -184,31 +184,22 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
   auto e = choosable(*table, call, kind);
   if (!e || (!fan_out && kind == grouping_kind::all))
     return out;
-  auto chosen = pick_route(*e, kind, board);
+  auto chosen = pick_index(*e, kind, board);
   auto sent = [&](route_server& s) { // its broker counts the call out
     board.calls.fetch_add(1, std::memory_order_relaxed);
     s.in_flight->fetch_add(1, std::memory_order_relaxed);
   };
-  if (chosen.size() == 1) { // one server: straight to its broker
-    auto link = route_of(*e, chosen.front());
-    if (!link)
-      return out;
-    sent(**link);
-    out.to = caf::actor_cast<caf::actor>((*link)->conn);
+  if (chosen.one) { // one server: straight to its broker
+    auto& s = *e->servers[*chosen.one];
+    sent(s);
+    out.conn = &s.conn; // valid until this thread's next read of the board
     return out;
   }
-  std::vector<std::shared_ptr<route_server>> servers;
-  for (auto& addr : chosen) {
-    auto link = route_of(*e, addr);
-    if (!link)
-      return out;
-    servers.push_back(*link);
-  }
-  if (servers.empty())
+  if (!chosen.every)
     return out; // the dispatcher answers: the unavailable value, or an error
-  for (auto& s : servers)
+  for (auto& s : e->servers)
     sent(*s);
-  out.fan = std::make_shared<fan_out_call>(std::move(call), std::move(servers));
+  out.fan = std::make_shared<fan_out_call>(std::move(call), e->servers);
   return out;
 }
 
@@ -221,15 +212,14 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
   if (!found)
     return out;
   auto& e = *found;
-  auto chosen = pick_route(e, kind, board);
-  if (chosen.size() > 1)
-    return fan_out(board, call, e, chosen, dispatcher);
-  if (chosen.empty())
+  auto chosen = pick_index(e, kind, board);
+  if (chosen.every)
+    return fan_out(board, call, e, grouping::all(e.view), dispatcher);
+  if (!chosen.one)
     return out; // the dispatcher answers: the unavailable value, or an error
-  auto link = route_of(e, chosen.front());
-  if (!link || !(*link)->lane)
+  auto& s = *e.servers[*chosen.one];
+  if (!s.lane)
     return out;
-  auto& s = **link;
   auto probe = count_in(board, s);
   auto started = clock::now();
   blocking_lane::attempt how;

@@ -26,9 +26,9 @@ std::mt19937_64& thread_rng() {
 }
 
 /// `least_in_flight` over the live counts of the links (ties at random).
-addresses least_loaded(const route_entry& e) {
+std::optional<size_t> least_loaded(const route_entry& e) {
   if (e.servers.empty())
-    return {};
+    return std::nullopt;
   auto n = e.view.choosable();
   size_t best = SIZE_MAX;
   size_t ties = 0;
@@ -45,7 +45,7 @@ addresses least_loaded(const route_entry& e) {
       chosen = i; // reservoir sampling: each tie equally likely
     }
   }
-  return {e.view.servers[chosen].addr};
+  return chosen;
 }
 
 } // namespace
@@ -81,27 +81,29 @@ void route_board::publish_view(std::shared_ptr<const seen> view) {
 
 namespace {
 
-/// The built-in grouping `kind` over `e` as it stands.
-addresses pick_among(const route_entry& e, grouping_kind kind, route_board& board) {
+/// The one server the built-in grouping `kind` (not `all`) picks over `e`
+/// as it stands: its index in `e.servers`.
+std::optional<size_t> pick_one(const route_entry& e, grouping_kind kind,
+                               route_board& board) {
   switch (kind) {
     case grouping_kind::random:
-      return grouping::random(e.view, thread_rng());
-    case grouping_kind::all:
-      return grouping::all(e.view);
+      return grouping::random_index(e.view, thread_rng());
     case grouping_kind::first:
-      return grouping::first(e.view);
+      return grouping::first_index(e.view);
     case grouping_kind::leader:
-      return grouping::leader(e.view);
+      return grouping::leader_index(e.view);
     case grouping_kind::least_in_flight:
       return least_loaded(e);
     case grouping_kind::weighted:
-      return grouping::weighted(e.view, thread_rng());
+      return grouping::weighted_index(e.view, thread_rng());
     case grouping_kind::round_robin: {
       auto turn = board.turn.fetch_add(1, std::memory_order_relaxed);
-      return grouping::round_robin(e.view, turn);
+      return grouping::round_robin_index(e.view, turn);
     }
+    case grouping_kind::all:
+      break;
   }
-  return {};
+  return std::nullopt;
 }
 
 /// A call waits on server `s` and has heard nothing from it for a ping
@@ -112,13 +114,18 @@ bool quiet(const route_server& s) {
 
 } // namespace
 
-addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
-  auto chosen = pick_among(e, kind, board);
-  if (chosen.size() != 1)
-    return chosen; // every server (all), or none
-  auto link = route_of(e, chosen.front());
-  if (!link || !quiet(**link))
-    return chosen;
+route_pick pick_index(const route_entry& e, grouping_kind kind, route_board& board) {
+  route_pick out;
+  if (kind == grouping_kind::all) {
+    if (e.servers.size() == 1)
+      out.one = 0; // as any one-server call
+    else
+      out.every = !e.servers.empty();
+    return out;
+  }
+  out.one = pick_one(e, kind, board);
+  if (!out.one || !quiet(*e.servers[*out.one]))
+    return out;
   // Picked a server that may be gone (cut off, frozen) and is not known so
   // yet: the grouping chooses again among the others, as a resend does; the
   // same server when every other is so too, or when the grouping has no
@@ -126,15 +133,21 @@ addresses pick_route(const route_entry& e, grouping_kind kind, route_board& boar
   route_entry heard;
   heard.view.ns = e.view.ns;
   heard.view.leader = e.view.leader;
+  std::vector<size_t> index; // in `e` of each of `heard`
   for (size_t i = 0; i < e.servers.size(); ++i)
     if (!quiet(*e.servers[i])) {
       heard.view.servers.push_back(e.view.servers[i]);
       heard.servers.push_back(e.servers[i]);
+      index.push_back(i);
     }
-  if (heard.servers.empty())
-    return chosen;
-  auto again = pick_among(heard, kind, board);
-  return again.empty() ? chosen : again;
+  if (auto again = pick_one(heard, kind, board)) // none when none is heard
+    out.one = index[*again];
+  return out;
+}
+
+addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
+  auto picked = pick_index(e, kind, board);
+  return picked.every ? grouping::all(e.view) : grouping::address_of(e.view, picked.one);
 }
 
 const std::shared_ptr<route_server>* route_of(const route_entry& e,

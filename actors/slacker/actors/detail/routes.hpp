@@ -107,8 +107,20 @@ private:
   std::shared_ptr<const seen> view_;
 };
 
+/// What a built-in grouping picks among a namespace's candidates: every one
+/// (`all` over two or more), or one, by its index in `route_entry::servers`.
+struct route_pick {
+  bool every = false;
+  std::optional<size_t> one;
+};
+
 /// The servers a built-in grouping `kind` picks among `e`'s candidates, in
-/// the calling thread (the same functions the dispatcher's groupings use).
+/// the calling thread (the same functions the dispatcher's groupings use); a
+/// server a call waits on without hearing from is left out when another is
+/// there (`accrual::quiet`).
+route_pick pick_index(const route_entry& e, grouping_kind kind, route_board& board);
+
+/// The same as addresses.
 addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board);
 
 /// The link of `addr` in `e`; null when it is not a candidate.

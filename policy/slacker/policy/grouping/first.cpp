@@ -3,10 +3,14 @@
 
 namespace slacker::grouping {
 
-addresses first(const grouping_view& view) {
+std::optional<size_t> first_index(const grouping_view& view) {
   if (view.servers.empty())
-    return {};
-  return {view.servers.front().addr};
+    return std::nullopt;
+  return 0;
+}
+
+addresses first(const grouping_view& view) {
+  return address_of(view, first_index(view));
 }
 
 std::unique_ptr<policy> make_first() {

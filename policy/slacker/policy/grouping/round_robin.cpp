@@ -3,10 +3,14 @@
 
 namespace slacker::grouping {
 
-addresses round_robin(const grouping_view& view, uint64_t& turn) {
+std::optional<size_t> round_robin_index(const grouping_view& view, uint64_t& turn) {
   if (view.servers.empty())
-    return {};
-  return {view.servers[view.nth(turn++ % view.choosable())].addr};
+    return std::nullopt;
+  return view.nth(turn++ % view.choosable());
+}
+
+addresses round_robin(const grouping_view& view, uint64_t& turn) {
+  return address_of(view, round_robin_index(view, turn));
 }
 
 namespace {

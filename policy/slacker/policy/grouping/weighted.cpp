@@ -16,9 +16,9 @@ double weight_of(const std::string& server_data) {
 }
 
 // Weight 0 takes a server out, unless every weight is 0: then uniform.
-addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
+std::optional<size_t> weighted_index(const grouping_view& view, std::mt19937_64& rng) {
   if (view.servers.empty())
-    return {};
+    return std::nullopt;
   auto n = view.choosable();
   std::vector<double> weights;
   double total = 0;
@@ -27,9 +27,13 @@ addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
     total += weights.back();
   }
   if (total <= 0)
-    return random(view, rng);
+    return random_index(view, rng);
   std::discrete_distribution<size_t> pick{weights.begin(), weights.end()};
-  return {view.servers[view.nth(pick(rng))].addr};
+  return view.nth(pick(rng));
+}
+
+addresses weighted(const grouping_view& view, std::mt19937_64& rng) {
+  return address_of(view, weighted_index(view, rng));
 }
 
 std::unique_ptr<policy> make_weighted() {
