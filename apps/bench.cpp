@@ -92,7 +92,7 @@ struct bench_config : slacker::config {
         .add(no_cluster, "no-cluster", "skip the cluster rows (and their ZooKeeper)")
         .add(zk, "zk", "server role: ZooKeeper to register in")
         .add(clusters, "clusters", "server role: clusters to join")
-        .add(only, "only", "measure only systems whose name contains this text")
+        .add(only, "only", "measure only systems whose name contains this text (or any of a|b|...)")
         .add(latency_only, "latency-only", "1 call in flight only")
         .add(throughput_only, "throughput-only", "64 calls in flight only")
         .add(rounds, "rounds",
@@ -683,8 +683,16 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     depths.push_back(1);
   if (!cfg.latency_only)
     depths.push_back(64);
-  auto want = [&](const std::string& system) {
-    return cfg.only.empty() || system.find(cfg.only) != std::string::npos;
+  auto want = [&](const std::string& system) { // any of `a|b|...`
+    if (cfg.only.empty())
+      return true;
+    for (size_t from = 0; from <= cfg.only.size();) {
+      auto to = std::min(cfg.only.find('|', from), cfg.only.size());
+      if (to > from && system.find(cfg.only.substr(from, to - from)) != std::string::npos)
+        return true;
+      from = to + 1;
+    }
+    return false;
   };
   std::unique_ptr<slacker_test::process> zk;
   std::string zk_addr;
