@@ -92,7 +92,8 @@ struct bench_config : slacker::config {
         .add(no_cluster, "no-cluster", "skip the cluster rows (and their ZooKeeper)")
         .add(zk, "zk", "server role: ZooKeeper to register in")
         .add(clusters, "clusters", "server role: clusters to join")
-        .add(only, "only", "measure only systems whose name contains this text (or any of a|b|...)")
+        .add(only, "only",
+             "measure only systems whose name contains this text (or any of a|b|...)")
         .add(latency_only, "latency-only", "1 call in flight only")
         .add(throughput_only, "throughput-only", "64 calls in flight only")
         .add(rounds, "rounds",
