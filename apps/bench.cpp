@@ -435,41 +435,59 @@ result tcp_floor(uint16_t port, size_t in_flight, std::chrono::milliseconds dura
   return r;
 }
 
+/// One call after the other from this thread for `duration`, each timed: a
+/// row at 1 in flight (`call` says whether it succeeded).
+result one_at_a_time(std::string name, std::chrono::milliseconds duration,
+                     const std::function<bool()>& call) {
+  result r;
+  r.name = std::move(name);
+  r.payload = "int64";
+  r.in_flight = 1;
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  auto start = clock_type::now();
+  for (auto t0 = start; t0 < start + duration;) {
+    auto ok = call();
+    auto t1 = clock_type::now();
+    ++(ok ? r.calls : r.errors);
+    r.lat_ns.push_back((t1 - t0).count());
+    t0 = t1;
+  }
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  account(r, before);
+  return r;
+}
+
 /// The TCP floor of a fan-out: one blocking thread writes 8 bytes to the echo
 /// of each server in `ports` (each its own process), then reads every answer;
 /// 1 in flight. What sockets alone need on this machine to hear from all.
 result tcp_fan_out_floor(const std::vector<uint16_t>& ports,
                          std::chrono::milliseconds duration) {
-  result r;
-  r.name = "TCP floor, fan-out to " + std::to_string(ports.size());
-  r.payload = "int64";
-  r.in_flight = 1;
+  auto name = "TCP floor, fan-out to " + std::to_string(ports.size());
   std::vector<int> fds;
   for (auto port : ports)
     if (auto fd = connect_loopback(port); fd >= 0)
       fds.push_back(fd);
+  result r;
   if (fds.size() == ports.size()) {
-    char buf[8] = {};
-    auto ok = true;
-    rusage before{};
-    getrusage(RUSAGE_SELF, &before);
-    auto start = clock_type::now();
-    for (auto t0 = start; ok && t0 < start + duration;) {
+    r = one_at_a_time(name, duration, [&fds] {
+      char buf[8] = {};
       for (auto fd : fds)
-        ok = ok && write(fd, buf, 8) == 8;
+        if (write(fd, buf, 8) != 8)
+          return false;
       for (auto fd : fds)
-        for (size_t got = 0; ok && got < 8;) {
+        for (size_t got = 0; got < 8;) {
           auto n = read(fd, buf + got, 8 - got);
-          ok = n > 0;
-          got += ok ? static_cast<size_t>(n) : 0;
+          if (n <= 0)
+            return false;
+          got += static_cast<size_t>(n);
         }
-      auto t1 = clock_type::now();
-      ++(ok ? r.calls : r.errors);
-      r.lat_ns.push_back((t1 - t0).count());
-      t0 = t1;
-    }
-    r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-    account(r, before);
+      return true;
+    });
+  } else {
+    r.name = name;
+    r.payload = "int64";
+    r.in_flight = 1;
   }
   for (auto fd : fds)
     close(fd);
@@ -774,23 +792,7 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     auto blocking_row = [&](const std::string& name, const std::function<bool()>& call) {
       if (depths.empty() || depths.front() != 1)
         return; // --throughput-only
-      result r;
-      r.name = name;
-      r.payload = "int64";
-      r.in_flight = 1;
-      rusage before{};
-      getrusage(RUSAGE_SELF, &before);
-      auto start = clock_type::now();
-      for (auto t0 = start; t0 < start + duration;) {
-        auto ok = call();
-        auto t1 = clock_type::now();
-        ++(ok ? r.calls : r.errors);
-        r.lat_ns.push_back((t1 - t0).count());
-        t0 = t1;
-      }
-      r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-      account(r, before);
-      results.push_back(std::move(r));
+      results.push_back(one_at_a_time(name, duration, call));
     };
     if (want("slacker direct, blocking call"))
       blocking_row("slacker direct, blocking call", [&] {
