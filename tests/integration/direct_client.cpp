@@ -419,4 +419,47 @@ CAF_TEST(a connect that hangs fails a call unsent within half its time) {
   ::close(lfd);
 }
 
+CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
+  // The bound is the calls': half the time a call has left. A lookup sent
+  // first waits on the same connect; when the call's bound ends the call
+  // (unsent), the lookup keeps waiting for the connect, which goes on for
+  // slacker.connect-timeout (5 s) and then fails it. (It failed with the
+  // call, and the connection was given up as lost: in a cluster, the
+  // dispatcher's first lookup of a namespace made a slow connect report a
+  // healthy server unreachable.)
+  auto [lfd, port] = slacker_test::loopback_listener(0);
+  CAF_REQUIRE(lfd >= 0);
+  slacker_test::raw_conn filler{port};
+  CAF_REQUIRE(filler.connected());
+  slacker::client stuck{sys, "127.0.0.1:" + std::to_string(port)};
+  call_options opts;
+  opts.timeout = 1s;
+  auto req = make_call(opts, "test.api/echo", "x");
+  CAF_REQUIRE(req);
+  caf::scoped_actor self{sys};
+  auto start = std::chrono::steady_clock::now();
+  // One sender: the lookup reaches the broker before the call.
+  auto lookup = self->request(stuck.actor(), caf::infinite, lookup_atom::value,
+                              std::string{"test.api"});
+  auto call = self->request(stuck.actor(), caf::infinite, std::move(*req));
+  caf::error call_err;
+  call.receive([&](call_reply& rep) { call_err = rep.err; },
+               [&](caf::error& e) { call_err = e; });
+  auto call_ended = std::chrono::steady_clock::now() - start;
+  caf::error lookup_err;
+  lookup.receive([&](caf::actor&) {}, [&](caf::error& e) { lookup_err = e; });
+  auto lookup_ended = std::chrono::steady_clock::now() - start;
+  CAF_MESSAGE("the call failed after " << call_ended / 1ms << " ms ("
+                                       << describe(call_err) << "), the lookup after "
+                                       << lookup_ended / 1ms << " ms ("
+                                       << describe(lookup_err) << ")");
+  CAF_CHECK_EQUAL(code_of(call_err), sc::connection_broken);
+  CAF_CHECK(describe(call_err).find("in time") != std::string::npos);
+  CAF_CHECK_LESS(call_ended, 2s);
+  CAF_CHECK_EQUAL(code_of(lookup_err), sc::connection_broken);
+  CAF_CHECK(describe(lookup_err).find("cannot connect") != std::string::npos);
+  CAF_CHECK_GREATER(lookup_ended - call_ended, 2s); // the connect's end, not the call's
+  ::close(lfd);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -127,7 +127,10 @@ struct conn_state {
   bool down_told = false;
   std::vector<char> outbox; // frames written before the socket exists (and, with
                             // TLS, the plaintext not yet sealed)
-  size_t hello_end = 0;     // the outbox's hello, before any other frame
+  // Calls written while connecting, kept apart from the other frames (hello,
+  // lookups, typed messages): a connect that outlasts a call's bound fails
+  // the calls unsent and drops their frames, the rest waits for the connect.
+  std::vector<char> call_outbox;
   std::unique_ptr<tls_session> tls;
   eager_flush writer; // this connection's bytes, sent from the broker's turn
   std::vector<char> plain_in;
@@ -355,6 +358,7 @@ void lose(self_ptr self, conn_state& st, const std::string& cause, bool refused,
   st.greeted = false;
   st.going_away = false;
   st.outbox.clear();
+  st.call_outbox.clear();
   if (st.proto)
     st.proto->stop();
   st.proto.reset();
@@ -444,7 +448,8 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     self->delayed_send(self, bound, connect_bound_atom::value, st.generation);
   }
   req.id = id;
-  wire::write_call(out_buf(self, st), req);
+  wire::write_call(
+      st.ph == conn_state::phase::connecting ? st.call_outbox : out_buf(self, st), req);
   if (kind == conn_state::answer_kind::cluster) {
     auto& kept = *st.calls.find(id);
     kept.req = std::move(req);
@@ -483,7 +488,6 @@ void ensure_connection(self_ptr self, conn_state& st) {
   st.proto = std::make_shared<wire::client_protocol>(st.callee, st.opts.max_message_size,
                                                      st.addr);
   st.proto->start(st.outbox);
-  st.hello_end = st.outbox.size();
   auto gen = st.generation;
   auto me = caf::actor_cast<caf::actor>(self);
   auto host = st.host;
@@ -508,6 +512,8 @@ void on_connected(self_ptr self, conn_state& st, uint64_t gen, int fd) {
   }
   st.hdl = self->add_scribe(static_cast<caf::io::network::native_socket>(fd));
   st.ph = conn_state::phase::open;
+  st.outbox.insert(st.outbox.end(), st.call_outbox.begin(), st.call_outbox.end());
+  st.call_outbox.clear();
   st.last_heard = clock::now();
   st.link = metrics::track_link("out", st.addr, st.cluster, st.opts.tls != nullptr);
   self->configure_read(st.hdl, caf::io::receive_policy::at_most(wire::read_chunk));
@@ -860,17 +866,14 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         std::string cause = "cannot connect to " + st.addr +
                             " in time (half the time a call had left, at most "
                             "slacker.connect-timeout)";
-        if (!st.queries.empty() || !st.sends.empty()) {
-          lose(self, st, cause); // their frames wait in the outbox too
-          return;
-        }
-        // The calls go elsewhere, unsent (their frames leave the outbox).
-        // The connect goes on for the calls to come: a connect slower than
-        // half of a short call's time is no proof that the server is gone
-        // (a loaded machine), so the server is not reported down, only
-        // unheard until the connect ends (calls go elsewhere meanwhile);
-        // a connect that fails reports it down as always.
-        st.outbox.resize(st.hello_end);
+        // The calls go elsewhere, unsent (their frames are dropped). The
+        // connect goes on for the calls to come and for what else waits on
+        // it (lookups, typed messages: they have no such bound): a connect
+        // slower than half of a short call's time is no proof that the
+        // server is gone (a loaded machine), so the server is not reported
+        // down, only unheard until the connect ends (calls go elsewhere
+        // meanwhile); a connect that fails reports it down as always.
+        st.call_outbox.clear();
         accrual::went_quiet(*st.health, st.opts.connect_timeout);
         fail_calls(st, false, cause);
         maybe_retire(self, st);
