@@ -79,22 +79,21 @@ void count_out(route_server& s, std::chrono::microseconds took, const caf::error
     s.counts->record(static_cast<uint64_t>(took.count()), err);
 }
 
-/// A call to several servers (`chosen`), sent to all of them from the
+/// A call to every server of `e` (`all`), sent to all of them from the
 /// calling thread and aggregated as their answers arrive, as a gather does.
 caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry& e,
-                       const addresses& chosen, const caf::actor& dispatcher) {
+                       const caf::actor& dispatcher) {
   caller_outcome out;
   std::vector<route_server*> servers;
   std::vector<blocking_lane::fan_call> calls;
-  for (auto& addr : chosen) {
-    auto link = route_of(e, addr);
-    if (!link || !(*link)->lane)
+  for (auto& link : e.servers) {
+    if (!link->lane)
       return out;
-    servers.push_back(link->get());
-    calls.push_back({link->get()->lane.get(), caf::error{}, {}});
+    servers.push_back(link.get());
+    calls.push_back({link->lane.get(), caf::error{}, {}});
     calls.back().how.timeout = call.policies->timeout;
   }
-  aggregator agg{call.req.ns + "/" + call.req.fn, call.policies, chosen};
+  aggregator agg{call.req.ns + "/" + call.req.fn, call.policies, grouping::all(e.view)};
   std::vector<bool> ended(servers.size(), false);
   std::vector<bool> probes;
   for (auto s : servers)
@@ -214,7 +213,7 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
   auto& e = *found;
   auto chosen = pick_index(e, kind, board);
   if (chosen.every)
-    return fan_out(board, call, e, grouping::all(e.view), dispatcher);
+    return fan_out(board, call, e, dispatcher);
   if (!chosen.one)
     return out; // the dispatcher answers: the unavailable value, or an error
   auto& s = *e.servers[*chosen.one];
