@@ -610,6 +610,7 @@ void print_ratios(std::vector<result>& results) {
   const std::string first2 = "slacker cluster, blocking call, first over 2";
   const std::string actor_first2 = "slacker cluster, first over 2";
   const std::string fan3 = "TCP floor, fan-out to 3";
+  const std::string direct2 = "slacker direct clients, 2 servers in turn";
   const std::string raw = "raw CAF request/response";
   const std::string brokers = "raw CAF, broker endpoints";
   const std::string grpc = "gRPC best";
@@ -639,6 +640,8 @@ void print_ratios(std::vector<result>& results) {
       {"cluster first/2 / direct, 64 in flight", actor_first2, direct, 64, false, "", 0,
        false},
       {"TCP fan-out to 3 p50 / TCP floor p50", fan3, tcp, 1, true, "", 0, true},
+      {"direct, 2 servers in turn / direct, 64 in flight", direct2, direct, 64, false, "",
+       0, false},
   };
   std::printf("\n%-50s %8s %8s  %s\n", "ratio (int64, this run)", "value", "target", "");
   for (auto& x : ratios) {
@@ -752,6 +755,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   }
   slacker::client direct{sys, "127.0.0.1", ports[0][1]};
   direct.call<int64_t>("bench/echo", int64_t{1}); // connect and look up
+  slacker::client direct2{sys, "127.0.0.1", ports[1][1]};
+  direct2.call<int64_t>("bench/echo", int64_t{1});
   const std::string kib(1024, 'x');
   // One round: every system once, each for `duration`. Rounds interleave the
   // systems so that drift during a run (the machine is shared) favours none.
@@ -806,6 +811,28 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         results.push_back(measure(sys, "slacker direct client", "int64", n, duration,
                                   direct_call("bench/echo", int64_t{42})));
     }
+    // Two direct clients, one per server of bench-2, taken in turn: what a
+    // call to one of two servers costs this machine without the cluster (the
+    // floor of "random over 2"; every other call, not a coin).
+    if (want("slacker direct clients, 2 servers in turn"))
+      for (size_t n : depths) {
+        auto turn = std::make_shared<size_t>(0);
+        issue_fn call = [&, turn](caf::event_based_actor* self,
+                                  std::function<void(bool)> done) {
+          auto& to = (*turn)++ % 2 == 0 ? direct : direct2;
+          auto req =
+              slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
+          self->request(to.actor(), caf::infinite, std::move(*req))
+              .then(
+                  [done](slacker::call_reply& rep) {
+                    auto r = slacker::result_of<int64_t>(rep);
+                    done(r && *r == 42);
+                  },
+                  [done](caf::error&) { done(false); });
+        };
+        results.push_back(measure(sys, "slacker direct clients, 2 servers in turn",
+                                  "int64", n, duration, call));
+      }
     // The direct client with its caller on the network thread too: no scheduler
     // hop on the client (the counterpart of raw CAF's broker endpoints below).
     if (want("slacker direct client, caller on network thread")) {

@@ -133,10 +133,17 @@ uint64_t zk_requests(caf::actor_system& sys, slacker::cluster_client& sc) {
 
 /// Waits (bounded) until the client knows `n` servers of `bench`.
 bool wait_servers(slacker::cluster_client& sc, size_t n, std::chrono::seconds limit) {
+  // Listed in the namespace and as a server: callable (a server's own node
+  // is written after its namespaces; a call to all made before it goes to
+  // the others only).
   auto v = sc.wait_until(
       [n](auto& view) {
         auto i = view.namespaces.find("bench");
-        return (i == view.namespaces.end() ? 0 : i->second.size()) == n;
+        size_t callable = 0;
+        if (i != view.namespaces.end())
+          for (auto& addr : i->second)
+            callable += view.servers.count(addr);
+        return callable == n;
       },
       limit);
   return static_cast<bool>(v);
@@ -387,7 +394,14 @@ void idle_client(caf::actor_system& sys, const std::string& zk,
   all.grouping = slacker::grouping_kind::all;
   all.results = slacker::results_kind::map;
   all.timeout = std::chrono::seconds{10};
-  sc.call<std::map<std::string, int64_t>>(all, "bench/echo", int64_t{1});
+  auto answered = sc.call<std::map<std::string, int64_t>>(all, "bench/echo", int64_t{1});
+  if (!answered)
+    std::fprintf(stderr, "bench: idle client: the call to all failed: %s\n",
+                 slacker::describe(answered.error()).c_str());
+  else if (answered->size() != servers)
+    std::fprintf(stderr,
+                 "bench: idle client: the call to all reached %zu of %zu servers\n",
+                 answered->size(), servers);
   auto conns = connected_ports();
   conns.erase(static_cast<unsigned>(std::stoul(zk.substr(zk.rfind(':') + 1))));
   std::printf("idle %zu\n", conns.size());

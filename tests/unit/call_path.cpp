@@ -279,7 +279,7 @@ caf::behavior fake_link(caf::event_based_actor* self, std::string addr,
                         caf::actor observer,
                         std::shared_ptr<std::map<std::string, int>> seen,
                         std::shared_ptr<std::map<std::string, mode>> modes,
-                        std::shared_ptr<std::atomic<size_t>> in_flight) {
+                        std::shared_ptr<in_flight_count> in_flight) {
   auto out = [in_flight] {
     if (in_flight->load() > 0)
       in_flight->fetch_sub(1);
@@ -336,8 +336,8 @@ struct fixture : test_coordinator_fixture<unit_config> {
   std::shared_ptr<std::map<std::string, mode>> modes =
       std::make_shared<std::map<std::string, mode>>();
   std::map<std::string, caf::actor> links;
-  std::map<std::string, std::shared_ptr<accrual::health>> health;        // per link
-  std::map<std::string, std::shared_ptr<std::atomic<size_t>>> in_flight; // per link
+  std::map<std::string, std::shared_ptr<accrual::health>> health;    // per link
+  std::map<std::string, std::shared_ptr<in_flight_count>> in_flight; // per link
 
   fixture() {
     link_factory connect = [this](caf::actor_system& sys, const std::string& addr,

@@ -455,7 +455,7 @@ route_entry three_routes(std::vector<size_t> loads) {
   for (size_t i = 0; i < e.view.servers.size(); ++i) {
     auto s = std::make_shared<route_server>();
     s->addr = e.view.servers[i].addr;
-    s->in_flight = std::make_shared<std::atomic<size_t>>(loads[i]);
+    s->in_flight = std::make_shared<in_flight_count>(loads[i]);
     s->health = std::make_shared<accrual::health>();
     e.servers.push_back(s);
   }

@@ -21,8 +21,10 @@ struct health {
   /// routing, calls sent to it are probes).
   std::atomic<uint32_t> timeouts_in_row{0};
   /// Calls answered since the dispatcher last read them, and their time in
-  /// microseconds (its latency, compared with the other servers').
-  std::atomic<uint64_t> answers{0};
+  /// microseconds (its latency, compared with the other servers'). Written
+  /// by every answer, on a cache line of their own: callers read the fields
+  /// around them (`unheard_until`, `timeouts_in_row`) on every call.
+  alignas(64) std::atomic<uint64_t> answers{0};
   std::atomic<uint64_t> answer_us{0};
   /// While out for slowness: a probe answered within this many microseconds
   /// re-admits it (otherwise any probe's answer does).
@@ -35,7 +37,7 @@ struct health {
   /// `slacker.call-silence` (or the connect `slacker.connect-timeout`): so
   /// long at most. Calls go elsewhere meanwhile while another server is not
   /// so. Anything heard from it clears it.
-  std::atomic<int64_t> unheard_until{0};
+  alignas(64) std::atomic<int64_t> unheard_until{0};
 };
 
 inline int64_t steady_ns() {
@@ -99,7 +101,8 @@ inline bool answered(health& h, uint32_t limit, bool probe,
   h.answers.fetch_add(1, std::memory_order_relaxed);
   h.answer_us.fetch_add(us, std::memory_order_relaxed);
   if (!suspect(h, limit)) {
-    h.timeouts_in_row.store(0, std::memory_order_relaxed);
+    if (h.timeouts_in_row.load(std::memory_order_relaxed) != 0) // read-mostly
+      h.timeouts_in_row.store(0, std::memory_order_relaxed);
     return false;
   }
   if (!probe || us > h.readmit_within_us.load(std::memory_order_relaxed))

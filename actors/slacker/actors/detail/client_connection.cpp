@@ -142,11 +142,11 @@ struct conn_state {
   clock::time_point last_heard;
 
   call_ledger<call> calls;
-  std::shared_ptr<std::atomic<size_t>> in_flight; // shared with a dispatcher
-  std::shared_ptr<metrics::peer_counts> counts;   // for /metrics, or null
-  std::string cluster;                            // its client's, or empty
-  std::shared_ptr<metrics::link_counts> link;     // for the portal, or null
-  std::shared_ptr<std::atomic<bool>> feedback;    // a grouping wants outcomes
+  std::shared_ptr<in_flight_count> in_flight;   // shared with a dispatcher
+  std::shared_ptr<metrics::peer_counts> counts; // for /metrics, or null
+  std::string cluster;                          // its client's, or empty
+  std::shared_ptr<metrics::link_counts> link;   // for the portal, or null
+  std::shared_ptr<std::atomic<bool>> feedback;  // a grouping wants outcomes
   uint32_t accrual = 3; // timeouts in a row that make this server suspect
   std::shared_ptr<accrual::health> health = std::make_shared<accrual::health>();
   bool retiring = false; // end once nothing is in flight
@@ -411,6 +411,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
         (std::chrono::system_clock::now() + default_timeout).time_since_epoch() /
         std::chrono::nanoseconds{1};
   auto left = time_left(req.deadline_ns);
+  auto now = clock::now(); // one reading for the call's start and its deadline
   conn_state::call c{req.id,
                      req.ns + "/" + req.fn,
                      std::move(rp),
@@ -423,7 +424,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      {},
                      {},
                      false,
-                     clock::now(),
+                     now,
                      accrual::suspect(*st.health, st.accrual)};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
@@ -431,7 +432,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     reply_error(st, c, std::move(err));
     return;
   }
-  auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
+  auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
   if (st.counts)
     st.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
   auto id = st.calls.add(std::move(c), deadline);

@@ -11,6 +11,7 @@
 #include <caf/io/fwd.hpp>
 #include <caf/io/system_messages.hpp>
 
+#include "slacker/actors/detail/in_flight.hpp"
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/wire_options.hpp"
@@ -34,7 +35,7 @@ struct link_hooks {
   /// look at load, such as `least_in_flight`):
   /// the dispatcher adds each call it routes here, the broker takes it away
   /// when the call leaves (answered, expired, failed or handed back).
-  std::shared_ptr<std::atomic<size_t>> in_flight;
+  std::shared_ptr<in_flight_count> in_flight;
   /// The server's counts for /metrics (null: not counted).
   std::shared_ptr<metrics::peer_counts> counts;
   /// When set and true, each cluster call's outcome goes to the observer as

@@ -37,7 +37,7 @@ dispatcher_state::link* link_of(Self* self, const std::string& addr) {
   if (auto i = st.links.find(addr); i != st.links.end())
     return &i->second;
   link_hooks hooks{caf::actor_cast<caf::actor>(self),
-                   std::make_shared<std::atomic<size_t>>(0),
+                   std::make_shared<in_flight_count>(),
                    metrics::enabled() ? metrics::peer(st.cluster, addr) : nullptr,
                    st.feedback,
                    std::make_shared<accrual::health>(),

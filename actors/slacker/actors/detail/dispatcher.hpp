@@ -51,7 +51,7 @@ struct dispatcher_state {
   /// The connection broker of one server, and its calls in flight.
   struct link {
     connection_actor_type conn;
-    std::shared_ptr<std::atomic<size_t>> in_flight;
+    std::shared_ptr<in_flight_count> in_flight;
     std::shared_ptr<route_server> route; // what callers read (routes.hpp)
   };
 

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "slacker/actors/detail/in_flight.hpp"
 #include "slacker/actors/interfaces.hpp"
 #include "slacker/messages/membership.hpp"
 #include "slacker/policy/grouping.hpp"
@@ -40,7 +41,7 @@ struct route_server {
   std::string addr;
   connection_actor_type conn;
   /// Calls of this client in flight there, by either path.
-  std::shared_ptr<std::atomic<size_t>> in_flight;
+  std::shared_ptr<in_flight_count> in_flight;
   /// Its health by either path (accrual.hpp: timeouts in a row, latency).
   std::shared_ptr<accrual::health> health;
   std::shared_ptr<blocking_lane> lane;          // null: no lane (tests' links)
