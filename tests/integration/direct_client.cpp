@@ -11,6 +11,11 @@
 
 #include "apps/support/process.hpp"
 #include "slacker/actors/client.hpp"
+#include "slacker/actors/detail/accrual.hpp"
+#include "slacker/actors/detail/blocking_lane.hpp"
+#include "slacker/actors/detail/caller_path.hpp"
+#include "slacker/actors/detail/client_connection.hpp"
+#include "slacker/actors/detail/routes.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
 #include "tests/binaries.hpp"
@@ -459,6 +464,76 @@ CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
   CAF_CHECK_EQUAL(code_of(lookup_err), sc::connection_broken);
   CAF_CHECK(describe(lookup_err).find("cannot connect") != std::string::npos);
   CAF_CHECK_GREATER(lookup_ended - call_ended, 2s); // the connect's end, not the call's
+  ::close(lfd);
+}
+
+CAF_TEST(a cluster call whose connect outlasts its bound leaves the server unheard) {
+  // The routes of a cluster client with one server, whose connects hang (a
+  // full accept queue): a blocking call there gives up its connect at half
+  // its time and goes elsewhere, unsent. The server is unheard (calls go to
+  // others) and its connection broker is asked to find out; it reports the
+  // server down when its own connect fails (slacker.connect-timeout, 3 s
+  // here), not the lane at its bound (which made a slow server flap).
+  auto [lfd, port] = slacker_test::loopback_listener(0);
+  CAF_REQUIRE(lfd >= 0);
+  slacker_test::raw_conn filler{port};
+  CAF_REQUIRE(filler.connected());
+  auto addr = "127.0.0.1:" + std::to_string(port);
+  wire_options opts;
+  opts.connect_timeout = 3s;
+  caf::scoped_actor dispatcher{sys}; // stands in: what the paths tell it
+  auto health = std::make_shared<accrual::health>();
+  link_hooks hooks;
+  hooks.observer = caf::actor_cast<caf::actor>(dispatcher);
+  hooks.in_flight = std::make_shared<in_flight_count>();
+  hooks.health = health;
+  auto s = std::make_shared<route_server>();
+  s->addr = addr;
+  s->conn = caf::actor_cast<connection_actor_type>(
+      sys.middleman().spawn_broker(client_connection, "127.0.0.1", port, opts, hooks));
+  s->in_flight = hooks.in_flight;
+  s->health = health;
+  s->lane = std::make_shared<blocking_lane>("127.0.0.1", port, opts, "c", health);
+  route_entry e;
+  e.view.ns = "test.api";
+  e.view.servers = {{addr, "{}", 0}};
+  e.servers = {s};
+  e.direct = true;
+  auto table = std::make_shared<route_table>();
+  table->open = true;
+  table->namespaces["test.api"] = e;
+  route_board board;
+  board.publish(table);
+  cluster_options copts;
+  copts.timeout = 1s;
+  cluster_call call;
+  call_options one_second;
+  one_second.timeout = 1s;
+  call.req = *make_call(one_second, "test.api/echo", std::string{"x"});
+  call.policies = std::make_shared<call_policies>(resolve(copts, {}, {}));
+  auto start = std::chrono::steady_clock::now();
+  auto out = call_on_routes(board, call, caf::actor_cast<caf::actor>(dispatcher));
+  auto took = std::chrono::steady_clock::now() - start;
+  CAF_CHECK(out.what == caller_outcome::kind::resend);
+  CAF_CHECK(!out.charged); // unsent: free to go elsewhere
+  CAF_CHECK_EQUAL(code_of(out.cause), sc::connection_broken);
+  CAF_CHECK(describe(out.cause).find("in time") != std::string::npos);
+  CAF_CHECK_LESS(took, 900ms); // half of 1 s, not the connect's 3 s
+  CAF_CHECK(accrual::quiet(*health));
+  CAF_CHECK(call.tried == std::vector<std::string>{addr});
+  // Down when the broker's connect fails, not when the lane gave up.
+  auto down = std::chrono::steady_clock::duration::zero();
+  dispatcher->receive(
+      [&](conn_down_atom, const std::string& who) {
+        CAF_CHECK_EQUAL(who, addr);
+        down = std::chrono::steady_clock::now() - start;
+      },
+      caf::after(8s) >> [] { CAF_FAIL("the broker never reported the server down"); });
+  CAF_MESSAGE("the lane gave up after " << took / 1ms << " ms, the broker reported "
+                                        << "the server down after " << down / 1ms
+                                        << " ms");
+  CAF_CHECK_GREATER(down, 2500ms);
+  caf::anon_send_exit(s->conn, caf::exit_reason::user_shutdown);
   ::close(lfd);
 }
 

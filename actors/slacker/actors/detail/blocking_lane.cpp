@@ -410,19 +410,35 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
 blocking_lane::open(const call_request& req, const std::string& what,
-                    clock::time_point deadline) {
+                    clock::time_point deadline, attempt& how) {
   if (auto err = wire::check_call_size(req, opts_.max_message_size))
     return err;
   auto now = clock::now();
-  return borrow(what, now + std::min<clock::duration>(
-                                opts_.connect_timeout,
-                                std::max(deadline - now, clock::duration::zero()) / 2));
+  auto bound = std::max(deadline - now, clock::duration::zero()) / 2;
+  auto until = now + std::min<clock::duration>(opts_.connect_timeout, bound);
+  auto c = borrow(what, until);
+  // (The connect waits whole milliseconds: it may end just before `until`.)
+  if (c || bound >= opts_.connect_timeout ||
+      clock::now() + std::chrono::milliseconds{5} < until)
+    return c; // connected, refused, or given its whole connect-timeout
+  // The connect outlasted the call's bound, not slacker.connect-timeout: as
+  // the connection broker does, the server is unheard (calls go elsewhere),
+  // not reported down: a slow accept (a loaded server) is no proof that it
+  // is gone. Whoever watches it (the dispatcher, through its broker) finds
+  // out.
+  how.connect_cut_short = true;
+  if (health_)
+    accrual::went_quiet(*health_, opts_.connect_timeout);
+  return make_error(sc::connection_broken,
+                    what + ": cannot connect to " + addr_ +
+                        " in time (half the time the call had left, at most "
+                        "slacker.connect-timeout)");
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
 blocking_lane::begin(call_request& req, const std::string& what,
                      clock::time_point deadline, uint64_t& wire_id, attempt& how) {
-  auto c = open(req, what, deadline);
+  auto c = open(req, what, deadline, how);
   if (!c)
     return std::move(c.error());
   auto& cn = **c;
@@ -495,7 +511,7 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
   for (size_t i = 0; i < calls.size(); ++i) {
     ++waiting;
     auto& lane = *calls[i].lane;
-    auto c = lane.open(req, what, deadline);
+    auto c = lane.open(req, what, deadline, calls[i].how);
     if (!c) {
       if (finish(i, std::move(c.error())))
         return;

@@ -46,6 +46,11 @@ public:
   struct attempt {
     bool sent = false;     // the request was written to a connection
     bool answered = false; // the server answered it (a reply or its error)
+    /// A new connection took longer than the call's bound on a connect
+    /// (half the time it had left, less than `slacker.connect-timeout`):
+    /// unsent, and no proof that the server is gone (it is marked unheard
+    /// for `slacker.connect-timeout`, the call goes elsewhere).
+    bool connect_cut_short = false;
     /// In: the caller's timeout, which a `timeout` error names (0: the time
     /// left when the lane took the call, a little less).
     std::chrono::nanoseconds timeout{0};
@@ -90,8 +95,9 @@ private:
   /// yet). A new connection may take `slacker.connect-timeout`, but at most
   /// half of the time left before `deadline`: a server that does not accept
   /// (its host unplugged) leaves the call time to go elsewhere.
-  caf::expected<std::unique_ptr<conn>>
-  open(const call_request& req, const std::string& what, clock::time_point deadline);
+  caf::expected<std::unique_ptr<conn>> open(const call_request& req,
+                                            const std::string& what,
+                                            clock::time_point deadline, attempt& how);
 
   /// Writes `req` to a greeted connection under wire id `wire_id` (gives the
   /// connection back, leaving `c` empty, when the server's cap refuses it).

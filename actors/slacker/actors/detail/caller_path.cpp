@@ -35,13 +35,18 @@ bool builtin(const grouping_policy& policy, grouping_kind& kind) {
 /// What the connection broker tells its dispatcher after a call: failure
 /// accrual (timeouts in a row make the server suspect, an answer clears
 /// it), a connection that failed (`conn_down`) and, when a grouping wants
-/// it, the call's outcome.
+/// it, the call's outcome. `how`: how the call went on the lane.
 void tell(route_board& board, route_server& s, const cluster_call& call,
-          const caf::error& err, bool answered, bool probe,
+          const caf::error& err, const blocking_lane::attempt& how, bool probe,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
-  if (answered) {
+  if (how.answered) {
     if (accrual::answered(*s.health, board.accrual, probe, took, code_of(err)))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
+  } else if (how.connect_cut_short) {
+    // Slow to accept, not gone (the lane marked it unheard): its connection
+    // broker finds out, as after its own slow connect. It connects, or
+    // pings an open connection, and reports the server down if that fails.
+    caf::anon_send(s.conn, caf::connect_atom::value);
   } else if (code_of(err) == sc::connection_broken ||
              code_of(err) == sc::outcome_unknown) {
     // Unreachable, gone, or silent: out of routing until its broker connects
@@ -107,7 +112,7 @@ caller_outcome fan_out(route_board& board, cluster_call& call, const route_entry
     caf::error err = res ? res->err : res.error();
     ended[i] = true;
     count_out(s, took, err);
-    tell(board, s, call, err, calls[i].how.answered, probes[i], took, dispatcher);
+    tell(board, s, call, err, calls[i].how, probes[i], took, dispatcher);
     return res ? agg.add(s.addr, std::move(*res)) : agg.fail(s.addr, std::move(err));
   });
   for (size_t i = 0; i < servers.size(); ++i)
@@ -228,7 +233,7 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
       std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
   caf::error err = rep ? rep->err : rep.error();
   count_out(s, took, err);
-  tell(board, s, call, err, how.answered, probe, took, dispatcher);
+  tell(board, s, call, err, how, probe, took, dispatcher);
   if (err) {
     auto v = retry::after({code_of(err), how.sent, how.answered, call.idempotent});
     if (v != retry::verdict::stop) {
