@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -52,6 +54,34 @@ struct server_process {
   std::string address() const {
     return "127.0.0.1:" + std::to_string(port);
   }
+};
+
+/// A listener whose accept queue is full (one connection, never accepted):
+/// the kernel drops further SYNs, and a connect to it waits as one to a host
+/// cut off does.
+struct hanging_listener {
+  hanging_listener() {
+    std::tie(fd, port) = slacker_test::loopback_listener(0);
+    if (fd >= 0)
+      filler = std::make_unique<slacker_test::raw_conn>(port);
+  }
+
+  ~hanging_listener() {
+    filler.reset();
+    if (fd >= 0)
+      ::close(fd);
+  }
+
+  hanging_listener(const hanging_listener&) = delete;
+  hanging_listener& operator=(const hanging_listener&) = delete;
+
+  bool ready() const {
+    return fd >= 0 && filler && filler->connected();
+  }
+
+  int fd = -1;
+  uint16_t port = 0;
+  std::unique_ptr<slacker_test::raw_conn> filler;
 };
 
 struct fixture {
@@ -395,13 +425,9 @@ CAF_TEST(blocking calls through the connection broker behave the same) {
 }
 
 CAF_TEST(a connect that hangs fails a call unsent within half its time) {
-  // A listener whose accept queue is full (one connection, never accepted):
-  // the kernel drops further SYNs, and a connect to it waits as one to a host
-  // cut off does.
-  auto [lfd, port] = slacker_test::loopback_listener(0);
-  CAF_REQUIRE(lfd >= 0);
-  slacker_test::raw_conn filler{port};
-  CAF_REQUIRE(filler.connected());
+  hanging_listener hanging;
+  CAF_REQUIRE(hanging.ready());
+  auto port = hanging.port;
   auto addr = "127.0.0.1:" + std::to_string(port);
   slacker::client stuck{sys, addr};
   call_options opts;
@@ -421,7 +447,6 @@ CAF_TEST(a connect that hangs fails a call unsent within half its time) {
   CAF_REQUIRE(!blocking);
   CAF_CHECK_EQUAL(code_of(blocking.error()), sc::connection_broken);
   CAF_CHECK(describe(blocking.error()).find("cannot connect") != std::string::npos);
-  ::close(lfd);
 }
 
 CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
@@ -432,10 +457,9 @@ CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
   // call, and the connection was given up as lost: in a cluster, the
   // dispatcher's first lookup of a namespace made a slow connect report a
   // healthy server unreachable.)
-  auto [lfd, port] = slacker_test::loopback_listener(0);
-  CAF_REQUIRE(lfd >= 0);
-  slacker_test::raw_conn filler{port};
-  CAF_REQUIRE(filler.connected());
+  hanging_listener hanging;
+  CAF_REQUIRE(hanging.ready());
+  auto port = hanging.port;
   slacker::client stuck{sys, "127.0.0.1:" + std::to_string(port)};
   call_options opts;
   opts.timeout = 1s;
@@ -464,7 +488,6 @@ CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
   CAF_CHECK_EQUAL(code_of(lookup_err), sc::connection_broken);
   CAF_CHECK(describe(lookup_err).find("cannot connect") != std::string::npos);
   CAF_CHECK_GREATER(lookup_ended - call_ended, 2s); // the connect's end, not the call's
-  ::close(lfd);
 }
 
 CAF_TEST(a cluster call whose connect outlasts its bound leaves the server unheard) {
@@ -474,10 +497,9 @@ CAF_TEST(a cluster call whose connect outlasts its bound leaves the server unhea
   // others) and its connection broker is asked to find out; it reports the
   // server down when its own connect fails (slacker.connect-timeout, 3 s
   // here), not the lane at its bound (which made a slow server flap).
-  auto [lfd, port] = slacker_test::loopback_listener(0);
-  CAF_REQUIRE(lfd >= 0);
-  slacker_test::raw_conn filler{port};
-  CAF_REQUIRE(filler.connected());
+  hanging_listener hanging;
+  CAF_REQUIRE(hanging.ready());
+  auto port = hanging.port;
   auto addr = "127.0.0.1:" + std::to_string(port);
   wire_options opts;
   opts.connect_timeout = 3s;
@@ -534,7 +556,6 @@ CAF_TEST(a cluster call whose connect outlasts its bound leaves the server unhea
                                         << " ms");
   CAF_CHECK_GREATER(down, 2500ms);
   caf::anon_send_exit(s->conn, caf::exit_reason::user_shutdown);
-  ::close(lfd);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
