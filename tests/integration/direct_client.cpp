@@ -490,6 +490,32 @@ CAF_TEST(a lookup waiting for a slow connect outlives the bound of a call) {
   CAF_CHECK_GREATER(lookup_ended - call_ended, 2s); // the connect's end, not the call's
 }
 
+CAF_TEST(a server that never says hello fails a blocking call unsent at the handshake
+             timeout) {
+  // A listener that never accepts: the kernel completes the connect, and no
+  // hello ever comes. The blocking lane waits for the hello before it writes
+  // the call, within slacker.handshake-timeout as the broker does (it
+  // waited min(connect-timeout, peer-timeout), 2 s, whatever that said).
+  auto [lfd, port] = slacker_test::loopback_listener(4);
+  CAF_REQUIRE(lfd >= 0);
+  test_config cfg2;
+  cfg2.set("slacker.handshake-timeout", caf::timespan{300ms});
+  caf::actor_system sys2{cfg2};
+  slacker::client mute{sys2, "127.0.0.1:" + std::to_string(port)};
+  call_options opts;
+  opts.timeout = 5s;
+  auto start = std::chrono::steady_clock::now();
+  auto res = mute.call<std::string>(opts, "test.api/echo", "x");
+  auto took = std::chrono::steady_clock::now() - start;
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(code_of(res.error()), sc::connection_broken); // unsent
+  CAF_CHECK(describe(res.error()).find("did not greet within 300 ms") !=
+            std::string::npos);
+  CAF_CHECK_GREATER_OR_EQUAL(took, 290ms);
+  CAF_CHECK_LESS(took, 1500ms);
+  ::close(lfd);
+}
+
 CAF_TEST(a cluster call whose connect outlasts its bound leaves the server unheard) {
   // The routes of a cluster client with one server, whose connects hang (a
   // full accept queue): a blocking call there gives up its connect at half

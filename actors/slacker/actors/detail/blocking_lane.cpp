@@ -379,7 +379,10 @@ caf::error blocking_lane::not_greeted(conn& cn, int res, const std::string& what
 }
 
 std::chrono::nanoseconds blocking_lane::greet_timeout() const {
-  return std::min<std::chrono::nanoseconds>(opts_.connect_timeout, opts_.peer_timeout);
+  // As the connection broker, within slacker.handshake-timeout; and no
+  // longer than a connect or a silent peer may take.
+  return std::min<std::chrono::nanoseconds>(
+      {opts_.handshake_timeout, opts_.connect_timeout, opts_.peer_timeout});
 }
 
 caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
