@@ -779,19 +779,26 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                   [done](caf::error&) { done(false); });
       };
     };
-    auto direct_call = [&](std::string fn, auto value) -> issue_fn {
-      return
-          [&, fn, value](caf::event_based_actor* self, std::function<void(bool)> done) {
-            auto req = slacker::make_call(slacker::call_options{}, fn, value);
-            // The answer decoded and checked, as the cluster rows do.
-            self->request(direct.actor(), caf::infinite, std::move(*req))
-                .then(
-                    [done, value](slacker::call_reply& rep) {
-                      auto r = slacker::result_of<decltype(value)>(rep);
-                      done(r && *r == value);
-                    },
-                    [done](caf::error&) { done(false); });
-          };
+    // Calls from an actor to the direct client's broker; with `to`, to each
+    // of those clients in turn.
+    auto direct_call = [&](std::string fn, auto value,
+                           std::vector<slacker::client*> to = {}) -> issue_fn {
+      if (to.empty())
+        to.push_back(&direct);
+      auto turn = std::make_shared<size_t>(0);
+      return [fn, value, to, turn](caf::event_based_actor* self,
+                                   std::function<void(bool)> done) {
+        auto req = slacker::make_call(slacker::call_options{}, fn, value);
+        auto& client = *to[(*turn)++ % to.size()];
+        // The answer decoded and checked, as the cluster rows do.
+        self->request(client.actor(), caf::infinite, std::move(*req))
+            .then(
+                [done, value](slacker::call_reply& rep) {
+                  auto r = slacker::result_of<decltype(value)>(rep);
+                  done(r && *r == value);
+                },
+                [done](caf::error&) { done(false); });
+      };
     };
     // The blocking facade from plain code, one call after the other.
     auto blocking_row = [&](const std::string& name, const std::function<bool()>& call) {
@@ -815,24 +822,10 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     // call to one of two servers costs this machine without the cluster (the
     // floor of "random over 2"; every other call, not a coin).
     if (want("slacker direct clients, 2 servers in turn"))
-      for (size_t n : depths) {
-        auto turn = std::make_shared<size_t>(0);
-        issue_fn call = [&, turn](caf::event_based_actor* self,
-                                  std::function<void(bool)> done) {
-          auto& to = (*turn)++ % 2 == 0 ? direct : direct2;
-          auto req =
-              slacker::make_call(slacker::call_options{}, "bench/echo", int64_t{42});
-          self->request(to.actor(), caf::infinite, std::move(*req))
-              .then(
-                  [done](slacker::call_reply& rep) {
-                    auto r = slacker::result_of<int64_t>(rep);
-                    done(r && *r == 42);
-                  },
-                  [done](caf::error&) { done(false); });
-        };
-        results.push_back(measure(sys, "slacker direct clients, 2 servers in turn",
-                                  "int64", n, duration, call));
-      }
+      for (size_t n : depths)
+        results.push_back(measure(
+            sys, "slacker direct clients, 2 servers in turn", "int64", n, duration,
+            direct_call("bench/echo", int64_t{42}, {&direct, &direct2})));
     // The direct client with its caller on the network thread too: no scheduler
     // hop on the client (the counterpart of raw CAF's broker endpoints below).
     if (want("slacker direct client, caller on network thread")) {

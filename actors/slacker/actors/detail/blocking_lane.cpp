@@ -266,10 +266,12 @@ blocking_lane::borrow(const std::string& what, clock::time_point until) {
   }
   if (opts_.problem)
     return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
-  auto fd = connect_within(host_, port_,
-                           std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        until - clock::now()),
-                                    std::chrono::milliseconds{1}));
+  // Whole milliseconds, rounded up: a connect that times out ends at `until`
+  // or after it (open() tells a timeout from a refusal by that).
+  auto fd = connect_within(
+      host_, port_,
+      std::max(std::chrono::ceil<std::chrono::milliseconds>(until - clock::now()),
+               std::chrono::milliseconds{1}));
   if (!fd)
     return make_error(sc::connection_broken, what + ": cannot connect to " + addr_ +
                                                  ": " + describe(fd.error()));
@@ -420,9 +422,7 @@ blocking_lane::open(const call_request& req, const std::string& what,
   auto bound = std::max(deadline - now, clock::duration::zero()) / 2;
   auto until = now + std::min<clock::duration>(opts_.connect_timeout, bound);
   auto c = borrow(what, until);
-  // (The connect waits whole milliseconds: it may end just before `until`.)
-  if (c || bound >= opts_.connect_timeout ||
-      clock::now() + std::chrono::milliseconds{5} < until)
+  if (c || bound >= opts_.connect_timeout || clock::now() < until)
     return c; // connected, refused, or given its whole connect-timeout
   // The connect outlasted the call's bound, not slacker.connect-timeout: as
   // the connection broker does, the server is unheard (calls go elsewhere),
