@@ -611,6 +611,7 @@ void print_ratios(std::vector<result>& results) {
   const std::string actor_first2 = "slacker cluster, first over 2";
   const std::string fan3 = "TCP floor, fan-out to 3";
   const std::string direct2 = "slacker direct clients, 2 servers in turn";
+  const std::string blocking_turn = "slacker direct, blocking call, 2 servers in turn";
   const std::string raw = "raw CAF request/response";
   const std::string brokers = "raw CAF, broker endpoints";
   const std::string grpc = "gRPC best";
@@ -642,6 +643,13 @@ void print_ratios(std::vector<result>& results) {
       {"TCP fan-out to 3 p50 / TCP floor p50", fan3, tcp, 1, true, "", 0, true},
       {"direct, 2 servers in turn / direct, 64 in flight", direct2, direct, 64, false, "",
        0, false},
+      // The blocking rows on the same servers: the cluster path's own cost,
+      // and sockets alone to all three against the blocking random/2 (the
+      // floor of the blocking all/3 target).
+      {"cluster blocking random/2 / direct blocking in turn", blocking2, blocking_turn, 1,
+       true, "", 0, true},
+      {"TCP fan-out to 3 p50 / cluster blocking random/2", fan3, blocking2, 1, true, "",
+       0, true},
   };
   std::printf("\n%-50s %8s %8s  %s\n", "ratio (int64, this run)", "value", "target", "");
   for (auto& x : ratios) {
@@ -810,6 +818,16 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       blocking_row("slacker direct, blocking call", [&] {
         return direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
       });
+    // The same to bench-2's two servers in turn: what the blocking call costs
+    // on the servers "random over 2" reaches (where the kernel puts a server
+    // decides a call's cost at 1 in flight on these two cores).
+    if (want("slacker direct, blocking call, 2 servers in turn")) {
+      size_t turn = 0;
+      blocking_row("slacker direct, blocking call, 2 servers in turn", [&] {
+        auto& to = turn++ % 2 == 0 ? direct : direct2;
+        return to.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
+      });
+    }
     for (size_t n : depths) {
       if (want("raw CAF request/response"))
         results.push_back(measure(sys, "raw CAF request/response", "int64", n, duration,
