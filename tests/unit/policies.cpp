@@ -505,6 +505,41 @@ CAF_TEST(callers leave out a server that a call waits on without hearing from) {
   CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.1:1"});
 }
 
+CAF_TEST(callers pass over a server that answered overloaded for the backoff) {
+  // 10.0.0.1 answered a call `overloaded` (refused unrun: no room): the
+  // one-server groupings choose among the others for the backoff; an answer
+  // from it does not end that (alive is not roomy); `canceled` and
+  // `draining` do not start it; every server shedding: chosen as before.
+  route_board board;
+  auto e = three_routes({0, 0, 0});
+  auto& h = *e.servers[0]->health;
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::canceled, 1h));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::draining, 1h));
+  CAF_CHECK(!accrual::avoid(h));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::overloaded)); // backoff 0: off
+  CAF_CHECK(!accrual::avoid(h));
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::overloaded, 1h));
+  CAF_CHECK(accrual::avoid(h));
+  CAF_CHECK(!accrual::quiet(h)); // not unheard: it answers
+  accrual::heard(h);
+  CAF_CHECK(!accrual::answered(h, 3, false, 1ms, sc::none, 1h));
+  CAF_CHECK(accrual::avoid(h));
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.2:1"});
+  for (auto kind : {grouping_kind::random, grouping_kind::round_robin,
+                    grouping_kind::least_in_flight})
+    CAF_CHECK(draw([&] { return pick_route(e, kind, board); }, 200) ==
+              (std::set<std::string>{"10.0.0.2:1", "10.0.0.3:1"}));
+  CAF_CHECK_EQUAL(pick_route(e, grouping_kind::all, board).size(), 3u);
+  for (size_t i : {1, 2})
+    accrual::shed(*e.servers[i]->health, 1h);
+  CAF_CHECK_EQUAL(
+      draw([&] { return pick_route(e, grouping_kind::random, board); }, 200).size(), 3u);
+  // The backoff passes: chosen again.
+  accrual::shed(h, 0ns);
+  CAF_CHECK(!accrual::avoid(h));
+  CAF_CHECK(pick_route(e, grouping_kind::first, board) == addresses{"10.0.0.1:1"});
+}
+
 CAF_TEST(a caller reads the table published last from any thread) {
   route_board board;
   CAF_CHECK(!board.read()->open); // an empty, closed table before the first

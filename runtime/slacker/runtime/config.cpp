@@ -85,6 +85,9 @@ config::config() {
       .add<caf::timespan>("connect-timeout", "time allowed for a TCP connect")
       .add<size_t>("failure-accrual",
                    "calls in a row timing out on a server before clients route around it")
+      .add<caf::timespan>("overload-backoff",
+                          "clients pass over a server that answered overloaded this "
+                          "long (100ms; 0: never)")
       .add<double>("outlier-latency",
                    "a server this many times slower than its peers leaves routing (5; 0: "
                    "off)")

@@ -26,6 +26,8 @@ wire_options wire_options::from(const caf::actor_system_config& cfg) {
   x.failure_accrual = static_cast<uint32_t>(
       caf::get_or(cfg, "slacker.failure-accrual", size_t{x.failure_accrual}));
   x.connect_timeout = caf::get_or(cfg, "slacker.connect-timeout", x.connect_timeout);
+  x.overload_backoff = std::max(
+      caf::get_or(cfg, "slacker.overload-backoff", x.overload_backoff), caf::timespan{0});
   x.min_ping_interval =
       caf::get_or(cfg, "slacker.min-ping-interval", x.min_ping_interval);
   x.max_buffered_bytes =

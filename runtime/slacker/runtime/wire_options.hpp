@@ -46,6 +46,10 @@ struct wire_options {
   /// `slacker.failure-accrual`: calls in a row that time out on a server
   /// before a cluster client routes around it (probing it now and then).
   uint32_t failure_accrual = 3;
+  /// `slacker.overload-backoff`: a cluster client passes over a server that
+  /// answered a call `overloaded` for this long, while another is not so
+  /// (0: never).
+  caf::timespan overload_backoff = std::chrono::milliseconds{100};
   /// Server-wide budgets (docs/security.md, "Budgets"):
   /// `slacker.max-buffered-bytes`: memory all connections of a server may
   /// hold for frames not yet complete; a connection that grows past it is

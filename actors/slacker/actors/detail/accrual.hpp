@@ -38,6 +38,12 @@ struct health {
   /// long at most. Calls go elsewhere meanwhile while another server is not
   /// so. Anything heard from it clears it.
   alignas(64) std::atomic<int64_t> unheard_until{0};
+  /// Until when (steady clock, nanoseconds; 0: not) the server sheds load:
+  /// it answered a call `overloaded` (refused unrun for want of room) less
+  /// than `slacker.overload-backoff` ago. Calls go elsewhere meanwhile while
+  /// another server is not so (`avoid`). An answer does not clear it: a
+  /// server that answers is alive, which is no sign that it has room.
+  std::atomic<int64_t> shed_until{0};
 };
 
 inline int64_t steady_ns() {
@@ -65,6 +71,20 @@ inline bool quiet(const health& h) {
   return until != 0 && steady_ns() < until;
 }
 
+/// The server answered a call `overloaded`: it sheds load for `backoff`.
+inline void shed(health& h, std::chrono::nanoseconds backoff) {
+  h.shed_until.store(std::max<int64_t>(steady_ns() + backoff.count(), 1),
+                     std::memory_order_relaxed);
+}
+
+/// A call picking a server goes elsewhere when another is not so: the
+/// server is unheard (`quiet`) or sheds load (`shed`).
+inline bool avoid(const health& h) {
+  auto until = std::max(h.unheard_until.load(std::memory_order_relaxed),
+                        h.shed_until.load(std::memory_order_relaxed));
+  return until != 0 && steady_ns() < until;
+}
+
 /// The server is suspect: `limit` calls in a row timed out, or the
 /// dispatcher took it out for slowness. A call sent now is a probe.
 inline bool suspect(const health& h, uint32_t limit) {
@@ -81,7 +101,8 @@ inline bool timed_out(health& h, uint32_t limit) {
 /// `draining`): the server is alive, which is no sign that it serves. It
 /// neither clears the count, nor re-admits a suspect server, nor counts in
 /// its latency (a server whose pool is stuck would otherwise come back by
-/// its probes' refusals, and look fast by them).
+/// its probes' refusals, and look fast by them). `overloaded` makes it shed
+/// load (`answered`).
 inline bool refused_unrun(sc code) {
   return code == sc::overloaded || code == sc::canceled || code == sc::draining;
 }
@@ -92,11 +113,16 @@ inline bool refused_unrun(sc code) {
 /// comes back by a probe's answer only, never by a late answer to a call
 /// sent before (that made a slow server flap), and one out for slowness
 /// only by a probe answered in time. A refusal counts for nothing
-/// (`refused_unrun`).
+/// (`refused_unrun`), but `overloaded` has the server shed load for
+/// `shed_for` (`slacker.overload-backoff`; 0: not).
 inline bool answered(health& h, uint32_t limit, bool probe,
-                     std::chrono::microseconds took, sc code) {
-  if (refused_unrun(code))
+                     std::chrono::microseconds took, sc code,
+                     std::chrono::nanoseconds shed_for = {}) {
+  if (refused_unrun(code)) {
+    if (code == sc::overloaded && shed_for.count() > 0)
+      shed(h, shed_for);
     return false;
+  }
   auto us = static_cast<uint64_t>(std::max<int64_t>(took.count(), 0));
   h.answers.fetch_add(1, std::memory_order_relaxed);
   h.answer_us.fetch_add(us, std::memory_order_relaxed);

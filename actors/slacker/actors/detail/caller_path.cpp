@@ -40,7 +40,8 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
           const caf::error& err, const blocking_lane::attempt& how, bool probe,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (how.answered) {
-    if (accrual::answered(*s.health, board.accrual, probe, took, code_of(err)))
+    if (accrual::answered(*s.health, board.accrual, probe, took, code_of(err),
+                          board.overload_backoff))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (how.connect_cut_short) {
     // Slow to accept, not gone (the lane marked it unheard): its connection

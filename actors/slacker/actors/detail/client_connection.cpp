@@ -547,7 +547,7 @@ void on_reply(self_ptr self, conn_state& st, call_reply& rep) {
   if (accrual::answered(*st.health, st.accrual, c->probe,
                         std::chrono::duration_cast<std::chrono::microseconds>(
                             clock::now() - c->started),
-                        code_of(rep.err)))
+                        code_of(rep.err), st.opts.overload_backoff))
     observe(self, st, true); // answers again
   if (rep.err) {
     auto v = retry::after({code_of(rep.err), true, true, c->idempotent});

@@ -451,12 +451,13 @@ template <class Self> route start(Self* self, cluster_call& call) {
   if (st.used.count(req.ns) == 0)
     st.used.insert(req.ns);
   auto& all = candidates_of(self, req.ns, policies.grouping);
-  // A resent call goes to a server it has not been to, and one that a call
-  // waits on without hearing from while another is not so: after a silent
-  // server, the next may be cut off too (not known broken yet).
-  auto quiet = [&](const candidate& c) {
+  // A resent call goes to a server it has not been to, and not to one that a
+  // call waits on without hearing from, or that sheds load, while another is
+  // not so: after a silent server, the next may be cut off too (not known
+  // broken yet).
+  auto avoided = [&](const candidate& c) {
     auto l = st.links.find(c.addr);
-    return l != st.links.end() && accrual::quiet(*l->second.route->health);
+    return l != st.links.end() && accrual::avoid(*l->second.route->health);
   };
   std::optional<grouping_view> others;
   if (!call.tried.empty()) {
@@ -468,8 +469,8 @@ template <class Self> route start(Self* self, cluster_call& call) {
                                                c.addr) != call.tried.end();
                             }),
              xs.end());
-    if (!std::all_of(xs.begin(), xs.end(), quiet))
-      xs.erase(std::remove_if(xs.begin(), xs.end(), quiet), xs.end());
+    if (!std::all_of(xs.begin(), xs.end(), avoided))
+      xs.erase(std::remove_if(xs.begin(), xs.end(), avoided), xs.end());
   }
   auto& view = others ? *others : all;
   grouping_call gc{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args, view};
@@ -481,10 +482,10 @@ template <class Self> route start(Self* self, cluster_call& call) {
   if (selected && selected->size() == 1 && call.tried.empty() &&
       std::holds_alternative<grouping_kind>(policies.grouping)) {
     auto l = st.links.find(selected->front());
-    if (l != st.links.end() && accrual::quiet(*l->second.route->health)) {
+    if (l != st.links.end() && accrual::avoid(*l->second.route->health)) {
       auto heard = view;
       auto& xs = heard.servers;
-      xs.erase(std::remove_if(xs.begin(), xs.end(), quiet), xs.end());
+      xs.erase(std::remove_if(xs.begin(), xs.end(), avoided), xs.end());
       grouping_call again{req.ns, req.fn, static_cast<uint8_t>(req.codec), req.args,
                           heard};
       if (!xs.empty())
@@ -795,6 +796,9 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
   auto& cfg = self->home_system().config();
   st.accrual = static_cast<uint32_t>(
       std::max<size_t>(caf::get_or(cfg, "slacker.failure-accrual", size_t{3}), 1));
+  st.overload_backoff = std::max(
+      caf::get_or(cfg, "slacker.overload-backoff", caf::timespan{st.overload_backoff}),
+      caf::timespan{0});
   st.outlier_factor = caf::get_or(cfg, "slacker.outlier-latency", st.outlier_factor);
   st.outlier_floor =
       caf::get_or(cfg, "slacker.outlier-min-latency", caf::timespan{st.outlier_floor});
@@ -805,6 +809,7 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
   if (board) {
     board->feedback = st.feedback;
     board->accrual = st.accrual;
+    board->overload_backoff = st.overload_backoff;
     st.board = std::move(board);
   }
   // Closed: the calls still waiting for the first view get an answer.

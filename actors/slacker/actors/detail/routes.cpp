@@ -106,10 +106,11 @@ std::optional<size_t> pick_one(const route_entry& e, grouping_kind kind,
   return std::nullopt;
 }
 
-/// A call waits on server `s` and has heard nothing from it for a ping
-/// interval (accrual.hpp).
-bool quiet(const route_server& s) {
-  return s.health && accrual::quiet(*s.health);
+/// Calls go elsewhere while another server is not so: a call waits on `s`
+/// and has heard nothing from it for a ping interval, or it answered a call
+/// `overloaded` lately (accrual.hpp).
+bool avoided(const route_server& s) {
+  return s.health && accrual::avoid(*s.health);
 }
 
 } // namespace
@@ -124,18 +125,18 @@ route_pick pick_index(const route_entry& e, grouping_kind kind, route_board& boa
     return out;
   }
   out.one = pick_one(e, kind, board);
-  if (!out.one || !quiet(*e.servers[*out.one]))
+  if (!out.one || !avoided(*e.servers[*out.one]))
     return out;
   // Picked a server that may be gone (cut off, frozen) and is not known so
-  // yet: the grouping chooses again among the others, as a resend does; the
-  // same server when every other is so too, or when the grouping has no
-  // other to give (the leader).
+  // yet, or that sheds load: the grouping chooses again among the others, as
+  // a resend does; the same server when every other is so too, or when the
+  // grouping has no other to give (the leader).
   route_entry heard;
   heard.view.ns = e.view.ns;
   heard.view.leader = e.view.leader;
   std::vector<size_t> index; // in `e` of each of `heard`
   for (size_t i = 0; i < e.servers.size(); ++i)
-    if (!quiet(*e.servers[i])) {
+    if (!avoided(*e.servers[i])) {
       heard.view.servers.push_back(e.view.servers[i]);
       heard.servers.push_back(e.servers[i]);
       index.push_back(i);
