@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,8 +56,10 @@ struct own_client {
   std::shared_ptr<event_log> log = std::make_shared<event_log>();
   caf::actor watcher;
 
-  own_client(const std::string& cluster, const char* path)
-    : sys{(cfg.set("slacker.blocking-calls", path), cfg)}, c{sys, zk_of(cluster)} {
+  own_client(const std::string& cluster, const char* path,
+             const std::function<void(slacker::config&)>& more = {})
+    : sys{(cfg.set("slacker.blocking-calls", path), more ? more(cfg) : void(), cfg)},
+      c{sys, zk_of(cluster)} {
     watcher = sys.spawn(slacker_test::collector, log);
     c.subscribe(watcher);
   }
@@ -567,6 +570,54 @@ CAF_TEST(the retry budget caps retries when every server fails) {
                         << " overloaded, of which " << spent << " with the budget spent");
   CAF_CHECK_GREATER(failures[sc::overloaded], 0u);
   CAF_CHECK_GREATER(spent, 0u);
+}
+
+CAF_TEST(callers pass over a server that sheds load while another has room) {
+  // A has one worker and no queue: a call beyond the one running there is
+  // answered `overloaded` at once; B has room (4 workers). Four callers call
+  // `slow` (30 ms, not idempotent: a refusal is the caller's error) at
+  // random. With the backoff off, a caller that drew A while it was busy
+  // draws again at once: a refusal for about every other call B runs. With
+  // it (250 ms here), each refusal keeps A out for the backoff: at most one
+  // refusal per caller per backoff. On both paths of plain code's calls.
+  auto& a = start(2000, {"--slacker.worker-threads=1", "--slacker.worker-queue=0"});
+  auto& b = start();
+  constexpr size_t callers = 4;
+  constexpr auto backoff = 250ms;
+  for (auto path : {"lane", "broker"}) {
+    std::map<bool, size_t> refused;
+    std::map<bool, size_t> ran;
+    for (bool on : {false, true}) {
+      own_client own{cluster, path, [&](slacker::config& cfg) {
+                       cfg.set("slacker.overload-backoff",
+                               caf::timespan{on ? backoff : 0ms});
+                     }};
+      for (auto& m : {&a, &b})
+        SLACKER_REQUIRE(own.log->next<member_up>(
+                            [&](const member_up& x) { return x.addr == m->addr; }, 15s),
+                        "no member_up for " << m->addr);
+      cluster_options opts = with_timeout(3s);
+      auto call = own.c.prepare(opts, {}, "test.api/slow", int64_t{30});
+      SLACKER_REQUIRE(call, describe(call.error()));
+      auto began = clock_type::now();
+      load l{own.c, std::move(*call), callers};
+      std::this_thread::sleep_for(1500ms);
+      l.stop();
+      auto took = clock_type::now() - began;
+      auto failures = l.failures();
+      refused[on] = failures[sc::overloaded];
+      ran[on] = l.calls() - l.failed();
+      CAF_MESSAGE("  " << path << ", backoff " << (on ? "250 ms" : "off") << ": "
+                       << ran[on] << " calls ran, " << refused[on] << " refused in "
+                       << ms_of(took) << " ms");
+      CAF_CHECK_EQUAL(l.failed(), refused[on]); // nothing else failed
+      if (on) // each backoff starts at a refusal; one call per caller in it
+        CAF_CHECK_LESS_OR_EQUAL(refused[on],
+                                callers * static_cast<size_t>(took / backoff + 1));
+    }
+    CAF_CHECK_GREATER(refused[false], 3 * refused[true]);
+    CAF_CHECK_GREATER(ran[true], 0u);
+  }
 }
 
 CAF_TEST(a quorum of 2 of 3 answers as fast as the two healthy servers) {

@@ -47,7 +47,9 @@ void add_message_types(caf::actor_system_config& cfg);
 ///   (5; 0: off) and `slacker.outlier-min-latency` (10ms): a server whose
 ///   calls take that many times longer than its peers' (and longer than the
 ///   minimum) leaves routing too; `slacker.max-ejected` (0.5): the share of
-///   servers out at once for either reason; `slacker.aperture` (12; 0: all):
+///   servers out at once for either reason; `slacker.overload-backoff`
+///   (100ms; 0: never): how long a client passes over a server that answered
+///   `overloaded` while another is not so; `slacker.aperture` (12; 0: all):
 ///   the fewest servers of a namespace a client's one-server groupings
 ///   choose among, widened by its own load; `slacker.retry-budget` (0.2):
 ///   the share of a client's recent calls that may be retried or hedged
