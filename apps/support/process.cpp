@@ -2,7 +2,11 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <stdexcept>
+
+#include <dirent.h>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -96,6 +100,42 @@ std::optional<std::string> process::wait_for(const std::string& prefix, int time
 void process::signal(int sig) {
   if (pid_ > 0)
     ::kill(pid_, sig);
+}
+
+std::string process::threads() const {
+  if (pid_ <= 0)
+    return "(not running)\n";
+  auto id = std::to_string(pid_);
+  std::string out;
+  if (::access("/usr/bin/gdb", X_OK) == 0) {
+    auto cmd = "timeout 10 /usr/bin/gdb -p " + id +
+               " -batch -ex 'thread apply all bt' </dev/null 2>/dev/null";
+    if (auto f = ::popen(cmd.c_str(), "r")) {
+      char line[1024];
+      while (std::fgets(line, sizeof(line), f) && out.size() < 32768)
+        if (line[0] == '#' || std::string{line}.rfind("Thread ", 0) == 0)
+          out += line;
+      ::pclose(f);
+    }
+    if (!out.empty())
+      return out;
+  }
+  auto dir = "/proc/" + id + "/task";
+  if (auto d = ::opendir(dir.c_str())) {
+    while (auto e = ::readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      auto read = [&](const char* what) {
+        std::ifstream in{dir + "/" + e->d_name + "/" + what};
+        std::string s;
+        std::getline(in, s);
+        return s;
+      };
+      out += std::string{e->d_name} + " " + read("comm") + ": " + read("wchan") + "\n";
+    }
+    ::closedir(d);
+  }
+  return out.empty() ? "(no threads found)\n" : out;
 }
 
 void process::write_line(const std::string& line) {

@@ -43,6 +43,11 @@ public:
   /// Closes the child's stdin and waits for it to exit; its exit status.
   int stop();
 
+  /// Where each thread of the running child is: its call stacks (gdb, when
+  /// installed) or else each thread's name and kernel wait channel. For a
+  /// test to say where a child hung before it kills it.
+  std::string threads() const;
+
   pid_t pid() const noexcept {
     return pid_;
   }

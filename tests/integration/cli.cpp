@@ -100,8 +100,23 @@ struct fixture {
     }
     slacker_test::process proc{args};
     run_result out;
-    while (auto line = proc.read_line(30000))
+    // A command here takes a few seconds at most (--zk-timeout is 3 s): one
+    // still running after 15 s hangs, and the test says where, before the
+    // suite's watchdog aborts it (30 s).
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+    auto left = [&] {
+      return static_cast<int>(
+          std::max<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                until - std::chrono::steady_clock::now())
+                                .count(),
+                            0));
+    };
+    while (auto line = proc.read_line(left()))
       out.lines.push_back(*line);
+    if (left() == 0)
+      CAF_FAIL("slacker " << args[1] << " still runs after 15 s (output: "
+                          << out.lines.size() << " lines); its threads:\n"
+                          << proc.threads());
     auto status = proc.stop();
     out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return out;
