@@ -58,14 +58,22 @@ struct own_client {
 
   own_client(const std::string& cluster, const char* path,
              const std::function<void(slacker::config&)>& more = {})
-    : sys{(cfg.set("slacker.blocking-calls", path), more ? more(cfg) : void(), cfg)},
-      c{sys, zk_of(cluster)} {
+    : sys{configured(cfg, path, more)}, c{sys, zk_of(cluster)} {
     watcher = sys.spawn(slacker_test::collector, log);
     c.subscribe(watcher);
   }
 
   ~own_client() {
     caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  }
+
+  /// `cfg` with `path` for calls from plain code, and what `more` sets.
+  static slacker::config& configured(slacker::config& cfg, const char* path,
+                                     const std::function<void(slacker::config&)>& more) {
+    cfg.set("slacker.blocking-calls", path);
+    if (more)
+      more(cfg);
+    return cfg;
   }
 
   static zk_options zk_of(const std::string& cluster) {

@@ -1,7 +1,8 @@
 #pragma once
 
 // The health of one server as a cluster client sees it: failure accrual (the
-// count of its calls in a row that timed out) and its latency, shared by its
+// count of its calls in a row that timed out), its latency, and whether calls
+// should go elsewhere for now (unheard, or shedding load), shared by its
 // connection broker and the blocking lanes of callers that choose it
 // themselves. One rule for both paths; the dispatcher decides ejections
 // (docs/reliability.md, "Outlier detection").
