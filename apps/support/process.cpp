@@ -58,14 +58,21 @@ process::~process() {
 }
 
 std::optional<std::string> process::read_line(int timeout_ms) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  return read_line_until(std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds{timeout_ms});
+}
+
+std::optional<std::string>
+process::read_line_until(std::chrono::steady_clock::time_point until) {
   for (;;) {
     if (auto pos = buffer_.find('\n'); pos != std::string::npos) {
       auto line = buffer_.substr(0, pos);
       buffer_.erase(0, pos + 1);
       return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    // Rounded up: without a line, it returns at `until` or after, never just
+    // before (a caller tells a timeout from the end of output by the clock).
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(
                     until - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0)
@@ -84,12 +91,7 @@ std::optional<std::string> process::read_line(int timeout_ms) {
 std::optional<std::string> process::wait_for(const std::string& prefix, int timeout_ms) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    until - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0)
-      return std::nullopt;
-    auto line = read_line(static_cast<int>(left));
+    auto line = read_line_until(until);
     if (!line)
       return std::nullopt;
     if (line->rfind(prefix, 0) == 0)

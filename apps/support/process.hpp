@@ -3,6 +3,7 @@
 // A child process for integration tests: started with a pipe on stdin (closing
 // it asks the child to stop) and one on stdout (read line by line).
 
+#include <chrono>
 #include <csignal>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ public:
 
   /// The next line of the child's stdout, or nothing after `timeout_ms` or at EOF.
   std::optional<std::string> read_line(int timeout_ms);
+
+  /// The same, waiting until `until` at most.
+  std::optional<std::string> read_line_until(std::chrono::steady_clock::time_point until);
 
   /// Reads lines until one starts with `prefix`; returns the rest of it.
   std::optional<std::string> wait_for(const std::string& prefix, int timeout_ms);

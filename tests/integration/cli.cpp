@@ -104,16 +104,9 @@ struct fixture {
     // still running after 15 s hangs, and the test says where, before the
     // suite's watchdog aborts it (30 s).
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds{15};
-    auto left = [&] {
-      return static_cast<int>(
-          std::max<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                until - std::chrono::steady_clock::now())
-                                .count(),
-                            0));
-    };
-    while (auto line = proc.read_line(left()))
+    while (auto line = proc.read_line_until(until))
       out.lines.push_back(*line);
-    if (left() == 0)
+    if (std::chrono::steady_clock::now() >= until)
       CAF_FAIL("slacker " << args[1] << " still runs after 15 s (output: "
                           << out.lines.size() << " lines); its threads:\n"
                           << proc.threads());

@@ -42,6 +42,11 @@ public:
 
   ~blocking_lane();
 
+  /// The wire options it was made with (its client's).
+  const wire_options& options() const noexcept {
+    return opts_;
+  }
+
   /// How a call went on the wire, for the retry rule (retry.hpp).
   struct attempt {
     bool sent = false;     // the request was written to a connection

@@ -41,7 +41,7 @@ void tell(route_board& board, route_server& s, const cluster_call& call,
           std::chrono::microseconds took, const caf::actor& dispatcher) {
   if (how.answered) {
     if (accrual::answered(*s.health, board.accrual, probe, took, code_of(err),
-                          board.overload_backoff))
+                          s.lane->options().overload_backoff))
       caf::anon_send(dispatcher, conn_up_atom::value, s.addr);
   } else if (how.connect_cut_short) {
     // Slow to accept, not gone (the lane marked it unheard): its connection

@@ -796,9 +796,6 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
   auto& cfg = self->home_system().config();
   st.accrual = static_cast<uint32_t>(
       std::max<size_t>(caf::get_or(cfg, "slacker.failure-accrual", size_t{3}), 1));
-  st.overload_backoff = std::max(
-      caf::get_or(cfg, "slacker.overload-backoff", caf::timespan{st.overload_backoff}),
-      caf::timespan{0});
   st.outlier_factor = caf::get_or(cfg, "slacker.outlier-latency", st.outlier_factor);
   st.outlier_floor =
       caf::get_or(cfg, "slacker.outlier-min-latency", caf::timespan{st.outlier_floor});
@@ -809,7 +806,6 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
   if (board) {
     board->feedback = st.feedback;
     board->accrual = st.accrual;
-    board->overload_backoff = st.overload_backoff;
     st.board = std::move(board);
   }
   // Closed: the calls still waiting for the first view get an answer.

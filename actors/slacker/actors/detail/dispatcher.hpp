@@ -86,9 +86,6 @@ struct dispatcher_state {
   /// `slacker.outlier-min-latency`), the share of servers out at once
   /// (`slacker.max-ejected`), and each server's windows in a row judged slow.
   uint32_t accrual = 3;
-  /// `slacker.overload-backoff`: how long a server that answered a call
-  /// `overloaded` is passed over while another is not so (0: never).
-  clock::duration overload_backoff = std::chrono::milliseconds{100};
   double outlier_factor = 5;
   clock::duration outlier_floor = std::chrono::milliseconds{10};
   double max_ejected = 0.5;

@@ -87,9 +87,6 @@ public:
   std::shared_ptr<std::atomic<bool>> feedback;
   /// Timeouts in a row that make a server suspect (`slacker.failure-accrual`).
   uint32_t accrual = 3;
-  /// How long a server that answered `overloaded` is passed over
-  /// (`slacker.overload-backoff`).
-  std::chrono::nanoseconds overload_backoff = std::chrono::milliseconds{100};
 
   /// The membership as the dispatcher saw it at its last change, and when
   /// its view was last known current: what the status portal shows,
