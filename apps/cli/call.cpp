@@ -66,7 +66,7 @@ int run_direct(caf::actor_system& sys, const cli_config& cfg, slacker::bytes arg
   auto out = slacker::result_of<json>(*rep);
   if (!out)
     return fail(out.error());
-  std::cout << out->dump() << "\n";
+  std::cout << out->dump() << std::endl;
   return 0;
 }
 
@@ -119,7 +119,7 @@ int run_call(caf::actor_system& sys, const cli_config& cfg) {
   }
   if (!out)
     return fail(out.error());
-  std::cout << out->dump() << "\n";
+  std::cout << out->dump() << std::endl;
   // A partial result says who is missing from it, and why.
   if (!rep->failed.empty() && !cfg.verbose) {
     std::string missing;

@@ -235,7 +235,7 @@ int print_state(caf::actor_system& sys, const cli_config& cfg, const std::string
     state = *res;
   json out{{"addr", addr}};
   out.update(state);
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump() << std::endl;
   return 0;
 }
 

@@ -23,7 +23,7 @@ int run_inspect(caf::actor_system&, const cli_config& cfg) {
     for (auto& [fn, data] : entries)
       out[ns][fn] = parse_result(slacker::bytes(data.begin(), data.end()));
   }
-  std::cout << out.dump() << "\n";
+  std::cout << out.dump() << std::endl;
   return 0;
 }
 

@@ -50,7 +50,7 @@ int run_members(caf::actor_system& sys, const cli_config& cfg) {
                              : "")));
     }
   }
-  std::cout << members_json(*v).dump() << "\n";
+  std::cout << members_json(*v).dump() << std::endl;
   return 0;
 }
 

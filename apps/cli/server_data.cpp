@@ -36,7 +36,7 @@ int run_server_data(caf::actor_system& sys, const cli_config& cfg) {
   if (i == v->servers.end())
     return fail(slacker::make_error(
         slacker::sc::not_found, "no server " + cfg.addr + " in cluster " + cfg.cluster));
-  std::cout << data_json(i->second).dump() << "\n";
+  std::cout << data_json(i->second).dump() << std::endl;
   return 0;
 }
 

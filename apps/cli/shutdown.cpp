@@ -15,7 +15,7 @@ int run_shutdown(caf::actor_system& sys, const cli_config& cfg) {
   auto res = manager_call(sys, cfg, cfg.addr, "shutdown", json::array());
   if (!res)
     return fail(res.error());
-  std::cout << json{{"addr", cfg.addr}, {"stopping", true}}.dump() << "\n";
+  std::cout << json{{"addr", cfg.addr}, {"stopping", true}}.dump() << std::endl;
   return 0;
 }
 
