@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "slacker/cluster/manager.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
+#include "slacker/runtime/detail/metrics.hpp"
 #include "tests/call_load.hpp"
 #include "tests/cluster_fixture.hpp"
 #include "tests/event_log.hpp"
@@ -129,6 +131,18 @@ clock_type::duration quantile(std::vector<clock_type::duration> xs, double q) {
   std::sort(xs.begin(), xs.end());
   return xs[std::min(xs.size() - 1,
                      static_cast<size_t>(q * static_cast<double>(xs.size())))];
+}
+
+/// The state of each server in every cluster part of the status portal
+/// now, added to `out` (addr -> states seen).
+void portal_states(std::map<std::string, std::set<std::string>>& out) {
+  for (auto& [title, part] : slacker::metrics::read_status("cluster")) {
+    auto j = nlohmann::json::parse(part, nullptr, false);
+    if (!j.is_object() || !j.contains("servers"))
+      continue;
+    for (auto& s : j["servers"])
+      out[s.value("addr", "")].insert(s.value("state", ""));
+  }
 }
 
 } // namespace
@@ -599,6 +613,8 @@ CAF_TEST(callers pass over a server that sheds load while another has room) {
       own_client own{cluster, path, [&](slacker::config& cfg) {
                        cfg.set("slacker.overload-backoff",
                                caf::timespan{on ? backoff : 0ms});
+                       // The status portal's parts (any port: read in-process).
+                       cfg.set("slacker.metrics", "127.0.0.1:0");
                      }};
       for (auto& m : {&a, &b})
         SLACKER_REQUIRE(own.log->next<member_up>(
@@ -609,9 +625,30 @@ CAF_TEST(callers pass over a server that sheds load while another has room) {
       SLACKER_REQUIRE(call, describe(call.error()));
       auto began = clock_type::now();
       load l{own.c, std::move(*call), callers};
-      std::this_thread::sleep_for(1500ms);
+      // Meanwhile the status portal says whom the callers pass over: A as
+      // `shedding` (with the backoff) and never B, which has room.
+      std::map<std::string, std::set<std::string>> shown; // addr -> states
+      while (clock_type::now() - began < 1500ms) {
+        portal_states(shown);
+        std::this_thread::sleep_for(10ms); // a sample every 10 ms
+      }
       l.stop();
       auto took = clock_type::now() - began;
+      CAF_MESSAGE("  the portal showed A " << nlohmann::json(shown[a.addr]) << ", B "
+                                           << nlohmann::json(shown[b.addr]));
+      CAF_CHECK_EQUAL(shown[a.addr].count("shedding"), on ? 1u : 0u);
+      CAF_CHECK_EQUAL(shown[b.addr].count("shedding"), 0u);
+      if (on) { // and once the backoff passed with no call, routed again
+        auto routed = [&] {
+          std::map<std::string, std::set<std::string>> now;
+          portal_states(now);
+          return now[a.addr].count("routed") > 0 && now[a.addr].count("shedding") == 0;
+        };
+        auto until = clock_type::now() + backoff + 2s;
+        while (!routed() && clock_type::now() < until)
+          std::this_thread::sleep_for(10ms);
+        CAF_CHECK(routed());
+      }
       auto failures = l.failures();
       refused[on] = failures[sc::overloaded];
       ran[on] = l.calls() - l.failed();

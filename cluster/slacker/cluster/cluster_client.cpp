@@ -8,8 +8,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/settings.hpp>
 
+#include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/caller_path.hpp"
 #include "slacker/actors/detail/dispatcher.hpp"
+#include "slacker/actors/detail/routes.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/registry/registry.hpp"
 #include "slacker/runtime/config.hpp"
@@ -269,16 +271,32 @@ std::string cluster_client::status_of_cluster() {
   for (auto& [ns, addrs] : v->namespaces)
     for (auto& addr : addrs)
       provides[addr].push_back(ns);
+  // Whom the callers pass over now, by the health on the routes they read.
+  std::map<std::string, const accrual::health*> health;
+  for (auto& [ns, e] : board_->read()->namespaces)
+    for (auto& s : e.servers)
+      if (s && s->health)
+        health.emplace(s->addr, s->health.get());
+  auto passed_over = [&](const std::string& addr) -> const char* {
+    auto h = health.find(addr);
+    if (h == health.end())
+      return nullptr;
+    return accrual::shedding(*h->second) ? "shedding"
+           : accrual::quiet(*h->second)  ? "unheard"
+                                         : nullptr;
+  };
   auto servers = nlohmann::json::array();
   for (auto& [addr, data] : v->servers) {
     auto counts = metrics::peer(cluster_, addr);
     auto ejections = counts->ejected_timeouts.load() + counts->ejected_slow.load();
     auto& nss = provides[addr];
+    const char* avoided = passed_over(addr);
     const char* state = v->leaving.count(addr) > 0 ? "draining"
                         : nss.empty()              ? "offline"
-                        : counts->routable.load()  ? "routed"
-                        : ejections > 0            ? "ejected"
-                                                   : "unreachable";
+                        : !counts->routable.load()
+                            ? (ejections > 0 ? "ejected" : "unreachable")
+                        : avoided ? avoided
+                                  : "routed";
     servers.push_back({{"addr", addr},
                        {"data", data},
                        {"namespaces", nss},

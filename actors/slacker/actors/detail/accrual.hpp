@@ -78,6 +78,12 @@ inline void shed(health& h, std::chrono::nanoseconds backoff) {
                      std::memory_order_relaxed);
 }
 
+/// Shedding load: answered `overloaded` less than its backoff ago (`shed`).
+inline bool shedding(const health& h) {
+  auto until = h.shed_until.load(std::memory_order_relaxed);
+  return until != 0 && steady_ns() < until;
+}
+
 /// A call picking a server goes elsewhere when another is not so: the
 /// server is unheard (`quiet`) or sheds load (`shed`).
 inline bool avoid(const health& h) {

@@ -51,7 +51,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state { padding: .05em .5em; border-radius: .7em; font-size: .9em; }
 .routed, .ok, .connected { background: #d8f3dc; }
 .unreachable, .ejected, .error, .lost, .expired { background: #ffd6d6; }
-.leaving, .draining, .connecting, .offline { background: #fff1c2; }
+.leaving, .draining, .connecting, .offline, .shedding, .unheard { background: #fff1c2; }
 svg.spark { width: 120px; height: 24px; }
 svg.spark polyline { fill: none; stroke: #3b6fd8; stroke-width: 1.5; }
 pre { margin: 0; white-space: pre-wrap; max-width: 40em; }
