@@ -78,6 +78,14 @@ public:
     poke();
   }
 
+  /// From now on each connection passes the target's first answer (for
+  /// ZooKeeper, the session's) and then nothing more from the target: the
+  /// process is connected, and its next request goes unanswered.
+  void answer_once() {
+    answer_once_ = true;
+    poke();
+  }
+
   /// Closes every connection it held; new ones pass again.
   void restore() {
     restore_ = true;
@@ -87,8 +95,9 @@ public:
 
 private:
   struct pair {
-    int a = -1; // accepted from the process
-    int b = -1; // to the target; -1 while held (accepted during a cut)
+    int a = -1;            // accepted from the process
+    int b = -1;            // to the target; -1 while held (accepted during a cut)
+    bool answered = false; // the target's first answer passed
   };
 
   void poke() {
@@ -144,10 +153,12 @@ private:
       bool cut = cut_;
       auto polled = cut ? size_t{0} : pairs_.size();
       std::vector<pollfd> fds{{listener_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      bool once = answer_once_;
       if (!cut)
         for (auto& p : pairs_) {
           fds.push_back({p.a, POLLIN, 0});
-          fds.push_back({p.b, POLLIN, 0});
+          // Held after its first answer (answer_once): not read.
+          fds.push_back({p.b, static_cast<short>(once && p.answered ? 0 : POLLIN), 0});
         }
       if (::poll(fds.data(), fds.size(), 100) <= 0)
         continue;
@@ -177,8 +188,10 @@ private:
         bool ok = true;
         if (ra & (POLLIN | POLLHUP | POLLERR))
           ok = pump(p.a, p.b);
-        if (ok && (rb & (POLLIN | POLLHUP | POLLERR)))
+        if (ok && !(once && p.answered) && (rb & (POLLIN | POLLHUP | POLLERR))) {
           ok = pump(p.b, p.a);
+          p.answered = true;
+        }
         if (!ok)
           close_pair(p);
       }
@@ -195,6 +208,7 @@ private:
   std::atomic<bool> stop_{false};
   std::atomic<bool> cut_{false};
   std::atomic<bool> restore_{false};
+  std::atomic<bool> answer_once_{false};
   std::vector<pair> pairs_; // the proxy thread's alone
   std::thread thread_;
 };

@@ -4,8 +4,13 @@
 // errors (unknown command or option, a missing argument): exit 2.
 // Each command is one file of this folder; this one parses and dispatches.
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <future>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -89,6 +94,22 @@ int main(int argc, char** argv) {
   keys.insert(keys.end(), parts.caf.begin(), parts.caf.end());
   if (auto rc = slacker_apps::parse_config(sys_cfg, "slacker", keys); rc >= 0)
     return rc;
-  caf::actor_system sys{sys_cfg};
-  return cmd.run(sys, cfg);
+  auto rc = 0;
+  auto stopped = std::make_shared<std::promise<void>>();
+  {
+    caf::actor_system sys{sys_cfg};
+    rc = cmd.run(sys, cfg);
+    // The command is done and has said so. The actor system's end waits for
+    // every actor, and the registry's waits out a ZooKeeper call under way
+    // (one that ZooKeeper leaves unanswered takes the client's receive
+    // timeout, then the next one may too): a tool does not wait for that.
+    std::cout.flush();
+    std::cerr.flush();
+    std::thread{[rc, done = stopped->get_future()] {
+      if (done.wait_for(std::chrono::seconds{1}) != std::future_status::ready)
+        std::_Exit(rc);
+    }}.detach();
+  }
+  stopped->set_value();
+  return rc;
 }

@@ -24,6 +24,7 @@
 #include "tests/event_log.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
+#include "tests/tcp_proxy.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;
@@ -467,6 +468,33 @@ CAF_TEST(without zookeeper every command fails fast with one line) {
     CAF_CHECK_EQUAL(out.output,
                     "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable "
                     "(connection refused)\n");
+  }
+}
+
+CAF_TEST(a zookeeper that stops answering after the session leaves every command within
+             its zk timeout) {
+  // The proxy passes ZooKeeper's first answer on each connection (the
+  // session) and nothing after: a command's registry is connected, and its
+  // first read of the tree waits unanswered (until the client's receive
+  // timeout, 10 s with the default session). --zk-timeout bounds the command
+  // all the same.
+  slacker_test::tcp_proxy proxy{slacker_test::port_of(zk_address())};
+  proxy.answer_once();
+  std::vector<std::vector<std::string>> commands{{"members"},
+                                                 {"server-data", addr(0)},
+                                                 {"call", "test.api/add", "1", "2"},
+                                                 {"inspect"}};
+  for (auto cmd : commands) {
+    cmd.insert(cmd.end(),
+               {"--zk=" + proxy.address(), "--zk-timeout=2000", "--cluster=" + cluster});
+    auto t0 = std::chrono::steady_clock::now();
+    auto out = slacker(cmd, false);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
+    CAF_MESSAGE(cmd[0] << " took " << took.count() << " ms");
+    CAF_CHECK_EQUAL(out.exit_code, 1);
+    CAF_CHECK(out.lines.empty()); // the error is one line on stderr
+    CAF_CHECK_LESS(took, 5000ms); // 2 s, the probe's 0.5 s, 1 s to stop, the process
   }
 }
 

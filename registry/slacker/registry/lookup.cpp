@@ -1,5 +1,6 @@
 #include "slacker/registry/lookup.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <sstream>
@@ -55,7 +56,11 @@ caf::error zk_unreachable(const std::string& connect_string) {
 caf::expected<std::map<std::string, std::map<std::string, std::string>>>
 registered_functions(const zk_options& opts, const std::string& only,
                      std::chrono::milliseconds timeout) {
-  auto zk = zk::session::open(opts.zk, std::chrono::seconds{10}, [](const zk::event&) {});
+  // A read that ZooKeeper leaves unanswered fails after the client's receive
+  // timeout, two thirds of the session's: a session of 1.5 x `timeout` keeps
+  // a stalled ZooKeeper within `timeout` (2 s at least: ZooKeeper's floor).
+  auto session = std::max(std::chrono::milliseconds{2000}, timeout * 3 / 2);
+  auto zk = zk::session::open(opts.zk, session, [](const zk::event&) {});
   if (!zk) // an address it cannot use
     return zk_unreachable(opts.zk);
   // The session connects in the background: wait until it answers.

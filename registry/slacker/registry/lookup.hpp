@@ -17,7 +17,8 @@ namespace slacker {
 /// The metadata (JSON text) of every function registered in a cluster, by
 /// namespace and name; only those of namespace `only` when it is not empty
 /// (`not_found` when the cluster has none). Opens a session of its own and
-/// gives up after `timeout` with `zk_unreachable`'s error.
+/// gives up after `timeout` with `zk_unreachable`'s error (a ZooKeeper that
+/// leaves a read unanswered too: the session's timeout follows `timeout`).
 caf::expected<std::map<std::string, std::map<std::string, std::string>>>
 registered_functions(const zk_options& opts, const std::string& only,
                      std::chrono::milliseconds timeout);

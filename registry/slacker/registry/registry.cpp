@@ -30,10 +30,8 @@ registry_state registry::state() const {
   return live_->load();
 }
 
-caf::expected<membership_view> registry::view() {
-  // The registry actor answers at once unless a ZooKeeper call is under way.
-  return blocking_request<membership_view>(sys_, actor_, std::chrono::seconds{30},
-                                           view_atom::value);
+caf::expected<membership_view> registry::view(std::chrono::milliseconds timeout) {
+  return blocking_request<membership_view>(sys_, actor_, timeout, view_atom::value);
 }
 
 caf::expected<zk::request_counts> registry::zk_requests() {

@@ -38,8 +38,11 @@ public:
     return actor_;
   }
 
-  /// The current view (blocking).
-  caf::expected<membership_view> view();
+  /// The current view (blocking): the registry actor answers at once
+  /// unless a ZooKeeper call is under way; `caf::sec::request_timeout` when
+  /// it did not answer within `timeout`.
+  caf::expected<membership_view>
+  view(std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
   /// Waits until the view satisfies `pred` (e.g. three servers registered);
   /// the view then, or a `timeout` error after `timeout`.
