@@ -22,6 +22,7 @@
 #include "tests/event_log.hpp"
 #include "tests/require.hpp"
 #include "tests/run_support.hpp"
+#include "tests/tcp_proxy.hpp"
 #include "tests/zk_support.hpp"
 
 using namespace slacker;
@@ -356,6 +357,41 @@ CAF_TEST(an unreachable ZooKeeper neither crashes nor blocks the registry) {
   SLACKER_REQUIRE(view, describe(view.error()));
   CAF_CHECK(view->state.status == registry_status::connecting);
   CAF_CHECK(view->servers.empty());
+}
+
+CAF_TEST(a registry whose zookeeper stops answering keeps view and wait until in time) {
+  // The proxy passes ZooKeeper's first answer on each connection (the
+  // session) and nothing after: the registry connects, and its first read
+  // of the tree waits unanswered, until the client's receive timeout (two
+  // thirds of the 6 s session), with its actor inside that call.
+  slacker_test::tcp_proxy proxy{slacker_test::port_of(zk_address())};
+  proxy.answer_once();
+  zk_options opts;
+  opts.zk = proxy.address();
+  opts.cluster = cluster;
+  opts.session_timeout = 6000ms;
+  slacker::registry stalled{sys, opts};
+  // It answers at once while it connects; then its actor is in the read.
+  auto until = std::chrono::steady_clock::now() + 5s;
+  caf::expected<membership_view> v{caf::no_error};
+  do
+    v = stalled.view(100ms);
+  while (v && std::chrono::steady_clock::now() < until);
+  SLACKER_REQUIRE(!v && v.error() == caf::sec::request_timeout,
+                  "the registry never got inside a read");
+  auto t0 = std::chrono::steady_clock::now();
+  auto w = stalled.wait_until(
+      [](const membership_view& x) {
+        return x.state.status == registry_status::connected;
+      },
+      300ms);
+  auto took = std::chrono::steady_clock::now() - t0;
+  CAF_MESSAGE("wait_until(300 ms) returned after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms: " << (w ? std::string{"a view"} : describe(w.error())));
+  SLACKER_REQUIRE(!w, "a view while ZooKeeper does not answer");
+  CAF_CHECK_EQUAL(code_of(w.error()), sc::timeout);
+  CAF_CHECK_LESS(took, 1s);
 }
 
 CAF_TEST(

@@ -1,5 +1,6 @@
 #include "slacker/registry/registry.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <caf/scoped_actor.hpp>
@@ -41,7 +42,15 @@ caf::expected<zk::request_counts> registry::zk_requests() {
 caf::expected<membership_view>
 registry::wait_until(const std::function<bool(const membership_view&)>& pred,
                      std::chrono::milliseconds timeout) {
-  return wait_for_view([this] { return view(); }, pred, timeout);
+  // Each read waits for the registry actor no longer than what is left.
+  auto until = std::chrono::steady_clock::now() + timeout;
+  return wait_for_view(
+      [this, until] {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        return view(std::max(left, std::chrono::milliseconds{1}));
+      },
+      pred, timeout);
 }
 
 caf::expected<membership_view>
@@ -51,7 +60,9 @@ wait_for_view(const std::function<caf::expected<membership_view>()>& read,
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto v = read();
-    if (!v || pred(*v))
+    // Not answered in time (a registry inside a ZooKeeper call): not yet.
+    bool unanswered = !v && v.error() == caf::sec::request_timeout;
+    if (!unanswered && (!v || pred(*v)))
       return v;
     if (std::chrono::steady_clock::now() >= until)
       return make_error(sc::timeout, "the cluster's membership did not reach what was "

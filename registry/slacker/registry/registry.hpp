@@ -45,7 +45,9 @@ public:
   view(std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
   /// Waits until the view satisfies `pred` (e.g. three servers registered);
-  /// the view then, or a `timeout` error after `timeout`.
+  /// the view then, or a `timeout` error after `timeout`, also while the
+  /// registry actor is inside a ZooKeeper call that ZooKeeper leaves
+  /// unanswered.
   caf::expected<membership_view>
   wait_until(const std::function<bool(const membership_view&)>& pred,
              std::chrono::milliseconds timeout);
