@@ -61,6 +61,15 @@ public:
     s->cb_(zk::event{zk::event_type::session, zk::session_state::connecting, ""});
   }
 
+  /// The link of session `id` is back, and drops again at its next request
+  /// (which fails with connection loss): it says `connected`, then
+  /// `connecting` from inside that request.
+  void reconnect_briefly(int64_t id) {
+    auto s = sessions_.at(id);
+    s->drop_at_next_request_ = true;
+    reconnect(id);
+  }
+
   /// The link of session `id` is back before its timeout.
   void reconnect(int64_t id) {
     auto s = sessions_.at(id);
@@ -286,7 +295,11 @@ private:
   private:
     friend class fake_zookeeper;
 
-    std::optional<zk::status> usable() const {
+    std::optional<zk::status> usable() {
+      if (drop_at_next_request_ && connected_) {
+        drop_at_next_request_ = false;
+        zk_.disconnect(id_);
+      }
       if (expired_)
         return zk::status{zk::rc::session_expired, "session expired"};
       if (!connected_)
@@ -300,6 +313,7 @@ private:
     callback cb_;
     bool connected_ = true;
     bool expired_ = false;
+    bool drop_at_next_request_ = false; // reconnect_briefly
   };
 
   using watches = std::map<std::string, std::set<int64_t>>;

@@ -1,4 +1,5 @@
 #define CAF_SUITE zookeeper
+#include <algorithm>
 #include <caf/test/dsl.hpp>
 
 #include <map>
@@ -171,6 +172,31 @@ CAF_TEST(the registry actor reports servers as they register change and leave) {
   CAF_CHECK(logged("ns down ns 127.0.0.1:1001"));
   CAF_CHECK(logged("down 127.0.0.1:1001"));
   CAF_CHECK(!logged("down 127.0.0.1:1000"));
+}
+
+CAF_TEST(a registry says connected only after a read of the tree that the link survived) {
+  registrar(1000);
+  auto m = mirror();
+  auto connected = [&] {
+    return std::count(log->begin(), log->end(), "status connected");
+  };
+  CAF_CHECK_EQUAL(connected(), 1);
+  auto id = session_of(m);
+  zookeeper.disconnect(id);
+  sched.run();
+  CAF_CHECK_EQUAL(log->back(), "status suspended");
+  // Back, and gone again during the first read: the reads failed, so the
+  // view is not known current (it was said connected before).
+  zookeeper.reconnect_briefly(id);
+  sched.run();
+  CAF_CHECK_EQUAL(connected(), 1);
+  CAF_CHECK_NOT_EQUAL(log->back(), "status connected");
+  zookeeper.reconnect(id);
+  sched.run();
+  CAF_CHECK_EQUAL(connected(), 2);
+  CAF_CHECK_EQUAL(log->back(), "status connected");
+  registrar(1001); // and it follows the tree again
+  CAF_CHECK(logged("up 127.0.0.1:1001 {}"));
 }
 
 CAF_TEST(a client holds the same watches for 2 servers or 12 and hears every data change) {

@@ -32,15 +32,22 @@ zk_layout paths(self_ptr self) {
   return zk_layout{self->state.link.opts};
 }
 
+/// `res`, noting a read that failed because the link went (`read_lost`).
+zk::status noted(self_ptr self, zk::status res) {
+  if (res.code == zk::rc::connection_loss || res.code == zk::rc::session_expired)
+    self->state.read_lost = true;
+  return res;
+}
+
 /// Lists children with a watch (`st`: the parent's stat); a missing parent
 /// is watched for creation.
 bool watched_children(self_ptr self, const std::string& path,
                       std::vector<std::string>& out, zk::node_stat* st = nullptr) {
   auto& zk = *self->state.link.zk;
-  auto res = zk.children(path, true, out, st);
+  auto res = noted(self, zk.children(path, true, out, st));
   if (res.code == zk::rc::no_node) {
     out.clear();
-    auto again = zk.exists(path, true);
+    auto again = noted(self, zk.exists(path, true));
     if (again.code == zk::rc::ok) // created meanwhile
       return watched_children(self, path, out, st);
     return again.code == zk::rc::no_node;
@@ -52,7 +59,7 @@ bool watched_children(self_ptr self, const std::string& path,
 /// the servers folder's data, `refresh_changes`).
 void refresh_server(self_ptr self, const std::string& addr) {
   std::string data;
-  auto res = self->state.link.zk->get(paths(self).server(addr), false, data);
+  auto res = noted(self, self->state.link.zk->get(paths(self).server(addr), false, data));
   if (!res)
     return; // gone: the children watch reports it
   auto& servers = self->state.view.servers;
@@ -77,7 +84,7 @@ void refresh_changes(self_ptr self, bool all) {
   auto& seen = self->state.changes_seen;
   std::string addr;
   zk::node_stat st;
-  auto res = zk.get(paths(self).servers(), true, addr, &st);
+  auto res = noted(self, zk.get(paths(self).servers(), true, addr, &st));
   if (res.code == zk::rc::no_node) {
     seen = -1; // watched for its creation by the servers' list
     return;
@@ -150,7 +157,8 @@ void refresh_leader(self_ptr self, const std::string& ns) {
     std::string data;
     zk::node_stat candidate;
     for (auto& c : candidates)
-      if (self->state.link.zk->get(path + "/" + c, false, data, &candidate)) {
+      if (noted(self,
+                self->state.link.zk->get(path + "/" + c, false, data, &candidate))) {
         leader = data;
         token = {candidate.ephemeral_owner, zk_layout::sequence_of(c), election.ctime};
         break;
@@ -315,8 +323,15 @@ registry_actor(registry_mirror_type::stateful_pointer<mirror_state> self, zk_opt
                   }
                   // After a reconnect or a new session: read everything, then
                   // say connected, so that the view is complete when
-                  // subscribers hear it.
+                  // subscribers hear it; not if the link went during the
+                  // reads (its events follow: once back, it reads again).
+                  self->state.read_lost = false;
                   refresh_all(self);
+                  if (self->state.read_lost) {
+                    spdlog::info("registry: the link to ZooKeeper went while reading "
+                                 "the tree; reading it again once back");
+                    return;
+                  }
                   set_status(self, registry_status::connected);
                 },
                 [=] {

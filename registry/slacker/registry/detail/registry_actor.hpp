@@ -30,6 +30,9 @@ struct mirror_state {
   /// (naming itself) after changing its node's data, so one data watch on
   /// the folder replaces a watch per server (-1: not read yet).
   int32_t changes_seen = -1;
+  /// A read since the last connected event failed for a lost link: what was
+  /// read then is not known current.
+  bool read_lost = false;
   /// The status for other threads (`registry::state`).
   std::shared_ptr<live_registry_state> live;
   static inline const char* name = "slacker.registry";
