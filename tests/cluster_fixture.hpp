@@ -63,6 +63,13 @@ struct cluster_fixture {
     SLACKER_REQUIRE(
         log->next<slacker::member_up>([&](auto& x) { return x.addr == m.addr; }, 15s),
         "no member_up for " << m.addr);
+    // The registry told the client's dispatcher first, but this log may hear
+    // it before the dispatcher took it in and published its routes (a call
+    // then went to the servers before it: `all` over 2 of 3, once in CI).
+    // The dispatcher answers in order: once it answers, it took the change.
+    auto seen = client->members();
+    SLACKER_REQUIRE(seen && seen->servers.count(m.addr) > 0,
+                    "the client's dispatcher does not list " << m.addr);
   }
 };
 
