@@ -1,6 +1,5 @@
 // What the commands share: option groups, errors, JSON arguments, direct and
 // manager calls, the registry's view.
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -278,21 +277,13 @@ bool client_connected(slacker::cluster_client& sc) {
 
 caf::expected<slacker::membership_view> current_view(slacker::registry& reg,
                                                      const cli_config& cfg) {
-  caf::expected<slacker::membership_view> v{caf::no_error};
-  auto until = std::chrono::steady_clock::now() + milliseconds{cfg.zk_timeout};
-  auto err = wait_zk(cfg, [&] {
-    // The registry actor answers at once unless a ZooKeeper call is under
-    // way (one that ZooKeeper leaves unanswered takes the client's receive
-    // timeout): wait for it no longer than --zk-timeout.
-    auto left = std::chrono::duration_cast<milliseconds>(
-        until - std::chrono::steady_clock::now());
-    v = reg.view(std::max(left, milliseconds{1}));
-    if (!v && v.error() == caf::sec::request_timeout)
-      return false; // still busy with ZooKeeper: not connected yet
-    return !v || v->state.status == slacker::registry_status::connected;
-  });
-  if (err)
-    return err;
+  // Bounded by --zk-timeout also while the registry is inside a ZooKeeper
+  // call that ZooKeeper leaves unanswered.
+  auto v = reg.wait_until(
+      [](auto& x) { return x.state.status == slacker::registry_status::connected; },
+      milliseconds{cfg.zk_timeout});
+  if (!v && slacker::code_of(v.error()) == slacker::sc::timeout)
+    return slacker::zk_unreachable(cfg.zk);
   return v;
 }
 

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <future>
 #include <iostream>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,7 +94,7 @@ int main(int argc, char** argv) {
   if (auto rc = slacker_apps::parse_config(sys_cfg, "slacker", keys); rc >= 0)
     return rc;
   auto rc = 0;
-  auto stopped = std::make_shared<std::promise<void>>();
+  std::promise<void> stopped;
   {
     caf::actor_system sys{sys_cfg};
     rc = cmd.run(sys, cfg);
@@ -105,11 +104,11 @@ int main(int argc, char** argv) {
     // timeout, then the next one may too): a tool does not wait for that.
     std::cout.flush();
     std::cerr.flush();
-    std::thread{[rc, done = stopped->get_future()] {
+    std::thread{[rc, done = stopped.get_future()] {
       if (done.wait_for(std::chrono::seconds{1}) != std::future_status::ready)
         std::_Exit(rc);
     }}.detach();
   }
-  stopped->set_value();
+  stopped.set_value();
   return rc;
 }

@@ -37,7 +37,7 @@ int run_members(caf::actor_system& sys, const cli_config& cfg) {
     v = reg.wait_until([&](auto& view) { return serving(view) >= cfg.wait; },
                        std::chrono::milliseconds{cfg.timeout});
     if (!v) {
-      auto now = reg.view();
+      auto now = reg.view(std::chrono::milliseconds{cfg.zk_timeout});
       auto have = now ? serving(*now) : 0;
       auto listed = now ? now->servers.size() : 0;
       return fail(slacker::make_error(

@@ -43,23 +43,19 @@ caf::expected<membership_view>
 registry::wait_until(const std::function<bool(const membership_view&)>& pred,
                      std::chrono::milliseconds timeout) {
   // Each read waits for the registry actor no longer than what is left.
-  auto until = std::chrono::steady_clock::now() + timeout;
-  return wait_for_view(
-      [this, until] {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            until - std::chrono::steady_clock::now());
-        return view(std::max(left, std::chrono::milliseconds{1}));
-      },
-      pred, timeout);
+  return wait_for_view([this](std::chrono::milliseconds left) { return view(left); },
+                       pred, timeout);
 }
 
-caf::expected<membership_view>
-wait_for_view(const std::function<caf::expected<membership_view>()>& read,
-              const std::function<bool(const membership_view&)>& pred,
-              std::chrono::milliseconds timeout) {
+caf::expected<membership_view> wait_for_view(
+    const std::function<caf::expected<membership_view>(std::chrono::milliseconds)>& read,
+    const std::function<bool(const membership_view&)>& pred,
+    std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto v = read();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    auto v = read(std::max(left, std::chrono::milliseconds{1}));
     // Not answered in time (a registry inside a ZooKeeper call): not yet.
     bool unanswered = !v && v.error() == caf::sec::request_timeout;
     if (!unanswered && (!v || pred(*v)))

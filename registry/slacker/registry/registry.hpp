@@ -65,12 +65,14 @@ private:
   std::shared_ptr<live_registry_state> live_;
 };
 
-/// Reads a view with `read` until `pred` holds, every 10 ms, for at most
-/// `timeout`: the one wait for membership (`registry::wait_until`,
-/// `cluster_client::wait_until`). A failed read ends it with its error.
-caf::expected<membership_view>
-wait_for_view(const std::function<caf::expected<membership_view>()>& read,
-              const std::function<bool(const membership_view&)>& pred,
-              std::chrono::milliseconds timeout);
+/// Reads a view with `read` (given the time left) until `pred` holds, every
+/// 10 ms, for at most `timeout`: the one wait for membership
+/// (`registry::wait_until`, `cluster_client::wait_until`). A failed read ends
+/// it with its error; one not answered in time (`caf::sec::request_timeout`)
+/// counts as not yet.
+caf::expected<membership_view> wait_for_view(
+    const std::function<caf::expected<membership_view>(std::chrono::milliseconds)>& read,
+    const std::function<bool(const membership_view&)>& pred,
+    std::chrono::milliseconds timeout);
 
 } // namespace slacker

@@ -53,6 +53,11 @@ inline int64_t steady_ns() {
       .count();
 }
 
+/// A deadline of the record (steady nanoseconds; 0: none) not yet passed.
+inline bool ahead(int64_t until) {
+  return until != 0 && steady_ns() < until;
+}
+
 /// A path waiting on the server heard nothing from it for a while: unheard
 /// for `at_most` from now, when that path will know (or until heard).
 inline void went_quiet(health& h, std::chrono::nanoseconds at_most) {
@@ -68,8 +73,7 @@ inline void heard(health& h) {
 
 /// Unheard (`went_quiet`) and not heard since, for no longer than it said.
 inline bool quiet(const health& h) {
-  auto until = h.unheard_until.load(std::memory_order_relaxed);
-  return until != 0 && steady_ns() < until;
+  return ahead(h.unheard_until.load(std::memory_order_relaxed));
 }
 
 /// The server answered a call `overloaded`: it sheds load for `backoff`.
@@ -80,16 +84,14 @@ inline void shed(health& h, std::chrono::nanoseconds backoff) {
 
 /// Shedding load: answered `overloaded` less than its backoff ago (`shed`).
 inline bool shedding(const health& h) {
-  auto until = h.shed_until.load(std::memory_order_relaxed);
-  return until != 0 && steady_ns() < until;
+  return ahead(h.shed_until.load(std::memory_order_relaxed));
 }
 
 /// A call picking a server goes elsewhere when another is not so: the
 /// server is unheard (`quiet`) or sheds load (`shed`).
 inline bool avoid(const health& h) {
-  auto until = std::max(h.unheard_until.load(std::memory_order_relaxed),
-                        h.shed_until.load(std::memory_order_relaxed));
-  return until != 0 && steady_ns() < until;
+  return ahead(std::max(h.unheard_until.load(std::memory_order_relaxed),
+                        h.shed_until.load(std::memory_order_relaxed)));
 }
 
 /// The server is suspect: `limit` calls in a row timed out, or the
