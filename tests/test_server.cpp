@@ -69,6 +69,15 @@ caf::behavior reflector(caf::event_based_actor* self) {
   }};
 }
 
+/// Keeps the calling thread's core busy for `d` on the clock (a function
+/// that is not marked blocking and costs CPU).
+void busy_for(std::chrono::steady_clock::duration d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    // busy
+  }
+}
+
 void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
   slacker::server srv{sys};
   // whoami answers this server's registered address once it is published.
@@ -134,14 +143,17 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
           .def(
               "spin",
               [](int64_t ms) {
-                auto until =
-                    std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
-                while (std::chrono::steady_clock::now() < until) {
-                  // busy: an expensive function that is not marked blocking
-                }
+                busy_for(std::chrono::milliseconds{ms});
                 return ms;
               },
               "keeps a core busy for ms milliseconds (not marked blocking)")
+          .def(
+              "spin_us",
+              [](int64_t us) {
+                busy_for(std::chrono::microseconds{us});
+                return us;
+              },
+              "keeps a core busy for us microseconds (not marked blocking)")
           .def("nothing", [] {})
           .def(
               "note",

@@ -1,5 +1,6 @@
 #include "slacker/actors/detail/server_connection.hpp"
 #include "slacker/actors/detail/eager_flush.hpp"
+#include "slacker/actors/detail/run_delay.hpp"
 #include "slacker/actors/interfaces.hpp"
 
 #include <fcntl.h>
@@ -508,10 +509,12 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
                                         clock::now()};
   job.run = [me, seq, fns = entry.functions, req = std::move(req), args,
              cap = st.proto.cap()]() mutable {
+    auto& delay = this_thread_run_delay();
     auto start = clock::now();
+    delay.mark(start);
     auto rep = run_call(*fns, req);
-    auto took =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
+    auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        delay.charged(start, clock::now(), inline_cost::cheap));
     // A large result is framed here, on the worker: the network thread only
     // hands the frame to the socket (no copy into fresh pages there).
     std::vector<char> frame;
@@ -579,11 +582,13 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       // The fast path: run inline, reply from the data handler.
       auto counts = metrics::enabled() ? &metrics::served(entry.functions->name(), req.fn)
                                        : nullptr;
+      auto& delay = this_thread_run_delay();
       auto start = clock::now();
+      delay.mark(start);
       auto rep = run_call(*entry.functions, req);
       auto end = clock::now();
       st.last_now = end;
-      cost.ran(end - start, true, args, end);
+      cost.ran(delay.charged(start, end, inline_cost::cheap), true, args, end);
       if (st.log_calls)
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       if (counts)
