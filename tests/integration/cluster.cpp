@@ -481,6 +481,45 @@ CAF_TEST(a partial map or vector names the servers missing from it and why) {
   CAF_CHECK(whole->missing.empty());
 }
 
+CAF_TEST(an actor fan out is aggregated on the network thread with its missing servers) {
+  // The first server's broker hands the others their parts and answers the
+  // actor once: here with the frozen server's part missing, whether its
+  // broker timed it out or gave its silent connection up first
+  // (outcome_unknown: it may have run).
+  start();
+  start();
+  auto& frozen = start();
+  frozen.proc.signal(SIGSTOP);
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  opts.timeout = 500ms;
+  using partial_map = partial<std::map<std::string, std::string>>;
+  auto from_actor = std::make_shared<std::promise<caf::expected<partial_map>>>();
+  auto prepared = client->prepare(opts, cluster_options{}, "test.api/whoami");
+  SLACKER_REQUIRE(prepared, "prepare failed");
+  sys.spawn([this, from_actor,
+             call = std::move(*prepared)](caf::event_based_actor* self) mutable {
+    client->request<partial_map>(self, std::move(call),
+                                 [from_actor](caf::expected<partial_map> r) {
+                                   from_actor->set_value(std::move(r));
+                                 });
+  });
+  auto answered = from_actor->get_future();
+  auto in_time = answered.wait_for(5s) == std::future_status::ready;
+  frozen.proc.signal(SIGCONT);
+  SLACKER_REQUIRE(in_time, "the actor's fan-out was not answered");
+  auto a = answered.get();
+  SLACKER_REQUIRE(a, describe(a.error()));
+  CAF_CHECK_EQUAL(a->value.size(), 2u);
+  for (auto& kvp : a->value)
+    CAF_CHECK_EQUAL(kvp.first, kvp.second); // each server answered for itself
+  CAF_CHECK_EQUAL(a->value.count(frozen.addr), 0u);
+  SLACKER_REQUIRE(a->missing.size() == 1u, a->missing.size() << " missing");
+  CAF_CHECK_EQUAL(a->missing[0].addr, frozen.addr);
+  auto why = code_of(a->missing[0].error);
+  CAF_CHECK(why == sc::timeout || why == sc::outcome_unknown);
+}
+
 CAF_TEST(async calls callbacks fire and forget and server data handlers) {
   auto& m = start();
   std::promise<caf::expected<std::string>> done;

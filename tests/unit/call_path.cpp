@@ -9,12 +9,14 @@
 #include "slacker/actors/detail/accrual.hpp"
 #include "slacker/actors/detail/dispatcher.hpp"
 #include "slacker/actors/detail/ledger.hpp"
+#include "slacker/actors/routed_calls.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/messages/error.hpp"
 #include "slacker/policy/detail/aggregator.hpp"
 #include "slacker/policy/detail/retry_budget.hpp"
 #include "slacker/runtime/config.hpp"
 #include "slacker/runtime/detail/metrics.hpp"
+#include "tests/require.hpp"
 #include "tests/unit/dispatcher_support.hpp"
 
 using namespace slacker;
@@ -436,6 +438,47 @@ CAF_TEST(a call to one server goes to its broker and is answered from there) {
   expect((cluster_call), from(self).to(links.at("a:1")));
   expect((cluster_reply), from(links.at("a:1")).to(self));
   CAF_CHECK(!sched.has_job());
+}
+
+CAF_TEST(
+    an actor fan out whose first broker is gone is sent and aggregated by the actor) {
+  // Routes read before the first server left: its broker is gone. The actor
+  // sends each server its part itself; the gone one counts as failed.
+  auto live_in_flight = std::make_shared<in_flight_count>();
+  auto live =
+      sys.spawn(fake_link, std::string{"b:1"}, caf::actor{}, seen, modes, live_in_flight);
+  auto gone = sys.spawn(fake_link, std::string{"a:1"}, caf::actor{}, seen, modes,
+                        std::make_shared<in_flight_count>());
+  self->send_exit(gone, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto server = [](std::string addr, const caf::actor& conn) {
+    auto s = std::make_shared<route_server>();
+    s->addr = std::move(addr);
+    s->conn = caf::actor_cast<connection_actor_type>(conn);
+    s->in_flight = std::make_shared<in_flight_count>();
+    s->health = std::make_shared<accrual::health>();
+    return s;
+  };
+  cluster_call c;
+  c.req.ns = "ns";
+  c.req.fn = "fn";
+  c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
+  c.policies = policies(results_kind::vector, exceptions_kind::all);
+  auto fan = std::make_shared<fan_out_call>(
+      std::move(c), std::vector<std::shared_ptr<route_server>>{server("a:1", gone),
+                                                               server("b:1", live)});
+  auto out = std::make_shared<caf::expected<cluster_reply>>(
+      make_error(sc::timeout, "no answer"));
+  using done_fn = std::function<void(caf::expected<cluster_reply>)>;
+  auto done = std::make_shared<done_fn>(
+      [out](caf::expected<cluster_reply> r) { *out = std::move(r); });
+  sys.spawn([fan, done](caf::event_based_actor* caller) { fan_out(caller, fan, done); });
+  sched.run();
+  CAF_CHECK(!fan->taken());
+  CAF_CHECK_EQUAL((*seen)["b:1"], 1);
+  SLACKER_REQUIRE(*out, describe(out->error()));
+  CAF_CHECK(servers_of(*out) == (std::vector<std::string>{"b:1"}));
+  CAF_CHECK((*out)->failed == (std::vector<std::string>{"a:1"}));
 }
 
 CAF_TEST(a call to several servers gets one gather that the brokers answer) {

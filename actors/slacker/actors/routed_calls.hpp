@@ -6,13 +6,16 @@
 // connection brokers itself, without the dispatcher. Used by
 // `cluster_client::request` and `call_async`.
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/response_promise.hpp>
 
 #include "slacker/actors/cluster_call.hpp"
 #include "slacker/actors/interfaces.hpp"
@@ -23,10 +26,13 @@ class aggregator;
 class route_board;
 struct route_server;
 
-/// A fan-out started by an actor on the routes: one request per chosen
-/// server, sent by the actor to each server's connection broker, and the
-/// answers aggregated where they arrive, in the actor (no gather, no
-/// dispatcher).
+/// A fan-out started by an actor on the routes: one message from the actor
+/// to the first chosen server's connection broker, which sends each other
+/// server's request to its broker on the network thread; the answers are
+/// aggregated where they arrive, on the network thread, and the outcome
+/// goes back to the actor once (no gather, no dispatcher: one message out,
+/// one in, for any number of servers). Should the first broker be gone, the
+/// actor sends the requests and aggregates the answers itself.
 class fan_out_call {
 public:
   fan_out_call(cluster_call call, std::vector<std::shared_ptr<route_server>> servers);
@@ -47,12 +53,63 @@ public:
   std::optional<caf::expected<cluster_reply>> answer(size_t i,
                                                      caf::expected<call_reply> rep);
 
+  /// Taken by the first server's broker, which answers the actor through `rp`.
+  void take(caf::response_promise rp);
+
+  /// Whether a broker took it (else the actor sends the requests itself).
+  bool taken() const noexcept {
+    return taken_.load(std::memory_order_acquire);
+  }
+
+  /// `answer` on the network thread: the outcome, once decided, goes to the
+  /// actor through the promise `take` got.
+  void answer_taken(size_t i, caf::expected<call_reply> rep);
+
 private:
   cluster_call call_;
   std::vector<std::shared_ptr<route_server>> servers_;
   std::unique_ptr<aggregator> agg_;
+  caf::response_promise rp_;
+  std::atomic<bool> taken_{false};
   bool done_ = false;
 };
+
+/// The requests of `fan` sent by the actor `self` and aggregated there;
+/// `done` runs once with the outcome.
+template <class Self, class Done>
+void fan_out_from(Self* self, const std::shared_ptr<fan_out_call>& fan,
+                  const std::shared_ptr<Done>& done) {
+  for (size_t i = 0; i < fan->size(); ++i)
+    self->request(fan->conn(i), caf::infinite, fan->request(i))
+        .then(
+            [fan, i, done](call_reply& rep) {
+              if (auto res = fan->answer(i, std::move(rep)))
+                (*done)(std::move(*res));
+            },
+            [fan, i, done](caf::error& err) {
+              if (auto res = fan->answer(i, std::move(err)))
+                (*done)(std::move(*res));
+            });
+}
+
+/// `fan` sent by the actor `self` to the first server's broker, which sends
+/// the others their parts and answers with the outcome; should that broker be
+/// gone (or not take it), `fan_out_from`. `done` runs once with the outcome.
+template <class Self, class Done>
+void fan_out(Self* self, const std::shared_ptr<fan_out_call>& fan,
+             const std::shared_ptr<Done>& done) {
+  self->request(fan->conn(0), caf::infinite, fan_out_atom::value, fan)
+      .then(
+          [done](cluster_reply& rep) {
+            (*done)(caf::expected<cluster_reply>{std::move(rep)});
+          },
+          [self, fan, done](caf::error& err) {
+            if (fan->taken()) // the outcome: an error
+              (*done)(caf::expected<cluster_reply>{std::move(err)});
+            else
+              fan_out_from(self, fan, done);
+          });
+}
 
 /// Where an actor's call goes on the routes: `fan` when a built-in grouping
 /// picks several servers (and `fan_out` allows it), else `to`: the
@@ -82,18 +139,8 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
   auto route =
       board ? route_for_actor(*board, call, dispatcher) : actor_route{dispatcher, {}};
   auto held = std::make_shared<Done>(std::move(done));
-  if (auto& fan = route.fan) {
-    for (size_t i = 0; i < fan->size(); ++i)
-      self->request(fan->conn(i), caf::infinite, fan->request(i))
-          .then(
-              [fan, i, held](call_reply& rep) {
-                if (auto res = fan->answer(i, std::move(rep)))
-                  (*held)(std::move(*res));
-              },
-              [fan, i, held](caf::error& err) {
-                if (auto res = fan->answer(i, std::move(err)))
-                  (*held)(std::move(*res));
-              });
+  if (route.fan) {
+    fan_out(self, route.fan, held);
     return;
   }
   auto ask = [&](const auto& to) {
@@ -113,3 +160,5 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
 }
 
 } // namespace slacker
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<slacker::fan_out_call>)

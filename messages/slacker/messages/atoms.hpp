@@ -42,6 +42,9 @@ using leaders_atom = caf::atom_constant<caf::atom("sl_leaders")>;
 
 /// Starts a gather (the caller's request, delegated to it).
 using gather_atom = caf::atom_constant<caf::atom("sl_gather")>;
+/// An actor's fan-out, sent to the first server's connection broker, which
+/// sends each other server's part to its broker on the network thread.
+using fan_out_atom = caf::atom_constant<caf::atom("sl_fanout")>;
 /// Periodic housekeeping of a dispatcher.
 using sweep_atom = caf::atom_constant<caf::atom("sl_sweep")>;
 

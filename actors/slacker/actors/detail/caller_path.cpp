@@ -180,6 +180,21 @@ fan_out_call::answer(size_t i, caf::expected<call_reply> rep) {
   return agg_->result();
 }
 
+void fan_out_call::take(caf::response_promise rp) {
+  rp_ = std::move(rp);
+  taken_.store(true, std::memory_order_release);
+}
+
+void fan_out_call::answer_taken(size_t i, caf::expected<call_reply> rep) {
+  auto res = answer(i, std::move(rep));
+  if (!res)
+    return;
+  if (*res)
+    rp_.deliver(std::move(**res));
+  else
+    rp_.deliver(std::move(res->error()));
+}
+
 actor_route route_for_actor(route_board& board, cluster_call& call,
                             const caf::actor& dispatcher, bool fan_out) {
   actor_route out{dispatcher, {}};

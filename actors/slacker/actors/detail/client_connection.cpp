@@ -75,6 +75,7 @@ struct conn_state {
     request, // a `call_reply`, errors as errors (naming the server)
     send,    // a `call_reply` with errors inside
     cluster, // a `cluster_reply` shaped by the call's policies
+    fan,     // a part of an actor's fan-out: to its aggregator (`fan`)
   };
 
   struct call {
@@ -94,6 +95,9 @@ struct conn_state {
     // Sent while the server was suspect: a probe, whose answer re-admits it
     // (a late answer to a call sent before does not).
     bool probe = false;
+    // Fan-out parts only: the fan-out, and this server's index in it.
+    std::shared_ptr<fan_out_call> fan;
+    size_t fan_index = 0;
   };
 
   enum class query_kind { lookup, namespaces, functions };
@@ -247,6 +251,12 @@ void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = tr
         c.rp.deliver(std::move(res.error()));
       return;
     }
+    case conn_state::answer_kind::fan:
+      if (rep.err)
+        c.fan->answer_taken(c.fan_index, std::move(rep.err));
+      else
+        c.fan->answer_taken(c.fan_index, std::move(rep));
+      return;
   }
 }
 
@@ -405,7 +415,8 @@ void ensure_connection(self_ptr self, conn_state& st);
 void start_call(self_ptr self, conn_state& st, call_request& req,
                 caf::response_promise rp, conn_state::answer_kind kind,
                 std::shared_ptr<const call_policies> policies = nullptr,
-                std::vector<std::string> tried = {}, bool idempotent = false) {
+                std::vector<std::string> tried = {}, bool idempotent = false,
+                std::shared_ptr<fan_out_call> fan = nullptr, size_t fan_index = 0) {
   if (req.deadline_ns == 0)
     req.deadline_ns =
         (std::chrono::system_clock::now() + default_timeout).time_since_epoch() /
@@ -425,7 +436,9 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      {},
                      false,
                      now,
-                     accrual::suspect(*st.health, st.accrual)};
+                     accrual::suspect(*st.health, st.accrual),
+                     std::move(fan),
+                     fan_index};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
     count_out(st);
@@ -458,6 +471,14 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
     kept.idempotent = idempotent;
   }
   st.writer.soon(self); // one write for the turn's calls
+}
+
+/// Server `i`'s part of an actor's fan-out `fan`, sent here.
+void start_fan_part(self_ptr self, conn_state& st,
+                    const std::shared_ptr<fan_out_call>& fan, size_t i) {
+  auto req = fan->request(i);
+  start_call(self, st, req, caf::response_promise{}, conn_state::answer_kind::fan,
+             nullptr, {}, false, fan, i);
 }
 
 /// Arms the heartbeat: the next tick after the interval for the connection
@@ -722,6 +743,28 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
                    std::move(call.policies), std::move(call.tried), call.idempotent);
         return rp;
+      },
+      // An actor's fan-out: this server's part sent here, the others' to
+      // their brokers (on this thread: no wake-up of the network thread per
+      // server), the outcome to the actor once the aggregator decided.
+      [self, sp](fan_out_atom,
+                 std::shared_ptr<fan_out_call>& fan) -> caf::result<cluster_reply> {
+        auto rp = self->make_response_promise<cluster_reply>();
+        fan->take(rp);
+        for (size_t i = 0; i < fan->size(); ++i) {
+          auto conn = fan->conn(i);
+          if (conn.address() == self->address()) {
+            start_fan_part(self, *sp, fan, i);
+            continue;
+          }
+          self->request(conn, caf::infinite, fan_out_atom::value, fan, uint64_t{i})
+              .then([] {},
+                    [fan, i](caf::error& err) { fan->answer_taken(i, std::move(err)); });
+        }
+        return rp;
+      },
+      [self, sp](fan_out_atom, std::shared_ptr<fan_out_call>& fan, uint64_t i) {
+        start_fan_part(self, *sp, fan, static_cast<size_t>(i));
       },
       [self, sp](retire_atom) {
         sp->retiring = true;

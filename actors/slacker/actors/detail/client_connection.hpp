@@ -13,6 +13,7 @@
 
 #include "slacker/actors/detail/in_flight.hpp"
 #include "slacker/actors/interfaces.hpp"
+#include "slacker/actors/routed_calls.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/wire_options.hpp"
 
@@ -84,6 +85,8 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
 /// (`connection_actor_type`) and its own messages: a typed message from a
 /// stand-in, the outcome of a connect, its socket, its timers.
 using connection_internal_type = connection_actor_type::extend<
+    caf::replies_to<fan_out_atom, std::shared_ptr<fan_out_call>>::with<cluster_reply>,
+    caf::reacts_to<fan_out_atom, std::shared_ptr<fan_out_call>, uint64_t>,
     caf::reacts_to<forward_atom, std::string, uint64_t, caf::message>,
     caf::reacts_to<connected_atom, uint64_t, int64_t>,
     caf::reacts_to<connected_atom, uint64_t, caf::error>,
