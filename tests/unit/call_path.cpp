@@ -389,6 +389,46 @@ struct fixture : test_coordinator_fixture<unit_config> {
     return out;
   }
 
+  /// A connection broker stand-in for `addr`, outside the dispatcher.
+  caf::actor link(const std::string& addr) {
+    return sys.spawn(fake_link, addr, caf::actor{}, seen, modes,
+                     std::make_shared<in_flight_count>());
+  }
+
+  /// An actor's fan-out of ns/fn under `p` to `servers` (address, broker).
+  std::shared_ptr<fan_out_call>
+  fan_of(std::shared_ptr<const call_policies> p,
+         std::vector<std::pair<std::string, caf::actor>> servers) {
+    std::vector<std::shared_ptr<route_server>> routes;
+    for (auto& [addr, conn] : servers) {
+      auto s = std::make_shared<route_server>();
+      s->addr = addr;
+      s->conn = caf::actor_cast<connection_actor_type>(conn);
+      s->in_flight = std::make_shared<in_flight_count>();
+      s->health = std::make_shared<accrual::health>();
+      routes.push_back(std::move(s));
+    }
+    cluster_call c;
+    c.req.ns = "ns";
+    c.req.fn = "fn";
+    c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
+    c.policies = std::move(p);
+    return std::make_shared<fan_out_call>(std::move(c), std::move(routes));
+  }
+
+  /// Runs `fan` from an actor (`fan_out`) until nothing is left to do; its
+  /// outcome.
+  caf::expected<cluster_reply> run_fan_out(const std::shared_ptr<fan_out_call>& fan) {
+    auto out = std::make_shared<caf::expected<cluster_reply>>(
+        make_error(sc::timeout, "no answer"));
+    using done_fn = std::function<void(caf::expected<cluster_reply>)>;
+    auto done = std::make_shared<done_fn>(
+        [out](caf::expected<cluster_reply> r) { *out = std::move(r); });
+    sys.spawn([fan, done](caf::event_based_actor* c) { fan_out(c, fan, done); });
+    sched.run();
+    return *out;
+  }
+
   std::vector<std::string> servers_of(const caf::expected<cluster_reply>& rep) {
     std::vector<std::string> out;
     if (rep)
@@ -440,45 +480,52 @@ CAF_TEST(a call to one server goes to its broker and is answered from there) {
   CAF_CHECK(!sched.has_job());
 }
 
-CAF_TEST(
-    an actor fan out whose first broker is gone is sent and aggregated by the actor) {
+CAF_TEST(an actor fan out whose first broker is gone is aggregated by the actor) {
   // Routes read before the first server left: its broker is gone. The actor
   // sends each server its part itself; the gone one counts as failed.
-  auto live_in_flight = std::make_shared<in_flight_count>();
-  auto live =
-      sys.spawn(fake_link, std::string{"b:1"}, caf::actor{}, seen, modes, live_in_flight);
-  auto gone = sys.spawn(fake_link, std::string{"a:1"}, caf::actor{}, seen, modes,
-                        std::make_shared<in_flight_count>());
+  auto live = link("b:1");
+  auto gone = link("a:1");
   self->send_exit(gone, caf::exit_reason::user_shutdown);
   sched.run();
-  auto server = [](std::string addr, const caf::actor& conn) {
-    auto s = std::make_shared<route_server>();
-    s->addr = std::move(addr);
-    s->conn = caf::actor_cast<connection_actor_type>(conn);
-    s->in_flight = std::make_shared<in_flight_count>();
-    s->health = std::make_shared<accrual::health>();
-    return s;
+  auto fan = fan_of(policies(results_kind::vector, exceptions_kind::all),
+                    {{"a:1", gone}, {"b:1", live}});
+  auto out = run_fan_out(fan);
+  CAF_CHECK(!fan->taken());
+  CAF_CHECK_EQUAL((*seen)["b:1"], 1);
+  SLACKER_REQUIRE(out, describe(out.error()));
+  CAF_CHECK(servers_of(out) == (std::vector<std::string>{"b:1"}));
+  CAF_CHECK(out->failed == (std::vector<std::string>{"a:1"}));
+}
+
+CAF_TEST(an actor fan out whose policies run user code is aggregated in the actor) {
+  // A results function stays off the network thread: the actor sends the
+  // parts to the brokers itself (call_request, no fan_out_atom to a broker).
+  auto a = link("a:1");
+  auto b = link("b:1");
+  results_fn count = [](codec_id c, const std::vector<server_result>& xs) {
+    return encode_value(c, static_cast<int64_t>(xs.size()));
   };
-  cluster_call c;
-  c.req.ns = "ns";
-  c.req.fn = "fn";
-  c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
-  c.policies = policies(results_kind::vector, exceptions_kind::all);
-  auto fan = std::make_shared<fan_out_call>(
-      std::move(c), std::vector<std::shared_ptr<route_server>>{server("a:1", gone),
-                                                               server("b:1", live)});
+  auto fan = fan_of(policies(count, exceptions_kind::all), {{"a:1", a}, {"b:1", b}});
+  CAF_CHECK(fan->runs_user_code());
+  sched.run(); // the stand-ins started
   auto out = std::make_shared<caf::expected<cluster_reply>>(
       make_error(sc::timeout, "no answer"));
   using done_fn = std::function<void(caf::expected<cluster_reply>)>;
   auto done = std::make_shared<done_fn>(
       [out](caf::expected<cluster_reply> r) { *out = std::move(r); });
-  sys.spawn([fan, done](caf::event_based_actor* caller) { fan_out(caller, fan, done); });
+  auto caller =
+      sys.spawn([fan, done](caf::event_based_actor* c) { fan_out(c, fan, done); });
+  sched.run_once();
+  expect((call_request), from(caller).to(a));
+  expect((call_request), from(caller).to(b));
   sched.run();
   CAF_CHECK(!fan->taken());
-  CAF_CHECK_EQUAL((*seen)["b:1"], 1);
   SLACKER_REQUIRE(*out, describe(out->error()));
-  CAF_CHECK(servers_of(*out) == (std::vector<std::string>{"b:1"}));
-  CAF_CHECK((*out)->failed == (std::vector<std::string>{"a:1"}));
+  CAF_REQUIRE_EQUAL((*out)->replies.size(), 1u);
+  auto& r = (*out)->replies[0];
+  auto counted = decode_value<int64_t>(r.codec, r.result);
+  CAF_REQUIRE(counted);
+  CAF_CHECK_EQUAL(*counted, int64_t{2});
 }
 
 CAF_TEST(a call to several servers gets one gather that the brokers answer) {

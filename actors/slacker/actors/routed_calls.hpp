@@ -31,8 +31,10 @@ struct route_server;
 /// server's request to its broker on the network thread; the answers are
 /// aggregated where they arrive, on the network thread, and the outcome
 /// goes back to the actor once (no gather, no dispatcher: one message out,
-/// one in, for any number of servers). Should the first broker be gone, the
-/// actor sends the requests and aggregates the answers itself.
+/// one in, for any number of servers). Should the first broker be gone, or
+/// the policies run user code (a results or exceptions function, kept off
+/// the network thread), the actor sends the requests and aggregates the
+/// answers itself.
 class fan_out_call {
 public:
   fan_out_call(cluster_call call, std::vector<std::shared_ptr<route_server>> servers);
@@ -55,6 +57,10 @@ public:
 
   /// Taken by the first server's broker, which answers the actor through `rp`.
   void take(caf::response_promise rp);
+
+  /// Whether its policies run user code (a results or exceptions function):
+  /// then it is aggregated in the actor, as before, not on the network thread.
+  bool runs_user_code() const noexcept;
 
   /// Whether a broker took it (else the actor sends the requests itself).
   bool taken() const noexcept {
@@ -94,10 +100,15 @@ void fan_out_from(Self* self, const std::shared_ptr<fan_out_call>& fan,
 
 /// `fan` sent by the actor `self` to the first server's broker, which sends
 /// the others their parts and answers with the outcome; should that broker be
-/// gone (or not take it), `fan_out_from`. `done` runs once with the outcome.
+/// gone (or not take it), or the policies run user code, `fan_out_from`.
+/// `done` runs once with the outcome.
 template <class Self, class Done>
 void fan_out(Self* self, const std::shared_ptr<fan_out_call>& fan,
              const std::shared_ptr<Done>& done) {
+  if (fan->runs_user_code()) {
+    fan_out_from(self, fan, done);
+    return;
+  }
   self->request(fan->conn(0), caf::infinite, fan_out_atom::value, fan)
       .then(
           [done](cluster_reply& rep) {

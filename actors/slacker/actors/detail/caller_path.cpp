@@ -180,6 +180,13 @@ fan_out_call::answer(size_t i, caf::expected<call_reply> rep) {
   return agg_->result();
 }
 
+bool fan_out_call::runs_user_code() const noexcept {
+  auto& p = *call_.policies;
+  return std::holds_alternative<results_fn>(p.results) ||
+         std::holds_alternative<exceptions_fn>(p.exceptions) ||
+         std::holds_alternative<decide_fn>(p.exceptions);
+}
+
 void fan_out_call::take(caf::response_promise rp) {
   rp_ = std::move(rp);
   taken_.store(true, std::memory_order_release);
