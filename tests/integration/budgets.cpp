@@ -346,6 +346,27 @@ struct span {
   clock_type::duration took;
 };
 
+/// The CPUs this process may run on (none if they cannot be read).
+std::vector<int> my_cpus() {
+  std::vector<int> out;
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof(mine), &mine) != 0)
+    return out;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &mine))
+      out.push_back(cpu);
+  return out;
+}
+
+/// Binds the calling thread to `cpu`; false if it cannot.
+bool pin_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
+}
+
 /// The times a core of this machine stood still: per core, a thread bound to
 /// it sleeps 1 ms at a time and notes each wake-up over 5 ms late. (This VM
 /// stops one of its 2 virtual cores for ~100 ms every few seconds while both
@@ -354,13 +375,8 @@ struct span {
 class core_stalls {
 public:
   core_stalls() {
-    cpu_set_t mine;
-    CPU_ZERO(&mine);
-    if (sched_getaffinity(0, sizeof(mine), &mine) != 0)
-      return;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-      if (CPU_ISSET(cpu, &mine))
-        threads_.emplace_back([this, cpu] { watch(cpu); });
+    for (int cpu : my_cpus())
+      threads_.emplace_back([this, cpu] { watch(cpu); });
   }
 
   ~core_stalls() {
@@ -379,10 +395,7 @@ public:
 
 private:
   void watch(int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) != 0)
+    if (!pin_to(cpu))
       return;
     auto last = clock_type::now();
     while (!stop_) {
@@ -511,10 +524,7 @@ class core_hog {
 public:
   explicit core_hog(int cpu)
     : thread_([this, cpu] {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+        pin_to(cpu);
         auto until = clock_type::now() + 30s;
         while (!stop_ && clock_type::now() < until) {
           // busy
@@ -558,12 +568,9 @@ CAF_TEST(a cheap function that the machine preempts keeps running inline) {
   // calls. A cheap function (100 us of CPU) preempted that way took 2 ms or
   // more on the clock and was sent to the pool as if it were expensive; the
   // time the thread waited for the CPU is the machine's, not the function's.
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  CAF_REQUIRE_EQUAL(sched_getaffinity(0, sizeof(mine), &mine), 0);
-  int cpu = 0;
-  while (cpu < CPU_SETSIZE - 1 && !CPU_ISSET(cpu, &mine))
-    ++cpu;
+  auto cpus = my_cpus();
+  CAF_REQUIRE(!cpus.empty());
+  auto cpu = cpus.front();
   slacker_test::process proc{{"/usr/bin/taskset", "-c", std::to_string(cpu),
                               slacker_test::binary_path("test-server"), "--port=0",
                               "--slacker.worker-threads=1", "--slacker.worker-queue=0"}};

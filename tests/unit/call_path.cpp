@@ -416,17 +416,28 @@ struct fixture : test_coordinator_fixture<unit_config> {
     return std::make_shared<fan_out_call>(std::move(c), std::move(routes));
   }
 
-  /// Runs `fan` from an actor (`fan_out`) until nothing is left to do; its
-  /// outcome.
-  caf::expected<cluster_reply> run_fan_out(const std::shared_ptr<fan_out_call>& fan) {
+  /// An actor running `fan` (`fan_out`), spawned, and where its outcome goes.
+  struct fan_caller {
+    caf::actor actor;
+    std::shared_ptr<caf::expected<cluster_reply>> out;
+  };
+
+  fan_caller start_fan_out(const std::shared_ptr<fan_out_call>& fan) {
     auto out = std::make_shared<caf::expected<cluster_reply>>(
         make_error(sc::timeout, "no answer"));
     using done_fn = std::function<void(caf::expected<cluster_reply>)>;
     auto done = std::make_shared<done_fn>(
         [out](caf::expected<cluster_reply> r) { *out = std::move(r); });
-    sys.spawn([fan, done](caf::event_based_actor* c) { fan_out(c, fan, done); });
+    auto actor =
+        sys.spawn([fan, done](caf::event_based_actor* c) { fan_out(c, fan, done); });
+    return {actor, out};
+  }
+
+  /// Runs `fan` from an actor until nothing is left to do; its outcome.
+  caf::expected<cluster_reply> run_fan_out(const std::shared_ptr<fan_out_call>& fan) {
+    auto caller = start_fan_out(fan);
     sched.run();
-    return *out;
+    return *caller.out;
   }
 
   std::vector<std::string> servers_of(const caf::expected<cluster_reply>& rep) {
@@ -508,21 +519,16 @@ CAF_TEST(an actor fan out whose policies run user code is aggregated in the acto
   auto fan = fan_of(policies(count, exceptions_kind::all), {{"a:1", a}, {"b:1", b}});
   CAF_CHECK(fan->runs_user_code());
   sched.run(); // the stand-ins started
-  auto out = std::make_shared<caf::expected<cluster_reply>>(
-      make_error(sc::timeout, "no answer"));
-  using done_fn = std::function<void(caf::expected<cluster_reply>)>;
-  auto done = std::make_shared<done_fn>(
-      [out](caf::expected<cluster_reply> r) { *out = std::move(r); });
-  auto caller =
-      sys.spawn([fan, done](caf::event_based_actor* c) { fan_out(c, fan, done); });
+  auto caller = start_fan_out(fan);
   sched.run_once();
-  expect((call_request), from(caller).to(a));
-  expect((call_request), from(caller).to(b));
+  expect((call_request), from(caller.actor).to(a));
+  expect((call_request), from(caller.actor).to(b));
   sched.run();
   CAF_CHECK(!fan->taken());
-  SLACKER_REQUIRE(*out, describe(out->error()));
-  CAF_REQUIRE_EQUAL((*out)->replies.size(), 1u);
-  auto& r = (*out)->replies[0];
+  auto& out = *caller.out;
+  SLACKER_REQUIRE(out, describe(out.error()));
+  CAF_REQUIRE_EQUAL(out->replies.size(), 1u);
+  auto& r = out->replies[0];
   auto counted = decode_value<int64_t>(r.codec, r.result);
   CAF_REQUIRE(counted);
   CAF_CHECK_EQUAL(*counted, int64_t{2});
