@@ -6,9 +6,16 @@
 
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -20,6 +27,42 @@
 #include "slacker/runtime/config.hpp"
 
 namespace slacker_test {
+
+/// Prints where every thread of this test process is (`thread_stacks`) if it
+/// still exists `after` from now: CAF's watchdog aborts a test that runs 30 s
+/// without saying where it stood. Make it a fixture's first member, so that
+/// it also watches the fixture's end (its actor system's shutdown).
+class hang_report {
+public:
+  explicit hang_report(std::chrono::seconds after = std::chrono::seconds{25})
+    : thread_([this, after] {
+        std::unique_lock<std::mutex> guard{mtx_};
+        if (cv_.wait_for(guard, after, [this] { return done_; }))
+          return;
+        std::fprintf(stderr, "HANG: still running after %llds; the threads:\n%s",
+                     static_cast<long long>(after.count()),
+                     thread_stacks(::getpid()).c_str());
+        std::fflush(stderr);
+      }) {}
+
+  ~hang_report() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  hang_report(const hang_report&) = delete;
+  hang_report& operator=(const hang_report&) = delete;
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_; // last: starts once the rest is ready
+};
 
 /// A test-server started with `extra` options; `port` once it serves.
 struct server_process {

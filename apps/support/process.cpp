@@ -107,7 +107,11 @@ void process::signal(int sig) {
 std::string process::threads() const {
   if (pid_ <= 0)
     return "(not running)\n";
-  auto id = std::to_string(pid_);
+  return thread_stacks(pid_);
+}
+
+std::string thread_stacks(pid_t pid) {
+  auto id = std::to_string(pid);
   std::string out;
   if (::access("/usr/bin/gdb", X_OK) == 0) {
     auto cmd = "timeout 10 /usr/bin/gdb -p " + id +

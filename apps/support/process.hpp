@@ -13,6 +13,10 @@
 
 namespace slacker_test {
 
+/// Where each thread of process `pid` is: its call stacks (gdb, when
+/// installed) or else each thread's name and kernel wait channel.
+std::string thread_stacks(pid_t pid);
+
 class process {
 public:
   /// Starts `argv[0]` with `argv`; stderr is inherited.
@@ -47,8 +51,7 @@ public:
   /// Closes the child's stdin and waits for it to exit; its exit status.
   int stop();
 
-  /// Where each thread of the running child is: its call stacks (gdb, when
-  /// installed) or else each thread's name and kernel wait channel. For a
+  /// Where each thread of the running child is (`thread_stacks`). For a
   /// test to say where a child hung before it kills it.
   std::string threads() const;
 

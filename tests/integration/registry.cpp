@@ -35,6 +35,7 @@ using slacker_test::zk_dir;
 namespace {
 
 struct fixture {
+  slacker_test::hang_report hang; // first: it watches the rest's end too
   slacker::config cfg;
   caf::actor_system sys{cfg};
   std::string cluster;
