@@ -123,11 +123,11 @@ void fan_out(Self* self, const std::shared_ptr<fan_out_call>& fan,
 }
 
 /// Where an actor's call goes on the routes: `fan` when a built-in grouping
-/// picks several servers (and `fan_out` allows it), else `to`: the
-/// connection broker of the one server picked, or the dispatcher when it
-/// must route the call. The servers are counted in flight there, as the
-/// dispatcher would count them.
+/// picks several servers (and `fan_out` allows it), `conn` when it picks
+/// one, else `to`: the dispatcher, which routes the call. The servers are
+/// counted in flight there, as the dispatcher would count them.
 struct actor_route {
+  /// The dispatcher when the call goes there (else null).
   caf::actor to;
   std::shared_ptr<fan_out_call> fan;
   /// The broker of the one server picked (else null), in the routes this
@@ -155,14 +155,14 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
     return;
   }
   auto ask = [&](const auto& to) {
+    auto on_reply = [held](cluster_reply& rep) {
+      (*held)(caf::expected<cluster_reply>{std::move(rep)});
+    };
+    auto on_error = [held = std::move(held)](caf::error& err) {
+      (*held)(caf::expected<cluster_reply>{std::move(err)});
+    };
     self->request(to, caf::infinite, std::move(call))
-        .then(
-            [held](cluster_reply& rep) {
-              (*held)(caf::expected<cluster_reply>{std::move(rep)});
-            },
-            [held](caf::error& err) {
-              (*held)(caf::expected<cluster_reply>{std::move(err)});
-            });
+        .then(std::move(on_reply), std::move(on_error));
   };
   if (route.conn)
     ask(*route.conn); // no handle made: the routes hold it

@@ -135,7 +135,8 @@ cluster_client::cluster_client(caf::actor_system& sys, zk_options zk,
     dispatcher_ = sys.spawn(dispatcher_actor, cluster_,
                             caf::actor_cast<caf::actor>(registry_->actor()),
                             link_factory{}, board_);
-  async_ = sys.spawn(async_front, caf::actor_cast<caf::actor>(dispatcher_), board_);
+  dispatcher_any_ = caf::actor_cast<caf::actor>(dispatcher_);
+  async_ = sys.spawn(async_front, dispatcher_any_, board_);
   // Subscribed from here, so that it hears of changes before any subscriber
   // that comes later (the registry tells subscribers in order).
   caf::anon_send(registry_->actor(), subscribe_atom::value,
@@ -202,10 +203,9 @@ cluster_client::policies_for(const cluster_options& per_call,
 }
 
 caf::actor cluster_client::destination(cluster_call& call) const {
-  auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
   if (!board_)
-    return dispatcher;
-  auto route = route_for_actor(*board_, call, dispatcher, false);
+    return dispatcher_any_;
+  auto route = route_for_actor(*board_, call, dispatcher_any_, false);
   return route.conn ? caf::actor_cast<caf::actor>(*route.conn) : route.to;
 }
 
@@ -217,7 +217,7 @@ bool cluster_client::chooses_servers(const std::string& ns) const {
 
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
   if (board_) {
-    auto dispatcher = caf::actor_cast<caf::actor>(dispatcher_);
+    const auto& dispatcher = dispatcher_any_;
     auto out = call_on_routes(*board_, call, dispatcher);
     switch (out.what) {
       case caller_outcome::kind::done:

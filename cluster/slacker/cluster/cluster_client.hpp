@@ -136,9 +136,9 @@ public:
   void request(Self* self, cluster_call call, F f) const {
     auto what = call.req.ns + "/" + call.req.fn;
     // No CAF timeout: the call's deadline is enforced where it waits.
-    request_on_routes(self, board_.get(), caf::actor_cast<caf::actor>(dispatcher_),
-                      std::move(call),
-                      [f, what](caf::expected<cluster_reply> rep) mutable {
+    request_on_routes(self, board_.get(), dispatcher_any_, std::move(call),
+                      [f = std::move(f),
+                       what = std::move(what)](caf::expected<cluster_reply> rep) mutable {
                         if (rep)
                           f(decode_cluster<R>(*rep, what));
                         else
@@ -285,7 +285,8 @@ private:
   std::shared_ptr<const call_policies> plain_; // `defaults_` resolved
   std::unique_ptr<registry> registry_;
   dispatcher_actor_type dispatcher_;
-  caf::actor async_; // runs `invoke_async` callbacks
+  caf::actor dispatcher_any_; // the same handle untyped: no cast on each call
+  caf::actor async_;          // runs `invoke_async` callbacks
   std::unique_ptr<scoped_pool> pool_;
   std::shared_ptr<route_board> board_;         // the routes blocking callers read
   std::vector<std::shared_ptr<void>> metrics_; // its gauges and health (/metrics)

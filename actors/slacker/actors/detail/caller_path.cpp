@@ -204,13 +204,17 @@ void fan_out_call::answer_taken(size_t i, caf::expected<call_reply> rep) {
 
 actor_route route_for_actor(route_board& board, cluster_call& call,
                             const caf::actor& dispatcher, bool fan_out) {
-  actor_route out{dispatcher, {}};
+  // The dispatcher's handle is copied only when the call goes there (a
+  // count of references moved on every call otherwise).
+  actor_route out;
   grouping_kind kind;
   // This thread's copy of the table: no reference counted on the way.
   const auto& table = board.read();
   auto e = choosable(*table, call, kind);
-  if (!e || (!fan_out && kind == grouping_kind::all))
+  if (!e || (!fan_out && kind == grouping_kind::all)) {
+    out.to = dispatcher;
     return out;
+  }
   auto chosen = pick_index(*e, kind, board);
   auto sent = [&](route_server& s) { // its broker counts the call out
     board.calls.fetch_add(1, std::memory_order_relaxed);
@@ -222,8 +226,10 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
     out.conn = &s.conn; // valid until this thread's next read of the board
     return out;
   }
-  if (!chosen.every)
-    return out; // the dispatcher answers: the unavailable value, or an error
+  if (!chosen.every) {
+    out.to = dispatcher; // it answers: the unavailable value, or an error
+    return out;
+  }
   for (auto& s : e->servers)
     sent(*s);
   out.fan = std::make_shared<fan_out_call>(std::move(call), e->servers);
