@@ -196,18 +196,23 @@ std::string start_server(std::unique_ptr<process>& srv, const std::string& clust
   return port;
 }
 
-/// Reads `p`'s lines until one contains `text` (bounded).
+/// Reads `p`'s lines until one contains `text` (bounded); without one, says
+/// what it read instead (a failed check then tells what happened).
 bool line_with(process& p, const std::string& text, int timeout_ms = 10000) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  std::string seen;
   while (std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     auto line = p.read_line(static_cast<int>(std::max<int64_t>(1, left.count())));
     if (!line)
-      return false;
+      break;
     if (line->find(text) != std::string::npos)
       return true;
+    seen += "\n  " + *line;
   }
+  CAF_MESSAGE("no line with '" << text << "' within " << timeout_ms << " ms; read:"
+                               << (seen.empty() ? std::string{" nothing"} : seen));
   return false;
 }
 
@@ -295,7 +300,10 @@ CAF_TEST(the guide membership example prints a server joining leaving and down) 
                     "--zk=" + slacker_test::zk_address(), "--cluster=" + cluster}};
   SLACKER_REQUIRE(follower.wait_for("following " + cluster, 15000), "it did not start");
   std::unique_ptr<process> srv;
-  auto port = start_server(srv, cluster);
+  // Marked leaving for 3 s (the quiet period of its drain): a follower whose
+  // connection to it failed (on a loaded machine, once) learns of the
+  // leaving from ZooKeeper alone, and must read it before the server is gone.
+  auto port = start_server(srv, cluster, {"--grace=3000"});
   CAF_CHECK(line_with(follower, "up 127.0.0.1:" + port));
   srv->signal(SIGTERM); // drains: leaving first, then down
   CAF_CHECK(line_with(follower, "leaving 127.0.0.1:" + port, 10000));

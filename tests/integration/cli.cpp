@@ -54,6 +54,7 @@ struct run_result {
 };
 
 struct fixture {
+  slacker_test::hang_report hang; // first: it watches the rest's end too
   slacker::config cfg;
   caf::actor_system sys{cfg};
   std::string cluster;

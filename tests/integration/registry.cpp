@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -266,6 +267,22 @@ CAF_TEST(a killed server is reported down within the session timeout plus one se
   auto took = std::chrono::steady_clock::now() - start;
   SLACKER_REQUIRE(down, "no member_down");
   CAF_CHECK(took < 2s + 1s);
+}
+
+CAF_TEST(
+    an idle server stopped gracefully is seen leaving then down without a connection) {
+  // The fixture's registry has no connection to the server: it learns of the
+  // leaving from ZooKeeper alone (leaving/ADDR), which the server must keep
+  // long enough to be read although no call holds its drain.
+  member m{cluster};
+  SLACKER_REQUIRE(wait_member_up(m.addr), "no member_up");
+  m.proc.signal(SIGTERM);
+  auto is_it = [&](auto& x) {
+    return x.addr == m.addr;
+  };
+  CAF_CHECK(log->next<member_leaving>(is_it, 5s));
+  CAF_CHECK(log->next<member_down>(is_it, 5s));
+  CAF_CHECK(m.proc.wait_for("stopped", 5000));
 }
 
 CAF_TEST(a server whose session expired registers again) {

@@ -1,6 +1,7 @@
 #include "slacker/actors/server.hpp"
 #include "slacker/runtime/blocking_request.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -252,13 +253,17 @@ void server::going_away() {
 
 bool server::drain(std::chrono::milliseconds timeout, std::chrono::milliseconds quiet) {
   using clock = std::chrono::steady_clock;
-  auto until = clock::now() + timeout;
+  auto began = clock::now();
+  auto until = began + timeout;
   // The connections count what they owe; polled, as this runs in a plain
-  // thread that has nothing else to do until the server stops.
+  // thread that has nothing else to do until the server stops. The quiet
+  // period runs from the drain's start at the earliest: an idle server stays
+  // marked leaving that long, so that clients without a connection to it
+  // (which learn it from ZooKeeper) see it leave before it is gone.
   for (;;) {
     auto now = clock::now();
-    auto last =
-        clock::time_point{std::chrono::nanoseconds{catalog_->last_arrival.load()}};
+    auto last = std::max(began, clock::time_point{std::chrono::nanoseconds{
+                                    catalog_->last_arrival.load()}});
     if (catalog_->owed.load() <= 0 && now - last >= quiet)
       break;
     if (now >= until)

@@ -94,8 +94,10 @@ public:
   }
 
   /// Waits (up to `timeout`) until every call taken has been answered and no
-  /// call has arrived for `quiet` (callers that had not yet heard of the
-  /// drain got their `draining` answers); false on timeout.
+  /// call has arrived for `quiet`, counted from this call at the earliest
+  /// (callers that had not yet heard of the drain got their `draining`
+  /// answers, and clients that learn of it from ZooKeeper had that long to
+  /// see the server leaving); false on timeout.
   bool drain(std::chrono::milliseconds timeout,
              std::chrono::milliseconds quiet = std::chrono::milliseconds{0});
 

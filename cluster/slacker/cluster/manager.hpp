@@ -29,9 +29,10 @@ ns manager_namespace(registration& reg, std::function<void()> on_shutdown);
 /// answered `draining` and sent elsewhere by their clients), takes its
 /// namespaces out of routing and marks itself leaving in ZooKeeper
 /// (`registration::begin_leaving`: `member_leaving`), waits until the calls
-/// under way are answered and no call arrived for `quiet` (at most
-/// `drain_timeout`), leaves the cluster (`member_down`), then stops the
-/// server.
+/// under way are answered and no call arrived for `quiet` (counted from the
+/// drain's start at the earliest: an idle server is marked leaving that
+/// long; at most `drain_timeout`), leaves the cluster (`member_down`), then
+/// stops the server.
 void graceful_stop(server& srv, registration& reg, std::chrono::milliseconds quiet,
                    std::chrono::milliseconds drain_timeout);
 
