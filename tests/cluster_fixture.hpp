@@ -15,6 +15,7 @@
 
 #include "event_log.hpp"
 #include "require.hpp"
+#include "run_support.hpp"
 #include "slacker/cluster/cluster_client.hpp"
 #include "slacker/messages/atoms.hpp"
 #include "slacker/runtime/config.hpp"
@@ -23,6 +24,7 @@
 namespace slacker_test {
 
 struct cluster_fixture {
+  hang_report hang; // first: stacks before the watchdog, the fixture's end too
   slacker::config cfg;
   caf::actor_system sys{cfg};
   std::string cluster;

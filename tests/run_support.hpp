@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/test/unit_test.hpp>
 
 #include "apps/support/proc_status.hpp"
 #include "apps/support/process.hpp"
@@ -29,12 +31,17 @@
 namespace slacker_test {
 
 /// Prints where every thread of this test process is (`thread_stacks`) if it
-/// still exists `after` from now: CAF's watchdog aborts a test that runs 30 s
-/// without saying where it stood. Make it a fixture's first member, so that
-/// it also watches the fixture's end (its actor system's shutdown).
+/// still exists `after` from now (by default 5 s before CAF's watchdog, which
+/// aborts a test that runs too long, 30 s unless `-r` says otherwise, without
+/// saying where it stood). Make it a fixture's first member, so that it also
+/// watches the fixture's end (its actor system's shutdown).
 class hang_report {
 public:
-  explicit hang_report(std::chrono::seconds after = std::chrono::seconds{25})
+  hang_report()
+    : hang_report(
+          std::chrono::seconds{std::max(1, caf::test::engine::max_runtime() - 5)}) {}
+
+  explicit hang_report(std::chrono::seconds after)
     : thread_([this, after] {
         std::unique_lock<std::mutex> guard{mtx_};
         if (cv_.wait_for(guard, after, [this] { return done_; }))
