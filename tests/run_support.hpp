@@ -38,11 +38,8 @@ namespace slacker_test {
 class hang_report {
 public:
   hang_report()
-    : hang_report(
-          std::chrono::seconds{std::max(1, caf::test::engine::max_runtime() - 5)}) {}
-
-  explicit hang_report(std::chrono::seconds after)
-    : thread_([this, after] {
+    : thread_([this] {
+        std::chrono::seconds after{std::max(1, caf::test::engine::max_runtime() - 5)};
         std::unique_lock<std::mutex> guard{mtx_};
         if (cv_.wait_for(guard, after, [this] { return done_; }))
           return;

@@ -217,8 +217,7 @@ bool cluster_client::chooses_servers(const std::string& ns) const {
 
 caf::expected<cluster_reply> cluster_client::invoke(cluster_call call) {
   if (board_) {
-    const auto& dispatcher = dispatcher_any_;
-    auto out = call_on_routes(*board_, call, dispatcher);
+    auto out = call_on_routes(*board_, call, dispatcher_any_);
     switch (out.what) {
       case caller_outcome::kind::done:
         return std::move(out.result);
