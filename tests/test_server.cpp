@@ -154,6 +154,21 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
                 return us;
               },
               "keeps a core busy for us microseconds (not marked blocking)")
+          .def(
+              "nap_us",
+              [](int64_t us) {
+                std::this_thread::sleep_for(std::chrono::microseconds{us});
+                return us;
+              },
+              "sleeps us microseconds (not marked blocking)")
+          .def(
+              "wait_ms",
+              [](int64_t ms) {
+                std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+                return ms;
+              },
+              "sleeps ms milliseconds (not marked blocking, never cheap: on the "
+              "workers, handed to them in the order of the calls)")
           .def("nothing", [] {})
           .def(
               "note",

@@ -59,3 +59,30 @@ CAF_TEST(a slow inline run sends a function to the pool for a doubling penalty) 
   c.ran(1ms, true, 10, t0 + 5s);
   CAF_CHECK(c.runs_inline(10));
 }
+
+CAF_TEST(a slow run not certainly its own demotes only if the next inline run is slow) {
+  inline_cost c;
+  for (int i = 0; i < inline_cost::promote_after; ++i)
+    c.ran(50us, false, 10, t0);
+  // 3 ms, of which 100 us certainly its own: looked at again.
+  c.ran(3ms, true, 10, t0, 100us);
+  CAF_CHECK(c.runs_inline(10));
+  CAF_CHECK(c.recheck);
+  c.ran(50us, false, 10, t0); // a run on the pool says nothing about it
+  CAF_CHECK(c.recheck);
+  c.ran(60us, true, 10, t0);
+  CAF_CHECK(c.runs_inline(10));
+  CAF_CHECK(!c.recheck);
+  // Twice in a row: the second demotes, certain or not.
+  c.ran(3ms, true, 10, t0, 100us);
+  c.ran(3ms, true, 10, t0, 100us);
+  CAF_CHECK(!c.runs_inline(10));
+  CAF_CHECK_EQUAL(c.demotions, 1u);
+  // Certainly its own: demoted at once.
+  for (int i = 0; i < inline_cost::promote_after; ++i)
+    c.ran(50us, false, 10, t0 + 1s);
+  CAF_REQUIRE(c.runs_inline(10));
+  c.ran(3ms, true, 10, t0 + 1s, 2500us);
+  CAF_CHECK(!c.runs_inline(10));
+  CAF_CHECK_EQUAL(c.demotions, 2u);
+}

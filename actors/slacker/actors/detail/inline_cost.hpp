@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace slacker {
 
@@ -17,8 +18,13 @@ namespace slacker {
 /// inline run of `slow` or more sends it back to the pool for a penalty that
 /// doubles with each demotion (1 s up to 5 min) before it may be promoted
 /// again: a function that is sometimes expensive stalls the network thread
-/// at most once per penalty. Calls with arguments above `max_inline_args`
-/// always go to the pool (decoding them is the cost) and are not measured.
+/// at most once per penalty. A slow run of which less than `slow` was
+/// certainly the function's own (the rest may be time the hypervisor did
+/// not run the thread, not told apart from a sleep: `run_delay`) demotes only
+/// if the next inline run, measured from a fresh mark (`recheck`), is slow
+/// too: such a function stalls the network thread at most twice. Calls with arguments
+/// above `max_inline_args` always go to the pool (decoding them is the cost) and are not
+/// measured.
 struct inline_cost {
   using clock = std::chrono::steady_clock;
 
@@ -34,17 +40,22 @@ struct inline_cost {
   clock::duration penalty = first_penalty;
   clock::time_point demoted_until{};
   uint64_t demotions = 0;
+  /// The last inline run was slow, but not certainly: measure the next one
+  /// afresh.
+  bool recheck = false;
 
   /// Whether this call runs inline.
   bool runs_inline(size_t arg_bytes) const noexcept {
     return inline_ok && arg_bytes <= max_inline_args;
   }
 
-  /// A call ran for `took` (inline or on the pool), ending at `now`.
-  void ran(clock::duration took, bool was_inline, size_t arg_bytes,
-           clock::time_point now) noexcept {
+  /// A call ran for `took` (inline or on the pool), ending at `now`, of
+  /// which `certain` was certainly its own (`run_delay::charge`).
+  void ran(clock::duration took, bool was_inline, size_t arg_bytes, clock::time_point now,
+           clock::duration certain = clock::duration::max()) noexcept {
     if (arg_bytes > max_inline_args)
       return; // its cost was its arguments: says nothing about the function
+    auto rechecked = was_inline && std::exchange(recheck, false);
     if (took <= cheap) {
       if (!inline_ok && now >= demoted_until && ++cheap_runs >= promote_after)
         inline_ok = true;
@@ -52,6 +63,10 @@ struct inline_cost {
     }
     cheap_runs = 0;
     if (was_inline && took >= slow) {
+      if (certain < slow && !rechecked) {
+        recheck = true;
+        return;
+      }
       inline_ok = false;
       demoted_until = now + penalty;
       penalty = std::min<clock::duration>(penalty * 2, max_penalty);

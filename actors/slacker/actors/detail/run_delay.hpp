@@ -6,88 +6,118 @@
 
 namespace slacker {
 
-/// How long the calling thread certainly waited for a CPU while it could run
-/// during one run of a function (the kernel's run delay,
-/// `/proc/thread-self/schedstat`), so that `inline_cost` judges the function
-/// and not the machine: a cheap function preempted for a 4 ms time slice is
-/// still cheap. One per thread (`this_thread_run_delay`).
+/// What one run of a function cost its thread, so that `inline_cost` judges
+/// the function and not the machine: a cheap function preempted for a 4 ms
+/// time slice, or whose virtual CPU the hypervisor did not run for 3 ms
+/// (steal: on a VM whose host is short of cores, far more common than a
+/// preemption), is still cheap. One per thread (`this_thread_run_delay`).
 ///
-/// A read costs about 1 µs here, so the meter reads at the start of a run at
-/// most once per `mark_every`, and once more after a run that took long enough
-/// to matter. Of the delay between the two reads, what cannot have fallen into
-/// the run (the time from the mark to the run's start, and from its end to
-/// the second read) is not counted: what is left is a lower bound, never
-/// more than the run really waited. A function that blocks (sleeps, waits on
-/// I/O) is not excused: a sleeping thread is not waiting for a CPU. Without
-/// schedstat (no /proc, a kernel without CONFIG_SCHED_INFO) nothing is
-/// excused.
+/// The meter reads the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, which
+/// leaves out steal) and the kernel's run delay and count of times it was
+/// switched in (`/proc/thread-self/schedstat`): about 1.5 µs a read, so at the
+/// start of a run at most once per `mark_every` (or when asked for a fresh
+/// mark), and once more after a run that took long enough to matter. Between
+/// the two reads:
+/// - not switched out at all: the run cost at most the CPU time between them
+///   (what is left is steal);
+/// - switched out: the run cost its wall time less the wait for a CPU that
+///   certainly fell into it (what cannot have fallen into the run, the time
+///   from the mark to its start and from its end to the second read, is not
+///   counted). A function that blocks (sleeps, waits on I/O) is not excused:
+///   a sleeping thread is not waiting for a CPU. If the mark was not taken at
+///   this run's start, the switch may have been the thread's own sleep
+///   before the run, and steal in the run is not told apart from a sleep in
+///   it: only the CPU time in the run is `certain`, and `inline_cost`
+///   measures the next run from a fresh mark before it acts on more.
+/// Without schedstat (no /proc, a kernel without CONFIG_SCHED_INFO) nothing
+/// is excused.
 class run_delay {
 public:
   using clock = std::chrono::steady_clock;
 
-  /// The calling thread's run delay so far in ns, or -1 when unknown.
-  using reader = int64_t (*)();
+  /// The calling thread's counters so far; -1 where unknown.
+  struct sample {
+    int64_t cpu_ns = -1;   ///< CPU time (without steal)
+    int64_t delay_ns = -1; ///< waited for a CPU while runnable
+    int64_t switches = -1; ///< times switched in (after a sleep or a wait)
+  };
+
+  /// Reads the calling thread's counters (a seam for tests).
+  using reader = sample (*)();
 
   /// The clock (a seam for tests).
   using now_fn = clock::time_point (*)();
+
+  /// A run's cost (at most what it cost), and the part of it that was
+  /// certainly the function's own (less when the rest may be steal).
+  struct charge {
+    clock::duration took{};
+    clock::duration certain{};
+  };
 
   static constexpr std::chrono::milliseconds mark_every{1};
 
   explicit run_delay(reader read, now_fn now = &clock::now) noexcept
     : read_(read), now_(now) {}
 
-  /// A run starts at `start` (read just before).
-  void mark(clock::time_point start) noexcept {
-    if (mark_ < 0 || start - marked_at_ >= mark_every) {
+  /// A run starts at `start` (read just before); `fresh`: read the counters
+  /// now even if the last mark is recent.
+  void mark(clock::time_point start, bool fresh = false) noexcept {
+    if (fresh || start - marked_at_ >= mark_every) {
       marked_at_ = start;
       mark_ = read_();
     }
   }
 
-  /// Of the run from `start` to `end` (since the last `mark`), how long the
-  /// thread certainly waited for a CPU (but for an interrupt in the
-  /// instructions between a clock read and the counter's); reads the clock
-  /// and the delay.
-  clock::duration waited(clock::time_point start, clock::time_point end) noexcept {
-    if (mark_ < 0)
-      return clock::duration::zero();
+  /// The run from `start` to `end` (since the last `mark`) as the function's
+  /// cost; runs of at most `above` are taken as they are (and the counters
+  /// not read again).
+  charge charged(clock::time_point start, clock::time_point end,
+                 clock::duration above) noexcept {
+    auto took = end - start;
+    if (took <= above || mark_.delay_ns < 0)
+      return {took, took};
     // The clock before the read: after it would count the wait that a
     // preemption at the read's return (a common place for one) adds, which
-    // the value read does not hold.
+    // the values read do not hold.
     auto before = now_();
     auto now = read_();
-    if (now < 0)
-      return clock::duration::zero();
-    auto certain =
-        std::chrono::nanoseconds{now - mark_} - (start - marked_at_) - (before - end);
+    auto fresh = marked_at_ == start;
+    auto outside = (start - marked_at_) + (before - end);
+    auto cpu = now.cpu_ns >= 0 && mark_.cpu_ns >= 0
+                   ? std::chrono::duration_cast<clock::duration>(
+                         std::chrono::nanoseconds{now.cpu_ns - mark_.cpu_ns})
+                   : clock::duration::max();
+    charge out{took, took};
+    if (now.delay_ns < 0) {
+      // unknown: nothing excused
+    } else if (now.switches >= 0 && now.switches == mark_.switches) {
+      out.took = out.certain = std::min(took, cpu);
+    } else {
+      auto waited = std::chrono::duration_cast<clock::duration>(
+                        std::chrono::nanoseconds{now.delay_ns - mark_.delay_ns}) -
+                    outside;
+      out.took = out.certain = took - std::clamp(waited, clock::duration::zero(), took);
+      if (!fresh && cpu < out.took)
+        out.certain = std::clamp(cpu - outside, clock::duration::zero(), out.took);
+    }
     mark_ = now;
     marked_at_ = before;
-    return std::max(std::chrono::duration_cast<clock::duration>(certain),
-                    clock::duration::zero());
-  }
-
-  /// The run from `start` to `end` as the function's cost: less the certain
-  /// wait once it took more than `above` (shorter runs are not read again).
-  clock::duration charged(clock::time_point start, clock::time_point end,
-                          clock::duration above) noexcept {
-    auto took = end - start;
-    if (took <= above)
-      return took;
-    return took - std::min(took, waited(start, end));
+    return out;
   }
 
 private:
   reader read_;
   now_fn now_;
-  int64_t mark_ = -1;
+  sample mark_{};
   clock::time_point marked_at_{};
 };
 
-/// The calling thread's run delay in ns from `/proc/thread-self/schedstat`
-/// (kept open per thread), or -1.
-int64_t read_thread_run_delay() noexcept;
+/// The calling thread's counters (`/proc/thread-self/schedstat` kept open per
+/// thread, and its CPU clock).
+run_delay::sample read_thread_counters() noexcept;
 
-/// The calling thread's meter (reads `read_thread_run_delay`).
+/// The calling thread's meter (reads `read_thread_counters`).
 run_delay& this_thread_run_delay() noexcept;
 
 } // namespace slacker

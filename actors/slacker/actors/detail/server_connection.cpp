@@ -514,7 +514,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
     delay.mark(start);
     auto rep = run_call(*fns, req);
     auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        delay.charged(start, clock::now(), inline_cost::cheap));
+        delay.charged(start, clock::now(), inline_cost::cheap).took);
     // A large result is framed here, on the worker: the network thread only
     // hands the frame to the socket (no copy into fresh pages there).
     std::vector<char> frame;
@@ -584,11 +584,21 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
                                        : nullptr;
       auto& delay = this_thread_run_delay();
       auto start = clock::now();
-      delay.mark(start);
+      delay.mark(start, cost.recheck);
       auto rep = run_call(*entry.functions, req);
       auto end = clock::now();
       st.last_now = end;
-      cost.ran(delay.charged(start, end, inline_cost::cheap), true, args, end);
+      auto charge = delay.charged(start, end, inline_cost::cheap);
+      auto demotions = cost.demotions;
+      cost.ran(charge.took, true, args, end, charge.certain);
+      if (cost.demotions != demotions) // at most once per penalty
+        spdlog::warn(
+            "slacker server: {}/{} held the network thread {} us; it runs on the "
+            "workers for the next {} s (not marked blocking)",
+            entry.functions->name(), req.fn,
+            std::chrono::duration_cast<std::chrono::microseconds>(charge.took).count(),
+            std::chrono::duration_cast<std::chrono::seconds>(cost.demoted_until - end)
+                .count());
       if (st.log_calls)
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       if (counts)
