@@ -8,9 +8,10 @@ namespace slacker {
 
 /// What one run of a function cost its thread, so that `inline_cost` judges
 /// the function and not the machine: a cheap function preempted for a 4 ms
-/// time slice, or whose virtual CPU the hypervisor did not run for 3 ms
-/// (steal: on a VM whose host is short of cores, far more common than a
-/// preemption), is still cheap. One per thread (`this_thread_run_delay`).
+/// time slice, or stood still for 3 ms without the kernel's counters seeing
+/// it wait (steal: on this VM with more threads busy than vCPUs, far more
+/// common than a visible preemption; docs/security.md), is still cheap. One
+/// per thread (`this_thread_run_delay`).
 ///
 /// The meter reads the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, which
 /// leaves out steal) and the kernel's run delay and count of times it was
