@@ -146,17 +146,4 @@ route_pick pick_index(const route_entry& e, grouping_kind kind, route_board& boa
   return out;
 }
 
-addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board) {
-  auto picked = pick_index(e, kind, board);
-  return picked.every ? grouping::all(e.view) : grouping::address_of(e.view, picked.one);
-}
-
-const std::shared_ptr<route_server>* route_of(const route_entry& e,
-                                              const std::string& addr) {
-  for (size_t i = 0; i < e.view.servers.size(); ++i)
-    if (e.view.servers[i].addr == addr)
-      return &e.servers[i];
-  return nullptr;
-}
-
 } // namespace slacker

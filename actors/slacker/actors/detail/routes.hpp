@@ -121,11 +121,4 @@ struct route_pick {
 /// there (`accrual::quiet`).
 route_pick pick_index(const route_entry& e, grouping_kind kind, route_board& board);
 
-/// The same as addresses.
-addresses pick_route(const route_entry& e, grouping_kind kind, route_board& board);
-
-/// The link of `addr` in `e`; null when it is not a candidate.
-const std::shared_ptr<route_server>* route_of(const route_entry& e,
-                                              const std::string& addr);
-
 } // namespace slacker
