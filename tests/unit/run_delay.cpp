@@ -53,6 +53,15 @@ void switched(clock_type::duration waited = 0s) {
   ++kernel.switches;
 }
 
+// A function measured cheap: it runs inline.
+inline_cost promoted() {
+  inline_cost cost;
+  for (int i = 0; i < inline_cost::promote_after; ++i)
+    cost.ran(50us, false, 10, t0);
+  CAF_REQUIRE(cost.runs_inline(10));
+  return cost;
+}
+
 struct fixture {
   fixture() {
     kernel = {5'000'000, 1'000'000, 10};
@@ -179,10 +188,7 @@ CAF_TEST(without the kernel counters nothing is excused) {
 }
 
 CAF_TEST(a preempted inline run keeps a cheap function inline and a slow one goes) {
-  inline_cost cost;
-  for (int i = 0; i < inline_cost::promote_after; ++i)
-    cost.ran(50us, false, 10, t0);
-  CAF_REQUIRE(cost.runs_inline(10));
+  auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
   meter.mark(t0);
   ran_for(50us);
@@ -204,9 +210,7 @@ CAF_TEST(a preempted inline run keeps a cheap function inline and a slow one goe
 }
 
 CAF_TEST(a cheap function hit by steal after a sleep stays inline after a fresh look) {
-  inline_cost cost;
-  for (int i = 0; i < inline_cost::promote_after; ++i)
-    cost.ran(50us, false, 10, t0);
+  auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
   meter.mark(t0);
   switched(); // the network thread waited for the next call
@@ -232,9 +236,7 @@ CAF_TEST(a cheap function hit by steal after a sleep stays inline after a fresh 
 }
 
 CAF_TEST(a function that sleeps inline is sent to the pool by its second run at most) {
-  inline_cost cost;
-  for (int i = 0; i < inline_cost::promote_after; ++i)
-    cost.ran(50us, false, 10, t0);
+  auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
   // First slow run: the switch may have been before it.
   meter.mark(t0);
