@@ -4,6 +4,9 @@
 // choice, client actor systems configured like a command line, and command
 // lines run to their end with stdout and stderr captured.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <unistd.h>
@@ -13,10 +16,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -129,6 +134,30 @@ inline run_result run(const std::vector<std::string>& argv, const std::string& e
   auto status = proc.stop();
   out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+/// A port nothing listens on now (on 127.0.0.1).
+inline uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// An HTTP GET with curl: the status code and the body.
+inline std::pair<int, std::string> http_get(const std::string& url) {
+  auto out =
+      run({"/usr/bin/curl", "-s", "--max-time", "10", "-w", "\n%{http_code}\n", url})
+          .output;
+  auto nl = out.rfind('\n', out.size() - 2);
+  if (nl == std::string::npos)
+    return {0, out};
+  return {std::atoi(out.c_str() + nl + 1), out.substr(0, nl + 1)};
 }
 
 /// The `slacker` command-line tool of this build.

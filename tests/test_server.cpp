@@ -79,6 +79,10 @@ void busy_for(std::chrono::steady_clock::duration d) {
 }
 
 void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
+  if (auto err = slacker::start_metrics(sys.config())) { // --slacker.metrics
+    std::fprintf(stderr, "error: %s\n", slacker::describe(err).c_str());
+    std::exit(1);
+  }
   slacker::server srv{sys};
   // whoami answers this server's registered address once it is published.
   auto self_addr = std::make_shared<std::string>();

@@ -36,22 +36,11 @@
 
 using namespace std::chrono_literals;
 using slacker_test::app_path;
+using slacker_test::free_port;
+using slacker_test::http_get;
 using slacker_test::process;
 
 namespace {
-
-/// A port nothing listens on now.
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 /// True while a process whose command line contains `text` runs.
 bool running(const std::string& text) {
@@ -520,16 +509,6 @@ CAF_TEST(example - server ends in time on a signal whatever its workers hold) {
 }
 
 namespace {
-
-/// An HTTP GET with curl: the status code and the body.
-std::pair<int, std::string> http_get(const std::string& url) {
-  auto out = output_of(
-      {"/usr/bin/curl", "-s", "--max-time", "10", "-w", "\n%{http_code}\n", url});
-  auto nl = out.rfind('\n', out.size() - 2);
-  if (nl == std::string::npos)
-    return {0, out};
-  return {std::atoi(out.c_str() + nl + 1), out.substr(0, nl + 1)};
-}
 
 bool has(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos)

@@ -631,7 +631,8 @@ CAF_TEST(a cheap function that the machine preempts keeps running inline) {
 
 CAF_TEST(
     a function that turns slow inline is sent to the workers by its second slow run) {
-  server_process srv{{"--slacker.worker-threads=1"}};
+  auto http = "127.0.0.1:" + std::to_string(slacker_test::free_port());
+  server_process srv{{"--slacker.worker-threads=1", "--slacker.metrics=" + http}};
   raw_conn c{srv.port, 10s};
   CAF_REQUIRE(c.send(hello_frame()));
   CAF_REQUIRE_EQUAL(c.frames(1).size(), 1u);
@@ -652,6 +653,17 @@ CAF_TEST(
   call("nap_us", 20000);
   call("nap_us", 20000);
   CAF_CHECK(!runs_inline(c, id, "nap_us", int64_t{1}));
+  // Operators see it: a counter per function (and a warning in the log).
+  auto metrics = slacker_test::http_get("http://" + http + "/metrics");
+  CAF_REQUIRE_EQUAL(metrics.first, 200);
+  for (auto fn : {"spin_us", "nap_us"}) {
+    auto series =
+        std::string{"slacker_server_sent_to_workers_total{ns=\"test.api\",fn=\""} + fn +
+        "\"} ";
+    auto at = metrics.second.find(series);
+    CAF_REQUIRE(at != std::string::npos);
+    CAF_CHECK_GREATER_OR_EQUAL(std::atol(metrics.second.c_str() + at + series.size()), 1);
+  }
 }
 
 CAF_TEST(expensive calls that are not marked blocking leave the network thread free) {

@@ -591,7 +591,9 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto charge = delay.charged(start, end, inline_cost::cheap);
       auto demotions = cost.demotions;
       cost.ran(charge.took, true, args, end, charge.certain);
-      if (cost.demotions != demotions) // at most once per penalty
+      if (cost.demotions != demotions) { // at most once per penalty
+        if (counts)
+          counts->sent_to_workers.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn(
             "slacker server: {}/{} held the network thread {} us; it runs on the "
             "workers for the next {} s (not marked blocking)",
@@ -599,6 +601,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
             std::chrono::duration_cast<std::chrono::microseconds>(charge.took).count(),
             std::chrono::duration_cast<std::chrono::seconds>(cost.demoted_until - end)
                 .count());
+      }
       if (st.log_calls)
         log_call(entry.functions->name(), req.fn, st.peer, start, rep);
       if (counts)

@@ -51,7 +51,8 @@ struct status_part {
 struct registry {
   std::shared_mutex mtx;
   /// ns -> fn -> counts; found by name without a copy (each served call).
-  std::map<std::string, std::map<std::string, std::unique_ptr<call_counts>, std::less<>>,
+  std::map<std::string,
+           std::map<std::string, std::unique_ptr<served_counts>, std::less<>>,
            std::less<>>
       served;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<peer_counts>> peers;
@@ -230,7 +231,7 @@ void call_counts::record(uint64_t us, const caf::error& err) {
   sum_us.fetch_add(us, std::memory_order_relaxed);
 }
 
-call_counts& served(const std::string& ns, const std::string& fn) {
+served_counts& served(const std::string& ns, const std::string& fn) {
   auto& r = reg();
   {
     std::shared_lock<std::shared_mutex> guard{r.mtx};
@@ -241,7 +242,7 @@ call_counts& served(const std::string& ns, const std::string& fn) {
   std::unique_lock<std::shared_mutex> guard{r.mtx};
   auto& slot = r.served[ns][fn];
   if (!slot)
-    slot = std::make_unique<call_counts>();
+    slot = std::make_unique<served_counts>();
   return *slot;
 }
 
@@ -372,6 +373,14 @@ std::string render() {
     for (auto& [fn, c] : fns)
       rows.emplace_back("ns=\"" + escape(ns) + "\",fn=\"" + escape(fn) + "\"", c.get());
   render_calls(out, "slacker_server", "functions served by this process", rows);
+  header(out, "slacker_server_sent_to_workers_total",
+         "times a function run inline held the network thread 2 ms or more and was sent "
+         "to the workers for a penalty",
+         "counter");
+  for (auto& [ns, fns] : r.served)
+    for (auto& [fn, c] : fns)
+      out << "slacker_server_sent_to_workers_total{ns=\"" << escape(ns) << "\",fn=\""
+          << escape(fn) << "\"} " << c->sent_to_workers.load() << "\n";
   rows.clear();
   for (auto& [key, c] : r.peers)
     rows.emplace_back("cluster=\"" + escape(key.first) + "\",server=\"" +

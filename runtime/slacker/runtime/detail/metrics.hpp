@@ -52,8 +52,15 @@ struct call_counts {
   void record(uint64_t us, const caf::error& err);
 };
 
+/// What this process counts of one function it serves.
+struct served_counts : call_counts {
+  /// Times the function, run inline, held the network thread too long and
+  /// was sent to the workers for a penalty (`inline_cost`).
+  std::atomic<uint64_t> sent_to_workers{0};
+};
+
 /// The counts of function `ns/fn` served by this process.
-call_counts& served(const std::string& ns, const std::string& fn);
+served_counts& served(const std::string& ns, const std::string& fn);
 
 /// What the cluster clients of this process sent to one server.
 struct peer_counts : call_counts {
