@@ -114,13 +114,20 @@ std::string thread_stacks(pid_t pid) {
   auto id = std::to_string(pid);
   std::string out;
   if (::access("/usr/bin/gdb", X_OK) == 0) {
+    // The main thread first (a hang report is cut short by the watchdog
+    // that follows it), 30 frames a thread, each line cut at 200 characters.
     auto cmd = "timeout 10 /usr/bin/gdb -p " + id +
-               " -batch -ex 'thread apply all bt' </dev/null 2>/dev/null";
+               " -batch -ex 'thread apply all -ascending bt 30' </dev/null 2>/dev/null";
     if (auto f = ::popen(cmd.c_str(), "r")) {
       char line[1024];
-      while (std::fgets(line, sizeof(line), f) && out.size() < 32768)
-        if (line[0] == '#' || std::string{line}.rfind("Thread ", 0) == 0)
-          out += line;
+      while (std::fgets(line, sizeof(line), f) && out.size() < 131072) {
+        std::string text{line};
+        if (line[0] != '#' && text.rfind("Thread ", 0) != 0)
+          continue;
+        if (text.size() > 200)
+          text = text.substr(0, 196) + "...\n";
+        out += text;
+      }
       ::pclose(f);
     }
     if (!out.empty())
