@@ -50,28 +50,31 @@ struct inline_cost {
   }
 
   /// A call ran for `took` (inline or on the pool), ending at `now`, of
-  /// which `certain` was certainly its own (`run_delay::charge`).
-  void ran(clock::duration took, bool was_inline, size_t arg_bytes, clock::time_point now,
+  /// which `certain` was certainly its own (`run_delay::charge`); true when
+  /// this run sent the function to the pool.
+  bool ran(clock::duration took, bool was_inline, size_t arg_bytes, clock::time_point now,
            clock::duration certain = clock::duration::max()) noexcept {
     if (arg_bytes > max_inline_args)
-      return; // its cost was its arguments: says nothing about the function
+      return false; // its cost was its arguments: says nothing about the function
     auto rechecked = was_inline && std::exchange(recheck, false);
     if (took <= cheap) {
       if (!inline_ok && now >= demoted_until && ++cheap_runs >= promote_after)
         inline_ok = true;
-      return;
+      return false;
     }
     cheap_runs = 0;
     if (was_inline && took >= slow) {
       if (certain < slow && !rechecked) {
         recheck = true;
-        return;
+        return false;
       }
       inline_ok = false;
       demoted_until = now + penalty;
       penalty = std::min<clock::duration>(penalty * 2, max_penalty);
       ++demotions;
+      return true;
     }
+    return false;
   }
 };
 

@@ -589,9 +589,7 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto end = clock::now();
       st.last_now = end;
       auto charge = delay.charged(start, end, inline_cost::cheap);
-      auto demotions = cost.demotions;
-      cost.ran(charge.took, true, args, end, charge.certain);
-      if (cost.demotions != demotions) { // at most once per penalty
+      if (cost.ran(charge.took, true, args, end, charge.certain)) { // once per penalty
         if (counts)
           counts->sent_to_workers.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn(
