@@ -148,6 +148,24 @@ struct fixture : test_coordinator_fixture<unit_config> {
 
 CAF_TEST_FIXTURE_SCOPE(zookeeper_tests, fixture)
 
+CAF_TEST(the timers of a registry and a registrar hold the actor system until they end) {
+  // Both wait for their connect timer (10 s) on a helper actor each. The
+  // actor system counts the helpers, so that it waits for them before it
+  // stops its scheduler: they end with their owner, and the owner's down
+  // message, which names it, is taken while the scheduler runs (had it been
+  // left in a helper's mailbox, the owner, a detached actor, could never be
+  // destroyed and the actor system would wait for its thread forever).
+  auto before = sys.registry().running();
+  auto m = mirror();
+  auto a = registrar(1000);
+  // The registry, its listener, the registrar, and at least their timers.
+  CAF_CHECK_GREATER_OR_EQUAL(sys.registry().running(), before + 5);
+  self->send_exit(m, caf::exit_reason::user_shutdown);
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK_EQUAL(sys.registry().running(), before + 1); // the listener
+}
+
 CAF_TEST(a registrar writes the server its namespaces functions and election) {
   registrar(1000, "ns", R"({"w":1})");
   CAF_CHECK_EQUAL(zookeeper.data(base + "/servers/127.0.0.1:1000"), R"({"w":1})");

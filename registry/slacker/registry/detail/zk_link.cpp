@@ -108,7 +108,13 @@ int64_t zk_link::view_age_ms() const {
 void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay,
                        caf::message msg) {
   auto target = caf::actor_cast<caf::weak_actor_ptr>(self);
-  self->home_system().spawn<caf::hidden>(
+  // Not hidden: the actor system waits for it before it stops its scheduler.
+  // Its target's `down_msg` names the target (CAF holds the sender): were the
+  // scheduler stopped before the timer took it, the message would keep the
+  // target (a detached actor) from being destroyed, and the actor system
+  // would wait for the target's thread forever (seen in CI: a registry
+  // preempted between counting itself done and telling its monitors).
+  self->home_system().spawn(
       [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
         // It ends with its target. Left waiting for its tick, its last
         // reference would be the clock's: released on the clock's thread at

@@ -128,8 +128,10 @@ struct live_registry_state {
 /// Sends `msg` to `self` after `delay`, without the timer holding `self`: a
 /// detached actor with a `delayed_send` to itself pending cannot be
 /// destroyed, nor its thread end, before the timer fires, and the actor
-/// system waits for that thread when it shuts down. A hidden helper holds
-/// the timer and only a weak reference to `self`.
+/// system waits for that thread when it shuts down. A helper actor holds
+/// the timer and only a weak reference to `self`; it ends at its tick or
+/// with `self` (it monitors it), and it is not hidden: the actor system waits
+/// for it, so that `self`'s down message reaches it while the scheduler runs.
 void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay, caf::message msg);
 
 /// What a registry or registrar actor's session sent (`zk_requests_atom`),
