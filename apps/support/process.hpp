@@ -37,6 +37,9 @@ public:
   /// Reads lines until one starts with `prefix`; returns the rest of it.
   std::optional<std::string> wait_for(const std::string& prefix, int timeout_ms);
 
+  /// Sends `sig` to the child. `SIGSTOP` returns once every thread of the
+  /// child is stopped (the kernel stops them after `kill` returns, each when
+  /// it next runs), at most 10 s later.
   void signal(int sig);
 
   /// Writes `line` and a newline to the child's stdin.
