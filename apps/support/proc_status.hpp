@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include <dirent.h>
 #include <sys/types.h>
 
 namespace slacker_test {
@@ -26,17 +27,41 @@ inline long status_kib(const std::string& pid, const std::string& key) {
   return -1;
 }
 
-/// Waits (bounded) until process `pid` is in `state` (`T`: stopped) as
-/// /proc/PID/stat says: a SIGSTOP takes effect when the kernel next
-/// schedules the process, not when `kill` returns.
+/// Whether every thread of process `pid` is in `state` (or has ended), as
+/// /proc/PID/task/TID/stat says.
+inline bool in_proc_state(pid_t pid, char state) {
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  auto d = opendir(dir.c_str());
+  if (d == nullptr)
+    return false;
+  bool all = true;
+  while (auto e = readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    std::ifstream stat{dir + "/" + e->d_name + "/stat"};
+    std::string line;
+    std::getline(stat, line);
+    auto paren = line.rfind(')'); // the name may hold spaces and parentheses
+    if (paren == std::string::npos || paren + 2 >= line.size())
+      continue; // the thread ended meanwhile
+    auto s = line[paren + 2];
+    if (s != state && s != 'Z' && s != 'X') {
+      all = false;
+      break;
+    }
+  }
+  closedir(d);
+  return all;
+}
+
+/// Waits (bounded) until every thread of process `pid` is in `state` (`T`:
+/// stopped, `Z`: exited): a SIGSTOP takes effect when the kernel next
+/// schedules each thread, not when `kill` returns, and a thread not stopped
+/// yet can still answer a call.
 inline bool wait_proc_state(pid_t pid, char state, std::chrono::milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
-    std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
-    std::string line;
-    std::getline(stat, line);
-    auto paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == state)
+    if (in_proc_state(pid, state))
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }

@@ -1,12 +1,12 @@
 #include "apps/support/process.hpp"
 
+#include "apps/support/proc_status.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
-#include <string>
-#include <thread>
 
 #include <dirent.h>
 
@@ -101,38 +101,6 @@ std::optional<std::string> process::wait_for(const std::string& prefix, int time
   }
 }
 
-namespace {
-
-/// Whether every thread of process `pid` is stopped (or gone): the kernel
-/// stops a process's threads one by one, each as it next enters or leaves
-/// the kernel, after `kill` returned.
-bool stopped(pid_t pid) {
-  auto dir = "/proc/" + std::to_string(pid) + "/task";
-  auto d = opendir(dir.c_str());
-  if (d == nullptr)
-    return true; // gone
-  bool all = true;
-  while (auto e = readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    std::ifstream in{dir + "/" + e->d_name + "/stat"};
-    std::string line;
-    std::getline(in, line);
-    auto name_end = line.rfind(')'); // the name may hold spaces and parentheses
-    if (name_end == std::string::npos || name_end + 2 >= line.size())
-      continue; // the thread ended meanwhile
-    auto state = line[name_end + 2];
-    if (state != 'T' && state != 't' && state != 'Z' && state != 'X') {
-      all = false;
-      break;
-    }
-  }
-  closedir(d);
-  return all;
-}
-
-} // namespace
-
 void process::signal(int sig) {
   if (pid_ <= 0)
     return;
@@ -141,9 +109,7 @@ void process::signal(int sig) {
     return;
   // Frozen means frozen: a thread still running (on the other vCPU, or
   // waiting for one) could answer a call sent right after `kill` returned.
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (!stopped(pid_) && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  wait_proc_state(pid_, 'T', std::chrono::seconds{10});
 }
 
 std::string process::threads() const {

@@ -112,8 +112,8 @@ void delayed_weak_send(caf::scheduled_actor* self, caf::timespan delay,
   // Its target's `down_msg` names the target (CAF holds the sender): were the
   // scheduler stopped before the timer took it, the message would keep the
   // target (a detached actor) from being destroyed, and the actor system
-  // would wait for the target's thread forever (seen in CI: a registry
-  // preempted between counting itself done and telling its monitors).
+  // would wait for the target's thread forever (CAF counts an actor done
+  // before it tells its monitors; the rare hang at exit CI caught).
   self->home_system().spawn(
       [target, delay, msg](caf::event_based_actor* timer) -> caf::behavior {
         // It ends with its target. Left waiting for its tick, its last
