@@ -100,6 +100,9 @@ void caf_main(caf::actor_system& sys, const test_server_config& cfg) {
           .def(
               "add", [](int64_t a, int64_t b) { return a + b; }, "a + b")
           .def(
+              "add-under-a-longer-name", [](int64_t a, int64_t b) { return a + b; },
+              "a + b, under a name no std::string keeps inline")
+          .def(
               "bytes", [](int64_t n) { return std::string(static_cast<size_t>(n), 'x'); },
               "a string of n bytes")
           .def(

@@ -3,9 +3,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <memory>
+#include <new>
 #include <tuple>
 
 #include <caf/all.hpp>
@@ -28,6 +31,32 @@
 using namespace slacker;
 using namespace std::chrono_literals;
 using slacker_test::point;
+
+namespace {
+
+/// Allocations counted while a thread says so (`counting`), for the
+/// allocation budgets of a call's path.
+thread_local bool counting = false;
+std::atomic<uint64_t> allocations{0};
+std::atomic<bool> counting_all{false};
+
+void* counted_new(size_t n) {
+  if (counting || counting_all.load(std::memory_order_relaxed))
+    allocations.fetch_add(1, std::memory_order_relaxed);
+  if (auto p = std::malloc(n == 0 ? 1 : n))
+    return p;
+  throw std::bad_alloc{};
+}
+
+} // namespace
+
+void* operator new(size_t n) {
+  return counted_new(n);
+}
+
+void* operator new[](size_t n) {
+  return counted_new(n);
+}
 
 namespace {
 
@@ -350,6 +379,56 @@ CAF_TEST(ten thousand sequential calls lose nothing) {
       ++ok;
   }
   CAF_CHECK_EQUAL(ok, 10000);
+}
+
+CAF_TEST(a call allocates no copy of its name and no frame of its own) {
+  // A name longer than a std::string keeps inline: each copy of it costs an
+  // allocation, as does a frame written into a buffer of its own.
+  const std::string fn = "test.api/add-under-a-longer-name";
+  constexpr int calls = 1000;
+  auto one = [&](int64_t i) {
+    auto r = client.call<int64_t>(fn, i, int64_t{1});
+    return r && *r == i + 1;
+  };
+  SLACKER_REQUIRE(one(0), "the first call failed");
+  // A blocking call runs in the calling thread: all of its allocations are
+  // this thread's. What the call holds: the function's name in the request
+  // (its namespace fits inline), the encoded arguments, the answer's bytes.
+  int ok = 0;
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < calls; ++i)
+    ok += one(i);
+  counting = false;
+  auto blocking = allocations.load();
+  CAF_CHECK_EQUAL(ok, calls);
+  CAF_MESSAGE(blocking / double{calls} << " allocations a blocking call");
+  CAF_CHECK_LESS_OR_EQUAL(blocking, 3u * calls);
+  // Through the connection broker (an actor's call): every thread of this
+  // process counts (the broker runs on the network thread). The same three,
+  // and five of CAF's: the request, the answer and its mailbox element, the
+  // broker's message to itself to write the turn's calls, the caller's
+  // handler for the answer. Half an allocation a call is left for what the
+  // process's other threads do meanwhile (timers).
+  caf::scoped_actor self{sys};
+  ok = 0;
+  allocations = 0;
+  counting_all = true;
+  for (int i = 0; i < calls; ++i) {
+    auto req = make_call(call_options{}, fn, int64_t{i}, int64_t{1});
+    self->request(client.actor(), caf::infinite, std::move(*req))
+        .receive(
+            [&](call_reply& rep) {
+              auto r = result_of<int64_t>(rep);
+              ok += r && *r == i + 1;
+            },
+            [](caf::error&) {});
+  }
+  counting_all = false;
+  auto through_broker = allocations.load();
+  CAF_CHECK_EQUAL(ok, calls);
+  CAF_MESSAGE(through_broker / double{calls} << " allocations a call through the broker");
+  CAF_CHECK_LESS_OR_EQUAL(through_broker, 8u * calls + calls / 2);
 }
 
 CAF_TEST(garbage arguments in every codec give codec_error and the server keeps serving) {

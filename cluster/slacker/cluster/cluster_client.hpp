@@ -134,7 +134,7 @@ public:
   /// ```
   template <class R, class Self, class F>
   void request(Self* self, cluster_call call, F f) const {
-    auto what = call.req.ns + "/" + call.req.fn;
+    auto what = call_name{call.req}.str(); // for a reply that cannot be decoded
     // No CAF timeout: the call's deadline is enforced where it waits.
     request_on_routes(self, board_.get(), dispatcher_any_, std::move(call),
                       [f = std::move(f),

@@ -50,6 +50,26 @@ typename Inspector::result_type inspect(Inspector& f, call_request& x) {
            x.args, x.deadline_ns, x.ext);
 }
 
+/// A call's `ns/fn` as its errors' messages name it: spelled out when a
+/// message is made, not on every call (a name longer than what a
+/// `std::string` holds inline would cost allocations on each).
+struct call_name {
+  explicit call_name(const call_request& req) : ns(req.ns), fn(req.fn) {}
+
+  const std::string& ns;
+  const std::string& fn;
+
+  std::string str() const {
+    std::string out;
+    out.reserve(ns.size() + 1 + fn.size());
+    return out.append(ns).append(1, '/').append(fn);
+  }
+};
+
+inline std::string operator+(const call_name& x, const char* s) {
+  return x.str() + s;
+}
+
 /// The answer to a `call_request`: a result or an error, never both.
 struct call_reply {
   uint64_t id = 0;

@@ -71,6 +71,10 @@ template <class... Ts> caf::expected<bytes> encode(codec_id c, const Ts&... xs) 
     switch (c) {
       case codec_id::caf_binary:
         if constexpr ((detail::caf_codec_ok<Ts>::value && ...)) {
+          // Small arguments (most calls') in one allocation, not one per
+          // field as the buffer grows.
+          if constexpr (sizeof...(Ts) > 0)
+            out.reserve(64);
           caf::binary_serializer sink{nullptr, out};
           caf::error err;
           ((err = err ? std::move(err) : detail::caf_save(sink, xs)), ...);

@@ -40,6 +40,9 @@ enum class outcome {
 
 } // namespace
 
+/// The largest frame buffer a pooled connection keeps for its next call.
+constexpr size_t kept_frame = 64 * 1024;
+
 struct blocking_lane::conn : wire::client_protocol::callee {
   int fd = -1;
   wire::client_protocol proto;
@@ -51,6 +54,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   std::string why;                  // what the server said when it closed
   std::unique_ptr<tls_session> tls; // with TLS: frames are sealed before they go out
   std::vector<char> sealed, opened; // TLS buffers, reused from call to call
+  std::vector<char> frame;          // the call's frame, reused from call to call
   std::shared_ptr<metrics::link_counts> link; // for the portal, or null
   accrual::health* health = nullptr;          // the server's (the lane's), or null
   // The wait under way: the reply it waits for, and whether it came.
@@ -243,7 +247,7 @@ blocking_lane::~blocking_lane() {
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::borrow(const std::string& what, clock::time_point until) {
+blocking_lane::borrow(const call_name& what, clock::time_point until) {
   for (;;) {
     std::unique_ptr<conn> c;
     {
@@ -321,7 +325,7 @@ void blocking_lane::close() {
 /// The result of a call whose wait ended with `res` on connection `cn`
 /// (`replied`: its reply, in `rep`).
 caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& rep,
-                                                const std::string& what,
+                                                const call_name& what,
                                                 std::chrono::nanoseconds left,
                                                 attempt& how) {
   switch (static_cast<outcome>(res)) {
@@ -363,7 +367,7 @@ caf::expected<call_reply> blocking_lane::settle(int res, conn& cn, call_reply& r
   return connection_failed(how.sent, what + ": connection to " + addr_ + " lost");
 }
 
-caf::error blocking_lane::not_greeted(conn& cn, int res, const std::string& what,
+caf::error blocking_lane::not_greeted(conn& cn, int res, const call_name& what,
                                       attempt& how) {
   how.sent = false; // nothing was sent: the call may go elsewhere (retry::after)
   if (static_cast<outcome>(res) == outcome::timed_out)
@@ -388,7 +392,7 @@ std::chrono::nanoseconds blocking_lane::greet_timeout() const {
 }
 
 caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
-                                    const std::string& what, clock::time_point deadline,
+                                    const call_name& what, clock::time_point deadline,
                                     uint64_t& wire_id, attempt& how) {
   auto& cn = *c;
   // The server's own cap, from its hello.
@@ -399,22 +403,25 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
   }
   auto caller_id = req.id;
   wire_id = cn.next_id++;
-  std::vector<char> frame;
+  cn.frame.clear();
   req.id = wire_id;
-  wire::write_call(frame, req);
+  wire::write_call(cn.frame, req);
   req.id = caller_id;
   how.sent = true; // a partial write may have reached the server
   if (cn.link) {
     cn.link->calls.fetch_add(1, std::memory_order_relaxed);
     cn.link->in_flight.store(1, std::memory_order_relaxed); // until given back
   }
-  if (!cn.write_all(frame, deadline))
+  auto written = cn.write_all(cn.frame, deadline);
+  if (cn.frame.capacity() > kept_frame)
+    std::vector<char>{}.swap(cn.frame); // a large call's buffer is not kept pooled
+  if (!written)
     return connection_failed(true, what + ": connection to " + addr_ + " lost");
   return {};
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::open(const call_request& req, const std::string& what,
+blocking_lane::open(const call_request& req, const call_name& what,
                     clock::time_point deadline, attempt& how) {
   if (auto err = wire::check_call_size(req, opts_.max_message_size))
     return err;
@@ -439,8 +446,8 @@ blocking_lane::open(const call_request& req, const std::string& what,
 }
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::begin(call_request& req, const std::string& what,
-                     clock::time_point deadline, uint64_t& wire_id, attempt& how) {
+blocking_lane::begin(call_request& req, const call_name& what, clock::time_point deadline,
+                     uint64_t& wire_id, attempt& how) {
   auto c = open(req, what, deadline, how);
   if (!c)
     return std::move(c.error());
@@ -458,7 +465,7 @@ caf::expected<call_reply> blocking_lane::call(call_request& req, attempt* how) {
   attempt ignored;
   if (!how)
     how = &ignored;
-  auto what = req.ns + "/" + req.fn;
+  call_name what{req};
   auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   for (int round = 0;; ++round) {
@@ -488,7 +495,7 @@ caf::expected<call_reply> blocking_lane::call(call_request& req, attempt* how) {
 
 void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
                              const std::function<bool(size_t)>& done) {
-  auto what = req.ns + "/" + req.fn;
+  call_name what{req};
   auto left = time_left(req.deadline_ns);
   auto deadline = clock::now() + std::max(left, decltype(left){0}) + timeout_grace;
   struct open_call {

@@ -93,7 +93,7 @@ private:
   using clock = std::chrono::steady_clock;
 
   /// A pooled connection, or a new one connected by `until`.
-  caf::expected<std::unique_ptr<conn>> borrow(const std::string& what,
+  caf::expected<std::unique_ptr<conn>> borrow(const call_name& what,
                                               clock::time_point until);
 
   /// Checks `req`'s size and borrows a connection (maybe new, not greeted
@@ -101,31 +101,30 @@ private:
   /// half of the time left before `deadline`: a server that does not accept
   /// (its host unplugged) leaves the call time to go elsewhere.
   caf::expected<std::unique_ptr<conn>> open(const call_request& req,
-                                            const std::string& what,
+                                            const call_name& what,
                                             clock::time_point deadline, attempt& how);
 
   /// Writes `req` to a greeted connection under wire id `wire_id` (gives the
   /// connection back, leaving `c` empty, when the server's cap refuses it).
-  caf::error send_call(std::unique_ptr<conn>& c, call_request& req,
-                       const std::string& what, clock::time_point deadline,
-                       uint64_t& wire_id, attempt& how);
+  caf::error send_call(std::unique_ptr<conn>& c, call_request& req, const call_name& what,
+                       clock::time_point deadline, uint64_t& wire_id, attempt& how);
 
   /// The error of a new connection whose hello did not come (`res`: how the
   /// wait ended); nothing was sent.
-  caf::error not_greeted(conn& cn, int res, const std::string& what, attempt& how);
+  caf::error not_greeted(conn& cn, int res, const call_name& what, attempt& how);
 
   /// How long a new connection waits for the server's hello.
   std::chrono::nanoseconds greet_timeout() const;
 
   /// Borrows a connection, waits for its hello when it is new, and writes
   /// `req` to it (under wire id `wire_id`).
-  caf::expected<std::unique_ptr<conn>> begin(call_request& req, const std::string& what,
+  caf::expected<std::unique_ptr<conn>> begin(call_request& req, const call_name& what,
                                              clock::time_point deadline,
                                              uint64_t& wire_id, attempt& how);
 
   /// The result of a wait that ended with `res` (an `outcome`).
   caf::expected<call_reply> settle(int res, conn& cn, call_reply& rep,
-                                   const std::string& what, std::chrono::nanoseconds left,
+                                   const call_name& what, std::chrono::nanoseconds left,
                                    attempt& how);
 
   void give_back(std::unique_ptr<conn> c);

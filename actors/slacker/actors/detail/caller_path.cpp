@@ -281,8 +281,8 @@ caller_outcome call_on_routes(route_board& board, cluster_call& call,
     reply.err = std::move(err);
   }
   out.what = caller_outcome::kind::done;
-  out.result = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, s.addr,
-                               std::move(reply));
+  out.result =
+      aggregator::one(call_name{call.req}, call.policies, s.addr, std::move(reply));
   return out;
 }
 

@@ -80,14 +80,15 @@ struct conn_state {
 
   struct call {
     uint64_t caller_id;
-    std::string what; // ns/fn, for error messages
     caf::response_promise rp;
     answer_kind kind;
     codec_id codec;
     clock::duration timeout;
     std::shared_ptr<const call_policies> policies; // cluster calls only
-    // Cluster calls only, so that the dispatcher can send the call to another
+    // Cluster calls, so that the dispatcher can send the call to another
     // server: the request, the servers tried before, whether it may run twice.
+    // Other calls keep the request's `ns` and `fn` only, for their errors'
+    // messages (`call_name`).
     call_request req;
     std::vector<std::string> tried;
     bool idempotent = false;
@@ -243,7 +244,7 @@ void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = tr
       c.rp.deliver(std::move(rep));
       return;
     case conn_state::answer_kind::cluster: {
-      auto res = aggregator::one(std::move(c.what), std::move(c.policies), st.addr,
+      auto res = aggregator::one(call_name{c.req}, std::move(c.policies), st.addr,
                                  std::move(rep));
       if (res)
         c.rp.deliver(std::move(*res));
@@ -301,7 +302,7 @@ void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
       st.feedback->load(std::memory_order_relaxed))
     if (auto observer = caf::actor_cast<caf::actor>(st.observer))
       caf::anon_send(observer,
-                     call_feedback{c.what.substr(0, c.what.find('/')), st.addr,
+                     call_feedback{c.req.ns, st.addr,
                                    std::chrono::duration_cast<std::chrono::microseconds>(
                                        clock::now() - c.started),
                                    !err});
@@ -336,7 +337,7 @@ void observe(self_ptr self, conn_state& st, bool up) {
 void fail_calls(conn_state& st, bool sent, const std::string& cause) {
   count_out(st, st.calls.size());
   st.calls.drain([&](uint64_t, conn_state::call& c) {
-    auto err = connection_failed(sent, c.what + ": " + cause);
+    auto err = connection_failed(sent, call_name{c.req} + ": " + cause);
     counted(st, c, err);
     auto v = retry::after({code_of(err), sent, false, c.idempotent});
     if (v != retry::verdict::stop && resend(st, c, err, v == retry::verdict::charged))
@@ -424,7 +425,6 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
   auto left = time_left(req.deadline_ns);
   auto now = clock::now(); // one reading for the call's start and its deadline
   conn_state::call c{req.id,
-                     req.ns + "/" + req.fn,
                      std::move(rp),
                      kind,
                      req.codec,
@@ -441,6 +441,8 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
                      fan_index};
   if (auto err =
           wire::check_call_size(req, std::min(st.opts.max_message_size, st.peer_max))) {
+    c.req.ns = req.ns; // for the message, should the policies make one
+    c.req.fn = req.fn;
     count_out(st);
     reply_error(st, c, std::move(err));
     return;
@@ -464,11 +466,16 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
   req.id = id;
   wire::write_call(
       st.ph == conn_state::phase::connecting ? st.call_outbox : out_buf(self, st), req);
+  // Written: what the ledger keeps of the request is moved there (no copy of
+  // the name on each call).
+  auto& kept = *st.calls.find(id);
   if (kind == conn_state::answer_kind::cluster) {
-    auto& kept = *st.calls.find(id);
     kept.req = std::move(req);
     kept.tried = std::move(tried);
     kept.idempotent = idempotent;
+  } else {
+    kept.req.ns = std::move(req.ns);
+    kept.req.fn = std::move(req.fn);
   }
   st.writer.soon(self); // one write for the turn's calls
 }
@@ -962,7 +969,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
         st.calls.fired(); // a wake-up that came early re-arms below
         st.calls.expire(clock::now(), [&](uint64_t, conn_state::call& c) {
           count_out(st);
-          counted(st, c, make_error(sc::timeout, c.what));
+          counted(st, c, make_error(sc::timeout, call_name{c.req}.str()));
           // Failure accrual: timeouts in a row make the server suspect.
           if (accrual::timed_out(*st.health, st.accrual)) {
             spdlog::warn(
@@ -973,7 +980,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
           }
           auto ms = std::chrono::ceil<std::chrono::milliseconds>(c.timeout); // as given
           reply_error(st, c,
-                      make_error(sc::timeout, c.what + " on " + st.addr +
+                      make_error(sc::timeout, call_name{c.req} + " on " + st.addr +
                                                   ": no reply within " +
                                                   std::to_string(ms.count()) + " ms"));
         });

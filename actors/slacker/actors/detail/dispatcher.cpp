@@ -844,8 +844,8 @@ dispatcher_behavior(Self* self, std::string cluster, caf::actor registry,
           call_reply rep;
           rep.codec = call.req.codec;
           rep.err = std::move(err);
-          auto res = aggregator::one(call.req.ns + "/" + call.req.fn, call.policies, last,
-                                     std::move(rep));
+          auto res =
+              aggregator::one(call_name{call.req}, call.policies, last, std::move(rep));
           if (res)
             return std::move(*res);
           return std::move(res.error());

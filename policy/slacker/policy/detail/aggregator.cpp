@@ -137,7 +137,7 @@ caf::expected<cluster_reply> aggregator::result() {
 }
 
 caf::expected<cluster_reply>
-aggregator::one(std::string what, std::shared_ptr<const call_policies> policies,
+aggregator::one(const call_name& what, std::shared_ptr<const call_policies> policies,
                 std::string addr, call_reply rep) {
   // A success under a built-in results and exceptions policy (the common
   // case) is its own outcome, shaped without the aggregator's bookkeeping;
@@ -153,7 +153,7 @@ aggregator::one(std::string what, std::shared_ptr<const call_policies> policies,
     return out;
   }
   // The one answer is all there is: straight to the outcome.
-  aggregator agg{std::move(what), std::move(policies), {}};
+  aggregator agg{what.str(), std::move(policies), {}};
   if (rep.err)
     agg.failures_.push_back({std::move(addr), std::move(rep.err)});
   else

@@ -56,8 +56,9 @@ public:
   /// or the successes shaped by the results policy.
   caf::expected<cluster_reply> result();
 
-  /// The outcome of a call that went to one server, from its one answer.
-  static caf::expected<cluster_reply> one(std::string what,
+  /// The outcome of a call that went to one server, from its one answer
+  /// (`what` is spelled out only if the policies need it).
+  static caf::expected<cluster_reply> one(const call_name& what,
                                           std::shared_ptr<const call_policies> policies,
                                           std::string addr, call_reply rep);
 
