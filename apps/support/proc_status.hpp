@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <dirent.h>
 #include <sys/types.h>
@@ -27,31 +28,36 @@ inline long status_kib(const std::string& pid, const std::string& key) {
   return -1;
 }
 
+/// The directories of process `pid`'s threads (/proc/PID/task/TID); none
+/// when the process is gone.
+inline std::vector<std::string> thread_dirs(pid_t pid) {
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  std::vector<std::string> out;
+  if (auto d = opendir(dir.c_str())) {
+    while (auto e = readdir(d))
+      if (e->d_name[0] != '.')
+        out.push_back(dir + "/" + e->d_name);
+    closedir(d);
+  }
+  return out;
+}
+
 /// Whether every thread of process `pid` is in `state` (or has ended), as
 /// /proc/PID/task/TID/stat says.
 inline bool in_proc_state(pid_t pid, char state) {
-  auto dir = "/proc/" + std::to_string(pid) + "/task";
-  auto d = opendir(dir.c_str());
-  if (d == nullptr)
-    return false;
-  bool all = true;
-  while (auto e = readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    std::ifstream stat{dir + "/" + e->d_name + "/stat"};
+  auto threads = thread_dirs(pid);
+  for (auto& dir : threads) {
+    std::ifstream stat{dir + "/stat"};
     std::string line;
     std::getline(stat, line);
     auto paren = line.rfind(')'); // the name may hold spaces and parentheses
     if (paren == std::string::npos || paren + 2 >= line.size())
       continue; // the thread ended meanwhile
     auto s = line[paren + 2];
-    if (s != state && s != 'Z' && s != 'X') {
-      all = false;
-      break;
-    }
+    if (s != state && s != 'Z' && s != 'X')
+      return false;
   }
-  closedir(d);
-  return all;
+  return !threads.empty();
 }
 
 /// Waits (bounded) until every thread of process `pid` is in `state` (`T`:

@@ -1,20 +1,18 @@
 #include "apps/support/process.hpp"
 
-#include "apps/support/proc_status.hpp"
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
-#include <dirent.h>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "apps/support/proc_status.hpp"
 
 namespace slacker_test {
 
@@ -141,20 +139,15 @@ std::string thread_stacks(pid_t pid) {
     if (!out.empty())
       return out;
   }
-  auto dir = "/proc/" + id + "/task";
-  if (auto d = ::opendir(dir.c_str())) {
-    while (auto e = ::readdir(d)) {
-      if (e->d_name[0] == '.')
-        continue;
-      auto read = [&](const char* what) {
-        std::ifstream in{dir + "/" + e->d_name + "/" + what};
-        std::string s;
-        std::getline(in, s);
-        return s;
-      };
-      out += std::string{e->d_name} + " " + read("comm") + ": " + read("wchan") + "\n";
-    }
-    ::closedir(d);
+  for (auto& dir : thread_dirs(pid)) {
+    auto read = [&](const char* what) {
+      std::ifstream in{dir + "/" + what};
+      std::string s;
+      std::getline(in, s);
+      return s;
+    };
+    out +=
+        dir.substr(dir.rfind('/') + 1) + " " + read("comm") + ": " + read("wchan") + "\n";
   }
   return out.empty() ? "(no threads found)\n" : out;
 }

@@ -450,7 +450,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
   auto deadline = now + std::max(left, decltype(left){0}) + timeout_grace;
   if (st.counts)
     st.counts->in_flight.fetch_add(1, std::memory_order_relaxed);
-  auto id = st.calls.add(std::move(c), deadline);
+  auto [id, kept] = st.calls.emplace(std::move(c), deadline);
   if (st.link)
     st.link->calls.fetch_add(1, std::memory_order_relaxed);
   arm_deadline(self, st, deadline);
@@ -468,7 +468,6 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
       st.ph == conn_state::phase::connecting ? st.call_outbox : out_buf(self, st), req);
   // Written: what the ledger keeps of the request is moved there (no copy of
   // the name on each call).
-  auto& kept = *st.calls.find(id);
   if (kind == conn_state::answer_kind::cluster) {
     kept.req = std::move(req);
     kept.tried = std::move(tried);

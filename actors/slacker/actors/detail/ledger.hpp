@@ -26,12 +26,18 @@ public:
   call_ledger(const call_ledger&) = delete;
   call_ledger& operator=(const call_ledger&) = delete;
 
+  /// Adds a call due by `deadline`; returns its id (never 0) and where it
+  /// is kept.
+  std::pair<uint64_t, Entry&> emplace(Entry entry, time_point deadline) {
+    auto id = next_id_++;
+    auto& kept = calls_.emplace(id, item{std::move(entry), deadline}).first->second;
+    deadlines_.emplace(deadline, id);
+    return {id, kept.entry};
+  }
+
   /// Adds a call due by `deadline`; returns its id (never 0).
   uint64_t add(Entry entry, time_point deadline) {
-    auto id = next_id_++;
-    calls_.emplace(id, item{std::move(entry), deadline});
-    deadlines_.emplace(deadline, id);
-    return id;
+    return emplace(std::move(entry), deadline).first;
   }
 
   /// Removes the call `id` for its answer; nothing when it left already.
