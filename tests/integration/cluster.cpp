@@ -66,6 +66,24 @@ struct fixture : slacker_test::cluster_fixture {
       result.insert(m->addr);
     return result;
   }
+
+  /// `fn(args...)` under `opts`, requested from an actor (`request`) as `R`.
+  template <class R, class... Ts>
+  caf::expected<R> from_actor(const cluster_options& opts, const std::string& fn,
+                              const Ts&... args) {
+    auto call = client->prepare(opts, cluster_options{}, fn, args...);
+    if (!call)
+      return std::move(call.error());
+    auto out = std::make_shared<std::promise<caf::expected<R>>>();
+    sys.spawn([this, out, c = std::move(*call)](caf::event_based_actor* self) mutable {
+      client->request<R>(self, std::move(c),
+                         [out](caf::expected<R> r) { out->set_value(std::move(r)); });
+    });
+    auto res = out->get_future();
+    SLACKER_REQUIRE(res.wait_for(10s) == std::future_status::ready,
+                    "the actor's call of " << fn << " was not answered");
+    return res.get();
+  }
 };
 
 cluster_options with_grouping(grouping_policy g) {
@@ -723,6 +741,107 @@ CAF_TEST(callers choose their servers themselves and go on while the dispatcher 
   // The dispatcher answers again once let go.
   auto again = c2.call<std::string>(first, "test.api/echo", "z");
   CAF_CHECK(again && *again == "z");
+}
+
+CAF_TEST(a call from an actor to one server answers what a blocking call answers) {
+  // From an actor, a success whose policies leave nothing to decide comes
+  // back from the broker as the server's answer and is shaped in the actor
+  // (cluster_call::raw_success); the rest as a cluster_reply. Either way
+  // the typed result is the blocking call's, under each policy, for result
+  // types that fit the shape and for those that do not.
+  auto& m = start();
+  CAF_REQUIRE(client->call<std::string>("test.api/echo", "warm"));
+  SLACKER_REQUIRE(client->chooses_servers("test.api"), "the routes are not published");
+  auto outcome = [](const auto& x) {
+    return x ? std::string{"ok"} : describe(x.error());
+  };
+  cluster_options opts;
+  auto same = [&](auto type, const std::string& fn, const std::string& arg) {
+    using R = typename decltype(type)::type;
+    auto actor = from_actor<R>(opts, fn, arg);
+    auto blocking = client->call<R>(opts, fn, arg);
+    CAF_CHECK_EQUAL(outcome(actor), outcome(blocking));
+    return std::make_pair(std::move(actor), std::move(blocking));
+  };
+  using by_server = std::map<std::string, std::string>;
+  using list = std::vector<std::string>;
+  for (auto res : {results_kind::single, results_kind::vector, results_kind::map,
+                   results_kind::nil}) {
+    CAF_MESSAGE("results " << to_string(res));
+    opts.results = res;
+    opts.exceptions = exceptions_kind::all;
+    if (auto [a, b] = same(detail::as_type<std::string>{}, "test.api/echo", "a"); a && b)
+      CAF_CHECK_EQUAL(*a, *b);
+    if (auto [a, b] = same(detail::as_type<list>{}, "test.api/echo", "a"); a && b)
+      CAF_CHECK(*a == *b);
+    if (auto [a, b] = same(detail::as_type<by_server>{}, "test.api/echo", "a"); a && b)
+      CAF_CHECK(*a == *b);
+    if (auto [a, b] = same(detail::as_type<partial<list>>{}, "test.api/echo", "a");
+        a && b) {
+      CAF_CHECK(a->value == b->value);
+      CAF_CHECK(a->missing.empty());
+    }
+    // An answer of another type than asked for: the same decode error (nil
+    // decodes nothing).
+    auto wrong = same(detail::as_type<int64_t>{}, "test.api/echo", "a");
+    CAF_CHECK_EQUAL(!wrong.first, res != results_kind::nil);
+    // The function throws: the exceptions policy's error, the same message.
+    for (auto ex : {exceptions_kind::all, exceptions_kind::any}) {
+      opts.exceptions = ex;
+      auto failed = same(detail::as_type<int32_t>{}, "test.api/fail", "boom");
+      SLACKER_REQUIRE(!failed.first, "fail succeeded");
+      CAF_CHECK_EQUAL(code_of(failed.first.error()), sc::exception);
+    }
+  }
+  // The shapes themselves, from the actor.
+  opts.exceptions = exceptions_kind::all;
+  opts.results = results_kind::single;
+  auto one = from_actor<std::string>(opts, "test.api/echo", "b");
+  CAF_CHECK(one && *one == "b");
+  opts.results = results_kind::vector;
+  auto v = from_actor<list>(opts, "test.api/echo", "b");
+  CAF_CHECK(v && *v == list{"b"});
+  auto pv = from_actor<partial<list>>(opts, "test.api/echo", "b");
+  CAF_CHECK(pv && pv->value == list{"b"} && pv->missing.empty());
+  opts.results = results_kind::map;
+  auto mp = from_actor<by_server>(opts, "test.api/echo", "b");
+  CAF_CHECK(mp && mp->size() == 1u && mp->count(m.addr) == 1u);
+  opts.results = results_kind::nil;
+  auto none = from_actor<std::string>(opts, "test.api/echo", "b");
+  CAF_CHECK(none && none->empty());
+}
+
+CAF_TEST(
+    a broker answers a raw success call with its answer and a failure as a cluster call) {
+  // The contract `request` relies on: `raw_success` set, a success is the
+  // server's call_reply; a failure is what any cluster call gets; unset, a
+  // success is a cluster_reply.
+  start();
+  CAF_REQUIRE(client->call<std::string>("test.api/echo", "warm"));
+  enum class got { call_reply, cluster_reply, error, nothing };
+  auto ask = [&](const std::string& fn, bool raw) {
+    auto call = client->prepare(cluster_options{}, cluster_options{}, fn, "x");
+    SLACKER_REQUIRE(call, "prepare failed");
+    call->raw_success = raw;
+    auto to = client->destination(*call);
+    auto out = std::make_shared<std::promise<got>>();
+    sys.spawn([to, out, c = std::move(*call)](caf::event_based_actor* self) mutable {
+      auto sent = self->request(to, caf::infinite, std::move(c));
+      self->add_multiplexed_response_handler(
+          sent.id(),
+          caf::behavior{[out](call_reply&) { out->set_value(got::call_reply); },
+                        [out](cluster_reply&) { out->set_value(got::cluster_reply); },
+                        [out](caf::error&) {
+                          out->set_value(got::error);
+                        }});
+    });
+    auto res = out->get_future();
+    return res.wait_for(10s) == std::future_status::ready ? res.get() : got::nothing;
+  };
+  CAF_CHECK(ask("test.api/echo", true) == got::call_reply);
+  CAF_CHECK(ask("test.api/echo", false) == got::cluster_reply);
+  CAF_CHECK(ask("test.api/fail", true) == got::error);
+  CAF_CHECK(ask("test.api/fail", false) == got::error);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -26,6 +26,13 @@ struct cluster_call {
   /// Set by the dispatcher: the call may run twice (the policies say so, or
   /// the function is declared idempotent on its servers).
   bool idempotent = false;
+  /// Set by a caller on the routes (routed_calls.hpp) for a call whose
+  /// success needs no shaping (results `single` or `vector`, a built-in
+  /// exceptions policy): its server's broker then answers a success with the
+  /// server's `call_reply` as it is, and the caller shapes it; a failure is
+  /// answered as any cluster call's (`cluster_reply`, an error, or resent).
+  /// Not for other callers: they get a `cluster_reply` only when it is unset.
+  bool raw_success = false;
 };
 
 /// From a cluster client to its dispatcher: called (on the dispatcher's

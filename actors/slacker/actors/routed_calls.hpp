@@ -9,10 +9,12 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/behavior.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/response_promise.hpp>
@@ -133,6 +135,17 @@ struct actor_route {
   /// The broker of the one server picked (else null), in the routes this
   /// thread read: valid until its next read of the board.
   const connection_actor_type* conn = nullptr;
+  /// With `conn`: how a success is shaped when it is its answer as it is
+  /// (`aggregator::success_shape`, not `map`), so that the caller may take
+  /// it raw (`cluster_call::raw_success`); else none.
+  std::optional<reply_shape> raw;
+};
+
+/// A success of a call its caller shapes itself (`cluster_call::raw_success`):
+/// the server's answer, and the shape the call's policies give it.
+struct one_answer {
+  reply_shape shape;
+  call_reply& reply;
 };
 
 /// Chooses for `call` on `board`'s routes (one read of the routes, one
@@ -144,15 +157,39 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
 /// `dispatcher`): to one server's connection broker, a fan-out aggregated in
 /// `self`, or the dispatcher; `done(caf::expected<cluster_reply>)` runs
 /// once on `self` with the outcome (held once for the answer's handlers).
+/// A `done` that also takes a `one_answer` gets a one-server call's success
+/// that way when its policies leave nothing to decide: the server's answer
+/// as it came, with no `cluster_reply` made on the network thread.
 template <class Self, class Done>
 void request_on_routes(Self* self, route_board* board, const caf::actor& dispatcher,
                        cluster_call call, Done done) {
-  auto route =
-      board ? route_for_actor(*board, call, dispatcher) : actor_route{dispatcher, {}};
+  auto route = board ? route_for_actor(*board, call, dispatcher)
+                     : actor_route{dispatcher, {}, {}, {}};
   auto held = std::make_shared<Done>(std::move(done));
   if (route.fan) {
     fan_out(self, route.fan, held);
     return;
+  }
+  if constexpr (std::is_invocable_v<Done&, one_answer>) {
+    if (route.conn && route.raw) {
+      call.raw_success = true;
+      auto sent = self->request(*route.conn, caf::infinite, std::move(call));
+      // Three answers: the success as it came, or what a cluster call gets
+      // (an outcome shaped by its broker or by the dispatcher that resent
+      // it, or an error).
+      self->add_multiplexed_response_handler(
+          sent.id(),
+          caf::behavior{[held, shape = *route.raw](call_reply& rep) {
+                          (*held)(one_answer{shape, rep});
+                        },
+                        [held](cluster_reply& rep) {
+                          (*held)(caf::expected<cluster_reply>{std::move(rep)});
+                        },
+                        [held](caf::error& err) {
+                          (*held)(caf::expected<cluster_reply>{std::move(err)});
+                        }});
+      return;
+    }
   }
   auto ask = [&](const auto& to) {
     auto on_reply = [held](cluster_reply& rep) {
@@ -169,6 +206,25 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
   else
     ask(route.to);
 }
+
+/// A call's outcome as the typed result `R`, for `f`: decoded from a
+/// `cluster_reply` or from a one-server success taken raw (`one_answer`);
+/// `what` (ns/fn) names the call in errors.
+template <class R, class F> struct typed_outcome {
+  F f;
+  std::string what;
+
+  void operator()(caf::expected<cluster_reply> rep) {
+    if (rep)
+      f(decode_cluster<R>(*rep, what));
+    else
+      f(caf::expected<R>{std::move(rep.error())});
+  }
+
+  void operator()(one_answer x) {
+    f(decode_one<R>(x.shape, x.reply, what));
+  }
+};
 
 } // namespace slacker
 

@@ -137,13 +137,7 @@ public:
     auto what = call_name{call.req}.str(); // for a reply that cannot be decoded
     // No CAF timeout: the call's deadline is enforced where it waits.
     request_on_routes(self, board_.get(), dispatcher_any_, std::move(call),
-                      [f = std::move(f),
-                       what = std::move(what)](caf::expected<cluster_reply> rep) mutable {
-                        if (rep)
-                          f(decode_cluster<R>(*rep, what));
-                        else
-                          f(caf::expected<R>{std::move(rep.error())});
-                      });
+                      typed_outcome<R, F>{std::move(f), std::move(what)});
   }
 
   /// Where an actor sends `call` to have it answered (`cluster_call ->

@@ -165,4 +165,26 @@ caf::expected<R> decode_cluster(const cluster_reply& rep, const std::string& wha
   }
 }
 
+/// Turns one server's answer into the typed result `R` as `decode_cluster`
+/// turns a `cluster_reply` holding that answer alone, shaped `shape`
+/// (`single`, `whole`, `vector` or `nil`; not `map`, which is keyed by the
+/// server).
+template <class R>
+caf::expected<R> decode_one(reply_shape shape, const call_reply& rep,
+                            const std::string& what) {
+  if constexpr (detail::is_partial<R>::value) {
+    using T = decltype(R::value);
+    auto value = decode_one<T>(shape, rep, what);
+    if (!value)
+      return std::move(value.error());
+    return R{std::move(*value), {}};
+  } else {
+    static const std::vector<std::string> no_addrs;
+    return detail::shaped<R>(shape, no_addrs, 1, what, [&](auto type, size_t) {
+      using T = typename decltype(type)::type;
+      return result_of<T>(rep);
+    });
+  }
+}
+
 } // namespace slacker

@@ -224,6 +224,9 @@ actor_route route_for_actor(route_board& board, cluster_call& call,
     auto& s = *e->servers[*chosen.one];
     sent(s);
     out.conn = &s.conn; // valid until this thread's next read of the board
+    if (auto shape = aggregator::success_shape(*call.policies);
+        shape && *shape != reply_shape::map)
+      out.raw = shape;
     return out;
   }
   if (!chosen.every) {

@@ -75,6 +75,7 @@ struct conn_state {
     request, // a `call_reply`, errors as errors (naming the server)
     send,    // a `call_reply` with errors inside
     cluster, // a `cluster_reply` shaped by the call's policies
+    routed,  // as `cluster`, but a success as its `call_reply` (raw_success)
     fan,     // a part of an actor's fan-out: to its aggregator (`fan`)
   };
 
@@ -226,6 +227,12 @@ void flush_out(self_ptr self, conn_state& st) {
   flush_counted(self, st);
 }
 
+/// A cluster call's (the dispatcher may send it elsewhere; its policies
+/// shape its outcome).
+bool is_cluster(conn_state::answer_kind k) {
+  return k == conn_state::answer_kind::cluster || k == conn_state::answer_kind::routed;
+}
+
 /// Answers call `c` with `rep` (a result or an error), as its caller wants
 /// it. An error from the server gets this server's address (`stamp`); the
 /// client's own errors name it already.
@@ -243,6 +250,12 @@ void answer(conn_state& st, conn_state::call& c, call_reply rep, bool stamp = tr
     case conn_state::answer_kind::send:
       c.rp.deliver(std::move(rep));
       return;
+    case conn_state::answer_kind::routed:
+      if (!rep.err) { // its caller shapes it (cluster_call::raw_success)
+        c.rp.deliver(std::move(rep));
+        return;
+      }
+      [[fallthrough]];
     case conn_state::answer_kind::cluster: {
       auto res = aggregator::one(call_name{c.req}, std::move(c.policies), st.addr,
                                  std::move(rep));
@@ -277,7 +290,7 @@ void reply_error(conn_state& st, conn_state::call& c, caf::error err) {
 /// there is nobody to resend it (a direct call).
 bool resend(conn_state& st, conn_state::call& c, caf::error err, bool charged) {
   auto observer = caf::actor_cast<caf::actor>(st.observer);
-  if (c.kind != conn_state::answer_kind::cluster || !observer)
+  if (!is_cluster(c.kind) || !observer)
     return false;
   c.tried.push_back(st.addr);
   c.req.id = c.caller_id;
@@ -298,8 +311,7 @@ void count_out(conn_state& st, size_t n = 1) {
 /// One call of this server ended: for /metrics, and for a grouping that
 /// learns from outcomes.
 void counted(conn_state& st, const conn_state::call& c, const caf::error& err) {
-  if (st.feedback && c.kind == conn_state::answer_kind::cluster &&
-      st.feedback->load(std::memory_order_relaxed))
+  if (st.feedback && is_cluster(c.kind) && st.feedback->load(std::memory_order_relaxed))
     if (auto observer = caf::actor_cast<caf::actor>(st.observer))
       caf::anon_send(observer,
                      call_feedback{c.req.ns, st.addr,
@@ -468,7 +480,7 @@ void start_call(self_ptr self, conn_state& st, call_request& req,
       st.ph == conn_state::phase::connecting ? st.call_outbox : out_buf(self, st), req);
   // Written: what the ledger keeps of the request is moved there (no copy of
   // the name on each call).
-  if (kind == conn_state::answer_kind::cluster) {
+  if (is_cluster(kind)) {
     kept.req = std::move(req);
     kept.tried = std::move(tried);
     kept.idempotent = idempotent;
@@ -746,7 +758,9 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
       // dispatcher): answered with the call's outcome under its policies.
       [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
         auto rp = self->make_response_promise<cluster_reply>();
-        start_call(self, *sp, call.req, rp, conn_state::answer_kind::cluster,
+        start_call(self, *sp, call.req, rp,
+                   call.raw_success ? conn_state::answer_kind::routed
+                                    : conn_state::answer_kind::cluster,
                    std::move(call.policies), std::move(call.tried), call.idempotent);
         return rp;
       },

@@ -136,17 +136,23 @@ caf::expected<cluster_reply> aggregator::result() {
   return out;
 }
 
+std::optional<reply_shape> aggregator::success_shape(const call_policies& policies) {
+  auto res = std::get_if<results_kind>(&policies.results);
+  if (!res || !std::holds_alternative<exceptions_kind>(policies.exceptions))
+    return std::nullopt;
+  return shape_of(*res);
+}
+
 caf::expected<cluster_reply>
 aggregator::one(const call_name& what, std::shared_ptr<const call_policies> policies,
                 std::string addr, call_reply rep) {
   // A success under a built-in results and exceptions policy (the common
   // case) is its own outcome, shaped without the aggregator's bookkeeping;
   // the rest as a fan-out's answers are.
-  auto res = std::get_if<results_kind>(&policies->results);
-  if (!rep.err && res && std::holds_alternative<exceptions_kind>(policies->exceptions)) {
+  if (auto shape = rep.err ? std::nullopt : success_shape(*policies)) {
     cluster_reply out;
-    out.shape = shape_of(*res);
-    if (*res == results_kind::nil)
+    out.shape = *shape;
+    if (*shape == reply_shape::nil)
       return out;
     out.addrs.push_back(std::move(addr));
     out.replies.push_back(std::move(rep));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,11 @@ public:
   static caf::expected<cluster_reply> one(const call_name& what,
                                           std::shared_ptr<const call_policies> policies,
                                           std::string addr, call_reply rep);
+
+  /// How a one-server call's success is shaped when the success is its
+  /// outcome as it is (built-in results and exceptions policies: `one`
+  /// shapes it without the aggregator), else none.
+  static std::optional<reply_shape> success_shape(const call_policies& policies);
 
   /// The outcome of a call no server can run: the policies' unavailable
   /// value (shaped `whole`), else `unavailable` naming `what` and `where`.
