@@ -906,3 +906,133 @@ CAF_TEST(a hedged call sends a backup after hedge_after and the first answer win
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- an actor's call to one server on the routes -----------------------------------
+
+namespace {
+
+/// A connection broker stand-in that keeps to the raw-success contract:
+/// notes whether each cluster call came marked `raw_success`, and answers a
+/// marked one with its address as the server's answer, any other with a
+/// cluster reply of it.
+caf::behavior raw_link(caf::event_based_actor*, std::string addr,
+                       std::shared_ptr<std::vector<bool>> marked) {
+  return {
+      [=](cluster_call& call) -> caf::message {
+        marked->push_back(call.raw_success);
+        if (!call.raw_success)
+          return caf::make_message(slacker_test::address_reply(addr, call));
+        call_reply rep;
+        rep.codec = call.req.codec;
+        rep.result = *encode_value(codec_id::caf_binary, addr);
+        return caf::make_message(std::move(rep));
+      },
+  };
+}
+
+/// What a caller's `done` got: "raw <shape> <value>", "reply <value>" (a
+/// cluster_reply's first answer) or "error".
+struct recorder {
+  std::shared_ptr<std::string> got;
+
+  void operator()(caf::expected<cluster_reply> rep) {
+    if (!rep || rep->replies.empty()) {
+      *got = "error";
+      return;
+    }
+    auto& r = rep->replies.front();
+    *got = "reply " + *decode_value<std::string>(r.codec, r.result);
+  }
+
+  void operator()(one_answer x) {
+    *got = std::string{"raw "} + to_string(x.shape) + " " +
+           *decode_value<std::string>(x.reply.codec, x.reply.result);
+  }
+};
+
+struct routes_fixture : test_coordinator_fixture<unit_config> {
+  route_board board;
+  std::shared_ptr<std::vector<bool>> marked = std::make_shared<std::vector<bool>>();
+  caf::actor link;
+
+  routes_fixture() {
+    // One server of "ns", open to callers that choose.
+    auto s = std::make_shared<route_server>();
+    s->addr = "a:1";
+    link = sys.spawn(raw_link, s->addr, marked);
+    s->conn = caf::actor_cast<connection_actor_type>(link);
+    s->in_flight = std::make_shared<in_flight_count>();
+    s->health = std::make_shared<accrual::health>();
+    route_entry e;
+    e.view.ns = "ns";
+    e.view.servers = {{"a:1", "{}"}};
+    e.servers = {s};
+    e.direct = true;
+    auto table = std::make_shared<route_table>();
+    table->open = true;
+    table->namespaces.emplace("ns", std::move(e));
+    board.publish(table);
+  }
+
+  ~routes_fixture() override {
+    self->send_exit(link, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Runs a call of ns/fn under `p` (grouping first) from an actor on the
+  /// routes, with `done`.
+  template <class Done> void run(call_policies p, Done done) {
+    p.grouping = grouping_kind::first;
+    cluster_call c;
+    c.req.ns = "ns";
+    c.req.fn = "fn";
+    c.req.deadline_ns = (std::chrono::system_clock::now() + 10s).time_since_epoch() / 1ns;
+    c.policies = std::make_shared<call_policies>(std::move(p));
+    sys.spawn([this, c = std::move(c), done](caf::event_based_actor* self) mutable {
+      request_on_routes(self, &board, caf::actor{}, std::move(c), std::move(done));
+    });
+    sched.run();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(routed_call_tests, routes_fixture)
+
+CAF_TEST(
+    a success with nothing to decide comes back raw and the rest as a cluster reply) {
+  auto got = std::make_shared<std::string>();
+  call_policies p;
+  p.results = results_kind::vector;
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "raw vector a:1");
+  p.results = results_kind::single;
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "raw single a:1");
+  // Keyed by the server: the broker shapes it.
+  p.results = results_kind::map;
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "reply a:1");
+  // A results function runs where the aggregator does.
+  p.results = results_fn{[](codec_id c, const std::vector<server_result>& xs) {
+    return encode_value(c, static_cast<int64_t>(xs.size()));
+  }};
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "reply a:1");
+  // An exceptions function decides on a success too.
+  p.results = results_kind::single;
+  p.exceptions = exceptions_fn{
+      [](const std::vector<server_result>&, const std::vector<server_failure>&) {
+        return std::optional<caf::error>{};
+      }};
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "reply a:1");
+  // A caller that takes only a cluster reply never gets a raw one.
+  p.exceptions = exceptions_kind::all;
+  std::function<void(caf::expected<cluster_reply>)> plain = recorder{got};
+  run(p, plain);
+  CAF_CHECK_EQUAL(*got, "reply a:1");
+  CAF_CHECK(*marked == (std::vector<bool>{true, true, false, false, false, false}));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
