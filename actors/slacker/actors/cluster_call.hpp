@@ -27,7 +27,7 @@ struct cluster_call {
   /// the function is declared idempotent on its servers).
   bool idempotent = false;
   /// Set by a caller on the routes (routed_calls.hpp) for a call whose
-  /// success needs no shaping (results `single` or `vector`, a built-in
+  /// success needs no shaping (results `single`, `vector` or `nil`, a built-in
   /// exceptions policy): its server's broker then answers a success with the
   /// server's `call_reply` as it is, and the caller shapes it; a failure is
   /// answered as any cluster call's (`cluster_reply`, an error, or resent).
