@@ -911,16 +911,23 @@ CAF_TEST_FIXTURE_SCOPE_END()
 
 namespace {
 
+/// How the stand-in below answers a marked call: raw, as the dispatcher
+/// answers one it resent elsewhere (a cluster reply), or with an error.
+enum class raw_mode { raw, resent, failed };
+
 /// A connection broker stand-in that keeps to the raw-success contract:
 /// notes whether each cluster call came marked `raw_success`, and answers a
-/// marked one with its address as the server's answer, any other with a
-/// cluster reply of it.
+/// marked one with its address as the server's answer (or as `mode` says),
+/// any other with a cluster reply of it.
 caf::behavior raw_link(caf::event_based_actor*, std::string addr,
-                       std::shared_ptr<std::vector<bool>> marked) {
+                       std::shared_ptr<std::vector<bool>> marked,
+                       std::shared_ptr<raw_mode> mode) {
   return {
       [=](cluster_call& call) -> caf::message {
         marked->push_back(call.raw_success);
-        if (!call.raw_success)
+        if (call.raw_success && *mode == raw_mode::failed)
+          return caf::make_message(make_error(sc::exception, addr + ": boom"));
+        if (!call.raw_success || *mode == raw_mode::resent)
           return caf::make_message(slacker_test::address_reply(addr, call));
         call_reply rep;
         rep.codec = call.req.codec;
@@ -931,13 +938,17 @@ caf::behavior raw_link(caf::event_based_actor*, std::string addr,
 }
 
 /// What a caller's `done` got: "raw <shape> <value>", "reply <value>" (a
-/// cluster_reply's first answer) or "error".
+/// cluster_reply's first answer) or "error <its text>".
 struct recorder {
   std::shared_ptr<std::string> got;
 
   void operator()(caf::expected<cluster_reply> rep) {
-    if (!rep || rep->replies.empty()) {
-      *got = "error";
+    if (!rep) {
+      *got = "error " + describe(rep.error());
+      return;
+    }
+    if (rep->replies.empty()) {
+      *got = "empty";
       return;
     }
     auto& r = rep->replies.front();
@@ -953,13 +964,14 @@ struct recorder {
 struct routes_fixture : test_coordinator_fixture<unit_config> {
   route_board board;
   std::shared_ptr<std::vector<bool>> marked = std::make_shared<std::vector<bool>>();
+  std::shared_ptr<raw_mode> mode = std::make_shared<raw_mode>(raw_mode::raw);
   caf::actor link;
 
   routes_fixture() {
     // One server of "ns", open to callers that choose.
     auto s = std::make_shared<route_server>();
     s->addr = "a:1";
-    link = sys.spawn(raw_link, s->addr, marked);
+    link = sys.spawn(raw_link, s->addr, marked, mode);
     s->conn = caf::actor_cast<connection_actor_type>(link);
     s->in_flight = std::make_shared<in_flight_count>();
     s->health = std::make_shared<accrual::health>();
@@ -1037,6 +1049,21 @@ CAF_TEST(
   run(p, plain);
   CAF_CHECK_EQUAL(*got, "reply a:1");
   CAF_CHECK(*marked == (std::vector<bool>{true, true, true, false, false, false, false}));
+}
+
+CAF_TEST(a call marked raw takes a cluster reply or an error as well) {
+  // Failed where it went: resent by the dispatcher (whose answer is a
+  // cluster reply from another broker) or failed under the policies.
+  auto got = std::make_shared<std::string>();
+  call_policies p;
+  p.results = results_kind::vector;
+  *mode = raw_mode::resent;
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "reply a:1");
+  *mode = raw_mode::failed;
+  run(p, recorder{got});
+  CAF_CHECK_EQUAL(*got, "error " + describe(make_error(sc::exception, "a:1: boom")));
+  CAF_CHECK(*marked == (std::vector<bool>{true, true}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
