@@ -1005,6 +1005,14 @@ struct routes_fixture : test_coordinator_fixture<unit_config> {
     });
     sched.run();
   }
+
+  /// What a caller that takes raw answers (`recorder`) got for a call
+  /// under `p`.
+  std::string outcome(call_policies p) {
+    auto got = std::make_shared<std::string>();
+    run(std::move(p), recorder{got});
+    return *got;
+  }
 };
 
 } // namespace
@@ -1014,37 +1022,31 @@ CAF_TEST_FIXTURE_SCOPE(routed_call_tests, routes_fixture)
 CAF_TEST(
     a success with nothing to decide comes back raw and the rest as a cluster reply) {
   // Raw: results single, vector or nil under a built-in exceptions policy.
-  auto got = std::make_shared<std::string>();
   call_policies p;
   p.results = results_kind::vector;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "raw vector a:1");
+  CAF_CHECK_EQUAL(outcome(p), "raw vector a:1");
   p.results = results_kind::single;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "raw single a:1");
+  CAF_CHECK_EQUAL(outcome(p), "raw single a:1");
   p.results = results_kind::nil;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "raw nil a:1");
+  CAF_CHECK_EQUAL(outcome(p), "raw nil a:1");
   // Keyed by the server: the broker shapes it.
   p.results = results_kind::map;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "reply a:1");
+  CAF_CHECK_EQUAL(outcome(p), "reply a:1");
   // A results function runs where the aggregator does.
   p.results = results_fn{[](codec_id c, const std::vector<server_result>& xs) {
     return encode_value(c, static_cast<int64_t>(xs.size()));
   }};
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "reply a:1");
+  CAF_CHECK_EQUAL(outcome(p), "reply a:1");
   // An exceptions function decides on a success too.
   p.results = results_kind::single;
   p.exceptions = exceptions_fn{
       [](const std::vector<server_result>&, const std::vector<server_failure>&) {
         return std::optional<caf::error>{};
       }};
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "reply a:1");
+  CAF_CHECK_EQUAL(outcome(p), "reply a:1");
   // A caller that takes only a cluster reply never gets a raw one.
   p.exceptions = exceptions_kind::all;
+  auto got = std::make_shared<std::string>();
   std::function<void(caf::expected<cluster_reply>)> plain = recorder{got};
   run(p, plain);
   CAF_CHECK_EQUAL(*got, "reply a:1");
@@ -1054,15 +1056,13 @@ CAF_TEST(
 CAF_TEST(a call marked raw takes a cluster reply or an error as well) {
   // Failed where it went: resent by the dispatcher (whose answer is a
   // cluster reply from another broker) or failed under the policies.
-  auto got = std::make_shared<std::string>();
   call_policies p;
   p.results = results_kind::vector;
   *mode = raw_mode::resent;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "reply a:1");
+  CAF_CHECK_EQUAL(outcome(p), "reply a:1");
   *mode = raw_mode::failed;
-  run(p, recorder{got});
-  CAF_CHECK_EQUAL(*got, "error " + describe(make_error(sc::exception, "a:1: boom")));
+  CAF_CHECK_EQUAL(outcome(p),
+                  "error " + describe(make_error(sc::exception, "a:1: boom")));
   CAF_CHECK(*marked == (std::vector<bool>{true, true}));
 }
 
