@@ -170,37 +170,31 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
     fan_out(self, route.fan, held);
     return;
   }
-  if constexpr (std::is_invocable_v<Done&, one_answer>) {
-    if (route.conn && route.raw) {
-      call.raw_success = true;
-      auto sent = self->request(*route.conn, caf::infinite, std::move(call));
-      // Three answers: the success as it came, or what a cluster call gets
-      // (an outcome shaped by its broker or by the dispatcher that resent
-      // it, or an error).
-      self->add_multiplexed_response_handler(
-          sent.id(),
-          caf::behavior{[held, shape = *route.raw](call_reply& rep) {
-                          (*held)(one_answer{shape, rep});
-                        },
-                        [held](cluster_reply& rep) {
-                          (*held)(caf::expected<cluster_reply>{std::move(rep)});
-                        },
-                        [held](caf::error& err) {
-                          (*held)(caf::expected<cluster_reply>{std::move(err)});
-                        }});
-      return;
-    }
-  }
   auto ask = [&](const auto& to) {
+    auto raw = call.raw_success;
     auto on_reply = [held](cluster_reply& rep) {
       (*held)(caf::expected<cluster_reply>{std::move(rep)});
     };
-    auto on_error = [held = std::move(held)](caf::error& err) {
+    auto on_error = [held](caf::error& err) {
       (*held)(caf::expected<cluster_reply>{std::move(err)});
     };
-    self->request(to, caf::infinite, std::move(call))
-        .then(std::move(on_reply), std::move(on_error));
+    auto sent = self->request(to, caf::infinite, std::move(call));
+    if constexpr (std::is_invocable_v<Done&, one_answer>) {
+      if (raw) { // a third answer: the success as it came
+        self->add_multiplexed_response_handler(
+            sent.id(), caf::behavior{[held, shape = *route.raw](call_reply& rep) {
+                                       (*held)(one_answer{shape, rep});
+                                     },
+                                     std::move(on_reply), std::move(on_error)});
+        return;
+      }
+    }
+    sent.then(std::move(on_reply), std::move(on_error));
   };
+  // A one-server success with nothing to decide, taken as it came when
+  // `done` can: the broker makes no cluster_reply for it.
+  if constexpr (std::is_invocable_v<Done&, one_answer>)
+    call.raw_success = route.conn != nullptr && route.raw.has_value();
   if (route.conn)
     ask(*route.conn); // no handle made: the routes hold it
   else

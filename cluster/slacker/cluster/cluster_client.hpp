@@ -115,12 +115,8 @@ public:
       return;
     }
     invoke_async(std::move(*call),
-                 [qualified, cb = std::move(callback)](caf::expected<cluster_reply> rep) {
-                   if (!rep)
-                     cb(std::move(rep.error()));
-                   else
-                     cb(decode_cluster<R>(*rep, qualified));
-                 });
+                 typed_outcome<R, std::function<void(caf::expected<R>)>>{
+                     std::move(callback), qualified});
   }
 
   /// From an actor, without blocking: runs a prepared call (see `prepare`)
