@@ -611,6 +611,7 @@ void print_ratios(std::vector<result>& results) {
   const std::string actor_first2 = "slacker cluster, first over 2";
   const std::string fan3 = "TCP floor, fan-out to 3";
   const std::string direct2 = "slacker direct clients, 2 servers in turn";
+  const std::string direct3 = "slacker direct clients, 3 servers at once";
   const std::string blocking_turn = "slacker direct, blocking call, 2 servers in turn";
   const std::string raw = "raw CAF request/response";
   const std::string brokers = "raw CAF, broker endpoints";
@@ -643,6 +644,12 @@ void print_ratios(std::vector<result>& results) {
       {"TCP fan-out to 3 p50 / TCP floor p50", fan3, tcp, 1, true, "", 0, true},
       {"direct, 2 servers in turn / direct, 64 in flight", direct2, direct, 64, false, "",
        0, false},
+      // A fan-out from an actor without the cluster: its cost against
+      // random/2 (the floor of the all/3 target), and the cluster's over it.
+      {"direct, 3 servers at once p50 / random/2 p50", direct3, random2, 1, true, "", 0,
+       true},
+      {"cluster all/3 p50 / direct, 3 servers at once", all3, direct3, 1, true, "", 0,
+       true},
       // The blocking rows on the same servers: the cluster path's own cost,
       // and sockets alone to all three against the blocking random/2 (the
       // floor of the blocking all/3 target).
@@ -765,6 +772,8 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
   direct.call<int64_t>("bench/echo", int64_t{1}); // connect and look up
   slacker::client direct2{sys, "127.0.0.1", ports[1][1]};
   direct2.call<int64_t>("bench/echo", int64_t{1});
+  slacker::client direct3{sys, "127.0.0.1", ports[2][1]};
+  direct3.call<int64_t>("bench/echo", int64_t{1});
   const std::string kib(1024, 'x');
   // One round: every system once, each for `duration`. Rounds interleave the
   // systems so that drift during a run (the machine is shared) favours none.
@@ -844,6 +853,37 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         results.push_back(measure(
             sys, "slacker direct clients, 2 servers in turn", "int64", n, duration,
             direct_call("bench/echo", int64_t{42}, {&direct, &direct2})));
+    // The three servers of bench-3 at once from one actor, through a direct
+    // client each, done when all three answered: a fan-out from an actor
+    // without the cluster (the floor of "all over 3").
+    if (want("slacker direct clients, 3 servers at once"))
+      for (size_t n : depths)
+        results.push_back(measure(
+            sys, "slacker direct clients, 3 servers at once", "int64", n, duration,
+            [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+              struct gather {
+                size_t left = 3;
+                bool ok = true;
+                std::function<void(bool)> done;
+              };
+              auto g = std::make_shared<gather>(gather{3, true, std::move(done)});
+              auto answered = [g](bool ok) {
+                g->ok = g->ok && ok;
+                if (--g->left == 0)
+                  g->done(g->ok);
+              };
+              for (auto to : {&direct, &direct2, &direct3}) {
+                auto req = slacker::make_call(slacker::call_options{}, "bench/echo",
+                                              int64_t{42});
+                self->request(to->actor(), caf::infinite, std::move(*req))
+                    .then(
+                        [answered](slacker::call_reply& rep) {
+                          auto r = slacker::result_of<int64_t>(rep);
+                          answered(r && *r == 42);
+                        },
+                        [answered](caf::error&) { answered(false); });
+              }
+            }));
     // The direct client with its caller on the network thread too: no scheduler
     // hop on the client (the counterpart of raw CAF's broker endpoints below).
     if (want("slacker direct client, caller on network thread")) {
