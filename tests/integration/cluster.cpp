@@ -92,6 +92,18 @@ cluster_options with_grouping(grouping_policy g) {
   return opts;
 }
 
+/// Calls `test.api/echo` until `c` chooses the servers of `test.api` itself:
+/// its dispatcher publishes a namespace's routes after its first call, in
+/// its own time (at most 2 s here). The last call's outcome.
+caf::expected<std::string> until_routes(cluster_client& c) {
+  auto warm = c.call<std::string>("test.api/echo", "warm"); // teaches it the namespace
+  for (int i = 0; i < 200 && !c.chooses_servers("test.api"); ++i) {
+    std::this_thread::sleep_for(10ms); // the routes follow
+    warm = c.call<std::string>("test.api/echo", "warm");
+  }
+  return warm;
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(cluster_tests, fixture)
@@ -643,11 +655,7 @@ CAF_TEST(callers choose their servers themselves and go on while the dispatcher 
   separate_client other{cluster, {{"slacker.dispatcher-hot-path", "scheduled"}}};
   auto& c2 = *other.client;
   auto& sys2 = *other.sys;
-  caf::expected<std::string> warm{caf::error{}};
-  for (int i = 0; i < 200 && !c2.chooses_servers("test.api"); ++i) {
-    warm = c2.call<std::string>("test.api/echo", "warm"); // teaches it the namespace
-    std::this_thread::sleep_for(10ms);                    // the routes follow
-  }
+  auto warm = until_routes(c2);
   SLACKER_REQUIRE(warm && *warm == "warm", "the first call failed");
   SLACKER_REQUIRE(c2.chooses_servers("test.api"), "no routes published");
   auto two = [&] {
@@ -750,7 +758,8 @@ CAF_TEST(a call from an actor to one server answers what a blocking call answers
   // the typed result is the blocking call's, under each policy, for result
   // types that fit the shape and for those that do not.
   auto& m = start();
-  CAF_REQUIRE(client->call<std::string>("test.api/echo", "warm"));
+  auto warm = until_routes(*client);
+  SLACKER_REQUIRE(warm && *warm == "warm", "the first call failed");
   SLACKER_REQUIRE(client->chooses_servers("test.api"), "the routes are not published");
   auto outcome = [](const auto& x) {
     return x ? std::string{"ok"} : describe(x.error());
