@@ -860,29 +860,22 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       for (size_t n : depths)
         results.push_back(measure(
             sys, "slacker direct clients, 3 servers at once", "int64", n, duration,
-            [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+            [each =
+                 direct_call("bench/echo", int64_t{42}, {&direct, &direct2, &direct3})](
+                caf::event_based_actor* self, std::function<void(bool)> done) {
+              // `each` takes the three clients in turn: one call to each.
               struct gather {
-                size_t left = 3;
-                bool ok = true;
+                size_t left;
+                bool ok;
                 std::function<void(bool)> done;
               };
               auto g = std::make_shared<gather>(gather{3, true, std::move(done)});
-              auto answered = [g](bool ok) {
-                g->ok = g->ok && ok;
-                if (--g->left == 0)
-                  g->done(g->ok);
-              };
-              for (auto to : {&direct, &direct2, &direct3}) {
-                auto req = slacker::make_call(slacker::call_options{}, "bench/echo",
-                                              int64_t{42});
-                self->request(to->actor(), caf::infinite, std::move(*req))
-                    .then(
-                        [answered](slacker::call_reply& rep) {
-                          auto r = slacker::result_of<int64_t>(rep);
-                          answered(r && *r == 42);
-                        },
-                        [answered](caf::error&) { answered(false); });
-              }
+              for (int i = 0; i < 3; ++i)
+                each(self, [g](bool ok) {
+                  g->ok = g->ok && ok;
+                  if (--g->left == 0)
+                    g->done(g->ok);
+                });
             }));
     // The direct client with its caller on the network thread too: no scheduler
     // hop on the client (the counterpart of raw CAF's broker endpoints below).

@@ -170,8 +170,12 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
     fan_out(self, route.fan, held);
     return;
   }
+  // A one-server success with nothing to decide, taken as it came when
+  // `done` can: the broker makes no cluster_reply for it.
+  constexpr bool takes_raw = std::is_invocable_v<Done&, one_answer>;
+  auto raw = takes_raw && route.conn != nullptr && route.raw.has_value();
+  call.raw_success = raw;
   auto ask = [&](const auto& to) {
-    auto raw = call.raw_success;
     auto on_reply = [held](cluster_reply& rep) {
       (*held)(caf::expected<cluster_reply>{std::move(rep)});
     };
@@ -179,7 +183,7 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
       (*held)(caf::expected<cluster_reply>{std::move(err)});
     };
     auto sent = self->request(to, caf::infinite, std::move(call));
-    if constexpr (std::is_invocable_v<Done&, one_answer>) {
+    if constexpr (takes_raw) {
       if (raw) { // a third answer: the success as it came
         self->add_multiplexed_response_handler(
             sent.id(), caf::behavior{[held, shape = *route.raw](call_reply& rep) {
@@ -191,10 +195,6 @@ void request_on_routes(Self* self, route_board* board, const caf::actor& dispatc
     }
     sent.then(std::move(on_reply), std::move(on_error));
   };
-  // A one-server success with nothing to decide, taken as it came when
-  // `done` can: the broker makes no cluster_reply for it.
-  if constexpr (std::is_invocable_v<Done&, one_answer>)
-    call.raw_success = route.conn != nullptr && route.raw.has_value();
   if (route.conn)
     ask(*route.conn); // no handle made: the routes hold it
   else
