@@ -93,7 +93,8 @@ struct bench_config : slacker::config {
         .add(zk, "zk", "server role: ZooKeeper to register in")
         .add(clusters, "clusters", "server role: clusters to join")
         .add(only, "only",
-             "measure only systems whose name contains this text (or any of a|b|...)")
+             "measure only systems whose name contains this text (or any of a|b|...; "
+             "=NAME: the system of that exact name)")
         .add(latency_only, "latency-only", "1 call in flight only")
         .add(throughput_only, "throughput-only", "64 calls in flight only")
         .add(rounds, "rounds",
@@ -725,7 +726,10 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       return true;
     for (size_t from = 0; from <= cfg.only.size();) {
       auto to = std::min(cfg.only.find('|', from), cfg.only.size());
-      if (to > from && system.find(cfg.only.substr(from, to - from)) != std::string::npos)
+      auto term = cfg.only.substr(from, to - from);
+      if (!term.empty() && term[0] == '='
+              ? system == term.substr(1)
+              : !term.empty() && system.find(term) != std::string::npos)
         return true;
       from = to + 1;
     }
