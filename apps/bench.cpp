@@ -727,9 +727,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     for (size_t from = 0; from <= cfg.only.size();) {
       auto to = std::min(cfg.only.find('|', from), cfg.only.size());
       auto term = cfg.only.substr(from, to - from);
-      if (!term.empty() && term[0] == '='
-              ? system == term.substr(1)
-              : !term.empty() && system.find(term) != std::string::npos)
+      auto exact = !term.empty() && term[0] == '=';
+      if (exact ? system == term.substr(1)
+                : !term.empty() && system.find(term) != std::string::npos)
         return true;
       from = to + 1;
     }
@@ -785,13 +785,13 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
     std::vector<result> results;
     std::vector<std::unique_ptr<slacker::cluster_client>> clients;
     for (size_t n : depths)
-      if (want("TCP floor"))
+      if (want("TCP floor (blocking sockets)"))
         results.push_back(tcp_floor(ports[0][2], n, duration));
-    if (want("TCP floor, fan-out") && !depths.empty() && depths.front() == 1)
+    if (want("TCP floor, fan-out to 3") && !depths.empty() && depths.front() == 1)
       results.push_back(
           tcp_fan_out_floor({ports[0][2], ports[1][2], ports[2][2]}, duration));
     for (size_t n : depths)
-      if (want("slacker wire"))
+      if (want("slacker wire, socket client"))
         results.push_back(wire_floor(ports[0][1], n, duration));
     auto raw_call = [&](auto value) -> issue_fn {
       return [&, value](caf::event_based_actor* self, std::function<void(bool)> done) {
@@ -922,7 +922,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         results.push_back(measure(sys, "slacker direct client", "1 KiB", n, duration,
                                   direct_call("bench/echo-string", kib)));
     }
-    if (want("TLS")) {
+    const std::string tls_blocking = "slacker direct, TLS, blocking call";
+    const std::string tls_actor = "slacker direct client, TLS";
+    if (want(tls_blocking) || want(tls_actor)) {
       // Mutual TLS: a server and a client system of their own.
       std::unique_ptr<slacker_test::test_certs> made;
       std::vector<std::string> tls_opts;
@@ -958,19 +960,21 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
         if (!warm)
           std::fprintf(stderr, "bench: TLS: %s\n",
                        slacker::describe(warm.error()).c_str());
-        blocking_row("slacker direct, TLS, blocking call", [&] {
-          return tls_direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
-        });
+        if (want(tls_blocking))
+          blocking_row(tls_blocking, [&] {
+            return tls_direct.call<int64_t>("bench/echo", int64_t{42}) == int64_t{42};
+          });
         for (size_t n : depths)
-          results.push_back(
-              measure(tls_sys, "slacker direct client, TLS", "int64", n, duration,
-                      [&](caf::event_based_actor* self, std::function<void(bool)> done) {
-                        auto req = slacker::make_call(slacker::call_options{},
-                                                      "bench/echo", int64_t{42});
-                        self->request(tls_direct.actor(), caf::infinite, std::move(*req))
-                            .then([done](slacker::call_reply& rep) { done(!rep.err); },
-                                  [done](caf::error&) { done(false); });
-                      }));
+          if (want(tls_actor))
+            results.push_back(measure(
+                tls_sys, tls_actor, "int64", n, duration,
+                [&](caf::event_based_actor* self, std::function<void(bool)> done) {
+                  auto req = slacker::make_call(slacker::call_options{}, "bench/echo",
+                                                int64_t{42});
+                  self->request(tls_direct.actor(), caf::infinite, std::move(*req))
+                      .then([done](slacker::call_reply& rep) { done(!rep.err); },
+                            [done](caf::error&) { done(false); });
+                }));
       }
       tls_server.stop();
     }
@@ -1052,10 +1056,22 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
                {self_path, "--role=defaults-client", "--caf-defaults"}, duration);
     // The peer: gRPC C++ (apps/bench_grpc), when it was built.
     auto grpc_path = dir_of_self() + "/bench-grpc";
-    if (access(grpc_path.c_str(), X_OK) == 0 && want("gRPC"))
-      for (std::string server : {"sync", "callback"})
+    if (access(grpc_path.c_str(), X_OK) == 0)
+      for (std::string server : {"sync", "callback"}) {
+        // Its rows are named by the peer: those --only does not want go.
+        auto row = [&](const std::string& client) {
+          return "gRPC C++ " + client + " client, " + server + " server";
+        };
+        if (!want(row("sync")) && !want(row("callback")))
+          continue;
+        auto from = results.size();
         run_peer(results, {grpc_path, "--role=server", "--server=" + server},
                  {grpc_path, "--role=client", "--server=" + server}, duration);
+        results.erase(std::remove_if(results.begin() + static_cast<std::ptrdiff_t>(from),
+                                     results.end(),
+                                     [&](const result& r) { return !want(r.name); }),
+                      results.end());
+      }
     clients.clear();
     return results;
   };

@@ -115,8 +115,6 @@ struct fixture {
 
 } // namespace
 
-/// The bytes the kernel holds unacknowledged in the send queues of this
-/// machine's TCP sockets towards port `port` on 127.0.0.1 (/proc/net/tcp).
 /// The lines of /proc/net/tcp that name `port` (hexadecimal, as there).
 std::string tcp_lines_of(uint16_t port) {
   char hex[8];
@@ -129,6 +127,8 @@ std::string tcp_lines_of(uint16_t port) {
   return out;
 }
 
+/// The bytes the kernel holds unacknowledged in the send queues of this
+/// machine's TCP sockets towards port `port` on 127.0.0.1 (/proc/net/tcp).
 uint64_t send_queue_towards(uint16_t port) {
   std::ifstream in{"/proc/net/tcp"};
   std::string line;
