@@ -726,10 +726,9 @@ void run(caf::actor_system& sys, const bench_config& cfg) {
       return true;
     for (size_t from = 0; from <= cfg.only.size();) {
       auto to = std::min(cfg.only.find('|', from), cfg.only.size());
-      auto term = cfg.only.substr(from, to - from);
-      auto exact = !term.empty() && term[0] == '=';
-      if (exact ? system == term.substr(1)
-                : !term.empty() && system.find(term) != std::string::npos)
+      auto term = cfg.only.substr(from, to - from); // =NAME: that name exactly
+      if (!term.empty() && (term[0] == '=' ? system == term.substr(1)
+                                           : system.find(term) != std::string::npos))
         return true;
       from = to + 1;
     }

@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -115,38 +114,41 @@ struct fixture {
 
 } // namespace
 
-/// The lines of /proc/net/tcp that name `port` (hexadecimal, as there).
-std::string tcp_lines_of(uint16_t port) {
-  char hex[8];
-  std::snprintf(hex, sizeof(hex), ":%04X ", port);
-  std::ifstream in{"/proc/net/tcp"};
-  std::string line, out = "/proc/net/tcp lines of port " + std::to_string(port) + ":";
-  while (std::getline(in, line))
-    if (line.find(hex) != std::string::npos)
-      out += "\n" + line;
-  return out;
-}
-
-/// The bytes the kernel holds unacknowledged in the send queues of this
-/// machine's TCP sockets towards port `port` on 127.0.0.1 (/proc/net/tcp).
-uint64_t send_queue_towards(uint16_t port) {
+/// Calls `f(line, local_port, remote_port, tx_queue)` for each socket of
+/// /proc/net/tcp (`sl local_address rem_address st tx_queue:rx_queue ...`).
+template <class F> void each_tcp_socket(F f) {
   std::ifstream in{"/proc/net/tcp"};
   std::string line;
   std::getline(in, line); // the header
-  uint64_t most = 0;
   while (std::getline(in, line)) {
-    unsigned rem_port = 0;
+    unsigned local_port = 0, rem_port = 0, st = 0;
     unsigned long long tx = 0;
-    // sl local_address rem_address st tx_queue:rx_queue ...
-    char local[64], rem[64];
-    unsigned st = 0;
-    if (std::sscanf(line.c_str(), " %*u: %63s %63s %x %llx", local, rem, &st, &tx) != 4)
-      continue;
-    auto colon = std::strchr(rem, ':');
-    if (colon && std::sscanf(colon + 1, "%x", &rem_port) == 1 && rem_port == port)
-      most = std::max<uint64_t>(most, tx);
+    if (std::sscanf(line.c_str(), " %*u: %*x:%x %*x:%x %x %llx", &local_port, &rem_port,
+                    &st, &tx) == 4)
+      f(line, local_port, rem_port, static_cast<uint64_t>(tx));
   }
+}
+
+/// The bytes the kernel holds unacknowledged in the send queues of this
+/// machine's TCP sockets towards port `port` on 127.0.0.1.
+uint64_t send_queue_towards(uint16_t port) {
+  uint64_t most = 0;
+  each_tcp_socket([&](const std::string&, unsigned, unsigned rem_port, uint64_t tx) {
+    if (rem_port == port)
+      most = std::max(most, tx);
+  });
   return most;
+}
+
+/// The lines of /proc/net/tcp of the sockets on either end of `port`.
+std::string tcp_lines_of(uint16_t port) {
+  auto out = "/proc/net/tcp lines of port " + std::to_string(port) + ":";
+  each_tcp_socket(
+      [&](const std::string& line, unsigned local_port, unsigned rem_port, uint64_t) {
+        if (local_port == port || rem_port == port)
+          out += "\n" + line;
+      });
+  return out;
 }
 
 CAF_TEST_FIXTURE_SCOPE(protocol_tests, fixture)
