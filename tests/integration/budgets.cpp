@@ -643,16 +643,17 @@ CAF_TEST(
     CAF_REQUIRE_EQUAL(got.size(), 1u);
     CAF_REQUIRE(!reply_of(got[0].second).err);
   };
-  // 20 ms of CPU: certainly its own, sent away by the first.
-  CAF_REQUIRE(warm_until_inline(c, id, "spin_us", int64_t{10}));
-  call("spin_us", 20000);
-  CAF_CHECK(!runs_inline(c, id, "spin_us", int64_t{10}));
-  // 20 ms asleep: may look like time the hypervisor took from a cheap
-  // function, so one more run is looked at; sent away by the second.
-  CAF_REQUIRE(warm_until_inline(c, id, "nap_us", int64_t{1}));
-  call("nap_us", 20000);
-  call("nap_us", 20000);
-  CAF_CHECK(!runs_inline(c, id, "nap_us", int64_t{1}));
+  // One slow run may be the machine's (the hypervisor's time shows as the
+  // thread's CPU time or as a sleep): looked at again; the second in a row
+  // sends it away. 20 ms of CPU, then 20 ms asleep.
+  for (auto fn : {"spin_us", "nap_us"}) {
+    CAF_REQUIRE(warm_until_inline(c, id, fn, int64_t{1}));
+    call(fn, 20000);
+    CAF_CHECK(runs_inline(c, id, fn, int64_t{1}));
+    call(fn, 20000);
+    call(fn, 20000);
+    CAF_CHECK(!runs_inline(c, id, fn, int64_t{1}));
+  }
   // Operators see it: a counter per function (and a warning in the log).
   auto metrics = slacker_test::http_get("http://" + http + "/metrics");
   CAF_REQUIRE_EQUAL(metrics.first, 200);

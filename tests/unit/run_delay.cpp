@@ -81,8 +81,7 @@ CAF_TEST(a run preempted for a time slice is charged without the wait) {
   switched(4ms); // a 4 ms time slice of someone else
   read_at = t0 + 4100us;
   auto c = meter.charged(t0, t0 + 4100us, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(100us));
-  CAF_CHECK_EQUAL(ns(c.certain), ns(100us));
+  CAF_CHECK_EQUAL(ns(c), ns(100us));
   CAF_CHECK_EQUAL(reads, 2);
 }
 
@@ -92,8 +91,7 @@ CAF_TEST(a run the hypervisor did not run is charged its cpu time) {
   ran_for(560us);         // 500 us before the run, 50 us in it, 10 us after
   read_at = t0 + 3010us;  // a 3 ms run: 2.95 ms of steal
   auto c = meter.charged(t0, t0 + 3ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(560us)); // at most the cpu time of the window
-  CAF_CHECK_EQUAL(ns(c.certain), ns(560us));
+  CAF_CHECK_EQUAL(ns(c), ns(560us)); // at most the cpu time of the window
 }
 
 CAF_TEST(a run that computes is charged in full) {
@@ -102,43 +100,20 @@ CAF_TEST(a run that computes is charged in full) {
   ran_for(3ms);
   read_at = t0 + 3ms;
   auto c = meter.charged(t0, t0 + 3ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(3ms));
-  CAF_CHECK_EQUAL(ns(c.certain), ns(3ms));
+  CAF_CHECK_EQUAL(ns(c), ns(3ms));
 }
 
-CAF_TEST(a run that sleeps from a fresh mark is charged in full and certainly) {
+CAF_TEST(a run off the cpu without waiting for one is charged in full) {
+  // Off the CPU without waiting for one: a sleep, or the kernel holding the
+  // thread for reasons of its own (seen: 4.6 and 5.9 ms in a 100 us
+  // function, under load).
   run_delay meter{&fake_counters, &fake_now};
   meter.mark(t0, true);
   ran_for(20us);
-  switched(); // slept: no wait for a CPU
+  switched(); // no wait for a CPU
   read_at = t0 + 3ms;
   auto c = meter.charged(t0, t0 + 3ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(3ms));
-  CAF_CHECK_EQUAL(ns(c.certain), ns(3ms));
-}
-
-CAF_TEST(a switch that may have come before the run leaves only its cpu time certain) {
-  run_delay meter{&fake_counters, &fake_now};
-  meter.mark(t0);
-  // The thread slept 200 us (before the run, or in it), then ran 40 us; the
-  // run took 3 ms: a sleep in it, or steal.
-  switched();
-  ran_for(40us);
-  auto start = t0 + 300us;
-  read_at = start + 3ms;
-  auto c = meter.charged(start, start + 3ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(3ms));
-  CAF_CHECK_EQUAL(ns(c.certain), 0); // 40 us of cpu, 300 us outside the run
-  // With more cpu than the time outside the run, the rest is certain (the
-  // mark is the last read: within the interval, not read again).
-  meter.mark(read_at + 100us);
-  switched();
-  ran_for(2500us);
-  start = read_at + 400us;
-  read_at = start + 3ms;
-  c = meter.charged(start, start + 3ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(3ms));
-  CAF_CHECK_EQUAL(ns(c.certain), ns(2500us - 400us));
+  CAF_CHECK_EQUAL(ns(c), ns(3ms));
 }
 
 CAF_TEST(what the thread waited outside the run is not excused) {
@@ -151,16 +126,15 @@ CAF_TEST(what the thread waited outside the run is not excused) {
   auto start = t0 + 800us;
   auto end = start + 3ms;
   read_at = end + 300us;
-  CAF_CHECK_EQUAL(ns(meter.charged(start, end, inline_cost::cheap).took),
-                  ns(3ms - 2900us));
-  // Nothing certain: more time outside the run than the wait.
+  CAF_CHECK_EQUAL(ns(meter.charged(start, end, inline_cost::cheap)), ns(3ms - 2900us));
+  // Nothing excused: more time outside the run than the wait.
   meter.mark(read_at + 2ms);
   ran_for(4ms);
   switched(1ms);
   start = read_at + 3500us;
   end = start + 2500us;
   read_at = end;
-  CAF_CHECK_EQUAL(ns(meter.charged(start, end, inline_cost::cheap).took), ns(2500us));
+  CAF_CHECK_EQUAL(ns(meter.charged(start, end, inline_cost::cheap)), ns(2500us));
 }
 
 CAF_TEST(the counters are read at most once per mark interval and not after short runs) {
@@ -168,7 +142,7 @@ CAF_TEST(the counters are read at most once per mark interval and not after shor
   meter.mark(t0);
   meter.mark(t0 + 999us);
   CAF_CHECK_EQUAL(reads, 1);
-  CAF_CHECK_EQUAL(ns(meter.charged(t0 + 999us, t0 + 1099us, inline_cost::cheap).took),
+  CAF_CHECK_EQUAL(ns(meter.charged(t0 + 999us, t0 + 1099us, inline_cost::cheap)),
                   ns(100us));
   CAF_CHECK_EQUAL(reads, 1);
   meter.mark(t0 + 1ms);
@@ -183,11 +157,11 @@ CAF_TEST(without the kernel counters nothing is excused) {
   ran_for(10us);
   read_at = t0 + 5ms;
   auto c = meter.charged(t0, t0 + 5ms, inline_cost::cheap);
-  CAF_CHECK_EQUAL(ns(c.took), ns(5ms));
-  CAF_CHECK_EQUAL(ns(c.certain), ns(5ms));
+  CAF_CHECK_EQUAL(ns(c), ns(5ms));
 }
 
-CAF_TEST(a preempted inline run keeps a cheap function inline and a slow one goes) {
+CAF_TEST(
+    a preempted inline run keeps a cheap function inline and two slow ones send it away) {
   auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
   meter.mark(t0);
@@ -195,17 +169,21 @@ CAF_TEST(a preempted inline run keeps a cheap function inline and a slow one goe
   switched(4ms);
   read_at = t0 + 4050us;
   auto c = meter.charged(t0, read_at, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
+  cost.ran(c, true, 10, read_at);
   CAF_CHECK(cost.runs_inline(10));
-  // Preempted too, but 3 ms of its own: slow.
+  // Preempted too, but 3 ms of its own, twice in a row: slow.
   auto start = read_at;
-  meter.mark(start);
-  ran_for(3ms);
-  switched(4ms);
-  read_at = start + 7ms;
-  c = meter.charged(start, read_at, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
-  CAF_CHECK(!cost.runs_inline(10));
+  for (int run = 1; run <= 2; ++run) {
+    meter.mark(start, cost.recheck);
+    ran_for(3ms);
+    switched(4ms);
+    read_at = start + 7ms;
+    c = meter.charged(start, read_at, inline_cost::cheap);
+    CAF_CHECK_EQUAL(ns(c), ns(3ms));
+    CAF_CHECK_EQUAL(cost.ran(c, true, 10, read_at), run == 2);
+    CAF_CHECK_EQUAL(cost.runs_inline(10), run == 1);
+    start = read_at;
+  }
   CAF_CHECK_EQUAL(cost.demotions, 1u);
 }
 
@@ -218,7 +196,7 @@ CAF_TEST(a cheap function hit by steal after a sleep stays inline after a fresh 
   auto start = t0 + 400us;
   read_at = start + 3ms; // 3 ms of steal in the run
   auto c = meter.charged(start, start + 3ms, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
+  cost.ran(c, true, 10, read_at);
   CAF_CHECK(cost.runs_inline(10));
   CAF_CHECK(cost.recheck);
   // The next run is measured from a fresh mark, even within the interval.
@@ -229,32 +207,53 @@ CAF_TEST(a cheap function hit by steal after a sleep stays inline after a fresh 
   ran_for(20us);
   read_at = start + 20us;
   c = meter.charged(start, read_at, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
+  cost.ran(c, true, 10, read_at);
   CAF_CHECK(cost.runs_inline(10));
   CAF_CHECK(!cost.recheck);
   CAF_CHECK_EQUAL(cost.demotions, 0u);
 }
 
-CAF_TEST(a function that sleeps inline is sent to the pool by its second run at most) {
+CAF_TEST(a cheap function held off the cpu once from a fresh mark stays inline) {
   auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
-  // First slow run: the switch may have been before it.
+  meter.mark(t0, true);
+  ran_for(100us);
+  switched(36us);
+  read_at = t0 + 5932us;
+  auto c = meter.charged(t0, read_at, inline_cost::cheap);
+  cost.ran(c, true, 10, read_at);
+  CAF_CHECK(cost.runs_inline(10));
+  CAF_CHECK(cost.recheck);
+  auto start = read_at + 10us;
+  meter.mark(start, cost.recheck);
+  ran_for(100us);
+  read_at = start + 100us;
+  c = meter.charged(start, read_at, inline_cost::cheap);
+  cost.ran(c, true, 10, read_at);
+  CAF_CHECK(cost.runs_inline(10));
+  CAF_CHECK_EQUAL(cost.demotions, 0u);
+}
+
+CAF_TEST(a function that sleeps inline is sent to the pool by its second run) {
+  auto cost = promoted();
+  run_delay meter{&fake_counters, &fake_now};
+  // First slow run: looked at again.
   meter.mark(t0);
   ran_for(30us);
   switched();
   auto start = t0 + 200us;
   read_at = start + 5ms;
   auto c = meter.charged(start, read_at, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
+  cost.ran(c, true, 10, read_at);
   CAF_CHECK(cost.runs_inline(10));
-  // Second, from a fresh mark: the sleep is certainly in the run.
+  // Second, from a fresh mark: slow again, so it goes.
   start = read_at + 10us;
   meter.mark(start, cost.recheck);
   ran_for(30us);
   switched();
   read_at = start + 5ms;
   c = meter.charged(start, read_at, inline_cost::cheap);
-  cost.ran(c.took, true, 10, read_at, c.certain);
+  cost.ran(c, true, 10, read_at);
   CAF_CHECK(!cost.runs_inline(10));
   CAF_CHECK_EQUAL(cost.demotions, 1u);
 }

@@ -177,3 +177,45 @@ CAF_TEST(stop drops the waiting jobs and leaves a stuck one behind in time) {
   pool.reset(); // the detached thread keeps what it needs
   g->open();
 }
+
+CAF_TEST(a thread whose job sent its answer is free for the next job at once) {
+  // One thread, no queue: a caller that sends its next call as soon as an
+  // answer arrives must not be refused while the thread is on its way back
+  // from the job that answered (it was, under load: integration.budgets).
+  gate before, after;
+  auto pool = make_thread_pool(one_thread(0, 1000, 0ms));
+  pool_job answers;
+  answers.run = [&] {
+    before.wait();
+    worker_pool::answering();
+    worker_pool::answering(); // twice in one job: still one thread
+    after.wait();
+  };
+  CAF_REQUIRE(pool->submit(std::move(answers)) == job_refusal::none);
+  CAF_REQUIRE(before.until_waiting(1));
+  outcome early, next, more;
+  // Not answered yet: the thread is busy, a job would wait.
+  CAF_CHECK(pool->submit(job_for(early)) == job_refusal::queue_full);
+  before.open();
+  CAF_REQUIRE(after.until_waiting(1));
+  // Answered, not returned yet: it takes one job, and only one.
+  pool_job answering_next = job_for(next);
+  answering_next.run = [&next] {
+    worker_pool::answering();
+    next.done.set_value(job_refusal::none);
+  };
+  CAF_CHECK(pool->submit(std::move(answering_next)) == job_refusal::none);
+  CAF_CHECK(pool->submit(job_for(more)) == job_refusal::queue_full);
+  after.open();
+  CAF_CHECK(result_of(next) == job_refusal::none);
+  // That job answered too: the next is taken. Answering off the pool's
+  // threads does nothing: one more is refused.
+  worker_pool::answering();
+  outcome refused;
+  gate held;
+  CAF_REQUIRE(pool->submit(blocker(held)) == job_refusal::none);
+  CAF_REQUIRE(held.until_waiting(1));
+  CAF_CHECK(pool->submit(job_for(refused)) == job_refusal::queue_full);
+  held.open();
+  CAF_CHECK_EQUAL(pool->refused(job_refusal::queue_full), 3u);
+}

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace slacker {
@@ -54,8 +55,9 @@ struct pool_core {
   std::condition_variable done; // a thread ended
   std::deque<entry> queue;
   size_t bytes = 0;
-  size_t idle = 0;  // threads waiting for a job: a job for them does not wait
-  size_t alive = 0; // threads not ended yet
+  size_t idle = 0;      // threads waiting for a job: a job for them does not wait
+  size_t answering = 0; // threads whose job sent its answer: about to be idle
+  size_t alive = 0;     // threads not ended yet
   bool stopping = false;
   std::array<std::atomic<uint64_t>, 7> refusals{};
 
@@ -90,9 +92,9 @@ struct pool_core {
   }
 
   void run() {
+    current = this;
     std::unique_lock<std::mutex> guard{mtx};
-    for (;;) {
-      ++idle;
+    for (;;) { // counted idle from its start, and between jobs
       cv.wait(guard, [this] { return stopping || !queue.empty(); });
       --idle;
       if (queue.empty())
@@ -111,17 +113,34 @@ struct pool_core {
       }
       e = entry{}; // what it captured goes now, not at the next job
       guard.lock();
+      if (std::exchange(answered, false))
+        --answering;
+      ++idle;
     }
     --alive;
     done.notify_all();
   }
+
+  /// Threads free for a new job now, or as soon as their job has returned.
+  size_t free_threads() const {
+    return idle + answering;
+  }
+
+  /// The pool of the calling thread (null: not a pool thread), and whether
+  /// its job has called `answering`.
+  static thread_local pool_core* current;
+  static thread_local bool answered;
 };
+
+thread_local pool_core* pool_core::current = nullptr;
+thread_local bool pool_core::answered = false;
 
 class thread_pool final : public worker_pool {
 public:
   explicit thread_pool(pool_limits limits) : core_(std::make_shared<pool_core>(limits)) {
     auto n = std::max<size_t>(limits.threads, 1);
     core_->alive = n;
+    core_->idle = n; // a job submitted before a thread got to wait is its
     for (size_t i = 0; i < n; ++i)
       threads_.emplace_back([c = core_] { c->run(); });
   }
@@ -140,11 +159,11 @@ public:
       auto refuse = [&]() {
         if (c.stopping)
           return job_refusal::stopped;
-        if (c.queue.size() >= c.limits.queue + c.idle)
+        if (c.queue.size() >= c.limits.queue + c.free_threads())
           return job_refusal::queue_full;
         if (!c.queue.empty() && c.bytes + j.bytes > c.limits.queue_bytes)
           return job_refusal::bytes_full;
-        if (c.limits.max_wait.count() > 0 && c.idle == 0 && !c.queue.empty() &&
+        if (c.limits.max_wait.count() > 0 && c.free_threads() == 0 && !c.queue.empty() &&
             now - c.queue.front().since > c.limits.max_wait)
           return job_refusal::slow_queue;
         return job_refusal::none;
@@ -256,6 +275,15 @@ std::shared_ptr<worker_pool> make_thread_pool(size_t threads, size_t queue_bound
   limits.threads = threads;
   limits.queue = queue_bound;
   return make_thread_pool(limits);
+}
+
+void worker_pool::answering() noexcept {
+  auto* c = pool_core::current;
+  if (!c || pool_core::answered)
+    return;
+  pool_core::answered = true;
+  std::lock_guard<std::mutex> guard{c->mtx};
+  ++c->answering;
 }
 
 } // namespace slacker

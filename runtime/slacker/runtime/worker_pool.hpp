@@ -51,6 +51,13 @@ public:
   /// not called then).
   virtual job_refusal submit(pool_job j) = 0;
 
+  /// Called by a job on a pool thread just before it sends its answer: the
+  /// thread counts as free from then on. A caller that sends its next call
+  /// as soon as the answer arrives finds the thread free (with no queue, it
+  /// was refused `queue_full` while the thread was still on its way back).
+  /// Does nothing on other threads, and from the second call in a job.
+  static void answering() noexcept;
+
   /// Queues a plain job (no deadline, no bytes); false when refused.
   bool try_submit(job j) {
     pool_job pj;

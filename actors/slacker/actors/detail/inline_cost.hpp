@@ -14,17 +14,18 @@ namespace slacker {
 /// function, kept by the connections on the network thread (no lock).
 ///
 /// A function starts on the pool and is measured there; after
-/// `promote_after` runs in a row of at most `cheap` each, it runs inline. An
-/// inline run of `slow` or more sends it back to the pool for a penalty that
-/// doubles with each demotion (1 s up to 5 min) before it may be promoted
-/// again: a function that is sometimes expensive stalls the network thread
-/// at most once per penalty. A slow run of which less than `slow` was
-/// certainly the function's own (the rest may be time the hypervisor did
-/// not run the thread, not told apart from a sleep: `run_delay`) demotes only
-/// if the next inline run, measured from a fresh mark (`recheck`), is slow
-/// too: such a function stalls the network thread at most twice. Calls with arguments
-/// above `max_inline_args` always go to the pool (decoding them is the cost) and are not
-/// measured.
+/// `promote_after` runs in a row of at most `cheap` each, it runs inline. Two
+/// inline runs in a row of `slow` or more send it back to the pool for a
+/// penalty that doubles with each demotion (1 s up to 5 min) before it may be
+/// promoted again: a function that turns expensive stalls the network thread
+/// at most twice per penalty. One slow run is not enough: on a VM the kernel
+/// cannot always tell the function's time from the machine's (the hypervisor
+/// running another guest shows as the thread's CPU time or as a sleep, seen
+/// at 2–19 ms in a 100 µs function under load), and a cheap function sent to
+/// a busy pool is refused (`overloaded`). So the run after a slow one is
+/// measured from a fresh mark (`recheck`), and only if it is slow too does the
+/// function go. Calls with arguments above `max_inline_args` always go to the
+/// pool (decoding them is the cost) and are not measured.
 struct inline_cost {
   using clock = std::chrono::steady_clock;
 
@@ -40,8 +41,8 @@ struct inline_cost {
   clock::duration penalty = first_penalty;
   clock::time_point demoted_until{};
   uint64_t demotions = 0;
-  /// The last inline run was slow, but not certainly: measure the next one
-  /// afresh.
+  /// The last inline run was slow: measure the next one afresh, and send the
+  /// function away if it is slow too.
   bool recheck = false;
 
   /// Whether this call runs inline.
@@ -49,11 +50,10 @@ struct inline_cost {
     return inline_ok && arg_bytes <= max_inline_args;
   }
 
-  /// A call ran for `took` (inline or on the pool), ending at `now`, of
-  /// which `certain` was certainly its own (`run_delay::charge`); true when
-  /// this run sent the function to the pool.
-  bool ran(clock::duration took, bool was_inline, size_t arg_bytes, clock::time_point now,
-           clock::duration certain = clock::duration::max()) noexcept {
+  /// A call ran for `took` (inline or on the pool; `run_delay::charged`),
+  /// ending at `now`; true when this run sent the function to the pool.
+  bool ran(clock::duration took, bool was_inline, size_t arg_bytes,
+           clock::time_point now) noexcept {
     if (arg_bytes > max_inline_args)
       return false; // its cost was its arguments: says nothing about the function
     auto rechecked = was_inline && std::exchange(recheck, false);
@@ -64,7 +64,7 @@ struct inline_cost {
     }
     cheap_runs = 0;
     if (was_inline && took >= slow) {
-      if (certain < slow && !rechecked) {
+      if (!rechecked) {
         recheck = true;
         return false;
       }

@@ -143,6 +143,7 @@ namespace_behavior(Self* self, std::shared_ptr<const ns> functions,
         };
         job.run = [fns = st.functions, req = std::move(req), key, me]() mutable {
           auto rep = run_call(*fns, req);
+          worker_pool::answering();
           caf::anon_send(me, job_done_atom::value, key, std::move(rep));
         };
         auto why = pool.submit(std::move(job));

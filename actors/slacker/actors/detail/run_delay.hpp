@@ -14,9 +14,9 @@ namespace slacker {
 /// per thread (`this_thread_run_delay`).
 ///
 /// The meter reads the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, which
-/// leaves out steal) and the kernel's run delay and count of times it was
-/// switched in (`/proc/thread-self/schedstat`): about 1.5 µs a read, so at the
-/// start of a run at most once per `mark_every` (or when asked for a fresh
+/// mostly leaves out steal) and the kernel's run delay and count of times it
+/// was switched in (`/proc/thread-self/schedstat`): about 1.5 µs a read, so at
+/// the start of a run at most once per `mark_every` (or when asked for a fresh
 /// mark), and once more after a run that took long enough to matter. Between
 /// the two reads:
 /// - not switched out at all: the run cost at most the CPU time between them
@@ -25,11 +25,9 @@ namespace slacker {
 ///   certainly fell into it (what cannot have fallen into the run, the time
 ///   from the mark to its start and from its end to the second read, is not
 ///   counted). A function that blocks (sleeps, waits on I/O) is not excused:
-///   a sleeping thread is not waiting for a CPU. If the mark was not taken at
-///   this run's start, the switch may have been the thread's own sleep
-///   before the run, and steal in the run is not told apart from a sleep in
-///   it: only the CPU time in the run is `certain`, and `inline_cost`
-///   measures the next run from a fresh mark before it acts on more.
+///   a sleeping thread is not waiting for a CPU.
+/// What is left may still be the machine's (steal the kernel counts as CPU
+/// time or as a sleep): `inline_cost` acts on two slow runs in a row only.
 /// Without schedstat (no /proc, a kernel without CONFIG_SCHED_INFO) nothing
 /// is excused.
 class run_delay {
@@ -49,13 +47,6 @@ public:
   /// The clock (a seam for tests).
   using now_fn = clock::time_point (*)();
 
-  /// A run's cost (at most what it cost), and the part of it that was
-  /// certainly the function's own (less when the rest may be steal).
-  struct charge {
-    clock::duration took{};
-    clock::duration certain{};
-  };
-
   static constexpr std::chrono::milliseconds mark_every{1};
 
   explicit run_delay(reader read, now_fn now = &clock::now) noexcept
@@ -71,36 +62,32 @@ public:
   }
 
   /// The run from `start` to `end` (since the last `mark`) as the function's
-  /// cost; runs of at most `above` are taken as they are (and the counters
-  /// not read again).
-  charge charged(clock::time_point start, clock::time_point end,
-                 clock::duration above) noexcept {
+  /// cost (at most what it cost); runs of at most `above` are taken as they
+  /// are (and the counters not read again).
+  clock::duration charged(clock::time_point start, clock::time_point end,
+                          clock::duration above) noexcept {
     auto took = end - start;
     if (took <= above || mark_.delay_ns < 0)
-      return {took, took};
+      return took;
     // The clock before the read: after it would count the wait that a
     // preemption at the read's return (a common place for one) adds, which
     // the values read do not hold.
     auto before = now_();
     auto now = read_();
-    auto fresh = marked_at_ == start;
-    auto outside = (start - marked_at_) + (before - end);
-    auto cpu = now.cpu_ns >= 0 && mark_.cpu_ns >= 0
-                   ? std::chrono::duration_cast<clock::duration>(
-                         std::chrono::nanoseconds{now.cpu_ns - mark_.cpu_ns})
-                   : clock::duration::max();
-    charge out{took, took};
+    auto out = took;
     if (now.delay_ns < 0) {
       // unknown: nothing excused
     } else if (now.switches >= 0 && now.switches == mark_.switches) {
-      out.took = out.certain = std::min(took, cpu);
+      if (now.cpu_ns >= 0 && mark_.cpu_ns >= 0)
+        out = std::min<clock::duration>(
+            took, std::chrono::duration_cast<clock::duration>(
+                      std::chrono::nanoseconds{now.cpu_ns - mark_.cpu_ns}));
     } else {
+      auto outside = (start - marked_at_) + (before - end);
       auto waited = std::chrono::duration_cast<clock::duration>(
                         std::chrono::nanoseconds{now.delay_ns - mark_.delay_ns}) -
                     outside;
-      out.took = out.certain = took - std::clamp(waited, clock::duration::zero(), took);
-      if (!fresh && cpu < out.took)
-        out.certain = std::clamp(cpu - outside, clock::duration::zero(), out.took);
+      out = took - std::clamp(waited, clock::duration::zero(), took);
     }
     mark_ = now;
     marked_at_ = before;

@@ -514,7 +514,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
     delay.mark(start);
     auto rep = run_call(*fns, req);
     auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        delay.charged(start, clock::now(), inline_cost::cheap).took);
+        delay.charged(start, clock::now(), inline_cost::cheap));
     // A large result is framed here, on the worker: the network thread only
     // hands the frame to the socket (no copy into fresh pages there).
     std::vector<char> frame;
@@ -522,6 +522,7 @@ void offload(caf::io::broker* self, const state_ptr& sp, const catalog::entry& e
       wire::write_reply_within(frame, rep, cap);
       rep.result.clear();
     }
+    worker_pool::answering();
     caf::anon_send(me, offloaded_atom::value, seq, std::move(rep),
                    static_cast<int64_t>(took.count()), uint64_t{args}, std::move(frame));
   };
@@ -588,15 +589,15 @@ void on_call(caf::io::broker* self, const state_ptr& sp, call_request& req) {
       auto rep = run_call(*entry.functions, req);
       auto end = clock::now();
       st.last_now = end;
-      auto charge = delay.charged(start, end, inline_cost::cheap);
-      if (cost.ran(charge.took, true, args, end, charge.certain)) { // once per penalty
+      auto took = delay.charged(start, end, inline_cost::cheap);
+      if (cost.ran(took, true, args, end)) { // once per penalty
         if (counts)
           counts->sent_to_workers.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn(
             "slacker server: {}/{} held the network thread {} us; it runs on the "
             "workers for the next {} s (not marked blocking)",
             entry.functions->name(), req.fn,
-            std::chrono::duration_cast<std::chrono::microseconds>(charge.took).count(),
+            std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
             std::chrono::duration_cast<std::chrono::seconds>(cost.demoted_until - end)
                 .count());
       }
