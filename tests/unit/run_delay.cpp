@@ -213,27 +213,6 @@ CAF_TEST(a cheap function hit by steal after a sleep stays inline after a fresh 
   CAF_CHECK_EQUAL(cost.demotions, 0u);
 }
 
-CAF_TEST(a cheap function held off the cpu once from a fresh mark stays inline) {
-  auto cost = promoted();
-  run_delay meter{&fake_counters, &fake_now};
-  meter.mark(t0, true);
-  ran_for(100us);
-  switched(36us);
-  read_at = t0 + 5932us;
-  auto c = meter.charged(t0, read_at, inline_cost::cheap);
-  cost.ran(c, true, 10, read_at);
-  CAF_CHECK(cost.runs_inline(10));
-  CAF_CHECK(cost.recheck);
-  auto start = read_at + 10us;
-  meter.mark(start, cost.recheck);
-  ran_for(100us);
-  read_at = start + 100us;
-  c = meter.charged(start, read_at, inline_cost::cheap);
-  cost.ran(c, true, 10, read_at);
-  CAF_CHECK(cost.runs_inline(10));
-  CAF_CHECK_EQUAL(cost.demotions, 0u);
-}
-
 CAF_TEST(a function that sleeps inline is sent to the pool by its second run) {
   auto cost = promoted();
   run_delay meter{&fake_counters, &fake_now};
