@@ -61,6 +61,20 @@ CAF_TEST(slow inline runs send a function to the pool for a doubling penalty) {
   // A run between cheap and slow keeps it inline.
   c.ran(1ms, true, 10, t0 + 5s);
   CAF_CHECK(c.runs_inline(10));
+  // Inline again for 5 min without being sent away: the penalty starts
+  // again at 1 s (not 4 s).
+  auto later = t0 + 4s + inline_cost::max_penalty;
+  c.ran(400ms, true, 10, later);
+  c.ran(400ms, true, 10, later);
+  promote(later + 1s);
+  CAF_CHECK(c.runs_inline(10));
+  c.ran(400ms, true, 10, later + 2s); // sent away within 5 min: doubled
+  c.ran(400ms, true, 10, later + 2s);
+  promote(later + 3s + 999ms);
+  CAF_CHECK(!c.runs_inline(10));
+  promote(later + 4s);
+  CAF_CHECK(c.runs_inline(10));
+  CAF_CHECK_EQUAL(c.demotions, 4u);
 }
 
 CAF_TEST(a slow inline run demotes only if the next inline run is slow too) {

@@ -17,9 +17,10 @@ namespace slacker {
 /// `promote_after` runs in a row of at most `cheap` each, it runs inline. Two
 /// inline runs in a row of `slow` or more send it back to the pool for a
 /// penalty that doubles with each demotion (1 s up to 5 min) before it may be
-/// promoted again: a function that turns expensive stalls the network thread
-/// at most twice per penalty. One slow run is not enough: on a VM the kernel
-/// cannot always tell the function's time from the machine's (the hypervisor
+/// promoted again (back to 1 s once it has run inline for `max_penalty`
+/// without being sent away): a function that turns expensive stalls the
+/// network thread at most twice per penalty. One slow run is not enough: on a VM the
+/// kernel cannot always tell the function's time from the machine's (the hypervisor
 /// running another guest shows as the thread's CPU time or as a sleep, seen
 /// at 2–19 ms in a 100 µs function under load), and a cheap function sent to
 /// a busy pool is refused (`overloaded`). So the run after a slow one is
@@ -40,6 +41,7 @@ struct inline_cost {
   int cheap_runs = 0;
   clock::duration penalty = first_penalty;
   clock::time_point demoted_until{};
+  clock::time_point inline_since{}; // when it was last promoted
   uint64_t demotions = 0;
   /// The last inline run was slow: measure the next one afresh, and send the
   /// function away if it is slow too.
@@ -58,8 +60,10 @@ struct inline_cost {
       return false; // its cost was its arguments: says nothing about the function
     auto rechecked = was_inline && std::exchange(recheck, false);
     if (took <= cheap) {
-      if (!inline_ok && now >= demoted_until && ++cheap_runs >= promote_after)
+      if (!inline_ok && now >= demoted_until && ++cheap_runs >= promote_after) {
         inline_ok = true;
+        inline_since = now;
+      }
       return false;
     }
     cheap_runs = 0;
@@ -69,6 +73,8 @@ struct inline_cost {
         return false;
       }
       inline_ok = false;
+      if (now - inline_since >= max_penalty)
+        penalty = first_penalty; // it behaved for long: its past is forgotten
       demoted_until = now + penalty;
       penalty = std::min<clock::duration>(penalty * 2, max_penalty);
       ++demotions;
