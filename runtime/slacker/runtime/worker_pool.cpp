@@ -55,9 +55,10 @@ struct pool_core {
   std::condition_variable done; // a thread ended
   std::deque<entry> queue;
   size_t bytes = 0;
-  size_t idle = 0;      // threads waiting for a job: a job for them does not wait
-  size_t answering = 0; // threads whose job sent its answer: about to be idle
-  size_t alive = 0;     // threads not ended yet
+  // Threads free for a job (a job for them does not wait): waiting for one,
+  // or whose job has sent its answer (`worker_pool::answering`).
+  size_t idle = 0;
+  size_t alive = 0; // threads not ended yet
   bool stopping = false;
   std::array<std::atomic<uint64_t>, 7> refusals{};
 
@@ -113,17 +114,11 @@ struct pool_core {
       }
       e = entry{}; // what it captured goes now, not at the next job
       guard.lock();
-      if (std::exchange(answered, false))
-        --answering;
-      ++idle;
+      if (!std::exchange(answered, false))
+        ++idle; // (counted when its job answered)
     }
     --alive;
     done.notify_all();
-  }
-
-  /// Threads free for a new job now, or as soon as their job has returned.
-  size_t free_threads() const {
-    return idle + answering;
   }
 
   /// The pool of the calling thread (null: not a pool thread), and whether
@@ -159,11 +154,11 @@ public:
       auto refuse = [&]() {
         if (c.stopping)
           return job_refusal::stopped;
-        if (c.queue.size() >= c.limits.queue + c.free_threads())
+        if (c.queue.size() >= c.limits.queue + c.idle)
           return job_refusal::queue_full;
         if (!c.queue.empty() && c.bytes + j.bytes > c.limits.queue_bytes)
           return job_refusal::bytes_full;
-        if (c.limits.max_wait.count() > 0 && c.free_threads() == 0 && !c.queue.empty() &&
+        if (c.limits.max_wait.count() > 0 && c.idle == 0 && !c.queue.empty() &&
             now - c.queue.front().since > c.limits.max_wait)
           return job_refusal::slow_queue;
         return job_refusal::none;
@@ -283,7 +278,7 @@ void worker_pool::answering() noexcept {
     return;
   pool_core::answered = true;
   std::lock_guard<std::mutex> guard{c->mtx};
-  ++c->answering;
+  ++c->idle;
 }
 
 } // namespace slacker
