@@ -511,6 +511,35 @@ CAF_TEST(a partial map or vector names the servers missing from it and why) {
   CAF_CHECK(whole->missing.empty());
 }
 
+CAF_TEST(
+    a blocking fan out after its servers closed the idle connections connects again) {
+  // A blocking fan-out checks the pooled connections it takes with one poll;
+  // one the server closed is left for a new one, the call never written to
+  // it (there it would fail: the server no longer reads it).
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(
+        std::make_unique<member>(cluster, "{}", 2000, 0, false,
+                                 std::vector<std::string>{"--slacker.idle-timeout=1s"}));
+    wait_routable(*members.back());
+  }
+  auto opts = with_grouping(grouping_kind::all);
+  opts.results = results_kind::map;
+  auto first = client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+  SLACKER_REQUIRE(first, describe(first.error()));
+  CAF_CHECK_EQUAL(first->size(), 3u);
+  caf::scoped_actor self{sys};
+  self->receive(caf::after(1500ms) >> [] {}); // past the servers' 1 s idle limit
+  for (int round = 0; round < 2; ++round) {   // new connections, then pooled ones
+    auto again =
+        client->call<std::map<std::string, std::string>>(opts, "test.api/whoami");
+    SLACKER_REQUIRE(again, describe(again.error()));
+    std::set<std::string> keys;
+    for (auto& kvp : *again)
+      keys.insert(kvp.first);
+    CAF_CHECK(keys == addrs());
+  }
+}
+
 CAF_TEST(an actor fan out is aggregated on the network thread with its missing servers) {
   // The first server's broker hands the others their parts and answers the
   // actor once: here with the frozen server's part missing, whether its

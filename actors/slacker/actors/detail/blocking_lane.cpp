@@ -246,8 +246,47 @@ blocking_lane::~blocking_lane() {
   // nop: the pooled connections close with their `conn`
 }
 
+std::unique_ptr<blocking_lane::conn> blocking_lane::take_idle() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (closed_ || idle_.empty())
+    return nullptr;
+  auto c = std::move(idle_.back());
+  idle_.pop_back();
+  return c;
+}
+
+std::vector<std::unique_ptr<blocking_lane::conn>>
+blocking_lane::take_checked(std::vector<fan_call>& calls) {
+  std::vector<std::unique_ptr<conn>> taken(calls.size());
+  std::vector<pollfd> fds;
+  fds.reserve(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i)
+    if ((taken[i] = calls[i].lane->take_idle()))
+      fds.push_back(pollfd{taken[i]->fd, POLLIN, 0});
+  if (fds.empty())
+    return taken;
+  // As in borrow(): anything that arrived while one sat in the pool is an
+  // end. A failed poll proves nothing: each is then checked on its own.
+  bool failed = ::poll(fds.data(), fds.size(), 0) < 0;
+  for (size_t i = 0, k = 0; i < calls.size(); ++i) {
+    if (!taken[i])
+      continue;
+    if (failed) // back in the pool, for borrow() to check
+      calls[i].lane->give_back(std::move(taken[i]));
+    else if (fds[k].revents != 0)
+      taken[i].reset();
+    ++k;
+  }
+  return taken;
+}
+
 caf::expected<std::unique_ptr<blocking_lane::conn>>
-blocking_lane::borrow(const call_name& what, clock::time_point until) {
+blocking_lane::borrow(const call_name& what, clock::time_point until,
+                      std::unique_ptr<conn> checked) {
+  if (checked) {
+    checked->reused = true;
+    return checked;
+  }
   for (;;) {
     std::unique_ptr<conn> c;
     {
@@ -422,13 +461,17 @@ caf::error blocking_lane::send_call(std::unique_ptr<conn>& c, call_request& req,
 
 caf::expected<std::unique_ptr<blocking_lane::conn>>
 blocking_lane::open(const call_request& req, const call_name& what,
-                    clock::time_point deadline, attempt& how) {
-  if (auto err = wire::check_call_size(req, opts_.max_message_size))
+                    clock::time_point deadline, attempt& how,
+                    std::unique_ptr<conn> checked) {
+  if (auto err = wire::check_call_size(req, opts_.max_message_size)) {
+    if (checked)
+      give_back(std::move(checked));
     return err;
+  }
   auto now = clock::now();
   auto bound = std::max(deadline - now, clock::duration::zero()) / 2;
   auto until = now + std::min<clock::duration>(opts_.connect_timeout, bound);
-  auto c = borrow(what, until);
+  auto c = borrow(what, until, std::move(checked));
   if (c || bound >= opts_.connect_timeout || clock::now() < until)
     return c; // connected, refused, or given its whole connect-timeout
   // The connect outlasted the call's bound, not slacker.connect-timeout: as
@@ -518,10 +561,20 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
   };
   // Every request leaves before any reply is awaited; a new connection's
   // waits for its hello in the loop below, beside the others.
+  auto pooled = take_checked(calls);
+  struct unused_back { // those not used, when the outcome comes first
+    std::vector<fan_call>& calls;
+    std::vector<std::unique_ptr<conn>>& pooled;
+    ~unused_back() {
+      for (size_t i = 0; i < pooled.size(); ++i)
+        if (pooled[i])
+          calls[i].lane->give_back(std::move(pooled[i]));
+    }
+  } back{calls, pooled};
   for (size_t i = 0; i < calls.size(); ++i) {
     ++waiting;
     auto& lane = *calls[i].lane;
-    auto c = lane.open(req, what, deadline, calls[i].how);
+    auto c = lane.open(req, what, deadline, calls[i].how, std::move(pooled[i]));
     if (!c) {
       if (finish(i, std::move(c.error())))
         return;

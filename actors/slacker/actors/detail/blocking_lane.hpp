@@ -92,9 +92,18 @@ public:
 private:
   using clock = std::chrono::steady_clock;
 
-  /// A pooled connection, or a new one connected by `until`.
-  caf::expected<std::unique_ptr<conn>> borrow(const call_name& what,
-                                              clock::time_point until);
+  /// A pooled connection, or a new one connected by `until`; `checked`, if
+  /// given, is a pooled connection the caller has already found quiet.
+  caf::expected<std::unique_ptr<conn>>
+  borrow(const call_name& what, clock::time_point until, std::unique_ptr<conn> checked);
+
+  /// The last pooled connection, unchecked (null if none, or closed).
+  std::unique_ptr<conn> take_idle();
+
+  /// Takes a pooled connection for each of `calls` and checks them all with
+  /// one poll (a fan-out's: one system call, not one per server); those
+  /// that are not quiet are closed (null in the result).
+  static std::vector<std::unique_ptr<conn>> take_checked(std::vector<fan_call>& calls);
 
   /// Checks `req`'s size and borrows a connection (maybe new, not greeted
   /// yet). A new connection may take `slacker.connect-timeout`, but at most
@@ -102,7 +111,8 @@ private:
   /// (its host unplugged) leaves the call time to go elsewhere.
   caf::expected<std::unique_ptr<conn>> open(const call_request& req,
                                             const call_name& what,
-                                            clock::time_point deadline, attempt& how);
+                                            clock::time_point deadline, attempt& how,
+                                            std::unique_ptr<conn> checked = nullptr);
 
   /// Writes `req` to a greeted connection under wire id `wire_id` (gives the
   /// connection back, leaving `c` empty, when the server's cap refuses it).
