@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <numeric>
 
 #include "slacker/actors/detail/accrual.hpp"
 #include "slacker/messages/detail/protocol.hpp"
@@ -571,7 +572,13 @@ void blocking_lane::call_all(call_request& req, std::vector<fan_call>& calls,
           calls[i].lane->give_back(std::move(pooled[i]));
     }
   } back{calls, pooled};
-  for (size_t i = 0; i < calls.size(); ++i) {
+  // Those on a checked connection first: no connect between a check and
+  // its write (a server gone meanwhile would fail the call "may have run").
+  std::vector<size_t> order(calls.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_partition(order.begin(), order.end(),
+                        [&](size_t i) { return pooled[i] != nullptr; });
+  for (auto i : order) {
     ++waiting;
     auto& lane = *calls[i].lane;
     auto c = lane.open(req, what, deadline, calls[i].how, std::move(pooled[i]));
