@@ -135,7 +135,7 @@ public:
   explicit thread_pool(pool_limits limits) : core_(std::make_shared<pool_core>(limits)) {
     auto n = std::max<size_t>(limits.threads, 1);
     core_->alive = n;
-    core_->idle = n; // a job submitted before a thread got to wait is its
+    core_->idle = n; // free from the start: a job submitted before one waits is taken
     for (size_t i = 0; i < n; ++i)
       threads_.emplace_back([c = core_] { c->run(); });
   }

@@ -288,18 +288,7 @@ blocking_lane::borrow(const call_name& what, clock::time_point until,
     checked->reused = true;
     return checked;
   }
-  for (;;) {
-    std::unique_ptr<conn> c;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (closed_)
-        return make_error(sc::connection_broken,
-                          what + ": the connection to " + addr_ + " was closed");
-      if (idle_.empty())
-        break;
-      c = std::move(idle_.back());
-      idle_.pop_back();
-    }
+  while (auto c = take_idle()) {
     // Anything that arrived while it sat in the pool is an end: the server
     // closed it as idle, is going away, or is gone. Take the next one.
     pollfd p{c->fd, POLLIN, 0};
@@ -307,6 +296,12 @@ blocking_lane::borrow(const call_name& what, clock::time_point until,
       c->reused = true;
       return c;
     }
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_)
+      return make_error(sc::connection_broken,
+                        what + ": the connection to " + addr_ + " was closed");
   }
   if (opts_.problem)
     return make_error(sc::invalid_request, what + ": " + describe(opts_.problem));
