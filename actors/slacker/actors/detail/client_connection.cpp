@@ -747,30 +747,30 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
   });
   return connection_internal_type::behavior_type{
       [self, sp](call_request& req) -> caf::result<call_reply> {
-        auto rp = self->make_response_promise<call_reply>();
-        start_call(self, *sp, req, rp,
-                   self->current_message_id().is_request()
-                       ? conn_state::answer_kind::request
-                       : conn_state::answer_kind::send);
-        return rp;
+        // The promise is moved into the ledger: a copy costs two reference
+        // counts up and down, one on the caller's control block (the typed
+        // promise converts to a reference, and so would be copied).
+        auto kind = self->current_message_id().is_request()
+                        ? conn_state::answer_kind::request
+                        : conn_state::answer_kind::send;
+        start_call(self, *sp, req, self->make_response_promise(), kind);
+        return caf::delegated<call_reply>{};
       },
       // A cluster call that goes to this server only (delegated by a
       // dispatcher): answered with the call's outcome under its policies.
       [self, sp](cluster_call& call) -> caf::result<cluster_reply> {
-        auto rp = self->make_response_promise<cluster_reply>();
-        start_call(self, *sp, call.req, rp,
+        start_call(self, *sp, call.req, self->make_response_promise(),
                    call.raw_success ? conn_state::answer_kind::routed
                                     : conn_state::answer_kind::cluster,
                    std::move(call.policies), std::move(call.tried), call.idempotent);
-        return rp;
+        return caf::delegated<cluster_reply>{};
       },
       // An actor's fan-out: this server's part sent here, the others' to
       // their brokers (on this thread: no wake-up of the network thread per
       // server), the outcome to the actor once the aggregator decided.
       [self, sp](fan_out_atom,
                  std::shared_ptr<fan_out_call>& fan) -> caf::result<cluster_reply> {
-        auto rp = self->make_response_promise<cluster_reply>();
-        fan->take(rp);
+        fan->take(self->make_response_promise());
         for (size_t i = 0; i < fan->size(); ++i) {
           auto conn = fan->conn(i);
           if (conn.address() == self->address()) {
@@ -781,7 +781,7 @@ caf::behavior client_connection(caf::io::broker* self, std::string host, uint16_
               .then([] {},
                     [fan, i](caf::error& err) { fan->answer_taken(i, std::move(err)); });
         }
-        return rp;
+        return caf::delegated<cluster_reply>{};
       },
       [self, sp](fan_out_atom, std::shared_ptr<fan_out_call>& fan, uint64_t i) {
         start_fan_part(self, *sp, fan, static_cast<size_t>(i));
