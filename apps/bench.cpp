@@ -1237,6 +1237,10 @@ int main(int argc, char** argv) {
   // and its child processes with it (they die with their parent).
   slacker::block_stop_signals();
   slacker::exit_on_stop_signal();
+  // A line at a time, also into a file or a pipe: the servers this starts
+  // log to the same stderr, and a table written in blocks would have their
+  // lines cut into its own.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::vector<std::string> args(argv, argv + argc);
   slacker::expand_option_aliases(args);
   bool server_role = std::find(args.begin(), args.end(), "--role=server") != args.end();
