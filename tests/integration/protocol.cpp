@@ -98,14 +98,14 @@ struct fixture {
   /// A call through `c` (warmed up first) while the server is frozen: its
   /// result and how long it took. The server is thawed afterwards.
   std::pair<caf::expected<std::string>, clock_type::duration>
-  call_while_frozen(slacker::client& c) {
+  call_while_frozen(slacker::client& c, const call_options& opts = {}) {
     CAF_REQUIRE(c.call<std::string>("test.api/echo", "warm"));
     server.proc.signal(SIGSTOP);
     // The signal takes effect when the kernel next schedules the server: wait
     // until /proc says it is stopped, or it could still answer.
     SLACKER_REQUIRE(server.wait_state('T', 5s), "the server did not stop");
     auto start = clock_type::now();
-    auto r = c.call<std::string>("test.api/echo", "frozen"); // timeout 10 s
+    auto r = c.call<std::string>(opts, "test.api/echo", "frozen"); // 10 s by default
     auto took = clock_type::now() - start;
     server.proc.signal(SIGCONT);
     return {std::move(r), took};
@@ -481,6 +481,43 @@ CAF_TEST(with default settings a silent server costs a waiting call about a seco
     auto again = c.call<std::string>("test.api/echo", "thawed");
     SLACKER_REQUIRE(again, describe(again.error()));
   }
+}
+
+CAF_TEST(a blocking call waiting through several ping intervals gets its answer on time) {
+  // The lane waits in blocking reads bounded by the ping interval (250 ms
+  // while a call waits, by default), pinging after each, and polls for the
+  // last wait before the deadline: a call longer than four intervals gets
+  // its answer, and a call to a frozen server (nothing comes, not even its
+  // timeout) fails at its deadline plus the 100 ms grace, not at the end of
+  // the interval under way.
+  slacker::config cfg2;
+  cfg2.set("slacker.blocking-calls", "lane");
+  caf::actor_system sys2{cfg2};
+  slacker::client c{sys2, server.address()};
+  auto t0 = clock_type::now();
+  auto r = c.call<int64_t>("test.api/slow", int64_t{1200});
+  auto took = clock_type::now() - t0;
+  SLACKER_REQUIRE(r, describe(r.error()));
+  CAF_CHECK_EQUAL(*r, 1200);
+  CAF_CHECK(took >= 1200ms);
+  CAF_CHECK(took < 2000ms);
+  call_options short_timeout;
+  // 330 ms with the grace: 80 ms after the first interval, less than the
+  // 50 ms of slack a blocking read keeps before the deadline plus another
+  // interval.
+  short_timeout.timeout = 230ms;
+  auto [late, frozen_took] = call_while_frozen(c, short_timeout);
+  took = frozen_took;
+  CAF_MESSAGE("timed out after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms");
+  CAF_REQUIRE(!late);
+  CAF_CHECK_EQUAL(code_of(late.error()), sc::timeout);
+  CAF_CHECK(took >= 320ms);
+  CAF_CHECK(took < 450ms); // 500 ms were every wait a whole interval
+  auto again = c.call<std::string>("test.api/echo", "after the wait");
+  SLACKER_REQUIRE(again, describe(again.error()));
+  CAF_CHECK_EQUAL(*again, "after the wait");
 }
 
 CAF_TEST(an idle connection nobody watches sends no pings and closes at the idle limit) {

@@ -1,8 +1,10 @@
 #include "slacker/actors/detail/blocking_lane.hpp"
 #include "slacker/runtime/detail/metrics.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +46,11 @@ enum class outcome {
 /// The largest frame buffer a pooled connection keeps for its next call.
 constexpr size_t kept_frame = 64 * 1024;
 
+/// How far before the deadline a blocking read may start a wait of a whole
+/// ping interval: a read timeout is kept in kernel ticks (4 ms here), and
+/// the thread may wake late.
+constexpr auto blocking_slack = std::chrono::milliseconds{50};
+
 struct blocking_lane::conn : wire::client_protocol::callee {
   int fd = -1;
   wire::client_protocol proto;
@@ -62,6 +69,10 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   uint64_t awaited = 0;
   call_reply* reply = nullptr;
   bool replied = false;
+  // Reads may block (the socket is in blocking mode; every other read and
+  // every write says MSG_DONTWAIT), and the read timeout last set on it.
+  bool blocking_reads = false;
+  caf::timespan read_timeout{0};
 
   conn(uint32_t max, const std::string& addr) : proto(*this, max, addr) {}
 
@@ -109,7 +120,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   bool send_raw(const char* data, size_t size, clock::time_point deadline) {
     size_t done = 0;
     while (done < size) {
-      auto n = ::send(fd, data + done, size - done, MSG_NOSIGNAL);
+      auto n = ::send(fd, data + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         done += static_cast<size_t>(n);
         if (link)
@@ -125,6 +136,30 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     return true;
   }
 
+  /// Lets reads block (a read that must not says MSG_DONTWAIT): false
+  /// when the socket stays non-blocking.
+  bool allow_blocking_reads() {
+    auto flags = ::fcntl(fd, F_GETFL);
+    blocking_reads = flags >= 0 && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+    return blocking_reads;
+  }
+
+  /// Bounds a blocking read by `t` (SO_RCVTIMEO), set again only when it
+  /// changes: false when reads do not block or the option cannot be set.
+  bool bound_reads(caf::timespan t) {
+    if (!blocking_reads)
+      return false;
+    if (t == read_timeout)
+      return true;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(t).count();
+    timeval tv{static_cast<time_t>(us / 1'000'000),
+               static_cast<suseconds_t>(us % 1'000'000)};
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+      return false;
+    read_timeout = t;
+    return true;
+  }
+
   /// Reads until the reply with wire id `id` arrives (into `out`) or the wait ends.
   outcome await(uint64_t id, call_reply& out, clock::time_point deadline,
                 const wire_options& opts) {
@@ -132,7 +167,23 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       auto now = clock::now();
       if (now >= deadline)
         return outcome::timed_out;
-      auto wake = std::min(deadline, now + opts.ping_every(true));
+      auto every = opts.ping_every(true);
+      // A wait of a whole ping interval well before the deadline is one
+      // blocking read bounded by the socket's read timeout (the same on
+      // every call: set once), where a poll and a read made two system
+      // calls. The kernel keeps that timeout in ticks (4 ms here), so the
+      // last wait before the deadline polls, to the millisecond.
+      if (every >= std::chrono::milliseconds{1} &&
+          deadline - now > every + blocking_slack && bound_reads(every)) {
+        bool quiet = false;
+        auto res = on_readable(id, out, deadline, &quiet);
+        if (quiet)
+          res = on_quiet(deadline, opts);
+        if (res != outcome::pending)
+          return res;
+        continue;
+      }
+      auto wake = std::min(deadline, now + every);
       pollfd p{fd, POLLIN, 0};
       auto rc = ::poll(&p, 1, millis_until(wake));
       if (rc < 0 && errno != EINTR)
@@ -181,11 +232,17 @@ struct blocking_lane::conn : wire::client_protocol::callee {
   }
 
   /// Takes what arrived; `pending` until the reply with wire id `id` did.
-  outcome on_readable(uint64_t id, call_reply& out, clock::time_point deadline) {
+  /// With `quiet`, the read blocks (up to the read timeout, `bound_reads`)
+  /// and says whether that passed with nothing.
+  outcome on_readable(uint64_t id, call_reply& out, clock::time_point deadline,
+                      bool* quiet = nullptr) {
     char buf[wire::read_chunk];
-    auto n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    auto n = ::recv(fd, buf, sizeof(buf), quiet ? 0 : MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      if (quiet && errno != EINTR)
+        *quiet = true;
       return outcome::pending;
+    }
     if (n <= 0)
       return outcome::lost;
     last_heard = clock::now();
@@ -316,6 +373,7 @@ blocking_lane::borrow(const call_name& what, clock::time_point until,
                                                  ": " + describe(fd.error()));
   auto c = std::make_unique<conn>(opts_.max_message_size, addr_);
   c->fd = *fd;
+  c->allow_blocking_reads(); // else every wait polls
   c->health = health_.get();
   c->link = metrics::track_link("out", addr_, cluster_, opts_.tls != nullptr);
   if (opts_.tls) {
