@@ -502,9 +502,9 @@ CAF_TEST(a blocking call waiting through several ping intervals gets its answer 
   CAF_CHECK(took >= 1200ms);
   CAF_CHECK(took < 2000ms);
   call_options short_timeout;
-  // 330 ms with the grace: 80 ms after the first interval, less than the
-  // 50 ms of slack a blocking read keeps before the deadline plus another
-  // interval.
+  // 330 ms with the grace: after the first interval 80 ms are left, less
+  // than another interval plus the 50 ms a blocking read keeps before the
+  // deadline, so the last wait polls.
   short_timeout.timeout = 230ms;
   auto [late, frozen_took] = call_while_frozen(c, short_timeout);
   took = frozen_took;

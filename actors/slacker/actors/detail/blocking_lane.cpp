@@ -136,18 +136,18 @@ struct blocking_lane::conn : wire::client_protocol::callee {
     return true;
   }
 
-  /// Lets reads block (a read that must not says MSG_DONTWAIT): false
-  /// when the socket stays non-blocking.
-  bool allow_blocking_reads() {
+  /// Lets reads block (a read that must not says MSG_DONTWAIT); they stay
+  /// non-blocking when the socket cannot be switched.
+  void allow_blocking_reads() {
     auto flags = ::fcntl(fd, F_GETFL);
     blocking_reads = flags >= 0 && ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
-    return blocking_reads;
   }
 
   /// Bounds a blocking read by `t` (SO_RCVTIMEO), set again only when it
-  /// changes: false when reads do not block or the option cannot be set.
+  /// changes: false when reads do not block, `t` is under a millisecond (a
+  /// zero timeout would block for ever), or the option cannot be set.
   bool bound_reads(caf::timespan t) {
-    if (!blocking_reads)
+    if (!blocking_reads || t < std::chrono::milliseconds{1})
       return false;
     if (t == read_timeout)
       return true;
@@ -173,8 +173,7 @@ struct blocking_lane::conn : wire::client_protocol::callee {
       // every call: set once), where a poll and a read made two system
       // calls. The kernel keeps that timeout in ticks (4 ms here), so the
       // last wait before the deadline polls, to the millisecond.
-      if (every >= std::chrono::milliseconds{1} &&
-          deadline - now > every + blocking_slack && bound_reads(every)) {
+      if (deadline - now > every + blocking_slack && bound_reads(every)) {
         bool quiet = false;
         auto res = on_readable(id, out, deadline, &quiet);
         if (quiet)
