@@ -175,6 +175,15 @@ struct fixture {
     return {"--zk=" + zk, "--cluster=lab"};
   }
 
+  /// What the `slacker` tool's cluster commands take here: the cluster, TLS,
+  /// and 15 s for a ZooKeeper session (the tool gives up after 3 s by
+  /// default). The suite starts this ensemble beside the other test's three
+  /// JVMs on two vCPUs: on a machine that has just booted, a session took
+  /// longer than 3 s to open while all three nodes took connections.
+  strings tool() {
+    return cluster() + tls() + strings{"--zk-timeout=15000"};
+  }
+
   /// The servers' configuration file, as docs/deployment.md writes it.
   std::string write_server_ini() {
     auto path = certs.path("server.ini");
@@ -199,7 +208,7 @@ struct fixture {
     auto out = slacker_test::run(
         on(6, strings{app_path("slacker"), "members", "--wait=" + std::to_string(n),
                       "--timeout=30000"} +
-                  cluster() + tls()));
+                  tool()));
     SLACKER_REQUIRE(out.exit_code == 0, out.output);
     return json::parse(out.output.substr(out.output.find('{')));
   }
@@ -210,7 +219,7 @@ struct fixture {
     auto argv = on(6, strings{app_path("slacker"), "load",
                               "--duration=" + std::to_string(seconds), "--concurrency=4",
                               "--rate=300", "--timeout=3000", "--progress"} +
-                          cluster() + tls());
+                          tool());
     if (idempotent)
       argv.push_back("--idempotent");
     argv.push_back(fn);
@@ -263,7 +272,7 @@ CAF_TEST(servers on their hosts register the address they are reached at over TL
   // Each answers, through the cluster from host 6, the address it is listed at.
   auto out = slacker_test::run(
       on(6, strings{app_path("slacker"), "call", "--grouping=all", "--results=map"} +
-                cluster() + tls() + strings{"slacker.example.api/whoami"}));
+                tool() + strings{"slacker.example.api/whoami"}));
   CAF_REQUIRE_EQUAL(out.exit_code, 0);
   auto who = json::parse(out.output.substr(out.output.find('{')));
   CAF_CHECK_EQUAL(who.size(), 3u);
@@ -301,7 +310,7 @@ CAF_TEST(a host with two interfaces towards ZooKeeper does not guess its address
 
 CAF_TEST(a host unplugged with a server and a ZooKeeper node loses no idempotent call) {
   CAF_REQUIRE_EQUAL(leader(3), addr(3) + ":2104");
-  process watch{on(6, strings{app_path("slacker"), "watch"} + cluster() + tls())};
+  process watch{on(6, strings{app_path("slacker"), "watch"} + tool())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(20);
   lab({"link", name, "3", "down"});
@@ -330,7 +339,7 @@ CAF_TEST(a host unplugged with a server and a ZooKeeper node loses no idempotent
 }
 
 CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) {
-  process watch{on(6, strings{app_path("slacker"), "watch"} + cluster() + tls())};
+  process watch{on(6, strings{app_path("slacker"), "watch"} + tool())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(14);
   // Host 6 loses ZooKeeper (hosts 1-3; with host 3 the server there too),
@@ -361,8 +370,7 @@ CAF_TEST(a client host cut from ZooKeeper keeps calling the servers it reaches) 
 
 CAF_TEST(a client host cut from servers but not from ZooKeeper routes around them) {
   // A client that follows reachability (its failure detector's events).
-  process watch{
-      on(6, strings{app_path("slacker"), "watch", "--detect"} + cluster() + tls())};
+  process watch{on(6, strings{app_path("slacker"), "watch", "--detect"} + tool())};
   CAF_REQUIRE(watch.wait_for("{", 30000)); // its snapshot
   auto [echo, inc] = loads(12);
   // ZooKeeper still lists the servers of hosts 4 and 5; host 6 cannot reach them.
