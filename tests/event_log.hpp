@@ -63,6 +63,24 @@ public:
     return n;
   }
 
+  /// Waits until server `addr` is a member: a `member_up` for it, or the
+  /// view a subscriber gets first listing it (a subscriber that comes after
+  /// the client learned the server gets the view, not the event).
+  bool wait_member(const std::string& addr, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, timeout, [&] {
+      for (auto& msg : events_) {
+        if (msg.match_elements<slacker::member_up>() &&
+            msg.get_as<slacker::member_up>(0).addr == addr)
+          return true;
+        if (msg.match_elements<slacker::membership_view>() &&
+            msg.get_as<slacker::membership_view>(0).servers.count(addr) > 0)
+          return true;
+      }
+      return false;
+    });
+  }
+
   /// The position after the newest event: pass it as `from` to wait only for
   /// what happens later.
   size_t mark() {

@@ -617,9 +617,8 @@ CAF_TEST(callers pass over a server that sheds load while another has room) {
                        cfg.set("slacker.metrics", "127.0.0.1:0");
                      }};
       for (auto& m : {&a, &b})
-        SLACKER_REQUIRE(own.log->next<member_up>(
-                            [&](const member_up& x) { return x.addr == m->addr; }, 15s),
-                        "no member_up for " << m->addr);
+        SLACKER_REQUIRE(own.log->wait_member(m->addr, 15s),
+                        m->addr << " is not a member for this client");
       cluster_options opts = with_timeout(3s);
       auto call = own.c.prepare(opts, {}, "test.api/slow", int64_t{30});
       SLACKER_REQUIRE(call, describe(call.error()));
