@@ -108,7 +108,7 @@ caf::error wait_zk(const cli_config& cfg, const std::function<bool()>& connected
   auto until = std::chrono::steady_clock::now() + milliseconds{cfg.zk_timeout};
   while (!connected()) {
     if (std::chrono::steady_clock::now() >= until)
-      return slacker::zk_unreachable(cfg.zk);
+      return slacker::zk_unreachable(cfg.zk, milliseconds{cfg.zk_timeout});
     std::this_thread::sleep_for(milliseconds{20});
   }
   return {};
@@ -283,7 +283,7 @@ caf::expected<slacker::membership_view> current_view(slacker::registry& reg,
       [](auto& x) { return x.state.status == slacker::registry_status::connected; },
       milliseconds{cfg.zk_timeout});
   if (!v && slacker::code_of(v.error()) == slacker::sc::timeout)
-    return slacker::zk_unreachable(cfg.zk);
+    return slacker::zk_unreachable(cfg.zk, milliseconds{cfg.zk_timeout});
   return v;
 }
 

@@ -467,8 +467,8 @@ CAF_TEST(without zookeeper every command fails fast with one line) {
     CAF_MESSAGE(cmd.front() << ": " << out.output);
     CAF_CHECK_EQUAL(out.exit_code, 1);
     CAF_CHECK_EQUAL(out.output,
-                    "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable "
-                    "(connection refused)\n");
+                    "error: unavailable: ZooKeeper at 127.0.0.1:1 not reachable in "
+                    "300 ms (connection refused)\n");
   }
 }
 

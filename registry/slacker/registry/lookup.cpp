@@ -40,7 +40,8 @@ std::string probe(const std::string& addr, std::chrono::milliseconds patience) {
 
 } // namespace
 
-caf::error zk_unreachable(const std::string& connect_string) {
+caf::error zk_unreachable(const std::string& connect_string,
+                          std::chrono::milliseconds waited) {
   auto hosts = connect_string.substr(0, connect_string.find('/'));
   std::string reasons;
   std::stringstream in{hosts};
@@ -49,8 +50,9 @@ caf::error zk_unreachable(const std::string& connect_string) {
                (hosts.find(',') == std::string::npos
                     ? probe(one, std::chrono::milliseconds{500})
                     : one + ": " + probe(one, std::chrono::milliseconds{500}));
-  return make_error(sc::unavailable, "ZooKeeper at " + connect_string +
-                                         " not reachable (" + reasons + ")");
+  auto within = waited.count() > 0 ? " in " + std::to_string(waited.count()) + " ms" : "";
+  return make_error(sc::unavailable, "ZooKeeper at " + connect_string + " not reachable" +
+                                         within + " (" + reasons + ")");
 }
 
 caf::expected<std::map<std::string, std::map<std::string, std::string>>>
@@ -61,13 +63,13 @@ registered_functions(const zk_options& opts, const std::string& only,
   // a stalled ZooKeeper within `timeout` (2 s at least: ZooKeeper's floor).
   auto session = std::max(std::chrono::milliseconds{2000}, timeout * 3 / 2);
   auto zk = zk::session::open(opts.zk, session, [](const zk::event&) {});
-  if (!zk) // an address it cannot use
+  if (!zk) // an address it cannot use (nothing waited for)
     return zk_unreachable(opts.zk);
   // The session connects in the background: wait until it answers.
   auto until = std::chrono::steady_clock::now() + timeout;
   while ((*zk)->exists("/", false).code == zk::rc::connection_loss) {
     if (std::chrono::steady_clock::now() >= until)
-      return zk_unreachable(opts.zk);
+      return zk_unreachable(opts.zk, timeout);
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }
   zk_layout paths{opts};

@@ -26,7 +26,11 @@ registered_functions(const zk_options& opts, const std::string& only,
 /// Why ZooKeeper at `connect_string` (`host:port[,host:port...][/chroot]`)
 /// does not answer: an `unavailable` error naming each host's reason, from a
 /// TCP probe (`connection refused`, `timed out after 500 ms`, `it takes
-/// connections but opened no ZooKeeper session`, ...).
-caf::error zk_unreachable(const std::string& connect_string);
+/// connections but opened no ZooKeeper session`, ...), and how long it was
+/// waited for (`waited`, when not zero): "ZooKeeper at A not reachable in
+/// 3000 ms (A: connection refused)".
+caf::error zk_unreachable(const std::string& connect_string,
+                          std::chrono::milliseconds waited = std::chrono::milliseconds{
+                              0});
 
 } // namespace slacker
