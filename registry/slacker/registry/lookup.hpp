@@ -30,7 +30,6 @@ registered_functions(const zk_options& opts, const std::string& only,
 /// waited for (`waited`, when not zero): "ZooKeeper at A not reachable in
 /// 3000 ms (A: connection refused)".
 caf::error zk_unreachable(const std::string& connect_string,
-                          std::chrono::milliseconds waited = std::chrono::milliseconds{
-                              0});
+                          std::chrono::milliseconds waited = {});
 
 } // namespace slacker
